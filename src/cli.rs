@@ -1,0 +1,224 @@
+//! The command line: clap types and global flags only.
+//!
+//! Nothing here does I/O. Flags are checked here for shape; what they point
+//! at (files, endpoints, pods) is resolved once in [`crate::context`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+/// Operate the etcd behind Kubernetes: health, keyspace and safe maintenance.
+///
+/// Without `--endpoints`, etcd pods are found with your kubeconfig and reached
+/// through the Kubernetes API (port-forward). With `--endpoints`, etcd is
+/// reached directly and Kubernetes is not touched.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-etcd",
+    bin_name = "kubectl etcd",
+    version,
+    propagate_version = true,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 ok, 1 a member or check failed, 2 usage, 3 etcd unreachable \
+                  (or TLS/auth), 4 refused for safety, 5 bad input data."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// etcd client URLs; skips Kubernetes discovery.
+    ///
+    /// Comma-separated, e.g. `https://10.0.0.1:2379,https://10.0.0.2:2379`.
+    /// A bare `host:port` means https when TLS flags are given, else http.
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDCTL_ENDPOINTS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub endpoints: Vec<String>,
+
+    /// CA bundle that signed the etcd server certificates (PEM).
+    #[arg(long, global = true, env = "ETCDCTL_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate (PEM).
+    #[arg(long, global = true, env = "ETCDCTL_CERT", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Client private key (PEM).
+    // The id differs from the long name: a positional `key` elsewhere would
+    // otherwise collide with this global flag at run time.
+    #[arg(
+        id = "key_file",
+        long = "key",
+        global = true,
+        env = "ETCDCTL_KEY",
+        value_name = "FILE"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// Accept any server certificate. Dangerous: only for a first look.
+    #[arg(long, global = true, env = "ETCDCTL_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+
+    /// Name to verify the server certificate against, instead of the host.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// etcd user, as `NAME` or `NAME:PASSWORD`.
+    #[arg(
+        long,
+        global = true,
+        env = "ETCDCTL_USER",
+        value_name = "NAME[:PASSWORD]"
+    )]
+    pub user: Option<String>,
+
+    /// etcd password (when not given in --user).
+    #[arg(long, global = true, env = "ETCDCTL_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+
+    /// How long to wait for each member's connection.
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub dial_timeout: Duration,
+
+    /// How long to wait for each request (long operations set their own).
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub command_timeout: Duration,
+
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+
+    /// kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Namespace: of the Kubernetes objects for keyspace commands, of the
+    /// etcd pods for cluster commands.
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Label selector for the etcd pods.
+    #[arg(short = 'l', long, global = true, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// etcd pod to use (repeatable); default: every etcd pod found.
+    #[arg(long = "pod", global = true, value_name = "NAME")]
+    pub pods: Vec<String>,
+
+    /// Container of the etcd pod running etcd (default: `etcd`, else the first).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Secret with the etcd client certificate, as `[NAMESPACE/]NAME`.
+    #[arg(long, global = true, value_name = "[NS/]NAME")]
+    pub tls_secret: Option<String>,
+
+    /// Key prefix kube-apiserver stores under (its `--etcd-prefix`).
+    #[arg(
+        long,
+        global = true,
+        default_value = "/registry",
+        value_name = "PREFIX"
+    )]
+    pub prefix: String,
+
+    /// Answer yes to every confirmation.
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// More detail on stderr.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+    /// The stored bytes, unmodified (only `get`).
+    Raw,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Per-member status: db size, fragmentation, quota use, leader, raft state, alarms.
+    Status(commands::status::Args),
+    /// Cluster members with their URLs, learner state and health.
+    Members(commands::members::Args),
+    /// Per-member health check; exits 0 only when every member is healthy.
+    Health(commands::health::Args),
+    /// Per-member database size, in use, fragmentation and quota headroom.
+    Size(commands::size::Args),
+    /// Shell completion script for bash, zsh, fish or powershell.
+    Completion(commands::completion::Args),
+    /// Print the version.
+    Version(commands::version::Args),
+    /// Completion protocol used by `kubectl_complete-etcd` (kubectl plugin completion).
+    #[command(name = "__complete", hide = true)]
+    Complete(commands::completion::CompleteArgs),
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 2m: {e}"))
+}
+
+/// Parse a size like `100MB`, `1.5GiB` or `2048`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    s.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("`{s}` is not a size like 100MB or 2GiB: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        // Catches id clashes (e.g. `--key` against a positional `key`) that
+        // clap would otherwise only report at run time.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_sizes_parse_as_operators_write_them() {
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_bytes("100MB").unwrap(), 100_000_000);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
+        assert!(parse_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn endpoints_split_on_commas() {
+        let cli = Cli::try_parse_from([
+            "kubectl-etcd",
+            "--endpoints",
+            "http://a:1,http://b:2",
+            "status",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.endpoints, vec!["http://a:1", "http://b:2"]);
+    }
+}

@@ -1,0 +1,109 @@
+//! `health`: a linearizable read on every member, plus active alarms.
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::context::Session;
+use crate::error::{Error, Result};
+use crate::etcd::{self, format_id, EtcdClient};
+use crate::output::human_duration;
+use crate::output::table::{Mark, Table};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointHealth {
+    pub endpoint: String,
+    pub pod: Option<String>,
+    pub health: bool,
+    /// Round trip of the health read, e.g. `1.2ms`.
+    pub took: Option<String>,
+    pub took_seconds: Option<f64>,
+    /// Why the member is unhealthy; `null` when healthy.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    pub endpoints: Vec<EndpointHealth>,
+}
+
+pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
+    let cluster = session.cluster().await?;
+    let clients = cluster.connect_all().await;
+    let checks = futures::future::join_all(clients.into_iter().map(|c| async move {
+        let client = c?;
+        let took = etcd::health_check(&client).await?;
+        Ok::<_, Error>((took, alarm_problem(&client).await))
+    }))
+    .await;
+
+    let endpoints: Vec<EndpointHealth> = cluster
+        .targets
+        .iter()
+        .zip(checks)
+        .map(|(t, check)| {
+            let (took, error) = match check {
+                Ok((took, None)) => (Some(took), None),
+                Ok((took, Some(alarm))) => (Some(took), Some(alarm)),
+                Err(e) => (None, Some(e.message)),
+            };
+            EndpointHealth {
+                endpoint: t.endpoint.clone(),
+                pod: t.pod.as_ref().map(|p| p.name.clone()),
+                health: error.is_none(),
+                took: took.map(human_duration),
+                took_seconds: took.map(|d| d.as_secs_f64()),
+                error,
+            }
+        })
+        .collect();
+    let report = HealthReport { endpoints };
+    let format = session.format_or(OutputFormat::Table);
+    session.shell.emit(format, &report, |r| vec![table(r)])?;
+
+    let unhealthy = report.endpoints.iter().filter(|e| !e.health).count();
+    if unhealthy > 0 {
+        return Err(Error::partial(format!(
+            "{unhealthy} of {} members are unhealthy",
+            report.endpoints.len()
+        )));
+    }
+    Ok(())
+}
+
+/// An active alarm makes a member unhealthy even where etcd itself (3.4)
+/// still answers reads: with NOSPACE every write is refused.
+async fn alarm_problem(client: &EtcdClient) -> Option<String> {
+    let alarms = etcd::alarms(client).await.ok()?;
+    let first = alarms.first()?;
+    Some(match first.alarm.as_str() {
+        "NOSPACE" => format!(
+            "NOSPACE alarm active (raised by member {}): writes are refused; run `kubectl etcd recover-space`",
+            format_id(first.member_id)
+        ),
+        other => format!(
+            "{other} alarm active (raised by member {})",
+            format_id(first.member_id)
+        ),
+    })
+}
+
+fn table(report: &HealthReport) -> Table {
+    let mut t = Table::new(&["endpoint", "health", "took", "error"]);
+    for e in &report.endpoints {
+        t.marked_row(vec![
+            (e.endpoint.clone(), Mark::Plain),
+            if e.health {
+                ("healthy".into(), Mark::Good)
+            } else {
+                ("unhealthy".into(), Mark::Bad)
+            },
+            (e.took.clone().unwrap_or_else(|| "-".into()), Mark::Plain),
+            (e.error.clone().unwrap_or_default(), Mark::Bad),
+        ]);
+    }
+    t
+}

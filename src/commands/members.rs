@@ -1,0 +1,137 @@
+//! `members`: the member list with each member's health.
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::connect::direct::Endpoint;
+use crate::context::Session;
+use crate::error::{Error, Result};
+use crate::etcd::{self, format_id, EtcdClient, Survey};
+use crate::output::table::{Mark, Table};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRow {
+    pub id: String,
+    /// Empty until the member has started.
+    pub name: String,
+    #[serde(rename = "peerURLs")]
+    pub peer_urls: Vec<String>,
+    #[serde(rename = "clientURLs")]
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+    pub started: bool,
+    pub pod: Option<String>,
+    pub healthy: bool,
+    /// Why the member is not healthy; `null` when it is.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MembersReport {
+    pub members: Vec<MemberRow>,
+}
+
+pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
+    let cluster = session.cluster().await?;
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let Some(members) = survey.members.clone() else {
+        let cause = survey
+            .views
+            .iter()
+            .find_map(|v| v.error.clone())
+            .unwrap_or_else(|| Error::partial("no member answered"));
+        return Err(cause);
+    };
+
+    let mut rows = Vec::new();
+    for m in &members {
+        let view = survey.views.iter().find(|v| v.member_id() == Some(m.id));
+        let health = match view.and_then(|v| v.client.as_ref()) {
+            Some(client) => etcd::health_check(client).await.map(|_| ()),
+            None if !m.started() => Err(Error::partial("not started yet")),
+            // In direct mode a member outside --endpoints is dialled at its
+            // advertised client URL, as etcdctl would.
+            None if cluster.direct => dial_advertised(m, &cluster, session).await,
+            None => Err(Error::partial("no etcd pod found for this member")),
+        };
+        rows.push(MemberRow {
+            id: format_id(m.id),
+            name: m.name.clone(),
+            peer_urls: m.peer_urls.clone(),
+            client_urls: m.client_urls.clone(),
+            is_learner: m.is_learner,
+            started: m.started(),
+            pod: view.and_then(|v| v.target.pod.as_ref().map(|p| p.name.clone())),
+            healthy: health.is_ok(),
+            error: health.err().map(|e| e.message),
+        });
+    }
+    let report = MembersReport { members: rows };
+    let format = session.format_or(OutputFormat::Table);
+    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    let bad = report.members.iter().filter(|m| !m.healthy).count();
+    if bad > 0 {
+        return Err(Error::partial(format!(
+            "{bad} of {} members are not healthy",
+            report.members.len()
+        )));
+    }
+    Ok(())
+}
+
+async fn dial_advertised(
+    m: &etcd::Member,
+    cluster: &crate::context::Cluster,
+    _session: &Session,
+) -> Result<()> {
+    let url = m
+        .client_urls
+        .first()
+        .ok_or_else(|| Error::partial("advertises no client URL"))?;
+    let target = Endpoint::parse(url, false)?.target();
+    let client = EtcdClient::connect(&target, &cluster.settings).await?;
+    etcd::health_check(&client).await.map(|_| ())
+}
+
+fn table(report: &MembersReport) -> Table {
+    let with_pods = report.members.iter().any(|m| m.pod.is_some());
+    let mut headers = vec!["id", "name"];
+    if with_pods {
+        headers.push("pod");
+    }
+    headers.extend(["peer urls", "client urls", "learner", "health", "error"]);
+    let mut t = Table::new(&headers);
+    for m in &report.members {
+        let mut cells = vec![
+            (m.id.clone(), Mark::Plain),
+            (
+                if m.started {
+                    m.name.clone()
+                } else {
+                    "(not started)".into()
+                },
+                Mark::Plain,
+            ),
+        ];
+        if with_pods {
+            cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
+        }
+        cells.extend([
+            (m.peer_urls.join(","), Mark::Plain),
+            (m.client_urls.join(","), Mark::Plain),
+            (m.is_learner.to_string(), Mark::Plain),
+            if m.healthy {
+                ("healthy".into(), Mark::Good)
+            } else {
+                ("unhealthy".into(), Mark::Bad)
+            },
+            (m.error.clone().unwrap_or_default(), Mark::Bad),
+        ]);
+        t.marked_row(cells);
+    }
+    t
+}

@@ -1,0 +1,26 @@
+//! One file per command: its clap `Args` and a short `run` that gathers data
+//! through the lower layers and hands it to [`crate::output`].
+
+pub mod completion;
+pub mod health;
+pub mod members;
+pub mod size;
+pub mod status;
+pub mod version;
+
+use crate::cli::Command;
+use crate::context::Session;
+use crate::error::Result;
+
+/// The only big `match`: which command runs.
+pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
+    match command {
+        Command::Status(args) => status::run(args, session).await,
+        Command::Members(args) => members::run(args, session).await,
+        Command::Health(args) => health::run(args, session).await,
+        Command::Size(args) => size::run(args, session).await,
+        Command::Completion(args) => completion::run(args, session),
+        Command::Complete(args) => completion::run_complete(args, session),
+        Command::Version(args) => version::run(args, session),
+    }
+}

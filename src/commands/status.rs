@@ -1,0 +1,288 @@
+//! `status`: one row per member, each asked directly.
+
+use serde::Serialize;
+
+use crate::cli::{parse_bytes, OutputFormat};
+use crate::context::Session;
+use crate::error::{Error, Result};
+use crate::etcd::{format_id, Survey};
+use crate::output::table::{Mark, Table};
+use crate::output::{human_bytes, percent};
+
+/// etcd's default `--quota-backend-bytes`.
+pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Quota to assume where the server does not report its own (etcd < 3.6).
+    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: u64,
+
+    /// Raft entries a member may be behind the most advanced one before it
+    /// is flagged as lagging.
+    #[arg(long, default_value_t = 1000, value_name = "ENTRIES")]
+    pub lag_threshold: u64,
+}
+
+/// One member in `status -o json`. Field names are part of the stable output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatusRow {
+    pub endpoint: String,
+    pub pod: Option<String>,
+    pub node: Option<String>,
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub version: Option<String>,
+    pub db_size: Option<u64>,
+    pub db_size_in_use: Option<u64>,
+    pub fragmentation_percent: Option<f64>,
+    pub quota_bytes: Option<u64>,
+    pub quota_assumed: Option<bool>,
+    pub quota_use_percent: Option<f64>,
+    pub is_leader: Option<bool>,
+    pub is_learner: Option<bool>,
+    pub leader_id: Option<String>,
+    pub raft_term: Option<u64>,
+    pub raft_index: Option<u64>,
+    pub raft_applied_index: Option<u64>,
+    pub revision: Option<i64>,
+    pub lagging: Option<bool>,
+    pub alarms: Vec<String>,
+    pub errors: Vec<String>,
+    /// Why the member could not be asked; `null` when it answered.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub members: Vec<MemberStatusRow>,
+}
+
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    let cluster = session.cluster().await?;
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let report = report(&survey, &args);
+    let format = session.format_or(OutputFormat::Table);
+    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    if format == OutputFormat::Table && report.members.iter().any(|m| m.quota_assumed == Some(true))
+    {
+        session
+            .shell
+            .note("* quota assumed from --quota-bytes: etcd before 3.6 does not report its quota");
+    }
+    finish(&survey, session)
+}
+
+/// Warnings for the whole cluster, then the exit status.
+pub fn finish(survey: &Survey, session: &mut Session) -> Result<()> {
+    if survey.statuses().next().is_some() && survey.leader_id().is_none() {
+        session
+            .shell
+            .warn("no member reports a leader: the cluster has lost quorum");
+    }
+    for v in &survey.views {
+        if let Some(e) = &v.error {
+            let e = e.clone().context(format!("member `{}`", v.target.endpoint));
+            session.shell.error(&e);
+        }
+    }
+    match survey.failures() {
+        0 => Ok(()),
+        n => Err(Error::partial(format!(
+            "{n} of {} members could not be reached",
+            survey.views.len()
+        ))),
+    }
+}
+
+pub fn report(survey: &Survey, args: &Args) -> StatusReport {
+    let members = survey
+        .views
+        .iter()
+        .map(|v| {
+            let pod = v.target.pod.as_ref();
+            let mut row = MemberStatusRow {
+                endpoint: v.target.endpoint.clone(),
+                pod: pod.map(|p| p.name.clone()),
+                node: pod.and_then(|p| p.node.clone()),
+                name: None,
+                id: None,
+                version: None,
+                db_size: None,
+                db_size_in_use: None,
+                fragmentation_percent: None,
+                quota_bytes: None,
+                quota_assumed: None,
+                quota_use_percent: None,
+                is_leader: None,
+                is_learner: None,
+                leader_id: None,
+                raft_term: None,
+                raft_index: None,
+                raft_applied_index: None,
+                revision: None,
+                lagging: None,
+                alarms: Vec::new(),
+                errors: Vec::new(),
+                error: v.error.as_ref().map(|e| e.message.clone()),
+            };
+            if let Some(s) = &v.status {
+                let (quota, assumed) = if s.db_size_quota > 0 {
+                    (s.db_size_quota, false)
+                } else {
+                    (args.quota_bytes, true)
+                };
+                row.name = survey.member_name(s.member_id).map(str::to_string);
+                row.id = Some(format_id(s.member_id));
+                row.version = Some(s.version.clone());
+                row.db_size = Some(s.db_size);
+                row.db_size_in_use = Some(s.db_size_in_use);
+                row.fragmentation_percent = Some(percent(
+                    s.db_size.saturating_sub(s.db_size_in_use),
+                    s.db_size,
+                ));
+                row.quota_bytes = Some(quota);
+                row.quota_assumed = Some(assumed);
+                row.quota_use_percent = Some(percent(s.db_size, quota));
+                row.is_leader = Some(v.is_leader());
+                row.is_learner = Some(s.is_learner);
+                row.leader_id = (s.leader != 0).then(|| format_id(s.leader));
+                row.raft_term = Some(s.raft_term);
+                row.raft_index = Some(s.raft_index);
+                row.raft_applied_index = Some(s.raft_applied_index);
+                row.revision = Some(s.revision);
+                row.lagging = Some(survey.lagging(s, args.lag_threshold));
+                row.alarms = survey
+                    .alarms
+                    .iter()
+                    .filter(|a| a.member_id == s.member_id)
+                    .map(|a| a.alarm.clone())
+                    .collect();
+                row.errors = s.errors.clone();
+            }
+            row
+        })
+        .collect();
+    StatusReport { members }
+}
+
+fn table(report: &StatusReport) -> Table {
+    let with_pods = report.members.iter().any(|m| m.pod.is_some());
+    let mut headers = vec!["endpoint"];
+    if with_pods {
+        headers = vec!["pod", "node"];
+    }
+    headers.extend([
+        "name",
+        "id",
+        "version",
+        "db size",
+        "in use",
+        "frag",
+        "quota use",
+        "leader",
+        "learner",
+        "raft term",
+        "raft index",
+        "applied",
+        "revision",
+        "alarms",
+        "errors",
+    ]);
+    let mut t = Table::new(&headers);
+    for m in &report.members {
+        let mut cells: Vec<(String, Mark)> = Vec::new();
+        if with_pods {
+            cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
+            cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
+        } else {
+            cells.push((m.endpoint.clone(), Mark::Plain));
+        }
+        let plain = |s: String| (s, Mark::Plain);
+        let opt = |v: Option<String>| plain(v.unwrap_or_else(|| "-".into()));
+        if let Some(err) = &m.error {
+            cells.push(plain("-".into()));
+            cells.push(plain("-".into()));
+            for _ in 0..12 {
+                cells.push(plain("-".into()));
+            }
+            cells.push((err.clone(), Mark::Bad));
+            t.marked_row(cells);
+            continue;
+        }
+        cells.push(opt(m.name.clone().filter(|n| !n.is_empty())));
+        cells.push(opt(m.id.clone()));
+        cells.push(opt(m.version.clone()));
+        cells.push(opt(m.db_size.map(human_bytes)));
+        cells.push(opt(m.db_size_in_use.map(human_bytes)));
+        let frag = m.fragmentation_percent.unwrap_or(0.0);
+        cells.push((
+            format!("{frag:.1}%"),
+            if frag >= 50.0 {
+                Mark::Warn
+            } else {
+                Mark::Plain
+            },
+        ));
+        let quota_use = m.quota_use_percent.unwrap_or(0.0);
+        let assumed = if m.quota_assumed == Some(true) {
+            "*"
+        } else {
+            ""
+        };
+        cells.push((
+            format!(
+                "{quota_use:.1}% of {}{assumed}",
+                human_bytes(m.quota_bytes.unwrap_or(0))
+            ),
+            if quota_use >= 80.0 {
+                Mark::Bad
+            } else {
+                Mark::Plain
+            },
+        ));
+        cells.push(plain(yes_no(m.is_leader)));
+        cells.push(plain(yes_no(m.is_learner)));
+        let lag = if m.lagging == Some(true) {
+            Mark::Warn
+        } else {
+            Mark::Plain
+        };
+        cells.push((opt_num(m.raft_term), lag));
+        cells.push(plain(opt_num(m.raft_index)));
+        cells.push((opt_num(m.raft_applied_index), lag));
+        cells.push(plain(m.revision.map(|r| r.to_string()).unwrap_or_default()));
+        cells.push((
+            m.alarms.join(","),
+            if m.alarms.is_empty() {
+                Mark::Plain
+            } else {
+                Mark::Bad
+            },
+        ));
+        let mut errors = m.errors.join("; ");
+        if m.lagging == Some(true) {
+            if !errors.is_empty() {
+                errors.push_str("; ");
+            }
+            errors.push_str("lagging behind the other members");
+        }
+        cells.push((errors, Mark::Warn));
+        t.marked_row(cells);
+    }
+    t
+}
+
+fn yes_no(v: Option<bool>) -> String {
+    match v {
+        Some(true) => "true".into(),
+        Some(false) => "false".into(),
+        None => "-".into(),
+    }
+}
+
+fn opt_num(v: Option<u64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+}

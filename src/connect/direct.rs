@@ -1,0 +1,124 @@
+//! Direct mode: `--endpoints` URLs dialled over TCP, Kubernetes untouched.
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+
+use super::{BoxStream, DialFuture, Dialer, Target};
+use crate::error::{Error, Result};
+
+/// Dials `host:port` over TCP.
+#[derive(Debug, Clone)]
+pub struct TcpDialer {
+    pub addr: String,
+}
+
+impl Dialer for TcpDialer {
+    fn dial(&self) -> DialFuture {
+        let addr = self.addr.clone();
+        Box::pin(async move {
+            let stream = TcpStream::connect(&addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream) as BoxStream)
+        })
+    }
+}
+
+/// A parsed client URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// Parse `http://h:p`, `https://h:p` or a bare `h:p` (https when
+    /// `tls_default`, as etcdctl does when TLS flags are set).
+    pub fn parse(url: &str, tls_default: bool) -> Result<Endpoint> {
+        let bad = |why: &str| {
+            Error::usage(format!("endpoint `{url}` {why}"))
+                .with_hint("write endpoints as https://HOST:PORT, comma-separated")
+        };
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else if url.contains("://") {
+            return Err(bad("has a scheme other than http or https"));
+        } else {
+            (tls_default, url)
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.contains('/') {
+            return Err(bad("is not HOST:PORT"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !h.ends_with(':') => {
+                let port = p.parse::<u16>().map_err(|_| bad("has an invalid port"))?;
+                (h, port)
+            }
+            // No port (or an unbracketed IPv6 address): etcd's default.
+            _ => (rest, 2379),
+        };
+        Ok(Endpoint {
+            tls,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+
+    pub fn target(&self) -> Target {
+        let addr = if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        };
+        Target {
+            endpoint: self.url(),
+            tls: self.tls,
+            server_name: self.host.clone(),
+            dialer: Arc::new(TcpDialer { addr }),
+            pod: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_and_without_scheme() {
+        let e = Endpoint::parse("https://10.0.0.1:2379", false).unwrap();
+        assert_eq!((e.tls, e.host.as_str(), e.port), (true, "10.0.0.1", 2379));
+        let e = Endpoint::parse("127.0.0.1:32379", true).unwrap();
+        assert!(e.tls);
+        assert_eq!(e.url(), "https://127.0.0.1:32379");
+        let e = Endpoint::parse("http://etcd-0.etcd/", true).unwrap();
+        assert_eq!((e.tls, e.port), (false, 2379));
+        let e = Endpoint::parse("https://[::1]:2379", false).unwrap();
+        assert_eq!(e.host, "::1");
+        assert_eq!(e.url(), "https://[::1]:2379");
+    }
+
+    #[test]
+    fn bad_urls_are_usage_errors() {
+        for bad in ["unix:///tmp/x", "http://h:notaport", "http://h:1/path", ""] {
+            let err = Endpoint::parse(bad, false).unwrap_err();
+            assert_eq!(err.kind, crate::error::Kind::Usage, "{bad}");
+        }
+    }
+}

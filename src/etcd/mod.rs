@@ -1,0 +1,179 @@
+//! etcd behind our own types: member status, membership, alarms, health.
+//!
+//! Everything here talks to etcd and returns data; nothing prints.
+
+pub mod client;
+pub mod survey;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use client::{ConnectSettings, EtcdClient};
+pub use survey::{MemberView, Survey};
+
+use crate::connect::Target;
+use crate::error::{Error, Result};
+
+/// Member ids are 64-bit and exceed JSON's safe integers: we show them as
+/// 16-digit lowercase hex everywhere, as etcd's logs do.
+pub fn format_id(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Parse a member id as `format_id` writes it (leading zeros optional).
+pub fn parse_id(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
+}
+
+/// What `Status` reports about one member.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub member_id: u64,
+    pub version: String,
+    pub db_size: u64,
+    pub db_size_in_use: u64,
+    /// 0 when the server does not report it (etcd before 3.6).
+    pub db_size_quota: u64,
+    pub leader: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    pub revision: i64,
+    pub is_learner: bool,
+    pub errors: Vec<String>,
+}
+
+pub async fn status(client: &EtcdClient) -> Result<Status> {
+    let mut m = client.maintenance();
+    let resp = client.call(m.status()).await?;
+    let header = resp.header();
+    Ok(Status {
+        member_id: header.map(|h| h.member_id()).unwrap_or_default(),
+        version: resp.version().to_string(),
+        db_size: resp.db_size().max(0) as u64,
+        db_size_in_use: resp.raft_used_db_size().max(0) as u64,
+        db_size_quota: resp.db_size_quota().max(0) as u64,
+        leader: resp.leader(),
+        raft_term: resp.raft_term(),
+        raft_index: resp.raft_index(),
+        raft_applied_index: resp.raft_applied_index(),
+        revision: header.map(|h| h.revision()).unwrap_or_default(),
+        is_learner: resp.is_learner(),
+        errors: resp.errors().to_vec(),
+    })
+}
+
+/// One entry of the member list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub id: u64,
+    /// Empty for a member that was added but has not started yet.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+}
+
+impl Member {
+    pub fn started(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+pub async fn member_list(client: &EtcdClient) -> Result<Vec<Member>> {
+    let mut c = client.cluster();
+    let resp = client.call(c.member_list()).await?;
+    Ok(resp
+        .members()
+        .iter()
+        .map(|m| Member {
+            id: m.id(),
+            name: m.name().to_string(),
+            peer_urls: m.peer_urls().to_vec(),
+            client_urls: m.client_urls().to_vec(),
+            is_learner: m.is_learner(),
+        })
+        .collect())
+}
+
+/// An active alarm on a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alarm {
+    pub member_id: u64,
+    /// `NOSPACE` or `CORRUPT`.
+    pub alarm: String,
+}
+
+pub async fn alarms(client: &EtcdClient) -> Result<Vec<Alarm>> {
+    use etcd_client::{AlarmAction, AlarmType};
+    let mut m = client.maintenance();
+    let resp = client
+        .call(m.alarm(AlarmAction::Get, AlarmType::None, None))
+        .await?;
+    Ok(resp
+        .alarms()
+        .iter()
+        .map(|a| Alarm {
+            member_id: a.member_id(),
+            alarm: alarm_name(a.alarm()).to_string(),
+        })
+        .collect())
+}
+
+pub fn alarm_name(t: etcd_client::AlarmType) -> &'static str {
+    match t {
+        etcd_client::AlarmType::Nospace => "NOSPACE",
+        etcd_client::AlarmType::Corrupt => "CORRUPT",
+        etcd_client::AlarmType::None => "NONE",
+    }
+}
+
+/// A linearizable read, as `etcdctl endpoint health` does: it succeeds only
+/// when the member is part of a quorum with a leader.
+pub async fn health_check(client: &EtcdClient) -> Result<Duration> {
+    let mut kv = client.kv();
+    let start = Instant::now();
+    match client.call(kv.get("health", None)).await {
+        Ok(_) => Ok(start.elapsed()),
+        // Permission denied on the key still proves the quorum answered.
+        Err(e) if e.message.contains("permission denied") => Ok(start.elapsed()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Connect to every target at once; a failure is kept per target.
+pub async fn connect_all(
+    targets: &[Target],
+    settings: &ConnectSettings,
+) -> Vec<Result<EtcdClient>> {
+    futures::future::join_all(targets.iter().map(|t| EtcdClient::connect(t, settings))).await
+}
+
+/// Connect to the first target that answers, for cluster-wide reads.
+pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Result<EtcdClient> {
+    let mut first_err: Option<Error> = None;
+    for t in targets {
+        match EtcdClient::connect(t, settings).await {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_else(|| Error::usage("no etcd endpoint to connect to")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_ids_are_sixteen_hex_digits_both_ways() {
+        assert_eq!(format_id(0x8e9e05c52164694d), "8e9e05c52164694d");
+        assert_eq!(format_id(1), "0000000000000001");
+        assert_eq!(parse_id("0000000000000001"), Some(1));
+        assert_eq!(parse_id("8e9e05c52164694d"), Some(0x8e9e05c52164694d));
+        assert_eq!(parse_id("etcd-0"), None);
+    }
+}

@@ -1,0 +1,124 @@
+//! One look at every member at once: connect, status, and the cluster-wide
+//! member list and alarms. Status, size, members, health and the maintenance
+//! plans all start from a [`Survey`].
+
+use crate::connect::Target;
+use crate::error::Error;
+
+use super::{alarms, member_list, status, Alarm, ConnectSettings, EtcdClient, Member, Status};
+
+/// One target as seen now.
+pub struct MemberView {
+    pub target: Target,
+    pub client: Option<EtcdClient>,
+    pub status: Option<Status>,
+    pub error: Option<Error>,
+}
+
+impl MemberView {
+    pub fn member_id(&self) -> Option<u64> {
+        self.status.as_ref().map(|s| s.member_id)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.leader != 0 && s.leader == s.member_id)
+    }
+}
+
+/// Every target, plus what the cluster says about itself.
+pub struct Survey {
+    pub views: Vec<MemberView>,
+    /// From the first member that answered; `None` when none did.
+    pub members: Option<Vec<Member>>,
+    pub alarms: Vec<Alarm>,
+}
+
+impl Survey {
+    pub async fn take(targets: &[Target], settings: &ConnectSettings) -> Survey {
+        let views = futures::future::join_all(targets.iter().map(|t| async move {
+            match EtcdClient::connect(t, settings).await {
+                Err(e) => MemberView {
+                    target: t.clone(),
+                    client: None,
+                    status: None,
+                    error: Some(e),
+                },
+                Ok(client) => match status(&client).await {
+                    Ok(s) => MemberView {
+                        target: t.clone(),
+                        client: Some(client),
+                        status: Some(s),
+                        error: None,
+                    },
+                    Err(e) => MemberView {
+                        target: t.clone(),
+                        client: Some(client),
+                        status: None,
+                        error: Some(e),
+                    },
+                },
+            }
+        }))
+        .await;
+
+        let mut members = None;
+        let mut alarm_list = Vec::new();
+        for v in views.iter().filter(|v| v.status.is_some()) {
+            let client = v.client.as_ref().expect("a status implies a client");
+            if let Ok(m) = member_list(client).await {
+                members = Some(m);
+                alarm_list = alarms(client).await.unwrap_or_default();
+                break;
+            }
+        }
+        Survey {
+            views,
+            members,
+            alarms: alarm_list,
+        }
+    }
+
+    pub fn member_name(&self, id: u64) -> Option<&str> {
+        self.members
+            .as_ref()?
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.name.as_str())
+    }
+
+    pub fn max_raft_term(&self) -> u64 {
+        self.statuses().map(|s| s.raft_term).max().unwrap_or(0)
+    }
+
+    pub fn max_applied_index(&self) -> u64 {
+        self.statuses()
+            .map(|s| s.raft_applied_index)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn statuses(&self) -> impl Iterator<Item = &Status> {
+        self.views.iter().filter_map(|v| v.status.as_ref())
+    }
+
+    /// Whether a member is behind the others: an older raft term (it missed
+    /// an election) or an applied index more than `threshold` entries back.
+    pub fn lagging(&self, s: &Status, threshold: u64) -> bool {
+        s.raft_term < self.max_raft_term()
+            || s.raft_applied_index + threshold < self.max_applied_index()
+    }
+
+    pub fn leader_id(&self) -> Option<u64> {
+        // The highest term's view of the leader is the current one.
+        self.statuses()
+            .filter(|s| s.leader != 0)
+            .max_by_key(|s| s.raft_term)
+            .map(|s| s.leader)
+    }
+
+    pub fn failures(&self) -> usize {
+        self.views.iter().filter(|v| v.error.is_some()).count()
+    }
+}
