@@ -113,6 +113,18 @@ pub fn normalize_prefix(prefix: &str) -> &str {
 /// [`KeyKind::Unknown`] or [`KeyKind::Foreign`]. A key only counts as under the
 /// prefix when a `/` follows it, so `/registry-foo/...` is not under
 /// `/registry`.
+///
+/// ```
+/// use registry::key::{parse, KeyKind, DEFAULT_PREFIX};
+///
+/// let info = parse(b"/registry/services/specs/default/kubernetes", DEFAULT_PREFIX);
+/// assert_eq!(info.kind, KeyKind::Builtin);
+/// assert_eq!((info.group, info.resource), ("", "services"));
+/// assert_eq!((info.namespace, info.name), (Some("default"), "kubernetes"));
+///
+/// let info = parse(b"compact_rev_key", DEFAULT_PREFIX);
+/// assert_eq!((info.kind, info.resource), (KeyKind::Foreign, "compact_rev_key"));
+/// ```
 pub fn parse<'a>(key: &'a [u8], prefix: &str) -> KeyInfo<'a> {
     let Ok(text) = std::str::from_utf8(key) else {
         return foreign_bytes(key);

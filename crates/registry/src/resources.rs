@@ -230,6 +230,7 @@ static BUILTIN: &[ResourceType] = &[
     builtin!("resource.k8s.io", "v1alpha3", "DeviceTaintRule", "devicetaintrules", "devicetaintrule", [], CLUSTER, "devicetaintrules"),
     // scheduling.k8s.io
     builtin!("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", ["pc"], CLUSTER, "priorityclasses"),
+    builtin!("scheduling.k8s.io", "v1alpha1", "Workload", "workloads", "workload", [], NS, "workloads"),
     // storage.k8s.io
     builtin!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", ["sc"], CLUSTER, "storageclasses"),
     builtin!("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", "volumeattachment", [], CLUSTER, "volumeattachments"),
@@ -268,21 +269,52 @@ pub fn resolve(name: &str) -> Option<&'static ResourceType> {
     if let Some(found) = BUILTIN.iter().find(|t| t.has_name(name)) {
         return Some(found);
     }
-    let (resource, qualifier) = name.split_once('.')?;
-    // `resource.version.group` when the first qualifier part looks like a
-    // version; `resource.version` alone means the core group.
-    if let Some((version, group)) = qualifier.split_once('.') {
-        if is_version(version) {
-            if let Some(found) = find_in_group(resource, group) {
-                return Some(found);
-            }
+    let arg = split_resource_arg(name);
+    find_in_group(arg.resource, arg.group?)
+}
+
+/// A kubectl resource argument taken apart: `resource[.version][.group]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceArg<'a> {
+    /// The resource name as given: plural, singular, short name or kind.
+    pub resource: &'a str,
+    /// The version, when the argument has one (`deployments.v1.apps`).
+    pub version: Option<&'a str>,
+    /// The group: `None` for a bare name, `Some("")` for the core group
+    /// (`pods.v1`).
+    pub group: Option<&'a str>,
+}
+
+/// Splits a resource argument the way kubectl does: `widgets` (any group),
+/// `widgets.example.com` (group), `widgets.v1.example.com` (version and
+/// group) and `pods.v1` (version, core group). A label counts as the version
+/// when it looks like one (`v1`, `v2beta1`, `v1alpha3`).
+///
+/// [`resolve`] uses this for built-in types; callers use it to find custom
+/// resources when `resolve` returns `None`.
+pub fn split_resource_arg(name: &str) -> ResourceArg<'_> {
+    let name = name.trim();
+    let Some((resource, qualifier)) = name.split_once('.') else {
+        return ResourceArg {
+            resource: name,
+            version: None,
+            group: None,
+        };
+    };
+    let (first, rest) = qualifier.split_once('.').unwrap_or((qualifier, ""));
+    if is_version(first) {
+        ResourceArg {
+            resource,
+            version: Some(first),
+            group: Some(rest),
         }
-    } else if is_version(qualifier) {
-        if let Some(found) = find_in_group(resource, "") {
-            return Some(found);
+    } else {
+        ResourceArg {
+            resource,
+            version: None,
+            group: Some(qualifier),
         }
     }
-    find_in_group(resource, qualifier)
 }
 
 fn find_in_group(resource: &str, group: &str) -> Option<&'static ResourceType> {

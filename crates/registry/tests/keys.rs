@@ -665,3 +665,34 @@ fn the_table_covers_the_storage_layout() {
     );
     let _ = resources::builtin();
 }
+
+#[test]
+fn splits_resource_arguments_for_custom_lookups() {
+    use resources::{split_resource_arg, ResourceArg};
+    let arg = |resource, version, group| ResourceArg {
+        resource,
+        version,
+        group,
+    };
+    assert_eq!(split_resource_arg("widgets"), arg("widgets", None, None));
+    assert_eq!(
+        split_resource_arg("widgets.example.com"),
+        arg("widgets", None, Some("example.com"))
+    );
+    assert_eq!(
+        split_resource_arg("widgets.v1beta1.example.com"),
+        arg("widgets", Some("v1beta1"), Some("example.com"))
+    );
+    assert_eq!(
+        split_resource_arg("pods.v1"),
+        arg("pods", Some("v1"), Some(""))
+    );
+    assert_eq!(
+        split_resource_arg("x.v1x.io"),
+        arg("x", None, Some("v1x.io"))
+    );
+    assert_eq!(
+        resolve("workloads").map(|t| &*t.group),
+        Some("scheduling.k8s.io")
+    );
+}
