@@ -17,6 +17,10 @@ use crate::connect::tls::{self, server_name};
 use crate::connect::{BoxStream, FailureSlot, Recording, Target};
 use crate::error::{Error, Kind, Result};
 
+/// Largest response accepted: etcd values are at most 1.5 MiB by default,
+/// and scans size their pages to stay far below this.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
 /// How every member is connected to; resolved once per command.
 #[derive(Clone)]
 pub struct ConnectSettings {
@@ -167,8 +171,18 @@ impl EtcdClient {
         }
     }
 
+    /// The KV client, with room for pages of large values (tonic's 4 MiB
+    /// default would refuse a page of a few big objects).
     pub fn kv(&self) -> etcd_client::KvClient {
-        self.inner.kv_client()
+        self.inner
+            .kv_client()
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn watch(&self) -> etcd_client::WatchClient {
+        self.inner
+            .watch_client()
+            .max_decoding_message_size(MAX_MESSAGE)
     }
 
     pub fn maintenance(&self) -> etcd_client::MaintenanceClient {
