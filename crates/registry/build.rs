@@ -168,6 +168,9 @@ fn camel(s: &str) -> String {
 struct JsonNames {
     /// "dir/normalised struct name" -> normalised field -> JSON name.
     per_struct: HashMap<String, HashMap<String, String>>,
+    /// "dir/struct/field" (normalised) of fields that are not `Option`s,
+    /// i.e. Go fields without `omitempty`.
+    required: HashSet<String>,
     /// normalised struct name -> dirs that have it.
     struct_dirs: HashMap<String, Vec<String>>,
     /// normalised field -> JSON spellings with counts.
@@ -193,6 +196,7 @@ impl JsonNames {
         version_dirs.sort_by_key(|(m, _)| std::cmp::Reverse(*m));
         let mut names = JsonNames {
             per_struct: HashMap::new(),
+            required: HashSet::new(),
             struct_dirs: HashMap::new(),
             global: HashMap::new(),
         };
@@ -208,9 +212,21 @@ impl JsonNames {
                 let dir = rel.to_string_lossy().replace('\\', "/");
                 let mut struct_name = None;
                 let mut fields = Vec::new();
+                let mut in_struct = false;
+                let mut optional: HashMap<String, bool> = HashMap::new();
                 for line in text.lines() {
                     let t = line.trim();
+                    if in_struct {
+                        if line.starts_with('}') {
+                            in_struct = false;
+                        } else if let Some((ident, ty)) =
+                            t.strip_prefix("pub ").and_then(|r| r.split_once(": "))
+                        {
+                            optional.insert(ident.to_string(), ty.starts_with("Option<"));
+                        }
+                    }
                     if struct_name.is_none() {
+                        in_struct = t.starts_with("pub struct ");
                         if let Some(rest) = t.strip_prefix("pub struct ") {
                             let n: String = rest
                                 .chars()
@@ -221,8 +237,10 @@ impl JsonNames {
                     }
                     if let Some(rest) = t.strip_prefix('"') {
                         if let Some((json, tail)) = rest.split_once('"') {
-                            if tail.trim_start().starts_with("=> Field::Key_") {
-                                fields.push(json.to_string());
+                            if let Some(k) = tail.trim_start().strip_prefix("=> Field::Key_") {
+                                let ident = k.trim_end_matches(',');
+                                fields
+                                    .push((json.to_string(), optional.get(ident) == Some(&false)));
                             }
                         }
                     }
@@ -233,8 +251,11 @@ impl JsonNames {
                 if !dirs.contains(&dir) {
                     dirs.push(dir.clone());
                 }
-                let map = names.per_struct.entry(key).or_default();
-                for json in fields {
+                let map = names.per_struct.entry(key.clone()).or_default();
+                for (json, required) in fields {
+                    if required {
+                        names.required.insert(format!("{key}/{}", norm(&json)));
+                    }
                     *names
                         .global
                         .entry(norm(&json))
@@ -279,6 +300,30 @@ impl JsonNames {
             Some((true, m)) => !m.contains_key(&f) && t.ends_with(&f),
             Some((false, m)) => !m.contains_key(&f) && t == f,
             None => false,
+        }
+    }
+
+    /// Go `omitempty`: the field is an `Option` in k8s-openapi (or the
+    /// struct is unknown there, where optional is the common case).
+    fn omit_empty(&self, dir: &str, strukt: &str, field: &str) -> bool {
+        let key = format!("{dir}/{}/{}", norm(strukt), norm(field));
+        if self.required.contains(&key) {
+            return false;
+        }
+        match self.struct_fields(dir, strukt) {
+            Some((true, _)) | None => true,
+            Some((false, m)) => {
+                // Another version's struct: look its requiredness up there.
+                let n = norm(strukt);
+                !self.struct_dirs.get(&n).is_some_and(|dirs| {
+                    dirs.iter().any(|d| {
+                        self.per_struct
+                            .get(&format!("{d}/{n}"))
+                            .is_some_and(|x| std::ptr::eq(x, m))
+                            && self.required.contains(&format!("{d}/{n}/{}", norm(field)))
+                    })
+                })
+            }
         }
     }
 
@@ -607,6 +652,9 @@ impl Schema {
                     }
                 };
                 let key = format!("\"{json}\":");
+                let omit_empty = matches!(f.kind, RawKind::Scalar("String"))
+                    && !f.repeated
+                    && names.omit_empty(&dir, &m.name, bare);
                 let inline = match &f.kind {
                     RawKind::Message(p) if !f.repeated => {
                         names.is_inline(&dir, &m.name, bare, p.rsplit("::").next().unwrap_or(p))
@@ -615,7 +663,7 @@ impl Schema {
                 };
                 let _ = writeln!(
                     fields,
-                    "        FieldDef {{ tag: {}, key: {:?}, kind: {kind}, repeated: {}, inline: {inline} }},",
+                    "        FieldDef {{ tag: {}, key: {:?}, kind: {kind}, repeated: {}, inline: {inline}, omit_empty: {omit_empty} }},",
                     f.tag, key, f.repeated
                 );
             }

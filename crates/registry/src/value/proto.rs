@@ -102,6 +102,12 @@ pub(crate) fn read_field(
     }
 }
 
+/// A length-delimited value of length zero.
+#[inline]
+fn is_empty_len(e: Entry) -> bool {
+    e.wire == 2 && e.val == u64::from(e.end)
+}
+
 pub(crate) struct Transcoder {
     pub out: Vec<u8>,
     pub warnings: Vec<String>,
@@ -222,6 +228,10 @@ impl Transcoder {
                 continue;
             }
             let f = &def.fields[e.field as usize];
+            if f.omit_empty && !f.repeated && is_empty_len(self.scratch[j - 1]) {
+                i = j;
+                continue;
+            }
             if f.inline {
                 if let Kind::Message(m) = f.kind {
                     let inner = &MESSAGES[m as usize];
@@ -257,6 +267,7 @@ impl Transcoder {
                     if k > i {
                         self.out.push(b',');
                     }
+                    self.check_wire(e, 2, def)?;
                     self.map_entry(&buf[e.val as usize..e.end as usize], v)?;
                 }
                 self.out.push(b'}');
@@ -531,6 +542,12 @@ impl Transcoder {
             match def.field_index(tag) {
                 Some(i) if (i as usize) < vals.len() => {
                     if def.fields[i as usize].repeated {
+                        if wire != 2 {
+                            return Err(DecodeError::Malformed(format!(
+                                "{} field {tag}: wire type {wire} where 2 was expected",
+                                def.name
+                            )));
+                        }
                         lists.push((val, end));
                     }
                     vals[i as usize] = Some((wire, val, end));

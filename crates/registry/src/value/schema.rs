@@ -71,6 +71,9 @@ pub(crate) struct FieldDef {
     pub repeated: bool,
     /// Go `json:",inline"`: the message's fields are merged into the parent.
     pub inline: bool,
+    /// Go `omitempty` on a string: an empty value on the wire (gogo
+    /// protobuf always writes non-pointer strings) is not shown.
+    pub omit_empty: bool,
 }
 
 #[derive(Debug)]
