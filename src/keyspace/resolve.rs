@@ -184,8 +184,10 @@ impl<'a> Resolver<'a> {
         } else {
             ns
         };
-        let key = registry::key::key_for(&t, ns, obj, &self.prefix)
-            .map_err(|e| Error::usage(e.to_string()))?;
+        let key = registry::key::key_for(&t, ns, obj, &self.prefix).map_err(|e| {
+            Error::usage(e.to_string())
+                .with_hint("write TYPE/NAMESPACE/NAME, or TYPE NAME -n NAMESPACE")
+        })?;
         Ok(ObjectKey {
             key,
             resource_type: Some(t),
@@ -202,7 +204,7 @@ impl<'a> Resolver<'a> {
         match reference {
             None => {
                 if let Some(ns) = namespace {
-                    // A namespace alone cuts across types: scan everything
+                    // A namespace alone cuts across types: scan the prefix
                     // and let the caller filter.
                     let start = format!("{}/", self.prefix);
                     return Ok(Range {
@@ -212,12 +214,13 @@ impl<'a> Resolver<'a> {
                         label: format!("namespace {ns}"),
                     });
                 }
-                let start = format!("{}/", self.prefix);
+                // Every key in etcd, not only the prefix: what fills a
+                // database is often outside it.
                 Ok(Range {
-                    end: prefix_end(start.as_bytes()),
-                    label: start.clone(),
-                    start: start.into_bytes(),
+                    start: vec![0],
+                    end: vec![0],
                     resource_type: None,
+                    label: "etcd".into(),
                 })
             }
             Some(raw) if raw.starts_with('/') || raw.is_empty() => Ok(Range {

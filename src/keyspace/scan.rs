@@ -196,3 +196,32 @@ mod tests {
         assert_eq!(prefix_end(b""), vec![0]);
     }
 }
+
+/// `--consistency`: linearizable reads need a quorum; serializable ones are
+/// answered by the member alone, so an operator can still look at the data
+/// of a cluster that lost its leader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Consistency {
+    /// Linearizable (default): the current, agreed state.
+    #[default]
+    #[value(name = "l")]
+    Linearizable,
+    /// Serializable: the member's local copy, possibly stale.
+    #[value(name = "s")]
+    Serializable,
+}
+
+/// Flags shared by commands that scan the keyspace.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ScanFlags {
+    /// l (linearizable, needs quorum) or s (serializable, works without a leader).
+    #[arg(long, value_enum, default_value = "l")]
+    pub consistency: Consistency,
+}
+
+impl ScanFlags {
+    pub fn apply(&self, mut opts: ScanOptions) -> ScanOptions {
+        opts.serializable = self.consistency == Consistency::Serializable;
+        opts
+    }
+}
