@@ -58,6 +58,9 @@ impl CompactReport {
     /// `revisions 120..4999` or `up to revision 5000`.
     pub fn range(&self) -> String {
         match self.previously_compacted {
+            Some(from) if from >= self.revision => {
+                format!("nothing (already compacted at {from})")
+            }
             Some(from) => format!(
                 "revisions {from}..{} (history from the last compaction at {from})",
                 self.revision - 1

@@ -133,13 +133,17 @@ pub async fn rolling(
         });
     }
     plan_table(plan).write(session.shell.err(), false)?;
-    session.prompt().confirm(&format!(
-        "defragment {} member{} one at a time ({}), expected to reclaim about {}",
+    let what = format!(
+        "defragment {} member{}",
         names.len(),
-        if names.len() == 1 { "" } else { "s" },
+        if names.len() == 1 { "" } else { "s" }
+    );
+    session.shell.note(format!(
+        "will {what} one at a time ({}), expected to reclaim about {}",
         names.join(", "),
         human_bytes(plan.expected_reclaim())
-    ))?;
+    ));
+    session.prompt().confirm(&what)?;
     let shell = &mut session.shell;
     let mut note = |s: String| shell.note(s);
     Ok(defrag::execute(

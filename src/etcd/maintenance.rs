@@ -68,12 +68,13 @@ pub async fn compacted_revision(client: &EtcdClient) -> Result<Option<i64>> {
     let mut w = client.inner.watch_client();
     let opts = etcd_client::WatchOptions::new()
         .with_start_revision(1)
-        .with_prefix();
-    let mut stream = client.call(w.watch("\0", Some(opts))).await?;
+        .with_all_keys();
+    let mut stream = client.call(w.watch("", Some(opts))).await?;
     // The created response comes first, then either a cancel with the
     // compact revision or events from revision 1.
+    // An empty history sends nothing more: give up after a second.
     for _ in 0..3 {
-        let next = tokio::time::timeout(Duration::from_secs(2), stream.message()).await;
+        let next = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
         match next {
             Ok(Ok(Some(resp))) => {
                 if resp.compact_revision() > 0 {

@@ -143,7 +143,7 @@ pub struct Latest {
 pub struct Keyspace {
     /// Live keys (deletions honoured) with their newest version.
     pub keys: BTreeMap<Vec<u8>, Latest>,
-    /// Highest main revision stored.
+    /// Highest main revision stored (at least the compaction revision).
     pub revision: i64,
     pub consistent_index: Option<u64>,
     /// etcd's `finishedCompactRev`, when recorded.
@@ -225,6 +225,9 @@ pub fn read_keyspace(db_bytes: &[u8], at: Option<i64>) -> Result<Keyspace> {
             )));
         }
     }
+    // A compaction that removed every old revision leaves the bucket
+    // without the newest revision; the compaction point still bounds it.
+    let revision = revision.max(compacted_revision.unwrap_or(0));
     let keys = newest
         .into_iter()
         .filter(|(_, (rev, _))| !rev.tombstone)
