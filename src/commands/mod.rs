@@ -1,14 +1,19 @@
 //! One file per command: its clap `Args` and a short `run` that gathers data
 //! through the lower layers and hands it to [`crate::output`].
 
+pub mod alarm;
+pub mod compact;
 pub mod completion;
 pub mod count;
 pub mod decode;
 pub mod get;
+pub mod defrag;
 pub mod health;
 pub mod ls;
 pub mod members;
+pub mod recover_space;
 pub mod size;
+pub mod snapshot;
 pub mod status;
 pub mod version;
 
@@ -27,6 +32,11 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Get(args) => get::run(args, session).await,
         Command::Ls(args) => ls::run(args, session).await,
         Command::Count(args) => count::run(args, session).await,
+        Command::Defrag(args) => defrag::run(args, session).await,
+        Command::Compact(args) => compact::run(args, session).await,
+        Command::Alarm(args) => alarm::run(args, session).await,
+        Command::RecoverSpace(args) => recover_space::run(args, session).await,
+        Command::Snapshot(args) => snapshot::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),
