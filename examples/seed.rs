@@ -35,6 +35,10 @@ struct Args {
     /// Filler bytes per object (annotations, data), to reach a target size.
     #[arg(long, default_value_t = 0)]
     pad: usize,
+    /// Vary the filler between --pad and this many bytes (spread evenly
+    /// over the objects), for a keyspace of mixed object sizes.
+    #[arg(long)]
+    pad_max: Option<usize>,
     /// Concurrent connections.
     #[arg(long, default_value_t = 4)]
     connections: u64,
@@ -73,6 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let to = (from + per_conn).min(args.start + args.keys);
         let endpoints = args.endpoints.clone();
         let (namespaces, pad, batch) = (args.namespaces, args.pad, args.batch);
+        let spread = args.pad_max.map_or(0, |m| m.saturating_sub(pad));
         tasks.push(tokio::spawn(async move {
             let client = Client::connect(&endpoints, None).await?;
             let mut kv = client.kv_client();
@@ -82,7 +87,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let end = (i + batch as u64).min(to);
                 let ops = (i..end)
                     .map(|j| {
-                        let o = objects::mixed(j, namespaces, pad);
+                        // A multiplicative hash spreads sizes over types.
+                        let extra = if spread == 0 {
+                            0
+                        } else {
+                            (j.wrapping_mul(2_654_435_761) % (spread as u64 + 1)) as usize
+                        };
+                        let o = objects::mixed(j, namespaces, pad + extra);
                         bytes += (o.key.len() + o.value.len()) as u64;
                         TxnOp::put(o.key, o.value, None)
                     })

@@ -166,7 +166,7 @@ pub enum Command {
     Members(commands::members::Args),
     /// Per-member health check; exits 0 only when every member is healthy.
     Health(commands::health::Args),
-    /// Per-member database size, in use, fragmentation and quota headroom.
+    /// Per-member database size and quota headroom; with --by-type, what fills it.
     Size(commands::size::Args),
     /// Decode one stored value (file or stdin) into the Kubernetes object.
     Decode(commands::decode::Args),
@@ -186,6 +186,10 @@ pub enum Command {
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
     Snapshot(commands::snapshot::Args),
+    /// Find keys (and with --values, objects) by substring, glob or regex; exit 1 if none.
+    Search(commands::search::Args),
+    /// Custom resource types stored here (with or without their CRD), or one type's objects.
+    Custom(commands::custom::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.

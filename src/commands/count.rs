@@ -91,7 +91,8 @@ pub struct CountReport {
 struct Counter {
     kind: Option<TypeKind>,
     count: u64,
-    by_namespace: HashMap<Option<String>, u64>,
+    /// `""` for cluster-scoped keys (no namespace is empty).
+    by_namespace: HashMap<String, u64>,
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
@@ -139,9 +140,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                         c.kind.get_or_insert(info.kind.into());
                         c.count += 1;
                         if args.by_namespace {
-                            *c.by_namespace
-                                .entry(info.namespace.map(str::to_string))
-                                .or_default() += 1;
+                            // Look up before inserting: no allocation per key.
+                            let ns = info.namespace.unwrap_or("");
+                            match c.by_namespace.get_mut(ns) {
+                                Some(n) => *n += 1,
+                                None => {
+                                    c.by_namespace.insert(ns.to_string(), 1);
+                                }
+                            }
                         }
                     }
                     bar.inc(kvs.len() as u64);
@@ -165,7 +171,10 @@ fn report(counters: HashMap<String, Counter>, revision: i64, by_namespace: bool)
                 let mut ns: Vec<NamespaceCount> = c
                     .by_namespace
                     .into_iter()
-                    .map(|(namespace, count)| NamespaceCount { namespace, count })
+                    .map(|(ns, count)| NamespaceCount {
+                        namespace: (!ns.is_empty()).then_some(ns),
+                        count,
+                    })
                     .collect();
                 ns.sort_by(|a, b| b.count.cmp(&a.count).then(a.namespace.cmp(&b.namespace)));
                 ns

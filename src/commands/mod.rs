@@ -5,13 +5,15 @@ pub mod alarm;
 pub mod compact;
 pub mod completion;
 pub mod count;
+pub mod custom;
 pub mod decode;
-pub mod get;
 pub mod defrag;
+pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
 pub mod recover_space;
+pub mod search;
 pub mod size;
 pub mod snapshot;
 pub mod status;
@@ -37,6 +39,8 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Alarm(args) => alarm::run(args, session).await,
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
+        Command::Search(args) => search::run(args, session).await,
+        Command::Custom(args) => custom::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),

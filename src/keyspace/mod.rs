@@ -4,6 +4,9 @@
 //! The storage format itself (key layout, types, decoding, encryption) is
 //! the pure `registry` crate; this module adds the etcd reads around it.
 
+pub mod custom;
 pub mod decode;
+pub mod pattern;
 pub mod resolve;
 pub mod scan;
+pub mod stats;

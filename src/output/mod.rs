@@ -163,6 +163,16 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// A share as a ten-cell bar and its percentage: `████████░░ 41.2%`.
+pub fn share_bar(percent: f64) -> String {
+    let filled = ((percent / 10.0).round() as usize).min(10);
+    format!(
+        "{}{} {percent:.1}%",
+        "█".repeat(filled),
+        "░".repeat(10 - filled)
+    )
+}
+
 /// A duration as a short human string (`1.2ms`, `3.4s`).
 pub fn human_duration(d: std::time::Duration) -> String {
     let us = d.as_micros();
@@ -188,6 +198,13 @@ mod tests {
             human_duration(std::time::Duration::from_micros(1500)),
             "1.5ms"
         );
+    }
+
+    #[test]
+    fn share_bars_have_ten_cells() {
+        assert_eq!(share_bar(41.2), "████░░░░░░ 41.2%");
+        assert_eq!(share_bar(100.0), "██████████ 100.0%");
+        assert_eq!(share_bar(0.0), "░░░░░░░░░░ 0.0%");
     }
 
     #[test]

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Keyspace analytics against their etcdctl pipelines, side by side, on a
+# local 3-member etcd (127.0.0.1, free ports, a temp dir): wall time and
+# peak RSS (GNU time's "Maximum resident set size"), best of $RUNS runs.
+#
+#   scripts/bench-keyspace.sh                     # 1,000,000 keys; 200,000 of 1-4 KiB
+#   KEYS=100000 SIZE_KEYS=20000 scripts/bench-keyspace.sh   # a quick run
+#
+# Targets (issue 5): count >= 3x faster than the etcdctl | awk | sort | uniq
+# pipeline with peak RSS < 64 MiB; size --by-type no slower than
+# `etcdctl get --prefix -w protobuf` with peak RSS < 128 MiB; search within
+# 1.5x of count. For a pipeline, the RSS is its largest process's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/prereqs.sh
+if [ ! -x /usr/bin/time ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get install -y -qq time >/dev/null
+fi
+
+KEYS="${KEYS:-1000000}"
+SIZE_KEYS="${SIZE_KEYS:-200000}"
+RUNS="${RUNS:-3}"
+echo "building kubectl-etcd (release)..." >&2
+cargo build -q --release --bin kubectl-etcd --example seed
+BIN="$PWD/target/release/kubectl-etcd"
+SEED="$PWD/target/release/examples/seed"
+
+dir="$(mktemp -d)"
+pids=()
+stop_cluster() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+}
+cleanup() { stop_cluster; rm -rf "$dir"; }
+trap cleanup EXIT
+
+# start_cluster NAME: three members on free ports; sets $endpoints.
+start_cluster() {
+    local name="$1" cluster="" i client peer
+    read -r -a ports < <(python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(6)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks: s.close()
+PY
+)
+    for i in 0 1 2; do
+        cluster+="${cluster:+,}$name-$i=http://127.0.0.1:${ports[$((i*2+1))]}"
+    done
+    endpoints=""
+    for i in 0 1 2; do
+        client="http://127.0.0.1:${ports[$((i*2))]}"
+        peer="http://127.0.0.1:${ports[$((i*2+1))]}"
+        endpoints+="${endpoints:+,}$client"
+        etcd --name "$name-$i" --data-dir "$dir/$name-$i" \
+            --listen-client-urls "$client" --advertise-client-urls "$client" \
+            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+            --initial-cluster "$cluster" --initial-cluster-token "$name-$$" \
+            --initial-cluster-state new --quota-backend-bytes 8589934592 \
+            >"$dir/$name-$i.log" 2>&1 &
+        pids+=($!)
+    done
+    for _ in $(seq 150); do
+        "$BIN" --endpoints "$endpoints" health >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "error: etcd did not become healthy; see $dir/$name-*.log" >&2
+    exit 1
+}
+
+# measure LABEL COMMAND: best wall time (s) and peak RSS (KiB) of $RUNS runs.
+declare -A WALL RSS CMD
+measure() {
+    local label="$1" cmd="$2" best="" rss=0 out="$dir/time.txt" w r
+    for _ in $(seq "$RUNS"); do
+        if ! /usr/bin/time -v -o "$out" bash -c "$cmd" >/dev/null 2>"$dir/stderr.txt"; then
+            # grep-like commands exit 1 on no match; anything else is a failure.
+            if ! grep -q "Exit status: 1" "$out"; then
+                echo "error: \`$cmd\` failed:" >&2
+                cat "$dir/stderr.txt" >&2
+                exit 1
+            fi
+        fi
+        w=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+                n = split($2, p, ":"); s = 0
+                for (i = 1; i <= n; i++) s = s * 60 + p[i]
+                print s }' "$out")
+        r=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out")
+        if [ -z "$best" ] || awk -v a="$w" -v b="$best" 'BEGIN{exit !(a < b)}'; then best="$w"; fi
+        [ "$r" -gt "$rss" ] && rss="$r"
+    done
+    WALL[$label]="$best"
+    RSS[$label]="$rss"
+    CMD[$label]="${cmd//$E/\$E}"
+    printf '  %-22s %8.2fs %8.1f MiB\n' "$label" "$best" "$(awk -v r="$rss" 'BEGIN{print r/1024}')" >&2
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+mib() { awk -v r="$1" 'BEGIN{printf "%.1f", r / 1024}'; }
+
+ETCDCTL="etcdctl --command-timeout=600s"
+
+echo "== $KEYS keys: count and search" >&2
+start_cluster small
+"$SEED" --endpoints "$endpoints" --keys "$KEYS"
+E="$endpoints"
+measure count "$BIN --endpoints $E count /registry/"
+measure count-pipeline "$ETCDCTL --endpoints $E get /registry --prefix --keys-only | awk -F/ 'NF > 2 {print \$3}' | sort | uniq -c"
+measure search "$BIN --endpoints $E search pod-4242"
+measure search-glob "$BIN --endpoints $E search 'ns-7/pod-42*'"
+measure search-regex "$BIN --endpoints $E search --regex '^pod-4242[0-9]\$'"
+measure search-pipeline "$ETCDCTL --endpoints $E get /registry --prefix --keys-only | grep pod-4242"
+stop_cluster
+
+echo "== $SIZE_KEYS keys of 1-4 KiB: size --by-type" >&2
+start_cluster big
+"$SEED" --endpoints "$endpoints" --keys "$SIZE_KEYS" --pad 700 --pad-max 3600
+E="$endpoints"
+measure size "$BIN --endpoints $E size --by-type"
+measure size-pipeline "$ETCDCTL --endpoints $E get /registry --prefix -w protobuf"
+stop_cluster
+
+# row LABEL [NUM DEN TARGET]: one table line, with the ratio NUM/DEN of wall times.
+row() {
+    local label="$1" num="${2:-}" den="${3:-}" target="${4:-}" r=""
+    [ -n "$num" ] && r="$num/$den = $(ratio "${WALL[$num]}" "${WALL[$den]}")x"
+    printf '| %s | `%s` | %.2f | %s | %s | %s |\n' "$label" "${CMD[$label]}" "${WALL[$label]}" \
+        "$(mib "${RSS[$label]}")" "$r" "$target"
+}
+echo
+echo "$("$BIN" version 2>/dev/null | head -1), etcd $(etcd --version | head -1 | awk '{print $3}'), $(nproc) cores, \$E = 3 local members; best of $RUNS runs"
+echo
+echo "| run | command | wall s | peak RSS MiB | ratio | target |"
+echo "|---|---|---:|---:|---|---|"
+row count count-pipeline count "pipeline/count >= 3, RSS < 64 MiB"
+row count-pipeline
+row search search count "search/count <= 1.5"
+row search-glob search-glob count ""
+row search-regex search-regex count ""
+row search-pipeline
+row size size-pipeline size "pipeline/size >= 1, RSS < 128 MiB"
+row size-pipeline

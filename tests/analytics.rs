@@ -1,0 +1,606 @@
+//! Keyspace analytics (`size --by-type`, `search`, `custom`, `count`) and
+//! paging of `ls` and `get --all`, against real etcd. Every number is
+//! checked against a brute-force computation from a full `etcdctl get`.
+
+mod support;
+
+#[path = "../examples/seed/objects.rs"]
+mod objects;
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use etcd_client::{Client, PutOptions, Txn, TxnOp};
+use serde_json::Value;
+use support::Cluster;
+
+/// Small pages so every scan crosses many of them.
+const PAGE: &str = "--page-keys=37";
+const OBJECTS: u64 = 2500;
+
+fn plugin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ETCDCTL_") || k.starts_with("KUBECTL_ETCD_") || k == "KUBECONFIG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(c: &Cluster, args: &[&str]) -> Output {
+    plugin()
+        .arg("--endpoints")
+        .arg(c.endpoints())
+        .args(args)
+        .output()
+        .expect("run kubectl-etcd")
+}
+
+fn ok(c: &Cluster, args: &[&str]) -> String {
+    let o = run(c, args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).expect("utf-8 stdout")
+}
+
+fn json(c: &Cluster, args: &[&str]) -> Value {
+    let out = ok(c, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+fn json_lines(c: &Cluster, args: &[&str]) -> Vec<Value> {
+    ok(c, args)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// One key as etcd holds it.
+#[derive(Debug, Clone)]
+struct Kv {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    lease: i64,
+}
+
+impl Kv {
+    fn size(&self) -> u64 {
+        (self.key.len() + self.value.len()) as u64
+    }
+    fn key_str(&self) -> String {
+        String::from_utf8_lossy(&self.key).into_owned()
+    }
+    fn info(&self) -> registry::key::KeyInfo<'_> {
+        registry::key::parse(&self.key, "/registry")
+    }
+    fn type_name(&self) -> String {
+        self.info().type_name().to_string()
+    }
+}
+
+/// Everything in etcd, read in one go by etcdctl.
+fn brute_force(c: &Cluster) -> Vec<Kv> {
+    let o = c.etcdctl(&["get", "", "--from-key", "-w", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    v["kvs"]
+        .as_array()
+        .map(|kvs| {
+            kvs.iter()
+                .map(|kv| Kv {
+                    key: b64.decode(kv["key"].as_str().unwrap()).unwrap(),
+                    value: kv["value"]
+                        .as_str()
+                        .map(|s| b64.decode(s).unwrap())
+                        .unwrap_or_default(),
+                    lease: kv["lease"].as_i64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A keyspace with every shape the analytics must handle: built-in objects
+/// in several namespaces with varied sizes, a CRD and its objects, a custom
+/// resource type without CRD, keys outside `/registry`, and events attached
+/// to leases (30 on one, 5 on another).
+fn seed(c: &Cluster) {
+    let endpoints: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut client = Client::connect(&endpoints, None).await.unwrap();
+        let l1 = client.lease_grant(3600, None).await.unwrap().id();
+        let l2 = client.lease_grant(3600, None).await.unwrap().id();
+        let mut puts: Vec<(Vec<u8>, Vec<u8>, i64)> = Vec::new();
+        for n in 0..4 {
+            let o = objects::namespace(&format!("ns-{n}"), n);
+            puts.push((o.key.into_bytes(), o.value, 0));
+        }
+        let crd = objects::widget_crd();
+        puts.push((crd.key.into_bytes(), crd.value, 0));
+        for i in 0..OBJECTS {
+            let o = objects::mixed(i, 4, (i % 7) as usize * 150);
+            puts.push((o.key.into_bytes(), o.value, 0));
+        }
+        for i in 0..35 {
+            let o = objects::event("ns-leased", &format!("leased-{i}"), i, 0);
+            puts.push((o.key.into_bytes(), o.value, if i < 30 { l1 } else { l2 }));
+        }
+        for (k, v) in [
+            (
+                "/registry/gadgets.example.org/gizmos/ns-1/g1",
+                r#"{"kind":"Gizmo"}"#,
+            ),
+            (
+                "/registry/gadgets.example.org/gizmos/ns-2/g2",
+                r#"{"kind":"Gizmo","spec":{"image":"nginx:1.25"}}"#,
+            ),
+            ("/other/app/config", "outside the prefix"),
+            ("plain-key", "v"),
+            ("/registry/masterleases/10.0.0.1", "internal"),
+        ] {
+            puts.push((k.as_bytes().to_vec(), v.as_bytes().to_vec(), 0));
+        }
+        // A big object that must lead --top.
+        let big = objects::configmap("ns-0", "the-biggest", 1, 20_000);
+        puts.push((big.key.into_bytes(), big.value, 0));
+        let mut kv = client.kv_client();
+        for chunk in puts.chunks(128) {
+            let ops = chunk
+                .iter()
+                .map(|(k, v, lease)| {
+                    let opts = (*lease != 0).then(|| PutOptions::new().with_lease(*lease));
+                    TxnOp::put(k.clone(), v.clone(), opts)
+                })
+                .collect::<Vec<_>>();
+            kv.txn(Txn::new().and_then(ops)).await.unwrap();
+        }
+    });
+}
+
+fn seeded() -> (Cluster, Vec<Kv>) {
+    let c = Cluster::single();
+    seed(&c);
+    let all = brute_force(&c);
+    assert!(all.len() as u64 > OBJECTS, "seeded {} keys", all.len());
+    (c, all)
+}
+
+fn by_type(all: &[Kv]) -> BTreeMap<String, (u64, u64)> {
+    let mut m = BTreeMap::new();
+    for kv in all {
+        let e = m.entry(kv.type_name()).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += kv.size();
+    }
+    m
+}
+
+#[test]
+fn size_by_type_matches_brute_force_across_many_pages() {
+    let (c, all) = seeded();
+    let report = json(
+        &c,
+        &[
+            "size",
+            "--by-type",
+            "--by-namespace",
+            "--top",
+            "5",
+            PAGE,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(report["members"].as_array().unwrap().len(), 1);
+    let k = &report["keyspace"];
+    let expected = by_type(&all);
+    let total: u64 = all.iter().map(Kv::size).sum();
+    assert_eq!(k["totalKeys"], all.len() as u64);
+    assert_eq!(k["totalBytes"], total);
+    let types = k["types"].as_array().unwrap();
+    let got: BTreeMap<String, (u64, u64)> = types
+        .iter()
+        .map(|t| {
+            (
+                t["type"].as_str().unwrap().to_string(),
+                (t["count"].as_u64().unwrap(), t["bytes"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // Keys outside the prefix are counted too.
+    assert!(
+        got.contains_key("plain-key") && got.contains_key("/other/app"),
+        "{got:?}"
+    );
+    // Largest first; share, average and largest per type.
+    let bytes: Vec<u64> = types.iter().map(|t| t["bytes"].as_u64().unwrap()).collect();
+    assert!(bytes.windows(2).all(|w| w[0] >= w[1]), "{bytes:?}");
+    for t in types {
+        let name = t["type"].as_str().unwrap();
+        let of_type: Vec<&Kv> = all.iter().filter(|kv| kv.type_name() == name).collect();
+        let max = of_type.iter().map(|kv| kv.size()).max().unwrap();
+        assert_eq!(t["largest"]["bytes"], max, "{name}");
+        assert_eq!(
+            t["averageBytes"],
+            t["bytes"].as_u64().unwrap() / t["count"].as_u64().unwrap()
+        );
+        let share = t["sharePercent"].as_f64().unwrap();
+        let want = t["bytes"].as_f64().unwrap() * 100.0 / total as f64;
+        assert!((share - want).abs() <= 0.05, "{name}: {share} vs {want}");
+        // Namespaces add up to the type.
+        let ns = t["namespaces"].as_array().unwrap();
+        let sum: u64 = ns.iter().map(|n| n["bytes"].as_u64().unwrap()).sum();
+        assert_eq!(sum, t["bytes"].as_u64().unwrap(), "{name}");
+    }
+    let pods = types.iter().find(|t| t["type"] == "pods").unwrap();
+    let ns1: u64 = all
+        .iter()
+        .filter(|kv| kv.type_name() == "pods" && kv.info().namespace == Some("ns-1"))
+        .map(Kv::size)
+        .sum();
+    let row = pods["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["namespace"] == "ns-1")
+        .unwrap();
+    assert_eq!(row["bytes"], ns1);
+
+    // --top: the 5 largest, in order, ties by key.
+    let mut sorted: Vec<&Kv> = all.iter().collect();
+    sorted.sort_by(|a, b| b.size().cmp(&a.size()).then(a.key.cmp(&b.key)));
+    let top: Vec<(String, u64)> = k["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["key"].as_str().unwrap().to_string(),
+                o["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = sorted[..5]
+        .iter()
+        .map(|kv| (kv.key_str(), kv.size()))
+        .collect();
+    assert_eq!(top, want);
+    assert_eq!(top[0].0, "/registry/configmaps/ns-0/the-biggest");
+
+    // Lease pressure: 2 leases, 35 keys on them, 30 at most.
+    let l = &k["leases"];
+    assert_eq!(l["leases"], 2);
+    assert_eq!(l["leasesWithKeys"], 2);
+    assert_eq!(
+        l["keysWithLease"],
+        all.iter().filter(|kv| kv.lease != 0).count() as u64
+    );
+    assert_eq!(l["keysPerLeaseMax"], 30);
+    assert_eq!(l["keysPerLeaseAverage"], 17.5);
+    let events = types.iter().find(|t| t["type"] == "events").unwrap();
+    assert_eq!(events["leasedKeys"], 35);
+
+    // One type, one namespace: the same numbers as the brute force.
+    let ev = json(&c, &["size", "events", "-n", "ns-2", PAGE, "-o", "json"]);
+    let want: Vec<&Kv> = all
+        .iter()
+        .filter(|kv| kv.type_name() == "events" && kv.info().namespace == Some("ns-2"))
+        .collect();
+    assert_eq!(ev["keyspace"]["totalKeys"], want.len() as u64);
+    assert_eq!(
+        ev["keyspace"]["totalBytes"],
+        want.iter().map(|kv| kv.size()).sum::<u64>()
+    );
+    assert_eq!(
+        ev["keyspace"]["top"].as_array().unwrap().len(),
+        10,
+        "default --top"
+    );
+
+    // The table shows a share bar, a total and the lease table.
+    let table = ok(&c, &["size", "--by-type", PAGE]);
+    assert!(table.contains("█") && table.contains("TOTAL"), "{table}");
+    assert!(table.contains("KEYS WITH LEASE"), "{table}");
+    // Without analytics flags: only the member table, as before.
+    let plain = json(&c, &["size", "-o", "json"]);
+    assert!(plain.get("keyspace").is_none());
+}
+
+#[test]
+fn count_by_namespace_and_namespace_filter_match_brute_force() {
+    let (c, all) = seeded();
+    let report = json(&c, &["count", PAGE, "-o", "json"]);
+    assert_eq!(report["total"], all.len() as u64);
+    let got: BTreeMap<String, u64> = report["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["type"].as_str().unwrap().to_string(),
+                t["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: BTreeMap<String, u64> = by_type(&all).into_iter().map(|(k, v)| (k, v.0)).collect();
+    assert_eq!(got, want);
+
+    let report = json(&c, &["count", "--by-namespace", PAGE, "-o", "json"]);
+    let mut want: HashMap<(String, Option<String>), u64> = HashMap::new();
+    for kv in &all {
+        let info = kv.info();
+        *want
+            .entry((kv.type_name(), info.namespace.map(str::to_string)))
+            .or_default() += 1;
+    }
+    let mut seen = 0;
+    for t in report["types"].as_array().unwrap() {
+        for n in t["namespaces"].as_array().unwrap() {
+            let key = (
+                t["type"].as_str().unwrap().to_string(),
+                n["namespace"].as_str().map(str::to_string),
+            );
+            assert_eq!(
+                Some(&n["count"].as_u64().unwrap()),
+                want.get(&key),
+                "{key:?}"
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, want.len());
+
+    let report = json(&c, &["count", "-n", "ns-3", PAGE, "-o", "json"]);
+    let want = all
+        .iter()
+        .filter(|kv| kv.info().namespace == Some("ns-3"))
+        .count() as u64;
+    assert_eq!(report["total"], want);
+    let pods = json(&c, &["count", "pods", "-n", "ns-3", PAGE, "-o", "json"]);
+    let want = all
+        .iter()
+        .filter(|kv| kv.type_name() == "pods" && kv.info().namespace == Some("ns-3"))
+        .count() as u64;
+    assert_eq!(pods["total"], want);
+}
+
+#[test]
+fn search_substring_glob_regex_values_and_no_match() {
+    let (c, all) = seeded();
+    let keys = |hits: &[Value]| -> Vec<String> {
+        hits.iter()
+            .map(|h| h["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Substring: anywhere in the key.
+    let hits = json_lines(&c, &["search", "ns-1/pod-1", PAGE, "-o", "json"]);
+    let want: Vec<String> = all
+        .iter()
+        .map(Kv::key_str)
+        .filter(|k| k.contains("ns-1/pod-1"))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(keys(&hits), want);
+    assert!(hits
+        .iter()
+        .all(|h| h["type"] == "pods" && h["namespace"] == "ns-1"));
+
+    // Glob: the whole name, namespace/name or key.
+    let hits = json_lines(&c, &["search", "widget-1?", PAGE, "-o", "json"]);
+    let want: Vec<String> = all
+        .iter()
+        .filter(|kv| {
+            let name = kv.info().name;
+            name.len() == 9 && name.starts_with("widget-1")
+        })
+        .map(Kv::key_str)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(keys(&hits), want);
+    let hits = json_lines(&c, &["search", "/other/*", PAGE, "-o", "json"]);
+    assert_eq!(keys(&hits), vec!["/other/app/config"]);
+
+    // Regex, with --type and -n.
+    let hits = json_lines(
+        &c,
+        &[
+            "search",
+            "--regex",
+            "^ns-0/cm-1[0-9]*2$",
+            "--type",
+            "configmaps",
+            PAGE,
+            "-o",
+            "json",
+        ],
+    );
+    let re = regex::Regex::new("^cm-1[0-9]*2$").unwrap();
+    let want: Vec<String> = all
+        .iter()
+        .filter(|kv| {
+            let i = kv.info();
+            kv.type_name() == "configmaps" && i.namespace == Some("ns-0") && re.is_match(i.name)
+        })
+        .map(Kv::key_str)
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(keys(&hits), want);
+    let hits = json_lines(
+        &c,
+        &["search", "leased-3", "-n", "ns-leased", PAGE, "-o", "json"],
+    );
+    assert_eq!(hits.len(), 6, "leased-3 and leased-30..34");
+
+    // --values: a label as field=value, an image, and the field path.
+    let hits = json_lines(
+        &c,
+        &[
+            "search",
+            "--values",
+            "app=app-15",
+            "--type",
+            "deployments",
+            "-n",
+            "ns-3",
+            PAGE,
+            "-o",
+            "json",
+        ],
+    );
+    assert!(!hits.is_empty());
+    for h in &hits {
+        assert_eq!(h["field"], "metadata.labels.app", "{h}");
+    }
+    let hits = json_lines(
+        &c,
+        &["search", "--values", "nginx:1.25", PAGE, "-o", "json"],
+    );
+    assert_eq!(
+        keys(&hits),
+        vec!["/registry/gadgets.example.org/gizmos/ns-2/g2"]
+    );
+    assert_eq!(hits[0]["field"], "spec.image");
+    let table = ok(&c, &["search", "--values", "nginx:1.25"]);
+    assert!(table.starts_with("TYPE") && table.contains("FIELD") && table.contains("spec.image"));
+
+    // Nothing: exit 1 like grep, with a message on stderr.
+    for args in [
+        vec!["search", "no-such-thing"],
+        vec!["search", "--regex", "^zzz"],
+        vec!["search", "--values", "no-such-image:9"],
+    ] {
+        let o = run(&c, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(o.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("matches"));
+    }
+    let o = run(&c, &["search", "--regex", "("]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn custom_lists_crd_types_and_types_without_crd() {
+    let (c, all) = seeded();
+    let report = json(&c, &["custom", "-o", "json"]);
+    let types = report["types"].as_array().unwrap();
+    let widgets = types
+        .iter()
+        .find(|t| t["type"] == "widgets.example.com")
+        .unwrap_or_else(|| panic!("{report}"));
+    let want = all
+        .iter()
+        .filter(|kv| kv.type_name() == "widgets.example.com")
+        .count() as u64;
+    assert_eq!(widgets["count"], want);
+    assert_eq!(widgets["scope"], "Namespaced");
+    assert_eq!(widgets["crd"], true);
+    assert_eq!(widgets["kind"], "Widget");
+    assert_eq!(widgets["version"], "v1");
+    let gizmos = types
+        .iter()
+        .find(|t| t["type"] == "gizmos.gadgets.example.org")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(gizmos["crd"], false);
+    assert_eq!(gizmos["count"], 2);
+    assert_eq!(gizmos["scope"], "Namespaced");
+    assert_eq!(types.len(), 2, "no built-in type is custom: {report}");
+
+    let ns = json(&c, &["custom", "-n", "ns-1", "-o", "json"]);
+    let want = all
+        .iter()
+        .filter(|kv| kv.type_name() == "widgets.example.com" && kv.info().namespace == Some("ns-1"))
+        .count() as u64;
+    let w = ns["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "widgets.example.com")
+        .unwrap();
+    assert_eq!(w["count"], want);
+
+    let table = ok(&c, &["custom"]);
+    assert!(
+        table.contains("missing") && table.contains("Namespaced"),
+        "{table}"
+    );
+
+    // One type's objects, over many pages.
+    let objs = json_lines(&c, &["custom", "widgets", PAGE, "-o", "json"]);
+    let want: Vec<(String, u64)> = all
+        .iter()
+        .filter(|kv| kv.type_name() == "widgets.example.com")
+        .map(|kv| (kv.info().name.to_string(), kv.size()))
+        .collect();
+    let got: Vec<(String, u64)> = objs
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_string(),
+                o["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    let gizmos = json_lines(&c, &["custom", "gizmos.gadgets.example.org", "-o", "json"]);
+    assert_eq!(gizmos.len(), 2);
+    let o = run(&c, &["custom", "pods"]);
+    assert_eq!(o.status.code(), Some(2), "a built-in type is not custom");
+}
+
+#[test]
+fn ls_and_get_all_page_through_every_key_once() {
+    let (c, all) = seeded();
+    let rows = json_lines(&c, &["ls", "pods", PAGE, "-o", "json"]);
+    let want: Vec<(String, u64)> = all
+        .iter()
+        .filter(|kv| kv.type_name() == "pods")
+        .map(|kv| (kv.key_str(), kv.size()))
+        .collect();
+    assert!(want.len() > 37 * 5, "many pages: {}", want.len());
+    let got: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // Every key, including those outside the prefix.
+    let rows = json_lines(&c, &["ls", PAGE, "-o", "json"]);
+    assert_eq!(rows.len(), all.len());
+    // The table streams too.
+    let table = ok(&c, &["ls", "configmaps", "-n", "ns-0", PAGE]);
+    let want = all
+        .iter()
+        .filter(|kv| kv.type_name() == "configmaps" && kv.info().namespace == Some("ns-0"))
+        .count();
+    assert_eq!(table.lines().count(), want + 1, "{table}");
+
+    let objs = json_lines(&c, &["get", "configmaps", "--all", PAGE, "-o", "json"]);
+    let want: Vec<String> = all
+        .iter()
+        .filter(|kv| kv.type_name() == "configmaps")
+        .map(|kv| kv.info().name.to_string())
+        .collect();
+    let got: Vec<String> = objs
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, want);
+}
