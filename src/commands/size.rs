@@ -363,8 +363,11 @@ fn types_table(k: &KeyspaceSize) -> Table {
         headers.push("namespace");
     }
     headers.extend(["count", "size", "share", "average", "largest", "leased"]);
+    // Numbers right-aligned; the share bars left-aligned so they line up.
     let first_num = headers.len() - 6;
-    let right: Vec<usize> = (first_num..headers.len()).collect();
+    let right: Vec<usize> = (first_num..headers.len())
+        .filter(|&i| i != first_num + 2)
+        .collect();
     let mut t = Table::new(&headers).right_align(&right).title(format!(
         "What fills {} at revision {}:",
         k.range, k.revision

@@ -163,11 +163,12 @@ pub fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// A share as a ten-cell bar and its percentage: `████████░░ 41.2%`.
+/// A share as a ten-cell bar and its percentage: `████████░░  41.2%`
+/// (padded so that bars line up in a left-aligned column).
 pub fn share_bar(percent: f64) -> String {
     let filled = ((percent / 10.0).round() as usize).min(10);
     format!(
-        "{}{} {percent:.1}%",
+        "{}{} {percent:>5.1}%",
         "█".repeat(filled),
         "░".repeat(10 - filled)
     )
@@ -202,9 +203,9 @@ mod tests {
 
     #[test]
     fn share_bars_have_ten_cells() {
-        assert_eq!(share_bar(41.2), "████░░░░░░ 41.2%");
+        assert_eq!(share_bar(41.2), "████░░░░░░  41.2%");
         assert_eq!(share_bar(100.0), "██████████ 100.0%");
-        assert_eq!(share_bar(0.0), "░░░░░░░░░░ 0.0%");
+        assert_eq!(share_bar(0.0), "░░░░░░░░░░   0.0%");
     }
 
     #[test]
