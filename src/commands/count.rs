@@ -1,5 +1,6 @@
-//! `count`: keys per resource type (and namespace), from a keys-only scan at
-//! one revision. Memory holds the counters, never the keys.
+//! `count`: keys per resource type (and namespace), at one revision: whole
+//! built-in types by count-only reads, the rest by a keys-only scan.
+//! Memory holds the counters, never the keys.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -10,8 +11,9 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::Result;
+use crate::keyspace::plan;
 use crate::keyspace::resolve::Resolver;
-use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
+use crate::keyspace::scan::{scan, Consistency, Page, ScanFlags, ScanOptions};
 use crate::output::progress;
 use crate::output::table::{Mark, Table};
 
@@ -109,13 +111,38 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let bar = progress::bar(show_progress, None, "counting keys", false);
     let mut counters: HashMap<String, Counter> = HashMap::new();
     let mut label = String::new();
+    let mut opts = args.scan.apply(ScanOptions::keys_only());
+    // Whole built-in types are counted by etcd without reading a key (see
+    // `keyspace::plan`); the rest (custom resources, keys outside the
+    // layout) is scanned at the same revision. Per-namespace counts and
+    // serializable reads (txns are linearizable) need the full scan.
+    let pieces = if !args.by_namespace
+        && namespace.is_none()
+        && args.scan.consistency == Consistency::Linearizable
+    {
+        let (revision, pieces) =
+            plan::count_pieces(&client, &range.start, &range.end, &prefix, 0).await?;
+        opts.revision = revision;
+        let mut rest = Vec::new();
+        for p in pieces.into_iter().filter(|p| p.count > 0) {
+            match p.builtin {
+                Some(t) => {
+                    let c = counters.entry(t.qualified_name().to_string()).or_default();
+                    c.kind = Some(TypeKind::Builtin);
+                    c.count += p.count;
+                    bar.inc(p.count);
+                }
+                None => rest.push((p.start, p.end)),
+            }
+        }
+        rest
+    } else {
+        vec![(range.start.clone(), range.end.clone())]
+    };
     let shell = &mut session.shell;
-    let summary = scan(
-        &client,
-        &range.start,
-        &range.end,
-        args.scan.apply(ScanOptions::keys_only()),
-        |page| {
+    let mut revision = opts.revision;
+    for (start, end) in pieces {
+        let summary = scan(&client, &start, &end, opts, |page| {
             match page {
                 Page::Restart { now } => {
                     counters.clear();
@@ -154,12 +181,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 }
             }
             Ok(())
-        },
-    )
-    .await?;
+        })
+        .await?;
+        revision = summary.revision;
+    }
     bar.finish_and_clear();
 
-    let report = report(counters, summary.revision, args.by_namespace);
+    let report = report(counters, revision, args.by_namespace);
     session.shell.emit(format, &report, |r| vec![table(r)])
 }
 

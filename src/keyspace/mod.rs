@@ -7,6 +7,7 @@
 pub mod custom;
 pub mod decode;
 pub mod pattern;
+pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stats;
