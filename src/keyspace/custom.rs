@@ -5,6 +5,7 @@
 
 use etcd_client::GetOptions;
 
+use super::plan;
 use super::scan::prefix_end;
 use crate::error::Result;
 use crate::etcd::EtcdClient;
@@ -29,72 +30,87 @@ pub async fn discover(
 ) -> Result<(i64, Vec<FoundType>)> {
     let base = format!("{}/", registry::key::normalize_prefix(prefix));
     let end = prefix_end(base.as_bytes());
-    let mut cursor = base.as_bytes().to_vec();
-    let mut revision = 0;
+    // Only the pieces between built-in types can hold custom resources;
+    // probing within them keeps each read's index walk short.
+    let (revision, pieces) = if serializable {
+        (0, vec![(base.as_bytes().to_vec(), end.clone())])
+    } else {
+        let (rev, pieces) = plan::count_pieces(client, base.as_bytes(), &end, prefix, 0).await?;
+        let pieces = pieces
+            .into_iter()
+            .filter(|p| p.count > 0 && p.builtin.is_none())
+            .map(|p| (p.start, p.end))
+            .collect();
+        (rev, pieces)
+    };
+    let mut revision = revision;
     let mut found = Vec::new();
     let mut kv = client.kv();
-    loop {
-        let mut o = GetOptions::new()
-            .with_range(end.clone())
-            .with_limit(1)
-            .with_keys_only();
-        if revision > 0 {
-            o = o.with_revision(revision);
-        }
-        if serializable {
-            o = o.with_serializable();
-        }
-        let resp = client.call(kv.get(cursor.clone(), Some(o))).await?;
-        if revision == 0 {
-            revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-        }
-        let Some(first) = resp.kvs().first() else {
-            break;
-        };
-        let key = first.key().to_vec();
-        let rest = &key[base.len()..];
-        let mut segments = rest.splitn(3, |b| *b == b'/');
-        let (group, plural, tail) = (segments.next(), segments.next(), segments.next());
-        let info = registry::key::parse(&key, prefix);
-        let builtin = matches!(
-            info.kind,
-            registry::key::KeyKind::Builtin | registry::key::KeyKind::Internal
-        );
-        cursor = match (group, plural, tail) {
-            (Some(g), Some(p), Some(t)) if g.contains(&b'.') && !p.is_empty() => {
-                let mut type_prefix = key[..base.len() + g.len() + 1 + p.len() + 1].to_vec();
-                let next = prefix_end(&type_prefix);
-                match (std::str::from_utf8(g), std::str::from_utf8(p)) {
-                    (Ok(g), Ok(p)) if !builtin => {
-                        let namespaced = t.contains(&b'/');
-                        if let Some(ns) = namespace.filter(|_| namespaced) {
-                            type_prefix.extend_from_slice(ns.as_bytes());
-                            type_prefix.push(b'/');
+    for (piece_start, end) in pieces {
+        let mut cursor = piece_start;
+        loop {
+            let mut o = GetOptions::new()
+                .with_range(end.clone())
+                .with_limit(1)
+                .with_keys_only();
+            if revision > 0 {
+                o = o.with_revision(revision);
+            }
+            if serializable {
+                o = o.with_serializable();
+            }
+            let resp = client.call(kv.get(cursor.clone(), Some(o))).await?;
+            if revision == 0 {
+                revision = resp.header().map(|h| h.revision()).unwrap_or_default();
+            }
+            let Some(first) = resp.kvs().first() else {
+                break;
+            };
+            let key = first.key().to_vec();
+            let rest = &key[base.len()..];
+            let mut segments = rest.splitn(3, |b| *b == b'/');
+            let (group, plural, tail) = (segments.next(), segments.next(), segments.next());
+            let info = registry::key::parse(&key, prefix);
+            let builtin = matches!(
+                info.kind,
+                registry::key::KeyKind::Builtin | registry::key::KeyKind::Internal
+            );
+            cursor = match (group, plural, tail) {
+                (Some(g), Some(p), Some(t)) if g.contains(&b'.') && !p.is_empty() => {
+                    let mut type_prefix = key[..base.len() + g.len() + 1 + p.len() + 1].to_vec();
+                    let next = prefix_end(&type_prefix);
+                    match (std::str::from_utf8(g), std::str::from_utf8(p)) {
+                        (Ok(g), Ok(p)) if !builtin => {
+                            let namespaced = t.contains(&b'/');
+                            if let Some(ns) = namespace.filter(|_| namespaced) {
+                                type_prefix.extend_from_slice(ns.as_bytes());
+                                type_prefix.push(b'/');
+                            }
+                            let count = count(client, &type_prefix, revision, serializable).await?;
+                            found.push(FoundType {
+                                group: g.to_string(),
+                                plural: p.to_string(),
+                                count,
+                                namespaced,
+                            });
                         }
-                        let count = count(client, &type_prefix, revision, serializable).await?;
-                        found.push(FoundType {
-                            group: g.to_string(),
-                            plural: p.to_string(),
-                            count,
-                            namespaced,
-                        });
+                        _ => {}
                     }
-                    _ => {}
+                    next
                 }
-                next
+                // Skip the whole first segment: no custom resources below it.
+                (Some(g), Some(_), _) if !g.contains(&b'.') => {
+                    prefix_end(&key[..base.len() + g.len() + 1])
+                }
+                _ => {
+                    let mut next = key.clone();
+                    next.push(0);
+                    next
+                }
+            };
+            if cursor.as_slice() >= end.as_slice() && end != [0] {
+                break;
             }
-            // Skip the whole first segment: no custom resources below it.
-            (Some(g), Some(_), _) if !g.contains(&b'.') => {
-                prefix_end(&key[..base.len() + g.len() + 1])
-            }
-            _ => {
-                let mut next = key.clone();
-                next.push(0);
-                next
-            }
-        };
-        if cursor.as_slice() >= end.as_slice() && end != [0] {
-            break;
         }
     }
     Ok((revision, found))
