@@ -118,7 +118,7 @@ measure count "$BIN --endpoints $E count /registry/"
 measure count-by-namespace "$BIN --endpoints $E count /registry/ --by-namespace"
 measure count-pipeline "$ETCDCTL --endpoints $E get /registry --prefix --keys-only | awk -F/ 'NF > 2 {print \$3}' | sort | uniq -c"
 measure search "$BIN --endpoints $E search pod-4242"
-measure search-glob "$BIN --endpoints $E search 'ns-7/pod-42*'"
+measure search-glob "$BIN --endpoints $E search 'ns-2/pod-42*'"
 measure search-regex "$BIN --endpoints $E search --regex '^pod-4242[0-9]\$'"
 measure search-pipeline "$ETCDCTL --endpoints $E get /registry --prefix --keys-only | grep pod-4242"
 stop_cluster
