@@ -168,6 +168,10 @@ pub enum Command {
     Health(commands::health::Args),
     /// Per-member database size, in use, fragmentation and quota headroom.
     Size(commands::size::Args),
+    /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
+    ///
+    /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.
+    PortForward(commands::port_forward::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.

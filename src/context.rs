@@ -4,9 +4,10 @@
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::connect::direct::Endpoint;
+use crate::connect::kube::{discovery, secrets, Discovery, EtcdPod, Kube};
 use crate::connect::tls::{self, TlsMaterial};
 use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::etcd::{self, ConnectSettings, EtcdClient};
 use crate::output::Shell;
 
@@ -22,6 +23,9 @@ pub struct Cluster {
     pub settings: ConnectSettings,
     /// Direct (`--endpoints`) or through Kubernetes.
     pub direct: bool,
+    /// Where the TLS material came from (`flags`, `secret `ns/name``), for
+    /// messages; empty without TLS material.
+    pub tls_source: String,
 }
 
 impl Cluster {
@@ -49,11 +53,7 @@ impl Session {
     /// Resolve the members and connection settings.
     pub async fn cluster(&mut self) -> Result<Cluster> {
         if self.global.endpoints.is_empty() {
-            return Err(Error::new(
-                Kind::Usage,
-                "no --endpoints given and Kubernetes discovery is not available in this build",
-            )
-            .with_hint("pass --endpoints https://HOST:2379 (or set ETCDCTL_ENDPOINTS)"));
+            return self.kube_cluster().await;
         }
         let material = TlsMaterial::from_files(
             self.global.cacert.as_deref(),
@@ -73,7 +73,87 @@ impl Session {
             targets,
             settings,
             direct: true,
+            tls_source: if material.is_empty() {
+                String::new()
+            } else {
+                material.source
+            },
         })
+    }
+
+    /// Kubernetes mode: the etcd pods the kubeconfig can see, each reached
+    /// by port-forward, with TLS material from flags, `--tls-secret` or the
+    /// pod spec.
+    async fn kube_cluster(&mut self) -> Result<Cluster> {
+        let g = &self.global;
+        let kube = Kube::connect(g.kubeconfig.as_deref(), g.context.as_deref()).await?;
+        let discovery = Discovery {
+            namespace: g.namespace.clone(),
+            selector: g.selector.clone(),
+            pods: g.pods.clone(),
+            container: g.container.clone(),
+        };
+        let pods = discovery::discover(&kube, &discovery).await?;
+        for p in pods.iter().filter(|p| p.problem.is_some()) {
+            self.shell.verbose(format!(
+                "pod `{}/{}` is {}: its member will show as an error",
+                p.info.namespace, p.info.name, p.phase
+            ));
+        }
+        let targets: Vec<Target> = pods.iter().map(|p| kube.target(p)).collect();
+        let material = self.kube_tls(&kube, &pods).await?;
+        let settings = self.settings(&targets, &material)?;
+        Ok(Cluster {
+            targets,
+            settings,
+            direct: false,
+            tls_source: if material.is_empty() {
+                String::new()
+            } else {
+                material.source
+            },
+        })
+    }
+
+    /// TLS material, first found wins: flags (`ETCDCTL_*`), `--tls-secret`,
+    /// then what the etcd container itself uses.
+    async fn kube_tls(&mut self, kube: &Kube, pods: &[EtcdPod]) -> Result<TlsMaterial> {
+        let g = &self.global;
+        if g.cacert.is_some() || g.cert.is_some() || g.key.is_some() {
+            return TlsMaterial::from_files(
+                g.cacert.as_deref(),
+                g.cert.as_deref(),
+                g.key.as_deref(),
+            );
+        }
+        let default_ns = pods
+            .first()
+            .map(|p| p.info.namespace.clone())
+            .unwrap_or_else(|| kube.default_namespace.clone());
+        if let Some(r) = &g.tls_secret {
+            let (ns, name) = secrets::parse_secret_ref(r, &default_ns)?;
+            return secrets::from_secret(kube, &ns, &name).await;
+        }
+        if !pods.iter().any(|p| p.tls) {
+            return Ok(TlsMaterial::default());
+        }
+        // A running pod, so that exec can work if it comes to that.
+        let pod = pods
+            .iter()
+            .find(|p| p.tls && p.problem.is_none())
+            .or_else(|| pods.iter().find(|p| p.tls))
+            .expect("a TLS pod exists");
+        match secrets::automatic(kube, pod).await {
+            Ok(m) => {
+                self.shell
+                    .verbose(format!("etcd client certificates from {}", m.source));
+                Ok(m)
+            }
+            // Without a client certificate, --insecure-skip-tls-verify alone
+            // may still do for servers that do not check clients.
+            Err(_) if g.insecure_skip_tls_verify => Ok(TlsMaterial::default()),
+            Err(e) => Err(e),
+        }
     }
 
     /// TLS, auth and timeouts, shared by every member.

@@ -25,6 +25,7 @@ pub struct MemberRow {
     pub is_learner: bool,
     pub started: bool,
     pub pod: Option<String>,
+    pub node: Option<String>,
     pub healthy: bool,
     /// Why the member is not healthy; `null` when it is.
     pub error: Option<String>,
@@ -49,14 +50,30 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
 
     let mut rows = Vec::new();
     for m in &members {
-        let view = survey.views.iter().find(|v| v.member_id() == Some(m.id));
-        let health = match view.and_then(|v| v.client.as_ref()) {
-            Some(client) => etcd::health_check(client).await.map(|_| ()),
-            None if !m.started() => Err(Error::partial("not started yet")),
+        // A member that did not answer is matched to its pod by name or URL.
+        let view = survey
+            .views
+            .iter()
+            .find(|v| v.member_id() == Some(m.id))
+            .or_else(|| {
+                survey.views.iter().find(|v| {
+                    v.status.is_none()
+                        && v.target
+                            .pod
+                            .as_ref()
+                            .is_some_and(|p| p.matches_member(&m.name, &m.client_urls))
+                })
+            });
+        let error = view.and_then(|v| v.error.clone());
+        let health = match (view.and_then(|v| v.client.as_ref()), error) {
+            (Some(client), _) => etcd::health_check(client).await.map(|_| ()),
+            (None, _) if !m.started() => Err(Error::partial("not started yet")),
+            // Its pod is known but could not be reached (not Running, ...).
+            (None, Some(e)) => Err(e),
             // In direct mode a member outside --endpoints is dialled at its
             // advertised client URL, as etcdctl would.
-            None if cluster.direct => dial_advertised(m, &cluster, session).await,
-            None => Err(Error::partial("no etcd pod found for this member")),
+            (None, None) if cluster.direct => dial_advertised(m, &cluster, session).await,
+            (None, None) => Err(Error::partial("no etcd pod found for this member")),
         };
         rows.push(MemberRow {
             id: format_id(m.id),
@@ -66,6 +83,7 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
             is_learner: m.is_learner,
             started: m.started(),
             pod: view.and_then(|v| v.target.pod.as_ref().map(|p| p.name.clone())),
+            node: view.and_then(|v| v.target.pod.as_ref().and_then(|p| p.node.clone())),
             healthy: health.is_ok(),
             error: health.err().map(|e| e.message),
         });
@@ -101,7 +119,7 @@ fn table(report: &MembersReport) -> Table {
     let with_pods = report.members.iter().any(|m| m.pod.is_some());
     let mut headers = vec!["id", "name"];
     if with_pods {
-        headers.push("pod");
+        headers.extend(["pod", "node"]);
     }
     headers.extend(["peer urls", "client urls", "learner", "health", "error"]);
     let mut t = Table::new(&headers);
@@ -119,6 +137,7 @@ fn table(report: &MembersReport) -> Table {
         ];
         if with_pods {
             cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
+            cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
         }
         cells.extend([
             (m.peer_urls.join(","), Mark::Plain),

@@ -4,6 +4,7 @@
 pub mod completion;
 pub mod health;
 pub mod members;
+pub mod port_forward;
 pub mod size;
 pub mod status;
 pub mod version;
@@ -19,6 +20,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Members(args) => members::run(args, session).await,
         Command::Health(args) => health::run(args, session).await,
         Command::Size(args) => size::run(args, session).await,
+        Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),

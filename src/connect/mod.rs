@@ -5,6 +5,7 @@
 //! [`crate::etcd`] a [`Target`] per member that can open a stream.
 
 pub mod direct;
+pub mod kube;
 pub mod tls;
 
 use std::fmt;
@@ -48,4 +49,14 @@ pub struct Target {
     pub server_name: String,
     pub dialer: Arc<dyn Dialer>,
     pub pod: Option<PodInfo>,
+}
+
+/// A failed dial in the user's terms: a dialer's own [`Error`] when it gave
+/// one (pod not Running, port-forward forbidden), else the I/O error.
+pub fn dial_error(err: io::Error) -> crate::error::Error {
+    use crate::error::{Error, Kind};
+    match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(ours) => ours.clone(),
+        None => Error::new(Kind::Unavailable, err.to_string()),
+    }
 }

@@ -1,0 +1,502 @@
+//! Kubernetes mode end to end: the built binary with nothing but a
+//! kubeconfig, against the API server double in `kube_double/`, which
+//! forwards port-forward streams to a real 3-member TLS etcd cluster.
+
+mod kube_double;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use kube_double::Double;
+use support::{Cluster, ClusterOpts, TlsMode};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
+const CERT_DIR: &str = "/etc/etcd/tls";
+const KUBEADM_DIR: &str = "/etc/kubernetes/pki/etcd";
+
+/// How a pod spec says where etcd's certificates are.
+#[derive(Clone, Copy)]
+enum Certs {
+    /// A Secret volume `etcd-m{i}-certs` at `CERT_DIR`.
+    SecretVolume,
+    /// kubeadm: a hostPath at `/etc/kubernetes/pki/etcd`.
+    HostPath,
+}
+
+fn etcd_pod(i: usize, phase: &str, certs: Certs) -> Value {
+    let dir = match certs {
+        Certs::SecretVolume => CERT_DIR,
+        Certs::HostPath => KUBEADM_DIR,
+    };
+    let volume = match certs {
+        Certs::SecretVolume => {
+            json!({"name": "certs", "secret": {"secretName": format!("etcd-m{i}-certs")}})
+        }
+        Certs::HostPath => {
+            json!({"name": "certs", "hostPath": {"path": KUBEADM_DIR, "type": "DirectoryOrCreate"}})
+        }
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("etcd-m{i}"),
+            "namespace": "kube-system",
+            "labels": {"component": "etcd", "tier": "control-plane"},
+        },
+        "spec": {
+            "nodeName": format!("m{i}"),
+            "containers": [{
+                "name": "etcd",
+                "image": "registry.k8s.io/etcd:3.5.16-0",
+                "command": [
+                    "etcd",
+                    format!("--name=m{i}"),
+                    "--advertise-client-urls=https://127.0.0.1:2379",
+                    "--listen-client-urls=https://127.0.0.1:2379",
+                    format!("--cert-file={dir}/server.crt"),
+                    format!("--key-file={dir}/server.key"),
+                    format!("--trusted-ca-file={dir}/ca.crt"),
+                    "--client-cert-auth=true",
+                ],
+                "volumeMounts": [{"name": "certs", "mountPath": dir}],
+            }],
+            "volumes": [volume],
+        },
+        "status": {"phase": phase, "podIP": "127.0.0.1"},
+    })
+}
+
+fn host_port(url: &str) -> String {
+    url.split_once("://")
+        .unwrap()
+        .1
+        .trim_end_matches('/')
+        .to_string()
+}
+
+struct Env {
+    double: Double,
+    dir: TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let double = Double::start();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, double.kubeconfig()).unwrap();
+        Env {
+            double,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    /// Pods `etcd-m0..` for the cluster's members, each forwarded to its
+    /// member, plus the Secrets a TLS setup would have.
+    fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
+        let env = Env::new();
+        let tls = cluster.tls();
+        let read = |p: &Path| std::fs::read(p).unwrap();
+        let ca = read(&tls.ca);
+        for i in 0..cluster.len() {
+            env.double.add_pod(etcd_pod(i, "Running", certs));
+            env.double.forward(
+                "kube-system",
+                &format!("etcd-m{i}"),
+                2379,
+                &host_port(cluster.member(i).client_url()),
+            );
+            let (cert, key) = &tls.members[i];
+            env.double.add_secret(
+                "kube-system",
+                &format!("etcd-m{i}-certs"),
+                &[
+                    ("ca.crt", &ca),
+                    ("server.crt", &read(cert)),
+                    ("server.key", &read(key)),
+                ],
+            );
+        }
+        env.double.add_secret(
+            "kube-system",
+            "etcd-client",
+            &[
+                ("ca.crt", &ca),
+                ("tls.crt", &read(&tls.cert)),
+                ("tls.key", &read(&tls.key)),
+            ],
+        );
+        env
+    }
+
+    fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(BIN);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("ETCDCTL") || k.starts_with("KUBE") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .args(["--dial-timeout=15s", "--command-timeout=15s"])
+            .args(args)
+            .timeout(Duration::from_secs(90));
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    support::output_text(out)
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// Every member answered, with its pod, node, name and id, and one leader.
+fn assert_full_status(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    let v = stdout_json(out);
+    let members = v["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{}", text(out));
+    for (i, m) in members.iter().enumerate() {
+        assert_eq!(m["endpoint"], format!("pod/etcd-m{i}"));
+        assert_eq!(m["pod"], format!("etcd-m{i}"));
+        assert_eq!(m["node"], format!("m{i}"));
+        assert_eq!(m["name"], format!("m{i}"));
+        assert_eq!(m["id"].as_str().unwrap().len(), 16);
+        assert!(m["error"].is_null(), "{}", text(out));
+    }
+    let leaders = members.iter().filter(|m| m["isLeader"] == true).count();
+    assert_eq!(leaders, 1, "{}", text(out));
+}
+
+fn tls_cluster() -> Cluster {
+    Cluster::start(ClusterOpts {
+        members: 3,
+        tls: Some(TlsMode::ClientCertAuth),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+
+    // (a) --tls-secret, as NAME (the pods' namespace) and as NS/NAME.
+    assert_full_status(&env.run(&["status", "-o", "json", "--tls-secret", "etcd-client"]));
+    let out = env.run(&["status", "--tls-secret", "kube-system/etcd-client"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for want in ["POD", "NODE", "etcd-m0", "etcd-m1", "etcd-m2"] {
+        assert!(table.contains(want), "{want} missing: {}", text(&out));
+    }
+
+    // (a) automatic: the Secret volume behind etcd's own --cert-file.
+    assert_full_status(&env.run(&["status", "-o", "json"]));
+
+    // (b) flags.
+    let tls = cluster.tls();
+    let (ca, cert, key) = (
+        tls.ca.to_str().unwrap(),
+        tls.cert.to_str().unwrap(),
+        tls.key.to_str().unwrap(),
+    );
+    assert_full_status(&env.run(&[
+        "status", "-o", "json", "--cacert", ca, "--cert", cert, "--key", key,
+    ]));
+
+    // members: pod and node next to each member id.
+    let out = env.run(&["members", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = stdout_json(&out);
+    let members = v["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    for m in members {
+        let name = m["name"].as_str().unwrap();
+        assert_eq!(m["pod"], format!("etcd-{name}"), "{}", text(&out));
+        assert_eq!(m["node"], name);
+        assert_eq!(m["healthy"], true);
+    }
+
+    // The server certificate is verified against the pod IP: a wrong
+    // --tls-server-name must fail, never be skipped.
+    let out = env.run(&["status", "--tls-server-name", "not-etcd.example"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not name this host"),
+        "{}",
+        text(&out)
+    );
+
+    // The forwards went through the API server double.
+    let requests = env.double.with(|s| s.requests.clone());
+    assert!(requests
+        .iter()
+        .any(|r| r.starts_with("GET /api/v1/namespaces/kube-system/pods/etcd-m1/portforward")));
+}
+
+#[test]
+fn a_member_pod_not_running_and_rbac_refusals() {
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+    env.double
+        .with(|s| s.pods[2]["status"]["phase"] = json!("Pending"));
+
+    let out = env.run(&["status", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = stdout_json(&out);
+    let rows = v["members"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0]["error"].is_null() && rows[1]["error"].is_null());
+    let err = rows[2]["error"].as_str().unwrap();
+    assert!(err.contains("etcd-m2` is `Pending`, not Running"), "{err}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("help: see why with `kubectl describe pod -n kube-system etcd-m2`"),
+        "{stderr}"
+    );
+
+    let out = env.run(&["members", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = stdout_json(&out);
+    let m2 = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "m2")
+        .unwrap()
+        .clone();
+    assert_eq!(m2["pod"], "etcd-m2");
+    assert_eq!(m2["healthy"], false);
+    assert!(m2["error"].as_str().unwrap().contains("not Running"));
+
+    // RBAC: no pods/portforward.
+    env.double.forbid("create", "pods/portforward");
+    let out = env.run(&["members"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("forbidden: your Kubernetes user may not `create` `pods/portforward` in namespace `kube-system`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: ask for RBAC permission `create` on `pods/portforward`"),
+        "{stderr}"
+    );
+    let out = env.run(&["status"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pods/portforward"));
+
+    // RBAC: no secrets get (automatic certificate discovery).
+    env.double.forbid("get", "secrets");
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("may not `get` `secrets` in namespace `kube-system`"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn no_etcd_pods_says_where_it_looked_and_which_flags_to_use() {
+    let env = Env::new();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: no etcd pods found: looked in namespace `kube-system` (`component=etcd`), \
+         namespace `openshift-etcd` (`app=etcd`), all namespaces (`app.kubernetes.io/name=etcd`)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: pass -n NAMESPACE and -l SELECTOR (or --pod NAME)"),
+        "{stderr}"
+    );
+
+    let out = env.run(&["status", "-n", "etcd", "-l", "app=my-etcd"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("looked in namespace `etcd` (`app=my-etcd`)"),
+        "{}",
+        text(&out)
+    );
+
+    let out = env.run(&["status", "--pod", "etcd-x", "-n", "kube-system"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no pod `etcd-x` in namespace `kube-system`")
+    );
+}
+
+#[test]
+fn api_server_refusals_and_absence_are_named() {
+    let env = Env::new();
+    env.double.forbid("list", "pods");
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("may not `list` `pods`"), "{stderr}");
+    assert!(stderr.contains("kubectl auth can-i list pods"), "{stderr}");
+
+    // A kubeconfig whose server is not there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = env
+        .double
+        .kubeconfig()
+        .replace(&env.double.url, &format!("https://127.0.0.1:{port}"));
+    std::fs::write(&env.kubeconfig, config).unwrap();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Kubernetes API at https://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: check the kubeconfig context"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn kubeadm_host_path_certificates_name_the_files_and_flags() {
+    let env = Env::new();
+    env.double.add_pod(etcd_pod(0, "Running", Certs::HostPath));
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("on node `m0` (hostPath `/etc/kubernetes/pki/etcd`)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pods/exec"), "{stderr}");
+    assert!(stderr.contains(
+        "--cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt \
+         --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+    ), "{stderr}");
+
+    // A secret without certificate keys lists what it has.
+    env.double.add_secret(
+        "kube-system",
+        "wrong",
+        &[("username", b"u"), ("password", b"p")],
+    );
+    let out = env.run(&["status", "--tls-secret", "wrong"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "secret `kube-system/wrong` holds no etcd client certificate; it has `password`, `username`"
+    ), "{}", text(&out));
+}
+
+#[test]
+fn port_forward_serves_etcdctl_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+    let tls = cluster.tls();
+    let mut child = Command::new(BIN)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .args(["port-forward", "--cacert"])
+        .arg(&tls.ca)
+        .arg("--cert")
+        .arg(&tls.cert)
+        .arg("--key")
+        .arg(&tls.key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let endpoint = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("port-forward ended early: {printed:?} {}", text(&out));
+        };
+        printed.push(line.clone());
+        if let Some(e) = line.strip_prefix("--endpoints=") {
+            break e.to_string();
+        }
+    };
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    let out = cluster
+        .ctl()
+        .endpoints(&endpoint)
+        .ok(&["endpoint", "status", "-w", "json"]);
+    assert!(out.contains("member_id"), "{out}");
+    // The exports follow the endpoint line.
+    let rest: Vec<String> = lines.by_ref().take(4).map(|l| l.unwrap()).collect();
+    assert!(
+        rest.iter()
+            .any(|l| l == &format!("export ETCDCTL_ENDPOINTS={endpoint}")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.starts_with("export ETCDCTL_CACERT=")),
+        "{rest:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn runs_as_a_kubectl_plugin() {
+    let kubectl = Path::new("/usr/bin/kubectl");
+    if !kubectl.exists() {
+        eprintln!("skipped: no kubectl at /usr/bin/kubectl");
+        return;
+    }
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(BIN, bin.join("kubectl-etcd")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+
+    let kubectl_cmd = |args: &[&str]| {
+        let mut cmd = assert_cmd::Command::new(kubectl);
+        cmd.env("PATH", &path)
+            .env("HOME", env.dir.path())
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env_remove("ETCDCTL_ENDPOINTS")
+            .args(args)
+            .timeout(Duration::from_secs(90));
+        cmd.output().unwrap()
+    };
+    let out = kubectl_cmd(&["plugin", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kubectl-etcd"),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl_cmd(&["etcd", "status", "-o", "json", "--dial-timeout=15s"]);
+    assert_full_status(&out);
+}
