@@ -168,6 +168,14 @@ pub enum Command {
     Health(commands::health::Args),
     /// Per-member database size, in use, fragmentation and quota headroom.
     Size(commands::size::Args),
+    /// Decode one stored value (file or stdin) into the Kubernetes object.
+    Decode(commands::decode::Args),
+    /// Show stored objects as Kubernetes shows them, now or at a past revision.
+    Get(commands::get::Args),
+    /// List keys as objects: type, namespace, name, size, encoding, revision.
+    Ls(commands::ls::Args),
+    /// Count keys per resource type (and namespace), at one revision.
+    Count(commands::count::Args),
     /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
     ///
     /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.

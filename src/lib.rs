@@ -18,6 +18,7 @@ pub mod connect;
 pub mod context;
 pub mod error;
 pub mod etcd;
+pub mod keyspace;
 pub mod output;
 
 use std::ffi::OsString;

@@ -233,10 +233,21 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
         assert_eq!(m["healthy"], true);
     }
 
+    // count (keyspace) in Kubernetes mode; `-n` there names the objects'
+    // namespace, and etcd is still found in kube-system.
+    cluster.put("/registry/pods/default/a", "x");
+    cluster.put("/registry/pods/default/b", "x");
+    cluster.put("/registry/pods/other/c", "x");
+    let out = env.run(&["count", "pods", "-n", "default", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = stdout_json(&out);
+    assert_eq!(v["total"], 2, "{}", text(&out));
+    assert_eq!(v["types"][0]["type"], "pods", "{}", text(&out));
+
     // The server certificate is verified against the pod IP: a wrong
     // --tls-server-name must fail, never be skipped.
     let out = env.run(&["status", "--tls-server-name", "not-etcd.example"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("does not name this host"),
         "{}",

@@ -11,7 +11,6 @@ use crate::cli::Cli;
 use crate::context::Session;
 use crate::error::Result;
 
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The shell to print a completion script for.

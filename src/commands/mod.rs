@@ -2,7 +2,11 @@
 //! through the lower layers and hands it to [`crate::output`].
 
 pub mod completion;
+pub mod count;
+pub mod decode;
+pub mod get;
 pub mod health;
+pub mod ls;
 pub mod members;
 pub mod port_forward;
 pub mod size;
@@ -20,6 +24,10 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Members(args) => members::run(args, session).await,
         Command::Health(args) => health::run(args, session).await,
         Command::Size(args) => size::run(args, session).await,
+        Command::Decode(args) => decode::run(args, session),
+        Command::Get(args) => get::run(args, session).await,
+        Command::Ls(args) => ls::run(args, session).await,
+        Command::Count(args) => count::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),

@@ -56,13 +56,23 @@ impl Discovery {
                 namespace: ns.clone(),
                 selector: sel.clone(),
             }],
-            (Some(ns), None) => DEFAULT_LOCATIONS
-                .iter()
-                .map(|(_, sel)| Location {
-                    namespace: Some(ns.clone()),
-                    selector: sel.to_string(),
-                })
-                .collect(),
+            // `-n` also names the objects of keyspace commands (`count -n
+            // default`), so after that namespace the usual places follow.
+            (Some(ns), None) => {
+                let mut out: Vec<Location> = DEFAULT_LOCATIONS
+                    .iter()
+                    .map(|(_, sel)| Location {
+                        namespace: Some(ns.clone()),
+                        selector: sel.to_string(),
+                    })
+                    .collect();
+                for loc in Discovery::default().locations() {
+                    if !out.contains(&loc) {
+                        out.push(loc);
+                    }
+                }
+                out
+            }
             (None, None) => DEFAULT_LOCATIONS
                 .iter()
                 .map(|(ns, sel)| Location {
@@ -487,10 +497,11 @@ mod tests {
             namespace: Some("db".into()),
             ..Default::default()
         };
-        assert!(d
-            .locations()
+        let locs = d.locations();
+        assert!(locs[..3]
             .iter()
             .all(|l| l.namespace.as_deref() == Some("db")));
+        assert_eq!(&locs[3..], Discovery::default().locations().as_slice());
         let d = Discovery {
             selector: Some("app=my-etcd".into()),
             ..Default::default()
