@@ -176,6 +176,16 @@ pub enum Command {
     Ls(commands::ls::Args),
     /// Count keys per resource type (and namespace), at one revision.
     Count(commands::count::Args),
+    /// Defragment members one at a time, leader last (writes; confirms).
+    Defrag(commands::defrag::Args),
+    /// Compact the keyspace history up to a revision (writes; confirms).
+    Compact(commands::compact::Args),
+    /// List or disarm alarms (NOSPACE, CORRUPT).
+    Alarm(commands::alarm::Args),
+    /// Guided NOSPACE recovery: compact, defragment, disarm (writes; confirms).
+    RecoverSpace(commands::recover_space::Args),
+    /// Save a verified snapshot, or read one offline (status, inspect).
+    Snapshot(commands::snapshot::Args),
     /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
     ///
     /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.

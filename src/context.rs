@@ -45,6 +45,11 @@ impl Session {
         Session { global, shell }
     }
 
+    /// Confirmation for commands that write; honours `--yes`.
+    pub fn prompt(&self) -> crate::prompt::Prompter {
+        crate::prompt::Prompter::new(self.global.yes)
+    }
+
     /// The output format, or the command's own default.
     pub fn format_or(&self, default: OutputFormat) -> OutputFormat {
         self.global.output.unwrap_or(default)

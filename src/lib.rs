@@ -7,6 +7,9 @@
 //! - [`connect`]: how bytes reach a member (TCP, Kubernetes port-forward, TLS);
 //! - [`etcd`]: etcd operations behind our own types, never printing;
 //! - [`output`]: table/json/yaml renderers and progress, never talking to etcd;
+//! - [`ops`]: multi-step maintenance as plans (data), then executed;
+//! - [`snapshot`]: offline reading of snapshot and member db files;
+//! - [`prompt`]: confirmation, honouring `--yes`;
 //! - [`commands`]: one file per command, wiring the above together;
 //! - the `registry` crate (`crates/registry`): the `/registry` keyspace model.
 //!
@@ -19,7 +22,10 @@ pub mod context;
 pub mod error;
 pub mod etcd;
 pub mod keyspace;
+pub mod ops;
 pub mod output;
+pub mod prompt;
+pub mod snapshot;
 
 use std::ffi::OsString;
 

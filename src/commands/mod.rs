@@ -1,15 +1,20 @@
 //! One file per command: its clap `Args` and a short `run` that gathers data
 //! through the lower layers and hands it to [`crate::output`].
 
+pub mod alarm;
+pub mod compact;
 pub mod completion;
 pub mod count;
 pub mod decode;
+pub mod defrag;
 pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
 pub mod port_forward;
+pub mod recover_space;
 pub mod size;
+pub mod snapshot;
 pub mod status;
 pub mod version;
 
@@ -28,6 +33,11 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Get(args) => get::run(args, session).await,
         Command::Ls(args) => ls::run(args, session).await,
         Command::Count(args) => count::run(args, session).await,
+        Command::Defrag(args) => defrag::run(args, session).await,
+        Command::Compact(args) => compact::run(args, session).await,
+        Command::Alarm(args) => alarm::run(args, session).await,
+        Command::RecoverSpace(args) => recover_space::run(args, session).await,
+        Command::Snapshot(args) => snapshot::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),

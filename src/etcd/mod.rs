@@ -3,6 +3,7 @@
 //! Everything here talks to etcd and returns data; nothing prints.
 
 pub mod client;
+pub mod maintenance;
 pub mod survey;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,137 @@
+//! Maintenance calls that change a member: defragment, move leader, compact,
+//! disarm alarms, stream a snapshot. Each returns data; nothing prints.
+
+use std::time::Duration;
+
+use etcd_client::{AlarmAction, AlarmOptions, AlarmType, CompactionOptions};
+
+use super::EtcdClient;
+use crate::error::{Error, Kind, Result};
+
+/// Defragment the member `client` talks to, waiting up to `timeout`.
+pub async fn defragment(client: &EtcdClient, timeout: Duration) -> Result<()> {
+    let mut m = client.maintenance();
+    client
+        .call_with_timeout(timeout, m.defragment())
+        .await
+        .map(|_| ())
+}
+
+/// Ask the leader (`client` must talk to it) to hand leadership to `target`.
+pub async fn move_leader(client: &EtcdClient, target: u64) -> Result<()> {
+    let mut m = client.maintenance();
+    client.call(m.move_leader(target)).await.map(|_| ())
+}
+
+/// The current revision of the keyspace, as one member sees it.
+pub async fn current_revision(client: &EtcdClient) -> Result<i64> {
+    let mut kv = client.kv();
+    let opts = etcd_client::GetOptions::new().with_count_only();
+    let resp = client.call(kv.get("\0", Some(opts))).await?;
+    Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+}
+
+/// Compact the keyspace up to `revision`. With `physical`, wait until the
+/// member has removed the old revisions from its database.
+pub async fn compact(
+    client: &EtcdClient,
+    revision: i64,
+    physical: bool,
+    timeout: Duration,
+) -> Result<()> {
+    let mut kv = client.kv();
+    let mut opts = CompactionOptions::new();
+    if physical {
+        opts = opts.with_physical();
+    }
+    match client
+        .call_with_timeout(timeout, kv.compact(revision, Some(opts)))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.message.contains("already been compacted") => Err(Error::new(
+            Kind::Refused,
+            format!("revision {revision} is already compacted"),
+        )
+        .with_hint("nothing to do: pick a newer revision, or omit REV for the current one")),
+        Err(e) if e.message.contains("future revision") => Err(Error::usage(format!(
+            "revision {revision} is newer than the current revision"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The revision the keyspace was last compacted at, when etcd tells: a
+/// watch from revision 1 is cancelled with the compact revision if anything
+/// was compacted. `Ok(None)` when nothing was compacted or etcd did not say.
+pub async fn compacted_revision(client: &EtcdClient) -> Result<Option<i64>> {
+    let mut w = client.inner.watch_client();
+    let opts = etcd_client::WatchOptions::new()
+        .with_start_revision(1)
+        .with_all_keys();
+    let mut stream = client.call(w.watch("", Some(opts))).await?;
+    // The created response comes first, then either a cancel with the
+    // compact revision or events from revision 1.
+    // An empty history sends nothing more: give up after a second.
+    for _ in 0..3 {
+        let next = tokio::time::timeout(Duration::from_secs(1), stream.message()).await;
+        match next {
+            Ok(Ok(Some(resp))) => {
+                if resp.compact_revision() > 0 {
+                    return Ok(Some(resp.compact_revision()));
+                }
+                if !resp.events().is_empty() {
+                    return Ok(None);
+                }
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// Which alarm to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[value(rename_all = "UPPER")]
+pub enum AlarmKind {
+    Nospace,
+    Corrupt,
+}
+
+impl AlarmKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AlarmKind::Nospace => "NOSPACE",
+            AlarmKind::Corrupt => "CORRUPT",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AlarmKind> {
+        match name {
+            "NOSPACE" => Some(AlarmKind::Nospace),
+            "CORRUPT" => Some(AlarmKind::Corrupt),
+            _ => None,
+        }
+    }
+}
+
+/// Disarm one alarm of one member.
+pub async fn disarm(client: &EtcdClient, member_id: u64, alarm: AlarmKind) -> Result<()> {
+    let mut m = client.maintenance();
+    let mut opts = AlarmOptions::new();
+    opts.with_member(member_id);
+    let t = match alarm {
+        AlarmKind::Nospace => AlarmType::Nospace,
+        AlarmKind::Corrupt => AlarmType::Corrupt,
+    };
+    client
+        .call(m.alarm(AlarmAction::Deactivate, t, Some(opts)))
+        .await
+        .map(|_| ())
+}
+
+/// Open a snapshot stream from the member `client` talks to.
+pub async fn snapshot(client: &EtcdClient) -> Result<etcd_client::SnapshotStreaming> {
+    let mut m = client.maintenance();
+    client.call(m.snapshot()).await
+}

@@ -1,0 +1,505 @@
+//! Rolling defragmentation: the plan (which members, in which order, what is
+//! skipped and why, when leadership moves) as a pure function of the
+//! cluster state, and an executor that follows it one member at a time.
+//!
+//! The executor re-reads the cluster before every member and stops at the
+//! first problem: a defrag blocks the member it runs on, so the rest of the
+//! cluster must be able to carry quorum without it.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::cluster_state::{ClusterState, MemberState};
+use crate::connect::Target;
+use crate::error::{Error, Kind, Result};
+use crate::etcd::{self, format_id, ConnectSettings, EtcdClient, Survey};
+
+/// What the operator asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only this member (name or id).
+    pub member: Option<String>,
+    /// Only members at least this fragmented (percent of the db file free).
+    pub if_fragmented: Option<f64>,
+    /// Only members with a db file at least this big.
+    pub min_db_size: Option<u64>,
+    /// Hand leadership to a follower before defragmenting the leader.
+    pub move_leader: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    Leader,
+    Follower,
+    Learner,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+            Role::Learner => "learner",
+        }
+    }
+}
+
+/// One member in the plan, in order; skipped members come last.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedMember {
+    /// 1-based position; `None` when skipped.
+    pub order: Option<usize>,
+    pub name: String,
+    pub id: String,
+    #[serde(skip)]
+    pub member_id: u64,
+    pub role: Role,
+    pub db_size: u64,
+    pub db_size_in_use: u64,
+    pub fragmentation_percent: f64,
+    pub expected_reclaim: u64,
+    /// Leadership goes to this member (name) first.
+    pub move_leader_to: Option<String>,
+    /// Why the member is left alone; `None` when it is defragmented.
+    pub skip: Option<String>,
+}
+
+/// The whole plan, printable for `--dry-run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub members: Vec<PlannedMember>,
+    /// Why the cluster may not be disturbed right now.
+    pub blocked_by: Option<String>,
+}
+
+impl Plan {
+    /// Members to defragment, in order.
+    pub fn steps(&self) -> impl Iterator<Item = &PlannedMember> {
+        self.members.iter().filter(|m| m.skip.is_none())
+    }
+
+    pub fn expected_reclaim(&self) -> u64 {
+        self.steps().map(|m| m.expected_reclaim).sum()
+    }
+}
+
+/// Order the members: learners, then followers, then the leader, each
+/// group by name. Members under the thresholds or not selected are skipped
+/// with the reason. An unknown `--member` is a usage error.
+pub fn plan(state: &ClusterState, opts: &Options) -> Result<Plan> {
+    if let Some(want) = &opts.member {
+        if state.find(want).is_none() {
+            let names: Vec<String> = state.members.iter().map(|m| m.label()).collect();
+            return Err(
+                Error::usage(format!("no member `{want}` in this cluster")).with_hint(format!(
+                    "members: {} (names or 16-hex ids)",
+                    names.join(", ")
+                )),
+            );
+        }
+    }
+    let selected = opts
+        .member
+        .as_ref()
+        .and_then(|w| state.find(w))
+        .map(|m| m.id);
+    let role = |m: &MemberState| {
+        if m.is_learner {
+            Role::Learner
+        } else if state.is_leader(m.id) {
+            Role::Leader
+        } else {
+            Role::Follower
+        }
+    };
+    let mut sorted: Vec<&MemberState> = state.members.iter().collect();
+    sorted.sort_by(|a, b| {
+        let rank = |r: Role| match r {
+            Role::Learner => 0,
+            Role::Follower => 1,
+            Role::Leader => 2,
+        };
+        rank(role(a))
+            .cmp(&rank(role(b)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    let mut members: Vec<PlannedMember> = sorted
+        .into_iter()
+        .map(|m| {
+            let skip = skip_reason(m, selected, opts);
+            let r = role(m);
+            let move_leader_to = (skip.is_none() && r == Role::Leader && opts.move_leader)
+                .then(|| state.healthiest_follower(m.id).map(|f| f.label()))
+                .flatten();
+            PlannedMember {
+                order: None,
+                name: m.label(),
+                id: format_id(m.id),
+                member_id: m.id,
+                role: r,
+                db_size: m.db_size,
+                db_size_in_use: m.db_size_in_use,
+                fragmentation_percent: m.fragmentation_percent(),
+                expected_reclaim: m.reclaimable(),
+                move_leader_to,
+                skip,
+            }
+        })
+        .collect();
+    // Skipped members last, keeping the order of the rest.
+    members.sort_by_key(|m| m.skip.is_some());
+    for (i, m) in members.iter_mut().filter(|m| m.skip.is_none()).enumerate() {
+        m.order = Some(i + 1);
+    }
+    Ok(Plan {
+        members,
+        blocked_by: state.blocker(),
+    })
+}
+
+fn skip_reason(m: &MemberState, selected: Option<u64>, opts: &Options) -> Option<String> {
+    if selected.is_some_and(|id| id != m.id) {
+        return Some("not selected (--member)".into());
+    }
+    if let Some(e) = &m.error {
+        return Some(format!("not reachable: {e}"));
+    }
+    if let Some(min) = opts.min_db_size {
+        if m.db_size < min {
+            return Some(format!(
+                "db {} under --min-db-size {}",
+                crate::output::human_bytes(m.db_size),
+                crate::output::human_bytes(min)
+            ));
+        }
+    }
+    if let Some(pct) = opts.if_fragmented {
+        let frag = m.fragmentation_percent();
+        if frag < pct {
+            return Some(format!(
+                "{frag:.1}% fragmented, under --if-fragmented {pct}%"
+            ));
+        }
+    }
+    None
+}
+
+/// How the executor paces itself.
+#[derive(Debug, Clone)]
+pub struct Pacing {
+    /// Per-member defragment timeout.
+    pub timeout: Duration,
+    /// Pause between members.
+    pub pause: Duration,
+    /// How long a member may take to be healthy again after its defrag.
+    pub recover: Duration,
+}
+
+/// One defragmented member, as the result table shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Done {
+    pub member: String,
+    pub id: String,
+    pub db_size_before: u64,
+    pub db_size_after: u64,
+    pub reclaimed: u64,
+    pub took_ms: u64,
+    pub leader_moved_to: Option<String>,
+}
+
+/// What the executor did, and where it stopped if it did not finish.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub members: Vec<Done>,
+    pub stopped: Option<StopReason>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopReason {
+    pub member: String,
+    pub message: String,
+    #[serde(skip)]
+    pub error: Error,
+}
+
+/// Follow the plan one member at a time: check the cluster, move leadership
+/// off the member if it leads, defragment, wait until it is healthy again,
+/// pause. `note` receives progress lines.
+pub async fn execute(
+    plan: &Plan,
+    targets: &[Target],
+    settings: &ConnectSettings,
+    opts: &Options,
+    pacing: &Pacing,
+    note: &mut (dyn FnMut(String) + Send),
+) -> Outcome {
+    let mut done = Vec::new();
+    let steps: Vec<&PlannedMember> = plan.steps().collect();
+    for (i, step) in steps.iter().enumerate() {
+        match one(step, targets, settings, opts, pacing, note).await {
+            Ok(d) => done.push(d),
+            Err(error) => {
+                return Outcome {
+                    members: done,
+                    stopped: Some(StopReason {
+                        member: step.name.clone(),
+                        message: error.message.clone(),
+                        error,
+                    }),
+                }
+            }
+        }
+        if i + 1 < steps.len() && !pacing.pause.is_zero() {
+            note(format!("pausing {:?} before the next member", pacing.pause));
+            tokio::time::sleep(pacing.pause).await;
+        }
+    }
+    Outcome {
+        members: done,
+        stopped: None,
+    }
+}
+
+async fn state_now(targets: &[Target], settings: &ConnectSettings) -> (Survey, ClusterState) {
+    let survey = Survey::take(targets, settings).await;
+    let state = ClusterState::from_survey(&survey);
+    (survey, state)
+}
+
+fn client_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'a EtcdClient> {
+    let i = state.member(id)?.target?;
+    survey.views.get(i)?.client.as_ref()
+}
+
+async fn one(
+    step: &PlannedMember,
+    targets: &[Target],
+    settings: &ConnectSettings,
+    opts: &Options,
+    pacing: &Pacing,
+    note: &mut (dyn FnMut(String) + Send),
+) -> Result<Done> {
+    let id = step.member_id;
+    let (mut survey, mut state) = state_now(targets, settings).await;
+    if let Some(b) = state.blocker() {
+        return Err(
+            Error::new(Kind::Refused, format!("cluster not healthy: {b}"))
+                .with_hint("fix that member first; `kubectl etcd status` shows every member"),
+        );
+    }
+    let mut leader_moved_to = None;
+    if state.is_leader(id) && opts.move_leader {
+        if let Some(to) = state.healthiest_follower(id).map(|m| (m.id, m.label())) {
+            note(format!(
+                "moving leadership from `{}` to `{}`",
+                step.name, to.1
+            ));
+            let leader = client_of(&survey, &state, id).ok_or_else(|| {
+                Error::new(Kind::Unavailable, "lost the connection to the leader")
+            })?;
+            etcd::maintenance::move_leader(leader, to.0)
+                .await
+                .map_err(|e| e.context("moving leadership"))?;
+            (survey, state) = wait_until(targets, settings, pacing.recover, |s| {
+                s.blocker().is_none() && s.leader.is_some() && s.leader != Some(id)
+            })
+            .await
+            .map_err(|e| e.context("waiting for the new leader"))?;
+            leader_moved_to = Some(to.1);
+        } else {
+            note(format!(
+                "`{}` leads and no follower can take over: defragmenting it as leader",
+                step.name
+            ));
+        }
+    }
+    let member = state
+        .member(id)
+        .ok_or_else(|| Error::new(Kind::Unavailable, "member left the member list"))?;
+    let before = member.db_size;
+    let client = client_of(&survey, &state, id)
+        .ok_or_else(|| Error::new(Kind::Unavailable, "no connection to the member"))?;
+    note(format!(
+        "defragmenting `{}` ({})",
+        step.name,
+        crate::output::human_bytes(before)
+    ));
+    let start = Instant::now();
+    etcd::maintenance::defragment(client, pacing.timeout)
+        .await
+        .map_err(|e| e.context("defragment"))?;
+    let took = start.elapsed();
+    let (_, after_state) = wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
+        .await
+        .map_err(|e| e.context("waiting for the member to be healthy again"))?;
+    let after = after_state.member(id).map(|m| m.db_size).unwrap_or(before);
+    Ok(Done {
+        member: step.name.clone(),
+        id: step.id.clone(),
+        db_size_before: before,
+        db_size_after: after,
+        reclaimed: before.saturating_sub(after),
+        took_ms: took.as_millis() as u64,
+        leader_moved_to,
+    })
+}
+
+/// Poll the cluster until `ok` holds, for at most `limit`.
+async fn wait_until(
+    targets: &[Target],
+    settings: &ConnectSettings,
+    limit: Duration,
+    ok: impl Fn(&ClusterState) -> bool,
+) -> Result<(Survey, ClusterState)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (survey, state) = state_now(targets, settings).await;
+        if ok(&state) {
+            return Ok((survey, state));
+        }
+        if Instant::now() >= deadline {
+            let why = state
+                .blocker()
+                .unwrap_or_else(|| "leadership did not move".into());
+            return Err(Error::new(
+                Kind::Partial,
+                format!("still not healthy after {limit:?}: {why}"),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::cluster_state::fixtures::*;
+
+    fn names(p: &Plan) -> Vec<&str> {
+        p.steps().map(|m| m.name.as_str()).collect()
+    }
+
+    #[test]
+    fn followers_go_first_and_the_leader_last() {
+        let p = plan(&three(1), &Options::default()).unwrap();
+        assert_eq!(names(&p), ["m2", "m3", "m1"]);
+        assert_eq!(p.members[2].role, Role::Leader);
+        assert_eq!(
+            p.members.iter().map(|m| m.order).collect::<Vec<_>>(),
+            [Some(1), Some(2), Some(3)]
+        );
+        assert_eq!(p.expected_reclaim(), 1800);
+        assert_eq!(p.blocked_by, None);
+    }
+
+    #[test]
+    fn leadership_moves_to_the_healthiest_follower_before_the_leader() {
+        let mut s = three(2);
+        s.members[0].raft_applied_index = 99;
+        let opts = Options {
+            move_leader: true,
+            ..Options::default()
+        };
+        let p = plan(&s, &opts).unwrap();
+        assert_eq!(names(&p), ["m1", "m3", "m2"]);
+        let leader = p.members.iter().find(|m| m.role == Role::Leader).unwrap();
+        assert_eq!(leader.move_leader_to.as_deref(), Some("m3"));
+        assert!(p
+            .members
+            .iter()
+            .filter(|m| m.role != Role::Leader)
+            .all(|m| m.move_leader_to.is_none()));
+        // --no-move-leader
+        let p = plan(&s, &Options::default()).unwrap();
+        assert!(p.members.iter().all(|m| m.move_leader_to.is_none()));
+    }
+
+    #[test]
+    fn learners_are_defragmented_first_and_never_move_leadership() {
+        let mut s = three(1);
+        let mut l = member(9, "l9", 500, 100);
+        l.is_learner = true;
+        l.raft_applied_index = 1000;
+        s.members.push(l);
+        let opts = Options {
+            move_leader: true,
+            ..Options::default()
+        };
+        let p = plan(&s, &opts).unwrap();
+        assert_eq!(names(&p), ["l9", "m2", "m3", "m1"]);
+        assert_eq!(p.members[0].role, Role::Learner);
+        assert_ne!(p.members[3].move_leader_to.as_deref(), Some("l9"));
+    }
+
+    #[test]
+    fn thresholds_skip_members_under_either_one() {
+        let mut s = three(1);
+        s.members[0].db_size_in_use = 900; // 10% fragmented
+        s.members[1].db_size = 100; // small
+        s.members[1].db_size_in_use = 10;
+        let opts = Options {
+            if_fragmented: Some(45.0),
+            min_db_size: Some(500),
+            ..Options::default()
+        };
+        let p = plan(&s, &opts).unwrap();
+        assert_eq!(names(&p), ["m3"]);
+        let skipped: Vec<_> = p.members.iter().filter(|m| m.skip.is_some()).collect();
+        assert_eq!(skipped.len(), 2);
+        assert!(skipped.iter().all(|m| m.order.is_none()));
+        assert!(skipped
+            .iter()
+            .any(|m| m.skip.as_ref().unwrap().contains("--if-fragmented")));
+        assert!(skipped
+            .iter()
+            .any(|m| m.skip.as_ref().unwrap().contains("--min-db-size")));
+    }
+
+    #[test]
+    fn one_member_by_name_or_id_and_unknown_names_are_usage_errors() {
+        let s = three(1);
+        let opts = Options {
+            member: Some("0000000000000003".into()),
+            ..Options::default()
+        };
+        assert_eq!(names(&plan(&s, &opts).unwrap()), ["m3"]);
+        let opts = Options {
+            member: Some("m9".into()),
+            ..Options::default()
+        };
+        let e = plan(&s, &opts).unwrap_err();
+        assert_eq!(e.kind, Kind::Usage);
+        assert!(e.hint.unwrap().contains("m1, m2, m3"));
+    }
+
+    #[test]
+    fn a_down_member_blocks_the_plan_and_is_skipped() {
+        let mut s = three(1);
+        s.members[2].error = Some("connection refused".into());
+        let p = plan(&s, &Options::default()).unwrap();
+        assert!(p.blocked_by.as_ref().unwrap().contains("`m3`"));
+        assert_eq!(names(&p), ["m2", "m1"]);
+    }
+
+    #[test]
+    fn a_single_member_cluster_defragments_its_leader_without_a_move() {
+        let s = ClusterState {
+            members: vec![member(1, "only", 10, 5)],
+            leader: Some(1),
+        };
+        let opts = Options {
+            move_leader: true,
+            ..Options::default()
+        };
+        let p = plan(&s, &opts).unwrap();
+        assert_eq!(names(&p), ["only"]);
+        assert_eq!(p.members[0].move_leader_to, None);
+    }
+}

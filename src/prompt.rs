@@ -1,0 +1,93 @@
+//! Confirmation before anything that writes: one type in front of dialoguer.
+//!
+//! `--yes` answers every question. Without `--yes` and without a terminal to
+//! ask on, the answer is a refusal (exit 4), never a silent yes. This module
+//! only asks; it never decides what a command does.
+
+use std::io::IsTerminal;
+
+use crate::error::{Error, Kind, Result};
+
+/// Asks the operator, or answers for them with `--yes`.
+#[derive(Debug, Clone, Copy)]
+pub struct Prompter {
+    yes: bool,
+    terminal: bool,
+}
+
+impl Prompter {
+    /// A prompter for this process: asks on stderr when stdin and stderr are
+    /// both terminals.
+    pub fn new(yes: bool) -> Prompter {
+        Prompter {
+            yes,
+            terminal: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A prompter with an explicit terminal flag (tests).
+    pub fn with_terminal(yes: bool, terminal: bool) -> Prompter {
+        Prompter { yes, terminal }
+    }
+
+    /// Whether `--yes` was given.
+    pub fn assume_yes(&self) -> bool {
+        self.yes
+    }
+
+    /// `Ok` when the operator agrees to `action` (a short phrase such as
+    /// "defragment 3 members"); a `Refused` error otherwise.
+    pub fn confirm(&self, action: &str) -> Result<()> {
+        if self.yes {
+            return Ok(());
+        }
+        if !self.terminal {
+            return Err(Error::new(
+                Kind::Refused,
+                format!("refusing to {action} without confirmation: no terminal to ask on"),
+            )
+            .with_hint("pass --yes to confirm, or --dry-run to only see the plan"));
+        }
+        let answer = tokio::task::block_in_place(|| {
+            dialoguer::Confirm::new()
+                .with_prompt(format!("{action}?"))
+                .default(false)
+                .interact()
+        });
+        match answer {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::new(
+                Kind::Refused,
+                format!("not confirmed: did not {action}"),
+            )),
+            Err(e) => Err(Error::new(
+                Kind::Refused,
+                format!("could not ask for confirmation: {e}"),
+            )
+            .with_hint("pass --yes to confirm without a prompt")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yes_answers_without_a_terminal() {
+        assert!(Prompter::with_terminal(true, false)
+            .confirm("defrag")
+            .is_ok());
+    }
+
+    #[test]
+    fn no_terminal_and_no_yes_is_a_refusal_with_exit_4() {
+        let err = Prompter::with_terminal(false, false)
+            .confirm("defragment 3 members")
+            .unwrap_err();
+        assert_eq!(err.kind, Kind::Refused);
+        assert_eq!(err.exit_code() as i32, 4);
+        assert!(err.message.contains("defragment 3 members"));
+        assert!(err.hint.unwrap().contains("--yes"));
+    }
+}

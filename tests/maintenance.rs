@@ -1,0 +1,450 @@
+//! Safe maintenance against real etcd: rolling defrag, compaction, NOSPACE
+//! recovery and snapshots. `ETCD_BIN` selects the etcd build.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{output_text, Cluster, ClusterOpts};
+
+/// Run kubectl-etcd against `c` with stdin closed (no terminal).
+fn ke(c: &Cluster, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ETCDCTL") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--endpoints")
+        .arg(c.endpoints())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-etcd")
+}
+
+fn offline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-etcd")
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", output_text(out));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("json: {e}\n{}", output_text(out)))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// db size per member index, from etcdctl.
+fn db_sizes(c: &Cluster) -> Vec<u64> {
+    (0..c.len())
+        .map(|i| {
+            let out = c
+                .ctl()
+                .endpoint(i)
+                .ok(&["endpoint", "status", "-w", "json"]);
+            let v: Value = serde_json::from_str(&out).unwrap();
+            v[0]["Status"]["dbSize"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+fn live_count(c: &Cluster) -> u64 {
+    let out = c.ctl().ok(&[
+        "get",
+        "",
+        "--prefix",
+        "--keys-only",
+        "--limit",
+        "1",
+        "-w",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["count"].as_u64().unwrap_or(0)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn client(c: &Cluster) -> etcd_client::Client {
+    let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    etcd_client::Client::connect(eps, None).await.unwrap()
+}
+
+/// `n` keys of `size` bytes under `prefix`.
+fn seed(c: &Cluster, prefix: &str, n: usize, size: usize) {
+    runtime().block_on(async {
+        let mut cl = client(c).await;
+        let value = vec![b'v'; size];
+        for i in 0..n {
+            cl.put(format!("{prefix}{i:05}"), value.clone(), None)
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// A writer that puts `w/N` in a loop until stopped; returns acknowledged
+/// keys and the puts that failed even after retries.
+fn writer(c: &Cluster, stop: Arc<AtomicBool>) -> thread::JoinHandle<(Vec<String>, Vec<String>)> {
+    let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    thread::spawn(move || {
+        runtime().block_on(async move {
+            let mut cl = etcd_client::Client::connect(eps, None).await.unwrap();
+            let (mut acked, mut failed) = (Vec::new(), Vec::new());
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w/{n:08}");
+                let mut last = None;
+                for _ in 0..5 {
+                    let put = cl.put(key.clone(), "x", None);
+                    match tokio::time::timeout(Duration::from_secs(10), put).await {
+                        Ok(Ok(_)) => {
+                            last = None;
+                            break;
+                        }
+                        Ok(Err(e)) => last = Some(e.to_string()),
+                        Err(_) => last = Some("timeout".into()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                match last {
+                    None => acked.push(key),
+                    Some(e) => failed.push(format!("{key}: {e}")),
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (acked, failed)
+        })
+    })
+}
+
+#[test]
+fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    seed(&c, "/registry/junk/", 1500, 2048);
+    c.ctl().ok(&["del", "/registry/junk/", "--prefix"]);
+    let out = ke(&c, &["compact", "--yes", "--physical", "-o", "json"]);
+    let compacted = ok_json(&out);
+    assert!(compacted["revision"].as_i64().unwrap() > 1500);
+
+    // Refused without a terminal and without --yes; the dry run changes nothing.
+    let before = db_sizes(&c);
+    let out = ke(&c, &["defrag", "--pause", "0s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("no terminal"),
+        "{}",
+        output_text(&out)
+    );
+    let plan = ok_json(&ke(&c, &["defrag", "--dry-run", "-o", "json"]));
+    assert_eq!(plan["members"].as_array().unwrap().len(), 3);
+    assert!(plan["members"][0]["expectedReclaim"].as_u64().unwrap() > 1_000_000);
+    assert_eq!(db_sizes(&c), before, "--dry-run changed nothing");
+
+    // Threshold mode: every member is under 1GB, so all are skipped.
+    let out = ke(
+        &c,
+        &[
+            "defrag",
+            "--yes",
+            "--if-fragmented",
+            "10",
+            "--min-db-size",
+            "1GB",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("nothing to defragment"),
+        "{}",
+        output_text(&out)
+    );
+    assert_eq!(db_sizes(&c), before);
+
+    let leader = format!("m{}", c.leader_index());
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = writer(&c, stop.clone());
+    thread::sleep(Duration::from_millis(300));
+    let out = ke(&c, &["defrag", "--yes", "--pause", "0s", "-o", "json"]);
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (acked, failed) = w.join().unwrap();
+    let result = ok_json(&out);
+    let done = result["members"].as_array().unwrap();
+    assert_eq!(done.len(), 3, "{result:#}");
+    for m in done {
+        let (b, a) = (
+            m["dbSizeBefore"].as_u64().unwrap(),
+            m["dbSizeAfter"].as_u64().unwrap(),
+        );
+        assert!(a < b, "member {} did not shrink: {b} -> {a}", m["member"]);
+        assert_eq!(m["id"].as_str().unwrap().len(), 16);
+    }
+    let last = &done[2];
+    assert_eq!(last["member"], leader, "the leader goes last: {result:#}");
+    assert!(
+        last["leaderMovedTo"].is_string(),
+        "leadership moved first: {result:#}"
+    );
+    assert_ne!(format!("m{}", c.leader_index()), leader);
+
+    assert!(
+        failed.is_empty(),
+        "writes failed during the defrag: {failed:?}"
+    );
+    assert!(acked.len() > 10, "the writer kept writing: {}", acked.len());
+    let out = c.ctl().ok(&["get", "w/", "--prefix", "--keys-only"]);
+    let stored: BTreeSet<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    for k in &acked {
+        assert!(stored.contains(k.as_str()), "acknowledged write {k} lost");
+    }
+
+    // Threshold mode skips what is under it: m0 again is no longer fragmented.
+    let out = ke(
+        &c,
+        &["defrag", "--dry-run", "--if-fragmented", "45", "-o", "json"],
+    );
+    let plan = ok_json(&out);
+    assert!(plan["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["skip"].is_string()));
+}
+
+#[test]
+fn defrag_refuses_and_names_the_member_that_is_down() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let victim = (c.leader_index() + 1) % 3;
+    c.kill(victim);
+    let before: Vec<u64> = db_sizes_running(&c, victim);
+    let out = ke(&c, &["defrag", "--yes", "--pause", "0s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("`m{victim}`")), "{err}");
+    assert_eq!(db_sizes_running(&c, victim), before);
+
+    // A snapshot from the dead member fails and leaves no file behind.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let name = format!("m{victim}");
+    let out = ke(
+        &c,
+        &[
+            "snapshot",
+            "save",
+            file.to_str().unwrap(),
+            "--member",
+            &name,
+        ],
+    );
+    assert!(!out.status.success(), "{}", output_text(&out));
+    assert!(!file.exists());
+    assert!(!dir.path().join("s.db.part").exists());
+}
+
+fn db_sizes_running(c: &Cluster, down: usize) -> Vec<u64> {
+    (0..c.len())
+        .filter(|&i| i != down)
+        .map(|i| {
+            let out = c
+                .ctl()
+                .endpoint(i)
+                .ok(&["endpoint", "status", "-w", "json"]);
+            let v: Value = serde_json::from_str(&out).unwrap();
+            v[0]["Status"]["dbSize"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn recover_space_makes_a_nospace_cluster_writable_again() {
+    let c = Cluster::start(ClusterOpts {
+        members: 3,
+        quota_backend_bytes: Some(2 * 1024 * 1024),
+        ..ClusterOpts::members(3)
+    });
+    c.fill_until_nospace();
+    // The alarm is raised through raft, right after the refused put.
+    for _ in 0..50 {
+        if c.alarm_list().contains("NOSPACE") {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let out = c.ctl().run(&["put", "k", "v"]);
+    assert!(!out.status.success(), "NOSPACE refuses writes");
+
+    let list = ok_json(&ke(
+        &c,
+        &["alarm", "list", "--quota-bytes", "2MiB", "-o", "json"],
+    ));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["alarm"] == "NOSPACE"));
+    // The db is still full: disarming now would be undone by the next write.
+    let out = ke(&c, &["alarm", "disarm", "--yes", "--quota-bytes", "2MiB"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("recover-space"),
+        "{}",
+        output_text(&out)
+    );
+
+    // Deletes are allowed under NOSPACE; then recover-space frees the file.
+    c.ctl().ok(&["del", "fill/", "--prefix"]);
+    let out = ke(
+        &c,
+        &[
+            "recover-space",
+            "--yes",
+            "--pause",
+            "0s",
+            "--quota-bytes",
+            "2MiB",
+            "-o",
+            "json",
+        ],
+    );
+    let report = ok_json(&out);
+    assert_eq!(
+        report["defragmented"].as_array().unwrap().len(),
+        3,
+        "{report:#}"
+    );
+    assert!(
+        !report["disarmed"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+    assert!(report["after"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["alarms"].as_array().unwrap().is_empty()));
+    assert!(!c.alarm_list().contains("NOSPACE"));
+    c.put("after-recovery", "writable");
+    assert_eq!(c.get("after-recovery").as_deref(), Some("writable"));
+}
+
+#[test]
+fn snapshots_are_saved_verified_and_read_offline() {
+    let mut c = Cluster::single();
+    seed(&c, "/registry/pods/default/p", 60, 300);
+    seed(&c, "/registry/configmaps/kube-system/c", 25, 100);
+    c.ctl().ok(&["del", "/registry/pods/default/p00000"]);
+    c.ctl()
+        .ok(&["del", "/registry/pods/default/p0001", "--prefix"]); // p00010..p00019
+    c.put("/registry/pods/default/p00001", "updated");
+    c.put("plain-key", "x");
+    let live = live_count(&c);
+    assert_eq!(live, 60 - 11 + 25 + 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snap.db");
+    let f = file.to_str().unwrap();
+    let saved = ok_json(&ke(&c, &["snapshot", "save", f, "-o", "json"]));
+    assert_eq!(saved["totalKeys"].as_u64(), Some(live), "{saved:#}");
+    assert_eq!(saved["integrity"], "verified");
+    assert!(!dir.path().join("snap.db.part").exists());
+    // An existing file is not overwritten by accident.
+    let out = ke(&c, &["snapshot", "save", f]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+
+    let status = ok_json(&offline(&["snapshot", "status", f, "-o", "json"]));
+    assert_eq!(status["totalKeys"].as_u64(), Some(live));
+    assert_eq!(status["revision"], saved["revision"]);
+    assert_eq!(status["sha256"], saved["sha256"]);
+    assert_eq!(
+        status["size"].as_u64(),
+        Some(std::fs::metadata(&file).unwrap().len())
+    );
+    // etcdctl agrees the file is a sound snapshot.
+    let theirs = c.ctl().ok(&["snapshot", "status", f, "-w", "json"]);
+    let theirs: Value = serde_json::from_str(&theirs).unwrap();
+    assert_eq!(theirs["revision"], status["revision"]);
+
+    let inspect = ok_json(&offline(&["snapshot", "inspect", f, "-o", "json"]));
+    assert_eq!(inspect["totalKeys"].as_u64(), Some(live));
+    let count = |p: &str| {
+        inspect["prefixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["prefix"] == p)
+            .map(|x| x["keys"].as_u64().unwrap())
+    };
+    assert_eq!(count("/registry/pods"), Some(49));
+    assert_eq!(count("/registry/configmaps"), Some(25));
+    assert_eq!(count("(other)"), Some(1));
+    // As of an older revision: before the deletes, all 60 pods.
+    let rev_after_seed = 1 + 60 + 25; // revision 1 is the empty store
+    let old = ok_json(&offline(&[
+        "snapshot",
+        "inspect",
+        f,
+        "--revision",
+        &rev_after_seed.to_string(),
+        "-o",
+        "json",
+    ]));
+    assert_eq!(old["totalKeys"].as_u64(), Some(85), "{old:#}");
+
+    // Truncated and foreign files are bad data (exit 5).
+    let data = std::fs::read(&file).unwrap();
+    let cut = dir.path().join("cut.db");
+    std::fs::write(&cut, &data[..data.len() / 2 + 100]).unwrap();
+    let out = offline(&["snapshot", "status", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", output_text(&out));
+    let flipped = dir.path().join("flipped.db");
+    let mut bad = data.clone();
+    bad[5000] ^= 0xff;
+    std::fs::write(&flipped, &bad).unwrap();
+    let out = offline(&["snapshot", "status", flipped.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", output_text(&out));
+    assert!(stderr(&out).contains("integrity"), "{}", output_text(&out));
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+    let out = offline(&["snapshot", "status", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "{}", output_text(&out));
+
+    // A member's own db file, read once the member is stopped.
+    c.stop(0);
+    let db = c.member(0).data_dir().join("member/snap/db");
+    let member_db = ok_json(&offline(&[
+        "snapshot",
+        "inspect",
+        path_str(&db),
+        "-o",
+        "json",
+    ]));
+    assert_eq!(member_db["totalKeys"].as_u64(), Some(live));
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
