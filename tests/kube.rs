@@ -233,6 +233,44 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
         assert_eq!(m["healthy"], true);
     }
 
+    // health, and --pod narrowing to one member.
+    let out = env.run(&["health"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = env.run(&["status", "-o", "json", "--pod", "etcd-m1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = stdout_json(&out);
+    assert_eq!(v["members"].as_array().unwrap().len(), 1);
+    assert_eq!(v["members"][0]["pod"], "etcd-m1");
+
+    // KUBECONFIG with several files, as kubectl merges them; --context picks.
+    let first = env.dir.path().join("first");
+    std::fs::write(
+        &first,
+        json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}],
+            "users": [{"name": "nobody", "user": {"token": "x"}}],
+            "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "nobody"}}],
+            "current-context": "nowhere",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let joined = format!("{}:{}", first.display(), env.kubeconfig.display());
+    let out = env
+        .command(&["status", "-o", "json", "--context", "double"])
+        .env("KUBECONFIG", &joined)
+        .output()
+        .unwrap();
+    assert_full_status(&out);
+    let out = env
+        .command(&["status"])
+        .env("KUBECONFIG", &joined)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https://127.0.0.1:1"));
+
     // count (keyspace) in Kubernetes mode; `-n` there names the objects'
     // namespace, and etcd is still found in kube-system.
     cluster.put("/registry/pods/default/a", "x");
