@@ -4,7 +4,7 @@
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::connect::direct::Endpoint;
-use crate::connect::kube::{discovery, secrets, Discovery, EtcdPod, Kube};
+use crate::connect::kube::{discovery, secrets, verify, Discovery, EtcdPod, Kube};
 use crate::connect::tls::{self, TlsMaterial};
 use crate::connect::Target;
 use crate::error::{Error, Result};
@@ -107,7 +107,19 @@ impl Session {
         }
         let targets: Vec<Target> = pods.iter().map(|p| kube.target(p)).collect();
         let material = self.kube_tls(&kube, &pods).await?;
-        let settings = self.settings(&targets, &material)?;
+        let mut settings = self.settings(&targets, &material)?;
+        // The certificate may name the node or pod rather than its IP.
+        if let (Some(config), None, false) = (
+            &settings.tls,
+            &self.global.tls_server_name,
+            self.global.insecure_skip_tls_verify,
+        ) {
+            settings.tls = Some(verify::with_pod_names(
+                config,
+                &material,
+                Kube::server_names(&pods),
+            )?);
+        }
         Ok(Cluster {
             targets,
             settings,

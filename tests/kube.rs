@@ -233,6 +233,27 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
         assert_eq!(m["healthy"], true);
     }
 
+    // Certificates that name the node rather than the pod IP (kubeadm,
+    // OpenShift): the pod's other names are accepted, the chain still checked.
+    env.double.with(|s| {
+        for (i, p) in s.pods.iter_mut().enumerate() {
+            p["status"]["podIP"] = json!(format!("10.255.0.{i}"));
+        }
+    });
+    assert_full_status(&env.run(&["status", "-o", "json"]));
+    let out = env.run(&["status", "--cacert", tls.other_ca.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not signed by the given CA"),
+        "{}",
+        text(&out)
+    );
+    env.double.with(|s| {
+        for p in s.pods.iter_mut() {
+            p["status"]["podIP"] = json!("127.0.0.1");
+        }
+    });
+
     // health, and --pod narrowing to one member.
     let out = env.run(&["health"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

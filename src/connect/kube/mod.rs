@@ -9,6 +9,7 @@
 pub mod discovery;
 pub mod portforward;
 pub mod secrets;
+pub mod verify;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -97,6 +98,23 @@ impl Kube {
             )),
             pod: Some(info),
         }
+    }
+
+    /// Per dialled name (the pod IP), the pod's other names its certificate
+    /// may carry; see [`verify`].
+    pub fn server_names(pods: &[EtcdPod]) -> std::collections::HashMap<String, Vec<String>> {
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for p in pods {
+            let Some(ip) = &p.info.ip else { continue };
+            let spec = p.spec.spec.as_ref();
+            let names = verify::pod_names(
+                &p.info,
+                spec.and_then(|s| s.hostname.as_deref()),
+                spec.and_then(|s| s.subdomain.as_deref()),
+            );
+            out.entry(ip.clone()).or_default().extend(names);
+        }
+        out
     }
 
     /// Explain a failed API call: `verb` on `resource` in `namespace`.
