@@ -254,6 +254,35 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
         }
     });
 
+    // kubeadm: certificates on a hostPath, read with `cat` through
+    // pods/exec (an image that has one).
+    let kubeadm = Env::with_cluster(&cluster, Certs::HostPath);
+    for i in 0..3 {
+        let (cert, key) = &tls.members[i];
+        let files = [
+            (
+                format!("{KUBEADM_DIR}/ca.crt"),
+                std::fs::read(&tls.ca).unwrap(),
+            ),
+            (
+                format!("{KUBEADM_DIR}/server.crt"),
+                std::fs::read(cert).unwrap(),
+            ),
+            (
+                format!("{KUBEADM_DIR}/server.key"),
+                std::fs::read(key).unwrap(),
+            ),
+        ];
+        kubeadm.double.with(|s| {
+            s.exec.insert(
+                ("kube-system".into(), format!("etcd-m{i}")),
+                kube_double::Exec::Files(files.into_iter().collect()),
+            )
+        });
+    }
+    assert_full_status(&kubeadm.run(&["status", "-o", "json"]));
+    drop(kubeadm);
+
     // health, and --pod narrowing to one member.
     let out = env.run(&["health"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -468,6 +497,25 @@ fn kubeadm_host_path_certificates_name_the_files_and_flags() {
         "--cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt \
          --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
     ), "{stderr}");
+
+    // Allowed to exec, but the image is distroless: nothing to run.
+    env.double.with(|s| {
+        s.exec.insert(
+            ("kube-system".into(), "etcd-m0".into()),
+            kube_double::Exec::Distroless,
+        )
+    });
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the container has no `cat` to run (a distroless image)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--cacert /etc/kubernetes/pki/etcd/ca.crt"),
+        "{stderr}"
+    );
 
     // A secret without certificate keys lists what it has.
     env.double.add_secret(

@@ -44,6 +44,17 @@ pub struct State {
     pub forbidden: HashSet<(String, String)>,
     /// Every request line seen, for assertions.
     pub requests: Vec<String>,
+    /// `(namespace, pod)` -> how `pods/exec` behaves there; absent: 403.
+    pub exec: HashMap<(String, String), Exec>,
+}
+
+/// What `pods/exec` finds in a pod's container.
+#[derive(Clone)]
+pub enum Exec {
+    /// An image with `cat`: these files, by absolute path.
+    Files(HashMap<String, Vec<u8>>),
+    /// A distroless image: nothing to run.
+    Distroless,
 }
 
 pub struct Double {
@@ -343,8 +354,17 @@ async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>) -> Resp {
             let name = name.to_string();
             portforward(req, st, ns, name, &query)
         }
-        ["api", "v1", "namespaces", ns, "pods", _, "exec"] => {
-            forbidden("create", "pods/exec", Some(ns))
+        ["api", "v1", "namespaces", ns, "pods", name, "exec"] => {
+            let mode = st
+                .lock()
+                .unwrap()
+                .exec
+                .get(&(ns.to_string(), name.to_string()))
+                .cloned();
+            match mode {
+                None => forbidden("create", "pods/exec", Some(ns)),
+                Some(mode) => exec(req, mode, &query),
+            }
         }
         ["api", "v1", "namespaces", ns, "secrets", name] => {
             if is_forbidden("get", "secrets") {
@@ -452,6 +472,85 @@ fn portforward(
         .header("connection", "Upgrade")
         .header("sec-websocket-accept", derive_accept_key(&key))
         .header("sec-websocket-protocol", "v4.channel.k8s.io")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// `pods/exec`, answered with the v5 protocol as kube-apiserver does:
+/// stdout on channel 1, stderr on 2, the exit Status (JSON) on 3.
+fn exec(mut req: Request<Incoming>, mode: Exec, query: &str) -> Resp {
+    let command: Vec<String> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "command")
+        .map(|(_, v)| percent_decode(v))
+        .collect();
+    let headers = req.headers();
+    let protocols = headers
+        .get("sec-websocket-protocol")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let Some(key) = headers
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return status(400, "BadRequest", "not a websocket request".into());
+    };
+    if !protocols
+        .split(',')
+        .any(|p| p.trim() == "v5.channel.k8s.io")
+    {
+        return status(
+            400,
+            "BadRequest",
+            format!("unsupported protocols {protocols:?}"),
+        );
+    }
+    let (stdout, result) = match (&mode, command.as_slice()) {
+        (Exec::Distroless, _) => (
+            Vec::new(),
+            json!({"metadata": {}, "status": "Failure", "reason": "InternalError",
+                "message": format!("Internal error occurred: error executing command in container: failed to exec in container: failed to start exec: OCI runtime exec failed: exec failed: unable to start container process: exec: \"{}\": executable file not found in $PATH: unknown", command.first().map(String::as_str).unwrap_or(""))}),
+        ),
+        (Exec::Files(files), [cat, path]) if cat == "cat" => match files.get(path) {
+            Some(data) => (data.clone(), json!({"metadata": {}, "status": "Success"})),
+            None => (
+                Vec::new(),
+                json!({"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+                    "message": "command terminated with non-zero exit code: error executing command [cat], exit code 1",
+                    "details": {"causes": [{"reason": "ExitCode", "message": "1"}]}}),
+            ),
+        },
+        _ => (
+            Vec::new(),
+            json!({"metadata": {}, "status": "Failure", "message": "unexpected command"}),
+        ),
+    };
+    tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(&mut req).await else {
+            return;
+        };
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        if !stdout.is_empty() {
+            let mut frame = vec![1u8];
+            frame.extend(stdout);
+            let _ = ws.send(Message::binary(frame)).await;
+        }
+        let mut frame = vec![3u8];
+        frame.extend(result.to_string().as_bytes());
+        let _ = ws.send(Message::binary(frame)).await;
+        let _ = ws.send(Message::Close(None)).await;
+        // Drain until the client closes too.
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-accept", derive_accept_key(&key))
+        .header("sec-websocket-protocol", "v5.channel.k8s.io")
         .body(Full::new(Bytes::new()))
         .unwrap()
 }

@@ -377,7 +377,9 @@ async fn read_by_exec(kube: &Kube, pod: &EtcdPod, path: &str) -> Result<Vec<u8>>
             .and_then(|s| s.message)
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| String::from_utf8_lossy(&err).trim().to_string());
-        let why = if why.is_empty() {
+        let why = if why.contains("executable file not found") {
+            "the container has no `cat` to run (a distroless image)".to_string()
+        } else if why.is_empty() {
             "no output".to_string()
         } else {
             why
