@@ -6,7 +6,7 @@ use crate::cli::{GlobalArgs, OutputFormat};
 use crate::connect::direct::Endpoint;
 use crate::connect::kube::{discovery, secrets, verify, Discovery, EtcdPod, Kube};
 use crate::connect::tls::{self, TlsMaterial};
-use crate::connect::Target;
+use crate::connect::{Pem, PemOrigin, Target};
 use crate::error::{Error, Result};
 use crate::etcd::{self, ConnectSettings, EtcdClient};
 use crate::output::Shell;
@@ -26,6 +26,8 @@ pub struct Cluster {
     /// Where the TLS material came from (`flags`, `secret `ns/name``), for
     /// messages; empty without TLS material.
     pub tls_source: String,
+    /// Where each PEM lives, for tools that need files (`port-forward`).
+    pub tls_origins: Vec<(Pem, PemOrigin)>,
 }
 
 impl Cluster {
@@ -78,6 +80,7 @@ impl Session {
             targets,
             settings,
             direct: true,
+            tls_origins: self.file_origins(),
             tls_source: if material.is_empty() {
                 String::new()
             } else {
@@ -106,7 +109,7 @@ impl Session {
             ));
         }
         let targets: Vec<Target> = pods.iter().map(|p| kube.target(p)).collect();
-        let material = self.kube_tls(&kube, &pods).await?;
+        let (material, tls_origins) = self.kube_tls(&kube, &pods).await?;
         let mut settings = self.settings(&targets, &material)?;
         // The certificate may name the node or pod rather than its IP.
         if let (Some(config), None, false) = (
@@ -124,6 +127,7 @@ impl Session {
             targets,
             settings,
             direct: false,
+            tls_origins,
             tls_source: if material.is_empty() {
                 String::new()
             } else {
@@ -134,14 +138,12 @@ impl Session {
 
     /// TLS material, first found wins: flags (`ETCDCTL_*`), `--tls-secret`,
     /// then what the etcd container itself uses.
-    async fn kube_tls(&mut self, kube: &Kube, pods: &[EtcdPod]) -> Result<TlsMaterial> {
+    async fn kube_tls(&mut self, kube: &Kube, pods: &[EtcdPod]) -> Result<secrets::Found> {
         let g = &self.global;
         if g.cacert.is_some() || g.cert.is_some() || g.key.is_some() {
-            return TlsMaterial::from_files(
-                g.cacert.as_deref(),
-                g.cert.as_deref(),
-                g.key.as_deref(),
-            );
+            let material =
+                TlsMaterial::from_files(g.cacert.as_deref(), g.cert.as_deref(), g.key.as_deref())?;
+            return Ok((material, self.file_origins()));
         }
         let default_ns = pods
             .first()
@@ -152,7 +154,7 @@ impl Session {
             return secrets::from_secret(kube, &ns, &name).await;
         }
         if !pods.iter().any(|p| p.tls) {
-            return Ok(TlsMaterial::default());
+            return Ok(Default::default());
         }
         // A running pod, so that exec can work if it comes to that.
         let pod = pods
@@ -161,16 +163,29 @@ impl Session {
             .or_else(|| pods.iter().find(|p| p.tls))
             .expect("a TLS pod exists");
         match secrets::automatic(kube, pod).await {
-            Ok(m) => {
+            Ok(found) => {
                 self.shell
-                    .verbose(format!("etcd client certificates from {}", m.source));
-                Ok(m)
+                    .verbose(format!("etcd client certificates from {}", found.0.source));
+                Ok(found)
             }
             // Without a client certificate, --insecure-skip-tls-verify alone
             // may still do for servers that do not check clients.
-            Err(_) if g.insecure_skip_tls_verify => Ok(TlsMaterial::default()),
+            Err(_) if g.insecure_skip_tls_verify => Ok(Default::default()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The `--cacert`/`--cert`/`--key` files given.
+    fn file_origins(&self) -> Vec<(Pem, PemOrigin)> {
+        let g = &self.global;
+        [
+            (Pem::Ca, &g.cacert),
+            (Pem::Cert, &g.cert),
+            (Pem::Key, &g.key),
+        ]
+        .into_iter()
+        .filter_map(|(pem, p)| p.clone().map(|p| (pem, PemOrigin::File(p))))
+        .collect()
     }
 
     /// TLS, auth and timeouts, shared by every member.

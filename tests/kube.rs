@@ -530,59 +530,102 @@ fn kubeadm_host_path_certificates_name_the_files_and_flags() {
     ), "{}", text(&out));
 }
 
-#[test]
-fn port_forward_serves_etcdctl_until_stopped() {
+/// Start `port-forward` and collect what it prints before serving.
+fn start_port_forward(env: &Env, args: &[&str]) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
+    let mut child = Command::new(BIN)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("HOME", env.dir.path())
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .arg("port-forward")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // Everything is printed at once: wait for the first line, then a moment.
+    let mut wait = Duration::from_secs(60);
+    while let Ok(line) = rx.recv_timeout(wait) {
+        lines.push(line);
+        wait = Duration::from_millis(500);
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+#[test]
+fn port_forward_serves_etcdctl_until_stopped() {
     let cluster = tls_cluster();
     let env = Env::with_cluster(&cluster, Certs::SecretVolume);
     let tls = cluster.tls();
-    let mut child = Command::new(BIN)
-        .env("KUBECONFIG", &env.kubeconfig)
-        .env_remove("ETCDCTL_ENDPOINTS")
-        .args(["port-forward", "--cacert"])
-        .arg(&tls.ca)
-        .arg("--cert")
-        .arg(&tls.cert)
-        .arg("--key")
-        .arg(&tls.key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    let endpoint = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("port-forward ended early: {printed:?} {}", text(&out));
-        };
-        printed.push(line.clone());
-        if let Some(e) = line.strip_prefix("--endpoints=") {
-            break e.to_string();
-        }
-    };
+
+    // Certificates from flags: exported as they are.
+    let (ca, cert, key) = (
+        tls.ca.to_str().unwrap(),
+        tls.cert.to_str().unwrap(),
+        tls.key.to_str().unwrap(),
+    );
+    let (mut child, lines) =
+        start_port_forward(&env, &["--cacert", ca, "--cert", cert, "--key", key]);
+    let endpoint = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("--endpoints="))
+        .unwrap_or_else(|| panic!("no --endpoints line: {lines:?}"))
+        .to_string();
     assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
-    let out = cluster
-        .ctl()
-        .endpoints(&endpoint)
-        .ok(&["endpoint", "status", "-w", "json"]);
-    assert!(out.contains("member_id"), "{out}");
-    // The exports follow the endpoint line.
-    let rest: Vec<String> = lines.by_ref().take(4).map(|l| l.unwrap()).collect();
     assert!(
-        rest.iter()
-            .any(|l| l == &format!("export ETCDCTL_ENDPOINTS={endpoint}")),
-        "{rest:?}"
+        lines.contains(&format!("export ETCDCTL_ENDPOINTS={endpoint}")),
+        "{lines:?}"
     );
     assert!(
-        rest.iter().any(|l| l.starts_with("export ETCDCTL_CACERT=")),
-        "{rest:?}"
+        lines.contains(&format!("export ETCDCTL_CACERT={ca}")),
+        "{lines:?}"
     );
+    assert!(
+        lines.contains(&format!("export ETCDCTL_KEY={key}")),
+        "{lines:?}"
+    );
+    // etcdctl works through it, more than once (a forward per connection).
+    for _ in 0..2 {
+        let out = cluster
+            .ctl()
+            .endpoints(&endpoint)
+            .ok(&["endpoint", "status", "-w", "json"]);
+        assert!(out.contains("member_id"), "{out}");
+    }
     let _ = child.kill();
     let _ = child.wait();
+
+    // Certificates from the pod's Secret volume: in memory only; the lines
+    // say where they are and how to write them out.
+    let (mut child, lines) = start_port_forward(&env, &["--local-port", "0"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = lines.join("\n");
+    assert!(all.contains("keeps them in memory only"), "{all}");
+    assert!(
+        all.contains("kubectl get secret -n kube-system etcd-m0-certs -o jsonpath='{.data.server\\.crt}' | base64 -d > etcd-client.crt"),
+        "{all}"
+    );
+    assert!(
+        all.contains("#   export ETCDCTL_CACERT=$PWD/etcd-ca.crt"),
+        "{all}"
+    );
 }
 
 #[test]

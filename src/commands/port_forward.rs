@@ -6,7 +6,7 @@
 
 use tokio::net::TcpListener;
 
-use crate::connect::{dial_error, Target};
+use crate::connect::{dial_error, Pem, PemOrigin, Target};
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 
@@ -44,7 +44,6 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let pod = target.pod.as_ref().map_or(target.endpoint.clone(), |p| {
         format!("pod `{}/{}`", p.namespace, p.name)
     });
-    let g = &session.global;
     let mut lines = vec![
         format!("# forwarding {local} -> {pod}; Ctrl-C to stop"),
         format!("--endpoints={url}"),
@@ -52,31 +51,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         format!("export ETCDCTL_ENDPOINTS={url}"),
     ];
     if target.tls {
-        let from_flags = g.cacert.is_some() || g.cert.is_some() || g.key.is_some();
-        if from_flags {
-            for (var, path) in [
-                ("ETCDCTL_CACERT", &g.cacert),
-                ("ETCDCTL_CERT", &g.cert),
-                ("ETCDCTL_KEY", &g.key),
-            ] {
-                if let Some(p) = path {
-                    lines.push(format!("export {var}={}", p.display()));
-                }
-            }
-        } else {
+        lines.extend(tls_lines(&cluster.tls_origins, &cluster.tls_source));
+        let name = &target.server_name;
+        if name != "127.0.0.1" && name != "localhost" {
             lines.push(format!(
-                "# etcdctl needs --cacert, --cert and --key files; the plugin read them from {} and keeps them in memory only (nothing is written to disk)",
-                if cluster.tls_source.is_empty() { "nowhere" } else { &cluster.tls_source }
+                "# etcdctl checks the certificate against 127.0.0.1; it may only name `{name}` \
+                 or the node: if etcdctl rejects it, map such a name to 127.0.0.1 in /etc/hosts \
+                 and use it in --endpoints"
             ));
-            lines.push(
-                "# export them yourself, e.g. `kubectl get secret -n NS NAME -o jsonpath='{.data.tls\\.crt}' | base64 -d > client.crt` (likewise tls.key, ca.crt), then set ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY"
-                    .to_string(),
-            );
         }
-        lines.push(format!(
-            "# the server certificate names `{}`, maybe not 127.0.0.1: if etcdctl rejects it, connect with a name it carries",
-            target.server_name
-        ));
     }
     for l in &lines {
         writeln!(session.shell.out(), "{l}")?;
@@ -125,4 +108,70 @@ async fn first_reachable<'a>(targets: &'a [Target], session: &mut Session) -> Re
         }
     }
     Err(first_err.unwrap_or_else(|| Error::new(Kind::Unavailable, "no etcd pod to forward to")))
+}
+
+/// `export ETCDCTL_*` for local files; for material from the cluster, which
+/// is kept in memory only, the commands that would write it out.
+pub fn tls_lines(origins: &[(Pem, PemOrigin)], source: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let remote: Vec<_> = origins
+        .iter()
+        .filter(|(_, o)| !matches!(o, PemOrigin::File(_)))
+        .collect();
+    if !remote.is_empty() {
+        lines.push(format!(
+            "# etcdctl needs files; the plugin read the certificates from {source} and keeps them \
+             in memory only. To write them yourself:"
+        ));
+    }
+    for (pem, origin) in origins {
+        match origin {
+            PemOrigin::File(path) => {
+                lines.push(format!("export {}={}", pem.etcdctl_env(), path.display()))
+            }
+            other => {
+                if let Some(cmd) = other.fetch_command(pem.file_name()) {
+                    lines.push(format!("#   {cmd}"));
+                }
+                lines.push(format!(
+                    "#   export {}=$PWD/{}",
+                    pem.etcdctl_env(),
+                    pem.file_name()
+                ));
+            }
+        }
+    }
+    if origins.is_empty() {
+        lines.push("# no client certificate: pass --cacert (and --cert/--key) to etcdctl".into());
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_exported_and_secrets_are_explained() {
+        let lines = tls_lines(
+            &[
+                (Pem::Ca, PemOrigin::File("/pki/ca.crt".into())),
+                (
+                    Pem::Cert,
+                    PemOrigin::Secret {
+                        namespace: "kube-system".into(),
+                        name: "etcd-client".into(),
+                        key: "tls.crt".into(),
+                    },
+                ),
+            ],
+            "secret `kube-system/etcd-client`",
+        );
+        assert!(lines.contains(&"export ETCDCTL_CACERT=/pki/ca.crt".to_string()));
+        assert!(lines.contains(
+            &"#   kubectl get secret -n kube-system etcd-client -o jsonpath='{.data.tls\\.crt}' | base64 -d > etcd-client.crt"
+                .to_string()
+        ), "{lines:?}");
+        assert!(lines.contains(&"#   export ETCDCTL_CERT=$PWD/etcd-client.crt".to_string()));
+    }
 }

@@ -140,3 +140,91 @@ pub fn dial_error(err: io::Error) -> crate::error::Error {
         None => Error::new(Kind::Unavailable, err.to_string()),
     }
 }
+
+/// Which PEM of the material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pem {
+    Ca,
+    Cert,
+    Key,
+}
+
+impl Pem {
+    /// The etcdctl environment variable taking this file.
+    pub fn etcdctl_env(self) -> &'static str {
+        match self {
+            Pem::Ca => "ETCDCTL_CACERT",
+            Pem::Cert => "ETCDCTL_CERT",
+            Pem::Key => "ETCDCTL_KEY",
+        }
+    }
+
+    /// A file name to suggest for it.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Pem::Ca => "etcd-ca.crt",
+            Pem::Cert => "etcd-client.crt",
+            Pem::Key => "etcd-client.key",
+        }
+    }
+}
+
+/// Where one PEM of the TLS material lives, so that other tools (etcdctl
+/// through `port-forward`) can be told how to get it. Material from the
+/// cluster is never written to disk by us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PemOrigin {
+    File(std::path::PathBuf),
+    Secret {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    ConfigMap {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    /// A file inside the etcd container, read with `cat` through exec.
+    PodFile {
+        namespace: String,
+        pod: String,
+        container: String,
+        path: String,
+    },
+}
+
+impl PemOrigin {
+    /// A shell command that writes this PEM to `out` (none for a local file).
+    pub fn fetch_command(&self, out: &str) -> Option<String> {
+        // jsonpath needs the dots in a key escaped.
+        let jp = |key: &str| key.replace('.', "\\.");
+        match self {
+            PemOrigin::File(_) => None,
+            PemOrigin::Secret {
+                namespace,
+                name,
+                key,
+            } => Some(format!(
+                "kubectl get secret -n {namespace} {name} -o jsonpath='{{.data.{}}}' | base64 -d > {out}",
+                jp(key)
+            )),
+            PemOrigin::ConfigMap {
+                namespace,
+                name,
+                key,
+            } => Some(format!(
+                "kubectl get configmap -n {namespace} {name} -o jsonpath='{{.data.{}}}' > {out}",
+                jp(key)
+            )),
+            PemOrigin::PodFile {
+                namespace,
+                pod,
+                container,
+                path,
+            } => Some(format!(
+                "kubectl exec -n {namespace} {pod} -c {container} -- cat {path} > {out}"
+            )),
+        }
+    }
+}

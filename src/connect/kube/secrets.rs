@@ -15,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use super::discovery::EtcdPod;
 use super::Kube;
 use crate::connect::tls::TlsMaterial;
+use crate::connect::{Pem, PemOrigin};
 use crate::error::{Error, Kind, Result};
 
 /// Keys a CA may be stored under, in preference order.
@@ -58,10 +59,33 @@ pub fn parse_secret_ref(s: &str, default_ns: &str) -> Result<(String, String)> {
     Ok((ns.to_string(), name.to_string()))
 }
 
+/// TLS material with where each of CA, certificate and key came from.
+pub type Found = (TlsMaterial, Vec<(Pem, PemOrigin)>);
+
 /// `--tls-secret`: read the Secret and pick its CA, certificate and key.
-pub async fn from_secret(kube: &Kube, namespace: &str, name: &str) -> Result<TlsMaterial> {
+pub async fn from_secret(kube: &Kube, namespace: &str, name: &str) -> Result<Found> {
     let data = get_secret(kube, namespace, name).await?;
-    material_from_data(&data, &format!("secret `{namespace}/{name}`"))
+    let material = material_from_data(&data, &format!("secret `{namespace}/{name}`"))?;
+    let keys = [
+        (Pem::Ca, &CA_KEYS[..]),
+        (Pem::Cert, &CERT_KEYS[..]),
+        (Pem::Key, &KEY_KEYS[..]),
+    ];
+    let origins = keys
+        .into_iter()
+        .filter_map(|(pem, keys)| {
+            let key = keys.iter().find(|k| data.contains_key(**k))?;
+            Some((
+                pem,
+                PemOrigin::Secret {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    key: key.to_string(),
+                },
+            ))
+        })
+        .collect();
+    Ok((material, origins))
 }
 
 async fn get_secret(kube: &Kube, namespace: &str, name: &str) -> Result<BTreeMap<String, Vec<u8>>> {
@@ -257,7 +281,7 @@ pub fn etcd_tls_files(pod: &EtcdPod) -> Option<(String, String, String)> {
 
 /// Automatic discovery: read the files the etcd container uses from where
 /// they come from.
-pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<TlsMaterial> {
+pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<Found> {
     let ns = pod.info.namespace.clone();
     let Some((ca, cert, key)) = etcd_tls_files(pod) else {
         return Err(Error::new(
@@ -272,8 +296,32 @@ pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<TlsMaterial> {
     let mut cache: BTreeMap<(bool, String), BTreeMap<String, Vec<u8>>> = BTreeMap::new();
     let mut out = [None, None, None];
     let mut sources = Vec::new();
-    for (i, path) in [&ca, &cert, &key].into_iter().enumerate() {
-        let (bytes, src) = match file_source(pod, path) {
+    let mut origins = Vec::new();
+    let pems = [(Pem::Ca, &ca), (Pem::Cert, &cert), (Pem::Key, &key)];
+    for (i, (pem, path)) in pems.into_iter().enumerate() {
+        let source = file_source(pod, path);
+        origins.push((
+            pem,
+            match &source {
+                FileSource::Secret { name, key } => PemOrigin::Secret {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    key: key.clone(),
+                },
+                FileSource::ConfigMap { name, key } => PemOrigin::ConfigMap {
+                    namespace: ns.clone(),
+                    name: name.clone(),
+                    key: key.clone(),
+                },
+                FileSource::Node { .. } => PemOrigin::PodFile {
+                    namespace: ns.clone(),
+                    pod: pod.info.name.clone(),
+                    container: pod.container.name.clone(),
+                    path: path.to_string(),
+                },
+            },
+        ));
+        let (bytes, src) = match source {
             FileSource::Secret { name, key } => {
                 let k = (true, name.clone());
                 if !cache.contains_key(&k) {
@@ -307,12 +355,13 @@ pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<TlsMaterial> {
         }
     }
     let [ca, cert, key] = out;
-    Ok(TlsMaterial {
+    let material = TlsMaterial {
         ca,
         cert,
         key,
         source: sources.join(" and "),
-    })
+    };
+    Ok((material, origins))
 }
 
 fn lookup(data: &BTreeMap<String, Vec<u8>>, key: &str, what: &str) -> Result<Vec<u8>> {
