@@ -102,21 +102,34 @@ impl Env {
     /// Pods `etcd-m0..` for the cluster's members, each forwarded to its
     /// member, plus the Secrets a TLS setup would have.
     fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
+        Env::with_cluster_at(
+            cluster,
+            certs,
+            "kube-system",
+            json!({"component": "etcd", "tier": "control-plane"}),
+        )
+    }
+
+    /// Like [`Env::with_cluster`], with the pods in `ns` labelled `labels`.
+    fn with_cluster_at(cluster: &Cluster, certs: Certs, ns: &str, labels: Value) -> Env {
         let env = Env::new();
         let tls = cluster.tls();
         let read = |p: &Path| std::fs::read(p).unwrap();
         let ca = read(&tls.ca);
         for i in 0..cluster.len() {
-            env.double.add_pod(etcd_pod(i, "Running", certs));
+            let mut pod = etcd_pod(i, "Running", certs);
+            pod["metadata"]["namespace"] = json!(ns);
+            pod["metadata"]["labels"] = labels.clone();
+            env.double.add_pod(pod);
             env.double.forward(
-                "kube-system",
+                ns,
                 &format!("etcd-m{i}"),
                 2379,
                 &host_port(cluster.member(i).client_url()),
             );
             let (cert, key) = &tls.members[i];
             env.double.add_secret(
-                "kube-system",
+                ns,
                 &format!("etcd-m{i}-certs"),
                 &[
                     ("ca.crt", &ca),
@@ -126,7 +139,7 @@ impl Env {
             );
         }
         env.double.add_secret(
-            "kube-system",
+            ns,
             "etcd-client",
             &[
                 ("ca.crt", &ca),
@@ -347,6 +360,68 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
     assert!(requests
         .iter()
         .any(|r| r.starts_with("GET /api/v1/namespaces/kube-system/pods/etcd-m1/portforward")));
+}
+
+#[test]
+fn openshift_and_operator_layouts_are_found() {
+    let cluster = tls_cluster();
+
+    // OpenShift: `openshift-etcd`, `app=etcd`, certificates on the node, and
+    // the ready-made `etcd-client` Secret with the `etcd-ca-bundle` ConfigMap.
+    let env = Env::with_cluster_at(
+        &cluster,
+        Certs::HostPath,
+        "openshift-etcd",
+        json!({"app": "etcd", "etcd": "true"}),
+    );
+    let ca = std::fs::read_to_string(&cluster.tls().ca).unwrap();
+    env.double.add_config_map(
+        "openshift-etcd",
+        "etcd-ca-bundle",
+        &[("ca-bundle.crt", &ca)],
+    );
+    let out = env.run(&["status", "-o", "json", "-v"]);
+    assert_full_status(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "secret `openshift-etcd/etcd-client` and configmap `openshift-etcd/etcd-ca-bundle`"
+        ),
+        "{stderr}"
+    );
+    let requests = env.double.with(|s| s.requests.clone());
+    assert!(requests
+        .iter()
+        .any(|r| r.starts_with("GET /api/v1/namespaces/kube-system/pods?")));
+    assert!(
+        !requests.iter().any(|r| r.contains("/exec")),
+        "{requests:?}"
+    );
+    drop(env);
+
+    // Operator or chart: `app.kubernetes.io/name=etcd` in any namespace.
+    let env = Env::with_cluster_at(
+        &cluster,
+        Certs::SecretVolume,
+        "db",
+        json!({"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": "main"}),
+    );
+    assert_full_status(&env.run(&["status", "-o", "json"]));
+    let requests = env.double.with(|s| s.requests.clone());
+    assert!(
+        requests.iter().any(|r| r.starts_with("GET /api/v1/pods?")),
+        "{requests:?}"
+    );
+    // -n and -l say exactly where.
+    assert_full_status(&env.run(&[
+        "status",
+        "-o",
+        "json",
+        "-n",
+        "db",
+        "-l",
+        "app.kubernetes.io/instance=main",
+    ]));
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //!
 //! Owns: an HTTPS server (its own throw-away CA) that checks a bearer token
 //! and answers the calls kubectl-etcd makes, on the real wire protocol: pod
-//! lists by label selector (one namespace or all), pod and secret gets, and
-//! the `pods/{name}/portforward` websocket upgrade with kube-apiserver's v4
+//! lists by label selector (one namespace or all); pod, secret and configmap
+//! gets; `pods/{name}/exec` (v5 framing: `cat` of given files, or failing as
+//! a distroless image does; refused with 403 unless configured); and the
+//! `pods/{name}/portforward` websocket upgrade with kube-apiserver's v4
 //! channel framing (a data and an error channel per port, each opened by a
 //! frame holding the little-endian port), forwarded to real local etcd
-//! members. RBAC refusals (403) are configured per verb and resource;
-//! `pods/exec` is always refused. It never fakes etcd: bytes go to real etcd.
+//! members. RBAC refusals (403) are configured per verb and resource. It
+//! never fakes etcd: bytes go to real etcd.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -37,6 +39,7 @@ pub const TOKEN: &str = "kube-double-token";
 pub struct State {
     pub pods: Vec<Value>,
     pub secrets: Vec<Value>,
+    pub config_maps: Vec<Value>,
     /// `(namespace, pod, port)` -> the real `host:port` behind it.
     pub forwards: HashMap<(String, String, u16), String>,
     /// `(verb, resource)` pairs answered with 403, e.g. `("create",
@@ -153,6 +156,20 @@ impl Double {
                 "apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": name, "namespace": namespace},
                 "type": "Opaque",
+                "data": data,
+            }))
+        });
+    }
+
+    pub fn add_config_map(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
+        let data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        self.with(|s| {
+            s.config_maps.push(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace},
                 "data": data,
             }))
         });
@@ -380,6 +397,22 @@ async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>) -> Resp {
             match secret {
                 Some(s) => respond(StatusCode::OK, s),
                 None => status(404, "NotFound", format!("secrets \"{name}\" not found")),
+            }
+        }
+        ["api", "v1", "namespaces", ns, "configmaps", name] => {
+            if is_forbidden("get", "configmaps") {
+                return forbidden("get", "configmaps", Some(ns));
+            }
+            let cm = st
+                .lock()
+                .unwrap()
+                .config_maps
+                .iter()
+                .find(|p| p["metadata"]["namespace"] == *ns && p["metadata"]["name"] == *name)
+                .cloned();
+            match cm {
+                Some(c) => respond(StatusCode::OK, c),
+                None => status(404, "NotFound", format!("configmaps \"{name}\" not found")),
             }
         }
         ["api", "v1", "namespaces", _, kind, name] => {

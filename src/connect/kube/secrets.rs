@@ -1,6 +1,7 @@
 //! etcd client certificates from the cluster itself, held in memory only.
 //!
-//! `--tls-secret` names a Secret; otherwise the etcd container's own
+//! `--tls-secret` names a Secret; on OpenShift `openshift-etcd/etcd-client`
+//! is used; otherwise the etcd container's own
 //! `--trusted-ca-file`/`--cert-file`/`--key-file` (or the peer variants) are
 //! traced to the volume they come from: a Secret or ConfigMap is read through
 //! the API, a hostPath (kubeadm) through `pods/exec` with `cat` when the
@@ -279,9 +280,62 @@ pub fn etcd_tls_files(pod: &EtcdPod) -> Option<(String, String, String)> {
     ))
 }
 
-/// Automatic discovery: read the files the etcd container uses from where
-/// they come from.
+/// OpenShift keeps a client certificate for etcd in `openshift-etcd/etcd-client`
+/// and the CA bundle in the `etcd-ca-bundle` ConfigMap next to it.
+pub const OPENSHIFT_NAMESPACE: &str = "openshift-etcd";
+
+/// OpenShift's ready-made client certificate, if the pods are OpenShift's and
+/// it can be read.
+async fn openshift_client(kube: &Kube, pod: &EtcdPod) -> Option<Found> {
+    if pod.info.namespace != OPENSHIFT_NAMESPACE {
+        return None;
+    }
+    let ns = OPENSHIFT_NAMESPACE;
+    let secret = get_secret(kube, ns, "etcd-client").await.ok()?;
+    let bundle = get_config_map(kube, ns, "etcd-ca-bundle").await.ok()?;
+    let cert = secret.get("tls.crt")?.clone();
+    let key = secret.get("tls.key")?.clone();
+    let ca = bundle.get("ca-bundle.crt")?.clone();
+    let origin = |kind: &str, name: &str, key: &str| {
+        let (namespace, name, key) = (ns.to_string(), name.to_string(), key.to_string());
+        if kind == "secret" {
+            PemOrigin::Secret {
+                namespace,
+                name,
+                key,
+            }
+        } else {
+            PemOrigin::ConfigMap {
+                namespace,
+                name,
+                key,
+            }
+        }
+    };
+    Some((
+        TlsMaterial {
+            ca: Some(ca),
+            cert: Some(cert),
+            key: Some(key),
+            source: format!("secret `{ns}/etcd-client` and configmap `{ns}/etcd-ca-bundle`"),
+        },
+        vec![
+            (
+                Pem::Ca,
+                origin("configmap", "etcd-ca-bundle", "ca-bundle.crt"),
+            ),
+            (Pem::Cert, origin("secret", "etcd-client", "tls.crt")),
+            (Pem::Key, origin("secret", "etcd-client", "tls.key")),
+        ],
+    ))
+}
+
+/// Automatic discovery: OpenShift's client certificate, else the files the
+/// etcd container uses, read from where they come from.
 pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<Found> {
+    if let Some(found) = openshift_client(kube, pod).await {
+        return Ok(found);
+    }
     let ns = pod.info.namespace.clone();
     let Some((ca, cert, key)) = etcd_tls_files(pod) else {
         return Err(Error::new(
