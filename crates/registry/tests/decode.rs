@@ -698,3 +698,36 @@ fn secrets_are_redacted() {
     redact_secrets(&mut cm);
     assert_eq!(cm["data"]["a"], "b");
 }
+
+#[test]
+fn kinds_at_versions_not_in_the_schema_use_a_sibling_version() {
+    // No release has networking.k8s.io/v9: the v1 schema of the same kind
+    // fits, and the output says so.
+    let ip = k8s_pb::api::networking::v1::IPAddress {
+        metadata: Some(meta::ObjectMeta {
+            name: s("10.0.0.1"),
+            ..Default::default()
+        }),
+        spec: Some(k8s_pb::api::networking::v1::IPAddressSpec {
+            parent_ref: Some(k8s_pb::api::networking::v1::ParentReference {
+                resource: s("services"),
+                name: s("kubernetes"),
+                ..Default::default()
+            }),
+        }),
+    };
+    let d = decode(
+        &envelope("networking.k8s.io/v9", "IPAddress", ip.encode_to_vec()),
+        &lenient(),
+    )
+    .unwrap();
+    assert_eq!(
+        d.to_value()["spec"]["parentRef"],
+        json!({"resource": "services", "name": "kubernetes"})
+    );
+    assert!(
+        d.warnings[0].contains("another version"),
+        "{:?}",
+        d.warnings
+    );
+}
