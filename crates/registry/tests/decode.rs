@@ -582,6 +582,23 @@ fn malformed_protobuf_is_an_error_not_a_panic() {
         let _ = decode(&v, &lenient());
         let _ = decode(&v, &DecodeOptions { strict: true });
     }
+    // Random bodies under an unknown kind (generic dump) and random CBOR.
+    for n in 0..2000usize {
+        let mut body = Vec::with_capacity(n % 64);
+        for _ in 0..n % 64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            body.push(seed as u8);
+        }
+        let _ = decode(
+            &envelope("example.com/v1", "Widget", body.clone()),
+            &lenient(),
+        );
+        let mut cbor = vec![0xd9, 0xd9, 0xf7];
+        cbor.extend_from_slice(&body);
+        let _ = decode(&cbor, &lenient());
+    }
     // Hostile nesting depth is refused rather than overflowing the stack.
     let mut deep = Vec::new();
     for _ in 0..10_000 {
