@@ -530,6 +530,43 @@ fn api_server_refusals_and_absence_are_named() {
     assert!(stderr.contains("may not `list` `pods`"), "{stderr}");
     assert!(stderr.contains("kubectl auth can-i list pods"), "{stderr}");
 
+    // Credentials from an exec plugin, as kubectl runs them.
+    let plugin = env.dir.path().join("credential-plugin.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\
+             \"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            kube_double::TOKEN
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut config: Value = serde_json::from_str(&env.double.kubeconfig()).unwrap();
+    config["users"][0]["user"] = json!({"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": plugin.to_str().unwrap(),
+        "interactiveMode": "Never",
+    }});
+    std::fs::write(&env.kubeconfig, config.to_string()).unwrap();
+    let out = env.run(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("may not `list` `pods`"),
+        "the plugin's token was used: {}",
+        text(&out)
+    );
+
+    // A token the API server rejects.
+    config["users"][0]["user"] = json!({"token": "wrong"});
+    std::fs::write(&env.kubeconfig, config.to_string()).unwrap();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rejected the credentials (401)"),
+        "{}",
+        text(&out)
+    );
+
     // A kubeconfig whose server is not there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
