@@ -162,16 +162,14 @@ async fn list(kube: &Kube, opts: &Discovery) -> Result<Vec<Pod>> {
         };
         let list = match api.list(&ListParams::default().labels(&loc.selector)).await {
             Ok(l) => l,
-            Err(e) => {
-                let err = kube.explain(e, "list", "pods", loc.namespace.as_deref());
-                // Forbidden in one place may still leave the next one open;
-                // an unreachable API server will not get better.
-                if err.message.starts_with("forbidden") {
-                    refused.get_or_insert(err);
-                    continue;
-                }
-                return Err(err);
+            // Forbidden in one place may still leave the next one open; an
+            // unreachable API server will not get better.
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                let e = kube::Error::Api(s);
+                refused.get_or_insert(kube.explain(e, "list", "pods", loc.namespace.as_deref()));
+                continue;
             }
+            Err(e) => return Err(kube.explain(e, "list", "pods", loc.namespace.as_deref())),
         };
         let pods: Vec<Pod> = list
             .items
