@@ -181,13 +181,12 @@ pub fn explain(
         )
         .with_hint("check the kubeconfig user (exec plugin, token): `kubectl get pods` must work first"),
         other => {
+            // The root cause says it best ("Connection refused", a DNS or
+            // certificate failure); the layers above only wrap it.
             let mut text = other.to_string();
             let mut cur = std::error::Error::source(&other);
             while let Some(e) = cur {
-                let s = e.to_string();
-                if !text.contains(&s) {
-                    text = format!("{text}: {s}");
-                }
+                text = e.to_string();
                 cur = e.source();
             }
             Error::new(
