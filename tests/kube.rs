@@ -304,6 +304,22 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
     let v = stdout_json(&out);
     assert_eq!(v["members"].as_array().unwrap().len(), 1);
     assert_eq!(v["members"][0]["pod"], "etcd-m1");
+    // --pod with -n: fetched by name, labels or not.
+    env.double
+        .with(|s| s.pods[2]["metadata"]["labels"] = json!({}));
+    let out = env.run(&[
+        "status",
+        "-o",
+        "json",
+        "--pod",
+        "etcd-m2",
+        "-n",
+        "kube-system",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stdout_json(&out)["members"][0]["name"], "m2");
+    env.double
+        .with(|s| s.pods[2]["metadata"]["labels"] = json!({"component": "etcd"}));
 
     // KUBECONFIG with several files, as kubectl merges them; --context picks.
     let first = env.dir.path().join("first");
