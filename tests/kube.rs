@@ -453,6 +453,9 @@ fn a_member_pod_not_running_and_rbac_refusals() {
     let rows = v["members"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     assert!(rows[0]["error"].is_null() && rows[1]["error"].is_null());
+    // The pod that did not answer still shows its member.
+    assert_eq!(rows[2]["name"], "m2", "{}", text(&out));
+    assert_eq!(rows[2]["id"], format!("{:016x}", cluster.member_id(2)));
     let err = rows[2]["error"].as_str().unwrap();
     assert!(err.contains("etcd-m2` is `Pending`, not Running"), "{err}");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -132,6 +132,11 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                 errors: Vec::new(),
                 error: v.error.as_ref().map(|e| e.message.clone()),
             };
+            // A pod that did not answer still names its member.
+            if let (None, Some(m)) = (&v.status, survey.member_behind(&v.target)) {
+                row.name = Some(m.name.clone()).filter(|n| !n.is_empty());
+                row.id = Some(format_id(m.id));
+            }
             if let Some(s) = &v.status {
                 let (quota, assumed) = if s.db_size_quota > 0 {
                     (s.db_size_quota, false)

@@ -88,6 +88,19 @@ impl Survey {
             .map(|m| m.name.as_str())
     }
 
+    /// The member behind a target that did not answer: its pod matched by
+    /// member name (pod or node) or client URL, among the members no other
+    /// target answered for.
+    pub fn member_behind(&self, target: &Target) -> Option<&Member> {
+        let pod = target.pod.as_ref()?;
+        let answered: Vec<u64> = self.views.iter().filter_map(|v| v.member_id()).collect();
+        self.members
+            .as_ref()?
+            .iter()
+            .filter(|m| !answered.contains(&m.id))
+            .find(|m| pod.matches_member(&m.name, &m.client_urls))
+    }
+
     pub fn max_raft_term(&self) -> u64 {
         self.statuses().map(|s| s.raft_term).max().unwrap_or(0)
     }
