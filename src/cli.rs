@@ -178,6 +178,14 @@ pub enum Command {
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
     Snapshot(commands::snapshot::Args),
+    /// Decode one stored value (file or stdin) into the Kubernetes object.
+    Decode(commands::decode::Args),
+    /// Show stored objects as Kubernetes shows them, now or at a past revision.
+    Get(commands::get::Args),
+    /// List keys as objects: type, namespace, name, size, encoding, revision.
+    Ls(commands::ls::Args),
+    /// Count keys per resource type (and namespace), at one revision.
+    Count(commands::count::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.

@@ -21,6 +21,7 @@ pub mod connect;
 pub mod context;
 pub mod error;
 pub mod etcd;
+pub mod keyspace;
 pub mod ops;
 pub mod output;
 pub mod prompt;

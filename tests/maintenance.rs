@@ -391,16 +391,16 @@ fn snapshots_are_saved_verified_and_read_offline() {
     let inspect = ok_json(&offline(&["snapshot", "inspect", f, "-o", "json"]));
     assert_eq!(inspect["totalKeys"].as_u64(), Some(live));
     let count = |p: &str| {
-        inspect["prefixes"]
+        inspect["types"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|x| x["prefix"] == p)
+            .find(|x| x["type"] == p)
             .map(|x| x["keys"].as_u64().unwrap())
     };
-    assert_eq!(count("/registry/pods"), Some(49));
-    assert_eq!(count("/registry/configmaps"), Some(25));
-    assert_eq!(count("(other)"), Some(1));
+    assert_eq!(count("pods"), Some(49));
+    assert_eq!(count("configmaps"), Some(25));
+    assert_eq!(count("plain-key"), Some(1));
     // As of an older revision: before the deletes, all 60 pods.
     let rev_after_seed = 1 + 60 + 25; // revision 1 is the empty store
     let old = ok_json(&offline(&[

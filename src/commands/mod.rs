@@ -4,8 +4,12 @@
 pub mod alarm;
 pub mod compact;
 pub mod completion;
+pub mod count;
+pub mod decode;
 pub mod defrag;
+pub mod get;
 pub mod health;
+pub mod ls;
 pub mod members;
 pub mod recover_space;
 pub mod size;
@@ -29,6 +33,10 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Alarm(args) => alarm::run(args, session).await,
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
+        Command::Decode(args) => decode::run(args, session),
+        Command::Get(args) => get::run(args, session).await,
+        Command::Ls(args) => ls::run(args, session).await,
+        Command::Count(args) => count::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),

@@ -35,7 +35,7 @@ pub enum SnapshotCommand {
     Save(SaveArgs),
     /// Offline: integrity, revision, key count and size of a snapshot file.
     Status(FileArgs),
-    /// Offline: key count and size per resource prefix of a snapshot or a
+    /// Offline: key count and size per resource type of a snapshot or a
     /// member's `member/snap/db`.
     Inspect(InspectArgs),
 }
@@ -101,7 +101,7 @@ pub struct InspectReport {
     pub as_of_revision: Option<i64>,
     pub total_keys: u64,
     pub total_bytes: u64,
-    pub prefixes: Vec<snap::PrefixStat>,
+    pub types: Vec<snap::TypeStat>,
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
@@ -116,7 +116,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             session.shell.emit(format, &info, |i| vec![info_table(i)])
         }
         SnapshotCommand::Inspect(a) => {
-            let report = inspect(&a.file, a.revision)?;
+            let report = inspect(&a.file, a.revision, &session.global.prefix)?;
             session
                 .shell
                 .emit(format, &report, |r| vec![inspect_table(r)])
@@ -151,7 +151,7 @@ pub fn info_of(path: &Path) -> Result<SnapshotInfo> {
     })
 }
 
-pub fn inspect(path: &Path, revision: Option<i64>) -> Result<InspectReport> {
+pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<InspectReport> {
     let data = read(path)?;
     let (db, _) =
         snap::check_integrity(&data).map_err(|e| e.context(format!("`{}`", path.display())))?;
@@ -165,14 +165,14 @@ pub fn inspect(path: &Path, revision: Option<i64>) -> Result<InspectReport> {
             )));
         }
     }
-    let prefixes = snap::by_prefix(&ks);
+    let types = snap::by_type(&ks, prefix);
     Ok(InspectReport {
         file: path.display().to_string(),
         revision: ks.revision,
         as_of_revision: revision,
-        total_keys: prefixes.iter().map(|p| p.keys).sum(),
-        total_bytes: prefixes.iter().map(|p| p.bytes).sum(),
-        prefixes,
+        total_keys: types.iter().map(|p| p.keys).sum(),
+        total_bytes: types.iter().map(|p| p.bytes).sum(),
+        types,
     })
 }
 
@@ -322,14 +322,21 @@ pub fn info_table(i: &SnapshotInfo) -> Table {
 }
 
 pub fn inspect_table(r: &InspectReport) -> Table {
-    let mut t = Table::new(&["prefix", "keys", "size"]).right_align(&[1, 2]);
-    for p in &r.prefixes {
-        t.row([p.prefix.clone(), p.keys.to_string(), human_bytes(p.bytes)]);
+    let mut t = Table::new(&["type", "keys", "size", "kind"]).right_align(&[1, 2]);
+    for p in &r.types {
+        let kind = if p.kind == "builtin" { "" } else { p.kind };
+        t.row([
+            p.r#type.clone(),
+            p.keys.to_string(),
+            human_bytes(p.bytes),
+            kind.to_string(),
+        ]);
     }
     t.row([
         "total".to_string(),
         r.total_keys.to_string(),
         human_bytes(r.total_bytes),
+        String::new(),
     ]);
     t.title(format!(
         "{} at revision {}",

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::etcd::{format_id, Survey};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
@@ -88,11 +88,15 @@ pub fn finish(survey: &Survey, session: &mut Session) -> Result<()> {
             session.shell.error(&e);
         }
     }
+    let total = survey.views.len();
     match survey.failures() {
         0 => Ok(()),
+        n if n == total => Err(Error::new(
+            Kind::Unavailable,
+            format!("none of the {total} members could be reached"),
+        )),
         n => Err(Error::partial(format!(
-            "{n} of {} members could not be reached",
-            survey.views.len()
+            "{n} of {total} members could not be reached"
         ))),
     }
 }

@@ -49,3 +49,74 @@ pub struct Target {
     pub dialer: Arc<dyn Dialer>,
     pub pod: Option<PodInfo>,
 }
+
+/// The last transport failure seen on a member's stream.
+///
+/// hyper drives the HTTP/2 connection in a background task, so when TLS 1.3
+/// delivers the server's verdict on our client certificate after the
+/// handshake, the caller only sees "operation was canceled". The stream
+/// records the real cause here for [`crate::etcd::EtcdClient`] to report.
+pub type FailureSlot = Arc<std::sync::Mutex<Option<io::Error>>>;
+
+/// A stream that keeps a copy of its first I/O failure in a [`FailureSlot`].
+pub struct Recording<S> {
+    pub inner: S,
+    pub slot: FailureSlot,
+}
+
+impl<S> Recording<S> {
+    fn record<T>(&self, r: std::task::Poll<io::Result<T>>) -> std::task::Poll<io::Result<T>> {
+        if let std::task::Poll::Ready(Err(e)) = &r {
+            if let Ok(mut slot) = self.slot.lock() {
+                if slot.is_none() {
+                    // io::Error is not Clone; keep the kind and the rustls
+                    // cause, which is what the explanation needs.
+                    let copy = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                        Some(tls) => io::Error::new(e.kind(), tls.clone()),
+                        None => io::Error::new(e.kind(), e.to_string()),
+                    };
+                    *slot = Some(copy);
+                }
+            }
+        }
+        r
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Recording<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.record(r)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.record(r)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        self.record(r)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let r = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.record(r)
+    }
+}

@@ -14,8 +14,12 @@ use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
 
 use crate::connect::tls::{self, server_name};
-use crate::connect::{BoxStream, Target};
+use crate::connect::{BoxStream, FailureSlot, Recording, Target};
 use crate::error::{Error, Kind, Result};
+
+/// Largest response accepted: etcd values are at most 1.5 MiB by default,
+/// and scans size their pages to stay far below this.
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// How every member is connected to; resolved once per command.
 #[derive(Clone)]
@@ -33,6 +37,7 @@ pub struct EtcdClient {
     pub inner: etcd_client::Client,
     pub endpoint: String,
     pub command_timeout: Duration,
+    failure: FailureSlot,
 }
 
 impl EtcdClient {
@@ -55,9 +60,12 @@ impl EtcdClient {
         };
 
         let dialer = target.dialer.clone();
+        let failure = FailureSlot::default();
+        let slot = failure.clone();
         let connector = tower::service_fn(move |_: http::Uri| {
             let dialer = dialer.clone();
             let tls = tls.clone();
+            let slot = slot.clone();
             async move {
                 let stream = dialer.dial().await?;
                 let stream: BoxStream = match tls {
@@ -66,7 +74,14 @@ impl EtcdClient {
                     }
                     None => stream,
                 };
-                Ok::<_, std::io::Error>(TokioIo::new(stream))
+                // A new connection starts with a clean record.
+                if let Ok(mut s) = slot.lock() {
+                    *s = None;
+                }
+                Ok::<_, std::io::Error>(TokioIo::new(Recording {
+                    inner: stream,
+                    slot,
+                }))
             }
         });
 
@@ -114,12 +129,13 @@ impl EtcdClient {
                     "connected, but authentication got no answer",
                 ))
             }
-            Ok(r) => r.map_err(|e| explain(&e))?,
+            Ok(r) => r.map_err(|e| recorded(&failure).unwrap_or_else(|| explain(&e)))?,
         };
         Ok(EtcdClient {
             inner,
             endpoint: target.endpoint.clone(),
             command_timeout: settings.command_timeout,
+            failure,
         })
     }
 
@@ -144,12 +160,29 @@ impl EtcdClient {
             .with_hint(
                 "the member may be overloaded or without quorum; raise --command-timeout to wait longer",
             )),
-            Ok(r) => r.map_err(|e| explain(&e)),
+            Ok(r) => r.map_err(|e| {
+                let explained = explain(&e);
+                match explained.kind {
+                    // A vague transport error: the stream may know better.
+                    Kind::Unavailable => recorded(&self.failure).unwrap_or(explained),
+                    _ => explained,
+                }
+            }),
         }
     }
 
+    /// The KV client, with room for pages of large values (tonic's 4 MiB
+    /// default would refuse a page of a few big objects).
     pub fn kv(&self) -> etcd_client::KvClient {
-        self.inner.kv_client()
+        self.inner
+            .kv_client()
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    pub fn watch(&self) -> etcd_client::WatchClient {
+        self.inner
+            .watch_client()
+            .max_decoding_message_size(MAX_MESSAGE)
     }
 
     pub fn maintenance(&self) -> etcd_client::MaintenanceClient {
@@ -159,6 +192,12 @@ impl EtcdClient {
     pub fn cluster(&self) -> etcd_client::ClusterClient {
         self.inner.cluster_client()
     }
+}
+
+/// The transport failure the member's stream recorded, explained.
+fn recorded(slot: &FailureSlot) -> Option<Error> {
+    let guard = slot.lock().ok()?;
+    guard.as_ref().map(|e| explain_chain(e))
 }
 
 /// Turn an etcd-client error into one line and a hint.

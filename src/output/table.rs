@@ -116,3 +116,77 @@ mod tests {
         assert!(lines.iter().all(|l| !l.ends_with(' ')));
     }
 }
+
+/// A table printed page by page, for listings too big to hold: column
+/// widths are fixed by the first page (a longer cell later just pushes its
+/// line out), and memory holds one page.
+pub struct StreamingTable {
+    headers: Vec<String>,
+    widths: Option<Vec<usize>>,
+}
+
+impl StreamingTable {
+    pub fn new(headers: &[&str]) -> StreamingTable {
+        StreamingTable {
+            headers: headers.iter().map(|h| h.to_ascii_uppercase()).collect(),
+            widths: None,
+        }
+    }
+
+    pub fn write_page(&mut self, w: &mut dyn Write, rows: &[Vec<String>]) -> io::Result<()> {
+        if self.widths.is_none() {
+            let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+            for row in rows {
+                for (i, cell) in row.iter().enumerate() {
+                    if let Some(wd) = widths.get_mut(i) {
+                        *wd = (*wd).max(cell.chars().count());
+                    }
+                }
+            }
+            let header = self.headers.clone();
+            self.widths = Some(widths);
+            self.write_line(w, &header)?;
+        }
+        for row in rows {
+            self.write_line(w, row)?;
+        }
+        Ok(())
+    }
+
+    fn write_line(&self, w: &mut dyn Write, cells: &[String]) -> io::Result<()> {
+        let widths = self.widths.as_deref().unwrap_or_default();
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            if i + 1 < cells.len() {
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(cell.chars().count());
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(w, "{}", line.trim_end())
+    }
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+
+    #[test]
+    fn widths_come_from_the_first_page_and_stay() {
+        let mut t = StreamingTable::new(&["name", "size"]);
+        let mut out = Vec::new();
+        t.write_page(&mut out, &[vec!["a".into(), "1".into()]])
+            .unwrap();
+        t.write_page(&mut out, &[vec!["bbbbbb".into(), "2".into()]])
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "NAME  SIZE\na     1\nbbbbbb  2\n");
+    }
+}

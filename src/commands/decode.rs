@@ -1,0 +1,133 @@
+//! `decode`: one raw value from a file or stdin, shown as Kubernetes shows it.
+//!
+//! `etcdctl get KEY --print-value-only | kubectl etcd decode`
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::context::Session;
+use crate::error::{Error, Kind, Result};
+use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::output::table::Table;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// File with the raw value; `-` or nothing reads stdin.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Only print apiVersion, kind, encoding and encryption.
+    #[arg(long)]
+    pub type_only: bool,
+
+    /// The etcd key the value was stored under (AES-GCM encryption binds the
+    /// value to its key).
+    #[arg(long, value_name = "KEY", default_value = "")]
+    pub etcd_key: String,
+
+    #[command(flatten)]
+    pub decode: DecodeFlags,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeInfo {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub encoding: String,
+    pub encryption_provider: Option<String>,
+    pub encryption_key: Option<String>,
+    pub size: usize,
+}
+
+pub fn run(args: Args, session: &mut Session) -> Result<()> {
+    let mut raw = read_input(args.file.as_ref())?;
+    // `etcdctl get --print-value-only` ends the value with a newline.
+    if raw.last() == Some(&b'\n')
+        && registry::value::type_meta(&raw).is_none()
+        && registry::value::type_meta(&raw[..raw.len() - 1]).is_some()
+    {
+        raw.pop();
+    }
+    if args.type_only {
+        let info = type_info(&raw);
+        let format = session.format_or(OutputFormat::Yaml);
+        return session.shell.emit(format, &info, |i| {
+            let mut t = Table::new(&["api version", "kind", "encoding", "size"]);
+            t.row([
+                i.api_version.clone().unwrap_or_else(|| "-".into()),
+                i.kind.clone().unwrap_or_else(|| "-".into()),
+                i.encoding.clone(),
+                i.size.to_string(),
+            ]);
+            vec![t]
+        });
+    }
+
+    let decoder = Decoder::new(&args.decode, &session.global.prefix)?;
+    let obj = match decoder.decode(args.etcd_key.as_bytes(), &raw) {
+        Ok(obj) => obj,
+        // `etcdctl get --print-value-only` ends the value with a newline.
+        Err(_) if raw.last() == Some(&b'\n') => {
+            raw.pop();
+            decoder.decode(args.etcd_key.as_bytes(), &raw)?
+        }
+        Err(e) => return Err(e),
+    };
+    for w in &obj.warnings {
+        session.shell.warn(w);
+    }
+    match session.format_or(OutputFormat::Yaml) {
+        OutputFormat::Json => session.shell.json(&obj.value),
+        OutputFormat::Yaml | OutputFormat::Table => session.shell.yaml(&obj.value),
+        OutputFormat::Raw => Err(Error::usage("`-o raw` is for `get`; decode shows objects")),
+    }
+}
+
+fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
+    match file.filter(|f| f.as_os_str() != "-") {
+        Some(path) => std::fs::read(path).map_err(|e| {
+            Error::new(
+                Kind::Usage,
+                format!("cannot read `{}`: {e}", path.display()),
+            )
+        }),
+        None => {
+            if std::io::stdin().is_terminal() {
+                return Err(Error::usage("no value given: pipe one in or name a file")
+                    .with_hint("etcdctl get KEY --print-value-only | kubectl etcd decode"));
+            }
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("reading stdin", e))?;
+            Ok(buf)
+        }
+    }
+}
+
+fn type_info(raw: &[u8]) -> TypeInfo {
+    use registry::value::Encoding;
+    let encoding = registry::value::detect(raw);
+    let meta = registry::value::type_meta(raw);
+    let (provider, key) = match &encoding {
+        Encoding::Encrypted { provider, key_name } => {
+            (Some(provider.clone()), Some(key_name.clone()))
+        }
+        _ => (None, None),
+    };
+    TypeInfo {
+        api_version: meta.as_ref().map(|m| m.0.clone()),
+        kind: meta.map(|m| m.1),
+        encoding: match encoding {
+            Encoding::Encrypted { .. } => "encrypted".into(),
+            e => e.to_string(),
+        },
+        encryption_provider: provider,
+        encryption_key: key,
+        size: raw.len(),
+    }
+}

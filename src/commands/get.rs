@@ -1,0 +1,151 @@
+//! `get`: one object (or every object of a type, streamed) as Kubernetes
+//! shows it, from the live etcd or at a past revision.
+
+use etcd_client::GetOptions;
+
+use crate::cli::OutputFormat;
+use crate::context::Session;
+use crate::error::{Error, Kind, Result};
+use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::keyspace::resolve::Resolver;
+use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A key (`/registry/pods/default/web-0`), `TYPE/NAME`, `TYPE/NAMESPACE/NAME`,
+    /// or `TYPE` followed by NAME; with --all, a TYPE or key prefix.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Object name, when REF is only a type.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Read the object as it was at this revision.
+    #[arg(long, value_name = "REV")]
+    pub revision: Option<i64>,
+
+    /// Every object of the type or prefix, streamed (YAML documents or JSON lines).
+    #[arg(long)]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub decode: DecodeFlags,
+
+    #[command(flatten)]
+    pub scan: ScanFlags,
+}
+
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    let cluster = session.cluster().await?;
+    let client = cluster.connect_any().await?;
+    let prefix = session.global.prefix.clone();
+    let namespace = session.global.namespace.clone();
+    let format = session.format_or(OutputFormat::Yaml);
+    let decoder = Decoder::new(&args.decode, &prefix)?;
+    let mut resolver = Resolver::new(&client, &prefix);
+
+    if args.all {
+        if format == OutputFormat::Raw {
+            return Err(Error::usage(
+                "`-o raw` shows one value; use it without --all",
+            ));
+        }
+        let range = resolver
+            .range(Some(&args.reference), namespace.as_deref())
+            .await?;
+        let mut opts = args.scan.apply(ScanOptions::values());
+        opts.revision = args.revision.unwrap_or(0);
+        let shell = &mut session.shell;
+        let mut failed = 0u64;
+        let mut first = true;
+        let summary = scan(&client, &range.start, &range.end, opts, |page| {
+            let Page::Keys(kvs) = page else {
+                shell.warn("the revision was compacted during the scan: starting again");
+                return Ok(());
+            };
+            for kv in kvs {
+                let parsed = registry::key::parse(kv.key(), &prefix);
+                if namespace.is_some() && parsed.namespace != namespace.as_deref() {
+                    continue;
+                }
+                match decoder.decode(kv.key(), kv.value()) {
+                    Ok(obj) => {
+                        for w in &obj.warnings {
+                            shell.warn(format!("{}: {w}", String::from_utf8_lossy(kv.key())));
+                        }
+                        if format == OutputFormat::Json {
+                            shell.json_line(&obj.value)?;
+                        } else {
+                            if !first {
+                                writeln!(shell.out(), "---")?;
+                            }
+                            shell.yaml(&obj.value)?;
+                        }
+                        first = false;
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        shell.error(&e.context(format!("`{}`", String::from_utf8_lossy(kv.key()))));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        if summary.keys == 0 {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!("no objects under {}", range.label),
+            ));
+        }
+        if failed > 0 {
+            return Err(Error::partial(format!(
+                "{failed} values could not be decoded"
+            )));
+        }
+        return Ok(());
+    }
+
+    let object = resolver
+        .object(&args.reference, args.name.as_deref(), namespace.as_deref())
+        .await?;
+    let mut kv_client = client.kv();
+    let mut opts = GetOptions::new();
+    if args.scan.consistency == crate::keyspace::scan::Consistency::Serializable {
+        opts = opts.with_serializable();
+    }
+    if let Some(rev) = args.revision {
+        opts = opts.with_revision(rev);
+    }
+    let resp = client
+        .call(kv_client.get(object.key.as_bytes(), Some(opts)))
+        .await
+        .map_err(|e| match args.revision {
+            Some(rev) if e.message.contains("compacted") => Error::new(
+                Kind::Data,
+                format!("revision {rev} has been compacted: etcd no longer has it"),
+            )
+            .with_hint("read a newer --revision, or restore a snapshot taken before it"),
+            _ => e,
+        })?;
+    let Some(kv) = resp.kvs().first() else {
+        return Err(Error::new(
+            Kind::NotFound,
+            format!("`{}` not found (key `{}`)", args.reference, object.key),
+        )
+        .with_hint("`kubectl etcd ls TYPE` lists what is stored"));
+    };
+    if format == OutputFormat::Raw {
+        session.shell.out().write_all(kv.value())?;
+        return Ok(());
+    }
+    let obj = decoder.decode(kv.key(), kv.value())?;
+    for w in &obj.warnings {
+        session.shell.warn(w);
+    }
+    match format {
+        OutputFormat::Json => session.shell.json(&obj.value),
+        _ => session.shell.yaml(&obj.value),
+    }
+}

@@ -1,0 +1,9 @@
+//! The `/registry` keyspace over a live etcd: paginated scans at one
+//! revision, references resolved to keys, values decoded to objects.
+//!
+//! The storage format itself (key layout, types, decoding, encryption) is
+//! the pure `registry` crate; this module adds the etcd reads around it.
+
+pub mod decode;
+pub mod resolve;
+pub mod scan;
