@@ -169,14 +169,36 @@ pub enum Command {
     /// Per-member database size, in use, fragmentation and quota headroom.
     Size(commands::size::Args),
     /// Defragment members one at a time, leader last (writes; confirms).
+    ///
+    /// Each member blocks its reads and writes while it defragments. Before
+    /// each member the cluster must be healthy (every voting member
+    /// reachable, a leader, none lagging), otherwise the run stops and names
+    /// the member in the way. Leadership moves to the healthiest follower
+    /// before the leader's turn. Stops at the first failure. Asks for
+    /// confirmation unless --yes; --dry-run shows the plan and changes
+    /// nothing.
     Defrag(commands::defrag::Args),
     /// Compact the keyspace history up to a revision (writes; confirms).
+    ///
+    /// Older versions of every key are removed for good (the latest version
+    /// of each key stays); reads and watches at older revisions fail
+    /// afterwards. Default: up to the current revision.
     Compact(commands::compact::Args),
     /// List or disarm alarms (NOSPACE, CORRUPT).
     Alarm(commands::alarm::Args),
     /// Guided NOSPACE recovery: compact, defragment, disarm (writes; confirms).
+    ///
+    /// For a cluster that refuses writes with "database space exceeded" now:
+    /// etcd still accepts compaction, defragmentation and deletes under
+    /// NOSPACE. Shows the space picture, compacts to the current revision,
+    /// defragments every member (leader last), disarms the NOSPACE alarms
+    /// once the db files are well under the quota, and shows the headroom
+    /// after. Each step asks for confirmation unless --yes. If the live data
+    /// itself fills the quota, delete data (or raise the quota) first.
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
+    ///
+    /// `save` is heavy: the member streams its whole database.
     Snapshot(commands::snapshot::Args),
     /// Decode one stored value (file or stdin) into the Kubernetes object.
     Decode(commands::decode::Args),

@@ -11,11 +11,7 @@ use crate::etcd::{maintenance, EtcdClient};
 use crate::output::human_duration;
 use crate::output::table::Table;
 
-/// Compact the keyspace history up to a revision.
-///
-/// Writes: older versions of every key are removed for good (the latest
-/// version of each key stays); watches and reads at older revisions fail
-/// afterwards. Default: up to the current revision. Asks unless --yes.
+/// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Compact up to this revision (default: the current one).

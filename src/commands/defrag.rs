@@ -11,12 +11,7 @@ use crate::ops::defrag::{self, Outcome, Pacing, Plan};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, human_duration};
 
-/// Defragment members one at a time: followers first, the leader last.
-///
-/// Writes: each member blocks reads and writes while it defragments. Before
-/// each member the cluster must be healthy (every voting member reachable, a
-/// leader, none lagging), otherwise it stops and names the member in the
-/// way. Asks for confirmation unless --yes; --dry-run only shows the plan.
+/// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this member (name or 16-hex id).
@@ -253,4 +248,47 @@ pub fn result_table(outcome: &Outcome) -> Table {
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Args {
+        let mut all = vec!["kubectl-etcd", "defrag"];
+        all.extend(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Defrag(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_suit_large_databases_and_move_leadership() {
+        let a = parse(&[]);
+        assert_eq!(a.timeout, Duration::from_secs(600));
+        assert_eq!(a.pause, Duration::from_secs(5));
+        assert!(a.options().move_leader);
+        assert!(!a.dry_run);
+    }
+
+    #[test]
+    fn threshold_flags_read_as_openshift_writes_them() {
+        let a = parse(&[
+            "--if-fragmented",
+            "45",
+            "--min-db-size",
+            "100MB",
+            "--no-move-leader",
+        ]);
+        let o = a.options();
+        assert_eq!(o.if_fragmented, Some(45.0));
+        assert_eq!(o.min_db_size, Some(100_000_000));
+        assert!(!o.move_leader);
+        assert_eq!(parse_percent("45%"), Ok(45.0));
+        assert!(parse_percent("145").is_err());
+        assert!(parse_percent("lots").is_err());
+    }
 }

@@ -15,14 +15,7 @@ use crate::ops::defrag::{Done, Options, Pacing};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
-/// Recover from NOSPACE: compact, defragment every member, disarm.
-///
-/// For a cluster that refuses writes with "database space exceeded" right
-/// now: etcd still accepts compaction and defragmentation under NOSPACE.
-/// Shows the space picture, then compacts to the current revision, rolls a
-/// defrag over every member (leader last), disarms the NOSPACE alarms once
-/// the db files are well under the quota, and shows the headroom after.
-/// Each step asks for confirmation unless --yes.
+/// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Quota to assume where the server does not report its own (etcd < 3.6:
