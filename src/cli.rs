@@ -168,6 +168,14 @@ pub enum Command {
     Health(commands::health::Args),
     /// Per-member database size, in use, fragmentation and quota headroom.
     Size(commands::size::Args),
+    /// Decode one stored value (file or stdin) into the Kubernetes object.
+    Decode(commands::decode::Args),
+    /// Show stored objects as Kubernetes shows them, now or at a past revision.
+    Get(commands::get::Args),
+    /// List keys as objects: type, namespace, name, size, encoding, revision.
+    Ls(commands::ls::Args),
+    /// Count keys per resource type (and namespace), at one revision.
+    Count(commands::count::Args),
     /// Defragment members one at a time, leader last (writes; confirms).
     ///
     /// Each member blocks its reads and writes while it defragments. Before
@@ -200,14 +208,6 @@ pub enum Command {
     ///
     /// `save` is heavy: the member streams its whole database.
     Snapshot(commands::snapshot::Args),
-    /// Decode one stored value (file or stdin) into the Kubernetes object.
-    Decode(commands::decode::Args),
-    /// Show stored objects as Kubernetes shows them, now or at a past revision.
-    Get(commands::get::Args),
-    /// List keys as objects: type, namespace, name, size, encoding, revision.
-    Ls(commands::ls::Args),
-    /// Count keys per resource type (and namespace), at one revision.
-    Count(commands::count::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.

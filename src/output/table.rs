@@ -111,8 +111,8 @@ mod tests {
         t.write(&mut out, false).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<_> = text.lines().collect();
-        assert_eq!(lines[0], "NAME     DB SIZE");
-        assert_eq!(lines[1], "etcd-0   1.5 MiB");
+        assert_eq!(lines[0], "NAME    DB SIZE");
+        assert_eq!(lines[1], "etcd-0  1.5 MiB");
         assert!(lines.iter().all(|l| !l.ends_with(' ')));
     }
 }
