@@ -37,6 +37,9 @@ pub enum SnapshotCommand {
     Status(FileArgs),
     /// Offline: key count and size per resource type of a snapshot or a
     /// member's `member/snap/db`.
+    ///
+    /// A running member rewrites its db file: read a stopped member's file,
+    /// or a snapshot.
     Inspect(InspectArgs),
 }
 
@@ -108,7 +111,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let format = session.format_or(OutputFormat::Table);
     match args.command {
         SnapshotCommand::Save(a) => {
-            let info = save_cmd(a, session).await?;
+            let info = save_cmd(a, format == OutputFormat::Table, session).await?;
             session.shell.emit(format, &info, |i| vec![info_table(i)])
         }
         SnapshotCommand::Status(a) => {
@@ -176,7 +179,7 @@ pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<Inspe
     })
 }
 
-async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo> {
+async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<SnapshotInfo> {
     if args.file.exists() && !args.overwrite {
         return Err(Error::new(
             Kind::Refused,
@@ -231,7 +234,7 @@ async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo>
         Ok(Some((blob, remaining))) => Some(blob.len() as u64 + remaining),
         _ => None,
     };
-    let bar = progress::bar(session.shell.stderr_tty, total, "snapshot", true);
+    let bar = progress::bar(session.shell.stderr_tty && table, total, "snapshot", true);
     let first = futures::stream::iter(match first {
         Ok(Some((blob, _))) => vec![Ok(blob)],
         Ok(None) => vec![],

@@ -52,6 +52,7 @@ impl Role {
 pub struct PlannedMember {
     /// 1-based position; `None` when skipped.
     pub order: Option<usize>,
+    #[serde(rename = "member")]
     pub name: String,
     pub id: String,
     #[serde(skip)]
