@@ -233,6 +233,26 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
         .unwrap()
         .iter()
         .all(|m| m["skip"].is_string()));
+
+    // The first failure stops the run and says what was (not) done.
+    let out = ke(
+        &c,
+        &[
+            "defrag",
+            "--yes",
+            "--pause",
+            "0s",
+            "--timeout",
+            "1ns",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("0 of 3 members defragmented"), "{err}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result["stopped"]["member"].is_string(), "{result:#}");
 }
 
 #[test]

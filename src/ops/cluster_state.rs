@@ -77,6 +77,34 @@ impl ClusterState {
         let mut members = Vec::new();
         let listed = survey.members.clone().unwrap_or_default();
         let mut used = vec![false; survey.views.len()];
+        // Which target failed is known, which member it was is not (a pod
+        // name is not a client URL): a single failed target is the answer.
+        let failed: Vec<usize> = survey
+            .views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.status.is_none())
+            .filter(|(_, v)| {
+                !listed.iter().any(|m| {
+                    m.client_urls
+                        .iter()
+                        .any(|u| same_url(u, &v.target.endpoint))
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let unmatched_members = listed
+            .iter()
+            .filter(|m| {
+                !survey.views.iter().any(|v| {
+                    v.member_id() == Some(m.id)
+                        || m.client_urls
+                            .iter()
+                            .any(|u| same_url(u, &v.target.endpoint))
+                })
+            })
+            .count();
+        let only_failed = (failed.len() == 1 && unmatched_members == 1).then(|| failed[0]);
         for m in &listed {
             let by_id = survey
                 .views
@@ -90,7 +118,7 @@ impl ClusterState {
                             .any(|u| same_url(u, &v.target.endpoint))
                 })
             };
-            let target = by_id.or_else(by_url);
+            let target = by_id.or_else(by_url).or(only_failed);
             if let Some(i) = target {
                 used[i] = true;
             }
