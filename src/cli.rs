@@ -217,6 +217,18 @@ pub enum Command {
     Complete(commands::completion::CompleteArgs),
 }
 
+impl Command {
+    /// Commands that stop cleanly on Ctrl-C themselves (a defrag in flight
+    /// is waited for, a snapshot's `.part` is removed) instead of being
+    /// dropped mid-step.
+    pub fn handles_interrupt(&self) -> bool {
+        matches!(
+            self,
+            Command::Defrag(_) | Command::RecoverSpace(_) | Command::Snapshot(_)
+        )
+    }
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 2m: {e}"))
 }

@@ -253,6 +253,51 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
     assert!(err.contains("0 of 3 members defragmented"), "{err}");
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(result["stopped"]["member"].is_string(), "{result:#}");
+
+    // Ctrl-C during the pause after the first member stops before the next.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
+        .args([
+            "--endpoints",
+            &c.endpoints(),
+            "defrag",
+            "--yes",
+            "--pause",
+            "20s",
+            "-o",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
+            panic!("defrag ended before pausing: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("pausing") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{seen}{rest}");
+    assert!(rest.contains("1 of 3 members defragmented"), "{seen}{rest}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["members"].as_array().unwrap().len(), 1, "{result:#}");
+    assert!(result["stopped"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
 }
 
 #[test]

@@ -95,7 +95,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         return Ok(());
     }
-    let outcome = rolling(&plan, &cluster, &opts, &args.pacing(), session).await?;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let outcome = rolling(&plan, &cluster, &opts, &args.pacing(), &interrupt, session).await?;
     session
         .shell
         .emit(format, &outcome, |o| vec![result_table(o)])?;
@@ -108,6 +109,7 @@ pub async fn rolling(
     cluster: &crate::context::Cluster,
     opts: &defrag::Options,
     pacing: &Pacing,
+    interrupt: &crate::ops::Interrupt,
     session: &mut Session,
 ) -> Result<Outcome> {
     if let Some(b) = &plan.blocked_by {
@@ -147,6 +149,7 @@ pub async fn rolling(
         &cluster.settings,
         opts,
         pacing,
+        interrupt,
         &mut note,
     )
     .await)

@@ -141,10 +141,19 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         pause: args.pause,
         recover: Duration::from_secs(120),
     };
-    let outcome = defrag::rolling(&plan, &cluster, &opts, &pacing, session).await?;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let outcome = defrag::rolling(&plan, &cluster, &opts, &pacing, &interrupt, session).await?;
     if outcome.stopped.is_some() {
         defrag::result_table(&outcome).write(session.shell.err(), false)?;
         return defrag::finish(&outcome, &plan);
+    }
+
+    if interrupt.fired() {
+        return Err(Error::new(
+            Kind::Partial,
+            "interrupted (Ctrl-C) after the defrag: alarms not disarmed",
+        )
+        .with_hint("finish with `kubectl etcd alarm disarm`"));
     }
 
     // 3. disarm

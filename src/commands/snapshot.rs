@@ -251,7 +251,8 @@ async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<
         }
     });
     let chunks = Box::pin(futures::StreamExt::chain(first, rest));
-    let result = save(chunks, &args.file, &mut |n| bar.set_position(n)).await;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let result = save(chunks, &args.file, &interrupt, &mut |n| bar.set_position(n)).await;
     bar.finish_and_clear();
     let saved = result.map_err(|e| e.context(format!("snapshot from `{name}`")))?;
     debug_assert!(!part_path(&args.file).exists());

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cluster_state::{ClusterState, MemberState};
+use super::Interrupt;
 use crate::connect::Target;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, format_id, ConnectSettings, EtcdClient, Survey};
@@ -239,12 +240,23 @@ pub async fn execute(
     settings: &ConnectSettings,
     opts: &Options,
     pacing: &Pacing,
+    interrupt: &Interrupt,
     note: &mut (dyn FnMut(String) + Send),
 ) -> Outcome {
     let mut done = Vec::new();
     let steps: Vec<&PlannedMember> = plan.steps().collect();
     for (i, step) in steps.iter().enumerate() {
-        match one(step, targets, settings, opts, pacing, note).await {
+        if interrupt.fired() {
+            return Outcome {
+                members: done,
+                stopped: Some(StopReason {
+                    member: step.name.clone(),
+                    message: "interrupted (Ctrl-C) before this member".into(),
+                    error: Error::new(Kind::Partial, "interrupted"),
+                }),
+            };
+        }
+        match one(step, targets, settings, opts, pacing, interrupt, note).await {
             Ok(d) => done.push(d),
             Err(error) => {
                 return Outcome {
@@ -259,7 +271,10 @@ pub async fn execute(
         }
         if i + 1 < steps.len() && !pacing.pause.is_zero() {
             note(format!("pausing {:?} before the next member", pacing.pause));
-            tokio::time::sleep(pacing.pause).await;
+            tokio::select! {
+                _ = tokio::time::sleep(pacing.pause) => {}
+                _ = interrupt.wait_for(1) => {}
+            }
         }
     }
     Outcome {
@@ -279,12 +294,14 @@ fn client_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'
     survey.views.get(i)?.client.as_ref()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn one(
     step: &PlannedMember,
     targets: &[Target],
     settings: &ConnectSettings,
     opts: &Options,
     pacing: &Pacing,
+    interrupt: &Interrupt,
     note: &mut (dyn FnMut(String) + Send),
 ) -> Result<Done> {
     let id = step.member_id;
@@ -332,10 +349,37 @@ async fn one(
         step.name,
         crate::output::human_bytes(before)
     ));
+    if interrupt.fired() {
+        return Err(Error::new(
+            Kind::Partial,
+            "interrupted (Ctrl-C) before defragmenting",
+        ));
+    }
     let start = Instant::now();
-    etcd::maintenance::defragment(client, pacing.timeout)
-        .await
-        .map_err(|e| e.context("defragment"))?;
+    let defrag = etcd::maintenance::defragment(client, pacing.timeout);
+    tokio::pin!(defrag);
+    let result = tokio::select! {
+        r = &mut defrag => r,
+        _ = interrupt.wait_for(1) => {
+            let seen = interrupt.count();
+            note(format!(
+                "Ctrl-C: `{}` is defragmenting on the server; waiting for it, then stopping \
+                 (Ctrl-C again to leave now)",
+                step.name
+            ));
+            tokio::select! {
+                r = &mut defrag => r,
+                _ = interrupt.wait_for(seen + 1) => {
+                    return Err(Error::new(
+                        Kind::Partial,
+                        format!("interrupted: left `{}` defragmenting on the server", step.name),
+                    )
+                    .with_hint("check it with `kubectl etcd status` before anything else"));
+                }
+            }
+        }
+    };
+    result.map_err(|e| e.context("defragment"))?;
     let took = start.elapsed();
     let (_, after_state) = wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
         .await
