@@ -304,6 +304,31 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
 fn defrag_refuses_and_names_the_member_that_is_down() {
     let mut c = Cluster::start(ClusterOpts::members(3));
     let victim = (c.leader_index() + 1) % 3;
+    let name = format!("m{victim}");
+
+    // Threshold mode: once one member is defragmented, only the others are
+    // over --if-fragmented.
+    seed(&c, "/registry/junk/", 800, 2048);
+    c.ctl().ok(&["del", "/registry/junk/", "--prefix"]);
+    let out = ke(&c, &["compact", "--yes", "--physical"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = ke(&c, &["defrag", "--yes", "--member", &name, "-o", "json"]);
+    assert_eq!(ok_json(&out)["members"].as_array().unwrap().len(), 1);
+    let plan = ok_json(&ke(
+        &c,
+        &["defrag", "--dry-run", "--if-fragmented", "45", "-o", "json"],
+    ));
+    for m in plan["members"].as_array().unwrap() {
+        if m["member"] == name.as_str() {
+            assert!(
+                m["skip"].as_str().unwrap().contains("--if-fragmented"),
+                "{plan:#}"
+            );
+        } else {
+            assert!(m["order"].is_u64(), "{plan:#}");
+        }
+    }
+
     c.kill(victim);
     let before: Vec<u64> = db_sizes_running(&c, victim);
     let out = ke(&c, &["defrag", "--yes", "--pause", "0s"]);
