@@ -538,3 +538,43 @@ fn snapshots_are_saved_verified_and_read_offline() {
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+#[test]
+fn maintenance_works_over_tls_with_client_certificates_and_auth() {
+    let c = Cluster::start(ClusterOpts {
+        tls: Some(support::TlsMode::ClientCertAuth),
+        auth: true,
+        ..ClusterOpts::members(1)
+    });
+    let tls = c.tls();
+    let user = c.auth().unwrap().user_arg();
+    let flags = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            "--cacert".into(),
+            tls.ca.display().to_string(),
+            "--cert".into(),
+            tls.cert.display().to_string(),
+            "--key".into(),
+            tls.key.display().to_string(),
+            "--user".into(),
+            user.clone(),
+        ];
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |args: &[&str]| {
+        let a = flags(args);
+        ke(&c, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    c.put("/registry/pods/default/a", "x");
+    let out = run(&["defrag", "--yes", "--pause", "0s", "-o", "json"]);
+    assert_eq!(ok_json(&out)["members"].as_array().unwrap().len(), 1);
+    let out = run(&["compact", "--yes", "-o", "json"]);
+    assert!(ok_json(&out)["revision"].as_i64().unwrap() >= 2);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tls.db");
+    let saved = ok_json(&run(&["snapshot", "save", path_str(&file), "-o", "json"]));
+    assert_eq!(saved["integrity"], "verified");
+    let list = ok_json(&run(&["alarm", "list", "-o", "json"]));
+    assert!(list.as_array().unwrap().is_empty());
+}
