@@ -18,10 +18,10 @@ use crate::output::{human_bytes, percent};
 /// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Quota to assume where the server does not report its own (etcd < 3.6:
-    /// pass the members' --quota-backend-bytes).
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// The members' --quota-backend-bytes. Needed on etcd before 3.6,
+    /// which does not report its quota.
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     /// Pause between members during the defrag.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
@@ -64,12 +64,12 @@ pub struct Report {
     pub after: Vec<SpaceRow>,
 }
 
-fn picture(survey: &Survey, state: &ClusterState, assumed: u64) -> Vec<SpaceRow> {
+fn picture(survey: &Survey, state: &ClusterState, given: Option<u64>) -> Vec<SpaceRow> {
     state
         .members
         .iter()
         .map(|m| {
-            let (quota, quota_assumed) = alarm::quota_of(Some(m), assumed);
+            let (quota, quota_assumed) = alarm::quota_of(Some(m), given);
             let db = m.reachable().then_some(m.db_size);
             SpaceRow {
                 member: m.label(),
@@ -102,6 +102,18 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session
             .shell
             .note("no NOSPACE alarm is active: the steps still free space, nothing to disarm");
+    }
+    // Whether the alarm may be disarmed at the end depends on the quota:
+    // find out now, not after compacting and defragmenting.
+    if nospace && !args.dry_run && before.iter().any(|r| r.quota_assumed) {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "cannot tell when NOSPACE may be disarmed: {}",
+                alarm::QUOTA_UNKNOWN
+            ),
+        )
+        .with_hint("pass --quota-bytes with the members' --quota-backend-bytes"));
     }
     if args.dry_run {
         session.shell.note(

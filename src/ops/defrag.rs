@@ -418,7 +418,8 @@ async fn wait_until(
                 format!("still not healthy after {limit:?}: {why}"),
             ));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Every poll reconnects to every member: not too often.
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
