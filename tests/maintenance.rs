@@ -597,3 +597,132 @@ fn maintenance_works_over_tls_with_client_certificates_and_auth() {
     let list = ok_json(&run(&["alarm", "list", "-o", "json"]));
     assert!(list.as_array().unwrap().is_empty());
 }
+
+/// A learner started next to `c` (which the harness cannot add itself);
+/// killed on drop.
+struct Learner {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Learner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn add_learner(c: &Cluster) -> Learner {
+    let (client, peer) = (
+        format!("http://127.0.0.1:{}", free_port()),
+        format!("http://127.0.0.1:{}", free_port()),
+    );
+    c.ctl().ok(&[
+        "member",
+        "add",
+        "learner",
+        "--learner",
+        "--peer-urls",
+        &peer,
+    ]);
+    let mut initial: Vec<String> = c
+        .members()
+        .iter()
+        .map(|m| format!("{}={}", m.name(), m.peer_url()))
+        .collect();
+    initial.push(format!("learner={peer}"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(support::etcd_bin());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ETCD") {
+            cmd.env_remove(k);
+        }
+    }
+    let data = dir.path().join("data");
+    cmd.args(["--name", "learner", "--data-dir", data.to_str().unwrap()])
+        .args([
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+        ])
+        .args(["--initial-cluster", &initial.join(",")])
+        .args(["--initial-cluster-state", "existing"])
+        .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let learner = Learner {
+        child: cmd.spawn().expect("start the learner"),
+        url: client,
+        _dir: dir,
+    };
+    // Up once it answers a serializable status.
+    for _ in 0..100 {
+        let out = c
+            .ctl()
+            .endpoints(&learner.url)
+            .run(&["endpoint", "status", "-w", "json"]);
+        if out.status.success() {
+            return learner;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the learner did not start");
+}
+
+#[test]
+fn learners_are_defragmented_first_and_never_block() {
+    let c = Cluster::single();
+    let mut learner = add_learner(&c);
+    let endpoints = format!("{},{}", c.endpoints(), learner.url);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
+            .args(["--endpoints", &endpoints])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let plan = ok_json(&run(&["defrag", "--dry-run", "-o", "json"]));
+    let roles: Vec<&str> = plan["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["learner", "leader"], "{plan:#}");
+    // etcd (up to at least 3.6) refuses Defragment on learners: the learner
+    // is then skipped with the reason, and the run goes on.
+    let done = ok_json(&run(&["defrag", "--yes", "--pause", "0s", "-o", "json"]));
+    let members = done["members"].as_array().unwrap();
+    let skipped = done["skipped"].as_array().unwrap();
+    assert_eq!(members.len() + skipped.len(), 2, "{done:#}");
+    assert_eq!(members.last().unwrap()["member"], "m0", "{done:#}");
+    match skipped.first() {
+        Some(s) => assert!(s["reason"].as_str().unwrap().contains("learner")),
+        None => assert_eq!(members[0]["member"], "learner"),
+    }
+
+    // A learner that is down is skipped; it does not count for quorum.
+    let _ = learner.child.kill();
+    let _ = learner.child.wait();
+    let out = run(&["defrag", "--yes", "--pause", "0s", "-o", "json"]);
+    let done = ok_json(&out);
+    assert_eq!(done["members"].as_array().unwrap().len(), 1, "{done:#}");
+    assert_eq!(done["members"][0]["member"], "m0");
+}

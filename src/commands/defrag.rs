@@ -7,7 +7,7 @@ use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::Survey;
 use crate::ops::cluster_state::ClusterState;
-use crate::ops::defrag::{self, Outcome, Pacing, Plan};
+use crate::ops::defrag::{self, Outcome, Pacing, Plan, Role};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, human_duration};
 
@@ -126,6 +126,7 @@ pub async fn rolling(
         plan_table(plan).write(session.shell.err(), false)?;
         return Ok(Outcome {
             members: Vec::new(),
+            skipped: Vec::new(),
             stopped: None,
         });
     }
@@ -197,6 +198,10 @@ pub fn plan_table(plan: &Plan) -> Table {
                 format!("move leadership to {to}, then defragment"),
                 Mark::Plain,
             ),
+            (None, None) if m.role == Role::Learner => (
+                "defragment if etcd allows it (up to 3.6 it refuses learners)".to_string(),
+                Mark::Plain,
+            ),
             (None, None) => ("defragment".to_string(), Mark::Plain),
         };
         t.marked_row(vec![
@@ -237,6 +242,17 @@ pub fn result_table(outcome: &Outcome) -> Table {
             human_bytes(d.reclaimed),
             human_duration(Duration::from_millis(d.took_ms)),
             d.leader_moved_to.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    for s in &outcome.skipped {
+        t.marked_row(vec![
+            (s.member.clone(), Mark::Warn),
+            (s.id.clone(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            (format!("skipped: {}", s.reason), Mark::Warn),
         ]);
     }
     if let Some(s) = &outcome.stopped {

@@ -11,7 +11,7 @@ use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
 use crate::etcd::{format_id, Survey};
 use crate::ops::cluster_state::ClusterState;
-use crate::ops::defrag::{Done, Options, Pacing};
+use crate::ops::defrag::{Done, Options, Pacing, Skipped};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
@@ -60,6 +60,7 @@ pub struct Report {
     pub before: Vec<SpaceRow>,
     pub compacted_at: Option<i64>,
     pub defragmented: Vec<Done>,
+    pub skipped: Vec<Skipped>,
     pub disarmed: Vec<String>,
     pub after: Vec<SpaceRow>,
 }
@@ -215,6 +216,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         before,
         compacted_at: Some(compacted.revision),
         defragmented: outcome.members,
+        skipped: outcome.skipped,
         disarmed,
         after: picture(&survey, &state, args.quota_bytes),
     };
@@ -223,6 +225,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         vec![
             defrag::result_table(&crate::ops::defrag::Outcome {
                 members: r.defragmented.clone(),
+                skipped: r.skipped.clone(),
                 stopped: None,
             }),
             space_table(&r.after).title("space after"),

@@ -198,9 +198,11 @@ async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<
             .members
             .iter()
             .filter(|m| m.reachable() && !m.lagging)
+            // Voters first: etcd before 3.5 refuses snapshots from learners.
             .max_by(|a, b| {
-                a.raft_applied_index
-                    .cmp(&b.raft_applied_index)
+                b.is_learner
+                    .cmp(&a.is_learner)
+                    .then_with(|| a.raft_applied_index.cmp(&b.raft_applied_index))
                     .then_with(|| b.name.cmp(&a.name))
             })
             .ok_or_else(|| {

@@ -219,8 +219,22 @@ pub struct Done {
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub members: Vec<Done>,
+    /// Members passed over during the run, with the reason.
+    pub skipped: Vec<Skipped>,
     pub stopped: Option<StopReason>,
 }
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub member: String,
+    pub id: String,
+    pub reason: String,
+}
+
+/// etcd up to at least 3.6 answers Defragment on a learner with this; the
+/// learner is then passed over, not a reason to stop the run.
+pub const LEARNER_REFUSED: &str = "rpc not supported for learner";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -244,11 +258,13 @@ pub async fn execute(
     note: &mut (dyn FnMut(String) + Send),
 ) -> Outcome {
     let mut done = Vec::new();
+    let mut skipped = Vec::new();
     let steps: Vec<&PlannedMember> = plan.steps().collect();
     for (i, step) in steps.iter().enumerate() {
         if interrupt.fired() {
             return Outcome {
                 members: done,
+                skipped,
                 stopped: Some(StopReason {
                     member: step.name.clone(),
                     message: "interrupted (Ctrl-C) before this member".into(),
@@ -258,9 +274,23 @@ pub async fn execute(
         }
         match one(step, targets, settings, opts, pacing, interrupt, note).await {
             Ok(d) => done.push(d),
+            Err(e) if step.role == Role::Learner && e.message.contains(LEARNER_REFUSED) => {
+                note(format!(
+                    "`{}` is a learner and this etcd does not defragment learners: skipped",
+                    step.name
+                ));
+                skipped.push(Skipped {
+                    member: step.name.clone(),
+                    id: step.id.clone(),
+                    reason: "etcd refuses to defragment learners (rpc not supported for learner)"
+                        .into(),
+                });
+                continue;
+            }
             Err(error) => {
                 return Outcome {
                     members: done,
+                    skipped,
                     stopped: Some(StopReason {
                         member: step.name.clone(),
                         message: error.message.clone(),
@@ -279,6 +309,7 @@ pub async fn execute(
     }
     Outcome {
         members: done,
+        skipped,
         stopped: None,
     }
 }
