@@ -726,3 +726,69 @@ fn learners_are_defragmented_first_and_never_block() {
     assert_eq!(done["members"].as_array().unwrap().len(), 1, "{done:#}");
     assert_eq!(done["members"][0]["member"], "m0");
 }
+
+/// A TCP proxy to `upstream` that cuts every connection once `limit` bytes
+/// in all have come back from the server: a stream dropped mid-way.
+fn cutting_proxy(upstream: &str, limit: u64) -> String {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::AtomicU64;
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let total = Arc::new(AtomicU64::new(0));
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = c_read.read(&mut buf) {
+                    if n == 0 || s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            let total = total.clone();
+            thread::spawn(move || {
+                let (mut s_read, mut c_write) = (server, client);
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = s_read.read(&mut buf) {
+                    if n == 0 || c_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    if total.fetch_add(n as u64, Ordering::SeqCst) + n as u64 > limit {
+                        break;
+                    }
+                }
+                let _ = c_write.shutdown(Shutdown::Both);
+                let _ = s_read.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_snapshot_stream_cut_mid_way_leaves_no_file() {
+    let c = Cluster::single();
+    seed(&c, "/registry/configmaps/default/c", 400, 4096);
+    let proxy = cutting_proxy(c.member(0).client_url(), 600 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
+        .args(["--endpoints", &proxy, "snapshot", "save", path_str(&file)])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("no file was written"), "{err}");
+    assert!(err.contains("connection to the member dropped"), "{err}");
+    assert!(!file.exists(), "no FILE");
+    assert!(!dir.path().join("cut.db.part").exists(), "no FILE.part");
+}

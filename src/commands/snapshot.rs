@@ -272,7 +272,22 @@ async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Ve
             Kind::Unavailable,
             format!("no data for {STREAM_IDLE:?}"),
         )),
-        Ok(Err(e)) => Err(explain(&e)),
+        Ok(Err(e)) => {
+            let err = explain(&e);
+            // hyper's chain for a connection cut mid-body is three lines of
+            // internals; the operator needs one.
+            if err.message.contains("error reading a body")
+                || err.message.contains("connection reset")
+                || err.message.contains("broken pipe")
+            {
+                Err(Error::new(
+                    Kind::Unavailable,
+                    "the connection to the member dropped",
+                ))
+            } else {
+                Err(err)
+            }
+        }
         Ok(Ok(None)) => Ok(None),
         Ok(Ok(Some(r))) => Ok(Some((r.blob().to_vec(), r.remaining_bytes()))),
     }
