@@ -479,6 +479,10 @@ fn snapshots_are_saved_verified_and_read_offline() {
     let saved = ok_json(&ke(&c, &["snapshot", "save", f, "-o", "json"]));
     assert_eq!(saved["totalKeys"].as_u64(), Some(live), "{saved:#}");
     assert_eq!(saved["integrity"], "verified");
+    assert_eq!(
+        saved["etcdVersion"].as_str(),
+        Some(support::etcd_version().as_str())
+    );
     assert!(!dir.path().join("snap.db.part").exists());
     // An existing file is not overwritten by accident.
     let out = ke(&c, &["snapshot", "save", f]);

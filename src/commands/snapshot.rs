@@ -93,6 +93,8 @@ pub struct SnapshotInfo {
     pub consistent_index: Option<u64>,
     pub compacted_revision: Option<i64>,
     pub storage_version: Option<String>,
+    /// Version of the etcd server it was taken from (`save` only).
+    pub etcd_version: Option<String>,
     pub took_ms: Option<u64>,
 }
 
@@ -150,6 +152,7 @@ pub fn info_of(path: &Path) -> Result<SnapshotInfo> {
         consistent_index: ks.consistent_index,
         compacted_revision: ks.compacted_revision,
         storage_version: ks.storage_version,
+        etcd_version: None,
         took_ms: None,
     })
 }
@@ -225,6 +228,11 @@ async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<
         .and_then(|v| v.client.clone())
         .ok_or_else(|| Error::new(Kind::Unavailable, "no connection to the member"))?;
     let (name, id) = (member.label(), member.id);
+    let etcd_version = member
+        .target
+        .and_then(|i| survey.views.get(i))
+        .and_then(|v| v.status.as_ref())
+        .map(|s| s.version.clone());
     session.shell.note(format!(
         "streaming a snapshot from `{name}` ({})",
         human_bytes(member.db_size)
@@ -261,6 +269,7 @@ async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<
     let mut info = info_of(&saved.path)?;
     info.member = Some(name);
     info.member_id = Some(format_id(id));
+    info.etcd_version = etcd_version;
     info.took_ms = Some(start.elapsed().as_millis() as u64);
     Ok(info)
 }
@@ -326,6 +335,9 @@ pub fn info_table(i: &SnapshotInfo) -> Table {
             "took {}",
             human_duration(Duration::from_millis(ms))
         ));
+    }
+    if let Some(v) = &i.etcd_version {
+        extra.push(format!("etcd {v}"));
     }
     if let Some(v) = &i.storage_version {
         extra.push(format!("etcd storage version {v}"));
