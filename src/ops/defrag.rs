@@ -320,6 +320,15 @@ async fn state_now(targets: &[Target], settings: &ConnectSettings) -> (Survey, C
     (survey, state)
 }
 
+/// The clients of a survey that answered, to poll again without dialling.
+fn clients_of(survey: &Survey) -> Vec<Option<EtcdClient>> {
+    survey
+        .views
+        .iter()
+        .map(|v| v.status.as_ref().and(v.client.clone()))
+        .collect()
+}
+
 fn client_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'a EtcdClient> {
     let i = state.member(id)?.target?;
     survey.views.get(i)?.client.as_ref()
@@ -435,8 +444,11 @@ async fn wait_until(
     ok: impl Fn(&ClusterState) -> bool,
 ) -> Result<(Survey, ClusterState)> {
     let deadline = Instant::now() + limit;
+    let mut clients: Vec<Option<EtcdClient>> = Vec::new();
     loop {
-        let (survey, state) = state_now(targets, settings).await;
+        let survey = Survey::take_reusing(targets, settings, &clients).await;
+        clients = clients_of(&survey);
+        let state = ClusterState::from_survey(&survey);
         if ok(&state) {
             return Ok((survey, state));
         }
@@ -449,8 +461,7 @@ async fn wait_until(
                 format!("still not healthy after {limit:?}: {why}"),
             ));
         }
-        // Every poll reconnects to every member: not too often.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
