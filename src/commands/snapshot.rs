@@ -286,6 +286,7 @@ async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Ve
             // hyper's chain for a connection cut mid-body is three lines of
             // internals; the operator needs one.
             if err.message.contains("error reading a body")
+                || err.message.contains("closed the connection")
                 || err.message.contains("connection reset")
                 || err.message.contains("broken pipe")
             {
