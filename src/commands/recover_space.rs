@@ -140,7 +140,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         timeout: args.timeout,
         dry_run: false,
     };
-    let compacted = compact::compact(&client, &compact_args, session).await?;
+    let compacted = compact::compact(&cluster, &client, &compact_args, session).await?;
 
     // 2. rolling defrag
     session.shell.note("step 2 of 3: defragment every member");

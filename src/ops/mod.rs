@@ -5,6 +5,7 @@
 //! return what they did, so the command decides how to show it.
 
 pub mod cluster_state;
+pub mod compaction;
 pub mod defrag;
 pub mod snapshot;
 
