@@ -179,14 +179,36 @@ pub enum Command {
     /// Count keys per resource type (and namespace), at one revision.
     Count(commands::count::Args),
     /// Defragment members one at a time, leader last (writes; confirms).
+    ///
+    /// Each member blocks its reads and writes while it defragments. Before
+    /// each member the cluster must be healthy (every voting member
+    /// reachable, a leader, none lagging), otherwise the run stops and names
+    /// the member in the way. Leadership moves to the healthiest follower
+    /// before the leader's turn. Stops at the first failure. Asks for
+    /// confirmation unless --yes; --dry-run shows the plan and changes
+    /// nothing.
     Defrag(commands::defrag::Args),
     /// Compact the keyspace history up to a revision (writes; confirms).
+    ///
+    /// Older versions of every key are removed for good (the latest version
+    /// of each key stays); reads and watches at older revisions fail
+    /// afterwards. Default: up to the current revision.
     Compact(commands::compact::Args),
     /// List or disarm alarms (NOSPACE, CORRUPT).
     Alarm(commands::alarm::Args),
     /// Guided NOSPACE recovery: compact, defragment, disarm (writes; confirms).
+    ///
+    /// For a cluster that refuses writes with "database space exceeded" now:
+    /// etcd still accepts compaction, defragmentation and deletes under
+    /// NOSPACE. Shows the space picture, compacts to the current revision,
+    /// defragments every member (leader last), disarms the NOSPACE alarms
+    /// once the db files are well under the quota, and shows the headroom
+    /// after. Each step asks for confirmation unless --yes. If the live data
+    /// itself fills the quota, delete data (or raise the quota) first.
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
+    ///
+    /// `save` is heavy: the member streams its whole database.
     Snapshot(commands::snapshot::Args),
     /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
     ///
@@ -199,6 +221,18 @@ pub enum Command {
     /// Completion protocol used by `kubectl_complete-etcd` (kubectl plugin completion).
     #[command(name = "__complete", hide = true)]
     Complete(commands::completion::CompleteArgs),
+}
+
+impl Command {
+    /// Commands that stop cleanly on Ctrl-C themselves (a defrag in flight
+    /// is waited for, a snapshot's `.part` is removed) instead of being
+    /// dropped mid-step.
+    pub fn handles_interrupt(&self) -> bool {
+        matches!(
+            self,
+            Command::Defrag(_) | Command::RecoverSpace(_) | Command::Snapshot(_)
+        )
+    }
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
