@@ -186,6 +186,10 @@ pub enum Command {
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
     Snapshot(commands::snapshot::Args),
+    /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
+    Resize(commands::resize::Args),
+    /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
+    Restore(commands::restore::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.

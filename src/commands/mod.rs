@@ -6,12 +6,14 @@ pub mod compact;
 pub mod completion;
 pub mod count;
 pub mod decode;
-pub mod get;
 pub mod defrag;
+pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
 pub mod recover_space;
+pub mod resize;
+pub mod restore;
 pub mod size;
 pub mod snapshot;
 pub mod status;
@@ -37,6 +39,8 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Alarm(args) => alarm::run(args, session).await,
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
+        Command::Resize(args) => resize::run(args, session).await,
+        Command::Restore(args) => restore::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),

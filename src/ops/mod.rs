@@ -6,4 +6,6 @@
 
 pub mod cluster_state;
 pub mod defrag;
+pub mod resize;
+pub mod restore;
 pub mod snapshot;

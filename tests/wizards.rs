@@ -1,0 +1,406 @@
+//! The resize and restore wizards against real etcd processes: membership
+//! changes under a concurrent writer, quorum refusals, a replace, restores
+//! of a whole cluster and of one node's layout, with `--yes` and through a
+//! pseudo-terminal. `ETCD_BIN` selects the etcd build; the tests adapt to
+//! its version (revision bump on 3.5+).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{output_text, Cluster, ClusterOpts};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
+
+fn command(endpoints: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ETCDCTL") {
+            cmd.env_remove(k);
+        }
+    }
+    if !endpoints.is_empty() {
+        cmd.arg("--endpoints").arg(endpoints);
+    }
+    cmd.args(args);
+    cmd
+}
+
+/// Run kubectl-etcd with stdin closed (no terminal).
+fn ke(endpoints: &str, args: &[&str]) -> Output {
+    command(endpoints, args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-etcd")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", output_text(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A wizard running in the background; its stderr is collected line by line.
+struct Running {
+    child: Child,
+    err: Arc<Mutex<Vec<String>>>,
+    out: thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kubectl-etcd");
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let lines = err.clone();
+        let pipe = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        });
+        let mut pipe = child.stdout.take().unwrap();
+        let out = thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = pipe.read_to_end(&mut v);
+            v
+        });
+        Running { child, err, out }
+    }
+
+    /// Wait for a stderr line starting with `prefix` (trimmed); its rest.
+    fn wait_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self
+                .err
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
+            {
+                return l;
+            }
+            if Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
+                thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "no `{prefix}` line:\n{}",
+                    self.err.lock().unwrap().join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn finish(mut self) -> (bool, String, String) {
+        let status = self.child.wait().unwrap();
+        let out = self.out.join().unwrap();
+        thread::sleep(Duration::from_millis(100));
+        let err = self.err.lock().unwrap().join("\n");
+        (
+            status.success(),
+            String::from_utf8_lossy(&out).into_owned(),
+            err,
+        )
+    }
+}
+
+/// `resize add NAME` for harness member `i`: starts etcd with the
+/// `--initial-cluster` the wizard prints, as an operator would.
+fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
+    let (name, peer, client) = {
+        let m = c.member(i);
+        (
+            m.name().to_owned(),
+            m.peer_url().to_owned(),
+            m.client_url().to_owned(),
+        )
+    };
+    let mut run = Running::spawn(command(
+        endpoints,
+        &[
+            "resize",
+            "add",
+            &name,
+            "--peer-urls",
+            &peer,
+            "--client-url",
+            &client,
+            "--yes",
+            "--wait",
+            "60s",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    c.start_joining(i, &initial);
+    let (ok, _out, err) = run.finish();
+    assert!(ok, "resize add {name} failed:\n{err}");
+    assert!(err.contains("has caught up"), "{err}");
+    assert!(err.contains("votes now"), "{err}");
+    err
+}
+
+fn member_list(c: &Cluster) -> Vec<Value> {
+    let out = c.ctl().ok(&["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["members"].as_array().cloned().unwrap_or_default()
+}
+
+/// Comma-joined client URLs of the given harness members.
+fn urls(c: &Cluster, idx: &[usize]) -> String {
+    idx.iter()
+        .map(|&i| c.member(i).client_url().to_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Feed `y` to a command on a pseudo-terminal (util-linux `script`) until it
+/// exits; returns everything the terminal showed.
+fn through_pty(cmd_line: &str) -> (bool, String) {
+    let mut child = Command::new("script")
+        .args(["-qec", cmd_line, "/dev/null"])
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script(1)");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out_pipe = child.stdout.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "pty run did not finish");
+        let _ = stdin.write_all(b"y");
+        let _ = stdin.flush();
+        thread::sleep(Duration::from_millis(300));
+    };
+    drop(stdin);
+    let text = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    (status.success(), text)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let base = urls(&c, &[0, 1, 2]);
+
+    // A writer that keeps going through every change.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        let ctl = c.etcdctl_path().to_owned();
+        let endpoints = base.clone();
+        thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w/{n:05}");
+                let out = Command::new(&ctl)
+                    .env("ETCDCTL_API", "3")
+                    .args([
+                        &format!("--endpoints={endpoints}"),
+                        "--command-timeout=3s",
+                        "put",
+                        &key,
+                        &format!("v{n}"),
+                    ])
+                    .output()
+                    .unwrap();
+                if out.status.success() {
+                    acked.lock().unwrap().push(key);
+                }
+                n += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    // 3 -> 5: two learners, one at a time, each caught up and promoted.
+    let m3 = c.add_member("m3");
+    add_member(&mut c, &base, m3);
+    let m4 = c.add_member("m4");
+    add_member(&mut c, &base, m4);
+    let members = member_list(&c);
+    assert_eq!(members.len(), 5);
+    assert!(members
+        .iter()
+        .all(|m| m["isLearner"].as_bool() != Some(true)));
+
+    // Re-running a finished add changes nothing.
+    let out = ke(
+        &base,
+        &[
+            "resize",
+            "add",
+            "m4",
+            "--peer-urls",
+            c.member(m4).peer_url(),
+            "--yes",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing to do"),
+        "{}",
+        output_text(&out)
+    );
+
+    // 5 -> 3: remove the leader (leadership moves first), then m3 on a
+    // pseudo-terminal, answering the prompt.
+    let leader = c.leader_index();
+    let leader_name = c.member(leader).name().to_owned();
+    let all = urls(&c, &[0, 1, 2, 3, 4]);
+    let out = ke(&all, &["resize", "remove", &leader_name, "--yes"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        err.contains(&format!("move leadership from `{leader_name}`")),
+        "{err}"
+    );
+    assert!(
+        err.contains("now:   5 voting members (5 healthy): quorum 3, tolerates 2 failures"),
+        "{err}"
+    );
+    c.kill(leader);
+    let second = if leader == m3 { m4 } else { m3 };
+    let rest: Vec<usize> = (0..5).filter(|&i| i != leader).collect();
+    let line = format!(
+        "{} --endpoints {} resize remove {}",
+        shell_quote(BIN),
+        urls(&c, &rest),
+        c.member(second).name()
+    );
+    let (ok_pty, text) = through_pty(&line);
+    assert!(ok_pty, "{text}");
+    assert!(
+        text.contains(&format!("remove member `{}`?", c.member(second).name())),
+        "{text}"
+    );
+    assert!(text.contains("after: 3 voting members"), "{text}");
+    c.kill(second);
+
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "the writer got only {} writes through",
+        acked.len()
+    );
+    let members = member_list(&c);
+    assert_eq!(members.len(), 3, "{members:?}");
+    let out = c.ctl().ok(&["get", "w/", "--prefix", "--keys-only"]);
+    let present: std::collections::HashSet<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|k| !present.contains(k.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+#[test]
+fn resize_refuses_to_break_quorum_and_replaces_a_dead_member() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    c.put("k", "v");
+    c.kill(2);
+    let live = urls(&c, &[0, 1]);
+
+    // 3 members, 1 dead: removing a healthy one would leave 1 of 2.
+    let out = ke(&live, &["resize", "remove", "m0", "--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to remove `m0`"), "{err}");
+    assert!(err.contains("a quorum of 2 is needed"), "{err}");
+    assert_eq!(member_list(&c).len(), 3);
+
+    // Dry run: the plan, nothing changed.
+    let r = c.add_member("m2r");
+    let (peer, client) = (
+        c.member(r).peer_url().to_owned(),
+        c.member(r).client_url().to_owned(),
+    );
+    let out = ke(
+        &live,
+        &[
+            "resize",
+            "replace",
+            "m2",
+            "--name",
+            "m2r",
+            "--peer-urls",
+            &peer,
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    let plan: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let actions: Vec<&str> = plan["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["remove", "addLearner", "startMember", "catchUp", "promote"]
+    );
+    assert_eq!(member_list(&c).len(), 3);
+
+    // Replace: remove the dead m2 first, then add m2r.
+    let mut run = Running::spawn(command(
+        &live,
+        &[
+            "resize",
+            "replace",
+            "m2",
+            "--name",
+            "m2r",
+            "--peer-urls",
+            &peer,
+            "--client-url",
+            &client,
+            "--yes",
+            "--wait",
+            "60s",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    assert!(
+        !initial.contains("m2="),
+        "the removed member is not in {initial}"
+    );
+    c.start_joining(r, &initial);
+    let (ok_run, _, err) = run.finish();
+    assert!(ok_run, "{err}");
+    let remove_at = err.find("step: remove member `m2`").expect(&err);
+    let add_at = err.find("step: add `m2r` as a learner").expect(&err);
+    assert!(remove_at < add_at, "{err}");
+    let names: Vec<String> = member_list(&c)
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(names.contains(&"m2r".to_string()) && !names.contains(&"m2".to_string()));
+    assert_eq!(c.get_from(r, "k").as_deref(), Some("v"));
+}
