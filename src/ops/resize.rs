@@ -608,6 +608,9 @@ mod tests {
         l.is_learner = true;
         l.raft_applied_index = 5;
         s.members.push(l);
+        for m in &mut s.members[..3] {
+            m.raft_applied_index = 5000;
+        }
         let change = Change::Add {
             name: "m4".into(),
             peer_urls: urls("http://m4:2380"),
@@ -616,7 +619,7 @@ mod tests {
         let pending: Vec<_> = p.pending().cloned().collect();
         assert!(matches!(pending[0], Step::CatchUp { .. }), "{pending:?}");
         // Caught up now: only the promotion is left.
-        s.members[3].raft_applied_index = 100;
+        s.members[3].raft_applied_index = 4500;
         let p = plan(&s, &change, true).unwrap();
         let pending: Vec<_> = p.pending().cloned().collect();
         assert_eq!(pending, vec![Step::Promote { name: "m4".into() }]);
