@@ -176,7 +176,7 @@ pub fn inspect(path: &Path, revision: Option<i64>) -> Result<InspectReport> {
     })
 }
 
-async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo> {
+pub async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo> {
     if args.file.exists() && !args.overwrite {
         return Err(Error::new(
             Kind::Refused,
