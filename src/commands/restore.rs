@@ -182,10 +182,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         .unwrap_or(path.clone())
         .display()
         .to_string();
+    let source = restore::Source {
+        path: &snapshot_arg,
+        revision: info.revision,
+        consistent_index: info.consistent_index,
+    };
     let mut plan = restore::plan(
-        &snapshot_arg,
-        info.revision,
-        info.consistent_index,
+        source,
         &members,
         &token,
         &template,

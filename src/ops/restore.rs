@@ -115,17 +115,28 @@ pub fn data_dir_for(template: &str, name: &str) -> String {
     template.replace("{name}", name)
 }
 
-/// Plan restoring `snapshot` into `members`.
+/// The facts of the snapshot a plan needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub path: &'a str,
+    pub revision: i64,
+    pub consistent_index: Option<u64>,
+}
+
+/// Plan restoring `source` into `members`.
 pub fn plan(
-    snapshot: &str,
-    snapshot_revision: i64,
-    consistent_index: Option<u64>,
+    source: Source<'_>,
     members: &[TargetMember],
     token: &str,
     data_dir_template: &str,
     tool: &Tool,
     bump: BumpSpec,
 ) -> Result<Plan, String> {
+    let Source {
+        path: snapshot,
+        revision: snapshot_revision,
+        consistent_index,
+    } = source;
     if members.is_empty() {
         return Err("no members to restore into".into());
     }
@@ -661,6 +672,14 @@ mod tests {
             .collect()
     }
 
+    fn src(consistent_index: Option<u64>) -> Source<'static> {
+        Source {
+            path: "/s.db",
+            revision: 500,
+            consistent_index,
+        }
+    }
+
     fn tool(kind: &str, can_bump: bool) -> Tool {
         Tool {
             kind: kind.into(),
@@ -696,9 +715,7 @@ mod tests {
     #[test]
     fn etcdutl_commands_carry_the_bump_and_every_member() {
         let p = plan(
-            "/s.db",
-            500,
-            Some(600),
+            src(Some(600)),
             &members(),
             "tok",
             "/var/lib/etcd-{name}",
@@ -731,9 +748,7 @@ mod tests {
     #[test]
     fn etcdctl_34_cannot_bump_and_says_so() {
         let p = plan(
-            "/s.db",
-            500,
-            None,
+            src(None),
             &members(),
             "tok",
             "/d/{name}",
