@@ -765,9 +765,7 @@ mod tests {
         assert!(!p.members[0].argv.iter().any(|a| a.contains("bump")));
         let dup = [members()[0].clone(), members()[0].clone()];
         assert!(plan(
-            "/s",
-            1,
-            None,
+            src(None),
             &dup,
             "t",
             "/d",
