@@ -7,6 +7,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -403,4 +404,234 @@ fn resize_refuses_to_break_quorum_and_replaces_a_dead_member() {
     assert_eq!(names.len(), 3);
     assert!(names.contains(&"m2r".to_string()) && !names.contains(&"m2".to_string()));
     assert_eq!(c.get_from(r, "k").as_deref(), Some("v"));
+}
+
+// ----- restore ---------------------------------------------------------------
+
+/// The restore tool for the etcd under test: etcdutl beside it (3.5+, can
+/// bump the revision), else its etcdctl (3.4, cannot).
+fn restore_tool(c: &Cluster) -> (Vec<String>, u64) {
+    let etcdutl = support::etcd_bin().with_file_name("etcdutl");
+    if support::etcd_bin().is_absolute() && etcdutl.is_file() {
+        (
+            vec!["--etcdutl".into(), etcdutl.display().to_string()],
+            1_000_000_000,
+        )
+    } else {
+        let ctl = which(c.etcdctl_path());
+        (vec!["--etcdctl".into(), ctl.display().to_string()], 0)
+    }
+}
+
+fn which(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_owned();
+    }
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(p))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| p.to_owned())
+}
+
+fn seed(c: &Cluster, n: usize) -> Vec<(String, String)> {
+    let mut kv = Vec::new();
+    for i in 0..n {
+        let (k, v) = match i % 3 {
+            0 => (
+                format!("/registry/pods/ns{}/p{i}", i % 2),
+                format!("pod-{i}"),
+            ),
+            1 => (format!("/registry/configmaps/ns/c{i}"), format!("cm-{i}")),
+            _ => (format!("/registry/secrets/ns/s{i}"), format!("secret-{i}")),
+        };
+        c.put(&k, &v);
+        kv.push((k, v));
+    }
+    kv
+}
+
+fn revision_of(c: &Cluster, i: usize) -> i64 {
+    let out = c
+        .ctl()
+        .endpoint(i)
+        .ok(&["endpoint", "status", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0]["Status"]["header"]["revision"].as_i64().unwrap()
+}
+
+#[test]
+fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let kv = seed(&c, 30);
+    let (tool, bump) = restore_tool(&c);
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap.db");
+    let template = format!("{}/restored/{{name}}", work.path().display());
+
+    // Take the snapshot now, verify it, plan every member.
+    let mut args = vec![
+        "restore".to_string(),
+        "--save-to".into(),
+        snap.display().to_string(),
+        "--new-data-dir".into(),
+        template,
+        "-o".into(),
+        "json".into(),
+    ];
+    args.extend(tool.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ke(&c.endpoints(), &args);
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256 ok"), "{err}");
+    let snap_rev = report["snapshot"]["revision"].as_i64().unwrap();
+    assert_eq!(report["snapshot"]["totalKeys"].as_u64(), Some(30));
+    let counts = report["counts"].as_array().unwrap();
+    assert!(counts
+        .iter()
+        .any(|c| c["prefix"] == "/registry/pods" && c["snapshot"] == 10));
+    assert_eq!(report["plan"]["bump"].as_u64(), Some(bump));
+    if bump == 0 {
+        assert!(err.contains("cannot bump the revision"), "{err}");
+    }
+
+    // Disaster: every member and every data dir gone.
+    for i in 0..3 {
+        c.kill(i);
+        std::fs::remove_dir_all(c.member(i).data_dir()).unwrap();
+    }
+    // Each node runs its command, then starts etcd on the restored dir.
+    for m in report["plan"]["members"].as_array().unwrap() {
+        let argv: Vec<&str> = m["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let run = Command::new(argv[0])
+            .args(&argv[1..])
+            .env("ETCDCTL_API", "3")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", output_text(&run));
+        let i = (0..3)
+            .find(|&i| c.member(i).name() == m["name"].as_str().unwrap())
+            .unwrap();
+        c.set_data_dir(i, Path::new(m["dataDir"].as_str().unwrap()));
+        c.restart_no_wait(i);
+    }
+    c.wait_healthy();
+    for (k, v) in &kv {
+        assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
+    }
+    for i in 0..3 {
+        let rev = revision_of(&c, i);
+        assert!(
+            rev >= snap_rev + bump as i64,
+            "member {i}: {rev} < {snap_rev} + {bump}"
+        );
+    }
+    // Writes work and go on from the bumped revision.
+    c.put("/registry/pods/ns0/after", "x");
+    assert!(revision_of(&c, 0) > snap_rev + bump as i64);
+}
+
+/// Kills a process started by the wizard when the test ends.
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn restore_local_on_a_fake_node_through_a_terminal() {
+    let mut c = Cluster::start(ClusterOpts::members(1));
+    let (tool, bump) = restore_tool(&c);
+    // A node layout under a temporary root: a kubeadm-style manifest and the
+    // member's data dir at /var/lib/etcd below it.
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("etc/kubernetes/manifests")).unwrap();
+    std::fs::create_dir_all(r.join("var/lib")).unwrap();
+    let manifest = r.join("etc/kubernetes/manifests/etcd.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - etcd\n    - --name=m0\n    - --data-dir=/var/lib/etcd\n    image: registry.k8s.io/etcd:3.5.16-0\n    volumeMounts:\n    - mountPath: /var/lib/etcd\n      name: etcd-data\n  volumes:\n  - hostPath:\n      path: /var/lib/etcd\n      type: DirectoryOrCreate\n    name: etcd-data\n",
+    )
+    .unwrap();
+    c.kill(0);
+    std::fs::rename(c.member(0).data_dir(), r.join("var/lib/etcd")).unwrap();
+    c.set_data_dir(0, &r.join("var/lib/etcd"));
+    c.restart(0);
+
+    let kv = seed(&c, 12);
+    let snap = r.join("snap.db");
+    ok(&ke(
+        &c.endpoints(),
+        &["snapshot", "save", snap.to_str().unwrap()],
+    ));
+    let snap_rev = revision_of(&c, 0);
+    c.put("/registry/pods/ns0/late", "written after the snapshot");
+
+    let pid = c.member(0).pid().unwrap();
+    let line = format!(
+        "{} --endpoints {} -o json restore --local --root {} --pid {pid} --snapshot {} {} {}",
+        shell_quote(BIN),
+        c.endpoints(),
+        shell_quote(r.to_str().unwrap()),
+        shell_quote(snap.to_str().unwrap()),
+        tool[0],
+        shell_quote(&tool[1]),
+    );
+    let (ok_pty, text) = through_pty(&line);
+    let started = text
+        .split("\"startedPid\": ")
+        .nth(1)
+        .and_then(|s| s.split(|ch: char| !ch.is_ascii_digit()).next())
+        .and_then(|s| s.parse::<u32>().ok());
+    let _guard = KillOnDrop(started);
+    assert!(ok_pty, "{text}");
+    assert!(started.is_some(), "{text}");
+    // Every step was asked for, and its undo shown.
+    assert!(
+        text.contains("step 1: stop etcd (move its manifest aside)?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 5: restore the snapshot into the new data dir?"),
+        "{text}"
+    );
+    assert!(text.contains("undo: mv "), "{text}");
+
+    let tag = format!("r{snap_rev}");
+    let new_dir = format!("/var/lib/etcd.restored-{tag}");
+    let m = std::fs::read_to_string(&manifest).unwrap();
+    assert!(m.contains(&format!("- --data-dir={new_dir}\n")), "{m}");
+    assert!(m.contains(&format!("path: {new_dir}\n")), "{m}");
+    assert!(r
+        .join(format!("etc/kubernetes/etcd.yaml.before-restore-{tag}"))
+        .is_file());
+    assert!(r
+        .join(format!("var/lib/etcd.before-restore-{tag}/member"))
+        .is_dir());
+    assert!(!r.join("var/lib/etcd").exists());
+    assert!(r
+        .join(format!("var/lib/etcd.restored-{tag}/member"))
+        .is_dir());
+
+    // The restarted member serves the snapshot's data, not what came after.
+    for (k, v) in &kv {
+        assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
+    }
+    assert_eq!(c.get("/registry/pods/ns0/late"), None);
+    assert!(revision_of(&c, 0) >= snap_rev + bump as i64);
+    assert!(text.contains("\"healthy\": true"), "{text}");
 }
