@@ -240,8 +240,58 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
     // 3 -> 5: two learners, one at a time, each caught up and promoted.
     let m3 = c.add_member("m3");
     add_member(&mut c, &base, m3);
+    // m4 stops before promotion (--no-promote): `members` shows the
+    // learner's progress, and a re-run resumes at the promotion.
     let m4 = c.add_member("m4");
-    add_member(&mut c, &base, m4);
+    let (peer4, client4) = (
+        c.member(m4).peer_url().to_owned(),
+        c.member(m4).client_url().to_owned(),
+    );
+    let mut run = Running::spawn(command(
+        &base,
+        &[
+            "resize",
+            "add",
+            "m4",
+            "--peer-urls",
+            &peer4,
+            "--client-url",
+            &client4,
+            "--yes",
+            "--no-promote",
+            "--wait",
+            "60s",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    c.start_joining(m4, &initial);
+    let (ok_run, _, err) = run.finish();
+    assert!(
+        ok_run && err.contains("has caught up") && !err.contains("votes now"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_str(&ok(&ke(&base, &["members", "-o", "json"]))).unwrap();
+    let learner = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "m4")
+        .cloned()
+        .unwrap();
+    assert_eq!(learner["isLearner"], true, "{v}");
+    assert!(learner["raftAppliedIndex"].as_u64().unwrap() > 0, "{v}");
+    assert!(learner["catchUpPercent"].as_f64().unwrap() > 50.0, "{v}");
+    let out = ke(
+        &base,
+        &["resize", "add", "m4", "--peer-urls", &peer4, "--yes"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        err.contains("as a learner (non-voting) at") && err.contains("(done)"),
+        "{err}"
+    );
+    assert!(err.contains("votes now"), "{err}");
     let members = member_list(&c);
     assert_eq!(members.len(), 5);
     assert!(members
