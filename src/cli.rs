@@ -172,6 +172,8 @@ pub enum Command {
     Decode(commands::decode::Args),
     /// Show stored objects as Kubernetes shows them, now or at a past revision.
     Get(commands::get::Args),
+    /// Write an object in its storage form, only if unchanged since read (writes; confirms).
+    Put(commands::put::Args),
     /// List keys as objects: type, namespace, name, size, encoding, revision.
     Ls(commands::ls::Args),
     /// Count keys per resource type (and namespace), at one revision.

@@ -11,6 +11,7 @@ pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
+pub mod put;
 pub mod recover_space;
 pub mod resize;
 pub mod restore;
@@ -32,6 +33,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Size(args) => size::run(args, session).await,
         Command::Decode(args) => decode::run(args, session),
         Command::Get(args) => get::run(args, session).await,
+        Command::Put(args) => put::run(args, session).await,
         Command::Ls(args) => ls::run(args, session).await,
         Command::Count(args) => count::run(args, session).await,
         Command::Defrag(args) => defrag::run(args, session).await,

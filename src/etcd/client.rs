@@ -38,6 +38,7 @@ pub struct EtcdClient {
     pub endpoint: String,
     pub command_timeout: Duration,
     failure: FailureSlot,
+    tls: bool,
 }
 
 impl EtcdClient {
@@ -136,6 +137,7 @@ impl EtcdClient {
             endpoint: target.endpoint.clone(),
             command_timeout: settings.command_timeout,
             failure,
+            tls: target.tls,
         })
     }
 
@@ -162,11 +164,23 @@ impl EtcdClient {
             )),
             Ok(r) => r.map_err(|e| {
                 let explained = explain(&e);
-                match explained.kind {
+                let explained = match explained.kind {
                     // A vague transport error: the stream may know better.
-                    Kind::Unavailable => recorded(&self.failure).unwrap_or(explained),
+                    Kind::Unavailable | Kind::Other => {
+                        recorded(&self.failure).unwrap_or(explained)
+                    }
                     _ => explained,
+                };
+                // A server that rejects our certificate may reset the
+                // connection before its TLS alert can be read.
+                if self.tls && explained.message == CLOSED {
+                    return Error::new(
+                        Kind::Tls,
+                        "the member closed the TLS connection: it may have rejected the client certificate",
+                    )
+                    .with_hint("pass a client certificate signed by the CA etcd trusts (--cert, --key)");
                 }
+                explained
             }),
         }
     }
@@ -199,6 +213,8 @@ fn recorded(slot: &FailureSlot) -> Option<Error> {
     let guard = slot.lock().ok()?;
     guard.as_ref().map(|e| explain_chain(e))
 }
+
+const CLOSED: &str = "the member closed the connection";
 
 /// Turn an etcd-client error into one line and a hint.
 pub fn explain(err: &etcd_client::Error) -> Error {
@@ -237,7 +253,10 @@ fn explain_status(status: &tonic::Status) -> Error {
         .with_hint("run `kubectl etcd recover-space` to compact, defragment and disarm")
     } else if has("required revision has been compacted") {
         Error::new(Kind::Data, msg.to_string())
-    } else if status.code() == tonic::Code::Unavailable || status.code() == tonic::Code::Unknown {
+    } else if matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    ) {
         explain_chain(status)
     } else {
         Error::new(
@@ -284,7 +303,7 @@ fn explain_chain(err: &(dyn std::error::Error + 'static)) -> Error {
         || lower.contains("frame with invalid size")
         || lower.contains("broken pipe")
     {
-        return Error::new(Kind::Unavailable, "the member closed the connection")
+        return Error::new(Kind::Unavailable, CLOSED)
             .with_hint("if the member uses TLS, use an https:// endpoint with --cacert");
     }
     Error::new(Kind::Unavailable, text)

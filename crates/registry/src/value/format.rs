@@ -5,6 +5,12 @@
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Almost no Kubernetes string needs escaping: one copy then.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -179,6 +185,16 @@ mod tests {
         assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
         assert_eq!(go_duration(60_000_000_000), "1m0s");
         assert_eq!(go_duration(-2_000_000), "-2ms");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut o = Vec::new();
+        write_str(&mut o, "a\"b\\c\n\u{1}é");
+        assert_eq!(String::from_utf8(o).unwrap(), r#""a\"b\\c\n\u0001é""#);
+        let mut o = Vec::new();
+        write_minified(&mut o, b"{ \"a b\" : [1, \"\\\" x\"] }");
+        assert_eq!(o, br#"{"a b":[1,"\" x"]}"#);
     }
 
     #[test]

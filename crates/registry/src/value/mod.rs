@@ -1,38 +1,57 @@
 //! Decoding etcd values as kube-apiserver wrote them into the JSON that
-//! `kubectl get -o json` shows.
+//! `kubectl get -o json` shows, and encoding such JSON back.
 //!
 //! # Encodings
 //!
 //! [`detect`] recognises the storage forms: protobuf (`k8s\0` + a
 //! `runtime.Unknown` envelope), JSON (custom resources, old objects), CBOR
 //! (self-described, newer custom resources) and encryption at rest
-//! (`k8s:enc:<provider>:v1:<key>:`); decryption itself belongs to the
-//! `encryption` module, [`decode`] only says which key is needed.
+//! (`k8s:enc:<provider>:v1:<key>:`, `k8s:enc:kms:v2:<name>:`); decryption
+//! itself belongs to the `encryption` module, [`decode`] only says which
+//! key is needed.
 //!
 //! # Design
 //!
-//! Schemas come from dependencies, never from copied `.proto` files:
-//! `build.rs` scans the sources of `k8s-pb` (prost code generated from the
-//! Kubernetes protos: messages, tags, wire kinds, and `Resource` impls for
-//! group/version/kind) and `k8s-openapi` (the exact JSON field names such
-//! as `hostIP` or `$ref`, which prost's snake_case lost), and generates
-//! static tables. At run time a table-driven transcoder reads the wire bytes
-//! and writes JSON text directly, in declaration order (Go struct order,
-//! so `kubectl`'s order), without building a value tree, which is what
-//! makes it fast. Go types with a custom JSON form (Time, MicroTime,
-//! Duration, Quantity, IntOrString, RawExtension, FieldsV1, the
-//! JSONSchemaProps unions, slice aliases like `Verbs`) are marked in the
-//! tables and rendered like Go renders them.
+//! Schemas come from dependencies, never from copied `.proto` files or
+//! generated code: `build.rs` scans the sources of `k8s-pb` (prost code
+//! generated from the Kubernetes protos: messages, tags, wire kinds, and
+//! `Resource` impls for group/version/kind) and `k8s-openapi` (the exact
+//! JSON field names such as `hostIP` or `$ref`, which prost's snake_case
+//! lost; which Go fields are `omitempty`; which embedded structs Go
+//! inlines), and generates static tables. Two `k8s-pb` releases are read
+//! (Kubernetes 1.35 and 1.33) and merged, newest first, so objects written
+//! by older apiservers (removed API versions, removed fields) decode with
+//! their real names. A kind missing at its own version is decoded with the
+//! schema of the nearest other version of the same kind that fits the bytes
+//! (with a warning).
+//!
+//! At run time a table-driven transcoder reads the wire bytes and writes
+//! JSON text directly, in declaration order (Go struct order, so
+//! `kubectl`'s order), without building a value tree, which is what makes
+//! it fast. Go types with a custom JSON form (Time, MicroTime, Duration,
+//! Quantity, IntOrString, RawExtension, FieldsV1, the JSONSchemaProps
+//! unions, slice types like `Verbs`) are marked in the tables and rendered
+//! like Go renders them. [`encode`] walks the same tables the other way.
 //!
 //! Fields the schema does not know are never dropped: they appear as
 //! `"<unknown field N>"` with their raw value and are listed in
 //! [`Decoded::warnings`] ([`DecodeOptions::strict`] turns them into errors).
 //! Kinds the schema does not know are dumped generically.
+//!
+//! # Limits
+//!
+//! gogo protobuf writes every non-pointer field, so the wire cannot tell a
+//! Go `bool`/`int` left at zero (which `omitempty` hides) from a pointer
+//! set to zero (which Go shows). Zero numbers and `false` are therefore
+//! always shown; empty strings are hidden for `omitempty` fields.
 
 mod cbor;
+mod encode;
 mod format;
 mod proto;
 mod schema;
+
+pub use encode::{encode, EncodeError};
 
 use base64::Engine as _;
 use proto::{read_field, Transcoder};
@@ -163,8 +182,12 @@ pub enum DecodeError {
 
 /// Decodes a raw etcd value into the object's Kubernetes JSON.
 ///
-/// Encrypted values return [`DecodeError::Encrypted`]: decrypt them with
-/// the encryption module and decode the plaintext.
+/// Protobuf objects of a kind the schema does not know decode to
+/// `{"apiVersion", "kind", "rawSize": <bytes>, "fields": {...}}`, where
+/// `fields` maps field numbers to values (nested messages guessed), with a
+/// warning. JSON values pass through (compacted, key order kept); CBOR
+/// values become JSON. Encrypted values return [`DecodeError::Encrypted`]:
+/// decrypt them with the encryption module and decode the plaintext.
 pub fn decode(value: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
     if value.is_empty() {
         return Err(DecodeError::Empty);
