@@ -684,4 +684,22 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
     assert_eq!(c.get("/registry/pods/ns0/late"), None);
     assert!(revision_of(&c, 0) >= snap_rev + bump as i64);
     assert!(text.contains("\"healthy\": true"), "{text}");
+
+    // Running it again finds everything done and changes nothing.
+    let mut again = vec![
+        "-o",
+        "json",
+        "restore",
+        "--local",
+        "--root",
+        r.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--yes",
+    ];
+    again.extend(tool.iter().map(String::as_str));
+    let report: Value = serde_json::from_str(&ok(&ke(&c.endpoints(), &again))).unwrap();
+    let steps = report["local"]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["done"] == true), "{report}");
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), m);
 }

@@ -240,7 +240,12 @@ async fn survey_all(cluster: &Cluster) -> (Survey, ClusterState) {
     } else {
         survey
     };
-    let state = ClusterState::from_survey(&survey);
+    let mut state = ClusterState::from_survey(&survey);
+    // Endpoints that answer for no listed member (a removed member's old
+    // URL) are not part of the configuration.
+    if survey.members.is_some() {
+        state.members.retain(|m| !m.peer_urls.is_empty());
+    }
     (survey, state)
 }
 
@@ -318,11 +323,28 @@ async fn execute(
             session
                 .prompt()
                 .confirm(&format!("remove member `{name}`"))?;
-            let client = any_voter_except(&survey, &state, *raw_id)
-                .ok_or_else(|| Error::new(Kind::Unavailable, "no other healthy member to ask"))?;
-            membership::remove(&client, *raw_id)
-                .await
-                .map_err(|e| e.context(format!("removing `{name}`")))?;
+            // etcd refuses ("unhealthy cluster") until the remaining members
+            // have been connected for a few seconds, e.g. after a new leader.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let (survey, state) = survey_all(cluster).await;
+                let client = any_voter_except(&survey, &state, *raw_id).ok_or_else(|| {
+                    Error::new(Kind::Unavailable, "no other healthy member to ask")
+                })?;
+                match membership::remove(&client, *raw_id).await {
+                    Ok(()) => break,
+                    Err(e)
+                        if membership::is_transient_refusal(&e.message)
+                            && Instant::now() < deadline =>
+                    {
+                        session
+                            .shell
+                            .verbose(format!("  etcd says `{}`; retrying", e.message));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return Err(e.context(format!("removing `{name}`"))),
+                }
+            }
             wait_for(cluster, Duration::from_secs(20), "the removal", |s| {
                 s.member(*raw_id).is_none()
             })
@@ -496,7 +518,7 @@ async fn catch_up(
         let line = match &applied {
             Ok(a) => format!(
                 "  learner applied {a} of the leader's {leader_applied} ({:.1}%)",
-                crate::output::percent(*a, leader_applied.max(1))
+                crate::output::percent((*a).min(leader_applied), leader_applied.max(1))
             ),
             Err(e) => format!("  learner not reachable yet: {}", e.message),
         };

@@ -502,7 +502,9 @@ fn inspect_node(args: &Args, members: &[TargetMember], tag: &str) -> Result<Node
             })
         })
         .unwrap_or_else(|| "/var/lib/etcd".into());
-    let data_dir = PathBuf::from(data_dir);
+    // A re-run after the restore finds the manifest on the restored dir.
+    let suffix = format!(".restored-{tag}");
+    let data_dir = PathBuf::from(data_dir.strip_suffix(&suffix).unwrap_or(&data_dir));
     Ok(Node {
         data_dir_exists: restore::rooted(&args.root, &data_dir).exists(),
         root: args.root.clone(),
@@ -814,7 +816,7 @@ fn local_table(plan: &LocalPlan, dry_run: bool) -> Table {
     for (i, s) in plan.steps.iter().enumerate() {
         t.marked_row(vec![
             ((i + 1).to_string(), Mark::Plain),
-            (s.step.describe(), Mark::Plain),
+            (short(&s.step), Mark::Plain),
             if s.done {
                 ("done before".into(), Mark::Plain)
             } else if dry_run {

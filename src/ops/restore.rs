@@ -461,7 +461,7 @@ pub fn local_plan(
         LocalStep::WaitStopped {
             data_dir: r(&node.data_dir),
         },
-        false,
+        !node.data_dir_exists && exists(&r(&aside)),
     );
 
     // Move the old data aside.
@@ -882,9 +882,8 @@ mod tests {
         };
         let p = local_plan(&n, &["etcdutl".into()], &exists).unwrap();
         let pending: Vec<_> = p.steps.iter().filter(|s| !s.done).collect();
-        assert!(matches!(pending[0].step, LocalStep::WaitStopped { .. }));
-        assert!(matches!(pending[1].step, LocalStep::RewriteManifest { .. }));
-        assert!(matches!(pending[2].step, LocalStep::StartManifest { .. }));
+        assert!(matches!(pending[0].step, LocalStep::RewriteManifest { .. }));
+        assert!(matches!(pending[1].step, LocalStep::StartManifest { .. }));
         // Both the old data and the aside copy: refuse to guess.
         let mut n = node();
         n.data_dir_exists = true;
