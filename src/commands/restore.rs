@@ -320,11 +320,38 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         report.after = Some(after);
     }
     session.shell.emit(format, &report, |r| {
-        vec![
+        let mut tables = vec![
             local_table(r.local.as_ref().expect("set above"), false),
             counts_table(&r.counts),
-        ]
+        ];
+        if let Some(a) = &r.after {
+            tables.push(after_table(a));
+        }
+        tables
     })
+}
+
+fn after_table(a: &After) -> Table {
+    let mut t = Table::new(&["member id", "version", "revision", "raft index", "leader"])
+        .right_align(&[2, 3]);
+    for s in &a.members {
+        t.row([
+            etcd::format_id(s.member_id),
+            s.version.clone(),
+            s.revision.to_string(),
+            s.raft_index.to_string(),
+            if s.leader == s.member_id {
+                "yes".to_string()
+            } else {
+                etcd::format_id(s.leader)
+            },
+        ]);
+    }
+    t.title(format!(
+        "after the restore: {} at revision {}",
+        if a.healthy { "healthy" } else { "not healthy" },
+        a.revision
+    ))
 }
 
 async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
