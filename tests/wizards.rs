@@ -383,6 +383,11 @@ fn resize_refuses_to_break_quorum_and_replaces_a_dead_member() {
     assert!(err.contains("refusing to remove `m0`"), "{err}");
     assert!(err.contains("a quorum of 2 is needed"), "{err}");
     assert_eq!(member_list(&c).len(), 3);
+    // No terminal, no --yes: nothing is changed.
+    let out = ke(&live, &["resize", "remove", "m2"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
+    assert_eq!(member_list(&c).len(), 3);
 
     // Dry run: the plan, nothing changed.
     let r = c.add_member("m2r");
@@ -630,6 +635,20 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
     ));
     let snap_rev = revision_of(&c, 0);
     c.put("/registry/pods/ns0/late", "written after the snapshot");
+
+    // Without a terminal and without --yes: refused before any change.
+    let mut args = vec![
+        "restore",
+        "--local",
+        "--root",
+        r.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+    ];
+    args.extend(tool.iter().map(String::as_str));
+    let out = ke(&c.endpoints(), &args);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(manifest.is_file() && r.join("var/lib/etcd").is_dir());
 
     let pid = c.member(0).pid().unwrap();
     let line = format!(
