@@ -425,7 +425,15 @@ pub fn local_plan(
         let undo = step.undo();
         steps.push(PlannedLocal { step, done, undo });
     };
-    let restored = exists(&r(&new_data_dir));
+    // A service's unit cannot be rewritten from here: it is restored in
+    // place, after its old data dir was moved aside.
+    let in_place = node.service.is_some() && node.manifest.is_none() && node.process.is_none();
+    let aside_exists = exists(&r(&aside));
+    let restored = if in_place {
+        node.data_dir_exists && aside_exists
+    } else {
+        exists(&r(&new_data_dir))
+    };
 
     // Stop.
     let manifest_paths = node.manifest.as_ref().map(|m| {
@@ -452,21 +460,21 @@ pub fn local_plan(
         );
     }
     if let Some((pid, _)) = &node.process {
-        push(LocalStep::StopProcess { pid: *pid }, false);
+        // After the restore, the process running is the restored one.
+        push(LocalStep::StopProcess { pid: *pid }, restored);
     }
     if let Some(name) = &node.service {
-        push(LocalStep::StopService { name: name.clone() }, false);
+        push(LocalStep::StopService { name: name.clone() }, restored);
     }
     push(
         LocalStep::WaitStopped {
             data_dir: r(&node.data_dir),
         },
-        !node.data_dir_exists && exists(&r(&aside)),
+        restored || (!node.data_dir_exists && aside_exists),
     );
 
     // Move the old data aside.
-    let aside_exists = exists(&r(&aside));
-    if node.data_dir_exists && aside_exists {
+    if node.data_dir_exists && aside_exists && !in_place {
         return Err(format!(
             "both `{}` and `{}` exist: a previous restore left its files; move one of them away",
             r(&node.data_dir).display(),
@@ -478,12 +486,11 @@ pub fn local_plan(
             from: r(&node.data_dir),
             to: r(&aside),
         },
-        !node.data_dir_exists,
+        !node.data_dir_exists || (in_place && aside_exists),
     );
 
-    // Restore into the new dir (the service case restores in place: its
-    // unit's data dir cannot be rewritten from here).
-    let target = if node.service.is_some() && node.manifest.is_none() && node.process.is_none() {
+    // Restore into the new dir (in place for a service).
+    let target = if in_place {
         node.data_dir.clone()
     } else {
         new_data_dir.clone()
@@ -529,7 +536,7 @@ pub fn local_plan(
                 argv,
                 log: with_suffix(&r(&target), ".log"),
             },
-            false,
+            restored,
         );
     }
     if let Some(name) = &node.service {
@@ -864,6 +871,27 @@ mod tests {
             }
             s => panic!("{s:?}"),
         }
+    }
+
+    #[test]
+    fn a_service_is_restored_in_place_and_a_rerun_after_it_does_nothing_twice() {
+        let n = Node {
+            manifest: None,
+            manifest_text: None,
+            process: None,
+            service: Some("etcd".into()),
+            ..node()
+        };
+        let restore = vec!["etcdutl".to_string(), "--data-dir=/var/lib/etcd".into()];
+        let p = local_plan(&n, &restore, &|_: &Path| false).unwrap();
+        assert_eq!(p.new_data_dir, Path::new("/tmp/root/var/lib/etcd"));
+        assert!(p.steps.iter().all(|s| !s.done));
+        // Restored and started: the data dir and its aside copy both exist.
+        let aside = |p: &Path| p == Path::new("/tmp/root/var/lib/etcd.before-restore-r9");
+        let p = local_plan(&n, &restore, &aside).unwrap();
+        let pending: Vec<_> = p.steps.iter().filter(|s| !s.done).collect();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert!(matches!(pending[0].step, LocalStep::StartService { .. }));
     }
 
     #[test]
