@@ -137,8 +137,9 @@ pub struct Report {
     pub members: Vec<MemberState>,
 }
 
-pub async fn run(args: Args, session: &mut Session) -> Result<()> {
-    let (change, new, common) = match args.command {
+/// The change asked for, the new member's flags, the common flags.
+fn change_of(command: ResizeCommand) -> (Change, Option<NewMember>, Common) {
+    match command {
         ResizeCommand::Add(a) => (
             Change::Add {
                 name: a.name,
@@ -157,7 +158,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             Some(a.new),
             a.common,
         ),
-    };
+    }
+}
+
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    let (change, new, common) = change_of(args.command);
     let promote = new.as_ref().is_none_or(|n| !n.no_promote);
     let cluster = session.cluster().await?;
     let (survey, state) = survey_all(&cluster).await;
