@@ -13,6 +13,8 @@ pub mod ls;
 pub mod members;
 pub mod put;
 pub mod recover_space;
+pub mod resize;
+pub mod restore;
 pub mod size;
 pub mod snapshot;
 pub mod status;
@@ -39,6 +41,8 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Alarm(args) => alarm::run(args, session).await,
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
+        Command::Resize(args) => resize::run(args, session).await,
+        Command::Restore(args) => restore::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),
