@@ -210,6 +210,10 @@ pub enum Command {
     ///
     /// `save` is heavy: the member streams its whole database.
     Snapshot(commands::snapshot::Args),
+    /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
+    Resize(commands::resize::Args),
+    /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
+    Restore(commands::restore::Args),
     /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
     ///
     /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.

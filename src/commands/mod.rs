@@ -14,6 +14,8 @@ pub mod members;
 pub mod port_forward;
 pub mod put;
 pub mod recover_space;
+pub mod resize;
+pub mod restore;
 pub mod size;
 pub mod snapshot;
 pub mod status;
@@ -40,6 +42,8 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Alarm(args) => alarm::run(args, session).await,
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
+        Command::Resize(args) => resize::run(args, session).await,
+        Command::Restore(args) => restore::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),

@@ -182,7 +182,7 @@ pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<Inspe
     })
 }
 
-async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<SnapshotInfo> {
+pub async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<SnapshotInfo> {
     if args.file.exists() && !args.overwrite {
         return Err(Error::new(
             Kind::Refused,

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod maintenance;
+pub mod membership;
 pub mod survey;
 
 use std::time::{Duration, Instant};

@@ -28,6 +28,11 @@ pub struct MemberState {
     pub raft_term: u64,
     pub raft_applied_index: u64,
     pub lagging: bool,
+    /// From the member list; empty for a row known only by its endpoint.
+    #[serde(rename = "peerURLs")]
+    pub peer_urls: Vec<String>,
+    #[serde(rename = "clientURLs")]
+    pub client_urls: Vec<String>,
 }
 
 fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -37,6 +42,12 @@ fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
 impl MemberState {
     pub fn reachable(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Whether the member has started (a member added but never started
+    /// has no name yet).
+    pub fn started(&self) -> bool {
+        !self.name.is_empty()
     }
 
     /// `name` (or the id when the member has no name yet).
@@ -135,6 +146,8 @@ impl ClusterState {
                 raft_term: 0,
                 raft_applied_index: 0,
                 lagging: false,
+                peer_urls: m.peer_urls.clone(),
+                client_urls: m.client_urls.clone(),
             };
             if let Some(v) = view {
                 row.error = v.error.as_ref().map(|e| e.message.clone());
@@ -171,6 +184,8 @@ impl ClusterState {
                 raft_term: 0,
                 raft_applied_index: 0,
                 lagging: false,
+                peer_urls: Vec::new(),
+                client_urls: vec![v.target.endpoint.clone()],
             });
         }
         ClusterState {
@@ -273,6 +288,8 @@ pub mod fixtures {
             raft_term: 2,
             raft_applied_index: 100,
             lagging: false,
+            peer_urls: Vec::new(),
+            client_urls: Vec::new(),
         }
     }
 

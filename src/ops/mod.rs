@@ -7,6 +7,8 @@
 pub mod cluster_state;
 pub mod compaction;
 pub mod defrag;
+pub mod resize;
+pub mod restore;
 pub mod snapshot;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
