@@ -546,7 +546,7 @@ fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
     let counts = report["counts"].as_array().unwrap();
     assert!(counts
         .iter()
-        .any(|c| c["prefix"] == "/registry/pods" && c["snapshot"] == 10));
+        .any(|c| c["type"] == "pods" && c["snapshot"] == 10));
     assert_eq!(report["plan"]["bump"].as_u64(), Some(bump));
     if bump == 0 {
         assert!(err.contains("cannot bump the revision"), "{err}");
