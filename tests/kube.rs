@@ -492,8 +492,20 @@ fn a_member_pod_not_running_and_rbac_refusals() {
         "{stderr}"
     );
     let out = env.run(&["status"]);
-    assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pods/portforward"));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no member reachable: {}",
+        text(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("may not `create` `pods/portforward`")
+            .count(),
+        1,
+        "the same cause is said once for all members: {stderr}"
+    );
 
     // RBAC: no secrets get (automatic certificate discovery).
     env.double.forbid("get", "secrets");

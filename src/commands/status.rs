@@ -82,11 +82,26 @@ pub fn finish(survey: &Survey, session: &mut Session) -> Result<()> {
             .shell
             .warn("no member reports a leader: the cluster has lost quorum");
     }
+    // One line per distinct cause: a missing RBAC grant fails every member
+    // the same way and should be said once.
+    let mut causes: Vec<(&Error, Vec<&str>)> = Vec::new();
     for v in &survey.views {
         if let Some(e) = &v.error {
-            let e = e.clone().context(format!("member `{}`", v.target.endpoint));
-            session.shell.error(&e);
+            match causes.iter_mut().find(|(c, _)| c.message == e.message) {
+                Some((_, members)) => members.push(&v.target.endpoint),
+                None => causes.push((e, vec![&v.target.endpoint])),
+            }
         }
+    }
+    for (e, members) in causes {
+        let names: Vec<String> = members.iter().map(|m| format!("`{m}`")).collect();
+        let label = if names.len() == 1 {
+            "member"
+        } else {
+            "members"
+        };
+        let e = e.clone().context(format!("{label} {}", names.join(", ")));
+        session.shell.error(&e);
     }
     let total = survey.views.len();
     match survey.failures() {
