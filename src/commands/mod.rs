@@ -12,7 +12,11 @@ pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
+pub mod port_forward;
+pub mod put;
 pub mod recover_space;
+pub mod resize;
+pub mod restore;
 pub mod search;
 pub mod size;
 pub mod snapshot;
@@ -32,6 +36,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Size(args) => size::run(args, session).await,
         Command::Decode(args) => decode::run(args, session),
         Command::Get(args) => get::run(args, session).await,
+        Command::Put(args) => put::run(args, session).await,
         Command::Ls(args) => ls::run(args, session).await,
         Command::Count(args) => count::run(args, session).await,
         Command::Defrag(args) => defrag::run(args, session).await,
@@ -41,6 +46,9 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Snapshot(args) => snapshot::run(args, session).await,
         Command::Search(args) => search::run(args, session).await,
         Command::Custom(args) => custom::run(args, session).await,
+        Command::Resize(args) => resize::run(args, session).await,
+        Command::Restore(args) => restore::run(args, session).await,
+        Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),

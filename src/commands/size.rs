@@ -205,9 +205,10 @@ async fn keyspace(
         .range(args.reference.as_deref(), namespace.as_deref())
         .await?;
     let mut opts = ScanOptions::values();
-    // Small pages keep the peak memory low; bigger ones buy nothing once a
-    // page is a few MB.
-    opts.page_bytes = 4 * 1024 * 1024;
+    // Pages of up to 16 MiB: every page is a round trip and a read index
+    // on the leader, and a page is dropped as soon as it is measured.
+    opts.page_keys = 5000;
+    opts.page_bytes = 16 * 1024 * 1024;
     let opts = args.scan.apply(opts);
 
     let show_progress = session.shell.stderr_tty && format == OutputFormat::Table;
