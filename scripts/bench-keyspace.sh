@@ -135,7 +135,10 @@ stop_cluster
 row() {
     local label="$1" num="${2:-}" den="${3:-}" target="${4:-}" r=""
     [ -n "$num" ] && r="$num/$den = $(ratio "${WALL[$num]}" "${WALL[$den]}")x"
-    printf '| %s | `%s` | %.2f | %s | %s | %s |\n' "$label" "${CMD[$label]}" "${WALL[$label]}" \
+    # Markdown: the binary by name, pipes escaped inside the table.
+    local cmd="${CMD[$label]//$BIN/kubectl-etcd}"
+    cmd="${cmd//|/\\|}"
+    printf '| %s | `%s` | %.2f | %s | %s | %s |\n' "$label" "$cmd" "${WALL[$label]}" \
         "$(mib "${RSS[$label]}")" "$r" "$target"
 }
 echo
