@@ -186,6 +186,11 @@ pub enum Command {
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
     Snapshot(commands::snapshot::Args),
+    /// Stream changes to Kubernetes objects as decoded events with field diffs.
+    ///
+    /// Resumes after a lost member or leader change without missing or
+    /// repeating events.
+    Watch(commands::watch::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.

@@ -6,8 +6,8 @@ pub mod compact;
 pub mod completion;
 pub mod count;
 pub mod decode;
-pub mod get;
 pub mod defrag;
+pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
@@ -16,6 +16,7 @@ pub mod size;
 pub mod snapshot;
 pub mod status;
 pub mod version;
+pub mod watch;
 
 use crate::cli::Command;
 use crate::context::Session;
@@ -37,6 +38,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Alarm(args) => alarm::run(args, session).await,
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
+        Command::Watch(args) => watch::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),
