@@ -414,6 +414,7 @@ fn killing_the_leader_mid_stream_loses_and_repeats_nothing() {
     let (code, lines, err) = w.finish(Duration::from_secs(60));
     assert_eq!(code, 0, "stderr: {err}");
     assert!(err.contains("reconnected to"), "stderr: {err}");
+    eprintln!("watch stderr:\n{err}");
 
     // Every key exactly once, at the revision etcd stored it at.
     let stored = c.ctl().ok(&[
@@ -450,8 +451,8 @@ fn killing_the_leader_mid_stream_loses_and_repeats_nothing() {
 }
 
 #[test]
-fn compacted_start_count_timeout_and_secrets() {
-    let c = Cluster::start(ClusterOpts::members(3));
+fn compacted_start_count_timeout_secrets_and_giving_up() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
     let ep = c.endpoints();
     for i in 0..5 {
         c.put("/registry/configmaps/default/cm", &format!("v{i}"));
@@ -507,4 +508,34 @@ fn compacted_start_count_timeout_and_secrets() {
     assert!(t.elapsed() < Duration::from_secs(10));
     let o = run(&["--endpoints", &ep, "watch", "--since", "5m"]);
     assert_eq!(o.status.code(), Some(2), "{}", output_text(&o));
+
+    // The watch's member loses its peers: etcd ends the stream for want of a
+    // leader instead of leaving it silent, no other member answers, and the
+    // watch gives up after --reconnect-timeout, saying where to resume.
+    let w = Watch::spawn(&[
+        "--endpoints",
+        &ep,
+        "-v",
+        "watch",
+        "pods",
+        "--reconnect-timeout",
+        "2s",
+    ]);
+    w.wait_stderr("watching", Duration::from_secs(15));
+    w.wait_stderr(
+        &format!("on {}", c.member(0).client_url()),
+        Duration::from_secs(5),
+    );
+    c.kill(1);
+    c.kill(2);
+    let (code, _, err) = w.finish(Duration::from_secs(30));
+    assert_eq!(code, 3, "stderr: {err}");
+    let lost = format!(
+        "warning: lost the watch on {}: the cluster has no leader",
+        c.member(0).client_url()
+    );
+    eprintln!("watch stderr:\n{err}");
+    assert!(err.contains(&lost), "{err}");
+    assert!(err.contains("no member answered for 2s"), "{err}");
+    assert!(err.contains("help: restart with `--rev "), "{err}");
 }

@@ -265,7 +265,7 @@ async fn open(
     spec: &Spec,
     next: &mut i64,
 ) -> Result<Live> {
-    let client = EtcdClient::connect(target, settings).await?;
+    let client = EtcdClient::connect_requiring_leader(target, settings).await?;
     let mut options = WatchOptions::new()
         .with_prev_key()
         .with_progress_notify()
