@@ -45,7 +45,7 @@ pub struct Args {
     pub rev: Option<i64>,
 
     /// Stop after this many events (exit 0).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Stop after this long (exit 0), e.g. `30s` or `5m`.
@@ -101,6 +101,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             return Ok(Flow::Continue);
         }
         let change = Change::new(&event, &decoder, &prefix, all_fields);
+        for w in change.object.iter().flat_map(|o| &o.warnings) {
+            shell.verbose(format!("{}: {w}", change.key));
+        }
         render(shell, format, &change)?;
         seen += 1;
         Ok(match args.count {
@@ -213,7 +216,7 @@ fn render(shell: &mut Shell, format: OutputFormat, c: &Change) -> Result<()> {
 }
 
 /// `TIME EVENT TYPE NAMESPACE/NAME REVISION DIFF`.
-pub fn line(c: &Change, at: SystemTime) -> String {
+fn line(c: &Change, at: SystemTime) -> String {
     let detail = match (&c.error, &c.diff, c.kind) {
         (Some(e), _, _) => format!("error: {}", e.message),
         (None, Some(d), _) => d.render(MAX_CHANGES),
