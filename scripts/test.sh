@@ -12,4 +12,4 @@ scripts/prereqs.sh
 # Integration tests start several etcd processes each; on a 2-core machine
 # more than a few at once only makes elections time out.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

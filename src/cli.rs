@@ -172,25 +172,57 @@ pub enum Command {
     Decode(commands::decode::Args),
     /// Show stored objects as Kubernetes shows them, now or at a past revision.
     Get(commands::get::Args),
+    /// Write an object in its storage form, only if unchanged since read (writes; confirms).
+    Put(commands::put::Args),
     /// List keys as objects: type, namespace, name, size, encoding, revision.
     Ls(commands::ls::Args),
     /// Count keys per resource type (and namespace), at one revision.
     Count(commands::count::Args),
     /// Defragment members one at a time, leader last (writes; confirms).
+    ///
+    /// Each member blocks its reads and writes while it defragments. Before
+    /// each member the cluster must be healthy (every voting member
+    /// reachable, a leader, none lagging), otherwise the run stops and names
+    /// the member in the way. Leadership moves to the healthiest follower
+    /// before the leader's turn. Stops at the first failure. Asks for
+    /// confirmation unless --yes; --dry-run shows the plan and changes
+    /// nothing.
     Defrag(commands::defrag::Args),
     /// Compact the keyspace history up to a revision (writes; confirms).
+    ///
+    /// Older versions of every key are removed for good (the latest version
+    /// of each key stays); reads and watches at older revisions fail
+    /// afterwards. Default: up to the current revision.
     Compact(commands::compact::Args),
     /// List or disarm alarms (NOSPACE, CORRUPT).
     Alarm(commands::alarm::Args),
     /// Guided NOSPACE recovery: compact, defragment, disarm (writes; confirms).
+    ///
+    /// For a cluster that refuses writes with "database space exceeded" now:
+    /// etcd still accepts compaction, defragmentation and deletes under
+    /// NOSPACE. Shows the space picture, compacts to the current revision,
+    /// defragments every member (leader last), disarms the NOSPACE alarms
+    /// once the db files are well under the quota, and shows the headroom
+    /// after. Each step asks for confirmation unless --yes. If the live data
+    /// itself fills the quota, delete data (or raise the quota) first.
     RecoverSpace(commands::recover_space::Args),
     /// Save a verified snapshot, or read one offline (status, inspect).
+    ///
+    /// `save` is heavy: the member streams its whole database.
     Snapshot(commands::snapshot::Args),
     /// Stream changes to Kubernetes objects as decoded events with field diffs.
     ///
     /// Resumes after a lost member or leader change without missing or
     /// repeating events.
     Watch(commands::watch::Args),
+    /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
+    Resize(commands::resize::Args),
+    /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
+    Restore(commands::restore::Args),
+    /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
+    ///
+    /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.
+    PortForward(commands::port_forward::Args),
     /// Shell completion script for bash, zsh, fish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.
@@ -198,6 +230,18 @@ pub enum Command {
     /// Completion protocol used by `kubectl_complete-etcd` (kubectl plugin completion).
     #[command(name = "__complete", hide = true)]
     Complete(commands::completion::CompleteArgs),
+}
+
+impl Command {
+    /// Commands that stop cleanly on Ctrl-C themselves (a defrag in flight
+    /// is waited for, a snapshot's `.part` is removed) instead of being
+    /// dropped mid-step.
+    pub fn handles_interrupt(&self) -> bool {
+        matches!(
+            self,
+            Command::Defrag(_) | Command::RecoverSpace(_) | Command::Snapshot(_)
+        )
+    }
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

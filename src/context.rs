@@ -4,9 +4,10 @@
 
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::connect::direct::Endpoint;
+use crate::connect::kube::{discovery, secrets, verify, Discovery, EtcdPod, Kube};
 use crate::connect::tls::{self, TlsMaterial};
-use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
+use crate::connect::{Pem, PemOrigin, Target};
+use crate::error::{Error, Result};
 use crate::etcd::{self, ConnectSettings, EtcdClient};
 use crate::output::Shell;
 
@@ -22,6 +23,11 @@ pub struct Cluster {
     pub settings: ConnectSettings,
     /// Direct (`--endpoints`) or through Kubernetes.
     pub direct: bool,
+    /// Where the TLS material came from (`flags`, `secret `ns/name``), for
+    /// messages; empty without TLS material.
+    pub tls_source: String,
+    /// Where each PEM lives, for tools that need files (`port-forward`).
+    pub tls_origins: Vec<(Pem, PemOrigin)>,
 }
 
 impl Cluster {
@@ -54,11 +60,7 @@ impl Session {
     /// Resolve the members and connection settings.
     pub async fn cluster(&mut self) -> Result<Cluster> {
         if self.global.endpoints.is_empty() {
-            return Err(Error::new(
-                Kind::Usage,
-                "no --endpoints given and Kubernetes discovery is not available in this build",
-            )
-            .with_hint("pass --endpoints https://HOST:2379 (or set ETCDCTL_ENDPOINTS)"));
+            return self.kube_cluster().await;
         }
         let material = TlsMaterial::from_files(
             self.global.cacert.as_deref(),
@@ -78,7 +80,112 @@ impl Session {
             targets,
             settings,
             direct: true,
+            tls_origins: self.file_origins(),
+            tls_source: if material.is_empty() {
+                String::new()
+            } else {
+                material.source
+            },
         })
+    }
+
+    /// Kubernetes mode: the etcd pods the kubeconfig can see, each reached
+    /// by port-forward, with TLS material from flags, `--tls-secret` or the
+    /// pod spec.
+    async fn kube_cluster(&mut self) -> Result<Cluster> {
+        let g = &self.global;
+        let kube = Kube::connect(g.kubeconfig.as_deref(), g.context.as_deref()).await?;
+        let discovery = Discovery {
+            namespace: g.namespace.clone(),
+            selector: g.selector.clone(),
+            pods: g.pods.clone(),
+            container: g.container.clone(),
+        };
+        let pods = discovery::discover(&kube, &discovery).await?;
+        for p in pods.iter().filter(|p| p.problem.is_some()) {
+            self.shell.verbose(format!(
+                "pod `{}/{}` is {}: its member will show as an error",
+                p.info.namespace, p.info.name, p.phase
+            ));
+        }
+        let targets: Vec<Target> = pods.iter().map(|p| kube.target(p)).collect();
+        let (material, tls_origins) = self.kube_tls(&kube, &pods).await?;
+        let mut settings = self.settings(&targets, &material)?;
+        // The certificate may name the node or pod rather than its IP.
+        if let (Some(config), None, false) = (
+            &settings.tls,
+            &self.global.tls_server_name,
+            self.global.insecure_skip_tls_verify,
+        ) {
+            settings.tls = Some(verify::with_pod_names(
+                config,
+                &material,
+                Kube::server_names(&pods),
+            )?);
+        }
+        Ok(Cluster {
+            targets,
+            settings,
+            direct: false,
+            tls_origins,
+            tls_source: if material.is_empty() {
+                String::new()
+            } else {
+                material.source
+            },
+        })
+    }
+
+    /// TLS material, first found wins: flags (`ETCDCTL_*`), `--tls-secret`,
+    /// then what the etcd container itself uses.
+    async fn kube_tls(&mut self, kube: &Kube, pods: &[EtcdPod]) -> Result<secrets::Found> {
+        let g = &self.global;
+        if g.cacert.is_some() || g.cert.is_some() || g.key.is_some() {
+            let material =
+                TlsMaterial::from_files(g.cacert.as_deref(), g.cert.as_deref(), g.key.as_deref())?;
+            return Ok((material, self.file_origins()));
+        }
+        let default_ns = pods
+            .first()
+            .map(|p| p.info.namespace.clone())
+            .unwrap_or_else(|| kube.default_namespace.clone());
+        if let Some(r) = &g.tls_secret {
+            let (ns, name) = secrets::parse_secret_ref(r, &default_ns)?;
+            return secrets::from_secret(kube, &ns, &name).await;
+        }
+        if !pods.iter().any(|p| p.tls) {
+            return Ok(Default::default());
+        }
+        // A running pod, so that exec can work if it comes to that.
+        let pod = pods
+            .iter()
+            .find(|p| p.tls && p.problem.is_none())
+            .or_else(|| pods.iter().find(|p| p.tls))
+            .expect("a TLS pod exists");
+        match secrets::automatic(kube, pod).await {
+            Ok(found) => {
+                self.shell
+                    .verbose(format!("etcd client certificates from {}", found.0.source));
+                Ok(found)
+            }
+            // Without a client certificate, --insecure-skip-tls-verify alone
+            // may still do for servers that do not check clients.
+            Err(_) if g.insecure_skip_tls_verify => Ok(Default::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `--cacert`/`--cert`/`--key` files given.
+    fn file_origins(&self) -> Vec<(Pem, PemOrigin)> {
+        let g = &self.global;
+        [
+            (Pem::Ca, &g.cacert),
+            (Pem::Cert, &g.cert),
+            (Pem::Key, &g.key),
+        ]
+        .into_iter()
+        .filter_map(|(pem, p)| p.clone().map(|p| (pem, PemOrigin::File(p))))
+        .collect()
     }
 
     /// TLS, auth and timeouts, shared by every member.

@@ -73,7 +73,11 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
         }
     };
     let mut session = Session::new(cli.global, shell);
+    let handles_interrupt = cli.command.handles_interrupt();
     let result = runtime.block_on(async {
+        if handles_interrupt {
+            return Some(commands::dispatch(cli.command, &mut session).await);
+        }
         tokio::select! {
             r = commands::dispatch(cli.command, &mut session) => Some(r),
             _ = tokio::signal::ctrl_c() => None,

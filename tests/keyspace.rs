@@ -436,3 +436,150 @@ fn count_matches_a_brute_force_count_across_many_pages() {
         .count();
     assert_eq!(v["total"], in_ns0 as u64);
 }
+
+#[test]
+fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
+    let c = Cluster::single();
+    put_object(&c, &objects::deployment("default", "web", 1, 3, 0));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.yaml");
+    let o = run(&c, &["get", "deploy/default/web"]);
+    std::fs::write(
+        &file,
+        out(&o).replace("replicas: 3\n  selector", "replicas: 7\n  selector"),
+    )
+    .unwrap();
+    let file_arg = file.display().to_string();
+
+    // No terminal and no --yes: refused, nothing written.
+    let o = run(&c, &["put", "deploy/default/web", "-f", &file_arg]);
+    assert_eq!(code(&o), 4, "{}", err(&o));
+    let o = run(
+        &c,
+        &["put", "deploy/default/web", "-f", &file_arg, "--dry-run"],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        err(&o).contains("will replace `/registry/deployments/default/web`"),
+        "{}",
+        err(&o)
+    );
+    let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["spec"]["replicas"],
+        3
+    );
+
+    let o = run(&c, &["put", "deploy/default/web", "-f", &file_arg, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["spec"]["replicas"], 7);
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["name"],
+        "main"
+    );
+    let raw = c
+        .etcdctl(&[
+            "get",
+            "/registry/deployments/default/web",
+            "--print-value-only",
+        ])
+        .stdout;
+    assert!(
+        raw.starts_with(b"k8s\0"),
+        "stored as protobuf, as kube-apiserver would"
+    );
+
+    // A Secret shown redacted must not be written back.
+    put_object(&c, &objects::secret("default", "db", 1, 0));
+    let o = run(&c, &["get", "secrets/default/db"]);
+    let redacted = dir.path().join("db.yaml");
+    std::fs::write(&redacted, out(&o)).unwrap();
+    let o = run(
+        &c,
+        &[
+            "put",
+            "secrets/default/db",
+            "-f",
+            &redacted.display().to_string(),
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&o), 4, "{}", err(&o));
+    assert!(err(&o).contains("redacted"), "{}", err(&o));
+}
+
+#[test]
+fn put_keeps_an_encrypted_secret_encrypted() {
+    let c = Cluster::single();
+    let secret = objects::secret("default", "creds", 5, 0);
+    let config = registry::encryption::EncryptionConfig::from_yaml(ENCRYPTION_CONFIG).unwrap();
+    put_raw(
+        &c,
+        &secret.key,
+        &config
+            .encrypt(secret.key.as_bytes(), &secret.value)
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let enc = dir.path().join("enc.yaml");
+    std::fs::write(&enc, ENCRYPTION_CONFIG).unwrap();
+    let enc = enc.display().to_string();
+    let o = run(
+        &c,
+        &[
+            "get",
+            "secrets/default/creds",
+            "--show-secrets",
+            "--encryption-config",
+            &enc,
+        ],
+    );
+    let edited = out(&o).replace("czNjcjN0LTU=", "bmV3LXBhc3N3b3Jk");
+    let file = dir.path().join("creds.yaml");
+    std::fs::write(&file, edited).unwrap();
+    let file = file.display().to_string();
+
+    let o = run(&c, &["put", "secrets/default/creds", "-f", &file, "--yes"]);
+    assert_eq!(
+        code(&o),
+        4,
+        "plaintext over an encrypted value is refused: {}",
+        err(&o)
+    );
+    let o = run(
+        &c,
+        &[
+            "put",
+            "secrets/default/creds",
+            "-f",
+            &file,
+            "--yes",
+            "--encryption-config",
+            &enc,
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let raw = c
+        .etcdctl(&["get", &secret.key, "--print-value-only"])
+        .stdout;
+    assert!(
+        raw.starts_with(b"k8s:enc:aescbc:v1:key1:"),
+        "still encrypted"
+    );
+    let o = run(
+        &c,
+        &[
+            "get",
+            "secrets/default/creds",
+            "--show-secrets",
+            "--encryption-config",
+            &enc,
+            "-o",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["data"]["password"], "bmV3LXBhc3N3b3Jk");
+}

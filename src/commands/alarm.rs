@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::{parse_bytes, OutputFormat};
+use crate::commands::status::DEFAULT_QUOTA;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
@@ -36,9 +37,10 @@ pub enum AlarmCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// Quota to assume where the server does not report its own (etcd < 3.6).
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// The members' --quota-backend-bytes, for etcd before 3.6 (which does
+    /// not report its quota; 2 GiB is assumed otherwise).
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,9 +57,10 @@ pub struct DisarmArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Quota to assume where the server does not report its own (etcd < 3.6).
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// The members' --quota-backend-bytes. Needed for NOSPACE on etcd
+    /// before 3.6, which does not report its quota.
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     /// Show what would be disarmed, and change nothing.
     #[arg(long)]
@@ -82,17 +85,30 @@ pub struct AlarmRow {
     pub disarmed: bool,
 }
 
-/// The quota of a member: its own when it reports one, else the assumed.
-pub fn quota_of(m: Option<&MemberState>, assumed: u64) -> (u64, bool) {
-    match m.map(|m| m.db_size_quota) {
-        Some(q) if q > 0 => (q, false),
-        _ => (assumed, true),
+/// The quota of a member: its own when it reports one, else the one the
+/// operator gave, else etcd's default 2 GiB. The flag says whether it is
+/// assumed (not reported by the server nor given by the operator).
+pub fn quota_of(m: Option<&MemberState>, given: Option<u64>) -> (u64, bool) {
+    match (m.map(|m| m.db_size_quota), given) {
+        (Some(q), _) if q > 0 => (q, false),
+        (_, Some(g)) => (g, false),
+        _ => (DEFAULT_QUOTA, true),
     }
 }
 
+/// Why a NOSPACE alarm cannot be judged: the quota is a guess.
+pub const QUOTA_UNKNOWN: &str = "etcd before 3.6 does not report its quota, so whether the db \
+     file is under it is unknown";
+
 /// Why an alarm's cause is still there; `None` when it is gone. Pure.
-pub fn still_there(alarm: &str, db_size: Option<u64>, quota: u64) -> Option<String> {
+pub fn still_there(
+    alarm: &str,
+    db_size: Option<u64>,
+    quota: u64,
+    quota_assumed: bool,
+) -> Option<String> {
     match alarm {
+        "NOSPACE" if quota_assumed => Some(QUOTA_UNKNOWN.into()),
         "NOSPACE" => match db_size {
             None => Some("the member's db size is unknown (not reachable)".into()),
             Some(db) if percent(db, quota) >= NOSPACE_SAFE_PERCENT => Some(format!(
@@ -111,13 +127,13 @@ pub fn still_there(alarm: &str, db_size: Option<u64>, quota: u64) -> Option<Stri
     }
 }
 
-pub fn rows(survey: &Survey, state: &ClusterState, assumed_quota: u64) -> Vec<AlarmRow> {
+pub fn rows(survey: &Survey, state: &ClusterState, given_quota: Option<u64>) -> Vec<AlarmRow> {
     survey
         .alarms
         .iter()
         .map(|a| {
             let m = state.member(a.member_id);
-            let (quota, assumed) = quota_of(m, assumed_quota);
+            let (quota, assumed) = quota_of(m, given_quota);
             let db = m.filter(|m| m.reachable()).map(|m| m.db_size);
             AlarmRow {
                 member: m
@@ -130,7 +146,7 @@ pub fn rows(survey: &Survey, state: &ClusterState, assumed_quota: u64) -> Vec<Al
                 quota_bytes: quota,
                 quota_assumed: assumed,
                 quota_use_percent: db.map(|d| percent(d, quota)),
-                still_there: still_there(&a.alarm, db, quota),
+                still_there: still_there(&a.alarm, db, quota, assumed),
                 disarmed: false,
             }
         })
@@ -194,9 +210,11 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
                 Kind::Refused,
                 format!("refusing to disarm {} on `{}`: {why}", r.alarm, r.member),
             )
-            .with_hint(if r.alarm == "NOSPACE" {
+            .with_hint(if why == QUOTA_UNKNOWN {
+                "pass --quota-bytes with the members' --quota-backend-bytes; --force disarms anyway"
+            } else if r.alarm == "NOSPACE" {
                 "free space first with `kubectl etcd recover-space` (compact, defrag, disarm); \
-                 --force disarms anyway; on etcd < 3.6 pass --quota-bytes"
+                 --force disarms anyway"
             } else {
                 "check the members' hashes before anything else; --force disarms anyway"
             }));
@@ -266,19 +284,33 @@ pub fn table(rows: &[AlarmRow]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::status::DEFAULT_QUOTA;
 
     #[test]
     fn nospace_stays_while_the_db_is_near_the_quota() {
         let q = 2 * 1024 * 1024;
-        assert!(still_there("NOSPACE", Some(q), q).is_some());
-        assert!(still_there("NOSPACE", Some(q / 100 * 96), q).is_some());
-        assert!(still_there("NOSPACE", Some(q / 2), q).is_none());
-        assert!(still_there("NOSPACE", None, q).is_some());
+        assert!(still_there("NOSPACE", Some(q), q, false).is_some());
+        assert!(still_there("NOSPACE", Some(q / 100 * 96), q, false).is_some());
+        assert!(still_there("NOSPACE", Some(q / 2), q, false).is_none());
+        assert!(still_there("NOSPACE", None, q, false).is_some());
+    }
+
+    #[test]
+    fn a_guessed_quota_never_clears_nospace() {
+        let q = DEFAULT_QUOTA;
+        assert_eq!(
+            still_there("NOSPACE", Some(1), q, true).as_deref(),
+            Some(QUOTA_UNKNOWN)
+        );
+        let m = crate::ops::cluster_state::fixtures::member(1, "m1", 10, 5);
+        assert_eq!(quota_of(Some(&m), None), (DEFAULT_QUOTA, true));
+        assert_eq!(quota_of(Some(&m), Some(7)), (7, false));
+        let mut reports = m.clone();
+        reports.db_size_quota = 9;
+        assert_eq!(quota_of(Some(&reports), Some(7)), (9, false));
     }
 
     #[test]
     fn corrupt_always_needs_force() {
-        assert!(still_there("CORRUPT", Some(1), DEFAULT_QUOTA).is_some());
+        assert!(still_there("CORRUPT", Some(1), DEFAULT_QUOTA, false).is_some());
     }
 }

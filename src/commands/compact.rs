@@ -5,17 +5,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::cli::{parse_duration, OutputFormat};
-use crate::context::Session;
+use crate::context::{Cluster, Session};
 use crate::error::{Error, Result};
 use crate::etcd::{maintenance, EtcdClient};
+use crate::ops::compaction;
 use crate::output::human_duration;
 use crate::output::table::Table;
 
-/// Compact the keyspace history up to a revision.
-///
-/// Writes: older versions of every key are removed for good (the latest
-/// version of each key stays); watches and reads at older revisions fail
-/// afterwards. Default: up to the current revision. Asks unless --yes.
+/// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Compact up to this revision (default: the current one).
@@ -26,7 +23,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub keep: Option<i64>,
 
-    /// Wait until the old revisions are removed from the database file.
+    /// Wait until every member has removed the old revisions from its
+    /// database file (so a defrag right after reclaims the space).
     #[arg(long)]
     pub physical: bool,
 
@@ -94,13 +92,14 @@ pub fn target_revision(rev: Option<i64>, keep: Option<i64>, current: i64) -> Res
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let client = cluster.connect_any().await?;
-    let report = compact(&client, &args, session).await?;
+    let report = compact(&cluster, &client, &args, session).await?;
     let format = session.format_or(OutputFormat::Table);
     session.shell.emit(format, &report, |r| vec![table(r)])
 }
 
 /// Work out the range, confirm, compact; shared with `recover-space`.
 pub async fn compact(
+    cluster: &Cluster,
     client: &EtcdClient,
     args: &Args,
     session: &mut Session,
@@ -135,6 +134,20 @@ pub async fn compact(
         .confirm(&format!("compact the keyspace at revision {revision}"))?;
     let start = Instant::now();
     maintenance::compact(client, revision, args.physical, args.timeout).await?;
+    if args.physical {
+        // --physical only waited for the member the request went to.
+        session
+            .shell
+            .note("waiting for every member to finish removing the old revisions");
+        let settled =
+            compaction::wait_settled(&cluster.targets, &cluster.settings, args.timeout).await;
+        if !settled {
+            session.shell.warn(format!(
+                "members still shrinking after {:?}: the compaction goes on in the background",
+                args.timeout
+            ));
+        }
+    }
     report.took_ms = Some(start.elapsed().as_millis() as u64);
     Ok(report)
 }

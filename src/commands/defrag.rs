@@ -7,16 +7,11 @@ use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::Survey;
 use crate::ops::cluster_state::ClusterState;
-use crate::ops::defrag::{self, Outcome, Pacing, Plan};
+use crate::ops::defrag::{self, Outcome, Pacing, Plan, Role};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, human_duration};
 
-/// Defragment members one at a time: followers first, the leader last.
-///
-/// Writes: each member blocks reads and writes while it defragments. Before
-/// each member the cluster must be healthy (every voting member reachable, a
-/// leader, none lagging), otherwise it stops and names the member in the
-/// way. Asks for confirmation unless --yes; --dry-run only shows the plan.
+/// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this member (name or 16-hex id).
@@ -100,7 +95,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         return Ok(());
     }
-    let outcome = rolling(&plan, &cluster, &opts, &args.pacing(), session).await?;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let outcome = rolling(&plan, &cluster, &opts, &args.pacing(), &interrupt, session).await?;
     session
         .shell
         .emit(format, &outcome, |o| vec![result_table(o)])?;
@@ -113,6 +109,7 @@ pub async fn rolling(
     cluster: &crate::context::Cluster,
     opts: &defrag::Options,
     pacing: &Pacing,
+    interrupt: &crate::ops::Interrupt,
     session: &mut Session,
 ) -> Result<Outcome> {
     if let Some(b) = &plan.blocked_by {
@@ -129,6 +126,7 @@ pub async fn rolling(
         plan_table(plan).write(session.shell.err(), false)?;
         return Ok(Outcome {
             members: Vec::new(),
+            skipped: Vec::new(),
             stopped: None,
         });
     }
@@ -152,6 +150,7 @@ pub async fn rolling(
         &cluster.settings,
         opts,
         pacing,
+        interrupt,
         &mut note,
     )
     .await)
@@ -199,6 +198,10 @@ pub fn plan_table(plan: &Plan) -> Table {
                 format!("move leadership to {to}, then defragment"),
                 Mark::Plain,
             ),
+            (None, None) if m.role == Role::Learner => (
+                "defragment if etcd allows it (up to 3.6 it refuses learners)".to_string(),
+                Mark::Plain,
+            ),
             (None, None) => ("defragment".to_string(), Mark::Plain),
         };
         t.marked_row(vec![
@@ -241,6 +244,17 @@ pub fn result_table(outcome: &Outcome) -> Table {
             d.leader_moved_to.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
+    for s in &outcome.skipped {
+        t.marked_row(vec![
+            (s.member.clone(), Mark::Warn),
+            (s.id.clone(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            ("-".into(), Mark::Plain),
+            (format!("skipped: {}", s.reason), Mark::Warn),
+        ]);
+    }
     if let Some(s) = &outcome.stopped {
         t.marked_row(vec![
             (s.member.clone(), Mark::Bad),
@@ -253,4 +267,47 @@ pub fn result_table(outcome: &Outcome) -> Table {
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Args {
+        let mut all = vec!["kubectl-etcd", "defrag"];
+        all.extend(args);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Defrag(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_suit_large_databases_and_move_leadership() {
+        let a = parse(&[]);
+        assert_eq!(a.timeout, Duration::from_secs(600));
+        assert_eq!(a.pause, Duration::from_secs(5));
+        assert!(a.options().move_leader);
+        assert!(!a.dry_run);
+    }
+
+    #[test]
+    fn threshold_flags_read_as_openshift_writes_them() {
+        let a = parse(&[
+            "--if-fragmented",
+            "45",
+            "--min-db-size",
+            "100MB",
+            "--no-move-leader",
+        ]);
+        let o = a.options();
+        assert_eq!(o.if_fragmented, Some(45.0));
+        assert_eq!(o.min_db_size, Some(100_000_000));
+        assert!(!o.move_leader);
+        assert_eq!(parse_percent("45%"), Ok(45.0));
+        assert!(parse_percent("145").is_err());
+        assert!(parse_percent("lots").is_err());
+    }
 }

@@ -25,9 +25,15 @@ pub struct MemberRow {
     pub is_learner: bool,
     pub started: bool,
     pub pod: Option<String>,
+    pub node: Option<String>,
     pub healthy: bool,
     /// Why the member is not healthy; `null` when it is.
     pub error: Option<String>,
+    /// Raft entries applied, when the member answered a status request.
+    pub raft_applied_index: Option<u64>,
+    /// For a learner: its applied index as a percentage of the leader's
+    /// (catch-up progress).
+    pub catch_up_percent: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,14 +55,37 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
 
     let mut rows = Vec::new();
     for m in &members {
-        let view = survey.views.iter().find(|v| v.member_id() == Some(m.id));
-        let health = match view.and_then(|v| v.client.as_ref()) {
-            Some(client) => etcd::health_check(client).await.map(|_| ()),
-            None if !m.started() => Err(Error::partial("not started yet")),
+        // A member that did not answer is matched to its pod by name or URL.
+        let view = survey
+            .views
+            .iter()
+            .find(|v| v.member_id() == Some(m.id))
+            .or_else(|| {
+                survey.views.iter().find(|v| {
+                    v.status.is_none()
+                        && v.target
+                            .pod
+                            .as_ref()
+                            .is_some_and(|p| p.matches_member(&m.name, &m.client_urls))
+                })
+            });
+        let mut applied = view
+            .and_then(|v| v.status.as_ref())
+            .map(|s| s.raft_applied_index);
+        let error = view.and_then(|v| v.error.clone());
+        let health = match (view.and_then(|v| v.client.as_ref()), error) {
+            // A learner serves no linearizable reads: its status is its health.
+            (Some(_), _) if m.is_learner && applied.is_some() => Ok(()),
+            (Some(client), _) => etcd::health_check(client).await.map(|_| ()),
+            (None, _) if !m.started() => Err(Error::partial("not started yet")),
+            // Its pod is known but could not be reached (not Running, ...).
+            (None, Some(e)) => Err(e),
             // In direct mode a member outside --endpoints is dialled at its
             // advertised client URL, as etcdctl would.
-            None if cluster.direct => dial_advertised(m, &cluster, session).await,
-            None => Err(Error::partial("no etcd pod found for this member")),
+            (None, None) if cluster.direct => dial_advertised(m, &cluster, session)
+                .await
+                .map(|a| applied = Some(a)),
+            (None, None) => Err(Error::partial("no etcd pod found for this member")),
         };
         rows.push(MemberRow {
             id: format_id(m.id),
@@ -66,9 +95,21 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
             is_learner: m.is_learner,
             started: m.started(),
             pod: view.and_then(|v| v.target.pod.as_ref().map(|p| p.name.clone())),
+            node: view.and_then(|v| v.target.pod.as_ref().and_then(|p| p.node.clone())),
             healthy: health.is_ok(),
             error: health.err().map(|e| e.message),
+            raft_applied_index: applied,
+            catch_up_percent: None,
         });
+    }
+    let leader_applied = survey.leader_id().and_then(|l| {
+        let i = members.iter().position(|m| m.id == l)?;
+        rows[i].raft_applied_index
+    });
+    for r in rows.iter_mut().filter(|r| r.is_learner) {
+        if let (Some(a), Some(l)) = (r.raft_applied_index, leader_applied) {
+            r.catch_up_percent = Some(crate::output::percent(a.min(l), l.max(1)));
+        }
     }
     let report = MembersReport { members: rows };
     let format = session.format_or(OutputFormat::Table);
@@ -83,27 +124,40 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
     Ok(())
 }
 
+/// Health (status for a learner) at the advertised client URL; the
+/// member's applied index.
 async fn dial_advertised(
     m: &etcd::Member,
     cluster: &crate::context::Cluster,
     _session: &Session,
-) -> Result<()> {
+) -> Result<u64> {
     let url = m
         .client_urls
         .first()
         .ok_or_else(|| Error::partial("advertises no client URL"))?;
     let target = Endpoint::parse(url, false)?.target();
     let client = EtcdClient::connect(&target, &cluster.settings).await?;
-    etcd::health_check(&client).await.map(|_| ())
+    let status = etcd::status(&client).await?;
+    if !m.is_learner {
+        etcd::health_check(&client).await?;
+    }
+    Ok(status.raft_applied_index)
 }
 
 fn table(report: &MembersReport) -> Table {
     let with_pods = report.members.iter().any(|m| m.pod.is_some());
     let mut headers = vec!["id", "name"];
     if with_pods {
-        headers.push("pod");
+        headers.extend(["pod", "node"]);
     }
-    headers.extend(["peer urls", "client urls", "learner", "health", "error"]);
+    headers.extend([
+        "peer urls",
+        "client urls",
+        "learner",
+        "progress",
+        "health",
+        "error",
+    ]);
     let mut t = Table::new(&headers);
     for m in &report.members {
         let mut cells = vec![
@@ -119,11 +173,18 @@ fn table(report: &MembersReport) -> Table {
         ];
         if with_pods {
             cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
+            cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
         }
         cells.extend([
             (m.peer_urls.join(","), Mark::Plain),
             (m.client_urls.join(","), Mark::Plain),
             (m.is_learner.to_string(), Mark::Plain),
+            match m.catch_up_percent {
+                Some(p) if p >= 100.0 => ("caught up".into(), Mark::Good),
+                Some(p) => (format!("{p:.1}%"), Mark::Warn),
+                None if m.is_learner => ("?".into(), Mark::Plain),
+                None => ("-".into(), Mark::Plain),
+            },
             if m.healthy {
                 ("healthy".into(), Mark::Good)
             } else {

@@ -11,7 +11,11 @@ pub mod get;
 pub mod health;
 pub mod ls;
 pub mod members;
+pub mod port_forward;
+pub mod put;
 pub mod recover_space;
+pub mod resize;
+pub mod restore;
 pub mod size;
 pub mod snapshot;
 pub mod status;
@@ -31,6 +35,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Size(args) => size::run(args, session).await,
         Command::Decode(args) => decode::run(args, session),
         Command::Get(args) => get::run(args, session).await,
+        Command::Put(args) => put::run(args, session).await,
         Command::Ls(args) => ls::run(args, session).await,
         Command::Count(args) => count::run(args, session).await,
         Command::Defrag(args) => defrag::run(args, session).await,
@@ -39,6 +44,9 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::RecoverSpace(args) => recover_space::run(args, session).await,
         Command::Snapshot(args) => snapshot::run(args, session).await,
         Command::Watch(args) => watch::run(args, session).await,
+        Command::Resize(args) => resize::run(args, session).await,
+        Command::Restore(args) => restore::run(args, session).await,
+        Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),

@@ -11,24 +11,17 @@ use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
 use crate::etcd::{format_id, Survey};
 use crate::ops::cluster_state::ClusterState;
-use crate::ops::defrag::{Done, Options, Pacing};
+use crate::ops::defrag::{Done, Options, Pacing, Skipped};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
-/// Recover from NOSPACE: compact, defragment every member, disarm.
-///
-/// For a cluster that refuses writes with "database space exceeded" right
-/// now: etcd still accepts compaction and defragmentation under NOSPACE.
-/// Shows the space picture, then compacts to the current revision, rolls a
-/// defrag over every member (leader last), disarms the NOSPACE alarms once
-/// the db files are well under the quota, and shows the headroom after.
-/// Each step asks for confirmation unless --yes.
+/// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Quota to assume where the server does not report its own (etcd < 3.6:
-    /// pass the members' --quota-backend-bytes).
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// The members' --quota-backend-bytes. Needed on etcd before 3.6,
+    /// which does not report its quota.
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     /// Pause between members during the defrag.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
@@ -67,16 +60,17 @@ pub struct Report {
     pub before: Vec<SpaceRow>,
     pub compacted_at: Option<i64>,
     pub defragmented: Vec<Done>,
+    pub skipped: Vec<Skipped>,
     pub disarmed: Vec<String>,
     pub after: Vec<SpaceRow>,
 }
 
-fn picture(survey: &Survey, state: &ClusterState, assumed: u64) -> Vec<SpaceRow> {
+fn picture(survey: &Survey, state: &ClusterState, given: Option<u64>) -> Vec<SpaceRow> {
     state
         .members
         .iter()
         .map(|m| {
-            let (quota, quota_assumed) = alarm::quota_of(Some(m), assumed);
+            let (quota, quota_assumed) = alarm::quota_of(Some(m), given);
             let db = m.reachable().then_some(m.db_size);
             SpaceRow {
                 member: m.label(),
@@ -110,6 +104,18 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             .shell
             .note("no NOSPACE alarm is active: the steps still free space, nothing to disarm");
     }
+    // Whether the alarm may be disarmed at the end depends on the quota:
+    // find out now, not after compacting and defragmenting.
+    if nospace && !args.dry_run && before.iter().any(|r| r.quota_assumed) {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "cannot tell when NOSPACE may be disarmed: {}",
+                alarm::QUOTA_UNKNOWN
+            ),
+        )
+        .with_hint("pass --quota-bytes with the members' --quota-backend-bytes"));
+    }
     if args.dry_run {
         session.shell.note(
             "steps: 1. compact to the current revision (physical)  2. defragment every member, \
@@ -134,7 +140,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         timeout: args.timeout,
         dry_run: false,
     };
-    let compacted = compact::compact(&client, &compact_args, session).await?;
+    let compacted = compact::compact(&cluster, &client, &compact_args, session).await?;
 
     // 2. rolling defrag
     session.shell.note("step 2 of 3: defragment every member");
@@ -148,10 +154,19 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         pause: args.pause,
         recover: Duration::from_secs(120),
     };
-    let outcome = defrag::rolling(&plan, &cluster, &opts, &pacing, session).await?;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let outcome = defrag::rolling(&plan, &cluster, &opts, &pacing, &interrupt, session).await?;
     if outcome.stopped.is_some() {
         defrag::result_table(&outcome).write(session.shell.err(), false)?;
         return defrag::finish(&outcome, &plan);
+    }
+
+    if interrupt.fired() {
+        return Err(Error::new(
+            Kind::Partial,
+            "interrupted (Ctrl-C) after the defrag: alarms not disarmed",
+        )
+        .with_hint("finish with `kubectl etcd alarm disarm`"));
     }
 
     // 3. disarm
@@ -201,6 +216,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         before,
         compacted_at: Some(compacted.revision),
         defragmented: outcome.members,
+        skipped: outcome.skipped,
         disarmed,
         after: picture(&survey, &state, args.quota_bytes),
     };
@@ -209,6 +225,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         vec![
             defrag::result_table(&crate::ops::defrag::Outcome {
                 members: r.defragmented.clone(),
+                skipped: r.skipped.clone(),
                 stopped: None,
             }),
             space_table(&r.after).title("space after"),

@@ -35,8 +35,11 @@ pub enum SnapshotCommand {
     Save(SaveArgs),
     /// Offline: integrity, revision, key count and size of a snapshot file.
     Status(FileArgs),
-    /// Offline: key count and size per resource prefix of a snapshot or a
+    /// Offline: key count and size per resource type of a snapshot or a
     /// member's `member/snap/db`.
+    ///
+    /// A running member rewrites its db file: read a stopped member's file,
+    /// or a snapshot.
     Inspect(InspectArgs),
 }
 
@@ -90,6 +93,8 @@ pub struct SnapshotInfo {
     pub consistent_index: Option<u64>,
     pub compacted_revision: Option<i64>,
     pub storage_version: Option<String>,
+    /// Version of the etcd server it was taken from (`save` only).
+    pub etcd_version: Option<String>,
     pub took_ms: Option<u64>,
 }
 
@@ -101,14 +106,14 @@ pub struct InspectReport {
     pub as_of_revision: Option<i64>,
     pub total_keys: u64,
     pub total_bytes: u64,
-    pub prefixes: Vec<snap::PrefixStat>,
+    pub types: Vec<snap::TypeStat>,
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let format = session.format_or(OutputFormat::Table);
     match args.command {
         SnapshotCommand::Save(a) => {
-            let info = save_cmd(a, session).await?;
+            let info = save_cmd(a, format == OutputFormat::Table, session).await?;
             session.shell.emit(format, &info, |i| vec![info_table(i)])
         }
         SnapshotCommand::Status(a) => {
@@ -116,7 +121,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             session.shell.emit(format, &info, |i| vec![info_table(i)])
         }
         SnapshotCommand::Inspect(a) => {
-            let report = inspect(&a.file, a.revision)?;
+            let report = inspect(&a.file, a.revision, &session.global.prefix)?;
             session
                 .shell
                 .emit(format, &report, |r| vec![inspect_table(r)])
@@ -147,11 +152,12 @@ pub fn info_of(path: &Path) -> Result<SnapshotInfo> {
         consistent_index: ks.consistent_index,
         compacted_revision: ks.compacted_revision,
         storage_version: ks.storage_version,
+        etcd_version: None,
         took_ms: None,
     })
 }
 
-pub fn inspect(path: &Path, revision: Option<i64>) -> Result<InspectReport> {
+pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<InspectReport> {
     let data = read(path)?;
     let (db, _) =
         snap::check_integrity(&data).map_err(|e| e.context(format!("`{}`", path.display())))?;
@@ -165,18 +171,18 @@ pub fn inspect(path: &Path, revision: Option<i64>) -> Result<InspectReport> {
             )));
         }
     }
-    let prefixes = snap::by_prefix(&ks);
+    let types = snap::by_type(&ks, prefix);
     Ok(InspectReport {
         file: path.display().to_string(),
         revision: ks.revision,
         as_of_revision: revision,
-        total_keys: prefixes.iter().map(|p| p.keys).sum(),
-        total_bytes: prefixes.iter().map(|p| p.bytes).sum(),
-        prefixes,
+        total_keys: types.iter().map(|p| p.keys).sum(),
+        total_bytes: types.iter().map(|p| p.bytes).sum(),
+        types,
     })
 }
 
-async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo> {
+pub async fn save_cmd(args: SaveArgs, table: bool, session: &mut Session) -> Result<SnapshotInfo> {
     if args.file.exists() && !args.overwrite {
         return Err(Error::new(
             Kind::Refused,
@@ -195,9 +201,11 @@ async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo>
             .members
             .iter()
             .filter(|m| m.reachable() && !m.lagging)
+            // Voters first: etcd before 3.5 refuses snapshots from learners.
             .max_by(|a, b| {
-                a.raft_applied_index
-                    .cmp(&b.raft_applied_index)
+                b.is_learner
+                    .cmp(&a.is_learner)
+                    .then_with(|| a.raft_applied_index.cmp(&b.raft_applied_index))
                     .then_with(|| b.name.cmp(&a.name))
             })
             .ok_or_else(|| {
@@ -220,6 +228,11 @@ async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo>
         .and_then(|v| v.client.clone())
         .ok_or_else(|| Error::new(Kind::Unavailable, "no connection to the member"))?;
     let (name, id) = (member.label(), member.id);
+    let etcd_version = member
+        .target
+        .and_then(|i| survey.views.get(i))
+        .and_then(|v| v.status.as_ref())
+        .map(|s| s.version.clone());
     session.shell.note(format!(
         "streaming a snapshot from `{name}` ({})",
         human_bytes(member.db_size)
@@ -231,7 +244,7 @@ async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo>
         Ok(Some((blob, remaining))) => Some(blob.len() as u64 + remaining),
         _ => None,
     };
-    let bar = progress::bar(session.shell.stderr_tty, total, "snapshot", true);
+    let bar = progress::bar(session.shell.stderr_tty && table, total, "snapshot", true);
     let first = futures::stream::iter(match first {
         Ok(Some((blob, _))) => vec![Ok(blob)],
         Ok(None) => vec![],
@@ -248,13 +261,15 @@ async fn save_cmd(args: SaveArgs, session: &mut Session) -> Result<SnapshotInfo>
         }
     });
     let chunks = Box::pin(futures::StreamExt::chain(first, rest));
-    let result = save(chunks, &args.file, &mut |n| bar.set_position(n)).await;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let result = save(chunks, &args.file, &interrupt, &mut |n| bar.set_position(n)).await;
     bar.finish_and_clear();
     let saved = result.map_err(|e| e.context(format!("snapshot from `{name}`")))?;
     debug_assert!(!part_path(&args.file).exists());
     let mut info = info_of(&saved.path)?;
     info.member = Some(name);
     info.member_id = Some(format_id(id));
+    info.etcd_version = etcd_version;
     info.took_ms = Some(start.elapsed().as_millis() as u64);
     Ok(info)
 }
@@ -266,7 +281,23 @@ async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Ve
             Kind::Unavailable,
             format!("no data for {STREAM_IDLE:?}"),
         )),
-        Ok(Err(e)) => Err(explain(&e)),
+        Ok(Err(e)) => {
+            let err = explain(&e);
+            // hyper's chain for a connection cut mid-body is three lines of
+            // internals; the operator needs one.
+            if err.message.contains("error reading a body")
+                || err.message.contains("closed the connection")
+                || err.message.contains("connection reset")
+                || err.message.contains("broken pipe")
+            {
+                Err(Error::new(
+                    Kind::Unavailable,
+                    "the connection to the member dropped",
+                ))
+            } else {
+                Err(err)
+            }
+        }
         Ok(Ok(None)) => Ok(None),
         Ok(Ok(Some(r))) => Ok(Some((r.blob().to_vec(), r.remaining_bytes()))),
     }
@@ -306,6 +337,9 @@ pub fn info_table(i: &SnapshotInfo) -> Table {
             human_duration(Duration::from_millis(ms))
         ));
     }
+    if let Some(v) = &i.etcd_version {
+        extra.push(format!("etcd {v}"));
+    }
     if let Some(v) = &i.storage_version {
         extra.push(format!("etcd storage version {v}"));
     }
@@ -322,14 +356,21 @@ pub fn info_table(i: &SnapshotInfo) -> Table {
 }
 
 pub fn inspect_table(r: &InspectReport) -> Table {
-    let mut t = Table::new(&["prefix", "keys", "size"]).right_align(&[1, 2]);
-    for p in &r.prefixes {
-        t.row([p.prefix.clone(), p.keys.to_string(), human_bytes(p.bytes)]);
+    let mut t = Table::new(&["type", "keys", "size", "kind"]).right_align(&[1, 2]);
+    for p in &r.types {
+        let kind = if p.kind == "builtin" { "" } else { p.kind };
+        t.row([
+            p.r#type.clone(),
+            p.keys.to_string(),
+            human_bytes(p.bytes),
+            kind.to_string(),
+        ]);
     }
     t.row([
         "total".to_string(),
         r.total_keys.to_string(),
         human_bytes(r.total_bytes),
+        String::new(),
     ]);
     t.title(format!(
         "{} at revision {}",

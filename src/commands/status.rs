@@ -82,11 +82,26 @@ pub fn finish(survey: &Survey, session: &mut Session) -> Result<()> {
             .shell
             .warn("no member reports a leader: the cluster has lost quorum");
     }
+    // One line per distinct cause: a missing RBAC grant fails every member
+    // the same way and should be said once.
+    let mut causes: Vec<(&Error, Vec<&str>)> = Vec::new();
     for v in &survey.views {
         if let Some(e) = &v.error {
-            let e = e.clone().context(format!("member `{}`", v.target.endpoint));
-            session.shell.error(&e);
+            match causes.iter_mut().find(|(c, _)| c.message == e.message) {
+                Some((_, members)) => members.push(&v.target.endpoint),
+                None => causes.push((e, vec![&v.target.endpoint])),
+            }
         }
+    }
+    for (e, members) in causes {
+        let names: Vec<String> = members.iter().map(|m| format!("`{m}`")).collect();
+        let label = if names.len() == 1 {
+            "member"
+        } else {
+            "members"
+        };
+        let e = e.clone().context(format!("{label} {}", names.join(", ")));
+        session.shell.error(&e);
     }
     let total = survey.views.len();
     match survey.failures() {
@@ -132,6 +147,11 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                 errors: Vec::new(),
                 error: v.error.as_ref().map(|e| e.message.clone()),
             };
+            // A pod that did not answer still names its member.
+            if let (None, Some(m)) = (&v.status, survey.member_behind(&v.target)) {
+                row.name = Some(m.name.clone()).filter(|n| !n.is_empty());
+                row.id = Some(format_id(m.id));
+            }
             if let Some(s) = &v.status {
                 let (quota, assumed) = if s.db_size_quota > 0 {
                     (s.db_size_quota, false)

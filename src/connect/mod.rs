@@ -5,6 +5,7 @@
 //! [`crate::etcd`] a [`Target`] per member that can open a stream.
 
 pub mod direct;
+pub mod kube;
 pub mod tls;
 
 use std::fmt;
@@ -71,10 +72,19 @@ impl<S> Recording<S> {
                 if slot.is_none() {
                     // io::Error is not Clone; keep the kind and the rustls
                     // cause, which is what the explanation needs.
-                    let copy = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                        Some(tls) => io::Error::new(e.kind(), tls.clone()),
-                        None => io::Error::new(e.kind(), e.to_string()),
-                    };
+                    let inner = e.get_ref();
+                    let copy =
+                        if let Some(tls) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                            io::Error::new(e.kind(), tls.clone())
+                        } else if let Some(ours) =
+                            inner.and_then(|i| i.downcast_ref::<crate::error::Error>())
+                        {
+                            // A dialer's own explanation (a port-forward's error
+                            // channel) is kept whole.
+                            io::Error::new(e.kind(), ours.clone())
+                        } else {
+                            io::Error::new(e.kind(), e.to_string())
+                        };
                     *slot = Some(copy);
                 }
             }
@@ -118,5 +128,103 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
     ) -> std::task::Poll<io::Result<()>> {
         let r = Pin::new(&mut self.inner).poll_shutdown(cx);
         self.record(r)
+    }
+}
+
+/// A failed dial in the user's terms: a dialer's own [`Error`] when it gave
+/// one (pod not Running, port-forward forbidden), else the I/O error.
+pub fn dial_error(err: io::Error) -> crate::error::Error {
+    use crate::error::{Error, Kind};
+    match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
+        Some(ours) => ours.clone(),
+        None => Error::new(Kind::Unavailable, err.to_string()),
+    }
+}
+
+/// Which PEM of the material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pem {
+    Ca,
+    Cert,
+    Key,
+}
+
+impl Pem {
+    /// The etcdctl environment variable taking this file.
+    pub fn etcdctl_env(self) -> &'static str {
+        match self {
+            Pem::Ca => "ETCDCTL_CACERT",
+            Pem::Cert => "ETCDCTL_CERT",
+            Pem::Key => "ETCDCTL_KEY",
+        }
+    }
+
+    /// A file name to suggest for it.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Pem::Ca => "etcd-ca.crt",
+            Pem::Cert => "etcd-client.crt",
+            Pem::Key => "etcd-client.key",
+        }
+    }
+}
+
+/// Where one PEM of the TLS material lives, so that other tools (etcdctl
+/// through `port-forward`) can be told how to get it. Material from the
+/// cluster is never written to disk by us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PemOrigin {
+    File(std::path::PathBuf),
+    Secret {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    ConfigMap {
+        namespace: String,
+        name: String,
+        key: String,
+    },
+    /// A file inside the etcd container, read with `cat` through exec.
+    PodFile {
+        namespace: String,
+        pod: String,
+        container: String,
+        path: String,
+    },
+}
+
+impl PemOrigin {
+    /// A shell command that writes this PEM to `out` (none for a local file).
+    pub fn fetch_command(&self, out: &str) -> Option<String> {
+        // jsonpath needs the dots in a key escaped.
+        let jp = |key: &str| key.replace('.', "\\.");
+        match self {
+            PemOrigin::File(_) => None,
+            PemOrigin::Secret {
+                namespace,
+                name,
+                key,
+            } => Some(format!(
+                "kubectl get secret -n {namespace} {name} -o jsonpath='{{.data.{}}}' | base64 -d > {out}",
+                jp(key)
+            )),
+            PemOrigin::ConfigMap {
+                namespace,
+                name,
+                key,
+            } => Some(format!(
+                "kubectl get configmap -n {namespace} {name} -o jsonpath='{{.data.{}}}' > {out}",
+                jp(key)
+            )),
+            PemOrigin::PodFile {
+                namespace,
+                pod,
+                container,
+                path,
+            } => Some(format!(
+                "kubectl exec -n {namespace} {pod} -c {container} -- cat {path} > {out}"
+            )),
+        }
     }
 }

@@ -290,10 +290,18 @@ fn explain_chain(err: &(dyn std::error::Error + 'static)) -> Error {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut text = String::new();
     while let Some(e) = cur {
+        // A dialer's own explanation (pod not Running, port-forward
+        // forbidden) is already in operator language.
+        if let Some(ours) = e.downcast_ref::<Error>() {
+            return ours.clone();
+        }
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
             return tls::explain(r);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(ours) = io.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+                return ours.clone();
+            }
             if let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 return tls::explain(r);
             }

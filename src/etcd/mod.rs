@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod maintenance;
+pub mod membership;
 pub mod survey;
 
 use std::time::{Duration, Instant};
@@ -139,6 +140,13 @@ pub async fn health_check(client: &EtcdClient) -> Result<Duration> {
         Ok(_) => Ok(start.elapsed()),
         // Permission denied on the key still proves the quorum answered.
         Err(e) if e.message.contains("permission denied") => Ok(start.elapsed()),
+        // A learner serves no linearizable reads; a serializable one shows
+        // it is up and applying.
+        Err(e) if e.message.contains("not supported for learner") => {
+            let opts = etcd_client::GetOptions::new().with_serializable();
+            client.call(kv.get("health", Some(opts))).await?;
+            Ok(start.elapsed())
+        }
         Err(e) => Err(e),
     }
 }

@@ -37,31 +37,47 @@ pub struct Survey {
 
 impl Survey {
     pub async fn take(targets: &[Target], settings: &ConnectSettings) -> Survey {
-        let views = futures::future::join_all(targets.iter().map(|t| async move {
-            match EtcdClient::connect(t, settings).await {
-                Err(e) => MemberView {
-                    target: t.clone(),
-                    client: None,
-                    status: None,
-                    error: Some(e),
-                },
-                Ok(client) => match status(&client).await {
-                    Ok(s) => MemberView {
-                        target: t.clone(),
-                        client: Some(client),
-                        status: Some(s),
-                        error: None,
-                    },
+        Survey::take_reusing(targets, settings, &[]).await
+    }
+
+    /// Like [`take`](Self::take), reusing the clients of `previous` (by
+    /// target index) instead of dialling again: pollers ask every member
+    /// many times, and a port-forward per poll is expensive.
+    pub async fn take_reusing(
+        targets: &[Target],
+        settings: &ConnectSettings,
+        previous: &[Option<EtcdClient>],
+    ) -> Survey {
+        let views =
+            futures::future::join_all(targets.iter().enumerate().map(|(i, t)| async move {
+                let connected = match previous.get(i).cloned().flatten() {
+                    Some(client) => Ok(client),
+                    None => EtcdClient::connect(t, settings).await,
+                };
+                match connected {
                     Err(e) => MemberView {
                         target: t.clone(),
-                        client: Some(client),
+                        client: None,
                         status: None,
                         error: Some(e),
                     },
-                },
-            }
-        }))
-        .await;
+                    Ok(client) => match status(&client).await {
+                        Ok(s) => MemberView {
+                            target: t.clone(),
+                            client: Some(client),
+                            status: Some(s),
+                            error: None,
+                        },
+                        Err(e) => MemberView {
+                            target: t.clone(),
+                            client: Some(client),
+                            status: None,
+                            error: Some(e),
+                        },
+                    },
+                }
+            }))
+            .await;
 
         let mut members = None;
         let mut alarm_list = Vec::new();
@@ -86,6 +102,19 @@ impl Survey {
             .iter()
             .find(|m| m.id == id)
             .map(|m| m.name.as_str())
+    }
+
+    /// The member behind a target that did not answer: its pod matched by
+    /// member name (pod or node) or client URL, among the members no other
+    /// target answered for.
+    pub fn member_behind(&self, target: &Target) -> Option<&Member> {
+        let pod = target.pod.as_ref()?;
+        let answered: Vec<u64> = self.views.iter().filter_map(|v| v.member_id()).collect();
+        self.members
+            .as_ref()?
+            .iter()
+            .filter(|m| !answered.contains(&m.id))
+            .find(|m| pod.matches_member(&m.name, &m.client_urls))
     }
 
     pub fn max_raft_term(&self) -> u64 {

@@ -99,7 +99,8 @@ impl Decoder {
     }
 }
 
-fn load_encryption_config(path: &Path, prefix: &str) -> Result<EncryptionConfig> {
+/// Read kube-apiserver's EncryptionConfiguration file.
+pub fn load_encryption_config(path: &Path, prefix: &str) -> Result<EncryptionConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Error::new(
             Kind::Usage,

@@ -28,6 +28,11 @@ pub struct MemberState {
     pub raft_term: u64,
     pub raft_applied_index: u64,
     pub lagging: bool,
+    /// From the member list; empty for a row known only by its endpoint.
+    #[serde(rename = "peerURLs")]
+    pub peer_urls: Vec<String>,
+    #[serde(rename = "clientURLs")]
+    pub client_urls: Vec<String>,
 }
 
 fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -37,6 +42,12 @@ fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
 impl MemberState {
     pub fn reachable(&self) -> bool {
         self.error.is_none()
+    }
+
+    /// Whether the member has started (a member added but never started
+    /// has no name yet).
+    pub fn started(&self) -> bool {
+        !self.name.is_empty()
     }
 
     /// `name` (or the id when the member has no name yet).
@@ -77,6 +88,34 @@ impl ClusterState {
         let mut members = Vec::new();
         let listed = survey.members.clone().unwrap_or_default();
         let mut used = vec![false; survey.views.len()];
+        // Which target failed is known, which member it was is not (a pod
+        // name is not a client URL): a single failed target is the answer.
+        let failed: Vec<usize> = survey
+            .views
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.status.is_none())
+            .filter(|(_, v)| {
+                !listed.iter().any(|m| {
+                    m.client_urls
+                        .iter()
+                        .any(|u| same_url(u, &v.target.endpoint))
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let unmatched_members = listed
+            .iter()
+            .filter(|m| {
+                !survey.views.iter().any(|v| {
+                    v.member_id() == Some(m.id)
+                        || m.client_urls
+                            .iter()
+                            .any(|u| same_url(u, &v.target.endpoint))
+                })
+            })
+            .count();
+        let only_failed = (failed.len() == 1 && unmatched_members == 1).then(|| failed[0]);
         for m in &listed {
             let by_id = survey
                 .views
@@ -90,7 +129,7 @@ impl ClusterState {
                             .any(|u| same_url(u, &v.target.endpoint))
                 })
             };
-            let target = by_id.or_else(by_url);
+            let target = by_id.or_else(by_url).or(only_failed);
             if let Some(i) = target {
                 used[i] = true;
             }
@@ -107,6 +146,8 @@ impl ClusterState {
                 raft_term: 0,
                 raft_applied_index: 0,
                 lagging: false,
+                peer_urls: m.peer_urls.clone(),
+                client_urls: m.client_urls.clone(),
             };
             if let Some(v) = view {
                 row.error = v.error.as_ref().map(|e| e.message.clone());
@@ -143,6 +184,8 @@ impl ClusterState {
                 raft_term: 0,
                 raft_applied_index: 0,
                 lagging: false,
+                peer_urls: Vec::new(),
+                client_urls: vec![v.target.endpoint.clone()],
             });
         }
         ClusterState {
@@ -245,6 +288,8 @@ pub mod fixtures {
             raft_term: 2,
             raft_applied_index: 100,
             lagging: false,
+            peer_urls: Vec::new(),
+            client_urls: Vec::new(),
         }
     }
 
@@ -307,6 +352,114 @@ mod tests {
         assert_eq!(s.healthiest_follower(1).unwrap().name, "m2");
         s.members[1].is_learner = true;
         assert_eq!(s.healthiest_follower(1), None);
+    }
+
+    mod from_survey {
+        use crate::connect::direct::Endpoint;
+        use crate::error::{Error, Kind};
+        use crate::etcd::{Member, MemberView, Status, Survey};
+        use crate::ops::cluster_state::ClusterState;
+
+        fn view(url: &str, status: Option<Status>) -> MemberView {
+            MemberView {
+                target: Endpoint::parse(url, false).unwrap().target(),
+                client: None,
+                error: status
+                    .is_none()
+                    .then(|| Error::new(Kind::Unavailable, "connection refused")),
+                status,
+            }
+        }
+
+        fn status(id: u64, leader: u64, applied: u64) -> Status {
+            Status {
+                member_id: id,
+                version: "3.5.0".into(),
+                db_size: 100,
+                db_size_in_use: 60,
+                db_size_quota: 0,
+                leader,
+                raft_term: 3,
+                raft_index: applied,
+                raft_applied_index: applied,
+                revision: 9,
+                is_learner: false,
+                errors: vec![],
+            }
+        }
+
+        fn member(id: u64, name: &str, url: &str) -> Member {
+            Member {
+                id,
+                name: name.into(),
+                peer_urls: vec![],
+                client_urls: vec![url.into()],
+                is_learner: false,
+            }
+        }
+
+        #[test]
+        fn members_are_joined_by_id_and_a_down_one_by_its_url() {
+            let survey = Survey {
+                views: vec![
+                    view("http://10.0.0.1:2379", Some(status(1, 1, 500))),
+                    view("http://10.0.0.2:2379", None),
+                    view("http://10.0.0.3:2379", Some(status(3, 1, 5000))),
+                ],
+                members: Some(vec![
+                    member(1, "a", "http://10.0.0.1:2379"),
+                    member(2, "b", "http://10.0.0.2:2379/"),
+                    member(3, "c", "http://10.0.0.3:2379"),
+                ]),
+                alarms: vec![],
+            };
+            let s = ClusterState::from_survey(&survey);
+            assert_eq!(s.leader, Some(1));
+            let b = s.member(2).unwrap();
+            assert_eq!(b.target, Some(1));
+            assert_eq!(b.error.as_deref(), Some("connection refused"));
+            // 500 applied against 5000: more than the lag threshold behind.
+            assert!(s.member(1).unwrap().lagging);
+            assert!(!s.member(3).unwrap().lagging);
+            assert!(s.blocker().unwrap().contains("`b`"));
+        }
+
+        #[test]
+        fn a_lone_failed_pod_target_is_the_member_nothing_answered_for() {
+            let survey = Survey {
+                views: vec![
+                    view("http://10.0.0.1:2379", Some(status(1, 1, 10))),
+                    // A pod's port-forward: not one of the client URLs.
+                    view("http://127.0.0.1:40000", None),
+                ],
+                members: Some(vec![
+                    member(1, "a", "http://10.0.0.1:2379"),
+                    member(2, "b", "https://etcd-b:2379"),
+                ]),
+                alarms: vec![],
+            };
+            let s = ClusterState::from_survey(&survey);
+            assert_eq!(s.members.len(), 2, "no extra row for the failed target");
+            assert_eq!(s.member(2).unwrap().target, Some(1));
+            assert_eq!(
+                s.member(2).unwrap().error.as_deref(),
+                Some("connection refused")
+            );
+        }
+
+        #[test]
+        fn a_member_no_endpoint_reaches_blocks_with_a_reason() {
+            let survey = Survey {
+                views: vec![view("http://10.0.0.1:2379", Some(status(1, 1, 10)))],
+                members: Some(vec![
+                    member(1, "a", "http://10.0.0.1:2379"),
+                    member(2, "b", "http://10.0.0.2:2379"),
+                ]),
+                alarms: vec![],
+            };
+            let b = ClusterState::from_survey(&survey).blocker().unwrap();
+            assert!(b.contains("not among the endpoints given"), "{b}");
+        }
     }
 
     #[test]

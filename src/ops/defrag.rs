@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cluster_state::{ClusterState, MemberState};
+use super::Interrupt;
 use crate::connect::Target;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, format_id, ConnectSettings, EtcdClient, Survey};
@@ -52,6 +53,7 @@ impl Role {
 pub struct PlannedMember {
     /// 1-based position; `None` when skipped.
     pub order: Option<usize>,
+    #[serde(rename = "member")]
     pub name: String,
     pub id: String,
     #[serde(skip)]
@@ -217,8 +219,22 @@ pub struct Done {
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub members: Vec<Done>,
+    /// Members passed over during the run, with the reason.
+    pub skipped: Vec<Skipped>,
     pub stopped: Option<StopReason>,
 }
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub member: String,
+    pub id: String,
+    pub reason: String,
+}
+
+/// etcd up to at least 3.6 answers Defragment on a learner with this; the
+/// learner is then passed over, not a reason to stop the run.
+pub const LEARNER_REFUSED: &str = "rpc not supported for learner";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -238,16 +254,43 @@ pub async fn execute(
     settings: &ConnectSettings,
     opts: &Options,
     pacing: &Pacing,
+    interrupt: &Interrupt,
     note: &mut (dyn FnMut(String) + Send),
 ) -> Outcome {
     let mut done = Vec::new();
+    let mut skipped = Vec::new();
     let steps: Vec<&PlannedMember> = plan.steps().collect();
     for (i, step) in steps.iter().enumerate() {
-        match one(step, targets, settings, opts, pacing, note).await {
+        if interrupt.fired() {
+            return Outcome {
+                members: done,
+                skipped,
+                stopped: Some(StopReason {
+                    member: step.name.clone(),
+                    message: "interrupted (Ctrl-C) before this member".into(),
+                    error: Error::new(Kind::Partial, "interrupted"),
+                }),
+            };
+        }
+        match one(step, targets, settings, opts, pacing, interrupt, note).await {
             Ok(d) => done.push(d),
+            Err(e) if step.role == Role::Learner && e.message.contains(LEARNER_REFUSED) => {
+                note(format!(
+                    "`{}` is a learner and this etcd does not defragment learners: skipped",
+                    step.name
+                ));
+                skipped.push(Skipped {
+                    member: step.name.clone(),
+                    id: step.id.clone(),
+                    reason: "etcd refuses to defragment learners (rpc not supported for learner)"
+                        .into(),
+                });
+                continue;
+            }
             Err(error) => {
                 return Outcome {
                     members: done,
+                    skipped,
                     stopped: Some(StopReason {
                         member: step.name.clone(),
                         message: error.message.clone(),
@@ -258,11 +301,15 @@ pub async fn execute(
         }
         if i + 1 < steps.len() && !pacing.pause.is_zero() {
             note(format!("pausing {:?} before the next member", pacing.pause));
-            tokio::time::sleep(pacing.pause).await;
+            tokio::select! {
+                _ = tokio::time::sleep(pacing.pause) => {}
+                _ = interrupt.wait_for(1) => {}
+            }
         }
     }
     Outcome {
         members: done,
+        skipped,
         stopped: None,
     }
 }
@@ -273,17 +320,28 @@ async fn state_now(targets: &[Target], settings: &ConnectSettings) -> (Survey, C
     (survey, state)
 }
 
+/// The clients of a survey that answered, to poll again without dialling.
+fn clients_of(survey: &Survey) -> Vec<Option<EtcdClient>> {
+    survey
+        .views
+        .iter()
+        .map(|v| v.status.as_ref().and(v.client.clone()))
+        .collect()
+}
+
 fn client_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'a EtcdClient> {
     let i = state.member(id)?.target?;
     survey.views.get(i)?.client.as_ref()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn one(
     step: &PlannedMember,
     targets: &[Target],
     settings: &ConnectSettings,
     opts: &Options,
     pacing: &Pacing,
+    interrupt: &Interrupt,
     note: &mut (dyn FnMut(String) + Send),
 ) -> Result<Done> {
     let id = step.member_id;
@@ -331,10 +389,37 @@ async fn one(
         step.name,
         crate::output::human_bytes(before)
     ));
+    if interrupt.fired() {
+        return Err(Error::new(
+            Kind::Partial,
+            "interrupted (Ctrl-C) before defragmenting",
+        ));
+    }
     let start = Instant::now();
-    etcd::maintenance::defragment(client, pacing.timeout)
-        .await
-        .map_err(|e| e.context("defragment"))?;
+    let defrag = etcd::maintenance::defragment(client, pacing.timeout);
+    tokio::pin!(defrag);
+    let result = tokio::select! {
+        r = &mut defrag => r,
+        _ = interrupt.wait_for(1) => {
+            let seen = interrupt.count();
+            note(format!(
+                "Ctrl-C: `{}` is defragmenting on the server; waiting for it, then stopping \
+                 (Ctrl-C again to leave now)",
+                step.name
+            ));
+            tokio::select! {
+                r = &mut defrag => r,
+                _ = interrupt.wait_for(seen + 1) => {
+                    return Err(Error::new(
+                        Kind::Partial,
+                        format!("interrupted: left `{}` defragmenting on the server", step.name),
+                    )
+                    .with_hint("check it with `kubectl etcd status` before anything else"));
+                }
+            }
+        }
+    };
+    result.map_err(|e| e.context("defragment"))?;
     let took = start.elapsed();
     let (_, after_state) = wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
         .await
@@ -359,8 +444,11 @@ async fn wait_until(
     ok: impl Fn(&ClusterState) -> bool,
 ) -> Result<(Survey, ClusterState)> {
     let deadline = Instant::now() + limit;
+    let mut clients: Vec<Option<EtcdClient>> = Vec::new();
     loop {
-        let (survey, state) = state_now(targets, settings).await;
+        let survey = Survey::take_reusing(targets, settings, &clients).await;
+        clients = clients_of(&survey);
+        let state = ClusterState::from_survey(&survey);
         if ok(&state) {
             return Ok((survey, state));
         }
@@ -373,7 +461,7 @@ async fn wait_until(
                 format!("still not healthy after {limit:?}: {why}"),
             ));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 

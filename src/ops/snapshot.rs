@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use futures::{Stream, StreamExt};
 
+use super::Interrupt;
 use crate::error::{Error, Kind, Result};
 use crate::snapshot::{hex, HASH_LEN};
 
@@ -43,8 +44,14 @@ impl Drop for PartGuard {
 }
 
 /// Write the chunks of `stream` to `path` atomically, verifying the trailer.
-/// `progress` gets the byte count after every chunk.
-pub async fn save<S>(mut stream: S, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<Saved>
+/// `progress` gets the byte count after every chunk; an interrupt stops the
+/// transfer and removes the `.part` file.
+pub async fn save<S>(
+    mut stream: S,
+    path: &Path,
+    interrupt: &Interrupt,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Saved>
 where
     S: Stream<Item = Result<Vec<u8>>> + Unpin,
 {
@@ -59,7 +66,17 @@ where
     // The last 32 bytes seen so far: the trailer if the stream ends here.
     let mut tail: Vec<u8> = Vec::with_capacity(2 * HASH_LEN);
     let mut total: u64 = 0;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = interrupt.wait_for(1) => {
+                return Err(Error::new(
+                    Kind::Partial,
+                    format!("interrupted (Ctrl-C) after {total} bytes; no file was written"),
+                ));
+            }
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             Error::new(
                 e.kind,
@@ -147,6 +164,7 @@ mod tests {
         let saved = save(
             futures::stream::iter(chunks(&data, 1000)),
             &path,
+            &Interrupt::never(),
             &mut |n| seen = n,
         )
         .await
@@ -164,9 +182,14 @@ mod tests {
         let data = snapshot_bytes();
         let mut items = chunks(&data[..2000], 500);
         items.push(Err(Error::new(Kind::Unavailable, "connection reset")));
-        let err = save(futures::stream::iter(items), &path, &mut |_| {})
-            .await
-            .unwrap_err();
+        let err = save(
+            futures::stream::iter(items),
+            &path,
+            &Interrupt::never(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
         assert!(
             err.message.contains("broke after 2000 bytes"),
             "{}",
@@ -185,6 +208,7 @@ mod tests {
         let err = save(
             futures::stream::iter(chunks(&data, 700)),
             &path,
+            &Interrupt::never(),
             &mut |_| {},
         )
         .await
@@ -196,11 +220,36 @@ mod tests {
         let err = save(
             futures::stream::iter(chunks(&data[..3000], 700)),
             &path,
+            &Interrupt::never(),
             &mut |_| {},
         )
         .await
         .unwrap_err();
         assert!(err.message.contains("integrity"));
+        assert!(!path.exists() && !part_path(&path).exists());
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_mid_stream_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let data = snapshot_bytes();
+        let interrupt = Interrupt::never();
+        let first = futures::stream::iter(chunks(&data[..1000], 500));
+        // The stream then stalls, as a slow member would.
+        let stalled = first.chain(futures::stream::pending());
+        let fire = interrupt.clone();
+        let mut seen = 0;
+        let err = save(Box::pin(stalled), &path, &interrupt, &mut |n| {
+            seen = n;
+            if n >= 1000 {
+                fire.fire();
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(seen, 1000);
+        assert!(err.message.contains("interrupted"), "{}", err.message);
         assert!(!path.exists() && !part_path(&path).exists());
     }
 }

@@ -242,45 +242,48 @@ pub fn read_keyspace(db_bytes: &[u8], at: Option<i64>) -> Result<Keyspace> {
     })
 }
 
-/// `/registry/pods/ns/name` -> `/registry/pods`; keys outside a path are
-/// grouped as `(other)`.
-pub fn prefix_of(key: &[u8]) -> String {
-    let s = String::from_utf8_lossy(key);
-    if !s.starts_with('/') {
-        return "(other)".into();
-    }
-    let parts: Vec<&str> = s.splitn(4, '/').collect();
-    match parts.len() {
-        0..=2 => s.into_owned(),
-        _ => format!("/{}/{}", parts[1], parts[2]),
-    }
+/// The type a key belongs to, as `count` labels it (`pods`,
+/// `deployments.apps`; keys outside the prefix by their first segments),
+/// and how it fits the Kubernetes layout.
+pub fn type_of(key: &[u8], prefix: &str) -> (String, &'static str) {
+    use registry::key::KeyKind;
+    let info = registry::key::parse(key, prefix);
+    let kind = match info.kind {
+        KeyKind::Builtin => "builtin",
+        KeyKind::Custom => "custom",
+        KeyKind::Internal => "internal",
+        KeyKind::Unknown => "unknown",
+        KeyKind::Foreign => "other",
+    };
+    (info.type_name().to_string(), kind)
 }
 
-/// Count and bytes per prefix.
+/// Count and bytes (key plus value) per resource type.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct PrefixStat {
-    pub prefix: String,
+pub struct TypeStat {
+    pub r#type: String,
+    pub kind: &'static str,
     pub keys: u64,
     pub bytes: u64,
 }
 
-pub fn by_prefix(ks: &Keyspace) -> Vec<PrefixStat> {
-    let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+/// Per-type totals, biggest first.
+pub fn by_type(ks: &Keyspace, prefix: &str) -> Vec<TypeStat> {
+    let mut m: BTreeMap<String, TypeStat> = BTreeMap::new();
     for (k, l) in &ks.keys {
-        let e = m.entry(prefix_of(k)).or_default();
-        e.0 += 1;
-        e.1 += l.size;
+        let (t, kind) = type_of(k, prefix);
+        let e = m.entry(t.clone()).or_insert(TypeStat {
+            r#type: t,
+            kind,
+            keys: 0,
+            bytes: 0,
+        });
+        e.keys += 1;
+        e.bytes += l.size;
     }
-    let mut v: Vec<PrefixStat> = m
-        .into_iter()
-        .map(|(prefix, (keys, bytes))| PrefixStat {
-            prefix,
-            keys,
-            bytes,
-        })
-        .collect();
-    v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.prefix.cmp(&b.prefix)));
+    let mut v: Vec<TypeStat> = m.into_values().collect();
+    v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.r#type.cmp(&b.r#type)));
     v
 }
 
@@ -315,10 +318,17 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_are_the_first_two_segments() {
-        assert_eq!(prefix_of(b"/registry/pods/default/x"), "/registry/pods");
-        assert_eq!(prefix_of(b"/registry/ranges"), "/registry/ranges");
-        assert_eq!(prefix_of(b"foo"), "(other)");
+    fn keys_are_grouped_by_resource_type() {
+        let p = registry::key::DEFAULT_PREFIX;
+        assert_eq!(
+            type_of(b"/registry/pods/default/x", p),
+            ("pods".into(), "builtin")
+        );
+        assert_eq!(
+            type_of(b"/registry/deployments/default/d", p),
+            ("deployments.apps".into(), "builtin")
+        );
+        assert_eq!(type_of(b"foo", p).1, "other");
     }
 
     #[test]

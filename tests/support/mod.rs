@@ -430,6 +430,54 @@ impl Cluster {
 
     fn spawn(&mut self, i: usize, state: &str) {
         let initial_cluster = self.initial_cluster();
+        self.spawn_with(i, state, &initial_cluster);
+    }
+
+    // ----- extra members (membership changes, restores) --------------------
+
+    /// A new member slot `name` with fresh ports and an empty data dir, not
+    /// started; returns its index. Start it with [`Cluster::start_joining`].
+    pub fn add_member(&mut self, name: &str) -> usize {
+        let (listeners, ports) = reserve_ports(2);
+        drop(listeners);
+        let client_scheme = if self.opts.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let peer_scheme = if self.opts.tls == Some(TlsMode::Full) {
+            "https"
+        } else {
+            "http"
+        };
+        let mdir = self.dir.path().join(name);
+        fs::create_dir_all(&mdir).expect("create member dir");
+        self.members.push(Member {
+            name: name.to_owned(),
+            client_url: format!("{client_scheme}://127.0.0.1:{}", ports[0]),
+            peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[1]),
+            data_dir: mdir.join("data"),
+            log_path: mdir.join("etcd.log"),
+            dir: mdir,
+            child: None,
+            exited: None,
+        });
+        self.members.len() - 1
+    }
+
+    /// Start member `i` joining a running cluster
+    /// (`--initial-cluster-state existing`) with the given `--initial-cluster`.
+    pub fn start_joining(&mut self, i: usize, initial_cluster: &str) {
+        self.spawn_with(i, "existing", initial_cluster);
+    }
+
+    /// Point member `i` at another data dir (a restored one); takes effect
+    /// at its next start.
+    pub fn set_data_dir(&mut self, i: usize, data_dir: &Path) {
+        self.members[i].data_dir = data_dir.to_path_buf();
+    }
+
+    fn spawn_with(&mut self, i: usize, state: &str, initial_cluster: &str) {
         let m = &self.members[i];
         assert!(m.child.is_none(), "member {i} is already running");
         let log = OpenOptions::new()
@@ -447,7 +495,7 @@ impl Cluster {
             .args(["--advertise-client-urls", &m.client_url])
             .args(["--listen-peer-urls", &m.peer_url])
             .args(["--initial-advertise-peer-urls", &m.peer_url])
-            .args(["--initial-cluster", &initial_cluster])
+            .args(["--initial-cluster", initial_cluster])
             .args(["--initial-cluster-state", state])
             .args(["--initial-cluster-token", &self.token])
             .args(["--heartbeat-interval", &heartbeat])

@@ -120,12 +120,25 @@ fn fixtures_decode_to_their_json() {
             .unwrap()
             .flatten()
             .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "pb") && p.with_extension("json").exists()
-            })
+            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
             .collect();
         pbs.sort();
         let mut failures = Vec::new();
+        // A .pb without .json (core.v1.ListOptions.after_roundtrip) has
+        // nothing to compare with: it must still decode.
+        pbs.retain(|pb| {
+            if pb.with_extension("json").exists() {
+                return true;
+            }
+            let name = pb.file_name().unwrap().to_string_lossy().into_owned();
+            let (api_version, kind) = type_from_file_name(&name);
+            let raw = std::fs::read(pb).unwrap();
+            match decode_as(&raw, &api_version, &kind, &DecodeOptions::default()) {
+                Ok(_) => println!("  (no .json for {name}: decoded only)"),
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+            false
+        });
         for pb in &pbs {
             let name = pb.file_name().unwrap().to_string_lossy().into_owned();
             let json_path = pb.with_extension("json");

@@ -582,6 +582,23 @@ fn malformed_protobuf_is_an_error_not_a_panic() {
         let _ = decode(&v, &lenient());
         let _ = decode(&v, &DecodeOptions { strict: true });
     }
+    // Random bodies under an unknown kind (generic dump) and random CBOR.
+    for n in 0..2000usize {
+        let mut body = Vec::with_capacity(n % 64);
+        for _ in 0..n % 64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            body.push(seed as u8);
+        }
+        let _ = decode(
+            &envelope("example.com/v1", "Widget", body.clone()),
+            &lenient(),
+        );
+        let mut cbor = vec![0xd9, 0xd9, 0xf7];
+        cbor.extend_from_slice(&body);
+        let _ = decode(&cbor, &lenient());
+    }
     // Hostile nesting depth is refused rather than overflowing the stack.
     let mut deep = Vec::new();
     for _ in 0..10_000 {
@@ -697,4 +714,37 @@ fn secrets_are_redacted() {
     let mut cm = json!({"kind": "ConfigMap", "data": {"a": "b"}});
     redact_secrets(&mut cm);
     assert_eq!(cm["data"]["a"], "b");
+}
+
+#[test]
+fn kinds_at_versions_not_in_the_schema_use_a_sibling_version() {
+    // No release has networking.k8s.io/v9: the v1 schema of the same kind
+    // fits, and the output says so.
+    let ip = k8s_pb::api::networking::v1::IPAddress {
+        metadata: Some(meta::ObjectMeta {
+            name: s("10.0.0.1"),
+            ..Default::default()
+        }),
+        spec: Some(k8s_pb::api::networking::v1::IPAddressSpec {
+            parent_ref: Some(k8s_pb::api::networking::v1::ParentReference {
+                resource: s("services"),
+                name: s("kubernetes"),
+                ..Default::default()
+            }),
+        }),
+    };
+    let d = decode(
+        &envelope("networking.k8s.io/v9", "IPAddress", ip.encode_to_vec()),
+        &lenient(),
+    )
+    .unwrap();
+    assert_eq!(
+        d.to_value()["spec"]["parentRef"],
+        json!({"resource": "services", "name": "kubernetes"})
+    );
+    assert!(
+        d.warnings[0].contains("another version"),
+        "{:?}",
+        d.warnings
+    );
 }

@@ -182,8 +182,12 @@ pub enum DecodeError {
 
 /// Decodes a raw etcd value into the object's Kubernetes JSON.
 ///
-/// Encrypted values return [`DecodeError::Encrypted`]: decrypt them with
-/// the encryption module and decode the plaintext.
+/// Protobuf objects of a kind the schema does not know decode to
+/// `{"apiVersion", "kind", "rawSize": <bytes>, "fields": {...}}`, where
+/// `fields` maps field numbers to values (nested messages guessed), with a
+/// warning. JSON values pass through (compacted, key order kept); CBOR
+/// values become JSON. Encrypted values return [`DecodeError::Encrypted`]:
+/// decrypt them with the encryption module and decode the plaintext.
 pub fn decode(value: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
     if value.is_empty() {
         return Err(DecodeError::Empty);

@@ -1,0 +1,683 @@
+//! `resize add|remove|replace`: guided membership changes that keep quorum.
+//!
+//! Shows the quorum math now and after, plans with [`crate::ops::resize`],
+//! confirms each membership change, then executes step by step and checks
+//! each step against the live cluster before the next. A re-run picks up
+//! where the cluster is.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::cli::{parse_duration, OutputFormat};
+use crate::connect::direct::Endpoint;
+use crate::context::{Cluster, Session};
+use crate::error::{Error, Kind, Result};
+use crate::etcd::{self, maintenance, membership, EtcdClient, Survey};
+use crate::ops::cluster_state::{same_url, ClusterState, MemberState, LAG_THRESHOLD};
+use crate::ops::resize::{self, caught_up, Change, Plan, StartInstructions, Step};
+use crate::output::table::{Mark, Table};
+
+const POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ResizeCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ResizeCommand {
+    /// Add a member: as a learner, wait for it to catch up, then promote it.
+    ///
+    /// Prints the flags to start etcd on the new node with, waits for it to
+    /// start and catch up with the leader, then promotes it to a voting
+    /// member. Re-run it after an interruption: done steps are skipped.
+    Add(AddArgs),
+    /// Remove a member (moving leadership away first if it leads).
+    ///
+    /// Refused when the remaining members could not keep a quorum.
+    Remove(RemoveArgs),
+    /// Replace a failed member: remove it first, then add the new one.
+    ///
+    /// Removing first is the safe order: the failed member still counts
+    /// against quorum until it is gone.
+    Replace(ReplaceArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Show the quorum math and the steps, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Go ahead even when the change is refused for quorum safety.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct NewMember {
+    /// Peer URL of the new member (repeatable).
+    #[arg(
+        long = "peer-urls",
+        value_delimiter = ',',
+        required = true,
+        value_name = "URL"
+    )]
+    pub peer_urls: Vec<String>,
+
+    /// Client URL the new member will serve on (for the printed command line
+    /// and to watch its catch-up); default: the peer URL's host on port 2379.
+    #[arg(long, value_name = "URL")]
+    pub client_url: Option<String>,
+
+    /// Where to ask the learner for its progress; default: --client-url once
+    /// given, else the client URL it advertises after it started.
+    #[arg(long, value_name = "URL")]
+    pub learner_endpoint: Option<String>,
+
+    /// Data dir for the printed command line.
+    #[arg(long, default_value = "/var/lib/etcd", value_name = "DIR")]
+    pub data_dir: String,
+
+    /// Stop once the learner has caught up, without promoting it.
+    #[arg(long)]
+    pub no_promote: bool,
+
+    /// How long to wait for the new member to start, catch up and be promoted.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub wait: Duration,
+
+    /// Raft entries the learner may be behind the leader when promoted.
+    #[arg(long, default_value_t = LAG_THRESHOLD, value_name = "N")]
+    pub catch_up_threshold: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// Name of the new member (its etcd `--name`).
+    pub name: String,
+    #[command(flatten)]
+    pub new: NewMember,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// The member to remove: name or 16-hex id.
+    #[arg(value_name = "NAME|ID")]
+    pub member: String,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplaceArgs {
+    /// The failed member: name or 16-hex id.
+    #[arg(value_name = "NAME|ID")]
+    pub member: String,
+    /// Name of the replacement (default: the same name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub new: NewMember,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// What the wizard did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub plan: Plan,
+    pub dry_run: bool,
+    pub start: Option<StartInstructions>,
+    pub members: Vec<MemberState>,
+}
+
+/// The change asked for, the new member's flags, the common flags.
+fn change_of(command: ResizeCommand) -> (Change, Option<NewMember>, Common) {
+    match command {
+        ResizeCommand::Add(a) => (
+            Change::Add {
+                name: a.name,
+                peer_urls: a.new.peer_urls.clone(),
+            },
+            Some(a.new),
+            a.common,
+        ),
+        ResizeCommand::Remove(a) => (Change::Remove { member: a.member }, None, a.common),
+        ResizeCommand::Replace(a) => (
+            Change::Replace {
+                name: a.name.unwrap_or_else(|| a.member.clone()),
+                member: a.member,
+                peer_urls: a.new.peer_urls.clone(),
+            },
+            Some(a.new),
+            a.common,
+        ),
+    }
+}
+
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    let (change, new, common) = change_of(args.command);
+    let promote = new.as_ref().is_none_or(|n| !n.no_promote);
+    let cluster = session.cluster().await?;
+    let (survey, state) = survey_all(&cluster).await;
+    if survey.members.is_none() {
+        return Err(survey
+            .views
+            .iter()
+            .find_map(|v| v.error.clone())
+            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered")));
+    }
+    let plan = resize::plan(&state, &change, promote).map_err(Error::usage)?;
+    show_plan(session, &state, &plan)?;
+    let format = session.format_or(OutputFormat::Table);
+    if common.dry_run || plan.is_done() {
+        if plan.is_done() {
+            session
+                .shell
+                .note("nothing to do: the cluster already shows this change");
+        }
+        let report = Report {
+            plan,
+            dry_run: common.dry_run,
+            start: None,
+            members: state.members,
+        };
+        return session
+            .shell
+            .emit(format, &report, |r| vec![steps_table(&r.plan)]);
+    }
+    if let Some(why) = &plan.refusal {
+        if !common.force {
+            return Err(
+                Error::new(Kind::Refused, format!("refusing to {}: {why}", plan.change)).with_hint(
+                    "fix the cluster first, or pass --force if you know why this is safe",
+                ),
+            );
+        }
+        session
+            .shell
+            .warn(format!("--force: going ahead although {why}"));
+    }
+    drop(survey);
+    let mut start = None;
+    for step in plan.pending().cloned().collect::<Vec<_>>() {
+        execute(&cluster, session, &step, new.as_ref(), &mut start).await?;
+    }
+    let (_, state) = survey_all(&cluster).await;
+    session
+        .shell
+        .note(format!("done: {}", resize::current(&state).describe()));
+    let report = Report {
+        plan,
+        dry_run: false,
+        start,
+        members: state.members,
+    };
+    session
+        .shell
+        .emit(format, &report, |r| vec![members_table(&r.members)])
+}
+
+/// Survey the given endpoints and, in direct mode, every member's
+/// advertised client URL (learners and members outside --endpoints).
+async fn survey_all(cluster: &Cluster) -> (Survey, ClusterState) {
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let mut targets = cluster.targets.clone();
+    if cluster.direct {
+        for m in survey.members.iter().flatten() {
+            for url in &m.client_urls {
+                if !targets.iter().any(|t| same_url(&t.endpoint, url)) {
+                    if let Ok(e) = Endpoint::parse(url, url.starts_with("https")) {
+                        targets.push(e.target());
+                    }
+                }
+            }
+        }
+    }
+    let survey = if targets.len() > cluster.targets.len() {
+        Survey::take(&targets, &cluster.settings).await
+    } else {
+        survey
+    };
+    let mut state = ClusterState::from_survey(&survey);
+    // Endpoints that answer for no listed member (a removed member's old
+    // URL) are not part of the configuration.
+    if survey.members.is_some() {
+        state.members.retain(|m| !m.peer_urls.is_empty());
+    }
+    (survey, state)
+}
+
+fn show_plan(session: &mut Session, state: &ClusterState, plan: &Plan) -> Result<()> {
+    let leader = state.leader;
+    members_table_with_leader(&state.members, leader).write(session.shell.err(), false)?;
+    session
+        .shell
+        .note(format!("now:   {}", plan.before.describe()));
+    session
+        .shell
+        .note(format!("after: {}", plan.after.describe()));
+    for w in &plan.warnings {
+        session.shell.warn(w);
+    }
+    session.shell.note(format!("plan: {}", plan.change));
+    for (i, s) in plan.steps.iter().enumerate() {
+        session.shell.note(format!(
+            "  {}. {}{}",
+            i + 1,
+            s.step.describe(),
+            if s.done { "  (done)" } else { "" }
+        ));
+    }
+    if let Some(r) = &plan.refusal {
+        session.shell.warn(format!("refused: {r}"));
+    }
+    Ok(())
+}
+
+async fn execute(
+    cluster: &Cluster,
+    session: &mut Session,
+    step: &Step,
+    new: Option<&NewMember>,
+    start: &mut Option<StartInstructions>,
+) -> Result<()> {
+    let (survey, state) = survey_all(cluster).await;
+    let now = resize::current(&state);
+    match step {
+        Step::MoveLeader { from, to, to_id } => {
+            session.shell.note(format!("step: {}", step.describe()));
+            let leader = state.leader.unwrap_or_default();
+            let client = client_of(&survey, leader).ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    format!("cannot reach the leader `{from}`"),
+                )
+            })?;
+            maintenance::move_leader(&client, *to_id)
+                .await
+                .map_err(|e| e.context(format!("moving leadership to `{to}`")))?;
+            wait_for(cluster, Duration::from_secs(20), "the new leader", |s| {
+                s.leader == Some(*to_id)
+            })
+            .await?;
+            session.shell.note(format!("  `{to}` leads now"));
+        }
+        Step::Remove { name, raw_id, .. } => {
+            let after = resize::Quorum::of(
+                now.voters - usize::from(!state.member(*raw_id).is_some_and(|m| m.is_learner)),
+                now.healthy
+                    - usize::from(
+                        state
+                            .member(*raw_id)
+                            .is_some_and(|m| !m.is_learner && m.reachable() && !m.lagging),
+                    ),
+            );
+            session.shell.note(format!(
+                "step: {}\n  now:   {}\n  after: {}",
+                step.describe(),
+                now.describe(),
+                after.describe()
+            ));
+            session
+                .prompt()
+                .confirm(&format!("remove member `{name}`"))?;
+            // etcd refuses ("unhealthy cluster") until the remaining members
+            // have been connected for a few seconds, e.g. after a new leader.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let (survey, state) = survey_all(cluster).await;
+                let client = any_voter_except(&survey, &state, *raw_id).ok_or_else(|| {
+                    Error::new(Kind::Unavailable, "no other healthy member to ask")
+                })?;
+                match membership::remove(&client, *raw_id).await {
+                    Ok(()) => break,
+                    Err(e)
+                        if membership::is_transient_refusal(&e.message)
+                            && Instant::now() < deadline =>
+                    {
+                        session
+                            .shell
+                            .verbose(format!("  etcd says `{}`; retrying", e.message));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return Err(e.context(format!("removing `{name}`"))),
+                }
+            }
+            wait_for(cluster, Duration::from_secs(20), "the removal", |s| {
+                s.member(*raw_id).is_none()
+            })
+            .await?;
+            session.shell.note(format!(
+                "  removed `{name}`. On its node, stop etcd and clean up: move its static pod \
+                 manifest out of /etc/kubernetes/manifests (or stop the service), and move its \
+                 data dir (e.g. /var/lib/etcd) aside before reusing the node: a member that \
+                 was removed must never start again with its old data"
+            ));
+        }
+        Step::AddLearner { name, peer_urls } => {
+            let after = resize::Quorum::of(now.voters + 1, now.healthy + 1);
+            session.shell.note(format!(
+                "step: {}\n  a learner does not vote: quorum stays {}\n  after promotion: {}",
+                step.describe(),
+                now.describe(),
+                after.describe()
+            ));
+            session
+                .prompt()
+                .confirm(&format!("add `{name}` as a learner"))?;
+            let client = any_voter_except(&survey, &state, 0)
+                .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match membership::add_learner(&client, peer_urls).await {
+                    Ok(_) => break,
+                    Err(e)
+                        if membership::is_transient_refusal(&e.message)
+                            && Instant::now() < deadline =>
+                    {
+                        session
+                            .shell
+                            .verbose(format!("  etcd says `{}`; retrying", e.message));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return Err(e.context(format!("adding `{name}`"))),
+                }
+            }
+            wait_for(cluster, Duration::from_secs(20), "the new learner", |s| {
+                find_new(s, peer_urls).is_some()
+            })
+            .await?;
+            session.shell.note("  added as a learner");
+        }
+        Step::StartMember { name } => {
+            let new = new.expect("a start step comes with the new member's flags");
+            let members: Vec<_> = state
+                .members
+                .iter()
+                .filter(|m| !m.peer_urls.is_empty())
+                .map(|m| (m.name.clone(), m.peer_urls.clone()))
+                .collect();
+            let client_url = client_url_of(new);
+            let i = resize::start_instructions(
+                name,
+                &new.peer_urls,
+                &client_url,
+                &new.data_dir,
+                &members,
+            );
+            print_instructions(session, &i);
+            *start = Some(i);
+            session.shell.note(format!(
+                "waiting up to {} for `{name}` to start...",
+                humantime::format_duration(new.wait)
+            ));
+            wait_for(cluster, new.wait, &format!("`{name}` to start"), |s| {
+                find_new(s, &new.peer_urls).is_some_and(|m| m.started())
+            })
+            .await?;
+            session.shell.note(format!("  `{name}` has started"));
+        }
+        Step::CatchUp { name } => {
+            let new = new.expect("a catch-up step comes with the new member's flags");
+            session.shell.note(format!("step: {}", step.describe()));
+            catch_up(cluster, session, name, new).await?;
+        }
+        Step::Promote { name } => {
+            let new = new.expect("a promote step comes with the new member's flags");
+            let m = find_new(&state, &new.peer_urls)
+                .ok_or_else(|| Error::new(Kind::NotFound, format!("learner `{name}` is gone")))?;
+            let id = m.id;
+            let after = resize::Quorum::of(now.voters + 1, now.healthy + 1);
+            session.shell.note(format!(
+                "step: {}\n  now:   {}\n  after: {}",
+                step.describe(),
+                now.describe(),
+                after.describe()
+            ));
+            session
+                .prompt()
+                .confirm(&format!("promote `{name}` to a voting member"))?;
+            let deadline = Instant::now() + new.wait;
+            loop {
+                let (survey, state) = survey_all(cluster).await;
+                let client = any_voter_except(&survey, &state, id)
+                    .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
+                match membership::promote(&client, id).await {
+                    Ok(()) => break,
+                    Err(e)
+                        if membership::is_transient_refusal(&e.message)
+                            && Instant::now() < deadline =>
+                    {
+                        session
+                            .shell
+                            .verbose(format!("  etcd says `{}`; retrying", e.message));
+                        tokio::time::sleep(POLL).await;
+                    }
+                    Err(e) => return Err(e.context(format!("promoting `{name}`"))),
+                }
+            }
+            wait_for(cluster, Duration::from_secs(20), "the promotion", |s| {
+                s.member(id).is_some_and(|m| !m.is_learner)
+            })
+            .await?;
+            session.shell.note(format!("  `{name}` votes now"));
+        }
+    }
+    Ok(())
+}
+
+fn print_instructions(session: &mut Session, i: &StartInstructions) {
+    let mut text = format!(
+        "start `{}` on its node now, with an empty data dir:\n",
+        i.name
+    );
+    for f in &i.flags {
+        text.push_str(&format!("  {f}\n"));
+    }
+    text.push_str(&format!("as a plain process:\n  {}\n", i.command));
+    text.push_str(
+        "as a kubeadm static pod: in /etc/kubernetes/manifests/etcd.yaml on the new node, \
+         set under `command:`\n",
+    );
+    for f in &i.flags {
+        text.push_str(&format!("    - {f}\n"));
+    }
+    text.push_str("  (`kubeadm join --control-plane` writes these itself)");
+    session.shell.note(text);
+}
+
+async fn catch_up(
+    cluster: &Cluster,
+    session: &mut Session,
+    name: &str,
+    new: &NewMember,
+) -> Result<()> {
+    let deadline = Instant::now() + new.wait;
+    let mut last = String::new();
+    loop {
+        let (survey, state) = survey_all(cluster).await;
+        let leader_applied = state
+            .leader
+            .and_then(|l| state.member(l))
+            .map(|l| l.raft_applied_index)
+            .unwrap_or_default();
+        let endpoint = new
+            .learner_endpoint
+            .clone()
+            .or_else(|| new.client_url.clone())
+            .or_else(|| {
+                find_new(&state, &new.peer_urls).and_then(|m| m.client_urls.first().cloned())
+            });
+        drop(survey);
+        let applied = match endpoint {
+            Some(url) => learner_applied(cluster, &url).await,
+            None => Err(Error::new(Kind::Unavailable, "no client URL known yet")),
+        };
+        let line = match &applied {
+            Ok(a) => format!(
+                "  learner applied {a} of the leader's {leader_applied} ({:.1}%)",
+                crate::output::percent((*a).min(leader_applied), leader_applied.max(1))
+            ),
+            Err(e) => format!("  learner not reachable yet: {}", e.message),
+        };
+        if line != last {
+            session.shell.note(&line);
+            last = line;
+        }
+        if let Ok(a) = applied {
+            if caught_up(a, leader_applied, new.catch_up_threshold) {
+                session.shell.note(format!("  `{name}` has caught up"));
+                return Ok(());
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::new(
+                Kind::Other,
+                format!(
+                    "`{name}` did not catch up within {}",
+                    humantime::format_duration(new.wait)
+                ),
+            )
+            .with_hint(
+                "check the new member's log, then run the same command again: it resumes here",
+            ));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn learner_applied(cluster: &Cluster, url: &str) -> Result<u64> {
+    let target = Endpoint::parse(url, url.starts_with("https"))?.target();
+    let client = EtcdClient::connect(&target, &cluster.settings).await?;
+    Ok(etcd::status(&client).await?.raft_applied_index)
+}
+
+fn client_url_of(new: &NewMember) -> String {
+    new.client_url.clone().unwrap_or_else(|| {
+        let peer = new.peer_urls.first().cloned().unwrap_or_default();
+        match peer.rsplit_once(':') {
+            Some((host, _)) => format!("{host}:2379"),
+            None => peer,
+        }
+    })
+}
+
+/// The member with these peer URLs (the one being added).
+fn find_new<'a>(state: &'a ClusterState, peer_urls: &[String]) -> Option<&'a MemberState> {
+    state.members.iter().find(|m| {
+        !m.peer_urls.is_empty()
+            && m.peer_urls
+                .iter()
+                .all(|u| peer_urls.iter().any(|p| same_url(u, p)))
+    })
+}
+
+fn client_of(survey: &Survey, id: u64) -> Option<EtcdClient> {
+    survey
+        .views
+        .iter()
+        .find(|v| v.member_id() == Some(id))
+        .and_then(|v| v.client.clone())
+}
+
+/// A connection to a healthy voting member other than `except`, the leader
+/// first.
+fn any_voter_except(survey: &Survey, state: &ClusterState, except: u64) -> Option<EtcdClient> {
+    let mut voters: Vec<&MemberState> = state
+        .members
+        .iter()
+        .filter(|m| m.id != except && !m.is_learner && m.reachable())
+        .collect();
+    voters.sort_by_key(|m| !state.is_leader(m.id));
+    voters.iter().find_map(|m| client_of(survey, m.id))
+}
+
+async fn wait_for(
+    cluster: &Cluster,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&ClusterState) -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (survey, state) = survey_all(cluster).await;
+        if survey.members.is_some() && done(&state) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::new(
+                Kind::Other,
+                format!("gave up waiting for {what} after {}", humantime::format_duration(timeout)),
+            )
+            .with_hint("check `kubectl etcd members`, then run the same command again: it resumes where the cluster is"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn steps_table(plan: &Plan) -> Table {
+    let mut t = Table::new(&["step", "action", "status"]);
+    for (i, s) in plan.steps.iter().enumerate() {
+        t.marked_row(vec![
+            ((i + 1).to_string(), Mark::Plain),
+            (s.step.describe(), Mark::Plain),
+            if s.done {
+                ("done".into(), Mark::Good)
+            } else if plan.refusal.is_some() {
+                ("refused".into(), Mark::Bad)
+            } else {
+                ("pending".into(), Mark::Plain)
+            },
+        ]);
+    }
+    t.title(format!(
+        "{}\nnow:   {}\nafter: {}",
+        plan.change,
+        plan.before.describe(),
+        plan.after.describe()
+    ))
+}
+
+fn members_table(members: &[MemberState]) -> Table {
+    members_table_with_leader(members, None)
+}
+
+fn members_table_with_leader(members: &[MemberState], leader: Option<u64>) -> Table {
+    let mut t = Table::new(&["id", "name", "peer urls", "role", "health", "applied"]);
+    for m in members {
+        let role = if m.is_learner {
+            "learner"
+        } else if leader == Some(m.id) {
+            "leader"
+        } else {
+            "voter"
+        };
+        t.marked_row(vec![
+            (etcd::format_id(m.id), Mark::Plain),
+            (
+                if m.started() {
+                    m.name.clone()
+                } else {
+                    "(not started)".into()
+                },
+                Mark::Plain,
+            ),
+            (m.peer_urls.join(","), Mark::Plain),
+            (role.into(), Mark::Plain),
+            match &m.error {
+                None if m.lagging => ("lagging".into(), Mark::Warn),
+                None => ("healthy".into(), Mark::Good),
+                Some(e) => (format!("unreachable: {e}"), Mark::Bad),
+            },
+            (m.raft_applied_index.to_string(), Mark::Plain),
+        ]);
+    }
+    t
+}

@@ -1,0 +1,806 @@
+//! Kubernetes mode end to end: the built binary with nothing but a
+//! kubeconfig, against the API server double in `kube_double/`, which
+//! forwards port-forward streams to a real 3-member TLS etcd cluster.
+
+mod kube_double;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use kube_double::Double;
+use support::{Cluster, ClusterOpts, TlsMode};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
+const CERT_DIR: &str = "/etc/etcd/tls";
+const KUBEADM_DIR: &str = "/etc/kubernetes/pki/etcd";
+
+/// How a pod spec says where etcd's certificates are.
+#[derive(Clone, Copy)]
+enum Certs {
+    /// A Secret volume `etcd-m{i}-certs` at `CERT_DIR`.
+    SecretVolume,
+    /// kubeadm: a hostPath at `/etc/kubernetes/pki/etcd`.
+    HostPath,
+}
+
+fn etcd_pod(i: usize, phase: &str, certs: Certs) -> Value {
+    let dir = match certs {
+        Certs::SecretVolume => CERT_DIR,
+        Certs::HostPath => KUBEADM_DIR,
+    };
+    let volume = match certs {
+        Certs::SecretVolume => {
+            json!({"name": "certs", "secret": {"secretName": format!("etcd-m{i}-certs")}})
+        }
+        Certs::HostPath => {
+            json!({"name": "certs", "hostPath": {"path": KUBEADM_DIR, "type": "DirectoryOrCreate"}})
+        }
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("etcd-m{i}"),
+            "namespace": "kube-system",
+            "labels": {"component": "etcd", "tier": "control-plane"},
+        },
+        "spec": {
+            "nodeName": format!("m{i}"),
+            "containers": [{
+                "name": "etcd",
+                "image": "registry.k8s.io/etcd:3.5.16-0",
+                "command": [
+                    "etcd",
+                    format!("--name=m{i}"),
+                    "--advertise-client-urls=https://127.0.0.1:2379",
+                    "--listen-client-urls=https://127.0.0.1:2379",
+                    format!("--cert-file={dir}/server.crt"),
+                    format!("--key-file={dir}/server.key"),
+                    format!("--trusted-ca-file={dir}/ca.crt"),
+                    "--client-cert-auth=true",
+                ],
+                "volumeMounts": [{"name": "certs", "mountPath": dir}],
+            }],
+            "volumes": [volume],
+        },
+        "status": {"phase": phase, "podIP": "127.0.0.1"},
+    })
+}
+
+fn host_port(url: &str) -> String {
+    url.split_once("://")
+        .unwrap()
+        .1
+        .trim_end_matches('/')
+        .to_string()
+}
+
+struct Env {
+    double: Double,
+    dir: TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let double = Double::start();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, double.kubeconfig()).unwrap();
+        Env {
+            double,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    /// Pods `etcd-m0..` for the cluster's members, each forwarded to its
+    /// member, plus the Secrets a TLS setup would have.
+    fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
+        Env::with_cluster_at(
+            cluster,
+            certs,
+            "kube-system",
+            json!({"component": "etcd", "tier": "control-plane"}),
+        )
+    }
+
+    /// Like [`Env::with_cluster`], with the pods in `ns` labelled `labels`.
+    fn with_cluster_at(cluster: &Cluster, certs: Certs, ns: &str, labels: Value) -> Env {
+        let env = Env::new();
+        let tls = cluster.tls();
+        let read = |p: &Path| std::fs::read(p).unwrap();
+        let ca = read(&tls.ca);
+        for i in 0..cluster.len() {
+            let mut pod = etcd_pod(i, "Running", certs);
+            pod["metadata"]["namespace"] = json!(ns);
+            pod["metadata"]["labels"] = labels.clone();
+            env.double.add_pod(pod);
+            env.double.forward(
+                ns,
+                &format!("etcd-m{i}"),
+                2379,
+                &host_port(cluster.member(i).client_url()),
+            );
+            let (cert, key) = &tls.members[i];
+            env.double.add_secret(
+                ns,
+                &format!("etcd-m{i}-certs"),
+                &[
+                    ("ca.crt", &ca),
+                    ("server.crt", &read(cert)),
+                    ("server.key", &read(key)),
+                ],
+            );
+        }
+        env.double.add_secret(
+            ns,
+            "etcd-client",
+            &[
+                ("ca.crt", &ca),
+                ("tls.crt", &read(&tls.cert)),
+                ("tls.key", &read(&tls.key)),
+            ],
+        );
+        env
+    }
+
+    fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(BIN);
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("ETCDCTL") || k.starts_with("KUBE") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .args(["--dial-timeout=15s", "--command-timeout=15s"])
+            .args(args)
+            .timeout(Duration::from_secs(90));
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    support::output_text(out)
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// Every member answered, with its pod, node, name and id, and one leader.
+fn assert_full_status(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    let v = stdout_json(out);
+    let members = v["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{}", text(out));
+    for (i, m) in members.iter().enumerate() {
+        assert_eq!(m["endpoint"], format!("pod/etcd-m{i}"));
+        assert_eq!(m["pod"], format!("etcd-m{i}"));
+        assert_eq!(m["node"], format!("m{i}"));
+        assert_eq!(m["name"], format!("m{i}"));
+        assert_eq!(m["id"].as_str().unwrap().len(), 16);
+        assert!(m["error"].is_null(), "{}", text(out));
+    }
+    let leaders = members.iter().filter(|m| m["isLeader"] == true).count();
+    assert_eq!(leaders, 1, "{}", text(out));
+}
+
+fn tls_cluster() -> Cluster {
+    Cluster::start(ClusterOpts {
+        members: 3,
+        tls: Some(TlsMode::ClientCertAuth),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+
+    // (a) --tls-secret, as NAME (the pods' namespace) and as NS/NAME.
+    assert_full_status(&env.run(&["status", "-o", "json", "--tls-secret", "etcd-client"]));
+    let out = env.run(&["status", "--tls-secret", "kube-system/etcd-client"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for want in ["POD", "NODE", "etcd-m0", "etcd-m1", "etcd-m2"] {
+        assert!(table.contains(want), "{want} missing: {}", text(&out));
+    }
+
+    // (a) automatic: the Secret volume behind etcd's own --cert-file.
+    assert_full_status(&env.run(&["status", "-o", "json"]));
+
+    // (b) flags.
+    let tls = cluster.tls();
+    let (ca, cert, key) = (
+        tls.ca.to_str().unwrap(),
+        tls.cert.to_str().unwrap(),
+        tls.key.to_str().unwrap(),
+    );
+    assert_full_status(&env.run(&[
+        "status", "-o", "json", "--cacert", ca, "--cert", cert, "--key", key,
+    ]));
+
+    // members: pod and node next to each member id.
+    let out = env.run(&["members", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = stdout_json(&out);
+    let members = v["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    for m in members {
+        let name = m["name"].as_str().unwrap();
+        assert_eq!(m["pod"], format!("etcd-{name}"), "{}", text(&out));
+        assert_eq!(m["node"], name);
+        assert_eq!(m["healthy"], true);
+    }
+
+    // Certificates that name the node rather than the pod IP (kubeadm,
+    // OpenShift): the pod's other names are accepted, the chain still checked.
+    env.double.with(|s| {
+        for (i, p) in s.pods.iter_mut().enumerate() {
+            p["status"]["podIP"] = json!(format!("10.255.0.{i}"));
+        }
+    });
+    assert_full_status(&env.run(&["status", "-o", "json"]));
+    let out = env.run(&["status", "--cacert", tls.other_ca.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not signed by the given CA"),
+        "{}",
+        text(&out)
+    );
+    env.double.with(|s| {
+        for p in s.pods.iter_mut() {
+            p["status"]["podIP"] = json!("127.0.0.1");
+        }
+    });
+
+    // kubeadm: certificates on a hostPath, read with `cat` through
+    // pods/exec (an image that has one).
+    let kubeadm = Env::with_cluster(&cluster, Certs::HostPath);
+    for i in 0..3 {
+        let (cert, key) = &tls.members[i];
+        let files = [
+            (
+                format!("{KUBEADM_DIR}/ca.crt"),
+                std::fs::read(&tls.ca).unwrap(),
+            ),
+            (
+                format!("{KUBEADM_DIR}/server.crt"),
+                std::fs::read(cert).unwrap(),
+            ),
+            (
+                format!("{KUBEADM_DIR}/server.key"),
+                std::fs::read(key).unwrap(),
+            ),
+        ];
+        kubeadm.double.with(|s| {
+            s.exec.insert(
+                ("kube-system".into(), format!("etcd-m{i}")),
+                kube_double::Exec::Files(files.into_iter().collect()),
+            )
+        });
+    }
+    assert_full_status(&kubeadm.run(&["status", "-o", "json"]));
+    drop(kubeadm);
+
+    // health, and --pod narrowing to one member.
+    let out = env.run(&["health"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = env.run(&["status", "-o", "json", "--pod", "etcd-m1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = stdout_json(&out);
+    assert_eq!(v["members"].as_array().unwrap().len(), 1);
+    assert_eq!(v["members"][0]["pod"], "etcd-m1");
+    // --pod with -n: fetched by name, labels or not.
+    env.double
+        .with(|s| s.pods[2]["metadata"]["labels"] = json!({}));
+    let out = env.run(&[
+        "status",
+        "-o",
+        "json",
+        "--pod",
+        "etcd-m2",
+        "-n",
+        "kube-system",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stdout_json(&out)["members"][0]["name"], "m2");
+    env.double
+        .with(|s| s.pods[2]["metadata"]["labels"] = json!({"component": "etcd"}));
+
+    // KUBECONFIG with several files, as kubectl merges them; --context picks.
+    let first = env.dir.path().join("first");
+    std::fs::write(
+        &first,
+        json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}],
+            "users": [{"name": "nobody", "user": {"token": "x"}}],
+            "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "nobody"}}],
+            "current-context": "nowhere",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let joined = format!("{}:{}", first.display(), env.kubeconfig.display());
+    let out = env
+        .command(&["status", "-o", "json", "--context", "double"])
+        .env("KUBECONFIG", &joined)
+        .output()
+        .unwrap();
+    assert_full_status(&out);
+    let out = env
+        .command(&["status"])
+        .env("KUBECONFIG", &joined)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("https://127.0.0.1:1"));
+
+    // count (keyspace) in Kubernetes mode; `-n` there names the objects'
+    // namespace, and etcd is still found in kube-system.
+    cluster.put("/registry/pods/default/a", "x");
+    cluster.put("/registry/pods/default/b", "x");
+    cluster.put("/registry/pods/other/c", "x");
+    let out = env.run(&["count", "pods", "-n", "default", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = stdout_json(&out);
+    assert_eq!(v["total"], 2, "{}", text(&out));
+    assert_eq!(v["types"][0]["type"], "pods", "{}", text(&out));
+
+    // The server certificate is verified against the pod IP: a wrong
+    // --tls-server-name must fail, never be skipped.
+    let out = env.run(&["status", "--tls-server-name", "not-etcd.example"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not name this host"),
+        "{}",
+        text(&out)
+    );
+
+    // The forwards went through the API server double.
+    let requests = env.double.with(|s| s.requests.clone());
+    assert!(requests
+        .iter()
+        .any(|r| r.starts_with("GET /api/v1/namespaces/kube-system/pods/etcd-m1/portforward")));
+}
+
+#[test]
+fn openshift_and_operator_layouts_are_found() {
+    let cluster = tls_cluster();
+
+    // OpenShift: `openshift-etcd`, `app=etcd`, certificates on the node, and
+    // the ready-made `etcd-client` Secret with the `etcd-ca-bundle` ConfigMap.
+    let env = Env::with_cluster_at(
+        &cluster,
+        Certs::HostPath,
+        "openshift-etcd",
+        json!({"app": "etcd", "etcd": "true"}),
+    );
+    let ca = std::fs::read_to_string(&cluster.tls().ca).unwrap();
+    env.double.add_config_map(
+        "openshift-etcd",
+        "etcd-ca-bundle",
+        &[("ca-bundle.crt", &ca)],
+    );
+    let out = env.run(&["status", "-o", "json", "-v"]);
+    assert_full_status(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "secret `openshift-etcd/etcd-client` and configmap `openshift-etcd/etcd-ca-bundle`"
+        ),
+        "{stderr}"
+    );
+    let requests = env.double.with(|s| s.requests.clone());
+    assert!(requests
+        .iter()
+        .any(|r| r.starts_with("GET /api/v1/namespaces/kube-system/pods?")));
+    assert!(
+        !requests.iter().any(|r| r.contains("/exec")),
+        "{requests:?}"
+    );
+    drop(env);
+
+    // Operator or chart: `app.kubernetes.io/name=etcd` in any namespace.
+    let env = Env::with_cluster_at(
+        &cluster,
+        Certs::SecretVolume,
+        "db",
+        json!({"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": "main"}),
+    );
+    assert_full_status(&env.run(&["status", "-o", "json"]));
+    let requests = env.double.with(|s| s.requests.clone());
+    assert!(
+        requests.iter().any(|r| r.starts_with("GET /api/v1/pods?")),
+        "{requests:?}"
+    );
+    // -n and -l say exactly where.
+    assert_full_status(&env.run(&[
+        "status",
+        "-o",
+        "json",
+        "-n",
+        "db",
+        "-l",
+        "app.kubernetes.io/instance=main",
+    ]));
+}
+
+#[test]
+fn a_member_pod_not_running_and_rbac_refusals() {
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+    env.double
+        .with(|s| s.pods[2]["status"]["phase"] = json!("Pending"));
+
+    let out = env.run(&["status", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = stdout_json(&out);
+    let rows = v["members"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows[0]["error"].is_null() && rows[1]["error"].is_null());
+    // The pod that did not answer still shows its member.
+    assert_eq!(rows[2]["name"], "m2", "{}", text(&out));
+    assert_eq!(rows[2]["id"], format!("{:016x}", cluster.member_id(2)));
+    let err = rows[2]["error"].as_str().unwrap();
+    assert!(err.contains("etcd-m2` is `Pending`, not Running"), "{err}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("help: see why with `kubectl describe pod -n kube-system etcd-m2`"),
+        "{stderr}"
+    );
+
+    let out = env.run(&["members", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = stdout_json(&out);
+    let m2 = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "m2")
+        .unwrap()
+        .clone();
+    assert_eq!(m2["pod"], "etcd-m2");
+    assert_eq!(m2["healthy"], false);
+    assert!(m2["error"].as_str().unwrap().contains("not Running"));
+
+    // RBAC: no pods/portforward.
+    env.double.forbid("create", "pods/portforward");
+    let out = env.run(&["members"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("forbidden: your Kubernetes user may not `create` `pods/portforward` in namespace `kube-system`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: ask for RBAC permission `create` on `pods/portforward`"),
+        "{stderr}"
+    );
+    let out = env.run(&["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "no member reachable: {}",
+        text(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("may not `create` `pods/portforward`")
+            .count(),
+        1,
+        "the same cause is said once for all members: {stderr}"
+    );
+
+    // RBAC: no secrets get (automatic certificate discovery).
+    env.double.forbid("get", "secrets");
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("may not `get` `secrets` in namespace `kube-system`"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn no_etcd_pods_says_where_it_looked_and_which_flags_to_use() {
+    let env = Env::new();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "error: no etcd pods found: looked in namespace `kube-system` (`component=etcd`), \
+         namespace `openshift-etcd` (`app=etcd`), all namespaces (`app.kubernetes.io/name=etcd`)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: pass -n NAMESPACE and -l SELECTOR (or --pod NAME)"),
+        "{stderr}"
+    );
+
+    let out = env.run(&["status", "-n", "etcd", "-l", "app=my-etcd"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("looked in namespace `etcd` (`app=my-etcd`)"),
+        "{}",
+        text(&out)
+    );
+
+    let out = env.run(&["status", "--pod", "etcd-x", "-n", "kube-system"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no pod `etcd-x` in namespace `kube-system`")
+    );
+}
+
+#[test]
+fn api_server_refusals_and_absence_are_named() {
+    let env = Env::new();
+    env.double.forbid("list", "pods");
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("may not `list` `pods`"), "{stderr}");
+    assert!(stderr.contains("kubectl auth can-i list pods"), "{stderr}");
+
+    // Credentials from an exec plugin, as kubectl runs them.
+    let plugin = env.dir.path().join("credential-plugin.sh");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\
+             \"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            kube_double::TOKEN
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut config: Value = serde_json::from_str(&env.double.kubeconfig()).unwrap();
+    config["users"][0]["user"] = json!({"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": plugin.to_str().unwrap(),
+        "interactiveMode": "Never",
+    }});
+    std::fs::write(&env.kubeconfig, config.to_string()).unwrap();
+    let out = env.run(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("may not `list` `pods`"),
+        "the plugin's token was used: {}",
+        text(&out)
+    );
+
+    // A token the API server rejects.
+    config["users"][0]["user"] = json!({"token": "wrong"});
+    std::fs::write(&env.kubeconfig, config.to_string()).unwrap();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rejected the credentials (401)"),
+        "{}",
+        text(&out)
+    );
+
+    // A kubeconfig whose server is not there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = env
+        .double
+        .kubeconfig()
+        .replace(&env.double.url, &format!("https://127.0.0.1:{port}"));
+    std::fs::write(&env.kubeconfig, config).unwrap();
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Kubernetes API at https://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: check the kubeconfig context"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn kubeadm_host_path_certificates_name_the_files_and_flags() {
+    let env = Env::new();
+    env.double.add_pod(etcd_pod(0, "Running", Certs::HostPath));
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("on node `m0` (hostPath `/etc/kubernetes/pki/etcd`)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pods/exec"), "{stderr}");
+    assert!(stderr.contains(
+        "--cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt \
+         --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+    ), "{stderr}");
+
+    // Allowed to exec, but the image is distroless: nothing to run.
+    env.double.with(|s| {
+        s.exec.insert(
+            ("kube-system".into(), "etcd-m0".into()),
+            kube_double::Exec::Distroless,
+        )
+    });
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the container has no `cat` to run (a distroless image)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--cacert /etc/kubernetes/pki/etcd/ca.crt"),
+        "{stderr}"
+    );
+
+    // A secret without certificate keys lists what it has.
+    env.double.add_secret(
+        "kube-system",
+        "wrong",
+        &[("username", b"u"), ("password", b"p")],
+    );
+    let out = env.run(&["status", "--tls-secret", "wrong"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "secret `kube-system/wrong` holds no etcd client certificate; it has `password`, `username`"
+    ), "{}", text(&out));
+}
+
+/// Start `port-forward` and collect what it prints before serving.
+fn start_port_forward(env: &Env, args: &[&str]) -> (std::process::Child, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(BIN)
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("HOME", env.dir.path())
+        .env_remove("ETCDCTL_ENDPOINTS")
+        .arg("port-forward")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // Everything is printed at once: wait for the first line, then a moment.
+    let mut wait = Duration::from_secs(60);
+    while let Ok(line) = rx.recv_timeout(wait) {
+        lines.push(line);
+        wait = Duration::from_millis(500);
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+#[test]
+fn port_forward_serves_etcdctl_until_stopped() {
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+    let tls = cluster.tls();
+
+    // Certificates from flags: exported as they are.
+    let (ca, cert, key) = (
+        tls.ca.to_str().unwrap(),
+        tls.cert.to_str().unwrap(),
+        tls.key.to_str().unwrap(),
+    );
+    let (mut child, lines) =
+        start_port_forward(&env, &["--cacert", ca, "--cert", cert, "--key", key]);
+    let endpoint = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("--endpoints="))
+        .unwrap_or_else(|| panic!("no --endpoints line: {lines:?}"))
+        .to_string();
+    assert!(endpoint.starts_with("https://127.0.0.1:"), "{endpoint}");
+    assert!(
+        lines.contains(&format!("export ETCDCTL_ENDPOINTS={endpoint}")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("export ETCDCTL_CACERT={ca}")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("export ETCDCTL_KEY={key}")),
+        "{lines:?}"
+    );
+    // etcdctl works through it, more than once (a forward per connection).
+    for _ in 0..2 {
+        let out = cluster
+            .ctl()
+            .endpoints(&endpoint)
+            .ok(&["endpoint", "status", "-w", "json"]);
+        assert!(out.contains("member_id"), "{out}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Certificates from the pod's Secret volume: in memory only; the lines
+    // say where they are and how to write them out.
+    let (mut child, lines) = start_port_forward(&env, &["--local-port", "0"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = lines.join("\n");
+    assert!(all.contains("keeps them in memory only"), "{all}");
+    assert!(
+        all.contains("kubectl get secret -n kube-system etcd-m0-certs -o jsonpath='{.data.server\\.crt}' | base64 -d > etcd-client.crt"),
+        "{all}"
+    );
+    assert!(
+        all.contains("#   export ETCDCTL_CACERT=$PWD/etcd-ca.crt"),
+        "{all}"
+    );
+}
+
+#[test]
+fn runs_as_a_kubectl_plugin() {
+    let kubectl = Path::new("/usr/bin/kubectl");
+    if !kubectl.exists() {
+        eprintln!("skipped: no kubectl at /usr/bin/kubectl");
+        return;
+    }
+    let cluster = tls_cluster();
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(BIN, bin.join("kubectl-etcd")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+
+    let kubectl_cmd = |args: &[&str]| {
+        let mut cmd = assert_cmd::Command::new(kubectl);
+        cmd.env("PATH", &path)
+            .env("HOME", env.dir.path())
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env_remove("ETCDCTL_ENDPOINTS")
+            .args(args)
+            .timeout(Duration::from_secs(90));
+        cmd.output().unwrap()
+    };
+    let out = kubectl_cmd(&["plugin", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kubectl-etcd"),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl_cmd(&["etcd", "status", "-o", "json", "--dial-timeout=15s"]);
+    assert_full_status(&out);
+}

@@ -1,0 +1,724 @@
+//! The resize and restore wizards against real etcd processes: membership
+//! changes under a concurrent writer, quorum refusals, a replace, restores
+//! of a whole cluster and of one node's layout, with `--yes` and through a
+//! pseudo-terminal. `ETCD_BIN` selects the etcd build; the tests adapt to
+//! its version (revision bump on 3.5+).
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{output_text, Cluster, ClusterOpts};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
+
+fn command(endpoints: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("ETCDCTL") {
+            cmd.env_remove(k);
+        }
+    }
+    if !endpoints.is_empty() {
+        cmd.arg("--endpoints").arg(endpoints);
+    }
+    cmd.args(args);
+    cmd
+}
+
+/// Run kubectl-etcd with stdin closed (no terminal).
+fn ke(endpoints: &str, args: &[&str]) -> Output {
+    command(endpoints, args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-etcd")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", output_text(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A wizard running in the background; its stderr is collected line by line.
+struct Running {
+    child: Child,
+    err: Arc<Mutex<Vec<String>>>,
+    out: thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kubectl-etcd");
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let lines = err.clone();
+        let pipe = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        });
+        let mut pipe = child.stdout.take().unwrap();
+        let out = thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = pipe.read_to_end(&mut v);
+            v
+        });
+        Running { child, err, out }
+    }
+
+    /// Wait for a stderr line starting with `prefix` (trimmed); its rest.
+    fn wait_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self
+                .err
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
+            {
+                return l;
+            }
+            if Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
+                thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "no `{prefix}` line:\n{}",
+                    self.err.lock().unwrap().join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn finish(mut self) -> (bool, String, String) {
+        let status = self.child.wait().unwrap();
+        let out = self.out.join().unwrap();
+        thread::sleep(Duration::from_millis(100));
+        let err = self.err.lock().unwrap().join("\n");
+        (
+            status.success(),
+            String::from_utf8_lossy(&out).into_owned(),
+            err,
+        )
+    }
+}
+
+/// `resize add NAME` for harness member `i`: starts etcd with the
+/// `--initial-cluster` the wizard prints, as an operator would.
+fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
+    let (name, peer, client) = {
+        let m = c.member(i);
+        (
+            m.name().to_owned(),
+            m.peer_url().to_owned(),
+            m.client_url().to_owned(),
+        )
+    };
+    let mut run = Running::spawn(command(
+        endpoints,
+        &[
+            "resize",
+            "add",
+            &name,
+            "--peer-urls",
+            &peer,
+            "--client-url",
+            &client,
+            "--yes",
+            "--wait",
+            "60s",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    c.start_joining(i, &initial);
+    let (ok, _out, err) = run.finish();
+    assert!(ok, "resize add {name} failed:\n{err}");
+    assert!(err.contains("has caught up"), "{err}");
+    assert!(err.contains("votes now"), "{err}");
+    err
+}
+
+fn member_list(c: &Cluster) -> Vec<Value> {
+    let out = c.ctl().ok(&["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["members"].as_array().cloned().unwrap_or_default()
+}
+
+/// Comma-joined client URLs of the given harness members.
+fn urls(c: &Cluster, idx: &[usize]) -> String {
+    idx.iter()
+        .map(|&i| c.member(i).client_url().to_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Feed `y` to a command on a pseudo-terminal (util-linux `script`) until it
+/// exits; returns everything the terminal showed.
+fn through_pty(cmd_line: &str) -> (bool, String) {
+    let mut child = Command::new("script")
+        .args(["-qec", cmd_line, "/dev/null"])
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script(1)");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out_pipe = child.stdout.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "pty run did not finish");
+        let _ = stdin.write_all(b"y");
+        let _ = stdin.flush();
+        thread::sleep(Duration::from_millis(300));
+    };
+    drop(stdin);
+    let text = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    (status.success(), text)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let base = urls(&c, &[0, 1, 2]);
+
+    // A writer that keeps going through every change.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, acked) = (stop.clone(), acked.clone());
+        let ctl = c.etcdctl_path().to_owned();
+        let endpoints = base.clone();
+        thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w/{n:05}");
+                let out = Command::new(&ctl)
+                    .env("ETCDCTL_API", "3")
+                    .args([
+                        &format!("--endpoints={endpoints}"),
+                        "--command-timeout=3s",
+                        "put",
+                        &key,
+                        &format!("v{n}"),
+                    ])
+                    .output()
+                    .unwrap();
+                if out.status.success() {
+                    acked.lock().unwrap().push(key);
+                }
+                n += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    // 3 -> 5: two learners, one at a time, each caught up and promoted.
+    let m3 = c.add_member("m3");
+    add_member(&mut c, &base, m3);
+    // m4 stops before promotion (--no-promote): `members` shows the
+    // learner's progress, and a re-run resumes at the promotion.
+    let m4 = c.add_member("m4");
+    let (peer4, client4) = (
+        c.member(m4).peer_url().to_owned(),
+        c.member(m4).client_url().to_owned(),
+    );
+    let mut run = Running::spawn(command(
+        &base,
+        &[
+            "resize",
+            "add",
+            "m4",
+            "--peer-urls",
+            &peer4,
+            "--client-url",
+            &client4,
+            "--yes",
+            "--no-promote",
+            "--wait",
+            "60s",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    c.start_joining(m4, &initial);
+    let (ok_run, _, err) = run.finish();
+    assert!(
+        ok_run && err.contains("has caught up") && !err.contains("votes now"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_str(&ok(&ke(&base, &["members", "-o", "json"]))).unwrap();
+    let learner = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "m4")
+        .cloned()
+        .unwrap();
+    assert_eq!(learner["isLearner"], true, "{v}");
+    assert!(learner["raftAppliedIndex"].as_u64().unwrap() > 0, "{v}");
+    assert!(learner["catchUpPercent"].as_f64().unwrap() > 50.0, "{v}");
+    let out = ke(
+        &base,
+        &["resize", "add", "m4", "--peer-urls", &peer4, "--yes"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        err.contains("as a learner (non-voting) at") && err.contains("(done)"),
+        "{err}"
+    );
+    assert!(err.contains("votes now"), "{err}");
+    let members = member_list(&c);
+    assert_eq!(members.len(), 5);
+    assert!(members
+        .iter()
+        .all(|m| m["isLearner"].as_bool() != Some(true)));
+
+    // Re-running a finished add changes nothing.
+    let out = ke(
+        &base,
+        &[
+            "resize",
+            "add",
+            "m4",
+            "--peer-urls",
+            c.member(m4).peer_url(),
+            "--yes",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing to do"),
+        "{}",
+        output_text(&out)
+    );
+
+    // 5 -> 3: remove the leader (leadership moves first), then m3 on a
+    // pseudo-terminal, answering the prompt.
+    let leader = c.leader_index();
+    let leader_name = c.member(leader).name().to_owned();
+    let all = urls(&c, &[0, 1, 2, 3, 4]);
+    let out = ke(&all, &["resize", "remove", &leader_name, "--yes"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        err.contains(&format!("move leadership from `{leader_name}`")),
+        "{err}"
+    );
+    assert!(
+        err.contains("now:   5 voting members (5 healthy): quorum 3, tolerates 2 failures"),
+        "{err}"
+    );
+    c.kill(leader);
+    let second = if leader == m3 { m4 } else { m3 };
+    let rest: Vec<usize> = (0..5).filter(|&i| i != leader).collect();
+    let line = format!(
+        "{} --endpoints {} resize remove {}",
+        shell_quote(BIN),
+        urls(&c, &rest),
+        c.member(second).name()
+    );
+    let (ok_pty, text) = through_pty(&line);
+    assert!(ok_pty, "{text}");
+    assert!(
+        text.contains(&format!("remove member `{}`?", c.member(second).name())),
+        "{text}"
+    );
+    assert!(text.contains("after: 3 voting members"), "{text}");
+    c.kill(second);
+
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "the writer got only {} writes through",
+        acked.len()
+    );
+    let members = member_list(&c);
+    assert_eq!(members.len(), 3, "{members:?}");
+    let out = c.ctl().ok(&["get", "w/", "--prefix", "--keys-only"]);
+    let present: std::collections::HashSet<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|k| !present.contains(k.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+}
+
+#[test]
+fn resize_refuses_to_break_quorum_and_replaces_a_dead_member() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    c.put("k", "v");
+    c.kill(2);
+    let live = urls(&c, &[0, 1]);
+
+    // 3 members, 1 dead: removing a healthy one would leave 1 of 2.
+    let out = ke(&live, &["resize", "remove", "m0", "--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to remove `m0`"), "{err}");
+    assert!(err.contains("a quorum of 2 is needed"), "{err}");
+    assert_eq!(member_list(&c).len(), 3);
+    // No terminal, no --yes: nothing is changed.
+    let out = ke(&live, &["resize", "remove", "m2"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
+    assert_eq!(member_list(&c).len(), 3);
+
+    // Dry run: the plan, nothing changed.
+    let r = c.add_member("m2r");
+    let (peer, client) = (
+        c.member(r).peer_url().to_owned(),
+        c.member(r).client_url().to_owned(),
+    );
+    let out = ke(
+        &live,
+        &[
+            "resize",
+            "replace",
+            "m2",
+            "--name",
+            "m2r",
+            "--peer-urls",
+            &peer,
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    let plan: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let actions: Vec<&str> = plan["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["remove", "addLearner", "startMember", "catchUp", "promote"]
+    );
+    assert_eq!(member_list(&c).len(), 3);
+
+    // Replace: remove the dead m2 first, then add m2r.
+    let mut run = Running::spawn(command(
+        &live,
+        &[
+            "resize",
+            "replace",
+            "m2",
+            "--name",
+            "m2r",
+            "--peer-urls",
+            &peer,
+            "--client-url",
+            &client,
+            "--yes",
+            "--wait",
+            "60s",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    assert!(
+        !initial.contains("m2="),
+        "the removed member is not in {initial}"
+    );
+    c.start_joining(r, &initial);
+    let (ok_run, _, err) = run.finish();
+    assert!(ok_run, "{err}");
+    let remove_at = err.find("step: remove member `m2`").expect(&err);
+    let add_at = err.find("step: add `m2r` as a learner").expect(&err);
+    assert!(remove_at < add_at, "{err}");
+    let names: Vec<String> = member_list(&c)
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(names.contains(&"m2r".to_string()) && !names.contains(&"m2".to_string()));
+    assert_eq!(c.get_from(r, "k").as_deref(), Some("v"));
+}
+
+// ----- restore ---------------------------------------------------------------
+
+/// The restore tool for the etcd under test: etcdutl beside it (3.5+, can
+/// bump the revision), else its etcdctl (3.4, cannot).
+fn restore_tool(c: &Cluster) -> (Vec<String>, u64) {
+    let etcdutl = support::etcd_bin().with_file_name("etcdutl");
+    if support::etcd_bin().is_absolute() && etcdutl.is_file() {
+        (
+            vec!["--etcdutl".into(), etcdutl.display().to_string()],
+            1_000_000_000,
+        )
+    } else {
+        let ctl = which(c.etcdctl_path());
+        (vec!["--etcdctl".into(), ctl.display().to_string()], 0)
+    }
+}
+
+fn which(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_owned();
+    }
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(p))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| p.to_owned())
+}
+
+fn seed(c: &Cluster, n: usize) -> Vec<(String, String)> {
+    let mut kv = Vec::new();
+    for i in 0..n {
+        let (k, v) = match i % 3 {
+            0 => (
+                format!("/registry/pods/ns{}/p{i}", i % 2),
+                format!("pod-{i}"),
+            ),
+            1 => (format!("/registry/configmaps/ns/c{i}"), format!("cm-{i}")),
+            _ => (format!("/registry/secrets/ns/s{i}"), format!("secret-{i}")),
+        };
+        c.put(&k, &v);
+        kv.push((k, v));
+    }
+    kv
+}
+
+fn revision_of(c: &Cluster, i: usize) -> i64 {
+    let out = c
+        .ctl()
+        .endpoint(i)
+        .ok(&["endpoint", "status", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0]["Status"]["header"]["revision"].as_i64().unwrap()
+}
+
+#[test]
+fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let kv = seed(&c, 30);
+    let (tool, bump) = restore_tool(&c);
+    let work = tempfile::tempdir().unwrap();
+    let snap = work.path().join("snap.db");
+    let template = format!("{}/restored/{{name}}", work.path().display());
+
+    // Take the snapshot now, verify it, plan every member.
+    let mut args = vec![
+        "restore".to_string(),
+        "--save-to".into(),
+        snap.display().to_string(),
+        "--new-data-dir".into(),
+        template,
+        "-o".into(),
+        "json".into(),
+    ];
+    args.extend(tool.clone());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ke(&c.endpoints(), &args);
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256 ok"), "{err}");
+    let snap_rev = report["snapshot"]["revision"].as_i64().unwrap();
+    assert_eq!(report["snapshot"]["totalKeys"].as_u64(), Some(30));
+    let counts = report["counts"].as_array().unwrap();
+    assert!(counts
+        .iter()
+        .any(|c| c["type"] == "pods" && c["snapshot"] == 10));
+    assert_eq!(report["plan"]["bump"].as_u64(), Some(bump));
+    if bump == 0 {
+        assert!(err.contains("cannot bump the revision"), "{err}");
+    }
+
+    // Disaster: every member and every data dir gone.
+    for i in 0..3 {
+        c.kill(i);
+        std::fs::remove_dir_all(c.member(i).data_dir()).unwrap();
+    }
+    // Each node runs its command, then starts etcd on the restored dir.
+    for m in report["plan"]["members"].as_array().unwrap() {
+        let argv: Vec<&str> = m["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let run = Command::new(argv[0])
+            .args(&argv[1..])
+            .env("ETCDCTL_API", "3")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", output_text(&run));
+        let i = (0..3)
+            .find(|&i| c.member(i).name() == m["name"].as_str().unwrap())
+            .unwrap();
+        c.set_data_dir(i, Path::new(m["dataDir"].as_str().unwrap()));
+        c.restart_no_wait(i);
+    }
+    c.wait_healthy();
+    for (k, v) in &kv {
+        assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
+    }
+    for i in 0..3 {
+        let rev = revision_of(&c, i);
+        assert!(
+            rev >= snap_rev + bump as i64,
+            "member {i}: {rev} < {snap_rev} + {bump}"
+        );
+    }
+    // Writes work and go on from the bumped revision.
+    c.put("/registry/pods/ns0/after", "x");
+    assert!(revision_of(&c, 0) > snap_rev + bump as i64);
+}
+
+/// Kills a process started by the wizard when the test ends.
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn restore_local_on_a_fake_node_through_a_terminal() {
+    let mut c = Cluster::start(ClusterOpts::members(1));
+    let (tool, bump) = restore_tool(&c);
+    // A node layout under a temporary root: a kubeadm-style manifest and the
+    // member's data dir at /var/lib/etcd below it.
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("etc/kubernetes/manifests")).unwrap();
+    std::fs::create_dir_all(r.join("var/lib")).unwrap();
+    let manifest = r.join("etc/kubernetes/manifests/etcd.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - etcd\n    - --name=m0\n    - --data-dir=/var/lib/etcd\n    image: registry.k8s.io/etcd:3.5.16-0\n    volumeMounts:\n    - mountPath: /var/lib/etcd\n      name: etcd-data\n  volumes:\n  - hostPath:\n      path: /var/lib/etcd\n      type: DirectoryOrCreate\n    name: etcd-data\n",
+    )
+    .unwrap();
+    c.kill(0);
+    std::fs::rename(c.member(0).data_dir(), r.join("var/lib/etcd")).unwrap();
+    c.set_data_dir(0, &r.join("var/lib/etcd"));
+    c.restart(0);
+
+    let kv = seed(&c, 12);
+    let snap = r.join("snap.db");
+    ok(&ke(
+        &c.endpoints(),
+        &["snapshot", "save", snap.to_str().unwrap()],
+    ));
+    let snap_rev = revision_of(&c, 0);
+    c.put("/registry/pods/ns0/late", "written after the snapshot");
+
+    // Without a terminal and without --yes: refused before any change.
+    let mut args = vec![
+        "restore",
+        "--local",
+        "--root",
+        r.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+    ];
+    args.extend(tool.iter().map(String::as_str));
+    let out = ke(&c.endpoints(), &args);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(manifest.is_file() && r.join("var/lib/etcd").is_dir());
+
+    let pid = c.member(0).pid().unwrap();
+    let line = format!(
+        "{} --endpoints {} -o json restore --local --root {} --pid {pid} --snapshot {} {} {}",
+        shell_quote(BIN),
+        c.endpoints(),
+        shell_quote(r.to_str().unwrap()),
+        shell_quote(snap.to_str().unwrap()),
+        tool[0],
+        shell_quote(&tool[1]),
+    );
+    let (ok_pty, text) = through_pty(&line);
+    let started = text
+        .split("\"startedPid\": ")
+        .nth(1)
+        .and_then(|s| s.split(|ch: char| !ch.is_ascii_digit()).next())
+        .and_then(|s| s.parse::<u32>().ok());
+    let _guard = KillOnDrop(started);
+    assert!(ok_pty, "{text}");
+    assert!(started.is_some(), "{text}");
+    // Every step was asked for, and its undo shown.
+    assert!(
+        text.contains("step 1: stop etcd (move its manifest aside)?"),
+        "{text}"
+    );
+    assert!(
+        text.contains("step 5: restore the snapshot into the new data dir?"),
+        "{text}"
+    );
+    assert!(text.contains("undo: mv "), "{text}");
+
+    let tag = format!("r{snap_rev}");
+    let new_dir = format!("/var/lib/etcd.restored-{tag}");
+    let m = std::fs::read_to_string(&manifest).unwrap();
+    assert!(m.contains(&format!("- --data-dir={new_dir}\n")), "{m}");
+    assert!(m.contains(&format!("path: {new_dir}\n")), "{m}");
+    assert!(r
+        .join(format!("etc/kubernetes/etcd.yaml.before-restore-{tag}"))
+        .is_file());
+    assert!(r
+        .join(format!("var/lib/etcd.before-restore-{tag}/member"))
+        .is_dir());
+    assert!(!r.join("var/lib/etcd").exists());
+    assert!(r
+        .join(format!("var/lib/etcd.restored-{tag}/member"))
+        .is_dir());
+
+    // The restarted member serves the snapshot's data, not what came after.
+    for (k, v) in &kv {
+        assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
+    }
+    assert_eq!(c.get("/registry/pods/ns0/late"), None);
+    assert!(revision_of(&c, 0) >= snap_rev + bump as i64);
+    assert!(text.contains("\"healthy\": true"), "{text}");
+
+    // Running it again finds everything done and changes nothing.
+    let mut again = vec![
+        "-o",
+        "json",
+        "restore",
+        "--local",
+        "--root",
+        r.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--yes",
+    ];
+    again.extend(tool.iter().map(String::as_str));
+    let report: Value = serde_json::from_str(&ok(&ke(&c.endpoints(), &again))).unwrap();
+    let steps = report["local"]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["done"] == true), "{report}");
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), m);
+}
