@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use serde_json::Value;
 use support::{output_text, Cluster, ClusterOpts};
 
@@ -393,21 +394,19 @@ fn killing_the_leader_mid_stream_loses_and_repeats_nothing() {
                 c.kill(leader);
             }
             let o = objects::configmap("kill", &format!("cm-{i:03}"), i as u64, 0);
-            // Writes fail while a new leader is elected: retry, without
-            // writing a key twice if a failed put did commit.
+            // Writes fail while a new leader is elected: retry a put that
+            // only creates, so a failed attempt that did commit is not
+            // written twice.
+            let create = Txn::new()
+                .when([Compare::create_revision(o.key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(o.key.clone(), o.value.clone(), None)]);
             loop {
                 assert!(Instant::now() < deadline, "writes did not resume");
-                match client.put(o.key.clone(), o.value.clone(), None).await {
-                    Ok(_) => break,
-                    Err(_) => {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        if let Ok(r) = client.get(o.key.clone(), None).await {
-                            if !r.kvs().is_empty() {
-                                break;
-                            }
-                        }
-                    }
+                let txn = client.txn(create.clone());
+                if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), txn).await {
+                    break;
                 }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     });
@@ -538,4 +537,54 @@ fn compacted_start_count_timeout_secrets_and_giving_up() {
     assert!(err.contains(&lost), "{err}");
     assert!(err.contains("no member answered for 2s"), "{err}");
     assert!(err.contains("help: restart with `--rev "), "{err}");
+}
+
+#[test]
+fn a_watch_on_one_member_resumes_when_that_member_restarts() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let m0 = c.member(0).client_url().to_string();
+    let r0 = revision(&c);
+    let from = (r0 + 1).to_string();
+    let w = Watch::spawn(&[
+        "--endpoints",
+        &m0,
+        "-v",
+        "watch",
+        "/registry/configmaps/restart/",
+        "-o",
+        "json",
+        "--rev",
+        &from,
+        "--count",
+        "20",
+        "--timeout",
+        "60s",
+    ]);
+    w.wait_stderr("watching", Duration::from_secs(15));
+    let put = |c: &Cluster, i: u64| {
+        let o = objects::configmap("restart", &format!("cm-{i:02}"), i, 0);
+        put_bytes(c, &o.key, o.value);
+    };
+    for i in 0..10 {
+        put(&c, i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while w.lines() < 10 {
+        assert!(Instant::now() < deadline, "stderr: {}", w.stderr());
+        thread::sleep(Duration::from_millis(20));
+    }
+    c.kill(0);
+    c.leader_index(); // m0 may have been the leader
+    for i in 10..20 {
+        put(&c, i); // through the two members left
+    }
+    c.restart(0);
+    let (code, lines, err) = w.finish(Duration::from_secs(45));
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(err.contains(&format!("reconnected to {m0}")), "{err}");
+    let revs: Vec<i64> = json_lines(lines.join("\n").as_bytes())
+        .iter()
+        .map(|e| e["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(revs, (r0 + 1..=r0 + 20).collect::<Vec<_>>());
 }
