@@ -66,9 +66,12 @@ run status
 run members
 run health
 run size
-for cmd in count; do
-    "$BIN" help "$cmd" >/dev/null 2>&1 && run "$cmd"
-done
+run count
+run ls deployments -n ns-15 | head -6
+run get deploy/ns-15/deploy-15
+run defrag --dry-run
+run snapshot save "$dir/demo.db"
+run snapshot status "$dir/demo.db"
 
 if [ -n "${KEEP:-}" ]; then
     echo

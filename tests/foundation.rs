@@ -6,31 +6,11 @@ mod support;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::cli::{code, plugin, stderr, stdout};
 use support::{Cluster, ClusterOpts, TlsMode};
-
-/// The plugin binary with a clean environment: no ETCDCTL_* leaking in from
-/// the machine running the tests.
-fn plugin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ETCDCTL_") || k == "KUBECONFIG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
 
 fn run(args: &[&str]) -> Output {
     plugin().args(args).output().expect("run kubectl-etcd")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json(o: &Output) -> Value {
@@ -41,10 +21,6 @@ fn json(o: &Output) -> Value {
             stderr(o)
         )
     })
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code")
 }
 
 /// Args for TLS clusters: endpoints plus the client certificate.

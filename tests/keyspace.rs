@@ -8,21 +8,11 @@ mod objects;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
+use support::cli::{code, plugin, stderr as err, stdout as out};
 use support::{Cluster, ClusterOpts};
-
-fn plugin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ETCDCTL_") || k == "KUBECONFIG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
 
 fn run(c: &Cluster, args: &[&str]) -> Output {
     plugin()
@@ -31,18 +21,6 @@ fn run(c: &Cluster, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
 }
 
 /// Store raw bytes under a key with the real etcdctl.

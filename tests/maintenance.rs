@@ -12,30 +12,21 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::cli::plugin;
 use support::{output_text, Cluster, ClusterOpts};
 
 /// Run kubectl-etcd against `c` with stdin closed (no terminal).
 fn ke(c: &Cluster, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("ETCDCTL") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("--endpoints")
+    plugin()
+        .arg("--endpoints")
         .arg(c.endpoints())
         .args(args)
-        .stdin(Stdio::null())
         .output()
         .expect("run kubectl-etcd")
 }
 
 fn offline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run kubectl-etcd")
+    plugin().args(args).output().expect("run kubectl-etcd")
 }
 
 fn ok_json(out: &Output) -> Value {

@@ -15,17 +15,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::cli::plugin;
 use support::{output_text, Cluster, ClusterOpts};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
 
 fn command(endpoints: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("ETCDCTL") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = plugin();
     if !endpoints.is_empty() {
         cmd.arg("--endpoints").arg(endpoints);
     }

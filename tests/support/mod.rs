@@ -14,6 +14,7 @@
 //! including while a test unwinds from a panic.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod tls;
 
 use std::collections::HashMap;
