@@ -9,7 +9,7 @@ mod objects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,19 +17,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use etcd_client::{Compare, CompareOp, Txn, TxnOp};
 use serde_json::Value;
+use support::cli::plugin;
 use support::{output_text, Cluster, ClusterOpts};
-
-/// The plugin binary with a clean environment.
-fn plugin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ETCDCTL_") || k == "KUBECONFIG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
 
 fn run(args: &[&str]) -> Output {
     plugin().args(args).output().expect("run kubectl-etcd")
