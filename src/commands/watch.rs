@@ -13,7 +13,7 @@ use crate::context::Session;
 use crate::error::{Error, Result};
 use crate::etcd::EtcdClient;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
-use crate::keyspace::resolve::Resolver;
+use crate::keyspace::resolve::{Range, Resolver};
 use crate::keyspace::watch::{self, Change, EventKind, Flow, Spec, Update};
 use crate::output::Shell;
 
@@ -74,93 +74,121 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let prefix = session.global.prefix.clone();
     let decoder = Decoder::new(&args.decode, &prefix)?;
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
-    let namespace = session.global.namespace.clone();
-    let (start, end, label, filter) =
-        resolve(&client, &prefix, args.what.as_deref(), namespace.as_deref()).await?;
-    drop(client);
+    let namespace = session.global.namespace.as_deref();
+    let scope = resolve(
+        &cluster.connect_any().await?,
+        &prefix,
+        args.what.as_deref(),
+        namespace,
+    )
+    .await?;
     let spec = Spec {
-        start,
-        end,
+        start: scope.start.clone(),
+        end: scope.end.clone(),
         start_revision: args.rev.unwrap_or(0),
         reconnect_timeout: args.reconnect_timeout,
         idle_progress: session.global.verbose.then_some(IDLE_PROGRESS),
     };
-    let shell = &mut session.shell;
-    let mut seen = 0u64;
-    let all_fields = args.all_fields;
-    let on = |update: Update| -> Result<Flow> {
-        let event = match update {
-            Update::Event(e) => e,
-            other => {
-                status(shell, &label, other);
-                return Ok(Flow::Continue);
-            }
-        };
-        if !watch::in_namespace(&event.key, &prefix, filter.as_deref()) {
-            return Ok(Flow::Continue);
-        }
-        let change = Change::new(&event, &decoder, &prefix, all_fields);
-        for w in change.object.iter().flat_map(|o| &o.warnings) {
-            shell.verbose(format!("{}: {w}", change.key));
-        }
-        render(shell, format, &change)?;
-        seen += 1;
-        Ok(match args.count {
-            Some(n) if seen >= n => Flow::Stop,
-            _ => Flow::Continue,
-        })
+    let mut printer = Printer {
+        shell: &mut session.shell,
+        format,
+        decoder,
+        prefix: &prefix,
+        scope: &scope,
+        all_fields: args.all_fields,
+        left: args.count,
     };
-    let work = watch::watch(&cluster.targets, &cluster.settings, &spec, on);
+    let work = watch::watch(&cluster.targets, &cluster.settings, &spec, |u| {
+        printer.on(u)
+    });
     match args.timeout {
         Some(t) => tokio::time::timeout(t, work).await.unwrap_or(Ok(())),
         None => work.await,
     }
 }
 
-/// The key range to watch and the namespace to filter on, if the range
-/// cannot express it.
+/// The keys to watch.
+struct Scope {
+    start: Vec<u8>,
+    /// Empty for one key.
+    end: Vec<u8>,
+    /// For messages: `deployments.apps in default`, a prefix, a key.
+    label: String,
+    /// A namespace the key range cannot express (`-n` without a type).
+    namespace: Option<String>,
+}
+
+/// Resolve what the user typed to a key range.
 async fn resolve(
     client: &EtcdClient,
     prefix: &str,
     what: Option<&str>,
     namespace: Option<&str>,
-) -> Result<(Vec<u8>, Vec<u8>, String, Option<String>)> {
+) -> Result<Scope> {
     let mut r = Resolver::new(client, prefix);
     let parts: Vec<&str> = what.map(|w| w.splitn(3, '/').collect()).unwrap_or_default();
-    let single = |key: String| (key.clone().into_bytes(), Vec::new(), key, None);
-    match (what, parts.as_slice()) {
-        (None, _) => {
-            let range = r.range(None, namespace).await?;
-            Ok((
-                range.start,
-                range.end,
-                range.label,
-                namespace.map(str::to_string),
-            ))
-        }
-        (Some(w), _) if w.starts_with('/') => {
-            let range = r.range(Some(w), None).await?;
-            Ok((
-                range.start,
-                range.end,
-                range.label,
-                namespace.map(str::to_string),
-            ))
-        }
-        (Some(_), [t]) => {
-            let range = r.range(Some(*t), namespace).await?;
-            Ok((range.start, range.end, range.label, None))
-        }
+    let of = |range: Range, namespace: Option<&str>| Scope {
+        start: range.start,
+        end: range.end,
+        label: range.label,
+        namespace: namespace.map(str::to_string),
+    };
+    let single = |key: String| Scope {
+        start: key.clone().into_bytes(),
+        end: Vec::new(),
+        label: key,
+        namespace: None,
+    };
+    Ok(match (what, parts.as_slice()) {
+        (None, _) => of(r.range(None, namespace).await?, namespace),
+        (Some(w), _) if w.starts_with('/') => of(r.range(Some(w), None).await?, namespace),
+        (Some(_), [t]) => of(r.range(Some(*t), namespace).await?, None),
         (Some(w), [t, x]) => {
             if r.resource_type(t).await?.namespaced {
-                let range = r.range(Some(*t), Some(*x)).await?;
-                Ok((range.start, range.end, range.label, None))
+                of(r.range(Some(*t), Some(*x)).await?, None)
             } else {
-                Ok(single(r.object(w, None, None).await?.key))
+                single(r.object(w, None, None).await?.key)
             }
         }
-        (Some(w), _) => Ok(single(r.object(w, None, namespace).await?.key)),
+        (Some(w), _) => single(r.object(w, None, namespace).await?.key),
+    })
+}
+
+/// Receives the watch's updates and prints them.
+struct Printer<'a> {
+    shell: &'a mut Shell,
+    format: OutputFormat,
+    decoder: Decoder,
+    prefix: &'a str,
+    scope: &'a Scope,
+    all_fields: bool,
+    /// Events still to print with --count.
+    left: Option<u64>,
+}
+
+impl Printer<'_> {
+    fn on(&mut self, update: Update) -> Result<Flow> {
+        let event = match update {
+            Update::Event(e) => e,
+            other => {
+                status(self.shell, &self.scope.label, other);
+                return Ok(Flow::Continue);
+            }
+        };
+        let ns = self.scope.namespace.as_deref();
+        if !watch::in_namespace(&event.key, self.prefix, ns) {
+            return Ok(Flow::Continue);
+        }
+        let change = Change::new(&event, &self.decoder, self.prefix, self.all_fields);
+        for w in change.object.iter().flat_map(|o| &o.warnings) {
+            self.shell.verbose(format!("{}: {w}", change.key));
+        }
+        render(self.shell, self.format, &change)?;
+        self.left = self.left.map(|n| n.saturating_sub(1));
+        Ok(match self.left {
+            Some(0) => Flow::Stop,
+            _ => Flow::Continue,
+        })
     }
 }
 
