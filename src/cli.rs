@@ -214,6 +214,11 @@ pub enum Command {
     Search(commands::search::Args),
     /// Custom resource types stored here (with or without their CRD), or one type's objects.
     Custom(commands::custom::Args),
+    /// Stream changes to Kubernetes objects as decoded events with field diffs.
+    ///
+    /// Resumes after a lost member or leader change without missing or
+    /// repeating events.
+    Watch(commands::watch::Args),
     /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
     Resize(commands::resize::Args),
     /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).

@@ -804,3 +804,38 @@ fn runs_as_a_kubectl_plugin() {
     let out = kubectl_cmd(&["etcd", "status", "-o", "json", "--dial-timeout=15s"]);
     assert_full_status(&out);
 }
+
+#[test]
+fn keyspace_and_maintenance_commands_work_through_port_forwards() {
+    let cluster = tls_cluster();
+    for i in 0..5 {
+        cluster.put(&format!("/registry/configmaps/default/cm-{i}"), "{}");
+    }
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+
+    let out = env.run(&["ls", "configmaps", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+
+    let out = env.run(&["defrag", "--dry-run", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = stdout_json(&out);
+    assert_eq!(
+        plan["members"].as_array().unwrap().len(),
+        3,
+        "{}",
+        text(&out)
+    );
+
+    let out = env.run(&["defrag", "--yes", "--pause", "0s", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stdout_json(&out)["members"].as_array().unwrap().len(), 3);
+
+    let file = env.dir.path().join("through-api.db");
+    let out = env.run(&["snapshot", "save", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = env.run(&["snapshot", "status", file.to_str().unwrap(), "-o", "json"]);
+    let v = stdout_json(&out);
+    assert_eq!(v["integrity"], "verified", "{}", text(&out));
+    assert!(v["totalKeys"].as_u64().unwrap() >= 5);
+}

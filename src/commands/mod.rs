@@ -22,6 +22,7 @@ pub mod size;
 pub mod snapshot;
 pub mod status;
 pub mod version;
+pub mod watch;
 
 use crate::cli::Command;
 use crate::context::Session;
@@ -46,6 +47,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Snapshot(args) => snapshot::run(args, session).await,
         Command::Search(args) => search::run(args, session).await,
         Command::Custom(args) => custom::run(args, session).await,
+        Command::Watch(args) => watch::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,

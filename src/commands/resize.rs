@@ -331,25 +331,15 @@ async fn execute(
             // etcd refuses ("unhealthy cluster") until the remaining members
             // have been connected for a few seconds, e.g. after a new leader.
             let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
+            retry_transient(session, deadline, Duration::from_secs(1), || async {
                 let (survey, state) = survey_all(cluster).await;
                 let client = any_voter_except(&survey, &state, *raw_id).ok_or_else(|| {
                     Error::new(Kind::Unavailable, "no other healthy member to ask")
                 })?;
-                match membership::remove(&client, *raw_id).await {
-                    Ok(()) => break,
-                    Err(e)
-                        if membership::is_transient_refusal(&e.message)
-                            && Instant::now() < deadline =>
-                    {
-                        session
-                            .shell
-                            .verbose(format!("  etcd says `{}`; retrying", e.message));
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    Err(e) => return Err(e.context(format!("removing `{name}`"))),
-                }
-            }
+                membership::remove(&client, *raw_id).await
+            })
+            .await
+            .map_err(|e| e.context(format!("removing `{name}`")))?;
             wait_for(cluster, Duration::from_secs(20), "the removal", |s| {
                 s.member(*raw_id).is_none()
             })
@@ -375,21 +365,11 @@ async fn execute(
             let client = any_voter_except(&survey, &state, 0)
                 .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
             let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                match membership::add_learner(&client, peer_urls).await {
-                    Ok(_) => break,
-                    Err(e)
-                        if membership::is_transient_refusal(&e.message)
-                            && Instant::now() < deadline =>
-                    {
-                        session
-                            .shell
-                            .verbose(format!("  etcd says `{}`; retrying", e.message));
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    Err(e) => return Err(e.context(format!("adding `{name}`"))),
-                }
-            }
+            retry_transient(session, deadline, Duration::from_secs(1), || {
+                membership::add_learner(&client, peer_urls)
+            })
+            .await
+            .map_err(|e| e.context(format!("adding `{name}`")))?;
             wait_for(cluster, Duration::from_secs(20), "the new learner", |s| {
                 find_new(s, peer_urls).is_some()
             })
@@ -445,24 +425,14 @@ async fn execute(
                 .prompt()
                 .confirm(&format!("promote `{name}` to a voting member"))?;
             let deadline = Instant::now() + new.wait;
-            loop {
+            retry_transient(session, deadline, POLL, || async {
                 let (survey, state) = survey_all(cluster).await;
                 let client = any_voter_except(&survey, &state, id)
                     .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
-                match membership::promote(&client, id).await {
-                    Ok(()) => break,
-                    Err(e)
-                        if membership::is_transient_refusal(&e.message)
-                            && Instant::now() < deadline =>
-                    {
-                        session
-                            .shell
-                            .verbose(format!("  etcd says `{}`; retrying", e.message));
-                        tokio::time::sleep(POLL).await;
-                    }
-                    Err(e) => return Err(e.context(format!("promoting `{name}`"))),
-                }
-            }
+                membership::promote(&client, id).await
+            })
+            .await
+            .map_err(|e| e.context(format!("promoting `{name}`")))?;
             wait_for(cluster, Duration::from_secs(20), "the promotion", |s| {
                 s.member(id).is_some_and(|m| !m.is_learner)
             })
@@ -680,4 +650,30 @@ fn members_table_with_leader(members: &[MemberState], leader: Option<u64>) -> Ta
         ]);
     }
     t
+}
+
+/// Run one membership change, retrying while etcd refuses it for a passing
+/// reason ("unhealthy cluster" until peers have been connected a few
+/// seconds; a learner not yet caught up) until `deadline`.
+async fn retry_transient<T, F, Fut>(
+    session: &mut Session,
+    deadline: Instant,
+    pause: Duration,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    loop {
+        match attempt().await {
+            Err(e) if membership::is_transient_refusal(&e.message) && Instant::now() < deadline => {
+                session
+                    .shell
+                    .verbose(format!("  etcd says `{}`; retrying", e.message));
+                tokio::time::sleep(pause).await;
+            }
+            other => return other,
+        }
+    }
 }

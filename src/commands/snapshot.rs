@@ -10,6 +10,8 @@ use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{client::explain, format_id, maintenance, Survey};
+use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::keyspace::resolve::offline_range;
 use crate::ops::cluster_state::ClusterState;
 use crate::ops::snapshot::{part_path, save};
 use crate::output::table::Table;
@@ -75,6 +77,18 @@ pub struct InspectArgs {
     /// The keyspace as of this revision (default: the newest).
     #[arg(long, value_name = "N")]
     pub revision: Option<i64>,
+
+    /// List keys as objects instead of the per-type summary: all, a type
+    /// (`pods`, `deploy`, `widgets.example.com`) or a key prefix (`/registry/...`).
+    #[arg(long, value_name = "TYPE|PREFIX", num_args = 0..=1, default_missing_value = "")]
+    pub ls: Option<String>,
+
+    /// Show one object: a key, `TYPE/NAME` or `TYPE/NAMESPACE/NAME`.
+    #[arg(long, value_name = "REF", conflicts_with = "ls")]
+    pub get: Option<String>,
+
+    #[command(flatten)]
+    pub decode: DecodeFlags,
 }
 
 /// What a snapshot holds; `status` and `save` print it.
@@ -120,6 +134,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             let info = info_of(&a.file)?;
             session.shell.emit(format, &info, |i| vec![info_table(i)])
         }
+        SnapshotCommand::Inspect(a) if a.get.is_some() || a.ls.is_some() => browse(a, session),
         SnapshotCommand::Inspect(a) => {
             let report = inspect(&a.file, a.revision, &session.global.prefix)?;
             session
@@ -377,4 +392,104 @@ pub fn inspect_table(r: &InspectReport) -> Table {
         r.file,
         r.as_of_revision.unwrap_or(r.revision)
     ))
+}
+
+/// `inspect --ls` and `inspect --get`: the keyspace of a file that no etcd
+/// serves any more, as objects.
+fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
+    let data = read(&a.file)?;
+    let ctx = |e: Error| e.context(format!("`{}`", a.file.display()));
+    let (db, _) = snap::check_integrity(&data).map_err(ctx)?;
+    let ks = snap::read_keyspace(db, a.revision).map_err(ctx)?;
+    let prefix = session.global.prefix.clone();
+    let namespace = session.global.namespace.clone();
+
+    if let Some(reference) = &a.get {
+        let key = if reference.starts_with('/') {
+            reference.clone()
+        } else {
+            offline_range(reference, namespace.as_deref(), &prefix, true)?.0
+        };
+        let Some(latest) = ks.keys.get(key.as_bytes()) else {
+            return Err(Error::new(
+                Kind::NotFound,
+                format!("`{key}` is not in the snapshot at revision {}", ks.revision),
+            )
+            .with_hint("`snapshot inspect FILE --ls TYPE` lists what it holds"));
+        };
+        let value = snap::read_value(db, key.as_bytes(), latest.revision)
+            .map_err(ctx)?
+            .ok_or_else(|| Error::data(format!("`{key}` has no value in the file")))?;
+        if session.format_or(OutputFormat::Yaml) == OutputFormat::Raw {
+            session.shell.out().write_all(&value)?;
+            return Ok(());
+        }
+        let obj = Decoder::new(&a.decode, &prefix)?.decode(key.as_bytes(), &value)?;
+        for w in &obj.warnings {
+            session.shell.warn(w);
+        }
+        return match session.format_or(OutputFormat::Yaml) {
+            OutputFormat::Json => session.shell.json(&obj.value),
+            _ => session.shell.yaml(&obj.value),
+        };
+    }
+
+    let filter = a.ls.unwrap_or_default();
+    let start = match filter.as_str() {
+        "" => String::new(),
+        f if f.starts_with('/') => f.to_string(),
+        f => offline_range(f, namespace.as_deref(), &prefix, false)?.0,
+    };
+    let format = session.format_or(OutputFormat::Table);
+    let mut table = crate::output::table::StreamingTable::new(&[
+        "type",
+        "namespace",
+        "name",
+        "size",
+        "mod rev",
+        "key",
+    ]);
+    let mut rows = Vec::new();
+    let mut shown = 0u64;
+    for (key, latest) in ks.keys.range(start.as_bytes().to_vec()..) {
+        if !key.starts_with(start.as_bytes()) {
+            break;
+        }
+        let info = registry::key::parse(key, &prefix);
+        if namespace.is_some() && info.namespace != namespace.as_deref() {
+            continue;
+        }
+        shown += 1;
+        let entry = serde_json::json!({
+            "key": String::from_utf8_lossy(key),
+            "type": info.type_name().to_string(),
+            "namespace": info.namespace,
+            "name": info.name,
+            "size": latest.size,
+            "modRevision": latest.revision.main,
+        });
+        if format == OutputFormat::Json {
+            session.shell.json_line(&entry)?;
+        } else {
+            rows.push(vec![
+                info.type_name().to_string(),
+                info.namespace.unwrap_or("").to_string(),
+                info.name.to_string(),
+                human_bytes(latest.size),
+                latest.revision.main.to_string(),
+                String::from_utf8_lossy(key).into_owned(),
+            ]);
+            if rows.len() == 1000 {
+                table.write_page(session.shell.out(), &rows)?;
+                rows.clear();
+            }
+        }
+    }
+    if !rows.is_empty() {
+        table.write_page(session.shell.out(), &rows)?;
+    }
+    if shown == 0 {
+        return Err(Error::new(Kind::NotFound, "no keys match in the snapshot"));
+    }
+    Ok(())
 }

@@ -44,6 +44,24 @@ pub struct EtcdClient {
 impl EtcdClient {
     /// Connect to one member, failing within the dial timeout.
     pub async fn connect(target: &Target, settings: &ConnectSettings) -> Result<EtcdClient> {
+        Self::connect_with(target, settings, false).await
+    }
+
+    /// Like [`connect`](Self::connect), for long watches: etcd ends the
+    /// client's streams when the member loses its leader, so a watch on a
+    /// partitioned member fails over instead of going silent.
+    pub async fn connect_requiring_leader(
+        target: &Target,
+        settings: &ConnectSettings,
+    ) -> Result<EtcdClient> {
+        Self::connect_with(target, settings, true).await
+    }
+
+    async fn connect_with(
+        target: &Target,
+        settings: &ConnectSettings,
+        require_leader: bool,
+    ) -> Result<EtcdClient> {
         // Errors carry no member prefix: callers show them next to the member.
         let tls = if target.tls {
             let config = settings.tls.clone().ok_or_else(|| {
@@ -114,7 +132,7 @@ impl EtcdClient {
             Ok(Ok(channel)) => channel,
         };
 
-        let mut options = etcd_client::ConnectOptions::new();
+        let mut options = etcd_client::ConnectOptions::new().with_require_leader(require_leader);
         if let Some((user, password)) = &settings.user {
             options = options.with_user(user.clone(), password.clone());
         }

@@ -17,17 +17,7 @@ pub async fn add_learner(client: &EtcdClient, peer_urls: &[String]) -> Result<(u
         ))
         .await?;
     let id = resp.member().map(|m| m.id()).unwrap_or_default();
-    let members = resp
-        .member_list()
-        .iter()
-        .map(|m| Member {
-            id: m.id(),
-            name: m.name().to_string(),
-            peer_urls: m.peer_urls().to_vec(),
-            client_urls: m.client_urls().to_vec(),
-            is_learner: m.is_learner(),
-        })
-        .collect();
+    let members = resp.member_list().iter().map(Member::from).collect();
     Ok((id, members))
 }
 

@@ -83,20 +83,22 @@ impl Member {
     }
 }
 
-pub async fn member_list(client: &EtcdClient) -> Result<Vec<Member>> {
-    let mut c = client.cluster();
-    let resp = client.call(c.member_list()).await?;
-    Ok(resp
-        .members()
-        .iter()
-        .map(|m| Member {
+impl From<&etcd_client::Member> for Member {
+    fn from(m: &etcd_client::Member) -> Member {
+        Member {
             id: m.id(),
             name: m.name().to_string(),
             peer_urls: m.peer_urls().to_vec(),
             client_urls: m.client_urls().to_vec(),
             is_learner: m.is_learner(),
-        })
-        .collect())
+        }
+    }
+}
+
+pub async fn member_list(client: &EtcdClient) -> Result<Vec<Member>> {
+    let mut c = client.cluster();
+    let resp = client.call(c.member_list()).await?;
+    Ok(resp.members().iter().map(Member::from).collect())
 }
 
 /// An active alarm on a member.

@@ -1,13 +1,16 @@
 //! The `/registry` keyspace over a live etcd: paginated scans at one
-//! revision, references resolved to keys, values decoded to objects.
+//! revision, references resolved to keys, values decoded to objects, and
+//! watches that survive their member.
 //!
 //! The storage format itself (key layout, types, decoding, encryption) is
 //! the pure `registry` crate; this module adds the etcd reads around it.
 
 pub mod custom;
 pub mod decode;
+pub mod diff;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stats;
+pub mod watch;

@@ -292,3 +292,78 @@ fn crd_type(value: &[u8]) -> Option<ResourceType> {
         namespaced,
     ))
 }
+
+/// A key (`object`) or a range start (otherwise) for a reference, without an
+/// etcd to look CRDs up in: built-in types by any kubectl name, custom
+/// resources as `plural.group`. Used on snapshots and dead members' files.
+pub fn offline_range(
+    reference: &str,
+    namespace: Option<&str>,
+    prefix: &str,
+    object: bool,
+) -> Result<(String, Option<ResourceType>)> {
+    let mut parts = reference.splitn(3, '/');
+    let type_name = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    let t = match resources::resolve(type_name) {
+        Some(t) => t.clone(),
+        None => {
+            let arg = resources::split_resource_arg(type_name);
+            match arg.group.filter(|g| g.contains('.')) {
+                Some(group) => ResourceType::custom(
+                    group,
+                    arg.version.unwrap_or(""),
+                    "",
+                    arg.resource,
+                    "",
+                    Vec::new(),
+                    rest.len() == 2 || (!object && namespace.is_some()),
+                ),
+                None => {
+                    return Err(Error::new(
+                        Kind::NotFound,
+                        format!("unknown resource type `{type_name}`"),
+                    )
+                    .with_hint("name custom resources as plural.group, e.g. widgets.example.com"))
+                }
+            }
+        }
+    };
+    let prefix = registry::key::normalize_prefix(prefix);
+    if !object {
+        return Ok((registry::key::prefix_for(&t, namespace, prefix), Some(t)));
+    }
+    let (ns, name) = match rest.as_slice() {
+        [ns, n] if t.namespaced => (Some(*ns), *n),
+        [n] => (namespace.or(t.namespaced.then_some("default")), *n),
+        _ => {
+            return Err(Error::usage(format!(
+                "`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key"
+            )))
+        }
+    };
+    let key = registry::key::key_for(&t, ns, name, prefix).map_err(|e| {
+        Error::usage(e.to_string()).with_hint("write TYPE/NAMESPACE/NAME or TYPE/NAME -n NAMESPACE")
+    })?;
+    Ok((key, Some(t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_references_become_keys_and_ranges() {
+        let (k, _) = offline_range("pods/kube-system/etcd-0", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/pods/kube-system/etcd-0");
+        let (k, _) = offline_range("deploy/web", Some("prod"), "/registry", true).unwrap();
+        assert_eq!(k, "/registry/deployments/prod/web");
+        let (k, _) = offline_range("no/node-1", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/minions/node-1");
+        let (k, _) = offline_range("widgets.example.com/a/w1", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/example.com/widgets/a/w1");
+        let (r, _) = offline_range("svc", Some("default"), "/registry", false).unwrap();
+        assert_eq!(r, "/registry/services/specs/default/");
+        assert!(offline_range("gizmos", None, "/registry", false).is_err());
+    }
+}

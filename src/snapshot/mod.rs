@@ -91,6 +91,11 @@ pub fn parse_revision(key: &[u8]) -> Option<Revision> {
 
 /// The key (field 1) and value length (field 5) of an mvccpb.KeyValue.
 pub fn kv_key_and_value_len(buf: &[u8]) -> Option<(&[u8], usize)> {
+    kv_key_and_value(buf).map(|(k, v)| (k, v.len()))
+}
+
+/// The key (field 1) and value (field 5) of an mvccpb.KeyValue.
+pub fn kv_key_and_value(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
@@ -105,7 +110,7 @@ pub fn kv_key_and_value_len(buf: &[u8]) -> Option<(&[u8], usize)> {
     }
     let mut pos = 0;
     let mut key: Option<&[u8]> = None;
-    let mut value_len = 0;
+    let mut value: &[u8] = &[];
     while pos < buf.len() {
         let tag = varint(buf, &mut pos)?;
         match tag & 7 {
@@ -118,7 +123,7 @@ pub fn kv_key_and_value_len(buf: &[u8]) -> Option<(&[u8], usize)> {
                 pos += len;
                 match tag >> 3 {
                     1 => key = Some(bytes),
-                    5 => value_len = len,
+                    5 => value = bytes,
                     _ => {}
                 }
             }
@@ -127,7 +132,33 @@ pub fn kv_key_and_value_len(buf: &[u8]) -> Option<(&[u8], usize)> {
             _ => return None,
         }
     }
-    Some((key?, value_len))
+    Some((key?, value))
+}
+
+/// The stored value of `key` at `revision` (its newest version at or before
+/// it), or `None` when the key does not exist then.
+pub fn read_value(db_bytes: &[u8], key: &[u8], revision: Revision) -> Result<Option<Vec<u8>>> {
+    if revision.tombstone {
+        return Ok(None);
+    }
+    let db = bolt::Db::open(db_bytes).map_err(corrupt)?;
+    let bucket = db
+        .bucket(b"key")
+        .map_err(corrupt)?
+        .ok_or_else(|| Error::data("no `key` bucket: this bbolt file is not an etcd database"))?;
+    let mut found = None;
+    db.walk(&bucket, &mut |k, v, _| {
+        if found.is_none() && parse_revision(k) == Some(revision) {
+            if let Some((k, value)) = kv_key_and_value(v) {
+                if k == key {
+                    found = Some(value.to_vec());
+                }
+            }
+        }
+        Ok(())
+    })
+    .map_err(corrupt)?;
+    Ok(found)
 }
 
 /// The newest version of one key.

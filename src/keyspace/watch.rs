@@ -1,0 +1,564 @@
+//! A watch on a key range that survives its member: the event loop, resuming
+//! after a dropped connection, and turning etcd events into decoded changes.
+//!
+//! Events go to a callback, in revision order, each exactly once: after a
+//! lost stream the watch is opened again (on every target in turn) from the
+//! revision after the last one delivered. Nothing here prints; the callback
+//! decides what the user sees.
+
+use std::time::{Duration, Instant};
+
+use etcd_client::{EventType, WatchOptions, WatchResponseStream};
+
+use super::decode::{Decoder, Object};
+use super::diff::{self, Diff};
+use crate::connect::Target;
+use crate::error::{Error, Kind, Result};
+use crate::etcd::client::explain;
+use crate::etcd::{ConnectSettings, EtcdClient};
+
+/// Pause after the first failed round of reconnect attempts; doubles up to
+/// [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What to watch and how.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub start: Vec<u8>,
+    /// End of the range (exclusive); empty for the single key `start`.
+    pub end: Vec<u8>,
+    /// First revision to deliver; 0 for "from now on".
+    pub start_revision: i64,
+    /// Give up reconnecting after this long without a stream.
+    pub reconnect_timeout: Duration,
+    /// Ask the member for its revision after this long without events.
+    pub idle_progress: Option<Duration>,
+}
+
+/// What happened to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EventKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Added => "ADDED",
+            EventKind::Modified => "MODIFIED",
+            EventKind::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One event as etcd sent it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    pub key: Vec<u8>,
+    /// Empty for deletions.
+    pub value: Vec<u8>,
+    /// The value before the event, when etcd still had it.
+    pub prev_value: Option<Vec<u8>>,
+    /// The revision of the event (for a deletion: of the deletion).
+    pub revision: i64,
+}
+
+/// What the watch reports to its caller.
+#[derive(Debug)]
+pub enum Update {
+    /// The watch is established.
+    Started {
+        endpoint: String,
+        revision: i64,
+    },
+    Event(Event),
+    /// No events up to `revision` (idle).
+    Progress {
+        revision: i64,
+    },
+    /// The stream broke; reconnecting.
+    Lost {
+        endpoint: String,
+        error: Error,
+    },
+    /// One reconnect attempt failed.
+    Retry {
+        endpoint: String,
+        error: Error,
+    },
+    /// Watching again, from `revision`.
+    Reconnected {
+        endpoint: String,
+        revision: i64,
+    },
+}
+
+/// Whether the caller wants more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// A watch on one member.
+struct Live {
+    index: usize,
+    endpoint: String,
+    watch_id: i64,
+    // Kept alive: dropping it ends the request stream.
+    sender: etcd_client::WatchRequestSender,
+    stream: WatchResponseStream,
+    _client: EtcdClient,
+}
+
+/// Why a stream ended.
+enum End {
+    Stop,
+    Lost(Error),
+}
+
+/// Watch until `on` returns [`Flow::Stop`], a fatal error (a compacted
+/// revision, refused credentials), or no target answers for
+/// `reconnect_timeout`.
+pub async fn watch<F>(
+    targets: &[Target],
+    settings: &ConnectSettings,
+    spec: &Spec,
+    mut on: F,
+) -> Result<()>
+where
+    F: FnMut(Update) -> Result<Flow>,
+{
+    if targets.is_empty() {
+        return Err(Error::usage("no etcd endpoint to watch"));
+    }
+    // The next revision to deliver; 0 until the first stream says "now".
+    let mut next = spec.start_revision;
+    let mut live = first(targets, settings, spec, &mut next).await?;
+    if on(Update::Started {
+        endpoint: live.endpoint.clone(),
+        revision: next,
+    })? == Flow::Stop
+    {
+        return Ok(());
+    }
+    loop {
+        match pump(&mut live, spec, &mut next, &mut on).await? {
+            End::Stop => return Ok(()),
+            End::Lost(error) => {
+                if on(Update::Lost {
+                    endpoint: live.endpoint.clone(),
+                    error,
+                })? == Flow::Stop
+                {
+                    return Ok(());
+                }
+                let from = live.index;
+                drop(live);
+                live = reconnect(targets, settings, spec, from, next, &mut on).await?;
+                if on(Update::Reconnected {
+                    endpoint: live.endpoint.clone(),
+                    revision: next,
+                })? == Flow::Stop
+                {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The first stream: each target once, in the order given.
+async fn first(
+    targets: &[Target],
+    settings: &ConnectSettings,
+    spec: &Spec,
+    next: &mut i64,
+) -> Result<Live> {
+    let mut first_err = None;
+    for (i, t) in targets.iter().enumerate() {
+        match open(i, t, settings, spec, next).await {
+            Ok(live) => return Ok(live),
+            Err(e) if fatal(&e) => return Err(e.context(format!("`{}`", t.endpoint))),
+            Err(e) => {
+                first_err.get_or_insert(e.context(format!("`{}`", t.endpoint)));
+            }
+        }
+    }
+    Err(first_err.expect("at least one target"))
+}
+
+/// Every target in turn, starting after the one that failed, with a short
+/// pause between rounds, until one watches again or time is up.
+async fn reconnect<F>(
+    targets: &[Target],
+    settings: &ConnectSettings,
+    spec: &Spec,
+    failed: usize,
+    mut next: i64,
+    on: &mut F,
+) -> Result<Live>
+where
+    F: FnMut(Update) -> Result<Flow>,
+{
+    let deadline = Instant::now() + spec.reconnect_timeout;
+    let mut backoff = FIRST_BACKOFF;
+    let n = targets.len();
+    let mut last: Option<Error> = None;
+    loop {
+        for k in 1..=n {
+            let i = (failed + k) % n;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let t = &targets[i];
+            let attempt = tokio::time::timeout(left, open(i, t, settings, spec, &mut next)).await;
+            let err = match attempt {
+                Ok(Ok(live)) => return Ok(live),
+                Ok(Err(e)) if fatal(&e) => return Err(e.context(format!("`{}`", t.endpoint))),
+                Ok(Err(e)) => e,
+                Err(_) => Error::new(Kind::Unavailable, "no answer"),
+            };
+            on(Update::Retry {
+                endpoint: t.endpoint.clone(),
+                error: err.clone(),
+            })?;
+            last = Some(err.context(format!("`{}`", t.endpoint)));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let cause = last.map(|e| e.message).unwrap_or_default();
+            return Err(Error::new(
+                Kind::Unavailable,
+                format!(
+                    "the watch was lost and no member answered for {} (--reconnect-timeout); last error: {cause}",
+                    humantime::format_duration(spec.reconnect_timeout)
+                ),
+            )
+            .with_hint(format!(
+                "restart with `--rev {next}` to resume without missing events once etcd is back"
+            )));
+        }
+        tokio::time::sleep(backoff.min(left)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Errors no other member or later attempt will fix.
+fn fatal(e: &Error) -> bool {
+    matches!(e.kind, Kind::Auth | Kind::Tls | Kind::Data | Kind::Usage)
+}
+
+/// Connect to one member and create the watch from `next`; waits for etcd
+/// to confirm it. With `next == 0`, sets it to the revision the watch starts
+/// after.
+async fn open(
+    index: usize,
+    target: &Target,
+    settings: &ConnectSettings,
+    spec: &Spec,
+    next: &mut i64,
+) -> Result<Live> {
+    let client = EtcdClient::connect_requiring_leader(target, settings).await?;
+    let mut options = WatchOptions::new()
+        .with_prev_key()
+        .with_progress_notify()
+        .with_start_revision(*next);
+    if !spec.end.is_empty() {
+        options = options.with_range(spec.end.clone());
+    }
+    let mut wc = client.watch();
+    let stream = client
+        .call(wc.watch(spec.start.clone(), Some(options)))
+        .await?;
+    let (sender, mut stream) = stream.split();
+    let created = match tokio::time::timeout(client.command_timeout, stream.message()).await {
+        Err(_) => {
+            return Err(Error::new(
+                Kind::Unavailable,
+                "the member did not confirm the watch",
+            ))
+        }
+        Ok(Err(e)) => return Err(explain(&e)),
+        Ok(Ok(None)) => {
+            return Err(Error::new(
+                Kind::Unavailable,
+                "the member closed the watch stream",
+            ))
+        }
+        Ok(Ok(Some(resp))) => resp,
+    };
+    if created.canceled() {
+        return Err(cancelled(&created, *next));
+    }
+    if *next == 0 {
+        // etcd starts a "now" watch after the revision in this header.
+        *next = created.header().map(|h| h.revision()).unwrap_or_default() + 1;
+    }
+    Ok(Live {
+        index,
+        endpoint: target.endpoint.clone(),
+        watch_id: created.watch_id(),
+        sender,
+        stream,
+        _client: client,
+    })
+}
+
+/// Deliver events until the caller stops or the stream breaks.
+async fn pump<F>(live: &mut Live, spec: &Spec, next: &mut i64, on: &mut F) -> Result<End>
+where
+    F: FnMut(Update) -> Result<Flow>,
+{
+    // Far enough never to fire; the branch is disabled anyway.
+    let idle = spec
+        .idle_progress
+        .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    loop {
+        let msg = tokio::select! {
+            m = live.stream.message() => m,
+            _ = tokio::time::sleep(idle), if spec.idle_progress.is_some() => {
+                if let Err(e) = live.sender.request_progress().await {
+                    return Ok(End::Lost(explain(&e)));
+                }
+                continue;
+            }
+        };
+        let resp = match msg {
+            Err(e) => return Ok(End::Lost(explain(&e))),
+            Ok(None) => {
+                return Ok(End::Lost(Error::new(
+                    Kind::Unavailable,
+                    "the member closed the watch stream",
+                )))
+            }
+            Ok(Some(resp)) => resp,
+        };
+        if resp.canceled() {
+            let e = cancelled(&resp, *next);
+            return if fatal(&e) { Err(e) } else { Ok(End::Lost(e)) };
+        }
+        if resp.created() {
+            continue;
+        }
+        let events = resp.events();
+        if events.is_empty() {
+            let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
+            // Our own watch's notifications are ordered with its events, so
+            // everything up to `revision` was delivered. Answers to progress
+            // requests (watch id -1) are not, before etcd 3.4.24/3.5.8.
+            if resp.watch_id() == live.watch_id && revision >= *next {
+                *next = revision + 1;
+            }
+            if on(Update::Progress { revision })? == Flow::Stop {
+                return Ok(End::Stop);
+            }
+            continue;
+        }
+        // A response holds whole revisions: `next` moves after all of it,
+        // since one revision (a transaction) can touch several keys.
+        let from = *next;
+        let mut last = from - 1;
+        for ev in events {
+            let Some(kv) = ev.kv() else { continue };
+            let revision = kv.mod_revision();
+            if revision < from {
+                continue; // already delivered before a reconnect
+            }
+            last = last.max(revision);
+            let kind = match ev.event_type() {
+                EventType::Delete => EventKind::Deleted,
+                EventType::Put if kv.create_revision() == revision => EventKind::Added,
+                EventType::Put => EventKind::Modified,
+            };
+            let event = Event {
+                kind,
+                key: kv.key().to_vec(),
+                value: kv.value().to_vec(),
+                prev_value: ev.prev_kv().map(|p| p.value().to_vec()),
+                revision,
+            };
+            if on(Update::Event(event))? == Flow::Stop {
+                return Ok(End::Stop);
+            }
+        }
+        *next = last + 1;
+    }
+}
+
+/// Why etcd cancelled a watch, in operator terms.
+fn cancelled(resp: &etcd_client::WatchResponse, next: i64) -> Error {
+    let compact = resp.compact_revision();
+    if compact > 0 {
+        return Error::new(
+            Kind::Data,
+            format!(
+                "revision {next} has been compacted; the oldest available revision is {compact}"
+            ),
+        )
+        .with_hint(format!(
+            "etcd keeps history only since the last compaction: start from `--rev {compact}` or later, or leave out --rev"
+        ));
+    }
+    let reason = resp.cancel_reason().trim_start_matches("etcdserver: ");
+    if reason.contains("permission denied") {
+        return Error::new(Kind::Auth, "permission denied for this watch")
+            .with_hint("use a user allowed to read this key range");
+    }
+    Error::new(
+        Kind::Unavailable,
+        format!(
+            "etcd cancelled the watch{}",
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            }
+        ),
+    )
+}
+
+/// An event with its key understood and its values decoded.
+#[derive(Debug)]
+pub struct Change {
+    pub kind: EventKind,
+    pub key: String,
+    /// `deployments.apps`, `pods`, `widgets.example.com`.
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub revision: i64,
+    /// The object now; for a deletion, its last state.
+    pub object: Option<Object>,
+    /// The object before a modification.
+    pub previous: Option<Object>,
+    /// For modifications with both versions decoded.
+    pub diff: Option<Diff>,
+    /// Why a value could not be decoded (the event is still shown).
+    pub error: Option<Error>,
+}
+
+/// Whether the key belongs to `namespace` (always, with no filter).
+pub fn in_namespace(key: &[u8], prefix: &str, namespace: Option<&str>) -> bool {
+    namespace.is_none_or(|ns| registry::key::parse(key, prefix).namespace == Some(ns))
+}
+
+impl Change {
+    /// Decode an event. Undecodable values become `error`, never a failure.
+    pub fn new(event: &Event, decoder: &Decoder, prefix: &str, all_fields: bool) -> Change {
+        let info = registry::key::parse(&event.key, prefix);
+        let resource = info.type_name().to_string();
+        let name = if info.is_object() {
+            info.name.to_string()
+        } else {
+            String::new()
+        };
+        let mut error = None;
+        let mut decode = |bytes: &[u8]| match decoder.decode(&event.key, bytes) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                error.get_or_insert(e);
+                None
+            }
+        };
+        let (object, previous) = match event.kind {
+            EventKind::Deleted => (event.prev_value.as_deref().and_then(&mut decode), None),
+            EventKind::Added => (decode(&event.value), None),
+            EventKind::Modified => {
+                let now = decode(&event.value);
+                let before = event.prev_value.as_deref().and_then(&mut decode);
+                (now, before)
+            }
+        };
+        let diff = match (&object, &previous) {
+            (Some(now), Some(before)) => Some(diff::diff(&before.value, &now.value, all_fields)),
+            _ => None,
+        };
+        Change {
+            kind: event.kind,
+            key: String::from_utf8_lossy(&event.key).into_owned(),
+            resource,
+            namespace: info.namespace.map(str::to_string),
+            name,
+            revision: event.revision,
+            object,
+            previous,
+            diff,
+            error,
+        }
+    }
+
+    /// `namespace/name`, `name`, or the key for what is not an object.
+    pub fn display_name(&self) -> String {
+        match (&self.namespace, self.name.is_empty()) {
+            (_, true) => self.key.clone(),
+            (Some(ns), false) => format!("{ns}/{}", self.name),
+            (None, false) => self.name.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::decode::DecodeFlags;
+
+    fn event(kind: EventKind, value: &str, prev: Option<&str>) -> Event {
+        Event {
+            kind,
+            key: b"/registry/example.com/widgets/default/w1".to_vec(),
+            value: value.as_bytes().to_vec(),
+            prev_value: prev.map(|p| p.as_bytes().to_vec()),
+            revision: 7,
+        }
+    }
+
+    fn widget(size: u32) -> String {
+        format!(
+            r#"{{"apiVersion":"example.com/v1","kind":"Widget","metadata":{{"name":"w1","namespace":"default"}},"spec":{{"size":{size}}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_modification_is_decoded_on_both_sides_and_diffed() {
+        let d = Decoder::new(&DecodeFlags::default(), "/registry").unwrap();
+        let ev = event(EventKind::Modified, &widget(5), Some(&widget(3)));
+        let c = Change::new(&ev, &d, "/registry", false);
+        assert_eq!(c.resource, "widgets.example.com");
+        assert_eq!(c.display_name(), "default/w1");
+        assert_eq!(c.diff.unwrap().render(10), "spec.size: 3 -> 5");
+        assert!(c.error.is_none());
+    }
+
+    #[test]
+    fn garbage_becomes_an_error_on_the_event_not_a_failure() {
+        let d = Decoder::new(&DecodeFlags::default(), "/registry").unwrap();
+        let ev = event(EventKind::Modified, "\x01garbage", Some(&widget(3)));
+        let c = Change::new(&ev, &d, "/registry", false);
+        assert!(c.object.is_none() && c.diff.is_none());
+        assert!(c.error.unwrap().message.contains("cannot decode"));
+    }
+
+    #[test]
+    fn a_deletion_carries_the_last_state() {
+        let d = Decoder::new(&DecodeFlags::default(), "/registry").unwrap();
+        let ev = event(EventKind::Deleted, "", Some(&widget(3)));
+        let c = Change::new(&ev, &d, "/registry", false);
+        assert_eq!(c.object.unwrap().value["spec"]["size"], 3);
+        assert!(c.previous.is_none());
+    }
+
+    #[test]
+    fn namespace_filter_reads_the_key() {
+        let key = b"/registry/pods/kube-system/etcd-0";
+        assert!(in_namespace(key, "/registry", Some("kube-system")));
+        assert!(!in_namespace(key, "/registry", Some("default")));
+        assert!(in_namespace(key, "/registry", None));
+    }
+}
