@@ -129,6 +129,8 @@ start_cluster big
 E="$endpoints"
 measure size "$BIN --endpoints $E size --by-type"
 measure size-pipeline "$ETCDCTL --endpoints $E get /registry --prefix -w protobuf"
+# Every object decoded to Kubernetes JSON, streamed.
+measure get-all "$BIN --endpoints $E get /registry/ --all -o json"
 stop_cluster
 
 # row LABEL [NUM DEN TARGET]: one table line, with the ratio NUM/DEN of wall times.
@@ -156,3 +158,4 @@ row search-regex search-regex count ""
 row search-pipeline
 row size size-pipeline size "pipeline/size >= 1, RSS < 128 MiB"
 row size-pipeline
+row get-all get-all size-pipeline "close to etcd's rate, flat RSS"

@@ -170,6 +170,10 @@ where
 }
 
 /// Page through `[start, end)`; returns the revision read at.
+///
+/// The next page is requested as soon as a page arrives, so etcd serves it
+/// while the visitor decodes and prints this one: two pages in memory at
+/// most.
 async fn scan_piece<F>(
     client: &EtcdClient,
     start: &[u8],
@@ -182,31 +186,25 @@ async fn scan_piece<F>(
 where
     F: FnMut(Page<'_>) -> Result<()>,
 {
-    let mut kv = client.kv();
-    let mut from = start.to_vec();
     let mut limit = opts.page_keys.max(1);
-    loop {
-        let mut o = GetOptions::new().with_range(end.to_vec()).with_limit(limit);
-        if revision > 0 {
-            o = o.with_revision(revision);
-        }
-        if opts.keys_only {
-            o = o.with_keys_only();
-        }
-        if opts.serializable {
-            o = o.with_serializable();
-        }
-        let resp = client.call(kv.get(from.clone(), Some(o))).await?;
+    let mut next = Some(fetch_page(
+        client,
+        start.to_vec(),
+        end,
+        limit,
+        revision,
+        opts,
+    ));
+    while let Some(pending) = next.take() {
+        let resp = pending
+            .await
+            .map_err(|e| Error::new(Kind::Other, format!("reading a page failed: {e}")))??;
         if revision == 0 {
             revision = resp.header().map(|h| h.revision()).unwrap_or_default();
         }
         let kvs = resp.kvs();
         summary.pages += 1;
         summary.keys += kvs.len() as u64;
-        if let Some(last) = kvs.last() {
-            from = last.key().to_vec();
-            from.push(0);
-        }
         if !opts.keys_only {
             // Keep pages near the byte budget whatever the value sizes.
             let bytes: usize = kvs.iter().map(|kv| kv.key().len() + kv.value().len()).sum();
@@ -216,12 +214,45 @@ where
                 limit = (limit * 2).min(opts.page_keys);
             }
         }
-        let more = resp.more() && !kvs.is_empty();
-        visit(Page::Keys(kvs))?;
-        if !more {
-            return Ok(revision);
+        if let (true, Some(last)) = (resp.more(), kvs.last()) {
+            let mut from = last.key().to_vec();
+            from.push(0);
+            next = Some(fetch_page(client, from, end, limit, revision, opts));
+        }
+        if let Err(e) = visit(Page::Keys(kvs)) {
+            if let Some(pending) = next {
+                pending.abort();
+            }
+            return Err(e);
         }
     }
+    Ok(revision)
+}
+
+/// One page read, started now and awaited later.
+fn fetch_page(
+    client: &EtcdClient,
+    from: Vec<u8>,
+    end: &[u8],
+    limit: i64,
+    revision: i64,
+    opts: ScanOptions,
+) -> tokio::task::JoinHandle<Result<etcd_client::GetResponse>> {
+    let client = client.clone();
+    let mut o = GetOptions::new().with_range(end.to_vec()).with_limit(limit);
+    if revision > 0 {
+        o = o.with_revision(revision);
+    }
+    if opts.keys_only {
+        o = o.with_keys_only();
+    }
+    if opts.serializable {
+        o = o.with_serializable();
+    }
+    tokio::spawn(async move {
+        let mut kv = client.kv();
+        client.call(kv.get(from, Some(o))).await
+    })
 }
 
 #[cfg(test)]
