@@ -224,11 +224,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     drop(survey);
     let mut start = None;
     let mut scale = sts.as_ref().and_then(|d| d.scale.clone());
-    // The pod the StatefulSet starts for the new member.
-    let new_pod = match (&change, &scale) {
-        (Change::Add { .. }, Some(s)) => Some(format!("{}-{}", s.name, s.from)),
-        _ => None,
-    };
+    // The pod the StatefulSet starts (or started) for the new member.
+    let new_pod = sts.as_ref().and_then(|d| d.pod.clone());
     for step in plan.pending().cloned().collect::<Vec<_>>() {
         // An added learner's pod comes with the scale-up; a removed
         // member's pod goes after the removal.
@@ -351,6 +348,7 @@ async fn statefulset_decision(
                 "--no-scale: StatefulSet `{namespace}/{name}` is left as it is"
             )),
             warning: None,
+            pod: None,
         }));
     }
     let replicas = sts_api::replicas(kube, &namespace, &name).await?;

@@ -68,6 +68,8 @@ pub struct Decision {
     /// Something the operator should know (a member name that is not the
     /// next pod's).
     pub warning: Option<String>,
+    /// For an add: the pod the new member runs in, to reach it through.
+    pub pod: Option<String>,
 }
 
 /// The ordinal of pod `pod` of StatefulSet `sts` (`etcd-2` -> 2).
@@ -98,6 +100,7 @@ pub fn decide(namespace: &str, sts: &str, replicas: i32, change: Change<'_>) -> 
                         "`{sts}` already runs `{name}` ({replicas} replicas)"
                     )),
                     warning: None,
+                    pod: Some(name.to_string()),
                 };
             }
             let next = format!("{sts}-{replicas}");
@@ -110,6 +113,7 @@ pub fn decide(namespace: &str, sts: &str, replicas: i32, change: Change<'_>) -> 
                          will not match the member added unless it is configured so"
                     )
                 }),
+                pod: Some(next),
             }
         }
         Change::Remove { pod: None } => Decision {
@@ -118,6 +122,7 @@ pub fn decide(namespace: &str, sts: &str, replicas: i32, change: Change<'_>) -> 
                 "the member runs on no pod of StatefulSet `{sts}`: it stays at {replicas} replicas"
             )),
             warning: None,
+            pod: None,
         },
         Change::Remove { pod: Some(pod) } => {
             let highest = format!("{sts}-{}", replicas - 1);
@@ -126,6 +131,7 @@ pub fn decide(namespace: &str, sts: &str, replicas: i32, change: Change<'_>) -> 
                     scale: Some(scale(replicas - 1)),
                     skipped: None,
                     warning: None,
+                    pod: None,
                 }
             } else {
                 Decision {
@@ -139,6 +145,7 @@ pub fn decide(namespace: &str, sts: &str, replicas: i32, change: Change<'_>) -> 
                          `resize add {pod}` again"
                     )),
                     warning: None,
+                    pod: None,
                 }
             }
         }
@@ -281,6 +288,7 @@ mod tests {
         let d = decide("db", "etcd", 2, Change::Add { name: "etcd-2" });
         assert_eq!(d.scale.as_ref().map(|s| (s.from, s.to)), Some((2, 3)));
         assert_eq!(d.warning, None);
+        assert_eq!(d.pod.as_deref(), Some("etcd-2"));
         let d = decide("db", "etcd", 2, Change::Add { name: "etcd-7" });
         assert_eq!(d.scale.as_ref().map(|s| s.to), Some(3));
         assert!(d.warning.unwrap().contains("next pod is `etcd-2`"));
@@ -288,5 +296,6 @@ mod tests {
         let d = decide("db", "etcd", 3, Change::Add { name: "etcd-2" });
         assert_eq!(d.scale, None);
         assert!(d.skipped.is_some());
+        assert_eq!(d.pod.as_deref(), Some("etcd-2"));
     }
 }
