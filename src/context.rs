@@ -28,6 +28,8 @@ pub struct Cluster {
     pub tls_source: String,
     /// Where each PEM lives, for tools that need files (`port-forward`).
     pub tls_origins: Vec<(Pem, PemOrigin)>,
+    /// The Kubernetes client in Kubernetes mode.
+    pub kube: Option<Kube>,
 }
 
 impl Cluster {
@@ -80,6 +82,7 @@ impl Session {
             targets,
             settings,
             direct: true,
+            kube: None,
             tls_origins: self.file_origins(),
             tls_source: if material.is_empty() {
                 String::new()
@@ -127,6 +130,7 @@ impl Session {
             targets,
             settings,
             direct: false,
+            kube: Some(kube),
             tls_origins,
             tls_source: if material.is_empty() {
                 String::new()

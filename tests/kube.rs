@@ -839,3 +839,208 @@ fn keyspace_and_maintenance_commands_work_through_port_forwards() {
     assert_eq!(v["integrity"], "verified", "{}", text(&out));
     assert!(v["totalKeys"].as_u64().unwrap() >= 5);
 }
+
+// ----- etcd run as a StatefulSet ------------------------------------------
+
+const STS_NS: &str = "db";
+
+/// Pod `etcd-{i}` of StatefulSet `etcd` in `db`, running harness member `i`.
+fn sts_pod(i: usize) -> Value {
+    let mut pod = etcd_pod(i, "Running", Certs::SecretVolume);
+    pod["metadata"]["name"] = json!(format!("etcd-{i}"));
+    pod["metadata"]["namespace"] = json!(STS_NS);
+    pod["metadata"]["labels"] = json!({"app.kubernetes.io/name": "etcd"});
+    pod["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "etcd",
+        "uid": "5e7f0000-0000-0000-0000-000000000001",
+        "controller": true, "blockOwnerDeletion": true,
+    }]);
+    pod["spec"]["containers"][0]["command"][1] = json!(format!("--name=etcd-{i}"));
+    pod
+}
+
+/// What the StatefulSet controller does for pod `etcd-{i}`: the pod, its
+/// port-forward to harness member `i` and its certificate Secret.
+fn add_sts_pod(env: &Env, cluster: &Cluster, i: usize) {
+    let tls = cluster.tls();
+    let read = |p: &Path| std::fs::read(p).unwrap();
+    env.double.add_pod(sts_pod(i));
+    env.double.forward(
+        STS_NS,
+        &format!("etcd-{i}"),
+        2379,
+        &host_port(cluster.member(i).client_url()),
+    );
+    let (cert, key) = tls.members.get(i).unwrap_or(&tls.members[0]);
+    env.double.add_secret(
+        STS_NS,
+        &format!("etcd-m{i}-certs"),
+        &[
+            ("ca.crt", &read(&tls.ca)),
+            ("server.crt", &read(cert)),
+            ("server.key", &read(key)),
+        ],
+    );
+}
+
+/// A TLS cluster of `n` members `etcd-0..` behind StatefulSet `db/etcd`.
+fn sts_env(n: usize) -> (Cluster, Env) {
+    let cluster = Cluster::start(ClusterOpts {
+        members: n,
+        tls: Some(TlsMode::ClientCertAuth),
+        name_prefix: "etcd-",
+        ..Default::default()
+    });
+    let env = Env::new();
+    for i in 0..n {
+        add_sts_pod(&env, &cluster, i);
+    }
+    env.double.add_stateful_set(STS_NS, "etcd", n as i64);
+    (cluster, env)
+}
+
+fn member_names(cluster: &Cluster) -> Vec<String> {
+    let out = cluster.ctl().ok(&["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut names: Vec<String> = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn removing_the_highest_ordinal_member_scales_its_statefulset_down() {
+    let (cluster, env) = sts_env(3);
+
+    // --dry-run shows the scale step and changes nothing.
+    let out = env.run(&["resize", "remove", "etcd-2", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("scale StatefulSet `db/etcd` from 3 to 2 replicas"),
+        "{}",
+        text(&out)
+    );
+    // --no-scale says it leaves the StatefulSet alone.
+    let out = env.run(&["resize", "remove", "etcd-2", "--dry-run", "--no-scale"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("--no-scale"), "{}", text(&out));
+    assert!(!text(&out).contains("from 3 to 2"), "{}", text(&out));
+    assert_eq!(env.double.replicas(STS_NS, "etcd"), Some(3));
+
+    let out = env.run(&["resize", "remove", "etcd-2", "--yes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(env.double.replicas(STS_NS, "etcd"), Some(2));
+    assert_eq!(
+        env.double.with(|s| s.scaled.clone()),
+        vec![("etcd".to_string(), 2)]
+    );
+    assert!(env.double.with(|s| s
+        .requests
+        .iter()
+        .any(|r| r.starts_with("PATCH /apis/apps/v1/namespaces/db/statefulsets/etcd/scale"))));
+    assert_eq!(member_names(&cluster), ["etcd-0", "etcd-1"]);
+    let report = stdout_json(&out);
+    assert_eq!(report["statefulSet"]["scale"]["to"], 2, "{}", text(&out));
+}
+
+#[test]
+fn removing_a_lower_ordinal_member_leaves_its_statefulset_and_says_why() {
+    let (cluster, env) = sts_env(3);
+    let out = env.run(&["resize", "remove", "etcd-0", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("`etcd-0` is not the highest ordinal pod `etcd-2`"),
+        "{t}"
+    );
+    assert!(t.contains("remove the member on `etcd-2` instead"), "{t}");
+    assert!(!t.contains("scale StatefulSet"), "{t}");
+    assert_eq!(env.double.replicas(STS_NS, "etcd"), Some(3));
+    assert!(env.double.with(|s| s.scaled.is_empty()));
+    assert_eq!(member_names(&cluster), ["etcd-1", "etcd-2"]);
+}
+
+#[test]
+fn adding_a_member_scales_its_statefulset_up_and_promotes_through_the_new_pod() {
+    let (mut cluster, env) = sts_env(2);
+    let new = cluster.add_member("etcd-2");
+    let peer = cluster.member(new).peer_url().to_string();
+    // --dry-run: the scale step right after the learner is added; a name
+    // that is not the next pod's is warned about.
+    let out = env.run(&["resize", "add", "etcd-2", "--peer-urls", &peer, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("2. scale StatefulSet `db/etcd` from 2 to 3 replicas"),
+        "{}",
+        text(&out)
+    );
+    let out = env.run(&["resize", "add", "other", "--peer-urls", &peer, "--dry-run"]);
+    assert!(
+        text(&out).contains("the StatefulSet's next pod is `etcd-2`, not `other`"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.double.replicas(STS_NS, "etcd"), Some(2));
+    let err_path = env.dir.path().join("add.stderr");
+    let mut cmd = std::process::Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("ETCDCTL") || k.starts_with("KUBE") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .env("KUBECONFIG", &env.kubeconfig)
+        .env("HOME", env.dir.path())
+        .args(["--dial-timeout=15s", "--command-timeout=15s"])
+        .args(["resize", "add", "etcd-2", "--peer-urls", &peer])
+        .args(["--yes", "--wait", "60s"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(&err_path).unwrap_or_default();
+
+    // The test plays the StatefulSet controller: once asked for 3 replicas,
+    // it starts the joining etcd and its pod.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while env.double.replicas(STS_NS, "etcd") != Some(3) {
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("never scaled to 3:\n{}", stderr());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let initial = (0..3)
+        .map(|i| format!("etcd-{i}={}", cluster.member(i).peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    cluster.start_joining(new, &initial);
+    add_sts_pod(&env, &cluster, new);
+
+    let status = child.wait().unwrap();
+    let t = stderr();
+    assert!(status.success(), "{t}");
+    assert!(t.contains("the StatefulSet starts pod `etcd-2`"), "{t}");
+    assert!(t.contains("has caught up"), "{t}");
+    assert!(t.contains("votes now"), "{t}");
+    assert_eq!(
+        env.double.with(|s| s.scaled.clone()),
+        vec![("etcd".to_string(), 3)]
+    );
+    // The catch-up was read through a port-forward to the new pod (and the
+    // final member table through another).
+    let forwards = env.double.with(|s| {
+        s.requests
+            .iter()
+            .filter(|r| r.contains("/namespaces/db/pods/etcd-2/portforward"))
+            .count()
+    });
+    assert!(forwards >= 2, "{forwards} port-forwards to etcd-2\n{t}");
+    assert_eq!(member_names(&cluster), ["etcd-0", "etcd-1", "etcd-2"]);
+}

@@ -11,11 +11,13 @@ use serde::Serialize;
 
 use crate::cli::{parse_duration, OutputFormat};
 use crate::connect::direct::Endpoint;
+use crate::connect::kube::statefulset as sts_api;
 use crate::context::{Cluster, Session};
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, maintenance, membership, EtcdClient, Survey};
 use crate::ops::cluster_state::{same_url, ClusterState, MemberState, LAG_THRESHOLD};
 use crate::ops::resize::{self, caught_up, Change, Plan, StartInstructions, Step};
+use crate::ops::statefulset::{self, Decision};
 use crate::output::table::{Mark, Table};
 
 const POLL: Duration = Duration::from_millis(500);
@@ -54,6 +56,13 @@ pub struct Common {
     /// Go ahead even when the change is refused for quorum safety.
     #[arg(long)]
     pub force: bool,
+
+    /// Leave the StatefulSet running etcd at its replicas.
+    ///
+    /// In Kubernetes mode, when every etcd pod belongs to one StatefulSet,
+    /// `add` and `remove` offer to scale it in step with the membership.
+    #[arg(long)]
+    pub no_scale: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -132,6 +141,8 @@ pub struct ReplaceArgs {
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub plan: Plan,
+    /// What happens to the StatefulSet running etcd, if one does.
+    pub stateful_set: Option<Decision>,
     pub dry_run: bool,
     pub start: Option<StartInstructions>,
     pub members: Vec<MemberState>,
@@ -174,7 +185,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered")));
     }
     let plan = resize::plan(&state, &change, promote).map_err(Error::usage)?;
-    show_plan(session, &state, &plan)?;
+    let sts = if plan.is_done() {
+        None
+    } else {
+        statefulset_decision(&cluster, &survey, &state, &change, &plan, &common).await?
+    };
+    show_plan(session, &state, &plan, sts.as_ref())?;
     let format = session.format_or(OutputFormat::Table);
     if common.dry_run || plan.is_done() {
         if plan.is_done() {
@@ -184,13 +200,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         let report = Report {
             plan,
+            stateful_set: sts,
             dry_run: common.dry_run,
             start: None,
             members: state.members,
         };
-        return session
-            .shell
-            .emit(format, &report, |r| vec![steps_table(&r.plan)]);
+        return session.shell.emit(format, &report, |r| {
+            vec![steps_table(&r.plan, r.stateful_set.as_ref())]
+        });
     }
     if let Some(why) = &plan.refusal {
         if !common.force {
@@ -206,15 +223,32 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     }
     drop(survey);
     let mut start = None;
+    let mut scale = sts.as_ref().and_then(|d| d.scale.clone());
+    // The pod the StatefulSet starts (or started) for the new member.
+    let new_pod = sts.as_ref().and_then(|d| d.pod.clone());
     for step in plan.pending().cloned().collect::<Vec<_>>() {
-        execute(&cluster, session, &step, new.as_ref(), &mut start).await?;
+        // An added learner's pod comes with the scale-up; a removed
+        // member's pod goes after the removal.
+        if new_pod.is_some() && !matches!(step, Step::AddLearner { .. }) {
+            scale_up_or_down(&cluster, session, scale.take()).await?;
+        }
+        let sts_pod = new_pod.as_deref();
+        execute(&cluster, session, &step, new.as_ref(), &mut start, sts_pod).await?;
     }
+    scale_up_or_down(&cluster, session, scale.take()).await?;
+    // A new pod is one more target.
+    let cluster = if new_pod.is_some() {
+        session.cluster().await?
+    } else {
+        cluster
+    };
     let (_, state) = survey_all(&cluster).await;
     session
         .shell
         .note(format!("done: {}", resize::current(&state).describe()));
     let report = Report {
         plan,
+        stateful_set: sts,
         dry_run: false,
         start,
         members: state.members,
@@ -254,7 +288,101 @@ async fn survey_all(cluster: &Cluster) -> (Survey, ClusterState) {
     (survey, state)
 }
 
-fn show_plan(session: &mut Session, state: &ClusterState, plan: &Plan) -> Result<()> {
+/// The StatefulSet step, if there is one still to do.
+async fn scale_up_or_down(
+    cluster: &Cluster,
+    session: &mut Session,
+    scale: Option<statefulset::Scale>,
+) -> Result<()> {
+    let (Some(kube), Some(scale)) = (&cluster.kube, scale) else {
+        return Ok(());
+    };
+    session.shell.note(format!("step: {}", scale.describe()));
+    session.prompt().confirm(&scale.describe())?;
+    sts_api::scale(kube, &scale.namespace, &scale.name, scale.to).await?;
+    session.shell.note(format!(
+        "  `{}` asks for {} replicas now",
+        scale.name, scale.to
+    ));
+    Ok(())
+}
+
+/// In Kubernetes mode, when one StatefulSet owns every etcd pod: whether
+/// (and how) to scale it with this change. `None`: no StatefulSet, direct
+/// mode, or a replace (which keeps the count).
+async fn statefulset_decision(
+    cluster: &Cluster,
+    survey: &Survey,
+    state: &ClusterState,
+    change: &Change,
+    plan: &Plan,
+    common: &Common,
+) -> Result<Option<Decision>> {
+    let Some(kube) = cluster.kube.as_ref().filter(|_| !cluster.direct) else {
+        return Ok(None);
+    };
+    let Some((namespace, name)) =
+        statefulset::owner(cluster.targets.iter().filter_map(|t| t.pod.as_ref()))
+    else {
+        return Ok(None);
+    };
+    let change = match change {
+        Change::Add { name, .. } => statefulset::Change::Add { name },
+        Change::Remove { .. } => {
+            let Some(id) = plan.steps.iter().find_map(|s| match &s.step {
+                Step::Remove { raw_id, .. } => Some(*raw_id),
+                _ => None,
+            }) else {
+                return Ok(None);
+            };
+            statefulset::Change::Remove {
+                pod: pod_of(survey, state, id),
+            }
+        }
+        Change::Replace { .. } => return Ok(None),
+    };
+    if common.no_scale {
+        return Ok(Some(Decision {
+            scale: None,
+            skipped: Some(format!(
+                "--no-scale: StatefulSet `{namespace}/{name}` is left as it is"
+            )),
+            warning: None,
+            pod: None,
+        }));
+    }
+    let replicas = sts_api::replicas(kube, &namespace, &name).await?;
+    Ok(Some(statefulset::decide(
+        &namespace, &name, replicas, change,
+    )))
+}
+
+/// The pod running member `id`: the one whose port-forward answered for it,
+/// else one named after it.
+fn pod_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'a str> {
+    survey
+        .views
+        .iter()
+        .find(|v| v.member_id() == Some(id))
+        .or_else(|| {
+            let m = state.member(id)?;
+            survey.views.iter().find(|v| {
+                v.target
+                    .pod
+                    .as_ref()
+                    .is_some_and(|p| p.matches_member(&m.name, &m.client_urls))
+            })
+        })
+        .and_then(|v| v.target.pod.as_ref())
+        .map(|p| p.name.as_str())
+}
+
+fn show_plan(
+    session: &mut Session,
+    state: &ClusterState,
+    plan: &Plan,
+    sts: Option<&Decision>,
+) -> Result<()> {
     let leader = state.leader;
     members_table_with_leader(&state.members, leader).write(session.shell.err(), false)?;
     session
@@ -267,13 +395,24 @@ fn show_plan(session: &mut Session, state: &ClusterState, plan: &Plan) -> Result
         session.shell.warn(w);
     }
     session.shell.note(format!("plan: {}", plan.change));
-    for (i, s) in plan.steps.iter().enumerate() {
+    let scale = sts.and_then(|d| d.scale.as_ref());
+    for (i, (what, done)) in statefulset::ordered_steps(&plan.steps, scale)
+        .iter()
+        .enumerate()
+    {
         session.shell.note(format!(
-            "  {}. {}{}",
+            "  {}. {what}{}",
             i + 1,
-            s.step.describe(),
-            if s.done { "  (done)" } else { "" }
+            if *done { "  (done)" } else { "" }
         ));
+    }
+    if let Some(d) = sts {
+        if let Some(w) = &d.warning {
+            session.shell.warn(w);
+        }
+        if let Some(why) = &d.skipped {
+            session.shell.note(format!("StatefulSet not scaled: {why}"));
+        }
     }
     if let Some(r) = &plan.refusal {
         session.shell.warn(format!("refused: {r}"));
@@ -287,6 +426,7 @@ async fn execute(
     step: &Step,
     new: Option<&NewMember>,
     start: &mut Option<StartInstructions>,
+    sts_pod: Option<&str>,
 ) -> Result<()> {
     let (survey, state) = survey_all(cluster).await;
     let now = resize::current(&state);
@@ -392,7 +532,14 @@ async fn execute(
                 &new.data_dir,
                 &members,
             );
-            print_instructions(session, &i);
+            match sts_pod {
+                Some(pod) => session.shell.note(format!(
+                    "the StatefulSet starts pod `{pod}` for `{name}`; its etcd joins with \
+                     `--initial-cluster={}` and `--initial-cluster-state=existing`",
+                    i.initial_cluster
+                )),
+                None => print_instructions(session, &i),
+            }
             *start = Some(i);
             session.shell.note(format!(
                 "waiting up to {} for `{name}` to start...",
@@ -407,7 +554,7 @@ async fn execute(
         Step::CatchUp { name } => {
             let new = new.expect("a catch-up step comes with the new member's flags");
             session.shell.note(format!("step: {}", step.describe()));
-            catch_up(cluster, session, name, new).await?;
+            catch_up(cluster, session, name, new, sts_pod).await?;
         }
         Step::Promote { name } => {
             let new = new.expect("a promote step comes with the new member's flags");
@@ -468,6 +615,7 @@ async fn catch_up(
     session: &mut Session,
     name: &str,
     new: &NewMember,
+    sts_pod: Option<&str>,
 ) -> Result<()> {
     let deadline = Instant::now() + new.wait;
     let mut last = String::new();
@@ -486,9 +634,10 @@ async fn catch_up(
                 find_new(&state, &new.peer_urls).and_then(|m| m.client_urls.first().cloned())
             });
         drop(survey);
-        let applied = match endpoint {
-            Some(url) => learner_applied(cluster, &url).await,
-            None => Err(Error::new(Kind::Unavailable, "no client URL known yet")),
+        let applied = match (sts_pod, endpoint) {
+            (Some(pod), _) => pod_applied(session, pod).await,
+            (None, Some(url)) => learner_applied(cluster, &url).await,
+            (None, None) => Err(Error::new(Kind::Unavailable, "no client URL known yet")),
         };
         let line = match &applied {
             Ok(a) => format!(
@@ -521,6 +670,19 @@ async fn catch_up(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The applied index of the etcd in pod `pod`, through a port-forward:
+/// the pods are discovered again, since the StatefulSet creates it late.
+async fn pod_applied(session: &mut Session, pod: &str) -> Result<u64> {
+    let fresh = session.cluster().await?;
+    let target = fresh
+        .targets
+        .iter()
+        .find(|t| t.pod.as_ref().is_some_and(|p| p.name == pod))
+        .ok_or_else(|| Error::new(Kind::Unavailable, format!("no pod `{pod}` yet")))?;
+    let client = EtcdClient::connect(target, &fresh.settings).await?;
+    Ok(etcd::status(&client).await?.raft_applied_index)
 }
 
 async fn learner_applied(cluster: &Cluster, url: &str) -> Result<u64> {
@@ -592,13 +754,17 @@ async fn wait_for(
     }
 }
 
-fn steps_table(plan: &Plan) -> Table {
+fn steps_table(plan: &Plan, sts: Option<&Decision>) -> Table {
     let mut t = Table::new(&["step", "action", "status"]);
-    for (i, s) in plan.steps.iter().enumerate() {
+    let scale = sts.and_then(|d| d.scale.as_ref());
+    for (i, (what, done)) in statefulset::ordered_steps(&plan.steps, scale)
+        .into_iter()
+        .enumerate()
+    {
         t.marked_row(vec![
             ((i + 1).to_string(), Mark::Plain),
-            (s.step.describe(), Mark::Plain),
-            if s.done {
+            (what, Mark::Plain),
+            if done {
                 ("done".into(), Mark::Good)
             } else if plan.refusal.is_some() {
                 ("refused".into(), Mark::Bad)

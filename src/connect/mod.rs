@@ -36,6 +36,9 @@ pub struct PodInfo {
     pub name: String,
     pub node: Option<String>,
     pub ip: Option<String>,
+    /// The controlling owner (`ownerReferences` with `controller: true`):
+    /// `(kind, name)`, e.g. `("StatefulSet", "etcd")`.
+    pub owner: Option<(String, String)>,
 }
 
 /// One etcd member as the user addresses it.

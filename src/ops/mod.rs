@@ -10,6 +10,7 @@ pub mod defrag;
 pub mod resize;
 pub mod restore;
 pub mod snapshot;
+pub mod statefulset;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

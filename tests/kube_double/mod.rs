@@ -8,8 +8,10 @@
 //! `pods/{name}/portforward` websocket upgrade with kube-apiserver's v4
 //! channel framing (a data and an error channel per port, each opened by a
 //! frame holding the little-endian port), forwarded to real local etcd
-//! members. RBAC refusals (403) are configured per verb and resource. It
-//! never fakes etcd: bytes go to real etcd.
+//! members; StatefulSet gets and the `scale` subresource (GET, PATCH),
+//! recording the replicas asked for (the test starts or stops the etcd
+//! behind a new or dropped pod itself). RBAC refusals (403) are configured
+//! per verb and resource. It never fakes etcd: bytes go to real etcd.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -49,6 +51,10 @@ pub struct State {
     pub requests: Vec<String>,
     /// `(namespace, pod)` -> how `pods/exec` behaves there; absent: 403.
     pub exec: HashMap<(String, String), Exec>,
+    /// `(namespace, name)` -> replicas of a StatefulSet.
+    pub stateful_sets: HashMap<(String, String), i64>,
+    /// Every replicas value PATCHed, in order: `(name, replicas)`.
+    pub scaled: Vec<(String, i64)>,
 }
 
 /// What `pods/exec` finds in a pod's container.
@@ -183,6 +189,23 @@ impl Double {
                 target.to_string(),
             )
         });
+    }
+
+    /// A StatefulSet `namespace/name` at `replicas`.
+    pub fn add_stateful_set(&self, namespace: &str, name: &str, replicas: i64) {
+        self.with(|s| {
+            s.stateful_sets
+                .insert((namespace.to_string(), name.to_string()), replicas)
+        });
+    }
+
+    /// The replicas StatefulSet `namespace/name` asks for now.
+    pub fn replicas(&self, namespace: &str, name: &str) -> Option<i64> {
+        self.with(|s| {
+            s.stateful_sets
+                .get(&(namespace.to_string(), name.to_string()))
+                .copied()
+        })
     }
 
     pub fn forbid(&self, verb: &str, resource: &str) {
@@ -414,6 +437,59 @@ async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>) -> Resp {
                 Some(c) => respond(StatusCode::OK, c),
                 None => status(404, "NotFound", format!("configmaps \"{name}\" not found")),
             }
+        }
+        ["apis", "apps", "v1", "namespaces", ns, "statefulsets", name, rest @ ..]
+            if rest.len() <= 1 =>
+        {
+            let scale = rest == ["scale"];
+            let resource = if scale {
+                "statefulsets/scale"
+            } else {
+                "statefulsets"
+            };
+            let verb = if req.method() == hyper::Method::PATCH {
+                "patch"
+            } else {
+                "get"
+            };
+            if is_forbidden(verb, resource) {
+                return forbidden(verb, resource, Some(ns));
+            }
+            let key = (ns.to_string(), name.to_string());
+            if !st.lock().unwrap().stateful_sets.contains_key(&key) {
+                return status(
+                    404,
+                    "NotFound",
+                    format!("statefulsets.apps \"{name}\" not found"),
+                );
+            }
+            if verb == "patch" {
+                use http_body_util::BodyExt;
+                let body = match req.into_body().collect().await {
+                    Ok(b) => b.to_bytes(),
+                    Err(e) => return status(400, "BadRequest", e.to_string()),
+                };
+                let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let Some(n) = patch["spec"]["replicas"].as_i64() else {
+                    return status(400, "BadRequest", format!("unexpected patch {patch}"));
+                };
+                let mut s = st.lock().unwrap();
+                s.stateful_sets.insert(key.clone(), n);
+                s.scaled.push((name.to_string(), n));
+            }
+            let replicas = st.lock().unwrap().stateful_sets[&key];
+            let meta = json!({"name": name, "namespace": ns});
+            let body = if scale {
+                json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta,
+                    "spec": {"replicas": replicas}, "status": {"replicas": replicas}})
+            } else {
+                json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta,
+                    "spec": {"replicas": replicas, "serviceName": name,
+                        "selector": {"matchLabels": {"app.kubernetes.io/name": "etcd"}},
+                        "template": {"metadata": {}, "spec": {"containers": []}}},
+                    "status": {"replicas": replicas}})
+            };
+            respond(StatusCode::OK, body)
         }
         ["api", "v1", "namespaces", _, kind, name] => {
             status(404, "NotFound", format!("{kind} \"{name}\" not found"))

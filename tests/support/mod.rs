@@ -75,6 +75,9 @@ pub struct ClusterOpts {
     pub election_ms: u64,
     /// Bound for the initial health wait and for [`Cluster::wait_healthy`].
     pub startup_timeout: Duration,
+    /// Members are named `{name_prefix}{i}`: `m0`, or `etcd-0` as a
+    /// StatefulSet names its pods.
+    pub name_prefix: &'static str,
 }
 
 impl Default for ClusterOpts {
@@ -89,6 +92,7 @@ impl Default for ClusterOpts {
             heartbeat_ms: 50,
             election_ms: 500,
             startup_timeout: Duration::from_secs(20),
+            name_prefix: "m",
         }
     }
 }
@@ -356,7 +360,9 @@ impl Cluster {
             .prefix("etcd-test-")
             .tempdir()
             .expect("create temp dir");
-        let names: Vec<String> = (0..opts.members).map(|i| format!("m{i}")).collect();
+        let names: Vec<String> = (0..opts.members)
+            .map(|i| format!("{}{i}", opts.name_prefix))
+            .collect();
         let tls = opts
             .tls
             .map(|_| TlsFiles::generate(&dir.path().join("tls"), &names));
@@ -506,7 +512,9 @@ impl Cluster {
             cmd.arg(format!("--quota-backend-bytes={q}"));
         }
         if let (Some(mode), Some(tls)) = (self.opts.tls, &self.tls) {
-            let (cert, key) = &tls.members[i];
+            // A member added later presents the first member's certificate
+            // (it names 127.0.0.1 too).
+            let (cert, key) = tls.members.get(i).unwrap_or(&tls.members[0]);
             cmd.arg("--cert-file").arg(cert).arg("--key-file").arg(key);
             if mode.client_cert_auth() {
                 cmd.arg("--trusted-ca-file").arg(&tls.ca);

@@ -280,6 +280,13 @@ pub fn etcd_pod(pod: &Pod, container: Option<&str>) -> Result<EtcdPod> {
             ip: status
                 .and_then(|s| s.pod_ip.clone())
                 .filter(|ip| !ip.is_empty()),
+            owner: pod
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.controller == Some(true))
+                .map(|o| (o.kind.clone(), o.name.clone())),
         },
         phase,
         problem,
@@ -430,6 +437,7 @@ mod tests {
         );
         assert_eq!(p.info.node.as_deref(), Some("cp-1"));
         assert_eq!(p.info.ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(p.info.owner, None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod discovery;
 pub mod portforward;
 pub mod secrets;
+pub mod statefulset;
 pub mod verify;
 
 use std::path::Path;
@@ -230,6 +231,7 @@ mod tests {
             name: name.into(),
             node: Some(node.into()),
             ip: Some(ip.into()),
+            owner: None,
         }
     }
 

@@ -153,6 +153,7 @@ mod tests {
             name: "etcd-0".into(),
             node: Some("worker-1".into()),
             ip: Some("10.0.0.5".into()),
+            owner: None,
         };
         assert_eq!(pod_names(&pod, None, None), vec!["worker-1", "etcd-0"]);
         let names = pod_names(&pod, Some("etcd-0"), Some("etcd"));
