@@ -13,7 +13,7 @@ use crate::keyspace::custom::discover;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Consistency, Page, ScanFlags, ScanOptions};
 use crate::output::human_bytes;
-use crate::output::table::{Mark, StreamingTable, Table};
+use crate::output::table::{Listing, Mark, Table};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -143,10 +143,11 @@ fn table(r: &CustomReport) -> Table {
 
 async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
     let format = session.format_or(OutputFormat::Table);
-    if matches!(format, OutputFormat::Yaml | OutputFormat::Raw) {
-        return Err(Error::usage("`custom TYPE` prints a table or JSON lines")
-            .with_hint("use -o table or -o json"));
-    }
+    let mut listing = Listing::new(
+        format,
+        "custom TYPE",
+        &["namespace", "name", "size", "mod rev"],
+    )?;
     let cluster = session.cluster().await?;
     let client = cluster.connect_any().await?;
     let prefix = session.global.prefix.clone();
@@ -161,18 +162,14 @@ async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
         .with_hint(format!("`kubectl etcd ls {name}` lists its objects")));
     }
     let opts = args.scan.apply(ScanOptions::values());
-    let mut table = StreamingTable::new(&["namespace", "name", "size", "mod rev"]);
     let shell = &mut session.shell;
-    let mut shown = 0u64;
     scan(&client, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
             shell.warn("the revision was compacted during the listing: starting again");
             return Ok(());
         };
-        let mut rows = Vec::new();
         for kv in kvs {
             let info = registry::key::parse(kv.key(), &prefix);
-            shown += 1;
             let o = CustomObject {
                 namespace: info.namespace,
                 name: info.name,
@@ -180,24 +177,19 @@ async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
                 mod_revision: kv.mod_revision(),
                 key: String::from_utf8_lossy(kv.key()),
             };
-            if format == OutputFormat::Json {
-                shell.json_line(&o)?;
-            } else {
-                rows.push(vec![
+            listing.push(shell, &o, || {
+                vec![
                     o.namespace.unwrap_or("").to_string(),
                     o.name.to_string(),
                     human_bytes(o.size as u64),
                     o.mod_revision.to_string(),
-                ]);
-            }
+                ]
+            })?;
         }
-        if !rows.is_empty() {
-            table.write_page(shell.out(), &rows)?;
-        }
-        Ok(())
+        listing.flush(shell)
     })
     .await?;
-    if shown == 0 {
+    if listing.shown == 0 {
         return Err(Error::new(
             Kind::NotFound,
             format!("no objects under {}", range.label),

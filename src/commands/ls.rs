@@ -9,7 +9,7 @@ use crate::error::{Error, Kind, Result};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
 use crate::output::human_bytes;
-use crate::output::table::StreamingTable;
+use crate::output::table::Listing;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,11 +52,19 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
     let format = session.format_or(OutputFormat::Table);
-    if matches!(format, OutputFormat::Yaml | OutputFormat::Raw) {
-        return Err(
-            Error::usage("`ls` prints a table or JSON lines").with_hint("use -o table or -o json")
-        );
-    }
+    let mut listing = Listing::new(
+        format,
+        "ls",
+        &[
+            "type",
+            "namespace",
+            "name",
+            "size",
+            "encoding",
+            "mod rev",
+            "key",
+        ],
+    )?;
     let mut resolver = Resolver::new(&client, &prefix);
     let range = resolver
         .range(args.reference.as_deref(), namespace.as_deref())
@@ -64,29 +72,17 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let mut opts = args.scan.apply(ScanOptions::values());
     opts.revision = args.revision.unwrap_or(0);
 
-    let mut table = StreamingTable::new(&[
-        "type",
-        "namespace",
-        "name",
-        "size",
-        "encoding",
-        "mod rev",
-        "key",
-    ]);
     let shell = &mut session.shell;
-    let mut shown = 0u64;
     scan(&client, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
             shell.warn("the revision was compacted during the listing: starting again");
             return Ok(());
         };
-        let mut rows = Vec::new();
         for kv in kvs {
             let info = registry::key::parse(kv.key(), &prefix);
             if namespace.is_some() && info.namespace != namespace.as_deref() {
                 continue;
             }
-            shown += 1;
             let entry = Entry {
                 key: String::from_utf8_lossy(kv.key()),
                 r#type: info.type_name().to_string(),
@@ -100,27 +96,22 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 version: kv.version(),
                 lease: kv.lease(),
             };
-            if format == OutputFormat::Json {
-                shell.json_line(&entry)?;
-            } else {
-                rows.push(vec![
-                    entry.r#type,
+            listing.push(shell, &entry, || {
+                vec![
+                    entry.r#type.clone(),
                     entry.namespace.unwrap_or("").to_string(),
                     entry.name.to_string(),
                     human_bytes(entry.size as u64),
-                    entry.encoding,
+                    entry.encoding.clone(),
                     entry.mod_revision.to_string(),
-                    entry.key.into_owned(),
-                ]);
-            }
+                    entry.key.to_string(),
+                ]
+            })?;
         }
-        if !rows.is_empty() {
-            table.write_page(shell.out(), &rows)?;
-        }
-        Ok(())
+        listing.flush(shell)
     })
     .await?;
-    if shown == 0 {
+    if listing.shown == 0 {
         return Err(Error::new(
             Kind::NotFound,
             format!("no keys under {}", range.label),

@@ -14,7 +14,7 @@ use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::resolve::offline_range;
 use crate::ops::cluster_state::ClusterState;
 use crate::ops::snapshot::{part_path, save};
-use crate::output::table::Table;
+use crate::output::table::{Listing, Table};
 use crate::output::{human_bytes, human_duration, progress};
 use crate::snapshot::{self as snap, Integrity};
 
@@ -440,17 +440,11 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
         f if f.starts_with('/') => f.to_string(),
         f => offline_range(f, namespace.as_deref(), &prefix, false)?.0,
     };
-    let format = session.format_or(OutputFormat::Table);
-    let mut table = crate::output::table::StreamingTable::new(&[
-        "type",
-        "namespace",
-        "name",
-        "size",
-        "mod rev",
-        "key",
-    ]);
-    let mut rows = Vec::new();
-    let mut shown = 0u64;
+    let mut listing = Listing::new(
+        session.format_or(OutputFormat::Table),
+        "snapshot inspect --ls",
+        &["type", "namespace", "name", "size", "mod rev", "key"],
+    )?;
     for (key, latest) in ks.keys.range(start.as_bytes().to_vec()..) {
         if !key.starts_with(start.as_bytes()) {
             break;
@@ -459,7 +453,6 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
         if namespace.is_some() && info.namespace != namespace.as_deref() {
             continue;
         }
-        shown += 1;
         let entry = serde_json::json!({
             "key": String::from_utf8_lossy(key),
             "type": info.type_name().to_string(),
@@ -468,27 +461,22 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
             "size": latest.size,
             "modRevision": latest.revision.main,
         });
-        if format == OutputFormat::Json {
-            session.shell.json_line(&entry)?;
-        } else {
-            rows.push(vec![
+        listing.push(&mut session.shell, &entry, || {
+            vec![
                 info.type_name().to_string(),
                 info.namespace.unwrap_or("").to_string(),
                 info.name.to_string(),
                 human_bytes(latest.size),
                 latest.revision.main.to_string(),
                 String::from_utf8_lossy(key).into_owned(),
-            ]);
-            if rows.len() == 1000 {
-                table.write_page(session.shell.out(), &rows)?;
-                rows.clear();
-            }
+            ]
+        })?;
+        if listing.shown % 1000 == 0 {
+            listing.flush(&mut session.shell)?;
         }
     }
-    if !rows.is_empty() {
-        table.write_page(session.shell.out(), &rows)?;
-    }
-    if shown == 0 {
+    listing.flush(&mut session.shell)?;
+    if listing.shown == 0 {
         return Err(Error::new(Kind::NotFound, "no keys match in the snapshot"));
     }
     Ok(())

@@ -190,3 +190,64 @@ mod streaming_tests {
         assert_eq!(text, "NAME  SIZE\na     1\nbbbbbb  2\n");
     }
 }
+
+/// A streamed listing: JSON lines with `-o json`, else a [`StreamingTable`]
+/// printed page by page. Commands push one entry per key and flush at the
+/// end of each page, so memory holds a page of rows at most.
+pub struct Listing {
+    table: StreamingTable,
+    json: bool,
+    rows: Vec<Vec<String>>,
+    /// Entries pushed so far.
+    pub shown: u64,
+}
+
+impl Listing {
+    /// A listing for `format`; YAML and raw make no sense for a stream of
+    /// rows, so `what` (the command) refuses them.
+    pub fn new(
+        format: crate::cli::OutputFormat,
+        what: &str,
+        headers: &[&str],
+    ) -> crate::error::Result<Listing> {
+        use crate::cli::OutputFormat;
+        if matches!(format, OutputFormat::Yaml | OutputFormat::Raw) {
+            return Err(crate::error::Error::usage(format!(
+                "`{what}` prints a table or JSON lines"
+            ))
+            .with_hint("use -o table or -o json"));
+        }
+        Ok(Listing {
+            table: StreamingTable::new(headers),
+            json: format == OutputFormat::Json,
+            rows: Vec::new(),
+            shown: 0,
+        })
+    }
+
+    /// One entry: written at once as a JSON line, or kept as a table row
+    /// (built only for tables) until [`flush`](Self::flush).
+    pub fn push<T: serde::Serialize>(
+        &mut self,
+        shell: &mut super::Shell,
+        entry: &T,
+        row: impl FnOnce() -> Vec<String>,
+    ) -> crate::error::Result<()> {
+        self.shown += 1;
+        if self.json {
+            shell.json_line(entry)
+        } else {
+            self.rows.push(row());
+            Ok(())
+        }
+    }
+
+    /// Print the rows kept since the last flush.
+    pub fn flush(&mut self, shell: &mut super::Shell) -> crate::error::Result<()> {
+        if !self.rows.is_empty() {
+            self.table.write_page(shell.out(), &self.rows)?;
+            self.rows.clear();
+        }
+        Ok(())
+    }
+}
