@@ -817,6 +817,29 @@ fn keyspace_and_maintenance_commands_work_through_port_forwards() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
 
+    // watch over a port-forward: replay the five creations from history.
+    let out = env.run(&[
+        "watch",
+        "configmaps",
+        "-n",
+        "default",
+        "--rev",
+        "1",
+        "--count",
+        "5",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 5, "{}", text(&out));
+    assert!(events
+        .iter()
+        .all(|e| e["type"] == "ADDED" && e["resource"] == "configmaps"));
+
     let out = env.run(&["defrag", "--dry-run", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let plan = stdout_json(&out);
