@@ -19,44 +19,15 @@ BIN="target/$PROFILE/kubectl-etcd"
 SEED="target/$PROFILE/examples/seed"
 
 dir="$(mktemp -d)"
-pids=()
+# shellcheck source=scripts/local-cluster.sh
+. scripts/local-cluster.sh
 cleanup() {
     [ -n "${KEEP:-}" ] && return
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    stop_cluster
     rm -rf "$dir"
 }
 trap cleanup EXIT
-
-# Six free ports at once (held until all are chosen, so none collide).
-read -r -a ports < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(6)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks: s.close()
-PY
-)
-cluster=""
-for i in 0 1 2; do
-    cluster+="${cluster:+,}demo-$i=http://127.0.0.1:${ports[$((i*2+1))]}"
-done
-endpoints=""
-for i in 0 1 2; do
-    client="http://127.0.0.1:${ports[$((i*2))]}"
-    peer="http://127.0.0.1:${ports[$((i*2+1))]}"
-    endpoints+="${endpoints:+,}$client"
-    etcd --name "demo-$i" --data-dir "$dir/demo-$i" \
-        --listen-client-urls "$client" --advertise-client-urls "$client" \
-        --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-        --initial-cluster "$cluster" --initial-cluster-token "demo-$$" \
-        --initial-cluster-state new >"$dir/demo-$i.log" 2>&1 &
-    pids+=($!)
-done
-for _ in $(seq 100); do
-    "$BIN" --endpoints "$endpoints" health >/dev/null 2>&1 && break
-    sleep 0.2
-done
+start_cluster demo
 
 echo "loading $KEYS Kubernetes objects..." >&2
 "$SEED" --endpoints "$endpoints" --keys "$KEYS"
