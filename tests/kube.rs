@@ -971,6 +971,34 @@ fn removing_the_highest_ordinal_member_scales_its_statefulset_down() {
 }
 
 #[test]
+fn a_removal_run_again_finishes_the_statefulset_scale_down() {
+    let (cluster, env) = sts_env(3);
+    // The member goes, the StatefulSet is left alone (as after an interrupted run).
+    let out = env.run(&["resize", "remove", "etcd-2", "--yes", "--no-scale"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(member_names(&cluster), ["etcd-0", "etcd-1"]);
+    assert_eq!(env.double.replicas(STS_NS, "etcd"), Some(3));
+
+    let out = env.run(&["resize", "remove", "etcd-2", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("left to do: scale StatefulSet `db/etcd` from 3 to 2 replicas"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(env.double.replicas(STS_NS, "etcd"), Some(2));
+
+    // Nothing is left the third time.
+    let out = env.run(&["resize", "remove", "etcd-2", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("nothing to do"), "{}", text(&out));
+    assert_eq!(
+        env.double.with(|s| s.scaled.clone()),
+        vec![("etcd".to_string(), 2)]
+    );
+}
+
+#[test]
 fn removing_a_lower_ordinal_member_leaves_its_statefulset_and_says_why() {
     let (cluster, env) = sts_env(3);
     let out = env.run(&["resize", "remove", "etcd-0", "--yes"]);

@@ -186,17 +186,31 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     }
     let plan = resize::plan(&state, &change, promote).map_err(Error::usage)?;
     let sts = if plan.is_done() {
-        None
+        leftover_scale_down(&cluster, &state, &change, &common).await?
     } else {
         statefulset_decision(&cluster, &survey, &state, &change, &plan, &common).await?
     };
     show_plan(session, &state, &plan, sts.as_ref())?;
     let format = session.format_or(OutputFormat::Table);
     if common.dry_run || plan.is_done() {
+        // A re-run after the member went but before its pod did.
+        let leftover = sts
+            .as_ref()
+            .and_then(|d| d.scale.clone())
+            .filter(|_| plan.is_done());
         if plan.is_done() {
-            session
-                .shell
-                .note("nothing to do: the cluster already shows this change");
+            match &leftover {
+                Some(s) => session.shell.note(format!(
+                    "the membership change is done; left to do: {}",
+                    s.describe()
+                )),
+                None => session
+                    .shell
+                    .note("nothing to do: the cluster already shows this change"),
+            }
+        }
+        if !common.dry_run {
+            scale_up_or_down(&cluster, session, leftover).await?;
         }
         let report = Report {
             plan,
@@ -305,6 +319,48 @@ async fn scale_up_or_down(
         scale.name, scale.to
     ));
     Ok(())
+}
+
+/// A `remove` run again after the member was removed but before the
+/// StatefulSet was scaled (interrupted, or `--no-scale` earlier): when the
+/// member's pod is still the set's highest ordinal, the scale-down is what
+/// is left to do.
+async fn leftover_scale_down(
+    cluster: &Cluster,
+    state: &ClusterState,
+    change: &Change,
+    common: &Common,
+) -> Result<Option<Decision>> {
+    let Change::Remove { member } = change else {
+        return Ok(None);
+    };
+    let Some(kube) = cluster
+        .kube
+        .as_ref()
+        .filter(|_| !cluster.direct && !common.no_scale)
+    else {
+        return Ok(None);
+    };
+    let Some((namespace, name)) =
+        statefulset::owner(cluster.targets.iter().filter_map(|t| t.pod.as_ref()))
+    else {
+        return Ok(None);
+    };
+    if state.members.iter().any(|m| &m.name == member) {
+        return Ok(None);
+    }
+    let replicas = sts_api::replicas(kube, &namespace, &name).await?;
+    if statefulset::ordinal(&name, member) != Some(replicas - 1) {
+        return Ok(None);
+    }
+    Ok(Some(statefulset::decide(
+        &namespace,
+        &name,
+        replicas,
+        statefulset::Change::Remove {
+            pod: Some(member.as_str()),
+        },
+    )))
 }
 
 /// In Kubernetes mode, when one StatefulSet owns every etcd pod: whether
