@@ -515,12 +515,7 @@ async fn execute(
                             .is_some_and(|m| !m.is_learner && m.reachable() && !m.lagging),
                     ),
             );
-            session.shell.note(format!(
-                "step: {}\n  now:   {}\n  after: {}",
-                step.describe(),
-                now.describe(),
-                after.describe()
-            ));
+            show_step(session, &step.describe(), &now, &after);
             session
                 .prompt()
                 .confirm(&format!("remove member `{name}`"))?;
@@ -618,12 +613,7 @@ async fn execute(
                 .ok_or_else(|| Error::new(Kind::NotFound, format!("learner `{name}` is gone")))?;
             let id = m.id;
             let after = resize::Quorum::of(now.voters + 1, now.healthy + 1);
-            session.shell.note(format!(
-                "step: {}\n  now:   {}\n  after: {}",
-                step.describe(),
-                now.describe(),
-                after.describe()
-            ));
+            show_step(session, &step.describe(), &now, &after);
             session
                 .prompt()
                 .confirm(&format!("promote `{name}` to a voting member"))?;
@@ -898,4 +888,14 @@ where
             other => return other,
         }
     }
+}
+
+/// A step with the quorum before and after it, so the operator sees what
+/// the change does to failure tolerance before confirming it.
+fn show_step(session: &mut Session, step: &str, now: &resize::Quorum, after: &resize::Quorum) {
+    session.shell.note(format!(
+        "step: {step}\n  now:   {}\n  after: {}",
+        now.describe(),
+        after.describe()
+    ));
 }

@@ -10,7 +10,7 @@ use crate::etcd::{format_id, Survey};
 pub const LAG_THRESHOLD: u64 = 1000;
 
 /// One member, as far as it could be asked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberState {
     #[serde(serialize_with = "hex_id")]
@@ -140,14 +140,9 @@ impl ClusterState {
                 target,
                 error: Some("not among the endpoints given".into()),
                 is_learner: m.is_learner,
-                db_size: 0,
-                db_size_in_use: 0,
-                db_size_quota: 0,
-                raft_term: 0,
-                raft_applied_index: 0,
-                lagging: false,
                 peer_urls: m.peer_urls.clone(),
                 client_urls: m.client_urls.clone(),
+                ..MemberState::default()
             };
             if let Some(v) = view {
                 row.error = v.error.as_ref().map(|e| e.message.clone());
@@ -177,15 +172,8 @@ impl ClusterState {
                         .map(|e| e.message.clone())
                         .unwrap_or_else(|| "not in the member list".into()),
                 ),
-                is_learner: false,
-                db_size: 0,
-                db_size_in_use: 0,
-                db_size_quota: 0,
-                raft_term: 0,
-                raft_applied_index: 0,
-                lagging: false,
-                peer_urls: Vec::new(),
                 client_urls: vec![v.target.endpoint.clone()],
+                ..MemberState::default()
             });
         }
         ClusterState {
