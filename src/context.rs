@@ -38,6 +38,12 @@ impl Cluster {
         etcd::connect_all(&self.targets, &self.settings).await
     }
 
+    /// Every member for a long read: the first that answers pins the
+    /// revision, the others share the pages (see [`etcd::Readers`]).
+    pub async fn connect_readers(&self) -> Result<etcd::Readers> {
+        etcd::Readers::connect(&self.targets, &self.settings).await
+    }
+
     /// Any one member, for cluster-wide reads.
     pub async fn connect_any(&self) -> Result<EtcdClient> {
         etcd::connect_any(&self.targets, &self.settings).await

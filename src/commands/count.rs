@@ -13,7 +13,7 @@ use crate::context::Session;
 use crate::error::Result;
 use crate::keyspace::plan;
 use crate::keyspace::resolve::Resolver;
-use crate::keyspace::scan::{scan, Consistency, Page, ScanFlags, ScanOptions};
+use crate::keyspace::scan::{scan_pieces, Consistency, Page, ScanFlags, ScanOptions};
 use crate::output::progress;
 use crate::output::table::{Mark, Table};
 
@@ -99,11 +99,12 @@ struct Counter {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
+    let readers = cluster.connect_readers().await?;
+    let client = readers.primary();
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
     let format = session.format_or(OutputFormat::Table);
-    let range = Resolver::new(&client, &prefix)
+    let range = Resolver::new(client, &prefix)
         .range(args.reference.as_deref(), namespace.as_deref())
         .await?;
 
@@ -111,7 +112,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let bar = progress::bar(show_progress, None, "counting keys", false);
     let mut counters: HashMap<String, Counter> = HashMap::new();
     let mut label = String::new();
-    let mut opts = args.scan.apply(ScanOptions::keys_only());
+    // Counted in any order: every reader stays busy.
+    let mut opts = args.scan.apply(ScanOptions::keys_only().unordered());
     // Whole built-in types are counted by etcd without reading a key (see
     // `keyspace::plan`); the rest (custom resources, keys outside the
     // layout) is scanned at the same revision. Per-namespace counts and
@@ -121,7 +123,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         && args.scan.consistency == Consistency::Linearizable
     {
         let (revision, pieces) =
-            plan::count_pieces(&client, &range.start, &range.end, &prefix, 0).await?;
+            plan::count_pieces(client, &range.start, &range.end, &prefix, 0).await?;
         opts.revision = revision;
         let mut rest = Vec::new();
         for p in pieces.into_iter().filter(|p| p.count > 0) {
@@ -141,16 +143,18 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     let shell = &mut session.shell;
     let mut revision = opts.revision;
-    for (start, end) in pieces {
-        let summary = scan(&client, &start, &end, opts, |page| {
+    if !pieces.is_empty() {
+        let summary = scan_pieces(&readers, &pieces, opts, |_, page| {
             match page {
-                Page::Restart { now } => {
+                // Pieces end in any order: the counters do not care.
+                None => {}
+                Some(Page::Restart { now }) => {
                     counters.clear();
                     shell.warn(format!(
                         "the scan's revision was compacted: counting again at revision {now}"
                     ));
                 }
-                Page::Keys(kvs) => {
+                Some(Page::Keys(kvs)) => {
                     for kv in kvs {
                         let info = registry::key::parse(kv.key(), &prefix);
                         if namespace.is_some() && info.namespace != namespace.as_deref() {

@@ -149,10 +149,11 @@ async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
         &["namespace", "name", "size", "mod rev"],
     )?;
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
+    let readers = cluster.connect_readers().await?;
+    let client = readers.primary();
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
-    let range = Resolver::new(&client, &prefix)
+    let range = Resolver::new(client, &prefix)
         .range(Some(name), namespace.as_deref())
         .await?;
     if range.resource_type.as_ref().is_some_and(|t| t.builtin) {
@@ -163,7 +164,7 @@ async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
     }
     let opts = args.scan.apply(ScanOptions::values());
     let shell = &mut session.shell;
-    scan(&client, &range.start, &range.end, opts, |page| {
+    scan(&readers, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
             shell.warn("the revision was compacted during the listing: starting again");
             return Ok(());

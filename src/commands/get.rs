@@ -38,12 +38,13 @@ pub struct Args {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
+    let readers = cluster.connect_readers().await?;
+    let client = readers.primary();
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
     let format = session.format_or(OutputFormat::Yaml);
     let decoder = Decoder::new(&args.decode, &prefix)?;
-    let mut resolver = Resolver::new(&client, &prefix);
+    let mut resolver = Resolver::new(client, &prefix);
 
     if args.all {
         if format == OutputFormat::Raw {
@@ -59,7 +60,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let shell = &mut session.shell;
         let mut failed = 0u64;
         let mut first = true;
-        let summary = scan(&client, &range.start, &range.end, opts, |page| {
+        let summary = scan(&readers, &range.start, &range.end, opts, |page| {
             let Page::Keys(kvs) = page else {
                 shell.warn("the revision was compacted during the scan: starting again");
                 return Ok(());

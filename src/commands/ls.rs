@@ -48,7 +48,8 @@ pub struct Entry<'a> {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
+    let readers = cluster.connect_readers().await?;
+    let client = readers.primary();
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
     let format = session.format_or(OutputFormat::Table);
@@ -65,7 +66,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             "key",
         ],
     )?;
-    let mut resolver = Resolver::new(&client, &prefix);
+    let mut resolver = Resolver::new(client, &prefix);
     let range = resolver
         .range(args.reference.as_deref(), namespace.as_deref())
         .await?;
@@ -73,7 +74,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     opts.revision = args.revision.unwrap_or(0);
 
     let shell = &mut session.shell;
-    scan(&client, &range.start, &range.end, opts, |page| {
+    scan(&readers, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
             shell.warn("the revision was compacted during the listing: starting again");
             return Ok(());

@@ -797,17 +797,23 @@ async fn wait_after(session: &mut Session, wait: Duration, counts: &mut [Count])
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let members: Vec<etcd::Status> = survey.statuses().cloned().collect();
     let mut live: BTreeMap<String, u64> = BTreeMap::new();
-    let summary = scan(&client, b"\0", &[0], ScanOptions::keys_only(), |page| {
-        match page {
-            Page::Keys(kvs) => {
-                for kv in kvs {
-                    *live.entry(snap::type_of(kv.key(), &prefix).0).or_default() += 1;
+    let summary = scan(
+        &etcd::Readers::single(client.clone()),
+        b"\0",
+        &[0],
+        ScanOptions::keys_only(),
+        |page| {
+            match page {
+                Page::Keys(kvs) => {
+                    for kv in kvs {
+                        *live.entry(snap::type_of(kv.key(), &prefix).0).or_default() += 1;
+                    }
                 }
+                Page::Restart { .. } => live.clear(),
             }
-            Page::Restart { .. } => live.clear(),
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await?;
     for c in counts.iter_mut() {
         c.live = Some(live.remove(&c.r#type).unwrap_or(0));

@@ -2,6 +2,8 @@
 //! substring, glob or regex, streamed page by page like grep. Exits 1 when
 //! nothing matches.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
@@ -10,8 +12,9 @@ use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::pattern::Pattern;
 use crate::keyspace::resolve::Resolver;
-use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
+use crate::keyspace::scan::{scan_pieces, Page, ScanFlags, ScanOptions};
 use crate::output::table::StreamingTable;
+use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -62,6 +65,91 @@ pub struct Hit<'a> {
     pub field: Option<String>,
 }
 
+/// A hit, owned: it may wait for the pieces before it.
+struct FoundHit {
+    r#type: String,
+    namespace: Option<String>,
+    name: String,
+    key: String,
+    field: Option<String>,
+}
+
+/// Puts the hits of pieces read in any order back in key order: a piece's
+/// hits are printed once every piece before it is done.
+#[derive(Default)]
+struct InOrder {
+    /// The first piece not yet done: its hits are printed as they come.
+    head: usize,
+    waiting: BTreeMap<usize, Vec<FoundHit>>,
+    done: BTreeSet<usize>,
+}
+
+impl InOrder {
+    /// Hits of `piece`; returns those that can be printed now.
+    fn add(&mut self, piece: usize, hits: Vec<FoundHit>) -> Vec<FoundHit> {
+        if piece == self.head {
+            hits
+        } else {
+            self.waiting.entry(piece).or_default().extend(hits);
+            Vec::new()
+        }
+    }
+
+    /// `piece` is done; returns the hits this lets through.
+    fn done(&mut self, piece: usize) -> Vec<FoundHit> {
+        self.done.insert(piece);
+        let mut ready = Vec::new();
+        while self.done.remove(&self.head) {
+            self.head += 1;
+            ready.extend(self.waiting.remove(&self.head).unwrap_or_default());
+        }
+        ready
+    }
+}
+
+struct HitPrinter {
+    table: StreamingTable,
+    json: bool,
+    values: bool,
+}
+
+impl HitPrinter {
+    fn print(&mut self, shell: &mut Shell, hits: &[FoundHit]) -> Result<()> {
+        if hits.is_empty() {
+            return Ok(());
+        }
+        if self.json {
+            for h in hits {
+                shell.json_line(&Hit {
+                    r#type: h.r#type.clone(),
+                    namespace: h.namespace.as_deref(),
+                    name: &h.name,
+                    key: std::borrow::Cow::Borrowed(&h.key),
+                    field: h.field.clone(),
+                })?;
+            }
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = hits
+            .iter()
+            .map(|h| {
+                let mut row = vec![
+                    h.r#type.clone(),
+                    h.namespace.clone().unwrap_or_default(),
+                    h.name.clone(),
+                    h.key.clone(),
+                ];
+                if self.values {
+                    row.push(h.field.clone().unwrap_or_default());
+                }
+                row
+            })
+            .collect();
+        self.table.write_page(shell.out(), &rows)?;
+        Ok(())
+    }
+}
+
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let pattern = Pattern::new(&args.pattern, args.regex)?;
     let format = session.format_or(OutputFormat::Table);
@@ -70,86 +158,88 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             .with_hint("use -o table or -o json"));
     }
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
+    let readers = cluster.connect_readers().await?;
+    let client = readers.primary();
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
     let decoder = Decoder::new(&args.decode, &prefix)?;
-    let range = Resolver::new(&client, &prefix)
+    let range = Resolver::new(client, &prefix)
         .range(args.r#type.as_deref(), namespace.as_deref())
         .await?;
+    // Read in any order so that every reader stays busy; hits are put
+    // back in key order below, holding only the hits of pieces that
+    // arrived early.
     let base = if args.values {
         ScanOptions::values()
     } else {
         ScanOptions::keys_only()
     };
-    let opts = args.scan.apply(base);
+    let opts = args.scan.apply(base.unordered());
 
     let mut headers = vec!["type", "namespace", "name", "key"];
     if args.values {
         headers.push("field");
     }
-    let mut table = StreamingTable::new(&headers);
+    let mut printer = HitPrinter {
+        table: StreamingTable::new(&headers),
+        json: format == OutputFormat::Json,
+        values: args.values,
+    };
+    let mut order = InOrder::default();
     let shell = &mut session.shell;
     let (mut hits, mut undecodable) = (0u64, 0u64);
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    scan(&client, &range.start, &range.end, opts, |page| {
-        let Page::Keys(kvs) = page else {
-            shell.warn("the revision was compacted during the search: starting again");
-            return Ok(());
-        };
-        rows.clear();
-        for kv in kvs {
-            if !args.values && namespace.is_none() && !pattern.may_match_key(kv.key()) {
-                continue;
-            }
-            let info = registry::key::parse(kv.key(), &prefix);
-            if namespace.is_some() && info.namespace != namespace.as_deref() {
-                continue;
-            }
-            let field = if pattern.matches_key(&info) {
-                None
-            } else if args.values {
-                match decoder.decode(kv.key(), kv.value()) {
-                    Ok(obj) => match pattern.find_in_value(&obj.value) {
-                        Some(path) => Some(path),
-                        None => continue,
-                    },
-                    Err(_) => {
-                        undecodable += 1;
-                        continue;
+    scan_pieces(
+        &readers,
+        &[(range.start.clone(), range.end.clone())],
+        opts,
+        |piece, page| {
+            let kvs = match page {
+                Some(Page::Keys(kvs)) => kvs,
+                Some(Page::Restart { .. }) => {
+                    order = InOrder::default();
+                    shell.warn("the revision was compacted during the search: starting again");
+                    return Ok(());
+                }
+                None => return printer.print(shell, &order.done(piece)),
+            };
+            let mut found = Vec::new();
+            for kv in kvs {
+                if !args.values && namespace.is_none() && !pattern.may_match_key(kv.key()) {
+                    continue;
+                }
+                let info = registry::key::parse(kv.key(), &prefix);
+                if namespace.is_some() && info.namespace != namespace.as_deref() {
+                    continue;
+                }
+                let field = if pattern.matches_key(&info) {
+                    None
+                } else if args.values {
+                    match decoder.decode(kv.key(), kv.value()) {
+                        Ok(obj) => match pattern.find_in_value(&obj.value) {
+                            Some(path) => Some(path),
+                            None => continue,
+                        },
+                        Err(_) => {
+                            undecodable += 1;
+                            continue;
+                        }
                     }
-                }
-            } else {
-                continue;
-            };
-            hits += 1;
-            let hit = Hit {
-                r#type: info.type_name().to_string(),
-                namespace: info.namespace,
-                name: info.name,
-                key: String::from_utf8_lossy(kv.key()),
-                field,
-            };
-            if format == OutputFormat::Json {
-                shell.json_line(&hit)?;
-            } else {
-                let mut row = vec![
-                    hit.r#type,
-                    hit.namespace.unwrap_or("").to_string(),
-                    hit.name.to_string(),
-                    hit.key.into_owned(),
-                ];
-                if args.values {
-                    row.push(hit.field.unwrap_or_default());
-                }
-                rows.push(row);
+                } else {
+                    continue;
+                };
+                hits += 1;
+                found.push(FoundHit {
+                    r#type: info.type_name().to_string(),
+                    namespace: info.namespace.map(str::to_string),
+                    name: info.name.to_string(),
+                    key: String::from_utf8_lossy(kv.key()).into_owned(),
+                    field,
+                });
             }
-        }
-        if !rows.is_empty() {
-            table.write_page(shell.out(), &rows)?;
-        }
-        Ok(())
-    })
+            let ready = order.add(piece, found);
+            printer.print(shell, &ready)
+        },
+    )
     .await?;
     if undecodable > 0 {
         session.shell.warn(format!(
@@ -163,4 +253,41 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(key: &str) -> FoundHit {
+        FoundHit {
+            r#type: "pods".into(),
+            namespace: None,
+            name: key.into(),
+            key: key.into(),
+            field: None,
+        }
+    }
+
+    fn keys(hits: Vec<FoundHit>) -> Vec<String> {
+        hits.into_iter().map(|h| h.key).collect()
+    }
+
+    #[test]
+    fn hits_of_pieces_read_out_of_order_come_out_in_key_order() {
+        let mut order = InOrder::default();
+        // Piece 2 and 1 arrive before piece 0 is done.
+        assert!(order.add(2, vec![hit("c1")]).is_empty());
+        assert!(order.add(1, vec![hit("b1")]).is_empty());
+        assert_eq!(keys(order.add(0, vec![hit("a1")])), ["a1"]);
+        assert!(order.done(2).is_empty());
+        assert!(order.add(1, vec![hit("b2")]).is_empty());
+        // Piece 0 done: piece 1 becomes the head and what it held is let through.
+        assert_eq!(keys(order.done(0)), ["b1", "b2"]);
+        assert_eq!(keys(order.add(1, vec![hit("b3")])), ["b3"]);
+        // Piece 1 done: piece 2 was already done, piece 3 is the head.
+        assert_eq!(keys(order.done(1)), ["c1"]);
+        assert_eq!(keys(order.add(3, vec![hit("d1")])), ["d1"]);
+        assert!(order.waiting.is_empty());
+    }
 }

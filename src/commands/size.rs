@@ -198,24 +198,25 @@ async fn keyspace(
     format: OutputFormat,
 ) -> Result<KeyspaceSize> {
     let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
+    let readers = cluster.connect_readers().await?;
+    let client = readers.primary();
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();
-    let range = Resolver::new(&client, &prefix)
+    let range = Resolver::new(client, &prefix)
         .range(args.reference.as_deref(), namespace.as_deref())
         .await?;
-    let mut opts = ScanOptions::values();
-    // Pages of up to 16 MiB: every page is a round trip and a read index
-    // on the leader, and a page is dropped as soon as it is measured.
+    // Measured in any order: the totals and the top list do not depend on it.
+    let mut opts = ScanOptions::values().unordered();
+    // Pages of up to 8 MiB, dropped as soon as they are measured: a page
+    // per reader in flight and one waiting each.
     opts.page_keys = 5000;
-    opts.page_bytes = 16 * 1024 * 1024;
     let opts = args.scan.apply(opts);
 
     let show_progress = session.shell.stderr_tty && format == OutputFormat::Table;
     let bar = progress::bar(show_progress, None, "measuring keys", true);
     let mut stats = KeyspaceStats::new(args.top.unwrap_or(10), args.by_namespace);
     let shell = &mut session.shell;
-    let summary = scan(&client, &range.start, &range.end, opts, |page| {
+    let summary = scan(&readers, &range.start, &range.end, opts, |page| {
         match page {
             Page::Restart { now } => {
                 stats.clear();
@@ -241,7 +242,7 @@ async fn keyspace(
     })
     .await?;
     bar.finish_and_clear();
-    let leases = match lease_count(&client).await {
+    let leases = match lease_count(client).await {
         Ok(n) => Some(n),
         Err(e) => {
             session

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod maintenance;
 pub mod membership;
+pub mod readers;
 pub mod survey;
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use client::{ConnectSettings, EtcdClient};
+pub use readers::Readers;
 pub use survey::{MemberView, Survey};
 
 use crate::connect::Target;
@@ -163,10 +165,18 @@ pub async fn connect_all(
 
 /// Connect to the first target that answers, for cluster-wide reads.
 pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Result<EtcdClient> {
+    connect_any_index(targets, settings).await.map(|(_, c)| c)
+}
+
+/// Like [`connect_any`], also saying which target answered.
+pub async fn connect_any_index(
+    targets: &[Target],
+    settings: &ConnectSettings,
+) -> Result<(usize, EtcdClient)> {
     let mut first_err: Option<Error> = None;
-    for t in targets {
+    for (i, t) in targets.iter().enumerate() {
         match EtcdClient::connect(t, settings).await {
-            Ok(c) => return Ok(c),
+            Ok(c) => return Ok((i, c)),
             Err(e) => {
                 first_err.get_or_insert(e);
             }

@@ -9,7 +9,7 @@ use registry::resources::{self, ResourceType};
 
 use super::scan::{prefix_end, scan, Page, ScanOptions};
 use crate::error::{Error, Kind, Result};
-use crate::etcd::EtcdClient;
+use crate::etcd::{EtcdClient, Readers};
 
 /// A range of keys to read.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl<'a> Resolver<'a> {
             let end = prefix_end(start.as_bytes());
             let mut found = Vec::new();
             scan(
-                self.client,
+                &Readers::single(self.client.clone()),
                 start.as_bytes(),
                 &end,
                 ScanOptions::values(),
