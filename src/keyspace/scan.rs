@@ -56,10 +56,11 @@ impl ScanOptions {
             keys_only: true,
             revision: 0,
             serializable: false,
-            // Pages end where about this many keys are expected (see the
-            // module notes), so they can stay small: 10,000 keys are about
-            // 1 MB on the wire.
-            page_keys: 10_000,
+            // About 4 MB on the wire. Each request costs etcd a walk of
+            // what it spans and a fixed price: bigger pages are cheaper for
+            // etcd (1,000,000 keys: 2.2 s of etcd CPU in 50,000-key pages,
+            // 3.6 s in 10,000-key pages, 5.4 s in 3,000-key pages).
+            page_keys: 50_000,
             page_bytes: usize::MAX,
             ordered: true,
         }
@@ -84,12 +85,13 @@ impl ScanOptions {
     }
 
     /// Pages that may wait for the visitor, per piece read ahead of it:
-    /// about 12 MiB of keys-only pages, or two pages of values.
+    /// about 16 MiB of keys-only pages, or one page of values (a reader
+    /// then holds that page and the one it is reading).
     fn pages_ahead(&self) -> usize {
         if self.keys_only {
-            12
+            4
         } else {
-            2
+            1
         }
     }
 }
