@@ -116,14 +116,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let mut opts = args.scan.apply(ScanOptions::keys_only().unordered());
     // Whole built-in types are counted by etcd without reading a key (see
     // `keyspace::plan`); the rest (custom resources, keys outside the
-    // layout) is scanned at the same revision. Per-namespace counts and
-    // serializable reads (txns are linearizable) need the full scan.
-    let pieces = if !args.by_namespace
-        && namespace.is_none()
-        && args.scan.consistency == Consistency::Linearizable
-    {
+    // layout) is scanned at the same revision. Per-namespace counts need
+    // the full scan.
+    let pieces = if !args.by_namespace && namespace.is_none() {
+        let serializable = args.scan.consistency == Consistency::Serializable;
         let (revision, pieces) =
-            plan::count_pieces(client, &range.start, &range.end, &prefix, 0).await?;
+            plan::count_pieces(client, &range.start, &range.end, &prefix, 0, serializable).await?;
         opts.revision = revision;
         let mut rest = Vec::new();
         for p in pieces.into_iter().filter(|p| p.count > 0) {

@@ -32,18 +32,13 @@ pub async fn discover(
     let end = prefix_end(base.as_bytes());
     // Only the pieces between built-in types can hold custom resources;
     // probing within them keeps each read's index walk short.
-    let (revision, pieces) = if serializable {
-        (0, vec![(base.as_bytes().to_vec(), end.clone())])
-    } else {
-        let (rev, pieces) = plan::count_pieces(client, base.as_bytes(), &end, prefix, 0).await?;
-        let pieces = pieces
-            .into_iter()
-            .filter(|p| p.count > 0 && p.builtin.is_none())
-            .map(|p| (p.start, p.end))
-            .collect();
-        (rev, pieces)
-    };
-    let mut revision = revision;
+    let (mut revision, pieces) =
+        plan::count_pieces(client, base.as_bytes(), &end, prefix, 0, serializable).await?;
+    let pieces: Vec<(Vec<u8>, Vec<u8>)> = pieces
+        .into_iter()
+        .filter(|p| p.count > 0 && p.builtin.is_none())
+        .map(|p| (p.start, p.end))
+        .collect();
     let mut found = Vec::new();
     let mut kv = client.kv();
     for (piece_start, end) in pieces {

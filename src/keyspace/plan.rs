@@ -1,18 +1,16 @@
-//! Splitting a range at the built-in types' storage prefixes and counting
+//! Splitting a range at the built-in types' storage prefixes, and counting
 //! each piece with count-only reads bundled in transactions, all at one
 //! revision. Never prints.
 //!
-//! Why: etcd (3.4 at least) walks its index from a range request's start to
-//! its end whatever the limit, so paging a million keys against one far
-//! end is quadratic. Pages bounded by a piece's end walk only that piece,
-//! empty pieces are skipped, and a piece that is exactly one built-in
-//! type's prefix is counted without reading a key (every key under
-//! `<prefix>/<storage>/` parses as that type).
+//! Scans read the pieces in parallel (see `scan`). `count` counts a piece
+//! that is exactly one built-in type's prefix without reading a key: every
+//! key under `<prefix>/<storage>/` parses as that type, and etcd counts
+//! from its index.
 
 use etcd_client::{GetOptions, Txn, TxnOp, TxnOpResponse};
 use registry::resources::{self, ResourceType};
 
-use super::scan::prefix_end;
+use super::scan::{prefix_end, suggest_serializable};
 use crate::error::Result;
 use crate::etcd::EtcdClient;
 
@@ -98,12 +96,16 @@ fn piece(start: Vec<u8>, end: Vec<u8>, ty: Option<&'static ResourceType>, prefix
 
 /// Count every piece of `[start, end)` at one revision (`revision`, or the
 /// current one when 0). Returns the revision and the pieces.
+///
+/// With `serializable` the member answers alone: etcd serves a read-only
+/// transaction without a quorum round when all its reads are serializable.
 pub async fn count_pieces(
     client: &EtcdClient,
     start: &[u8],
     end: &[u8],
     prefix: &str,
     mut revision: i64,
+    serializable: bool,
 ) -> Result<(i64, Vec<Piece>)> {
     let mut pieces = cut(start, end, prefix);
     let mut kv = client.kv();
@@ -117,10 +119,16 @@ pub async fn count_pieces(
                 if revision > 0 {
                     o = o.with_revision(revision);
                 }
+                if serializable {
+                    o = o.with_serializable();
+                }
                 TxnOp::get(p.start.clone(), Some(o))
             })
             .collect();
-        let resp = client.call(kv.txn(Txn::new().and_then(ops))).await?;
+        let resp = client
+            .call(kv.txn(Txn::new().and_then(ops)))
+            .await
+            .map_err(|e| suggest_serializable(e, serializable))?;
         if revision == 0 {
             revision = resp.header().map(|h| h.revision()).unwrap_or_default();
         }

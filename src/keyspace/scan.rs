@@ -187,6 +187,18 @@ where
     }
 }
 
+/// A linearizable read that got no answer: without quorum none will, but
+/// each member can still say what it holds.
+pub fn suggest_serializable(e: Error, serializable: bool) -> Error {
+    if serializable || e.kind != Kind::Unavailable {
+        return e;
+    }
+    e.with_hint(
+        "the cluster may have lost quorum: --consistency s reads what the member holds \
+         (possibly stale), or raise --command-timeout to wait longer",
+    )
+}
+
 fn is_compacted(e: &Error) -> bool {
     e.message.contains("required revision has been compacted")
 }
@@ -227,7 +239,9 @@ where
 {
     // Linearizable unless asked otherwise: a scan of a cluster without
     // quorum fails here, before it reads anything stale.
-    let current = current_revision(readers.primary(), opts.serializable).await?;
+    let current = current_revision(readers.primary(), opts.serializable)
+        .await
+        .map_err(|e| suggest_serializable(e, opts.serializable))?;
     let revision = if opts.revision > 0 {
         opts.revision
     } else {
