@@ -4,8 +4,8 @@
 //! then reads its pieces from every member at that revision: the data at a
 //! revision is the same on every member that has applied it, so followers
 //! take their share of the load instead of the leader alone. The other
-//! members are connected in the background, so a dead one never delays the
-//! scan; it simply takes no pieces.
+//! members are connected when a scan first needs them, each by its own
+//! reader, so a dead one never delays the scan; it simply takes no pieces.
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
@@ -31,7 +31,7 @@ impl Readers {
         }
     }
 
-    /// The first member that answers, with the others connecting behind it.
+    /// The first member that answers; the others connect on first use.
     pub async fn connect(targets: &[Target], settings: &ConnectSettings) -> Result<Readers> {
         let (index, primary) = connect_any_index(targets, settings).await?;
         let helpers = targets
@@ -40,10 +40,9 @@ impl Readers {
             .filter(|(i, _)| *i != index)
             .map(|(_, target)| {
                 let (target, settings) = (target.clone(), settings.clone());
-                // Spawned so the connection proceeds while the primary works.
-                let task =
-                    tokio::spawn(async move { EtcdClient::connect(&target, &settings).await });
-                async move { task.await.ok().and_then(|r| r.ok()) }
+                // Lazy: only a scan connects them, so reading one object
+                // opens no extra connection (or port-forward).
+                async move { EtcdClient::connect(&target, &settings).await.ok() }
                     .boxed()
                     .shared()
             })
