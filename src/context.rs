@@ -21,8 +21,6 @@ pub struct Session {
 pub struct Cluster {
     pub targets: Vec<Target>,
     pub settings: ConnectSettings,
-    /// Direct (`--endpoints`) or through Kubernetes.
-    pub direct: bool,
     /// Where the TLS material came from (`flags`, `secret `ns/name``), for
     /// messages; empty without TLS material.
     pub tls_source: String,
@@ -33,6 +31,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Direct (`--endpoints`) rather than through Kubernetes.
+    pub fn direct(&self) -> bool {
+        self.kube.is_none()
+    }
+
     /// Connect to every member; failures stay per member.
     pub async fn connect_all(&self) -> Vec<Result<EtcdClient>> {
         etcd::connect_all(&self.targets, &self.settings).await
@@ -87,7 +90,6 @@ impl Session {
         Ok(Cluster {
             targets,
             settings,
-            direct: true,
             kube: None,
             tls_origins: self.file_origins(),
             tls_source: if material.is_empty() {
@@ -135,7 +137,6 @@ impl Session {
         Ok(Cluster {
             targets,
             settings,
-            direct: false,
             kube: Some(kube),
             tls_origins,
             tls_source: if material.is_empty() {

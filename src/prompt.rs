@@ -30,11 +30,6 @@ impl Prompter {
         Prompter { yes, terminal }
     }
 
-    /// Whether `--yes` was given.
-    pub fn assume_yes(&self) -> bool {
-        self.yes
-    }
-
     /// `Ok` when the operator agrees to `action` (a short phrase such as
     /// "defragment 3 members"); a `Refused` error otherwise.
     pub fn confirm(&self, action: &str) -> Result<()> {

@@ -104,7 +104,7 @@ pub async fn compact(
     args: &Args,
     session: &mut Session,
 ) -> Result<CompactReport> {
-    let current = maintenance::current_revision(client).await?;
+    let current = maintenance::current_revision(client, false).await?;
     let previously = maintenance::compacted_revision(client).await?;
     let revision = target_revision(args.revision, args.keep, current)?;
     let mut report = CompactReport {

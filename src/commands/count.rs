@@ -13,7 +13,7 @@ use crate::context::Session;
 use crate::error::Result;
 use crate::keyspace::plan;
 use crate::keyspace::resolve::Resolver;
-use crate::keyspace::scan::{scan_pieces, Consistency, Page, ScanFlags, ScanOptions};
+use crate::keyspace::scan::{scan_pieces, Page, ScanFlags, ScanOptions};
 use crate::output::progress;
 use crate::output::table::{Mark, Table};
 
@@ -119,9 +119,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     // layout) is scanned at the same revision. Per-namespace counts need
     // the full scan.
     let pieces = if !args.by_namespace && namespace.is_none() {
-        let serializable = args.scan.consistency == Consistency::Serializable;
-        let (revision, pieces) =
-            plan::count_pieces(client, &range.start, &range.end, &prefix, 0, serializable).await?;
+        let (revision, pieces) = plan::count_pieces(
+            client,
+            &range.start,
+            &range.end,
+            &prefix,
+            0,
+            opts.serializable,
+        )
+        .await?;
         opts.revision = revision;
         let mut rest = Vec::new();
         for p in pieces.into_iter().filter(|p| p.count > 0) {
@@ -142,7 +148,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let shell = &mut session.shell;
     let mut revision = opts.revision;
     if !pieces.is_empty() {
-        let summary = scan_pieces(&readers, &pieces, opts, |_, page| {
+        let summary = scan_pieces(&readers, &prefix, &pieces, opts, |_, page| {
             match page {
                 // Pieces end in any order: the counters do not care.
                 None => {}
@@ -155,7 +161,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 Some(Page::Keys(kvs)) => {
                     for kv in kvs {
                         let info = registry::key::parse(kv.key(), &prefix);
-                        if namespace.is_some() && info.namespace != namespace.as_deref() {
+                        if !info.in_namespace(namespace.as_deref()) {
                             continue;
                         }
                         // One reused buffer: a million keys must not mean a

@@ -164,7 +164,7 @@ async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
     }
     let opts = args.scan.apply(ScanOptions::values());
     let shell = &mut session.shell;
-    scan(&readers, &range.start, &range.end, opts, |page| {
+    scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
             shell.warn("the revision was compacted during the listing: starting again");
             return Ok(());

@@ -60,14 +60,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let shell = &mut session.shell;
         let mut failed = 0u64;
         let mut first = true;
-        let summary = scan(&readers, &range.start, &range.end, opts, |page| {
+        let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
             let Page::Keys(kvs) = page else {
                 shell.warn("the revision was compacted during the scan: starting again");
                 return Ok(());
             };
             for kv in kvs {
-                let parsed = registry::key::parse(kv.key(), &prefix);
-                if namespace.is_some() && parsed.namespace != namespace.as_deref() {
+                if !registry::key::in_namespace(kv.key(), &prefix, namespace.as_deref()) {
                     continue;
                 }
                 match decoder.decode(kv.key(), kv.value()) {

@@ -74,14 +74,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     opts.revision = args.revision.unwrap_or(0);
 
     let shell = &mut session.shell;
-    scan(&readers, &range.start, &range.end, opts, |page| {
+    scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
             shell.warn("the revision was compacted during the listing: starting again");
             return Ok(());
         };
         for kv in kvs {
             let info = registry::key::parse(kv.key(), &prefix);
-            if namespace.is_some() && info.namespace != namespace.as_deref() {
+            if !info.in_namespace(namespace.as_deref()) {
                 continue;
             }
             let entry = Entry {

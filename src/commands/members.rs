@@ -82,7 +82,7 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
             (None, Some(e)) => Err(e),
             // In direct mode a member outside --endpoints is dialled at its
             // advertised client URL, as etcdctl would.
-            (None, None) if cluster.direct => dial_advertised(m, &cluster, session)
+            (None, None) if cluster.direct() => dial_advertised(m, &cluster, session)
                 .await
                 .map(|a| applied = Some(a)),
             (None, None) => Err(Error::partial("no etcd pod found for this member")),

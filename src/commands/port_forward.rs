@@ -23,7 +23,7 @@ pub struct Args {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    if cluster.direct {
+    if cluster.direct() {
         return Err(Error::usage(
             "port-forward reaches etcd pods through Kubernetes; --endpoints is set",
         )

@@ -12,7 +12,6 @@ use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{load_encryption_config, DecodeFlags};
 use crate::keyspace::resolve::Resolver;
-use crate::prompt::Prompter;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -82,18 +81,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     // Keep encryption at rest: never replace an encrypted value with plaintext.
     let stored = match existing.map(|kv| registry::value::detect(kv.value())) {
         Some(Encoding::Encrypted { provider, key_name }) => {
-            if args.decode.encryption_config.is_none() {
+            let Some(path) = args.decode.encryption_config.as_deref() else {
                 return Err(Error::new(
                     Kind::Refused,
                     format!("the stored value is encrypted ({provider}, key `{key_name}`): writing plaintext would bypass encryption at rest"),
                 )
                 .with_hint("pass --encryption-config so the new value is encrypted the same way"));
-            }
-            let path = args
-                .decode
-                .encryption_config
-                .as_deref()
-                .expect("checked above");
+            };
             let config = load_encryption_config(path, &prefix)?;
             config
                 .encrypt(target.key.as_bytes(), &plain)
@@ -120,7 +114,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session.shell.note("dry run: nothing written");
         return Ok(());
     }
-    Prompter::new(session.global.yes).confirm(&action)?;
+    session.prompt().confirm(&action)?;
 
     // Only if nobody changed the key since we read it.
     let guard = if existing.is_some() {

@@ -277,7 +277,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 async fn survey_all(cluster: &Cluster) -> (Survey, ClusterState) {
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let mut targets = cluster.targets.clone();
-    if cluster.direct {
+    if cluster.direct() {
         for m in survey.members.iter().flatten() {
             for url in &m.client_urls {
                 if !targets.iter().any(|t| same_url(&t.endpoint, url)) {
@@ -337,7 +337,7 @@ async fn leftover_scale_down(
     let Some(kube) = cluster
         .kube
         .as_ref()
-        .filter(|_| !cluster.direct && !common.no_scale)
+        .filter(|_| !cluster.direct() && !common.no_scale)
     else {
         return Ok(None);
     };
@@ -374,7 +374,7 @@ async fn statefulset_decision(
     plan: &Plan,
     common: &Common,
 ) -> Result<Option<Decision>> {
-    let Some(kube) = cluster.kube.as_ref().filter(|_| !cluster.direct) else {
+    let Some(kube) = cluster.kube.as_ref() else {
         return Ok(None);
     };
     let Some((namespace, name)) =

@@ -799,6 +799,7 @@ async fn wait_after(session: &mut Session, wait: Duration, counts: &mut [Count])
     let mut live: BTreeMap<String, u64> = BTreeMap::new();
     let summary = scan(
         &etcd::Readers::single(client.clone()),
+        &prefix,
         b"\0",
         &[0],
         ScanOptions::keys_only(),

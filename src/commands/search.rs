@@ -13,7 +13,7 @@ use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::pattern::Pattern;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan_pieces, Page, ScanFlags, ScanOptions};
-use crate::output::table::StreamingTable;
+use crate::output::table::Listing;
 use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
@@ -54,24 +54,15 @@ pub struct Args {
 /// One hit in `search -o json` (JSON lines). Stable field names.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Hit<'a> {
+pub struct Hit {
     pub r#type: String,
-    pub namespace: Option<&'a str>,
-    pub name: &'a str,
-    pub key: std::borrow::Cow<'a, str>,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub key: String,
     /// With --values: the path of the first matching field; `null` when the
     /// key itself matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-}
-
-/// A hit, owned: it may wait for the pieces before it.
-struct FoundHit {
-    r#type: String,
-    namespace: Option<String>,
-    name: String,
-    key: String,
-    field: Option<String>,
 }
 
 /// Puts the hits of pieces read in any order back in key order: a piece's
@@ -80,13 +71,13 @@ struct FoundHit {
 struct InOrder {
     /// The first piece not yet done: its hits are printed as they come.
     head: usize,
-    waiting: BTreeMap<usize, Vec<FoundHit>>,
+    waiting: BTreeMap<usize, Vec<Hit>>,
     done: BTreeSet<usize>,
 }
 
 impl InOrder {
     /// Hits of `piece`; returns those that can be printed now.
-    fn add(&mut self, piece: usize, hits: Vec<FoundHit>) -> Vec<FoundHit> {
+    fn add(&mut self, piece: usize, hits: Vec<Hit>) -> Vec<Hit> {
         if piece == self.head {
             hits
         } else {
@@ -96,7 +87,7 @@ impl InOrder {
     }
 
     /// `piece` is done; returns the hits this lets through.
-    fn done(&mut self, piece: usize) -> Vec<FoundHit> {
+    fn done(&mut self, piece: usize) -> Vec<Hit> {
         self.done.insert(piece);
         let mut ready = Vec::new();
         while self.done.remove(&self.head) {
@@ -107,56 +98,33 @@ impl InOrder {
     }
 }
 
-struct HitPrinter {
-    table: StreamingTable,
-    json: bool,
-    values: bool,
-}
-
-impl HitPrinter {
-    fn print(&mut self, shell: &mut Shell, hits: &[FoundHit]) -> Result<()> {
-        if hits.is_empty() {
-            return Ok(());
-        }
-        if self.json {
-            for h in hits {
-                shell.json_line(&Hit {
-                    r#type: h.r#type.clone(),
-                    namespace: h.namespace.as_deref(),
-                    name: &h.name,
-                    key: std::borrow::Cow::Borrowed(&h.key),
-                    field: h.field.clone(),
-                })?;
+/// Print hits that are ready, in the order given.
+fn print(listing: &mut Listing, shell: &mut Shell, hits: &[Hit], values: bool) -> Result<()> {
+    for h in hits {
+        listing.push(shell, h, || {
+            let mut row = vec![
+                h.r#type.clone(),
+                h.namespace.clone().unwrap_or_default(),
+                h.name.clone(),
+                h.key.clone(),
+            ];
+            if values {
+                row.push(h.field.clone().unwrap_or_default());
             }
-            return Ok(());
-        }
-        let rows: Vec<Vec<String>> = hits
-            .iter()
-            .map(|h| {
-                let mut row = vec![
-                    h.r#type.clone(),
-                    h.namespace.clone().unwrap_or_default(),
-                    h.name.clone(),
-                    h.key.clone(),
-                ];
-                if self.values {
-                    row.push(h.field.clone().unwrap_or_default());
-                }
-                row
-            })
-            .collect();
-        self.table.write_page(shell.out(), &rows)?;
-        Ok(())
+            row
+        })?;
     }
+    listing.flush(shell)
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let pattern = Pattern::new(&args.pattern, args.regex)?;
     let format = session.format_or(OutputFormat::Table);
-    if matches!(format, OutputFormat::Yaml | OutputFormat::Raw) {
-        return Err(Error::usage("`search` prints a table or JSON lines")
-            .with_hint("use -o table or -o json"));
+    let mut headers = vec!["type", "namespace", "name", "key"];
+    if args.values {
+        headers.push("field");
     }
+    let mut listing = Listing::new(format, "search", &headers)?;
     let cluster = session.cluster().await?;
     let readers = cluster.connect_readers().await?;
     let client = readers.primary();
@@ -176,20 +144,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     let opts = args.scan.apply(base.unordered());
 
-    let mut headers = vec!["type", "namespace", "name", "key"];
-    if args.values {
-        headers.push("field");
-    }
-    let mut printer = HitPrinter {
-        table: StreamingTable::new(&headers),
-        json: format == OutputFormat::Json,
-        values: args.values,
-    };
     let mut order = InOrder::default();
     let shell = &mut session.shell;
     let (mut hits, mut undecodable) = (0u64, 0u64);
     scan_pieces(
         &readers,
+        &prefix,
         &[(range.start.clone(), range.end.clone())],
         opts,
         |piece, page| {
@@ -200,7 +160,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                     shell.warn("the revision was compacted during the search: starting again");
                     return Ok(());
                 }
-                None => return printer.print(shell, &order.done(piece)),
+                None => return print(&mut listing, shell, &order.done(piece), args.values),
             };
             let mut found = Vec::new();
             for kv in kvs {
@@ -208,7 +168,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                     continue;
                 }
                 let info = registry::key::parse(kv.key(), &prefix);
-                if namespace.is_some() && info.namespace != namespace.as_deref() {
+                if !info.in_namespace(namespace.as_deref()) {
                     continue;
                 }
                 let field = if pattern.matches_key(&info) {
@@ -228,7 +188,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                     continue;
                 };
                 hits += 1;
-                found.push(FoundHit {
+                found.push(Hit {
                     r#type: info.type_name().to_string(),
                     namespace: info.namespace.map(str::to_string),
                     name: info.name.to_string(),
@@ -237,7 +197,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 });
             }
             let ready = order.add(piece, found);
-            printer.print(shell, &ready)
+            print(&mut listing, shell, &ready, args.values)
         },
     )
     .await?;
@@ -259,8 +219,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn hit(key: &str) -> FoundHit {
-        FoundHit {
+    fn hit(key: &str) -> Hit {
+        Hit {
             r#type: "pods".into(),
             namespace: None,
             name: key.into(),
@@ -269,7 +229,7 @@ mod tests {
         }
     }
 
-    fn keys(hits: Vec<FoundHit>) -> Vec<String> {
+    fn keys(hits: Vec<Hit>) -> Vec<String> {
         hits.into_iter().map(|h| h.key).collect()
     }
 

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::cli::{parse_bytes, OutputFormat};
-use crate::context::Session;
+use crate::context::{Cluster, Session};
 use crate::error::Result;
 use crate::etcd::{format_id, EtcdClient, Survey};
 use crate::keyspace::resolve::Resolver;
@@ -182,7 +182,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         .collect();
     let format = session.format_or(OutputFormat::Table);
     let keyspace = if args.analyze() {
-        Some(keyspace(&args, session, format).await?)
+        Some(keyspace(&args, &cluster, session, format).await?)
     } else {
         None
     };
@@ -194,10 +194,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 /// One values scan of the range, measured and dropped page by page.
 async fn keyspace(
     args: &Args,
+    cluster: &Cluster,
     session: &mut Session,
     format: OutputFormat,
 ) -> Result<KeyspaceSize> {
-    let cluster = session.cluster().await?;
     let readers = cluster.connect_readers().await?;
     let client = readers.primary();
     let prefix = session.global.prefix.clone();
@@ -216,7 +216,7 @@ async fn keyspace(
     let bar = progress::bar(show_progress, None, "measuring keys", true);
     let mut stats = KeyspaceStats::new(args.top.unwrap_or(10), args.by_namespace);
     let shell = &mut session.shell;
-    let summary = scan(&readers, &range.start, &range.end, opts, |page| {
+    let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         match page {
             Page::Restart { now } => {
                 stats.clear();
@@ -228,7 +228,7 @@ async fn keyspace(
                 let mut bytes = 0;
                 for kv in kvs {
                     let info = registry::key::parse(kv.key(), &prefix);
-                    if namespace.is_some() && info.namespace != namespace.as_deref() {
+                    if !info.in_namespace(namespace.as_deref()) {
                         continue;
                     }
                     let size = (kv.key().len() + kv.value().len()) as u64;

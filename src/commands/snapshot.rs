@@ -450,7 +450,7 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
             break;
         }
         let info = registry::key::parse(key, &prefix);
-        if namespace.is_some() && info.namespace != namespace.as_deref() {
+        if !info.in_namespace(namespace.as_deref()) {
             continue;
         }
         let entry = serde_json::json!({

@@ -176,7 +176,7 @@ impl Printer<'_> {
             }
         };
         let ns = self.scope.namespace.as_deref();
-        if !watch::in_namespace(&event.key, self.prefix, ns) {
+        if !registry::key::in_namespace(&event.key, self.prefix, ns) {
             return Ok(Flow::Continue);
         }
         let change = Change::new(&event, &self.decoder, self.prefix, self.all_fields);

@@ -23,10 +23,14 @@ pub async fn move_leader(client: &EtcdClient, target: u64) -> Result<()> {
     client.call(m.move_leader(target)).await.map(|_| ())
 }
 
-/// The current revision of the keyspace, as one member sees it.
-pub async fn current_revision(client: &EtcdClient) -> Result<i64> {
+/// The current revision of the keyspace, from a read that touches no key:
+/// linearizable, or as this member alone sees it with `serializable`.
+pub async fn current_revision(client: &EtcdClient, serializable: bool) -> Result<i64> {
     let mut kv = client.kv();
-    let opts = etcd_client::GetOptions::new().with_count_only();
+    let mut opts = etcd_client::GetOptions::new().with_count_only();
+    if serializable {
+        opts = opts.with_serializable();
+    }
     let resp = client.call(kv.get("\0", Some(opts))).await?;
     Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
 }

@@ -32,7 +32,7 @@ pub async fn discover(
     let end = prefix_end(base.as_bytes());
     // Only the pieces between built-in types can hold custom resources;
     // probing within them keeps each read's index walk short.
-    let (mut revision, pieces) =
+    let (revision, pieces) =
         plan::count_pieces(client, base.as_bytes(), &end, prefix, 0, serializable).await?;
     let pieces: Vec<(Vec<u8>, Vec<u8>)> = pieces
         .into_iter()
@@ -47,17 +47,12 @@ pub async fn discover(
             let mut o = GetOptions::new()
                 .with_range(end.clone())
                 .with_limit(1)
-                .with_keys_only();
-            if revision > 0 {
-                o = o.with_revision(revision);
-            }
+                .with_keys_only()
+                .with_revision(revision);
             if serializable {
                 o = o.with_serializable();
             }
             let resp = client.call(kv.get(cursor.clone(), Some(o))).await?;
-            if revision == 0 {
-                revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-            }
             let Some(first) = resp.kvs().first() else {
                 break;
             };

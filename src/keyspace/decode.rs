@@ -30,10 +30,7 @@ pub struct DecodeFlags {
 /// A decoded object and what was learned on the way.
 #[derive(Debug, Clone)]
 pub struct Object {
-    pub api_version: String,
     pub kind: String,
-    /// How the value was stored (for encrypted values: the provider).
-    pub encoding: Encoding,
     pub value: Value,
     pub warnings: Vec<String>,
 }
@@ -90,9 +87,7 @@ impl Decoder {
             value::redact_secrets(&mut obj);
         }
         Ok(Object {
-            api_version: decoded.api_version,
             kind: decoded.kind,
-            encoding,
             value: obj,
             warnings: decoded.warnings,
         })

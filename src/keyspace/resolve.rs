@@ -45,10 +45,6 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
     /// Every custom resource type declared by a CRD in this etcd.
     pub async fn crd_types(&mut self) -> Result<&[ResourceType]> {
         if self.custom.is_none() {
@@ -60,6 +56,7 @@ impl<'a> Resolver<'a> {
             let mut found = Vec::new();
             scan(
                 &Readers::single(self.client.clone()),
+                &self.prefix,
                 start.as_bytes(),
                 &end,
                 ScanOptions::values(),

@@ -26,10 +26,9 @@ use etcd_client::{GetOptions, GetResponse, KeyValue};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use registry::key::DEFAULT_PREFIX;
-
 use super::plan;
 use crate::error::{Error, Kind, Result};
+use crate::etcd::maintenance::current_revision;
 use crate::etcd::{EtcdClient, Readers};
 
 /// How a scan reads.
@@ -111,9 +110,6 @@ pub struct ScanSummary {
     /// The revision every page was read at.
     pub revision: i64,
     pub keys: u64,
-    pub pages: u64,
-    /// Whether the scan restarted after a compaction.
-    pub restarted: bool,
 }
 
 /// The end of the range covering every key that starts with `prefix`.
@@ -133,6 +129,7 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 /// order unless the options say otherwise.
 pub async fn scan<F>(
     readers: &Readers,
+    prefix: &str,
     start: &[u8],
     end: &[u8],
     opts: ScanOptions,
@@ -142,7 +139,7 @@ where
     F: FnMut(Page<'_>) -> Result<()>,
 {
     let ranges = [(start.to_vec(), end.to_vec())];
-    scan_pieces(readers, &ranges, opts, |_, page| {
+    scan_pieces(readers, prefix, &ranges, opts, |_, page| {
         page.map_or(Ok(()), &mut visit)
     })
     .await
@@ -155,6 +152,7 @@ where
 /// (see `search`).
 pub async fn scan_pieces<F>(
     readers: &Readers,
+    prefix: &str,
     ranges: &[(Vec<u8>, Vec<u8>)],
     opts: ScanOptions,
     mut visit: F,
@@ -164,7 +162,7 @@ where
 {
     let mut restarted = false;
     loop {
-        match scan_once(readers, ranges, opts, &mut visit).await {
+        match scan_once(readers, prefix, ranges, opts, &mut visit).await {
             Err(e) if is_compacted(&e) && !restarted && opts.revision == 0 => {
                 restarted = true;
                 let now = current_revision(readers.primary(), opts.serializable).await?;
@@ -177,12 +175,7 @@ where
                 )
                 .with_hint("read at a newer --revision, or without one"));
             }
-            other => {
-                return other.map(|mut s| {
-                    s.restarted = restarted;
-                    s
-                })
-            }
+            other => return other,
         }
     }
 }
@@ -203,17 +196,6 @@ fn is_compacted(e: &Error) -> bool {
     e.message.contains("required revision has been compacted")
 }
 
-/// The member's current revision, from a read that touches no key.
-async fn current_revision(client: &EtcdClient, serializable: bool) -> Result<i64> {
-    let mut kv = client.kv();
-    let mut o = GetOptions::new().with_count_only();
-    if serializable {
-        o = o.with_serializable();
-    }
-    let resp = client.call(kv.get("\0", Some(o))).await?;
-    Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
-}
-
 /// What a reader sends: a page of a piece, or `None` when the piece is done.
 type Delivery = (usize, Result<Option<Vec<KeyValue>>>);
 
@@ -230,6 +212,7 @@ struct Work {
 
 async fn scan_once<F>(
     readers: &Readers,
+    prefix: &str,
     ranges: &[(Vec<u8>, Vec<u8>)],
     opts: ScanOptions,
     visit: &mut F,
@@ -249,7 +232,7 @@ where
     };
     let pieces: Vec<(Vec<u8>, Vec<u8>)> = ranges
         .iter()
-        .flat_map(|(start, end)| plan::cut(start, end, DEFAULT_PREFIX))
+        .flat_map(|(start, end)| plan::cut(start, end, prefix))
         .map(|p| (p.start, p.end))
         .collect();
     let count = pieces.len();
@@ -307,7 +290,6 @@ where
         })?;
         match delivery? {
             Some(kvs) => {
-                summary.pages += 1;
                 summary.keys += kvs.len() as u64;
                 visit(piece, Some(Page::Keys(&kvs)))?;
             }

@@ -444,11 +444,6 @@ pub struct Change {
     pub error: Option<Error>,
 }
 
-/// Whether the key belongs to `namespace` (always, with no filter).
-pub fn in_namespace(key: &[u8], prefix: &str, namespace: Option<&str>) -> bool {
-    namespace.is_none_or(|ns| registry::key::parse(key, prefix).namespace == Some(ns))
-}
-
 impl Change {
     /// Decode an event. Undecodable values become `error`, never a failure.
     pub fn new(event: &Event, decoder: &Decoder, prefix: &str, all_fields: bool) -> Change {
@@ -557,8 +552,16 @@ mod tests {
     #[test]
     fn namespace_filter_reads_the_key() {
         let key = b"/registry/pods/kube-system/etcd-0";
-        assert!(in_namespace(key, "/registry", Some("kube-system")));
-        assert!(!in_namespace(key, "/registry", Some("default")));
-        assert!(in_namespace(key, "/registry", None));
+        assert!(registry::key::in_namespace(
+            key,
+            "/registry",
+            Some("kube-system")
+        ));
+        assert!(!registry::key::in_namespace(
+            key,
+            "/registry",
+            Some("default")
+        ));
+        assert!(registry::key::in_namespace(key, "/registry", None));
     }
 }

@@ -20,7 +20,6 @@ use crate::error::{Error, Kind, Result};
 pub struct Shell {
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
-    pub stdout_tty: bool,
     pub stderr_tty: bool,
     pub color: bool,
     pub verbose: bool,
@@ -30,15 +29,13 @@ impl Shell {
     /// stdout and stderr of the process, with colour only on a terminal and
     /// never when `NO_COLOR` is set.
     pub fn stdio(verbose: bool) -> Shell {
-        let stdout_tty = io::stdout().is_terminal();
         let stderr_tty = io::stderr().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Shell {
             out: Box::new(io::stdout()),
             err: Box::new(io::stderr()),
-            stdout_tty,
             stderr_tty,
-            color: stdout_tty && !no_color,
+            color: io::stdout().is_terminal() && !no_color,
             verbose,
         }
     }
@@ -48,7 +45,6 @@ impl Shell {
         Shell {
             out,
             err,
-            stdout_tty: false,
             stderr_tty: false,
             color: false,
             verbose: false,

@@ -67,6 +67,11 @@ pub struct KeyInfo<'a> {
 }
 
 impl<'a> KeyInfo<'a> {
+    /// Whether the key belongs to `namespace` (always, with no filter).
+    pub fn in_namespace(&self, namespace: Option<&str>) -> bool {
+        namespace.is_none_or(|ns| self.namespace == Some(ns))
+    }
+
     /// `resource[.group]`, the label to group keys by (`pods`,
     /// `deployments.apps`, `widgets.example.com`, `/foo/bar`).
     pub fn type_name(&self) -> QualifiedName<'a> {
@@ -104,6 +109,12 @@ pub enum KeyError {
 /// The prefix without trailing slashes, so `/registry` and `/registry/` agree.
 pub fn normalize_prefix(prefix: &str) -> &str {
     prefix.trim_end_matches('/')
+}
+
+/// Whether the key belongs to `namespace` (always, with no filter).
+pub fn in_namespace(key: &[u8], prefix: &str, namespace: Option<&str>) -> bool {
+    // No filter: no need to parse the key.
+    namespace.is_none() || parse(key, prefix).in_namespace(namespace)
 }
 
 /// Parses an etcd key written by kube-apiserver with the given `--etcd-prefix`

@@ -53,10 +53,6 @@ impl PortForwardDialer {
         }
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Open one forward.
     pub async fn forward(&self) -> Result<ForwardStream, Error> {
         if let Some(e) = &self.blocked {
