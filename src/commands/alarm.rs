@@ -229,11 +229,7 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     session
         .prompt()
         .confirm(&format!("disarm {} alarm(s)", rows.len()))?;
-    let client = survey
-        .views
-        .iter()
-        .find_map(|v| v.status.as_ref().and(v.client.as_ref()))
-        .ok_or_else(|| Error::new(Kind::Unavailable, "no member answered"))?;
+    let client = survey.answering_client()?;
     for r in &mut rows {
         let kind = AlarmKind::parse(&r.alarm)
             .ok_or_else(|| Error::new(Kind::Other, format!("unknown alarm `{}`", r.alarm)))?;

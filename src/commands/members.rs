@@ -82,7 +82,7 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
             (None, Some(e)) => Err(e),
             // In direct mode a member outside --endpoints is dialled at its
             // advertised client URL, as etcdctl would.
-            (None, None) if cluster.direct() => dial_advertised(m, &cluster, session)
+            (None, None) if cluster.direct() => dial_advertised(m, &cluster)
                 .await
                 .map(|a| applied = Some(a)),
             (None, None) => Err(Error::partial("no etcd pod found for this member")),
@@ -126,11 +126,7 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
 
 /// Health (status for a learner) at the advertised client URL; the
 /// member's applied index.
-async fn dial_advertised(
-    m: &etcd::Member,
-    cluster: &crate::context::Cluster,
-    _session: &Session,
-) -> Result<u64> {
+async fn dial_advertised(m: &etcd::Member, cluster: &crate::context::Cluster) -> Result<u64> {
     let url = m
         .client_urls
         .first()

@@ -196,11 +196,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session
             .prompt()
             .confirm(&format!("disarm {} NOSPACE alarm(s)", rows.len()))?;
-        let client = survey
-            .views
-            .iter()
-            .find_map(|v| v.status.as_ref().and(v.client.as_ref()))
-            .ok_or_else(|| Error::new(Kind::Unavailable, "no member answered"))?;
+        let client = survey.answering_client()?;
         for r in &rows {
             maintenance::disarm(client, r.member_id, AlarmKind::Nospace)
                 .await

@@ -506,14 +506,10 @@ async fn execute(
             session.shell.note(format!("  `{to}` leads now"));
         }
         Step::Remove { name, raw_id, .. } => {
+            let removed = state.member(*raw_id);
             let after = resize::Quorum::of(
-                now.voters - usize::from(!state.member(*raw_id).is_some_and(|m| m.is_learner)),
-                now.healthy
-                    - usize::from(
-                        state
-                            .member(*raw_id)
-                            .is_some_and(|m| !m.is_learner && m.reachable() && !m.lagging),
-                    ),
+                now.voters - usize::from(!removed.is_some_and(|m| m.is_learner)),
+                now.healthy - usize::from(removed.is_some_and(|m| m.healthy_voter())),
             );
             show_step(session, &step.describe(), &now, &after);
             session

@@ -63,6 +63,17 @@ impl TlsMaterial {
     }
 }
 
+/// The CA certificates in `ca` (PEM), as rustls trusts them.
+pub(crate) fn root_store(ca: &[u8], source: &str) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for cert in parse_certs(ca, &format!("CA from {source}"))? {
+        roots
+            .add(cert)
+            .map_err(|e| Error::new(Kind::Tls, format!("CA from {source}: {e}")))?;
+    }
+    Ok(roots)
+}
+
 /// Build the rustls client config used for every member.
 pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -82,14 +93,7 @@ pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<Clien
             )
             .with_hint("pass --cacert FILE (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)"));
         };
-        let mut roots = RootCertStore::empty();
-        let certs = parse_certs(ca, &format!("CA from {}", material.source))?;
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| Error::new(Kind::Tls, format!("CA from {}: {e}", material.source)))?;
-        }
-        builder.with_root_certificates(roots)
+        builder.with_root_certificates(root_store(ca, &material.source)?)
     };
 
     let mut config = match (&material.cert, &material.key) {

@@ -102,12 +102,18 @@ pub enum AlarmKind {
     Corrupt,
 }
 
+impl From<AlarmKind> for AlarmType {
+    fn from(kind: AlarmKind) -> AlarmType {
+        match kind {
+            AlarmKind::Nospace => AlarmType::Nospace,
+            AlarmKind::Corrupt => AlarmType::Corrupt,
+        }
+    }
+}
+
 impl AlarmKind {
     pub fn name(self) -> &'static str {
-        match self {
-            AlarmKind::Nospace => "NOSPACE",
-            AlarmKind::Corrupt => "CORRUPT",
-        }
+        super::alarm_name(self.into())
     }
 
     pub fn parse(name: &str) -> Option<AlarmKind> {
@@ -124,10 +130,7 @@ pub async fn disarm(client: &EtcdClient, member_id: u64, alarm: AlarmKind) -> Re
     let mut m = client.maintenance();
     let mut opts = AlarmOptions::new();
     opts.with_member(member_id);
-    let t = match alarm {
-        AlarmKind::Nospace => AlarmType::Nospace,
-        AlarmKind::Corrupt => AlarmType::Corrupt,
-    };
+    let t = AlarmType::from(alarm);
     client
         .call(m.alarm(AlarmAction::Deactivate, t, Some(opts)))
         .await

@@ -3,7 +3,7 @@
 //! plans all start from a [`Survey`].
 
 use crate::connect::Target;
-use crate::error::Error;
+use crate::error::{Error, Kind, Result};
 
 use super::{alarms, member_list, status, Alarm, ConnectSettings, EtcdClient, Member, Status};
 
@@ -130,6 +130,23 @@ impl Survey {
 
     pub fn statuses(&self) -> impl Iterator<Item = &Status> {
         self.views.iter().filter_map(|v| v.status.as_ref())
+    }
+
+    /// The clients of the members that answered, one slot per target, to
+    /// survey again without dialling ([`Survey::take_reusing`]).
+    pub fn live_clients(&self) -> Vec<Option<EtcdClient>> {
+        self.views
+            .iter()
+            .map(|v| v.status.as_ref().and(v.client.clone()))
+            .collect()
+    }
+
+    /// A member that answered, for cluster-wide requests.
+    pub fn answering_client(&self) -> Result<&EtcdClient> {
+        self.views
+            .iter()
+            .find_map(|v| v.status.as_ref().and(v.client.as_ref()))
+            .ok_or_else(|| Error::new(Kind::Unavailable, "no member answered"))
     }
 
     /// Whether a member is behind the others: an older raft term (it missed

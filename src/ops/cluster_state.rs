@@ -40,6 +40,11 @@ fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl MemberState {
+    /// A voter that answers and keeps up: what quorum can count on.
+    pub fn healthy_voter(&self) -> bool {
+        !self.is_learner && self.reachable() && !self.lagging
+    }
+
     pub fn reachable(&self) -> bool {
         self.error.is_none()
     }
@@ -81,10 +86,6 @@ impl ClusterState {
     /// names but no target answers for are unreachable; targets that answer
     /// for no listed member (no member list at all) are kept by endpoint.
     pub fn from_survey(survey: &Survey) -> ClusterState {
-        let max_term = survey.max_raft_term();
-        let max_applied = survey.max_applied_index();
-        let lagging =
-            |term: u64, applied: u64| term < max_term || applied + LAG_THRESHOLD < max_applied;
         let mut members = Vec::new();
         let listed = survey.members.clone().unwrap_or_default();
         let mut used = vec![false; survey.views.len()];
@@ -152,7 +153,7 @@ impl ClusterState {
                     row.db_size_quota = s.db_size_quota;
                     row.raft_term = s.raft_term;
                     row.raft_applied_index = s.raft_applied_index;
-                    row.lagging = lagging(s.raft_term, s.raft_applied_index);
+                    row.lagging = survey.lagging(s, LAG_THRESHOLD);
                     row.is_learner = s.is_learner;
                 }
             }
@@ -233,7 +234,7 @@ impl ClusterState {
         self.members
             .iter()
             .filter(|m| m.id != except && !self.is_leader(m.id))
-            .filter(|m| !m.is_learner && m.reachable() && !m.lagging)
+            .filter(|m| m.healthy_voter())
             .max_by(|a, b| {
                 a.raft_applied_index
                     .cmp(&b.raft_applied_index)

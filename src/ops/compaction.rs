@@ -46,11 +46,7 @@ pub async fn wait_settled(targets: &[Target], settings: &ConnectSettings, limit:
     let mut still = 0;
     loop {
         let survey = Survey::take_reusing(targets, settings, &clients).await;
-        clients = survey
-            .views
-            .iter()
-            .map(|v| v.status.as_ref().and(v.client.clone()))
-            .collect();
+        clients = survey.live_clients();
         let now = in_use(&ClusterState::from_survey(&survey));
         if before.as_ref().is_some_and(|b| settled(b, &now)) {
             still += 1;

@@ -320,15 +320,6 @@ async fn state_now(targets: &[Target], settings: &ConnectSettings) -> (Survey, C
     (survey, state)
 }
 
-/// The clients of a survey that answered, to poll again without dialling.
-fn clients_of(survey: &Survey) -> Vec<Option<EtcdClient>> {
-    survey
-        .views
-        .iter()
-        .map(|v| v.status.as_ref().and(v.client.clone()))
-        .collect()
-}
-
 fn client_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'a EtcdClient> {
     let i = state.member(id)?.target?;
     survey.views.get(i)?.client.as_ref()
@@ -447,7 +438,7 @@ async fn wait_until(
     let mut clients: Vec<Option<EtcdClient>> = Vec::new();
     loop {
         let survey = Survey::take_reusing(targets, settings, &clients).await;
-        clients = clients_of(&survey);
+        clients = Survey::live_clients(&survey);
         let state = ClusterState::from_survey(&survey);
         if ok(&state) {
             return Ok((survey, state));

@@ -186,15 +186,10 @@ impl Plan {
     }
 }
 
-/// Whether `m` counts as a healthy voter.
-fn healthy_voter(m: &MemberState) -> bool {
-    !m.is_learner && m.reachable() && !m.lagging
-}
-
 /// The quorum picture of the current configuration.
 pub fn current(state: &ClusterState) -> Quorum {
     let voters = state.members.iter().filter(|m| !m.is_learner).count();
-    let healthy = state.members.iter().filter(|m| healthy_voter(m)).count();
+    let healthy = state.members.iter().filter(|m| m.healthy_voter()).count();
     Quorum::of(voters, healthy)
 }
 
@@ -241,9 +236,8 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
         // In a replace re-run, the member carrying the name may already be
         // the replacement: it is not the one to remove.
         let is_replacement = |m: &MemberState| {
-            replacement_urls.is_some_and(|urls| m.is_learner && same_urls(&m.peer_urls, urls))
-                || replacement_urls
-                    .is_some_and(|urls| !m.started() && same_urls(&m.peer_urls, urls))
+            replacement_urls
+                .is_some_and(|urls| (m.is_learner || !m.started()) && same_urls(&m.peer_urls, urls))
         };
         let target = state
             .members
@@ -289,7 +283,7 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
             Some(t) => {
                 if !t.is_learner {
                     voters_after -= 1;
-                    if healthy_voter(t) {
+                    if t.healthy_voter() {
                         healthy_after -= 1;
                     }
                     let after = Quorum::of(voters_after, healthy_after);
@@ -303,7 +297,7 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
                             "the cluster has no quorum now ({}): etcd cannot commit a removal",
                             before.describe()
                         ));
-                    } else if healthy_voter(t) && before.healthy == 1 {
+                    } else if t.healthy_voter() && before.healthy == 1 {
                         refusal = Some(format!("`{}` is the last healthy member", t.label()));
                     } else if !after.has_quorum() {
                         refusal = Some(format!(
@@ -315,7 +309,7 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
                             after.quorum
                         ));
                     }
-                    if replacement_urls.is_some() && healthy_voter(t) {
+                    if replacement_urls.is_some() && t.healthy_voter() {
                         warnings.push(format!(
                             "`{}` is healthy: replace is meant for a failed member",
                             t.label()
@@ -407,7 +401,7 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
             voters_after += 1;
             healthy_after += 1;
         }
-        if !Quorum::of(before.voters, before.healthy).has_quorum() && !promoted {
+        if !before.has_quorum() && !promoted {
             refusal.get_or_insert(format!(
                 "the cluster has no quorum now ({}): etcd cannot commit a new member",
                 before.describe()

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
+
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct};
 
 use crate::connect::tls::TlsMaterial;
 use crate::connect::PodInfo;
@@ -46,14 +46,7 @@ pub fn with_pod_names(
     let Some(ca) = &material.ca else {
         return Ok(config.clone());
     };
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca) {
-        let cert =
-            cert.map_err(|e| Error::new(Kind::Tls, format!("CA from {}: {e}", material.source)))?;
-        roots
-            .add(cert)
-            .map_err(|e| Error::new(Kind::Tls, format!("CA from {}: {e}", material.source)))?;
-    }
+    let roots = super::super::tls::root_store(ca, &material.source)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
