@@ -748,3 +748,32 @@ fn kinds_at_versions_not_in_the_schema_use_a_sibling_version() {
         d.warnings
     );
 }
+
+/// A WatchEvent whose object is a `k8s\0` WatchEvent, nested far deeper
+/// than any real object: the nesting limit holds across the nested
+/// objects, so the decoder answers with an error instead of overflowing
+/// the stack.
+#[test]
+fn objects_nested_in_raw_extensions_cannot_exhaust_the_stack() {
+    let mut value = envelope("v1", "WatchEvent", Vec::new());
+    for _ in 0..5_000 {
+        let event = meta::WatchEvent {
+            r#type: Some("ADDED".into()),
+            object: Some(RawExtension { raw: Some(value) }),
+        };
+        value = envelope("v1", "WatchEvent", event.encode_to_vec());
+    }
+    match decode(&value, &lenient()) {
+        Err(DecodeError::Malformed(m)) => assert!(m.contains("too deep"), "{m}"),
+        other => panic!("expected a nesting error, got {other:?}"),
+    }
+    // Shallow nesting still decodes.
+    let inner = envelope("v1", "WatchEvent", Vec::new());
+    let event = meta::WatchEvent {
+        r#type: Some("ADDED".into()),
+        object: Some(RawExtension { raw: Some(inner) }),
+    };
+    let shallow = envelope("v1", "WatchEvent", event.encode_to_vec());
+    let d = decode(&shallow, &lenient()).expect("one level decodes");
+    assert!(d.json.contains("\"ADDED\""), "{}", d.json);
+}

@@ -58,7 +58,6 @@ use proto::{read_field, Transcoder};
 
 /// The magic prefix of kube-apiserver's protobuf storage form.
 pub(crate) const MAGIC: &[u8] = b"k8s\0";
-const ENC_PREFIX: &[u8] = b"k8s:enc:";
 
 /// How an etcd value is encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +94,7 @@ pub fn detect(value: &[u8]) -> Encoding {
     if value.starts_with(MAGIC) {
         return Encoding::Protobuf;
     }
-    if let Some(rest) = value.strip_prefix(ENC_PREFIX) {
+    if let Some(rest) = value.strip_prefix(crate::encryption::ENVELOPE_PREFIX) {
         // <provider>:<version>:<key name>:<ciphertext>; key names cannot
         // contain ':' so splitting is unambiguous.
         let mut parts = rest.splitn(4, |&b| b == b':');
@@ -193,7 +192,7 @@ pub fn decode(value: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError
         return Err(DecodeError::Empty);
     }
     match detect(value) {
-        Encoding::Protobuf => decode_protobuf(value, opts.strict),
+        Encoding::Protobuf => decode_protobuf(value, opts.strict, 0),
         Encoding::Json => {
             serde_json::from_slice::<serde::de::IgnoredAny>(value)
                 .map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
@@ -323,9 +322,15 @@ fn envelope(value: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     Ok(env)
 }
 
-/// Decodes a `k8s\0` value (also used for RawExtensions holding one).
-pub(crate) fn decode_protobuf(value: &[u8], strict: bool) -> Result<Decoded, DecodeError> {
-    decode_protobuf_as(value, None, strict)
+/// Decodes a `k8s\0` value (also used for RawExtensions holding one), at
+/// message nesting `depth`: a RawExtension's object counts the messages
+/// around it, so nested objects cannot exhaust the stack.
+pub(crate) fn decode_protobuf(
+    value: &[u8],
+    strict: bool,
+    depth: u32,
+) -> Result<Decoded, DecodeError> {
+    decode_protobuf_as(value, None, strict, depth)
 }
 
 /// Like [`decode`], for values whose envelope may lack its type meta (as in
@@ -339,7 +344,7 @@ pub fn decode_as(
     opts: &DecodeOptions,
 ) -> Result<Decoded, DecodeError> {
     if detect(value) == Encoding::Protobuf {
-        decode_protobuf_as(value, Some((api_version, kind)), opts.strict)
+        decode_protobuf_as(value, Some((api_version, kind)), opts.strict, 0)
     } else {
         decode(value, opts)
     }
@@ -362,6 +367,7 @@ fn decode_protobuf_as(
     value: &[u8],
     hint: Option<(&str, &str)>,
     strict: bool,
+    depth: u32,
 ) -> Result<Decoded, DecodeError> {
     let env = envelope(value)?;
     let (av, kind) = match hint {
@@ -371,6 +377,7 @@ fn decode_protobuf_as(
     let (cands, exact) = candidates(av, kind);
     let run = |m: u16, strict: bool| -> Result<Transcoder, DecodeError> {
         let mut t = Transcoder::new(strict, env.raw.len() * 2 + 64);
+        t.depth = depth;
         t.out.push(b'{');
         let mut need_comma = false;
         // Go omits empty type meta (e.g. in WatchEvent fixtures).
@@ -443,7 +450,7 @@ fn decode_protobuf_as(
             t.out
                 .extend_from_slice(itoa::Buffer::new().format(env.raw.len()).as_bytes());
             t.out.extend_from_slice(b",\"fields\":");
-            proto::generic_dump(&mut t.out, env.raw, 0)?;
+            proto::generic_dump(&mut t.out, env.raw, depth)?;
             t.out.push(b'}');
             t
         }

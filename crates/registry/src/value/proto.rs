@@ -113,7 +113,8 @@ pub(crate) struct Transcoder {
     pub warnings: Vec<String>,
     pub strict: bool,
     scratch: Vec<Entry>,
-    depth: u32,
+    /// Messages entered, across nested `k8s\0` objects too.
+    pub depth: u32,
 }
 
 impl Transcoder {
@@ -659,7 +660,7 @@ impl Transcoder {
             return Ok(());
         }
         if raw.starts_with(super::MAGIC) {
-            let inner = super::decode_protobuf(raw, self.strict)?;
+            let inner = super::decode_protobuf(raw, self.strict, self.depth)?;
             self.warnings.extend(inner.warnings);
             self.out.extend_from_slice(inner.json.as_bytes());
             return Ok(());
