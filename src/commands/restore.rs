@@ -148,8 +148,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         Some(p) => p.clone(),
         None => take_snapshot(&args, session).await?,
     };
-    let info = snapshot::info_of(&path)?;
-    let inspect = snapshot::inspect(&path, None, &session.global.prefix)?;
+    let (info, inspect) = snapshot::examine(&path, &session.global.prefix)?;
     session.shell.note("snapshot (verified offline):");
     snapshot::info_table(&info).write(session.shell.err(), false)?;
     if info.integrity == Integrity::NoHash {

@@ -149,35 +149,66 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// `snapshot status`: integrity first, then the keyspace.
-pub fn info_of(path: &Path) -> Result<SnapshotInfo> {
+/// The file read and checked once: its bytes, the database's length within
+/// them, its integrity and its keyspace as of `revision` (newest: `None`).
+fn open(path: &Path, revision: Option<i64>) -> Result<(Vec<u8>, usize, Integrity, snap::Keyspace)> {
+    let in_file = |e: Error| e.context(format!("`{}`", path.display()));
     let data = read(path)?;
-    let (db, integrity) =
-        snap::check_integrity(&data).map_err(|e| e.context(format!("`{}`", path.display())))?;
-    let ks =
-        snap::read_keyspace(db, None).map_err(|e| e.context(format!("`{}`", path.display())))?;
-    Ok(SnapshotInfo {
+    let (db, integrity) = snap::check_integrity(&data).map_err(in_file)?;
+    let ks = snap::read_keyspace(db, revision).map_err(in_file)?;
+    let db_len = db.len();
+    Ok((data, db_len, integrity, ks))
+}
+
+pub fn info_of(path: &Path) -> Result<SnapshotInfo> {
+    let (data, db_len, integrity, ks) = open(path, None)?;
+    Ok(info(path, &data, db_len, integrity, &ks))
+}
+
+pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<InspectReport> {
+    let (_, _, _, ks) = open(path, revision)?;
+    report(path, revision, &ks, prefix)
+}
+
+/// [`info_of`] and [`inspect`] of the newest revision, reading the file once.
+pub fn examine(path: &Path, prefix: &str) -> Result<(SnapshotInfo, InspectReport)> {
+    let (data, db_len, integrity, ks) = open(path, None)?;
+    Ok((
+        info(path, &data, db_len, integrity, &ks),
+        report(path, None, &ks, prefix)?,
+    ))
+}
+
+fn info(
+    path: &Path,
+    data: &[u8],
+    db_len: usize,
+    integrity: Integrity,
+    ks: &snap::Keyspace,
+) -> SnapshotInfo {
+    SnapshotInfo {
         file: path.display().to_string(),
         member: None,
         member_id: None,
-        sha256: (integrity == Integrity::Verified).then(|| snap::hex(&data[db.len()..])),
+        sha256: (integrity == Integrity::Verified).then(|| snap::hex(&data[db_len..])),
         integrity,
         revision: ks.revision,
         total_keys: ks.keys.len() as u64,
         size: data.len() as u64,
         consistent_index: ks.consistent_index,
         compacted_revision: ks.compacted_revision,
-        storage_version: ks.storage_version,
+        storage_version: ks.storage_version.clone(),
         etcd_version: None,
         took_ms: None,
-    })
+    }
 }
 
-pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<InspectReport> {
-    let data = read(path)?;
-    let (db, _) =
-        snap::check_integrity(&data).map_err(|e| e.context(format!("`{}`", path.display())))?;
-    let ks = snap::read_keyspace(db, revision)
-        .map_err(|e| e.context(format!("`{}`", path.display())))?;
+fn report(
+    path: &Path,
+    revision: Option<i64>,
+    ks: &snap::Keyspace,
+    prefix: &str,
+) -> Result<InspectReport> {
     if let Some(r) = revision {
         if r > ks.revision {
             return Err(Error::usage(format!(
@@ -186,7 +217,7 @@ pub fn inspect(path: &Path, revision: Option<i64>, prefix: &str) -> Result<Inspe
             )));
         }
     }
-    let types = snap::by_type(&ks, prefix);
+    let types = snap::by_type(ks, prefix);
     Ok(InspectReport {
         file: path.display().to_string(),
         revision: ks.revision,
