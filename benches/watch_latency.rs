@@ -7,7 +7,7 @@
 //! acknowledgement (the commit as the client sees it) to the line that
 //! reports it.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 #[path = "../examples/seed/objects.rs"]

@@ -1,7 +1,7 @@
-//! Tests of the real-etcd harness in `tests/support/` itself, against real
+//! Tests of the real-etcd harness in `tests/it/support/` itself, against real
 //! etcd processes (`ETCD_BIN` selects the build).
 
-mod support;
+use crate::support;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;

@@ -2,10 +2,9 @@
 //! paging of `ls` and `get --all`, against real etcd. Every number is
 //! checked against a brute-force computation from a full `etcdctl get`.
 
-mod support;
+use crate::support;
 
-#[path = "../examples/seed/objects.rs"]
-mod objects;
+use crate::objects;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::{Command, Output};

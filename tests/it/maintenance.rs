@@ -1,7 +1,7 @@
 //! Safe maintenance against real etcd: rolling defrag, compaction, NOSPACE
 //! recovery and snapshots. `ETCD_BIN` selects the etcd build.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -2,8 +2,8 @@
 //! kubeconfig, against the API server double in `kube_double/`, which
 //! forwards port-forward streams to a real 3-member TLS etcd cluster.
 
-mod kube_double;
-mod support;
+use crate::kube_double;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,10 +1,9 @@
 //! decode, get, ls and count against real etcd holding real storage-form
 //! Kubernetes objects.
 
-mod support;
+use crate::support;
 
-#[path = "../examples/seed/objects.rs"]
-mod objects;
+use crate::objects;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

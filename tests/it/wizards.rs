@@ -4,7 +4,7 @@
 //! pseudo-terminal. `ETCD_BIN` selects the etcd build; the tests adapt to
 //! its version (revision bump on 3.5+).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

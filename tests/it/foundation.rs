@@ -1,7 +1,7 @@
 //! The foundation commands (status, members, health, size, completion,
 //! version) against real etcd clusters started by the harness.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 

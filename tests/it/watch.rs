@@ -2,10 +2,9 @@
 //! with nothing lost or repeated, the leader killed mid-stream, a compacted
 //! start revision, and the flags that end a watch.
 
-mod support;
+use crate::support;
 
-#[path = "../examples/seed/objects.rs"]
-mod objects;
+use crate::objects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};

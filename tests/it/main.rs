@@ -1,0 +1,20 @@
+//! The integration tests, as one test binary so the harness compiles once.
+//!
+//! Every test talks to real etcd processes started by [`support`] on free
+//! 127.0.0.1 ports; Kubernetes mode goes through the API server double in
+//! [`kube_double`]. Run one family with `cargo test --test it foundation::`.
+
+mod kube_double;
+#[path = "../../examples/seed/objects.rs"]
+mod objects;
+mod support;
+
+mod analytics;
+mod foundation;
+mod harness;
+mod keyspace;
+mod kube;
+mod maintenance;
+mod packaging;
+mod watch;
+mod wizards;
