@@ -5,6 +5,8 @@
 pub mod client;
 pub mod maintenance;
 pub mod membership;
+pub mod metrics;
+pub mod probes;
 pub mod readers;
 pub mod survey;
 

@@ -78,6 +78,11 @@ pub struct ClusterOpts {
     /// Members are named `{name_prefix}{i}`: `m0`, or `etcd-0` as a
     /// StatefulSet names its pods.
     pub name_prefix: &'static str,
+    /// Run member `.0` under this command prefix (e.g. `strace ... --` to
+    /// slow its fsyncs); the prefix gets its own process group, killed whole.
+    pub command_prefix: Option<(usize, Vec<String>)>,
+    /// Days the member (server) certificates stay valid; default rcgen's.
+    pub server_cert_days: Option<i64>,
 }
 
 impl Default for ClusterOpts {
@@ -93,6 +98,8 @@ impl Default for ClusterOpts {
             election_ms: 500,
             startup_timeout: Duration::from_secs(20),
             name_prefix: "m",
+            command_prefix: None,
+            server_cert_days: None,
         }
     }
 }
@@ -130,6 +137,9 @@ pub struct Member {
     child: Option<Child>,
     /// Set when the process died on its own (seen by a health poll).
     exited: Option<ExitStatus>,
+    /// The child leads its own process group (a command prefix runs etcd
+    /// as its child): killing means killing the group.
+    group: bool,
 }
 
 impl Member {
@@ -165,6 +175,11 @@ impl Member {
 
     fn kill_and_reap(&mut self) {
         if let Some(mut child) = self.child.take() {
+            if self.group {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -363,9 +378,9 @@ impl Cluster {
         let names: Vec<String> = (0..opts.members)
             .map(|i| format!("{}{i}", opts.name_prefix))
             .collect();
-        let tls = opts
-            .tls
-            .map(|_| TlsFiles::generate(&dir.path().join("tls"), &names));
+        let tls = opts.tls.map(|_| {
+            TlsFiles::generate_with(&dir.path().join("tls"), &names, opts.server_cert_days)
+        });
         let client_scheme = if opts.tls.is_some() { "https" } else { "http" };
         let peer_scheme = if opts.tls == Some(TlsMode::Full) {
             "https"
@@ -389,6 +404,7 @@ impl Cluster {
                     dir: mdir,
                     child: None,
                     exited: None,
+                    group: false,
                 }
             })
             .collect();
@@ -468,6 +484,7 @@ impl Cluster {
             dir: mdir,
             child: None,
             exited: None,
+            group: false,
         });
         self.members.len() - 1
     }
@@ -492,7 +509,19 @@ impl Cluster {
             .append(true)
             .open(&m.log_path)
             .expect("open member log");
-        let mut cmd = Command::new(&self.etcd_bin);
+        let prefix = match &self.opts.command_prefix {
+            Some((j, prefix)) if *j == i && !prefix.is_empty() => Some(prefix.clone()),
+            _ => None,
+        };
+        let mut cmd = match &prefix {
+            Some(p) => {
+                use std::os::unix::process::CommandExt;
+                let mut cmd = Command::new(&p[0]);
+                cmd.args(&p[1..]).arg(&self.etcd_bin).process_group(0);
+                cmd
+            }
+            None => Command::new(&self.etcd_bin),
+        };
         scrub_env(&mut cmd, "ETCD");
         let heartbeat = self.opts.heartbeat_ms.to_string();
         let election = self.opts.election_ms.to_string();
@@ -541,6 +570,7 @@ impl Cluster {
         let m = &mut self.members[i];
         m.child = Some(child);
         m.exited = None;
+        m.group = prefix.is_some();
     }
 
     // ----- accessors -------------------------------------------------------
@@ -590,6 +620,14 @@ impl Cluster {
     /// The cluster's temp dir (members, logs, PEM files live below it).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+    /// The `--initial-cluster-token` every member started with.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+    /// `--initial-cluster` of the members as started.
+    pub fn initial_cluster_flag(&self) -> String {
+        self.initial_cluster()
     }
     pub fn etcdctl_path(&self) -> &Path {
         &self.etcdctl_bin

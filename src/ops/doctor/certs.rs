@@ -1,0 +1,98 @@
+//! What `doctor` needs to know about a certificate: when it expires and
+//! which names it covers. Pure: DER bytes in, facts out (x509-parser).
+
+use std::net::IpAddr;
+
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+/// The facts of one certificate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertFacts {
+    /// The subject's common name, or the whole subject.
+    pub subject: String,
+    /// Seconds since the Unix epoch.
+    pub not_after: i64,
+    /// `YYYY-MM-DD` (UTC).
+    pub not_after_date: String,
+    /// DNS and IP subject alternative names.
+    pub names: Vec<String>,
+    pub is_ca: bool,
+}
+
+pub fn read(der: &[u8]) -> Result<CertFacts, String> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let subject = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| cert.subject().to_string());
+    let not_after = cert.validity().not_after;
+    let date = not_after.to_datetime().date();
+    let mut names = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                GeneralName::DNSName(d) => names.push(d.to_string()),
+                GeneralName::IPAddress(b) => match b.len() {
+                    4 => names.push(IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()).to_string()),
+                    16 => names.push(IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()).to_string()),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    Ok(CertFacts {
+        subject,
+        not_after: not_after.timestamp(),
+        not_after_date: format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        ),
+        names,
+        is_ca: cert.is_ca(),
+    })
+}
+
+/// Whether `name` (a host name or an IP address) is one of `names`, with
+/// a leading `*.` covering exactly one DNS label, as TLS clients verify.
+pub fn covers(names: &[String], name: &str) -> bool {
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return names.iter().any(|n| n.parse::<IpAddr>().ok() == Some(ip));
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    names.iter().any(|n| {
+        let n = n.trim_end_matches('.').to_ascii_lowercase();
+        match n.strip_prefix("*.") {
+            Some(rest) => name
+                .split_once('.')
+                .is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+            None => n == name,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_exactly_or_by_one_wildcard_label() {
+        let names = vec![
+            "127.0.0.1".to_string(),
+            "*.etcd.svc".to_string(),
+            "Node-1".to_string(),
+        ];
+        assert!(covers(&names, "127.0.0.1"));
+        assert!(covers(&names, "node-1"));
+        assert!(covers(&names, "etcd-0.etcd.svc"));
+        assert!(!covers(&names, "a.b.etcd.svc"));
+        assert!(!covers(&names, "10.0.0.1"));
+        assert!(!covers(&names, "etcd.svc"));
+    }
+}

@@ -1,0 +1,498 @@
+//! What `doctor` asks the cluster, all read-only except the opt-in write
+//! probe. Every member is asked on its own connection, in parallel; a
+//! member that fails one question is still asked the others. The result is
+//! plain data for [`super::checks`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::future::join_all;
+
+use super::Check;
+use crate::connect::kube::portforward::PortForwardDialer;
+use crate::connect::kube::EtcdPod;
+use crate::connect::tls::server_name;
+use crate::connect::{PodInfo, Target};
+use crate::context::Cluster;
+use crate::error::{Error, Kind, Result};
+use crate::etcd::maintenance::{compacted_revision, current_revision};
+use crate::etcd::metrics::{self, Metrics, Source};
+use crate::etcd::probes::{self, Hash, View};
+use crate::etcd::{self, Alarm, EtcdClient, Member, Status, Survey};
+
+/// How many reads a latency probe takes the median of.
+pub const PROBE_READS: usize = 5;
+
+/// What to gather.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub window: Duration,
+    pub checks: Vec<Check>,
+    pub write_probe: bool,
+    pub prefix: String,
+}
+
+impl Options {
+    pub fn wants(&self, c: Check) -> bool {
+        self.checks.contains(&c)
+    }
+}
+
+/// A pod's facts (Kubernetes mode).
+#[derive(Debug, Clone, Default)]
+pub struct PodFacts {
+    pub namespace: String,
+    pub name: String,
+    pub restarts: i32,
+    /// The last termination: reason (`OOMKilled`, `Error`) and exit code.
+    pub last_termination: Option<(String, i32)>,
+    pub flags: Vec<(String, String)>,
+}
+
+/// One target, as far as it answered. Errors are kept as their one line.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFacts {
+    /// The member's name when known, else the endpoint.
+    pub label: String,
+    pub endpoint: String,
+    pub status: Option<Status>,
+    /// Why the member could not be asked at all.
+    pub error: Option<String>,
+    pub health: Option<std::result::Result<Duration, String>>,
+    pub view: Option<std::result::Result<View, String>>,
+    pub hash: Option<std::result::Result<Hash, String>>,
+    /// Two scrapes a window apart, and where they came from.
+    pub metrics: Option<std::result::Result<(Metrics, Metrics), String>>,
+    pub metrics_source: Option<String>,
+    pub serializable_read: Option<std::result::Result<Duration, String>>,
+    pub linearizable_read: Option<std::result::Result<Duration, String>>,
+    pub write: Option<std::result::Result<Duration, String>>,
+    /// The server certificate chain presented on the client port (DER).
+    pub chain: Option<std::result::Result<Vec<Vec<u8>>, String>>,
+    /// Names the server certificate must cover to be accepted.
+    pub names: Vec<String>,
+    pub pod: Option<PodFacts>,
+}
+
+/// Everything the checks look at.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub window: Duration,
+    pub members: Vec<MemberFacts>,
+    /// The member list, from the first member that answered.
+    pub member_list: Option<Vec<Member>>,
+    pub alarms: Vec<Alarm>,
+    /// The revision HashKV compared at; `None` when no hash was taken.
+    pub hash_revision: Option<i64>,
+    /// The compacted revision before and after the window (`Some(0)`:
+    /// nothing compacted), `None` when it could not be read.
+    pub compacted_before: Option<i64>,
+    pub compacted_after: Option<i64>,
+    pub current_revision: Option<i64>,
+    /// Keys in total and under `<prefix>/events/`.
+    pub total_keys: Option<i64>,
+    pub event_keys: Option<i64>,
+    pub prefix: String,
+    /// Our client certificate and CA bundle (DER), when TLS is used.
+    pub client_cert: Vec<Vec<u8>>,
+    pub ca: Vec<Vec<u8>>,
+    /// Seconds since the Unix epoch when gathered (certificate expiry).
+    pub now: i64,
+    /// Kubernetes mode.
+    pub kubernetes: bool,
+}
+
+impl Gathered {
+    /// The name of a member id from the member list.
+    pub fn member_name(&self, id: u64) -> Option<&str> {
+        self.member_list
+            .as_ref()?
+            .iter()
+            .find(|m| m.id == id && !m.name.is_empty())
+            .map(|m| m.name.as_str())
+    }
+}
+
+fn line(e: Error) -> String {
+    e.message
+}
+
+/// Where one member's metrics can be read: its client URL first; in
+/// Kubernetes mode also the pod's `--listen-metrics-urls` through a
+/// port-forward to that port.
+pub fn metrics_sources(cluster: &Cluster, i: usize) -> Vec<Source> {
+    let target = &cluster.targets[i];
+    let mut out = Vec::new();
+    let client_tls = match (&cluster.settings.tls, target.tls) {
+        (Some(config), true) => {
+            let name = cluster
+                .settings
+                .server_name_override
+                .clone()
+                .unwrap_or_else(|| target.server_name.clone());
+            match server_name(&name) {
+                Ok(n) => Some(Some((metrics::http1_config(config), n))),
+                Err(_) => None,
+            }
+        }
+        (_, true) => None,
+        (_, false) => Some(None),
+    };
+    if let Some(tls) = client_tls {
+        out.push(Source {
+            url: format!("{}/metrics", target.endpoint),
+            dialer: target.dialer.clone(),
+            tls,
+            host: target.server_name.clone(),
+        });
+    }
+    if let (Some(kube), Some(pod)) = (&cluster.kube, cluster.pods.get(i)) {
+        for url in pod
+            .flag("listen-metrics-urls")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|u| !u.is_empty())
+        {
+            let Ok(e) = crate::connect::direct::Endpoint::parse(url.trim(), false) else {
+                continue;
+            };
+            let tls = match (&cluster.settings.tls, e.tls) {
+                (_, false) => None,
+                (Some(config), true) => match server_name(&target.server_name) {
+                    Ok(n) => Some((metrics::http1_config(config), n)),
+                    Err(_) => continue,
+                },
+                (None, true) => continue,
+            };
+            out.push(Source {
+                url: format!("pod/{}:{}/metrics", pod.info.name, e.port),
+                dialer: Arc::new(PortForwardDialer::new(
+                    kube,
+                    &pod.info,
+                    e.port,
+                    pod.problem.clone(),
+                )),
+                tls,
+                host: format!("{}:{}", e.host, e.port),
+            });
+        }
+    }
+    out
+}
+
+/// The first source that answers; errors joined when none does.
+pub async fn scrape_any(
+    sources: &[Source],
+    timeout: Duration,
+) -> std::result::Result<(Metrics, String), String> {
+    let mut errors = Vec::new();
+    for s in sources {
+        match metrics::scrape(s, timeout).await {
+            Ok(scrape) => return Ok((scrape.metrics, s.url.clone())),
+            Err(e) => errors.push(format!("{}: {}", s.url, e.message)),
+        }
+    }
+    if errors.is_empty() {
+        return Err("no metrics URL to read".into());
+    }
+    Err(errors.join("; "))
+}
+
+/// Scrape one source again (the one that answered first).
+async fn scrape_named(
+    sources: &[Source],
+    url: &str,
+    timeout: Duration,
+) -> std::result::Result<Metrics, String> {
+    let s = sources
+        .iter()
+        .find(|s| s.url == url)
+        .ok_or_else(|| "metrics source vanished".to_string())?;
+    metrics::scrape(s, timeout)
+        .await
+        .map(|s| s.metrics)
+        .map_err(line)
+}
+
+fn pod_facts(pod: &EtcdPod) -> PodFacts {
+    let status = pod
+        .spec
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == pod.container.name));
+    PodFacts {
+        namespace: pod.info.namespace.clone(),
+        name: pod.info.name.clone(),
+        restarts: status.map(|s| s.restart_count).unwrap_or(0),
+        last_termination: status
+            .and_then(|s| s.last_state.as_ref())
+            .and_then(|l| l.terminated.as_ref())
+            .map(|t| {
+                (
+                    t.reason.clone().unwrap_or_else(|| "unknown".into()),
+                    t.exit_code,
+                )
+            }),
+        flags: pod.flags.clone(),
+    }
+}
+
+/// The names a server certificate may carry for this target: the dialled
+/// name, and in Kubernetes mode the pod's IP, node and name.
+fn names(target: &Target, override_name: Option<&String>) -> Vec<String> {
+    if let Some(n) = override_name {
+        return vec![n.clone()];
+    }
+    let mut out = vec![target.server_name.clone()];
+    if let Some(PodInfo { name, node, ip, .. }) = &target.pod {
+        out.extend(ip.iter().cloned());
+        out.extend(node.iter().cloned());
+        out.push(name.clone());
+    }
+    out.dedup();
+    out
+}
+
+fn pem_certs(pem: Option<&Vec<u8>>) -> Vec<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let Some(pem) = pem else { return Vec::new() };
+    CertificateDer::pem_slice_iter(pem)
+        .filter_map(|c| c.ok())
+        .map(|c| c.as_ref().to_vec())
+        .collect()
+}
+
+/// Ask everything; the window runs from the first scrape to the second.
+pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
+    let settings = &cluster.settings;
+    let timeout = settings.command_timeout;
+    let survey = Survey::take(&cluster.targets, settings).await;
+    if survey.statuses().next().is_none() {
+        // Nothing answered: say why (the first member's error).
+        let first = survey
+            .views
+            .iter()
+            .find_map(|v| v.error.clone())
+            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
+        let total = survey.views.len();
+        return Err(Error::new(
+            first.kind,
+            format!(
+                "none of the {total} members could be reached: {}",
+                first.message
+            ),
+        )
+        .with_hint(
+            first
+                .hint
+                .unwrap_or_else(|| "check the endpoints (or pods) and the TLS flags".to_string()),
+        ));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut g = Gathered {
+        window: opts.window,
+        member_list: survey.members.clone(),
+        alarms: survey.alarms.clone(),
+        prefix: opts.prefix.clone(),
+        client_cert: pem_certs(cluster.tls_material.cert.as_ref()),
+        ca: pem_certs(cluster.tls_material.ca.as_ref()),
+        now,
+        kubernetes: !cluster.direct(),
+        ..Default::default()
+    };
+    let sources: Vec<Vec<Source>> = (0..cluster.targets.len())
+        .map(|i| metrics_sources(cluster, i))
+        .collect();
+
+    // Round one, per member: health, view, probes, certificates, first scrape.
+    let survey_ref = &survey;
+    let first = join_all(survey.views.iter().enumerate().map(|(i, v)| {
+        let sources = &sources[i];
+        let survey = survey_ref;
+        async move {
+            let mut f = MemberFacts {
+                endpoint: v.target.endpoint.clone(),
+                label: v
+                    .member_id()
+                    .and_then(|id| survey.member_name(id))
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .or_else(|| {
+                        survey
+                            .member_behind(&v.target)
+                            .map(|m| m.name.clone())
+                            .filter(|n| !n.is_empty())
+                    })
+                    .unwrap_or_else(|| v.target.endpoint.clone()),
+                status: v.status.clone(),
+                error: v.error.as_ref().map(|e| e.message.clone()),
+                names: names(&v.target, settings.server_name_override.as_ref()),
+                pod: cluster.pods.get(i).map(pod_facts),
+                ..Default::default()
+            };
+            if v.target.tls && opts.wants(Check::Certificates) {
+                if let Some(s) = sources.iter().find(|s| s.tls.is_some()) {
+                    f.chain = Some(
+                        metrics::presented_chain(s, settings.dial_timeout.max(timeout))
+                            .await
+                            .map_err(line),
+                    );
+                }
+            }
+            let (Some(client), Some(_)) = (&v.client, &v.status) else {
+                return (f, None);
+            };
+            if opts.wants(Check::Health) {
+                f.health = Some(etcd::health_check(client).await.map_err(line));
+            }
+            if opts.wants(Check::Agreement) {
+                f.view = Some(probes::view(client).await.map_err(line));
+            }
+            if opts.wants(Check::Probes) {
+                f.serializable_read = Some(
+                    probes::read_latency(client, true, PROBE_READS)
+                        .await
+                        .map_err(line),
+                );
+                f.linearizable_read = Some(
+                    probes::read_latency(client, false, PROBE_READS)
+                        .await
+                        .map_err(line),
+                );
+                if opts.write_probe {
+                    f.write = Some(probes::write_latency(client).await.map_err(line));
+                }
+            }
+            let first = if opts.wants(Check::Latency) {
+                Some(scrape_any(sources, timeout).await)
+            } else {
+                None
+            };
+            (f, first)
+        }
+    }))
+    .await;
+    let window_start = Instant::now();
+
+    let any_client = survey.answering_client()?.clone();
+    if opts.wants(Check::Space) {
+        g.compacted_before = compacted_revision(&any_client)
+            .await
+            .ok()
+            .map(|r| r.unwrap_or(0));
+    }
+
+    // During the window: consistency and the key counts.
+    let voters: Vec<(usize, EtcdClient)> = survey
+        .views
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.status.as_ref().is_some_and(|s| !s.is_learner))
+        .filter_map(|(i, v)| v.client.clone().map(|c| (i, c)))
+        .collect();
+    let mut hashes: Vec<Option<std::result::Result<Hash, String>>> = vec![None; survey.views.len()];
+    if opts.wants(Check::Consistency) {
+        let (rev, taken) = hash_round(&voters, timeout).await;
+        g.hash_revision = rev;
+        for (i, h) in taken {
+            hashes[i] = Some(h);
+        }
+    }
+    if opts.wants(Check::Space) {
+        g.current_revision = current_revision(&any_client, false).await.ok();
+        g.total_keys = count_keys(&any_client, "\0", Some("\0")).await.ok();
+        let events = format!("{}/events/", opts.prefix.trim_end_matches('/'));
+        g.event_keys = count_keys(&any_client, &events, None).await.ok();
+    }
+    let elapsed = window_start.elapsed();
+    if opts.wants(Check::Latency) && elapsed < opts.window {
+        tokio::time::sleep(opts.window - elapsed).await;
+    }
+
+    // Round two: the second scrape of each member that gave a first.
+    let second = join_all(first.iter().enumerate().map(|(i, (_, first))| {
+        let sources = &sources[i];
+        async move {
+            match first {
+                Some(Ok((_, url))) => Some(scrape_named(sources, url, timeout).await),
+                _ => None,
+            }
+        }
+    }))
+    .await;
+    if opts.wants(Check::Space) {
+        g.compacted_after = compacted_revision(&any_client)
+            .await
+            .ok()
+            .map(|r| r.unwrap_or(0));
+    }
+
+    for (((mut f, first), second), hash) in first.into_iter().zip(second).zip(hashes) {
+        f.hash = hash;
+        match (first, second) {
+            (Some(Ok((before, url))), Some(Ok(after))) => {
+                f.metrics = Some(Ok((before, after)));
+                f.metrics_source = Some(url);
+            }
+            (Some(Ok((_, url))), Some(Err(e))) => {
+                f.metrics = Some(Err(e));
+                f.metrics_source = Some(url);
+            }
+            (Some(Err(e)), _) => f.metrics = Some(Err(e)),
+            _ => {}
+        }
+        g.members.push(f);
+    }
+    Ok(g)
+}
+
+/// Keys in `[key, end)` (or under the prefix `key` when `end` is `None`),
+/// counted by etcd without sending them.
+async fn count_keys(client: &EtcdClient, key: &str, end: Option<&str>) -> Result<i64> {
+    let mut kv = client.kv();
+    let opts = etcd_client::GetOptions::new().with_count_only();
+    let opts = match end {
+        Some(e) => opts.with_range(e),
+        None => opts.with_prefix(),
+    };
+    let resp = client.call(kv.get(key, Some(opts))).await?;
+    Ok(resp.count())
+}
+
+/// HashKV of every voter at one revision every one of them has and none
+/// has compacted: the lowest current revision. When a compaction moves
+/// under it (an error, or members reporting different compacted
+/// revisions), pick again, three times at most.
+async fn hash_round(
+    voters: &[(usize, EtcdClient)],
+    timeout: Duration,
+) -> (Option<i64>, Vec<(usize, std::result::Result<Hash, String>)>) {
+    let mut last = (None, Vec::new());
+    for _ in 0..3 {
+        let revs = join_all(voters.iter().map(|(_, c)| current_revision(c, true))).await;
+        let Some(rev) = revs.iter().filter_map(|r| r.as_ref().ok()).copied().min() else {
+            return (None, Vec::new());
+        };
+        let taken: Vec<(usize, std::result::Result<Hash, String>)> =
+            join_all(voters.iter().map(|(i, c)| async move {
+                (*i, probes::hash_kv(c, rev, timeout * 6).await.map_err(line))
+            }))
+            .await;
+        let compacts: Vec<i64> = taken
+            .iter()
+            .filter_map(|(_, h)| h.as_ref().ok().map(|h| h.compact_revision))
+            .collect();
+        let agreed_compaction = compacts.windows(2).all(|w| w[0] == w[1]);
+        let failed = taken.iter().any(|(_, h)| h.is_err());
+        last = (Some(rev), taken);
+        if agreed_compaction && !failed {
+            break;
+        }
+    }
+    last
+}
