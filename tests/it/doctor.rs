@@ -297,7 +297,7 @@ fn doctor_fails_nospace_with_recover_space_next_and_the_real_quota() {
     // etcd 3.4 does not report its quota in Status: the metrics do.
     let v = q["value"].as_str().unwrap();
     assert!(
-        v.contains("of 2 MiB (metrics)") || v.contains("(status)"),
+        v.contains("of 2.0 MiB (metrics)") || v.contains("(status)"),
         "{v}"
     );
     let alarm = findings(&r, "alarms");

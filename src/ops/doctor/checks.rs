@@ -700,13 +700,9 @@ fn flag<'a>(m: &'a MemberFacts, name: &str) -> Option<&'a str> {
 }
 
 pub fn member_quota(m: &MemberFacts) -> (u64, QuotaSource) {
-    let metrics = match &m.metrics {
-        Some(Ok((_, after))) => after.value("etcd_server_quota_backend_bytes"),
-        _ => None,
-    };
     choose_quota(
         m.status.as_ref().map(|s| s.db_size_quota).unwrap_or(0),
-        metrics,
+        m.metrics_quota,
         flag(m, "quota-backend-bytes"),
         DEFAULT_QUOTA,
     )

@@ -64,6 +64,8 @@ pub struct MemberFacts {
     /// Two scrapes a window apart, and where they came from.
     pub metrics: Option<std::result::Result<(Metrics, Metrics), String>>,
     pub metrics_source: Option<String>,
+    /// `etcd_server_quota_backend_bytes` from the first scrape.
+    pub metrics_quota: Option<f64>,
     pub serializable_read: Option<std::result::Result<Duration, String>>,
     pub linearizable_read: Option<std::result::Result<Duration, String>>,
     pub write: Option<std::result::Result<Duration, String>>,
@@ -214,6 +216,17 @@ async fn scrape_named(
         .map_err(line)
 }
 
+/// The member advertising `endpoint` as a client URL (direct mode: a
+/// member that did not answer is still named).
+fn member_at<'a>(survey: &'a Survey, endpoint: &str) -> Option<&'a Member> {
+    let norm = |u: &str| u.trim_end_matches('/').to_ascii_lowercase();
+    survey
+        .members
+        .as_ref()?
+        .iter()
+        .find(|m| m.client_urls.iter().any(|u| norm(u) == norm(endpoint)))
+}
+
 fn pod_facts(pod: &EtcdPod) -> PodFacts {
     let status = pod
         .spec
@@ -325,6 +338,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                     .or_else(|| {
                         survey
                             .member_behind(&v.target)
+                            .or_else(|| member_at(survey, &v.target.endpoint))
                             .map(|m| m.name.clone())
                             .filter(|n| !n.is_empty())
                     })
@@ -368,8 +382,13 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                     f.write = Some(probes::write_latency(client).await.map_err(line));
                 }
             }
-            let first = if opts.wants(Check::Latency) {
-                Some(scrape_any(sources, timeout).await)
+            // Space needs the quota the metrics give (etcd < 3.6).
+            let first = if opts.wants(Check::Latency) || opts.wants(Check::Space) {
+                let first = scrape_any(sources, timeout).await;
+                if let Ok((m, _)) = &first {
+                    f.metrics_quota = m.value("etcd_server_quota_backend_bytes");
+                }
+                Some(first)
             } else {
                 None
             };
@@ -419,7 +438,9 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
         let sources = &sources[i];
         async move {
             match first {
-                Some(Ok((_, url))) => Some(scrape_named(sources, url, timeout).await),
+                Some(Ok((_, url))) if opts.wants(Check::Latency) => {
+                    Some(scrape_named(sources, url, timeout).await)
+                }
                 _ => None,
             }
         }
@@ -443,7 +464,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                 f.metrics = Some(Err(e));
                 f.metrics_source = Some(url);
             }
-            (Some(Err(e)), _) => f.metrics = Some(Err(e)),
+            (Some(Err(e)), _) if opts.wants(Check::Latency) => f.metrics = Some(Err(e)),
             _ => {}
         }
         g.members.push(f);
