@@ -8,6 +8,7 @@ use super::gather::{Gathered, MemberFacts};
 use super::{certs, Check, Finding, Severity};
 use crate::etcd::format_id;
 use crate::etcd::metrics::{Histogram, Metrics};
+use crate::ops::quota::{self, QuotaSource, DEFAULT_QUOTA};
 use crate::output::{human_bytes, human_duration, percent};
 
 /// etcd's hardware guidance: WAL fsync p99 under 10 ms.
@@ -46,8 +47,6 @@ pub const ELECTION_HEARTBEATS: f64 = 10.0;
 /// etcd's default `--snapshot-count` (3.4, 3.5): more keeps more raft
 /// entries in memory.
 pub const SNAPSHOT_COUNT: u64 = 100_000;
-/// etcd's default quota when none is configured.
-pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Every finding of the selected checks, in check order.
 pub fn run(g: &Gathered, checks: &[Check]) -> Vec<Finding> {
@@ -647,60 +646,13 @@ pub fn probes(g: &Gathered) -> Vec<Finding> {
     out
 }
 
-/// Where a member's quota comes from, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuotaSource {
-    /// etcd ≥ 3.6 reports it in Status.
-    Status,
-    /// `etcd_server_quota_backend_bytes` in its metrics (etcd ≥ 3.4).
-    Metrics,
-    /// The pod's `--quota-backend-bytes`.
-    PodFlag,
-    /// Nothing said: etcd's default (or `--quota-bytes`) assumed.
-    Assumed,
-}
-
-impl QuotaSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QuotaSource::Status => "status",
-            QuotaSource::Metrics => "metrics",
-            QuotaSource::PodFlag => "pod flag",
-            QuotaSource::Assumed => "assumed",
-        }
-    }
-}
-
-/// The quota: Status when it has it, else the metrics, else the pod flag,
-/// else `assumed`. A zero or negative flag means etcd's default.
-pub fn choose_quota(
-    status: u64,
-    metrics: Option<f64>,
-    flag: Option<&str>,
-    assumed: u64,
-) -> (u64, QuotaSource) {
-    if status > 0 {
-        return (status, QuotaSource::Status);
-    }
-    if let Some(m) = metrics.filter(|m| *m > 0.0) {
-        return (m as u64, QuotaSource::Metrics);
-    }
-    if let Some(f) = flag.and_then(|f| f.trim().parse::<i64>().ok()) {
-        return (
-            if f > 0 { f as u64 } else { DEFAULT_QUOTA },
-            QuotaSource::PodFlag,
-        );
-    }
-    (assumed, QuotaSource::Assumed)
-}
-
 fn flag<'a>(m: &'a MemberFacts, name: &str) -> Option<&'a str> {
     let pod = m.pod.as_ref()?;
     crate::connect::kube::discovery::flag(&pod.flags, name)
 }
 
 pub fn member_quota(m: &MemberFacts) -> (u64, QuotaSource) {
-    choose_quota(
+    quota::choose(
         m.status.as_ref().map(|s| s.db_size_quota).unwrap_or(0),
         m.metrics_quota,
         flag(m, "quota-backend-bytes"),
@@ -1142,27 +1094,6 @@ mod tests {
         assert_eq!(quota.next.as_deref(), Some("kubectl etcd recover-space"));
         let alarm = all.iter().find(|f| f.check == "alarms").unwrap();
         assert_eq!(alarm.next.as_deref(), Some("kubectl etcd recover-space"));
-    }
-
-    #[test]
-    fn quota_comes_from_status_then_metrics_then_flag_then_assumption() {
-        assert_eq!(
-            choose_quota(5, Some(6.0), Some("7"), 8),
-            (5, QuotaSource::Status)
-        );
-        assert_eq!(
-            choose_quota(0, Some(6.0), Some("7"), 8),
-            (6, QuotaSource::Metrics)
-        );
-        assert_eq!(
-            choose_quota(0, None, Some("7"), 8),
-            (7, QuotaSource::PodFlag)
-        );
-        assert_eq!(
-            choose_quota(0, None, Some("0"), 8),
-            (DEFAULT_QUOTA, QuotaSource::PodFlag)
-        );
-        assert_eq!(choose_quota(0, None, None, 8), (8, QuotaSource::Assumed));
     }
 
     #[test]

@@ -3,15 +3,12 @@
 //! member that fails one question is still asked the others. The result is
 //! plain data for [`super::checks`].
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
 
 use super::Check;
-use crate::connect::kube::portforward::PortForwardDialer;
 use crate::connect::kube::EtcdPod;
-use crate::connect::tls::server_name;
 use crate::connect::{PodInfo, Target};
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
@@ -19,6 +16,7 @@ use crate::etcd::maintenance::{compacted_revision, current_revision};
 use crate::etcd::metrics::{self, Metrics, Source};
 use crate::etcd::probes::{self, Hash, View};
 use crate::etcd::{self, Alarm, EtcdClient, Member, Status, Survey};
+use crate::ops::quota::{metrics_sources, scrape_any};
 
 /// How many reads a latency probe takes the median of.
 pub const PROBE_READS: usize = 5;
@@ -117,87 +115,6 @@ impl Gathered {
 
 fn line(e: Error) -> String {
     e.message
-}
-
-/// Where one member's metrics can be read: its client URL first; in
-/// Kubernetes mode also the pod's `--listen-metrics-urls` through a
-/// port-forward to that port.
-pub fn metrics_sources(cluster: &Cluster, i: usize) -> Vec<Source> {
-    let target = &cluster.targets[i];
-    let mut out = Vec::new();
-    let client_tls = match (&cluster.settings.tls, target.tls) {
-        (Some(config), true) => {
-            let name = cluster
-                .settings
-                .server_name_override
-                .clone()
-                .unwrap_or_else(|| target.server_name.clone());
-            match server_name(&name) {
-                Ok(n) => Some(Some((metrics::http1_config(config), n))),
-                Err(_) => None,
-            }
-        }
-        (_, true) => None,
-        (_, false) => Some(None),
-    };
-    if let Some(tls) = client_tls {
-        out.push(Source {
-            url: format!("{}/metrics", target.endpoint),
-            dialer: target.dialer.clone(),
-            tls,
-            host: target.server_name.clone(),
-        });
-    }
-    if let (Some(kube), Some(pod)) = (&cluster.kube, cluster.pods.get(i)) {
-        for url in pod
-            .flag("listen-metrics-urls")
-            .unwrap_or_default()
-            .split(',')
-            .filter(|u| !u.is_empty())
-        {
-            let Ok(e) = crate::connect::direct::Endpoint::parse(url.trim(), false) else {
-                continue;
-            };
-            let tls = match (&cluster.settings.tls, e.tls) {
-                (_, false) => None,
-                (Some(config), true) => match server_name(&target.server_name) {
-                    Ok(n) => Some((metrics::http1_config(config), n)),
-                    Err(_) => continue,
-                },
-                (None, true) => continue,
-            };
-            out.push(Source {
-                url: format!("pod/{}:{}/metrics", pod.info.name, e.port),
-                dialer: Arc::new(PortForwardDialer::new(
-                    kube,
-                    &pod.info,
-                    e.port,
-                    pod.problem.clone(),
-                )),
-                tls,
-                host: format!("{}:{}", e.host, e.port),
-            });
-        }
-    }
-    out
-}
-
-/// The first source that answers; errors joined when none does.
-pub async fn scrape_any(
-    sources: &[Source],
-    timeout: Duration,
-) -> std::result::Result<(Metrics, String), String> {
-    let mut errors = Vec::new();
-    for s in sources {
-        match metrics::scrape(s, timeout).await {
-            Ok(scrape) => return Ok((scrape.metrics, s.url.clone())),
-            Err(e) => errors.push(format!("{}: {}", s.url, e.message)),
-        }
-    }
-    if errors.is_empty() {
-        return Err("no metrics URL to read".into());
-    }
-    Err(errors.join("; "))
 }
 
 /// Scrape one source again (the one that answered first).
