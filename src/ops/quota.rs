@@ -99,9 +99,10 @@ pub async fn survey(cluster: &Cluster) -> Survey {
     survey
 }
 
-/// Where one member's metrics can be read: its client URL first; in
-/// Kubernetes mode also the pod's `--listen-metrics-urls` through a
-/// port-forward to that port.
+/// Where one member's metrics can be read: in Kubernetes mode first the
+/// pod's `--listen-metrics-urls` (kubeadm's `http://127.0.0.1:2381`, what
+/// scrapers use, no client certificate needed) through a port-forward to
+/// that port; then the member's client URL.
 pub fn metrics_sources(cluster: &Cluster, i: usize) -> Vec<Source> {
     let target = &cluster.targets[i];
     let mut out = Vec::new();
@@ -117,14 +118,6 @@ pub fn metrics_sources(cluster: &Cluster, i: usize) -> Vec<Source> {
             .map(|n| Some((metrics::http1_config(config), n))),
         (None, true) => None,
     };
-    if let Some(tls) = client_tls {
-        out.push(Source {
-            url: format!("{}/metrics", target.endpoint),
-            dialer: target.dialer.clone(),
-            tls,
-            host: target.server_name.clone(),
-        });
-    }
     if let (Some(kube), Some(pod)) = (&cluster.kube, cluster.pods.get(i)) {
         for url in pod
             .flag("listen-metrics-urls")
@@ -155,6 +148,14 @@ pub fn metrics_sources(cluster: &Cluster, i: usize) -> Vec<Source> {
                 host: format!("{}:{}", e.host, e.port),
             });
         }
+    }
+    if let Some(tls) = client_tls {
+        out.push(Source {
+            url: format!("{}/metrics", target.endpoint),
+            dialer: target.dialer.clone(),
+            tls,
+            host: target.server_name.clone(),
+        });
     }
     out
 }

@@ -343,3 +343,80 @@ fn doctor_names_the_date_server_certificates_expire() {
     assert_eq!(one(&r, "client-cert", "cluster")["severity"], "ok", "{r:#}");
     assert_eq!(one(&r, "ca-cert", "cluster")["severity"], "ok");
 }
+
+#[test]
+fn doctor_in_kubernetes_mode_reads_metrics_through_the_pods_metrics_port_and_reports_restarts() {
+    use crate::kube::{host_port, Certs, Env};
+    use serde_json::json;
+    let c = Cluster::start(ClusterOpts {
+        members: 3,
+        tls: Some(TlsMode::ClientCertAuth),
+        metrics_urls: true,
+        quota_backend_bytes: Some(64 * 1024 * 1024),
+        ..Default::default()
+    });
+    let env = Env::with_cluster(&c, Certs::SecretVolume);
+    // kubeadm's metrics URL on each pod, reached by a port-forward to 2381;
+    // etcd-m1 was OOM-killed three times.
+    env.double.with(|s| {
+        for (i, pod) in s.pods.iter_mut().enumerate() {
+            let cmd = pod["spec"]["containers"][0]["command"]
+                .as_array_mut()
+                .unwrap();
+            cmd.push(json!("--listen-metrics-urls=http://127.0.0.1:2381"));
+            cmd.push(json!("--quota-backend-bytes=67108864"));
+            let (restarts, last) = if i == 1 {
+                (
+                    3,
+                    json!({"terminated": {"reason": "OOMKilled", "exitCode": 137}}),
+                )
+            } else {
+                (0, json!({}))
+            };
+            pod["status"]["containerStatuses"] = json!([{
+                "name": "etcd",
+                "image": "registry.k8s.io/etcd:3.5.16-0",
+                "imageID": "",
+                "ready": true,
+                "restartCount": restarts,
+                "lastState": last,
+                "state": {"running": {}},
+            }]);
+        }
+    });
+    for i in 0..3 {
+        let metrics = host_port(c.member(i).metrics_url().unwrap());
+        env.double
+            .forward("kube-system", &format!("etcd-m{i}"), 2381, &metrics);
+    }
+    let out = env.run(&["doctor", "--window", "2s", "-o", "json"]);
+    let r = report(&out);
+    assert_ne!(r["worst"], "fail", "{r:#}");
+    for i in 0..3 {
+        let m = format!("m{i}");
+        assert_eq!(
+            one(&r, "metrics", &m)["value"],
+            format!("pod/etcd-m{i}:2381/metrics"),
+            "{r:#}"
+        );
+        assert_eq!(one(&r, "health", &m)["severity"], "ok");
+        assert_eq!(one(&r, "server-cert", &m)["severity"], "ok", "{r:#}");
+        assert!(one(&r, "quota", &m)["value"]
+            .as_str()
+            .unwrap()
+            .contains("of 64.0 MiB (metrics)"));
+        let restarts = one(&r, "pod-restarts", &m);
+        if i == 1 {
+            assert_eq!(restarts["severity"], "warn", "{restarts}");
+            assert!(restarts["detail"].as_str().unwrap().contains("OOMKilled"));
+            assert_eq!(
+                restarts["next"],
+                "kubectl logs -n kube-system etcd-m1 --previous --tail 50"
+            );
+        } else {
+            assert_eq!(restarts["severity"], "ok", "{restarts}");
+        }
+        one(&r, "pod-flags", &m);
+    }
+    assert_eq!(one(&r, "consistency", "cluster")["severity"], "ok");
+}

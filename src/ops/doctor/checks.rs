@@ -518,6 +518,14 @@ pub fn latency(g: &Gathered) -> Vec<Finding> {
             }
             Some(Ok(pair)) => pair,
         };
+        out.push(
+            Finding::new("metrics", &m.label, Severity::Ok)
+                .value(m.metrics_source.clone().unwrap_or_default())
+                .detail(format!(
+                    "scraped twice, {} apart",
+                    humantime::format_duration(g.window)
+                )),
+        );
         for c in [&WAL_FSYNC, &BACKEND_COMMIT, &PEER_RTT] {
             let (b, a) = (before.histogram(c.metric), after.histogram(c.metric));
             // Peer round trips exist only with peers.

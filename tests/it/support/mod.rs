@@ -83,6 +83,9 @@ pub struct ClusterOpts {
     pub command_prefix: Option<(usize, Vec<String>)>,
     /// Days the member (server) certificates stay valid; default rcgen's.
     pub server_cert_days: Option<i64>,
+    /// Give every member a plain-http `--listen-metrics-urls` on a port of
+    /// its own, as kubeadm does (`http://127.0.0.1:2381`).
+    pub metrics_urls: bool,
 }
 
 impl Default for ClusterOpts {
@@ -100,6 +103,7 @@ impl Default for ClusterOpts {
             name_prefix: "m",
             command_prefix: None,
             server_cert_days: None,
+            metrics_urls: false,
         }
     }
 }
@@ -137,6 +141,8 @@ pub struct Member {
     child: Option<Child>,
     /// Set when the process died on its own (seen by a health poll).
     exited: Option<ExitStatus>,
+    /// `--listen-metrics-urls` when the cluster has them.
+    metrics_url: Option<String>,
     /// The child leads its own process group (a command prefix runs etcd
     /// as its child): killing means killing the group.
     group: bool,
@@ -151,6 +157,10 @@ impl Member {
     }
     pub fn peer_url(&self) -> &str {
         &self.peer_url
+    }
+    /// The plain-http metrics URL, with [`ClusterOpts::metrics_urls`].
+    pub fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
     }
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -387,7 +397,8 @@ impl Cluster {
         } else {
             "http"
         };
-        let (listeners, ports) = reserve_ports(opts.members * 2);
+        let per_member = if opts.metrics_urls { 3 } else { 2 };
+        let (listeners, ports) = reserve_ports(opts.members * per_member);
         let members = names
             .iter()
             .enumerate()
@@ -396,8 +407,11 @@ impl Cluster {
                 fs::create_dir_all(&mdir).expect("create member dir");
                 Member {
                     name: name.clone(),
-                    client_url: format!("{client_scheme}://127.0.0.1:{}", ports[2 * i]),
-                    peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[2 * i + 1]),
+                    client_url: format!("{client_scheme}://127.0.0.1:{}", ports[per_member * i]),
+                    peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[per_member * i + 1]),
+                    metrics_url: opts
+                        .metrics_urls
+                        .then(|| format!("http://127.0.0.1:{}", ports[per_member * i + 2])),
                     // etcd creates it itself with the 0700 mode it insists on.
                     data_dir: mdir.join("data"),
                     log_path: mdir.join("etcd.log"),
@@ -485,6 +499,7 @@ impl Cluster {
             child: None,
             exited: None,
             group: false,
+            metrics_url: None,
         });
         self.members.len() - 1
     }
@@ -537,6 +552,9 @@ impl Cluster {
             .args(["--heartbeat-interval", &heartbeat])
             .args(["--election-timeout", &election])
             .args(["--logger", "zap", "--log-outputs", "stderr"]);
+        if let Some(url) = &m.metrics_url {
+            cmd.args(["--listen-metrics-urls", url]);
+        }
         if let Some(q) = self.opts.quota_backend_bytes {
             cmd.arg(format!("--quota-backend-bytes={q}"));
         }
