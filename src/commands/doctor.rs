@@ -43,11 +43,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let report = Report::new(args.window, checks::run(&gathered, &checks));
     let format = session.format_or(OutputFormat::Table);
     session.shell.emit(format, &report, |r| vec![table(r)])?;
-    if format == OutputFormat::Table {
-        session.shell.note(summary(&report));
-    }
+    // The summary ends the report: a note when all is well, else the error
+    // line that carries exit code 1.
     match report.worst {
-        Severity::Ok => Ok(()),
+        Severity::Ok => {
+            if format == OutputFormat::Table {
+                session.shell.note(summary(&report));
+            }
+            Ok(())
+        }
         _ => Err(Error::partial(summary(&report))),
     }
 }

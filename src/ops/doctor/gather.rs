@@ -207,8 +207,13 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
             .find_map(|v| v.error.clone())
             .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
         let total = survey.views.len();
+        // Exit 3 whatever stopped the first member: nothing was reached.
+        let kind = match first.kind {
+            Kind::Tls | Kind::Auth | Kind::NoQuorum => first.kind,
+            _ => Kind::Unavailable,
+        };
         return Err(Error::new(
-            first.kind,
+            kind,
             format!(
                 "none of the {total} members could be reached: {}",
                 first.message
