@@ -17,5 +17,6 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod snapshots;
 mod watch;
 mod wizards;
