@@ -269,3 +269,45 @@ fn put_without_a_resource_version_is_refused_unless_if_revision_says_which() {
     let o = run(&c, &["put", "deploy/default/other", "-f", &other, "--yes"]);
     assert_eq!(code(&o), 4, "exists now: {}", err(&o));
 }
+
+#[test]
+fn put_shows_a_secret_change_by_size_without_its_value() {
+    let c = Cluster::single();
+    let secret = objects::secret("default", "db", 7, 0);
+    etcdctl_put(&c, &secret);
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&c, &["get", "secret/default/db", "--show-secrets"]);
+    // s3cr3t-7 -> new-password
+    let file = write(
+        &dir,
+        "db.yaml",
+        &out(&o).replace("czNjcjN0LTc=", "bmV3LXBhc3N3b3Jk"),
+    );
+    let o = run(&c, &["put", "secret/default/db", "-f", &file, "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let e = err(&o);
+    assert!(
+        e.contains(r#"data.password: "<redacted 8 bytes>" -> "<redacted 12 bytes>""#),
+        "{e}"
+    );
+    assert!(
+        !e.contains("bmV3LXBhc3N3b3Jk") && !e.contains("czNjcjN0LTc="),
+        "{e}"
+    );
+    let o = run(
+        &c,
+        &[
+            "put",
+            "secret/default/db",
+            "-f",
+            &file,
+            "--dry-run",
+            "--show-secrets",
+        ],
+    );
+    assert!(
+        err(&o).contains("data.password: czNjcjN0LTc= -> bmV3LXBhc3N3b3Jk"),
+        "{}",
+        err(&o)
+    );
+}
