@@ -16,5 +16,6 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod readme;
 mod watch;
 mod wizards;
