@@ -395,3 +395,34 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stdout(&o).contains('\u{1b}'));
 }
+
+#[test]
+fn ls_json_gives_the_lease_as_the_hex_id_etcdctl_printed() {
+    let c = Cluster::single();
+    let granted = c.ctl().ok(&["lease", "grant", "600"]);
+    // "lease 694d77aa9e38260f granted with TTL(600s)"
+    let id = granted.split_whitespace().nth(1).unwrap().to_owned();
+    let ev = objects::event("ns", "ev", 1, 0);
+    let out = c
+        .ctl()
+        .stdin(ev.value.clone())
+        .run(&["put", &ev.key, &format!("--lease={id}")]);
+    assert!(out.status.success());
+    put(&c, &objects::pod("ns", "unleased", 2, 0));
+    let o = ke(&c, &["ls", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let rows: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", stdout(&o));
+    let leased = rows.iter().find(|r| r["name"] == "ev").unwrap();
+    let hex = leased["lease"].as_str().expect("lease is a string");
+    assert_eq!(hex.len(), 16, "{hex}");
+    assert_eq!(
+        u64::from_str_radix(hex, 16).unwrap(),
+        u64::from_str_radix(&id, 16).unwrap()
+    );
+    let unleased = rows.iter().find(|r| r["name"] == "unleased").unwrap();
+    assert!(unleased["lease"].is_null(), "{unleased}");
+}
