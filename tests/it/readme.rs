@@ -323,12 +323,16 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         ("ls -o json", vec!["ls", "-o", "json"]),
         ("defrag -o json", vec!["defrag", "--dry-run", "-o", "json"]),
         ("alarm list -o json", vec!["alarm", "list", "-o", "json"]),
+        ("version -o json", vec!["version", "-o", "json"]),
     ] {
         problems.extend(differences(&c, entry, &args));
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("snap.db");
     let file = file.to_str().unwrap();
+    let value = dir.path().join("pod.pb");
+    std::fs::write(&value, &objects::pod("ns-a", "web-0", 2, 0).value).unwrap();
+    let value = value.to_str().unwrap();
     for (entry, args) in [
         (
             "snapshot save|status -o json",
@@ -341,6 +345,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         (
             "snapshot inspect -o json",
             vec!["snapshot", "inspect", file, "-o", "json"],
+        ),
+        (
+            "decode --type-only -o json",
+            vec!["decode", value, "--type-only", "-o", "json"],
         ),
         (
             "compact -o json",
