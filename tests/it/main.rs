@@ -17,6 +17,8 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod promises;
+mod readme;
 mod snapshots;
 mod watch;
 mod wizards;
