@@ -78,8 +78,36 @@ pub fn covers(names: &[String], name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A certificate for `names` valid `days` days from now.
+    pub(crate) fn cert(names: &[&str], days: i64) -> (Vec<u8>, i64) {
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "etcd-0");
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(days);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        (der, now.unix_timestamp())
+    }
+
+    #[test]
+    fn expiry_names_and_subject_are_read_from_der() {
+        let (der, now) = cert(&["127.0.0.1", "etcd-0.etcd.svc"], 20);
+        let c = read(&der).unwrap();
+        assert_eq!(c.subject, "etcd-0");
+        assert_eq!(c.names, ["127.0.0.1", "etcd-0.etcd.svc"]);
+        assert_eq!((c.not_after - now) / 86_400, 20);
+        assert_eq!(c.not_after_date.len(), 10);
+        assert!(!c.is_ca);
+        assert!(read(b"not a certificate").is_err());
+    }
 
     #[test]
     fn names_match_exactly_or_by_one_wildcard_label() {

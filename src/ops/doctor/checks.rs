@@ -1199,6 +1199,26 @@ mod tests {
     }
 
     #[test]
+    fn certificates_warn_under_30_days_fail_under_7_and_check_names() {
+        use super::super::certs::tests::cert;
+        let finding = |days: i64, names: &[String]| {
+            let (der, now) = cert(&["127.0.0.1"], days);
+            cert_finding("server-cert", "m0", &der, now, Some(names), "renew")
+        };
+        let here = vec!["127.0.0.1".to_string()];
+        assert_eq!(finding(90, &here).severity, Severity::Ok);
+        let f = finding(20, &here);
+        assert_eq!(f.severity, Severity::Warn);
+        assert!(f.detail.contains("(20 days)") && f.detail.contains("covers `127.0.0.1`"));
+        assert_eq!(f.next.as_deref(), Some("renew"));
+        assert_eq!(finding(5, &here).severity, Severity::Fail);
+        assert!(finding(-1, &here).detail.contains("expired on"));
+        let f = finding(90, &["10.0.0.9".to_string()]);
+        assert_eq!(f.severity, Severity::Warn);
+        assert!(f.detail.contains("but not `10.0.0.9`"), "{}", f.detail);
+    }
+
+    #[test]
     fn a_pod_that_restarted_after_an_oom_kill_warns_with_its_logs() {
         let mut g = cluster(1);
         g.members[0].pod = Some(super::super::gather::PodFacts {

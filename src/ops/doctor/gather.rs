@@ -280,9 +280,11 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                     );
                 }
             }
-            let (Some(client), Some(_)) = (&v.client, &v.status) else {
+            let (Some(client), Some(status)) = (&v.client, &v.status) else {
                 return (f, None);
             };
+            // A learner serves only serializable reads and Status.
+            let learner = status.is_learner;
             if opts.wants(Check::Health) {
                 f.health = Some(etcd::health_check(client).await.map_err(line));
             }
@@ -295,12 +297,14 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                         .await
                         .map_err(line),
                 );
-                f.linearizable_read = Some(
-                    probes::read_latency(client, false, PROBE_READS)
-                        .await
-                        .map_err(line),
-                );
-                if opts.write_probe {
+                if !learner {
+                    f.linearizable_read = Some(
+                        probes::read_latency(client, false, PROBE_READS)
+                            .await
+                            .map_err(line),
+                    );
+                }
+                if opts.write_probe && !learner {
                     f.write = Some(probes::write_latency(client).await.map_err(line));
                 }
             }
