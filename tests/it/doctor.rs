@@ -365,6 +365,10 @@ fn doctor_in_kubernetes_mode_reads_metrics_through_the_pods_metrics_port_and_rep
                 .unwrap();
             cmd.push(json!("--listen-metrics-urls=http://127.0.0.1:2381"));
             cmd.push(json!("--quota-backend-bytes=67108864"));
+            cmd.push(json!("--peer-cert-file=/etc/etcd/tls/server.crt"));
+            cmd.push(json!(
+                "--initial-advertise-peer-urls=https://127.0.0.1:2380"
+            ));
             let (restarts, last) = if i == 1 {
                 (
                     3,
@@ -417,6 +421,13 @@ fn doctor_in_kubernetes_mode_reads_metrics_through_the_pods_metrics_port_and_rep
             assert_eq!(restarts["severity"], "ok", "{restarts}");
         }
         one(&r, "pod-flags", &m);
+        // The peer certificate, read where the client certificates are.
+        let peer = one(&r, "peer-cert", &m);
+        assert_eq!(peer["severity"], "ok", "{peer}");
+        assert!(peer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("covers `127.0.0.1`"));
     }
     assert_eq!(one(&r, "consistency", "cluster")["severity"], "ok");
 }

@@ -865,6 +865,27 @@ pub fn certificates(g: &Gathered) -> Vec<Finding> {
             }
         }
     }
+    for m in &g.members {
+        match &m.peer_cert {
+            None => {}
+            Some(Err(e)) => out.push(
+                Finding::new("peer-cert", &m.label, Severity::Ok)
+                    .value("not read")
+                    .detail(format!("its --peer-cert-file could not be read: {e}")),
+            ),
+            Some(Ok(der)) => {
+                let names: Vec<String> = m.peer_host.iter().cloned().collect();
+                out.push(cert_finding(
+                    "peer-cert",
+                    &m.label,
+                    der,
+                    g.now,
+                    (!names.is_empty()).then_some(names.as_slice()),
+                    "renew the etcd peer certificate (kubeadm certs renew etcd-peer)",
+                ));
+            }
+        }
+    }
     if let Some(c) = g.client_cert.first() {
         out.push(cert_finding(
             "client-cert",

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::future::join_all;
 
 use super::Check;
-use crate::connect::kube::EtcdPod;
+use crate::connect::kube::{secrets, EtcdPod};
 use crate::connect::{PodInfo, Target};
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
@@ -71,6 +71,10 @@ pub struct MemberFacts {
     pub chain: Option<std::result::Result<Vec<Vec<u8>>, String>>,
     /// Names the server certificate must cover to be accepted.
     pub names: Vec<String>,
+    /// Kubernetes mode: the pod's `--peer-cert-file` (DER of its first
+    /// certificate) and the peer host it must name.
+    pub peer_cert: Option<std::result::Result<Vec<u8>, String>>,
+    pub peer_host: Option<String>,
     pub pod: Option<PodFacts>,
 }
 
@@ -271,6 +275,30 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                 pod: cluster.pods.get(i).map(pod_facts),
                 ..Default::default()
             };
+            if let (Some(kube), Some(pod), true) = (
+                &cluster.kube,
+                cluster.pods.get(i),
+                opts.wants(Check::Certificates),
+            ) {
+                if let Some(path) = pod.flag("peer-cert-file") {
+                    f.peer_cert = Some(
+                        secrets::read_pod_file(kube, pod, path)
+                            .await
+                            .map_err(line)
+                            .and_then(|pem| {
+                                pem_certs(Some(&pem))
+                                    .into_iter()
+                                    .next()
+                                    .ok_or_else(|| format!("`{path}` holds no PEM certificate"))
+                            }),
+                    );
+                    f.peer_host = pod
+                        .flag("initial-advertise-peer-urls")
+                        .and_then(|u| u.split(',').next())
+                        .and_then(|u| crate::connect::direct::Endpoint::parse(u.trim(), true).ok())
+                        .map(|e| e.host);
+                }
+            }
             if v.target.tls && opts.wants(Check::Certificates) {
                 if let Some(s) = sources.iter().find(|s| s.tls.is_some()) {
                     f.chain = Some(
