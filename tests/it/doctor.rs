@@ -256,11 +256,25 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
                 i += 1;
             }
         });
-        let out = doctor(&c, &["--window", "6s", "--check", "latency", "-o", "json"]);
+        let out = doctor(
+            &c,
+            &[
+                "--window",
+                "6s",
+                "--check",
+                "latency",
+                "--check",
+                "consistency",
+                "-o",
+                "json",
+            ],
+        );
         stop.store(true, Ordering::Relaxed);
         out
     });
     let r = report(&out);
+    // Hashes at one common revision agree while writes go on.
+    assert_eq!(one(&r, "consistency", "cluster")["severity"], "ok", "{r:#}");
     let slow = one(&r, "wal-fsync", "m1");
     assert_eq!(slow["severity"], "warn", "{r:#}");
     let p99 = seconds(slow["value"].as_str().unwrap());
