@@ -762,18 +762,35 @@ pub fn space(g: &Gathered) -> Vec<Finding> {
         });
     }
     if let (Some(total), Some(events)) = (g.total_keys, g.event_keys) {
-        let share = percent(events.max(0) as u64, total.max(0) as u64);
+        let share = percent(events, total);
+        let top: Vec<String> = g
+            .key_types
+            .iter()
+            .take(3)
+            .map(|(t, n)| format!("{t} {n} ({:.0}%)", percent(*n, total)))
+            .collect();
         let f = Finding::new("key-types", "cluster", Severity::Ok)
             .value(format!("{total} keys, {share:.1}% events"))
             .threshold(format!("events < {EVENTS_SHARE}% of the keys"));
+        let most = if top.is_empty() {
+            String::new()
+        } else {
+            format!("most keys: {}", top.join(", "))
+        };
         out.push(if share >= EVENTS_SHARE && total > 1000 {
             Finding {
                 severity: Severity::Warn,
-                ..f.detail("events dominate the keys: check kube-apiserver's --event-ttl")
-                    .next(format!("kubectl etcd count --prefix {}", g.prefix))
+                ..f.detail(format!(
+                    "events dominate the keys: check kube-apiserver's --event-ttl; {most}"
+                ))
+                .next("kubectl etcd count events --by-namespace")
             }
         } else {
-            f.detail("what the keys are")
+            f.detail(if most.is_empty() {
+                "no keys".to_string()
+            } else {
+                most
+            })
         });
     }
     out
@@ -1149,6 +1166,34 @@ mod tests {
             .as_deref()
             .unwrap()
             .starts_with("kubectl etcd defrag --if-fragmented"));
+    }
+
+    #[test]
+    fn events_dominating_the_keys_warn_and_the_top_types_are_named() {
+        let mut g = cluster(1);
+        g.total_keys = Some(10_000);
+        g.event_keys = Some(6_000);
+        g.key_types = vec![
+            ("events".into(), 6_000),
+            ("pods".into(), 3_000),
+            ("other".into(), 1_000),
+        ];
+        let f = space(&g)
+            .into_iter()
+            .find(|f| f.check == "key-types")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Warn);
+        assert!(
+            f.detail.contains("events 6000 (60%), pods 3000 (30%)"),
+            "{}",
+            f.detail
+        );
+        g.event_keys = Some(100);
+        let f = space(&g)
+            .into_iter()
+            .find(|f| f.check == "key-types")
+            .unwrap();
+        assert_eq!(f.severity, Severity::Ok);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::etcd::maintenance::{compacted_revision, current_revision};
 use crate::etcd::metrics::{self, Metrics, Source};
 use crate::etcd::probes::{self, Hash, View};
 use crate::etcd::{self, Alarm, EtcdClient, Member, Status, Survey};
+use crate::keyspace::plan::{count_pieces, Piece};
 use crate::ops::quota::{metrics_sources, scrape_any};
 
 /// How many reads a latency probe takes the median of.
@@ -94,8 +95,11 @@ pub struct Gathered {
     pub compacted_after: Option<i64>,
     pub current_revision: Option<i64>,
     /// Keys in total and under `<prefix>/events/`.
-    pub total_keys: Option<i64>,
-    pub event_keys: Option<i64>,
+    pub total_keys: Option<u64>,
+    pub event_keys: Option<u64>,
+    /// Keys per built-in type (`pods`, `deployments.apps`), most first;
+    /// everything else (custom resources, other keys) as `other`.
+    pub key_types: Vec<(String, u64)>,
     pub prefix: String,
     /// Our client certificate and CA bundle (DER), when TLS is used.
     pub client_cert: Vec<Vec<u8>>,
@@ -378,9 +382,20 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
     }
     if opts.wants(Check::Space) {
         g.current_revision = current_revision(&any_client, false).await.ok();
-        g.total_keys = count_keys(&any_client, "\0", Some("\0")).await.ok();
-        let events = format!("{}/events/", opts.prefix.trim_end_matches('/'));
-        g.event_keys = count_keys(&any_client, &events, None).await.ok();
+        if let Ok((_, pieces)) =
+            count_pieces(&any_client, b"\0", &[0], &opts.prefix, 0, false).await
+        {
+            let events = format!("{}/events/", opts.prefix.trim_end_matches('/'));
+            g.total_keys = Some(pieces.iter().map(|p| p.count).sum());
+            g.event_keys = Some(
+                pieces
+                    .iter()
+                    .filter(|p| p.start == events.as_bytes())
+                    .map(|p| p.count)
+                    .sum(),
+            );
+            g.key_types = key_types(&pieces);
+        }
     }
     let elapsed = window_start.elapsed();
     if opts.wants(Check::Latency) && elapsed < opts.window {
@@ -426,17 +441,29 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
     Ok(g)
 }
 
-/// Keys in `[key, end)` (or under the prefix `key` when `end` is `None`),
-/// counted by etcd without sending them.
-async fn count_keys(client: &EtcdClient, key: &str, end: Option<&str>) -> Result<i64> {
-    let mut kv = client.kv();
-    let opts = etcd_client::GetOptions::new().with_count_only();
-    let opts = match end {
-        Some(e) => opts.with_range(e),
-        None => opts.with_prefix(),
-    };
-    let resp = client.call(kv.get(key, Some(opts))).await?;
-    Ok(resp.count())
+/// Keys per built-in type, most first, the rest summed as `other`. Pure.
+pub fn key_types(pieces: &[Piece]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    let mut other = 0;
+    for p in pieces {
+        match p.builtin {
+            Some(t) if p.count > 0 => {
+                let name = if t.group.is_empty() {
+                    t.plural.to_string()
+                } else {
+                    format!("{}.{}", t.plural, t.group)
+                };
+                out.push((name, p.count));
+            }
+            Some(_) => {}
+            None => other += p.count,
+        }
+    }
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if other > 0 {
+        out.push(("other".to_string(), other));
+    }
+    out
 }
 
 /// HashKV of every voter at one revision every one of them has and none
@@ -470,4 +497,32 @@ async fn hash_round(
         }
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::plan::cut;
+
+    #[test]
+    fn key_types_name_built_in_types_most_first_and_sum_the_rest() {
+        let mut pieces = cut(b"\0", &[0], "/registry");
+        for p in &mut pieces {
+            p.count = match (p.builtin.map(|t| t.plural.as_ref()), p.start.as_slice()) {
+                (Some("events"), _) => 50,
+                (Some("deployments"), _) => 7,
+                (Some("pods"), _) => 20,
+                (None, b"\0") => 2,
+                (None, _) => 1,
+                _ => 0,
+            };
+        }
+        let types = key_types(&pieces);
+        assert_eq!(types[0], ("events".to_string(), 50));
+        assert_eq!(types[1], ("pods".to_string(), 20));
+        assert_eq!(types[2], ("deployments.apps".to_string(), 7));
+        let other = types.last().unwrap();
+        assert_eq!(other.0, "other");
+        assert!(other.1 >= 2);
+    }
 }
