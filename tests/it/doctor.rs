@@ -111,10 +111,6 @@ fn doctor_on_a_healthy_three_member_cluster_finds_no_fail_and_keeps_its_json_sha
     assert_eq!(c.get("/kubectl-etcd/doctor/write-probe"), None);
 
     // The table ends with a summary; --check runs a subset.
-    if std::env::var_os("DOCTOR_SHOW").is_some() {
-        let o = doctor(&c, &["--window", "2s", "--write-probe"]);
-        eprintln!("{}", output_text(&o));
-    }
     let out = doctor(&c, &["--check", "health", "--check", "agreement"]);
     assert_eq!(code(&out), 0, "{}", output_text(&out));
     let text = stdout(&out);
