@@ -229,6 +229,10 @@ fn doctor_names_the_member_whose_data_diverged() {
 #[test]
 fn doctor_flags_the_member_with_a_slow_wal_fsync() {
     // m1's fdatasync calls each wait 100ms; a writer keeps WALs busy.
+    assert!(
+        Command::new("strace").arg("-V").output().is_ok(),
+        "this test needs strace: run scripts/prereqs.sh (apt-get install strace)"
+    );
     let strace = ["strace", "-f", "--seccomp-bpf", "-o", "/dev/null"]
         .into_iter()
         .chain(["-e", "trace=fdatasync"])
