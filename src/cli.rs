@@ -219,6 +219,15 @@ pub enum Command {
     /// Resumes after a lost member or leader change without missing or
     /// repeating events.
     Watch(commands::watch::Args),
+    /// Hand leadership to another voting member, e.g. before draining the leader's node (writes; confirms).
+    ///
+    /// --to names the member (name or 16-hex id); by default the healthiest
+    /// voting follower with the highest applied index. Refuses a learner, a
+    /// member that does not answer or lags, and a cluster without a leader
+    /// (exit 4). Waits until every member reports the new leader.
+    MoveLeader(commands::move_leader::Args),
+    /// Leases: every lease with its TTLs and the types of its keys, or one lease's keys.
+    Lease(commands::lease::Args),
     /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
     Resize(commands::resize::Args),
     /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
@@ -243,7 +252,10 @@ impl Command {
     pub fn handles_interrupt(&self) -> bool {
         matches!(
             self,
-            Command::Defrag(_) | Command::RecoverSpace(_) | Command::Snapshot(_)
+            Command::Defrag(_)
+                | Command::RecoverSpace(_)
+                | Command::Snapshot(_)
+                | Command::MoveLeader(_)
         )
     }
 }

@@ -10,8 +10,10 @@ pub mod decode;
 pub mod defrag;
 pub mod get;
 pub mod health;
+pub mod lease;
 pub mod ls;
 pub mod members;
+pub mod move_leader;
 pub mod port_forward;
 pub mod put;
 pub mod recover_space;
@@ -48,6 +50,8 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Search(args) => search::run(args, session).await,
         Command::Custom(args) => custom::run(args, session).await,
         Command::Watch(args) => watch::run(args, session).await,
+        Command::MoveLeader(args) => move_leader::run(args, session).await,
+        Command::Lease(args) => lease::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,

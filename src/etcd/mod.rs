@@ -3,6 +3,7 @@
 //! Everything here talks to etcd and returns data; nothing prints.
 
 pub mod client;
+pub mod lease;
 pub mod maintenance;
 pub mod membership;
 pub mod readers;
