@@ -226,6 +226,13 @@ pub enum Command {
     /// member that does not answer or lags, and a cluster without a leader
     /// (exit 4). Waits until every member reports the new leader.
     MoveLeader(commands::move_leader::Args),
+    /// Every retained version of one object, newest first: who changed it, when, and what.
+    ///
+    /// Revision, time and manager of each change (from the managedFields
+    /// entry whose time changed), the operation, and the field diff from the
+    /// version before. One read per version, not a scan; stops at the
+    /// compacted revision and says how far back it went.
+    History(commands::history::Args),
     /// Leases: every lease with its TTLs and the types of its keys, or one lease's keys.
     Lease(commands::lease::Args),
     /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).

@@ -87,7 +87,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 .ok_or_else(|| {
                     Error::new(
                         Kind::NotFound,
-                        format!("lease {} not found: expired or revoked", format_lease_id(id)),
+                        format!(
+                            "lease {} not found: expired or revoked",
+                            format_lease_id(id)
+                        ),
                     )
                     .with_hint("`kubectl etcd lease list` shows the leases that exist")
                 })?;

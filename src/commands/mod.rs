@@ -10,6 +10,7 @@ pub mod decode;
 pub mod defrag;
 pub mod get;
 pub mod health;
+pub mod history;
 pub mod lease;
 pub mod ls;
 pub mod members;
@@ -51,6 +52,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Custom(args) => custom::run(args, session).await,
         Command::Watch(args) => watch::run(args, session).await,
         Command::MoveLeader(args) => move_leader::run(args, session).await,
+        Command::History(args) => history::run(args, session).await,
         Command::Lease(args) => lease::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,

@@ -10,7 +10,6 @@ use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
 use crate::error::Result;
 use crate::etcd::Survey;
-use crate::ops::cluster_state::ClusterState;
 use crate::ops::move_leader::{self, Plan};
 use crate::ops::Interrupt;
 use crate::output::table::Table;
@@ -44,7 +43,7 @@ struct Report<'a> {
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
-    let state = ClusterState::from_survey(&survey);
+    let state = move_leader::state_of(&survey);
     drop(survey);
     let plan = move_leader::plan(&state, args.to.as_deref())?;
     let format = session.format_or(OutputFormat::Table);

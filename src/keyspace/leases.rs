@@ -26,7 +26,11 @@ pub fn type_counts(keys: &[Vec<u8>], prefix: &str) -> Vec<TypeCount> {
         .into_iter()
         .map(|(type_name, keys)| TypeCount { type_name, keys })
         .collect();
-    out.sort_by(|a, b| b.keys.cmp(&a.keys).then_with(|| a.type_name.cmp(&b.type_name)));
+    out.sort_by(|a, b| {
+        b.keys
+            .cmp(&a.keys)
+            .then_with(|| a.type_name.cmp(&b.type_name))
+    });
     out
 }
 

@@ -8,6 +8,7 @@
 pub mod custom;
 pub mod decode;
 pub mod diff;
+pub mod history;
 pub mod leases;
 pub mod pattern;
 pub mod plan;

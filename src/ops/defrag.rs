@@ -356,11 +356,10 @@ async fn one(
                     note,
                 )
                 .await?;
-                (survey, state) = wait_until(targets, settings, pacing.recover, |s| {
-                    s.blocker().is_none()
-                })
-                .await
-                .map_err(|e| e.context("waiting for the new leader"))?;
+                (survey, state) =
+                    wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
+                        .await
+                        .map_err(|e| e.context("waiting for the new leader"))?;
                 leader_moved_to = Some(transfer.to);
             }
             Err(_) => note(format!(

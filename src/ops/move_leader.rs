@@ -43,6 +43,19 @@ impl Plan {
     }
 }
 
+/// The cluster as a leadership transfer sees it: the leader is a member
+/// that answers and names itself leader, never a stale view (a learner
+/// keeps naming the last leader it heard of after quorum is lost).
+pub fn state_of(survey: &Survey) -> ClusterState {
+    let mut state = ClusterState::from_survey(survey);
+    state.leader = survey
+        .views
+        .iter()
+        .find(|v| v.is_leader())
+        .and_then(|v| v.member_id());
+    state
+}
+
 /// Who should lead next: the member named by `to` (name or 16-hex id), or
 /// the healthiest voting follower with the highest applied index. Refuses
 /// (exit 4) a cluster without a leader, a learner, and a target that does
@@ -61,6 +74,19 @@ pub fn plan(state: &ClusterState, to: Option<&str>) -> Result<Plan> {
             format!("the leader {} is not in the member list", format_id(leader)),
         )
     })?;
+    if let Some(e) = &from.error {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "the cluster has no leader that answers: `{}`, the last one reported, is not \
+                 reachable: {e}",
+                from.label()
+            ),
+        )
+        .with_hint(
+            "a majority of voting members must be running; `kubectl etcd status` shows them",
+        ));
+    }
     let target = match to {
         Some(want) => {
             let t = state.find(want).ok_or_else(|| {
@@ -100,7 +126,10 @@ pub fn plan(state: &ClusterState, to: Option<&str>) -> Result<Plan> {
 fn check_target(t: &MemberState) -> Result<()> {
     let (why, hint) = if t.is_learner {
         (
-            format!("`{}` is a learner: a learner does not vote and cannot lead", t.label()),
+            format!(
+                "`{}` is a learner: a learner does not vote and cannot lead",
+                t.label()
+            ),
             "promote it first (`kubectl etcd resize`), or name a voting member",
         )
     } else if let Some(e) = &t.error {
@@ -136,7 +165,7 @@ pub async fn transfer(
     note: &mut (dyn FnMut(String) + Send),
 ) -> Result<(Survey, ClusterState)> {
     let survey = Survey::take(targets, settings).await;
-    let state = ClusterState::from_survey(&survey);
+    let state = state_of(&survey);
     if all_report(&survey, plan.to_id) {
         return Ok((survey, state));
     }
@@ -162,7 +191,10 @@ pub async fn transfer(
             plan.from
         )));
     }
-    note(format!("moving leadership from `{}` to `{}`", plan.from, plan.to));
+    note(format!(
+        "moving leadership from `{}` to `{}`",
+        plan.from, plan.to
+    ));
     etcd::maintenance::move_leader(leader, plan.to_id)
         .await
         .map_err(|e| e.context(format!("moving leadership to `{}`", plan.to)))?;
@@ -172,7 +204,7 @@ pub async fn transfer(
         let survey = Survey::take_reusing(targets, settings, &clients).await;
         clients = Survey::live_clients(&survey);
         if all_report(&survey, plan.to_id) {
-            let state = ClusterState::from_survey(&survey);
+            let state = state_of(&survey);
             return Ok((survey, state));
         }
         if Instant::now() >= deadline {
@@ -256,6 +288,11 @@ mod tests {
         let mut s = three(1);
         s.members[2].lagging = true;
         assert_eq!(plan(&s, Some("m3")).unwrap_err().kind, Kind::Refused);
+        // A leader that no longer answers (a learner still names it).
+        s.members[0].error = Some("connection refused".into());
+        let e = plan(&s, None).unwrap_err();
+        assert_eq!(e.kind, Kind::Refused);
+        assert!(e.message.contains("no leader"), "{}", e.message);
         s.leader = None;
         assert_eq!(plan(&s, None).unwrap_err().kind, Kind::Refused);
         assert_eq!(plan(&s, Some("m2")).unwrap_err().kind, Kind::Refused);

@@ -16,5 +16,6 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod timeline;
 mod watch;
 mod wizards;
