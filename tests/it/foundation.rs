@@ -186,6 +186,17 @@ fn all_members_unreachable_exits_3() {
     ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("connection refused"));
+    // health, status and count agree: nothing reachable is exit 3, not 1.
+    for cmd in ["health", "count", "members", "size"] {
+        let o = run(&[
+            "--endpoints",
+            "http://127.0.0.1:1,http://127.0.0.1:2",
+            "--dial-timeout",
+            "1s",
+            cmd,
+        ]);
+        assert_eq!(code(&o), 3, "{cmd}: {}", stderr(&o));
+    }
 }
 
 #[test]

@@ -16,6 +16,8 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod promises;
+mod readme;
 mod timeline;
 mod watch;
 mod wizards;
