@@ -237,6 +237,12 @@ pub enum Command {
     /// version before. One read per version, not a scan; stops at the
     /// compacted revision and says how far back it went.
     History(commands::history::Args),
+    /// Who is writing to etcd right now: writes per second per type, namespace, manager or key.
+    ///
+    /// One watch on the prefix, refreshed in place every --interval on a
+    /// terminal; one JSON line per interval on a pipe or with -o json.
+    /// `--by manager` decodes every write.
+    Top(commands::top::Args),
     /// Leases: every lease with its TTLs and the types of its keys, or one lease's keys.
     Lease(commands::lease::Args),
     /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).

@@ -24,6 +24,7 @@ pub mod search;
 pub mod size;
 pub mod snapshot;
 pub mod status;
+pub mod top;
 pub mod version;
 pub mod watch;
 
@@ -53,6 +54,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Watch(args) => watch::run(args, session).await,
         Command::MoveLeader(args) => move_leader::run(args, session).await,
         Command::History(args) => history::run(args, session).await,
+        Command::Top(args) => top::run(args, session).await,
         Command::Lease(args) => lease::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,

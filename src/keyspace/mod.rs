@@ -15,4 +15,5 @@ pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stats;
+pub mod top;
 pub mod watch;

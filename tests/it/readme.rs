@@ -334,6 +334,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
             vec!["lease", "show", &lease_id, "-o", "json"],
         ),
         (
+            "top -o json",
+            vec!["top", "--interval", "1s", "--count", "1", "-o", "json"],
+        ),
+        (
             "move-leader -o json",
             vec!["move-leader", "--dry-run", "-o", "json"],
         ),

@@ -585,3 +585,140 @@ fn history_of_a_secret_stays_redacted_unless_asked() {
     let out = run(&c, &["history", "secrets/default/nope"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
 }
+
+// ----- top ----------------------------------------------------------------------
+
+/// Deployment `apps/web` as `manager` writes its status for the `n`-th time:
+/// the seed object with a managedFields entry for the status subresource
+/// whose time moves on every write.
+fn deployment_status_by(manager: &str, n: u64) -> Vec<u8> {
+    use k8s_pb::api::apps::v1 as apps;
+    use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
+    use k8s_pb::apimachinery::pkg::runtime::Unknown;
+    use prost::Message;
+    let base = objects::deployment("apps", "web", 1, 3, 0);
+    let unknown = Unknown::decode(&base.value[4..]).expect("envelope");
+    let mut d = apps::Deployment::decode(unknown.raw.as_deref().unwrap()).expect("deployment");
+    let meta = d.metadata.as_mut().unwrap();
+    meta.managed_fields.push(meta::ManagedFieldsEntry {
+        manager: Some(manager.into()),
+        operation: Some("Update".into()),
+        api_version: Some("apps/v1".into()),
+        time: Some(meta::Time {
+            seconds: Some(1_700_000_000 + n as i64),
+            nanos: Some(0),
+        }),
+        subresource: Some("status".into()),
+        ..Default::default()
+    });
+    d.status.as_mut().unwrap().updated_replicas = Some(n as i32);
+    objects::envelope("apps/v1", "Deployment", d.encode_to_vec())
+}
+
+/// Puts `value(i)` to `key(i)` at `rate` per second for `secs`, each put in
+/// its own task so that a slow answer does not slow the rate.
+async fn write_at(
+    client: etcd_client::Client,
+    rate: u64,
+    secs: u64,
+    key: impl Fn(u64) -> String,
+    value: impl Fn(u64) -> Vec<u8>,
+) {
+    let start = tokio::time::Instant::now();
+    let period = Duration::from_secs(1) / rate as u32;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..rate * secs {
+        tokio::time::sleep_until(start + period * i as u32).await;
+        let mut c = client.clone();
+        let (k, v) = (key(i), value(i));
+        tasks.spawn(async move { c.put(k, v, None).await.expect("put") });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// The average of `field` of row `name` over the JSON lines after the first.
+fn average_rate(lines: &[Value], name: &str, field: &str) -> f64 {
+    let steady = &lines[1..];
+    let sum: f64 = steady
+        .iter()
+        .map(|l| {
+            l["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == name)
+                .map(|r| r[field].as_f64().unwrap())
+                .unwrap_or(0.0)
+        })
+        .sum();
+    sum / steady.len() as f64
+}
+
+#[test]
+fn top_shows_two_writers_at_their_rates_by_type_and_by_manager() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    let urls: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    let spawn_top = |by: &str| {
+        plugin()
+            .args(["--endpoints", &c.endpoints(), "top", "--by", by])
+            .args(["--interval", "2s", "--count", "5", "-o", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn top")
+    };
+    let by_type = spawn_top("type");
+    let by_manager = spawn_top("manager");
+    // Both watches are open well before the writers start.
+    thread::sleep(Duration::from_millis(1500));
+    runtime().block_on(async {
+        let client = etcd_client::Client::connect(&urls, None).await.unwrap();
+        let events = write_at(
+            client.clone(),
+            50,
+            12,
+            |i| format!("/registry/events/busy/ev-{}", i % 20),
+            |i| objects::event("busy", &format!("ev-{}", i % 20), i, 0).value,
+        );
+        let status = write_at(
+            client,
+            5,
+            12,
+            |_| "/registry/deployments/apps/web".into(),
+            |i| deployment_status_by("rollout-controller", i),
+        );
+        tokio::join!(events, status);
+    });
+    let by_type = by_type.wait_with_output().unwrap();
+    let by_manager = by_manager.wait_with_output().unwrap();
+    let types = json_lines(&ok(by_type));
+    assert_eq!(types.len(), 5);
+    let events = average_rate(&types, "events", "putsPerSecond");
+    let deployments = average_rate(&types, "deployments.apps", "putsPerSecond");
+    assert!(
+        (40.0..=60.0).contains(&events),
+        "events {events}/s: {types:?}"
+    );
+    assert!(
+        (4.0..=6.0).contains(&deployments),
+        "deployments {deployments}/s: {types:?}"
+    );
+    let last = types.last().unwrap();
+    assert_eq!(last["by"], "type");
+    assert_eq!(last["rows"][0]["name"], "events");
+    let share = last["rows"][0]["sharePercent"].as_f64().unwrap();
+    assert!((85.0..=95.0).contains(&share), "{last}");
+    assert!(last["rows"][0]["bytesPerSecond"].as_f64().unwrap() > 0.0);
+
+    let managers = json_lines(&ok(by_manager));
+    let rollout = average_rate(&managers, "rollout-controller", "putsPerSecond");
+    assert!(
+        (4.0..=6.0).contains(&rollout),
+        "rollout-controller {rollout}/s: {managers:?}"
+    );
+    let kcm = average_rate(&managers, "kube-controller-manager", "putsPerSecond");
+    assert!(
+        (40.0..=60.0).contains(&kcm),
+        "kube-controller-manager {kcm}/s: {managers:?}"
+    );
+}
