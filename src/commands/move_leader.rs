@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::etcd::Survey;
 use crate::ops::move_leader::{self, Plan};
 use crate::ops::Interrupt;
@@ -41,11 +41,19 @@ struct Report<'a> {
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    // From the start: a Ctrl-C before the transfer is asked for stops with
+    // "nothing changed" rather than killing the process.
+    let interrupt = Interrupt::on_ctrl_c();
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let state = move_leader::state_of(&survey);
     drop(survey);
     let plan = move_leader::plan(&state, args.to.as_deref())?;
+    if interrupt.fired() {
+        return Err(Error::interrupted(
+            "interrupted before moving leadership: nothing changed",
+        ));
+    }
     let format = session.format_or(OutputFormat::Table);
     let mut report = Report {
         plan: &plan,
@@ -70,7 +78,6 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         plan.to_applied_index
     ));
     session.prompt().confirm(&plan.describe())?;
-    let interrupt = Interrupt::on_ctrl_c();
     let start = Instant::now();
     let shell = &mut session.shell;
     move_leader::transfer(

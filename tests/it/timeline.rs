@@ -89,6 +89,33 @@ fn move_leader_to_a_named_follower_then_by_default_and_refusals() {
     assert_eq!(dry["dryRun"], true);
     assert_eq!(c.leader_index(), leader);
 
+    // Ctrl-C before the transfer is asked for: exit 130, nothing changed.
+    // A listener that never answers keeps the first survey busy meanwhile.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoints = format!(
+        "{},http://{}",
+        c.endpoints(),
+        blackhole.local_addr().unwrap()
+    );
+    let child = plugin()
+        .args(["--endpoints", &endpoints, "--dial-timeout", "6s"])
+        .args(["move-leader", "--to", &name, "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(1500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    assert!(stderr(&out).contains("nothing changed"), "{}", stderr(&out));
+    assert_eq!(c.leader_index(), leader);
+    drop(blackhole);
+
     // To the named follower: when the command returns, every member says so.
     let moved: Value = serde_json::from_str(&ok(run(
         &c,
