@@ -8,9 +8,12 @@
 pub mod custom;
 pub mod decode;
 pub mod diff;
+pub mod error;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stats;
 pub mod watch;
+
+pub use error::Error;
