@@ -158,8 +158,10 @@ pub enum Page<'a> {
     Resumed {
         was: i64,
         now: i64,
-        /// The last key delivered before, if any.
+        /// The last key delivered before, in an ordered scan.
         after: Option<Vec<u8>>,
+        /// Whether any key was delivered before.
+        delivered: bool,
     },
 }
 
@@ -172,12 +174,20 @@ impl Page<'_> {
             Page::Restart { now } => Some(format!(
                 "the scan's revision was compacted: starting again at revision {now}"
             )),
-            Page::Resumed { was, now, after } => Some(match after {
-                Some(key) => format!(
+            Page::Resumed {
+                was,
+                now,
+                after,
+                delivered,
+            } => Some(match (after, delivered) {
+                (Some(key), _) => format!(
                     "revision {was} was compacted during the scan: going on after `{}` at revision {now}",
                     String::from_utf8_lossy(key).escape_debug()
                 ),
-                None => format!(
+                (None, true) => format!(
+                    "revision {was} was compacted during the scan: going on after the keys shown, at revision {now}"
+                ),
+                (None, false) => format!(
                     "revision {was} was compacted before the first key: reading at revision {now}"
                 ),
             }),
@@ -309,7 +319,16 @@ where
                     }
                     OnCompaction::Resume => {
                         let after = if opts.ordered { last_key.clone() } else { None };
-                        visit(0, Some(Page::Resumed { was, now, after }))?;
+                        let delivered = progress.iter().any(|p| *p != Progress::Fresh);
+                        visit(
+                            0,
+                            Some(Page::Resumed {
+                                was,
+                                now,
+                                after,
+                                delivered,
+                            }),
+                        )?;
                     }
                 }
             }
