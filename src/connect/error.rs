@@ -55,21 +55,25 @@ impl Error {
 /// transport failure we know (the caller keeps its own words then).
 pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    let mut found: Option<Error> = None;
+    // The HTTP/2 layer saw the connection end: that says more than the
+    // raw I/O error under it ("bytes remaining on stream").
+    let mut closed = false;
+    // Else the deepest io::Error, which says the cause once.
+    let mut io_error: Option<Error> = None;
     while let Some(e) = cur {
         if let Some(known) = known(e) {
             return Some(known);
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            // A TLS alert read as an HTTP/2 frame: the member speaks TLS.
-            if h2.reason() == Some(h2::Reason::FRAME_SIZE_ERROR) || h2.is_go_away() {
-                found.get_or_insert(Error::Closed);
-            }
+            // An I/O failure under the connection, a GOAWAY, a reset, or a
+            // TLS alert read as an HTTP/2 frame (FRAME_SIZE_ERROR).
+            closed |= h2.is_io()
+                || h2.is_go_away()
+                || h2.is_reset()
+                || h2.reason() == Some(h2::Reason::FRAME_SIZE_ERROR);
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() {
-                found.get_or_insert(Error::Closed);
-            }
+            closed |= h.is_incomplete_message() || h.is_closed() || h.is_canceled();
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             // Our own errors (or rustls's) carried through an io::Error.
@@ -84,8 +88,7 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
                 | io::ErrorKind::BrokenPipe
                 | io::ErrorKind::UnexpectedEof => return Some(Error::Closed),
                 kind => {
-                    // The deepest io::Error wins: it says it once.
-                    found = Some(Error::Io {
+                    io_error = Some(Error::Io {
                         kind,
                         detail: io.to_string(),
                     });
@@ -94,7 +97,11 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
         }
         cur = e.source();
     }
-    found
+    if closed {
+        Some(Error::Closed)
+    } else {
+        io_error
+    }
 }
 
 /// An error that already says what happened: ours, a dialer's, rustls's.
