@@ -106,6 +106,14 @@ impl Error {
         e
     }
 
+    /// Writing `what` (json, yaml) failed; an I/O failure keeps its kind,
+    /// so a closed pipe is still recognised as one.
+    pub fn writing(what: &str, err: serde_json::Error) -> Self {
+        let mut e = Error::new(Kind::Io, format!("writing {what}: {err}"));
+        e.cause = err.io_error_kind().map(|k| Box::new(Cause::Io(k)));
+        e
+    }
+
     /// The etcd failure under this error, if that is what it is.
     pub fn etcd(&self) -> Option<&crate::etcd::Error> {
         match &self.cause {

@@ -337,3 +337,34 @@ fn connection_flags_and_urls_get_one_line_each() {
         "{e}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_a_json_listing_quietly() {
+    let c = Cluster::single();
+    // 20 KB objects: `get --all` fails inside the JSON writer itself.
+    let kvs: Vec<_> = (0..300)
+        .map(|i| configmap(&format!("cm-{i:05}"), 20_000, 'x'))
+        .collect();
+    put_all(&c, &kvs, 20);
+    for args in [
+        &["ls", "configmaps", "-o", "json"][..],
+        &["get", "--all", "configmaps", "-o", "json"][..],
+    ] {
+        // `| head -1`: read one line, then close the pipe.
+        let mut child = plugin()
+            .arg("--endpoints")
+            .arg(c.endpoints())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        drop(stdout);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", err(&o));
+        assert!(err(&o).is_empty(), "{args:?}: {}", err(&o));
+    }
+}
