@@ -10,6 +10,7 @@ mod objects;
 mod support;
 
 mod analytics;
+mod concurrency;
 mod errors;
 mod foundation;
 mod harness;
@@ -17,5 +18,8 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod promises;
+mod readme;
+mod snapshots;
 mod watch;
 mod wizards;
