@@ -3,8 +3,16 @@
 //!
 //! A scan pins the current revision with one read (linearizable unless
 //! `--consistency s`) and reads every page at it, so it sees one consistent
-//! keyspace. If that revision is compacted away mid-scan, the scan restarts
-//! once at the current revision and tells its visitor to reset.
+//! keyspace. If that revision is compacted away mid-scan, an aggregating
+//! scan restarts once at the current revision and tells its visitor to
+//! reset; a listing ([`ScanOptions::resuming`]) goes on at the current
+//! revision after the last key its visitor received of each piece, so no
+//! row is shown twice.
+//!
+//! Pages of values are bounded by bytes, the first included: the first
+//! page of a piece assumes etcd's largest values, later ones go by the
+//! largest value just seen. A response the client still refuses as too
+//! large is asked again half as long.
 //!
 //! Speed comes from two things:
 //! - The range is cut into pieces at the built-in types' prefixes, and the
@@ -880,6 +888,30 @@ mod tests {
                 "to the keyspace's end, pages of {want}"
             );
         }
+    }
+
+    #[test]
+    fn value_pages_are_bounded_by_bytes_from_the_first_one() {
+        let opts = ScanOptions::values();
+        // The first page: as many of etcd's largest values as fit 8 MiB.
+        let first = opts.first_limit();
+        assert_eq!(first, 5);
+        assert!(first as usize * ASSUMED_VALUE <= opts.page_bytes);
+        // Small values: the page grows, at most twofold, up to page_keys.
+        let mut limit = first;
+        for _ in 0..20 {
+            limit = opts.next_limit(limit, 2_000);
+        }
+        assert_eq!(limit, opts.page_keys);
+        assert_eq!(opts.next_limit(10, 100), 20, "at most twofold");
+        // Then a page of 1.5 MiB values: straight back within the budget.
+        let limit = opts.next_limit(limit, ASSUMED_VALUE);
+        assert!(limit as usize * ASSUMED_VALUE <= opts.page_bytes, "{limit}");
+        // A value larger than the whole budget: one key per page.
+        assert_eq!(opts.next_limit(limit, 20 * 1024 * 1024), 1);
+        // Keys only: count-bounded as before.
+        let keys = ScanOptions::keys_only();
+        assert_eq!(keys.first_limit(), keys.page_keys);
     }
 
     #[test]
