@@ -202,9 +202,15 @@ impl EtcdClient {
                 let classified = classify(&e);
                 let classified = match classified {
                     // A vague transport error: the stream may know better.
-                    EtcdError::Connect(_) | EtcdError::Status { .. } => {
-                        recorded(&self.failure).unwrap_or(classified)
-                    }
+                    EtcdError::Connect(_)
+                    | EtcdError::Status {
+                        code:
+                            tonic::Code::Unavailable
+                            | tonic::Code::Unknown
+                            | tonic::Code::Cancelled
+                            | tonic::Code::Internal,
+                        ..
+                    } => recorded(&self.failure).unwrap_or(classified),
                     other => other,
                 };
                 // A server that rejects our certificate may reset the
