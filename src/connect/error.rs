@@ -131,4 +131,16 @@ mod tests {
         let e = io::Error::other(rustls::Error::DecryptError);
         assert!(matches!(classify(&e), Some(Error::Tls(_))));
     }
+
+    #[test]
+    fn a_tls_alert_read_as_http2_is_a_closed_connection_and_io_keeps_its_words() {
+        // A TLS alert read as an HTTP/2 frame: plain HTTP/2 on a TLS port.
+        let e = h2::Error::from(h2::Reason::FRAME_SIZE_ERROR);
+        assert!(matches!(classify(&e), Some(Error::Closed)));
+        // Alone, the same I/O error keeps its kind and words, once.
+        let e = io::Error::other("bytes remaining on stream");
+        assert!(
+            matches!(classify(&e), Some(Error::Io { kind: io::ErrorKind::Other, ref detail }) if detail == "bytes remaining on stream")
+        );
+    }
 }
