@@ -284,7 +284,7 @@ impl Walker<'_> {
                 Some(kv) => Read::Present(self.stored(kv)),
                 None => Read::Absent,
             }),
-            Err(e) if is_compacted(&e) => Ok(Read::Compacted),
+            Err(crate::etcd::Error::Compacted) => Ok(Read::Compacted),
             Err(e) => Err(e.context(format!("reading `{}` at revision {revision}", self.key))),
         }
     }
@@ -425,13 +425,6 @@ impl Walker<'_> {
 /// How long a replay of deletions may stay silent before it is taken as
 /// complete (see [`Walker::replay_deletions`]).
 const QUIET: Duration = Duration::from_secs(2);
-
-/// The one place a compaction failure is recognized: the client layer
-/// classifies etcd's "required revision has been compacted" as bad data,
-/// the only `Data` error a plain range read can return.
-fn is_compacted(e: &Error) -> bool {
-    e.kind == Kind::Data
-}
 
 fn added(now: &Stored) -> Version {
     let mut v = version(now, EventKind::Added, None);

@@ -8,6 +8,8 @@
 pub mod custom;
 pub mod decode;
 pub mod diff;
+pub mod edit;
+pub mod error;
 pub mod history;
 pub mod leases;
 pub mod pattern;
@@ -17,3 +19,5 @@ pub mod scan;
 pub mod stats;
 pub mod top;
 pub mod watch;
+
+pub use error::Error;

@@ -10,6 +10,8 @@ mod objects;
 mod support;
 
 mod analytics;
+mod concurrency;
+mod errors;
 mod foundation;
 mod harness;
 mod keyspace;
@@ -18,6 +20,7 @@ mod maintenance;
 mod packaging;
 mod promises;
 mod readme;
+mod snapshots;
 mod timeline;
 mod watch;
 mod wizards;
