@@ -20,7 +20,7 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-use crate::connect::{dial_error, tls, BoxStream, Dialer};
+use crate::connect::{dial_error, BoxStream, Dialer};
 use crate::error::{Error, Kind, Result};
 
 /// The families kept from a scrape. Every one exists in etcd 3.4 and 3.5.
@@ -244,12 +244,7 @@ async fn open(source: &Source) -> Result<(BoxStream, Option<Vec<Vec<u8>>>)> {
             let tls_stream = TlsConnector::from(config.clone())
                 .connect(name.clone(), stream)
                 .await
-                .map_err(
-                    |e| match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                        Some(r) => tls::explain(r),
-                        None => dial_error(e),
-                    },
-                )?;
+                .map_err(dial_error)?;
             let chain = tls_stream
                 .get_ref()
                 .1

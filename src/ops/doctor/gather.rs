@@ -121,8 +121,9 @@ impl Gathered {
     }
 }
 
-fn line(e: Error) -> String {
-    e.message
+/// An error as its one line (the finding's detail).
+fn line(e: impl Into<Error>) -> String {
+    e.into().message
 }
 
 /// Scrape one source again (the one that answered first).
