@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::Result;
 use super::{EtcdClient, Member};
-use crate::error::Result;
 
 /// The key the write probe puts and deletes; documented in README.
 pub const WRITE_PROBE_KEY: &str = "/kubectl-etcd/doctor/write-probe";

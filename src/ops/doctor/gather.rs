@@ -481,19 +481,30 @@ async fn hash_round(
         let Some(rev) = revs.iter().filter_map(|r| r.as_ref().ok()).copied().min() else {
             return (None, Vec::new());
         };
-        let taken: Vec<(usize, std::result::Result<Hash, String>)> =
-            join_all(voters.iter().map(|(i, c)| async move {
-                (*i, probes::hash_kv(c, rev, timeout * 6).await.map_err(line))
-            }))
-            .await;
+        let taken = join_all(
+            voters
+                .iter()
+                .map(|(i, c)| async move { (*i, probes::hash_kv(c, rev, timeout * 6).await) }),
+        )
+        .await;
+        // A compaction moved under the revision: on some member (an error),
+        // or between members (different compacted revisions).
         let compacts: Vec<i64> = taken
             .iter()
             .filter_map(|(_, h)| h.as_ref().ok().map(|h| h.compact_revision))
             .collect();
-        let agreed_compaction = compacts.windows(2).all(|w| w[0] == w[1]);
-        let failed = taken.iter().any(|(_, h)| h.is_err());
-        last = (Some(rev), taken);
-        if agreed_compaction && !failed {
+        let moved = !compacts.windows(2).all(|w| w[0] == w[1])
+            || taken
+                .iter()
+                .any(|(_, h)| matches!(h, Err(etcd::Error::Compacted)));
+        last = (
+            Some(rev),
+            taken
+                .into_iter()
+                .map(|(i, h)| (i, h.map_err(line)))
+                .collect(),
+        );
+        if !moved {
             break;
         }
     }
