@@ -137,13 +137,16 @@ fn get_errors_are_specific() {
         "{}",
         err(&o)
     );
+    // A type that does not exist is a usage error (2), not "not found".
     let o = run(&c, &["get", "gizmos/x"]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 2);
     assert!(
         err(&o).contains("unknown resource type `gizmos`"),
         "{}",
         err(&o)
     );
+    let o = run(&c, &["count", "nosuchtype"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
     let o = run(&c, &["get", "pods/a/b/c"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     put_raw(
