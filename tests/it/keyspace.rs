@@ -147,6 +147,25 @@ fn get_errors_are_specific() {
     );
     let o = run(&c, &["count", "nosuchtype"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
+    // TYPE NAME names the object, and a revision says where it looked.
+    let o = run(&c, &["get", "pods", "pod-0"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        err(&o).contains("`pods/pod-0` not found (key"),
+        "{}",
+        err(&o)
+    );
+    let o = run(&c, &["get", "pods", "pod-0", "--revision", "1"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        err(&o).contains("`pods/pod-0` not found at revision 1"),
+        "{}",
+        err(&o)
+    );
+    // get has no table: refused, not silently YAML.
+    let o = run(&c, &["get", "pods/default/p", "-o", "table"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(out(&o).is_empty());
     let o = run(&c, &["get", "pods/a/b/c"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     put_raw(
