@@ -107,6 +107,14 @@ fn doctor_on_a_healthy_three_member_cluster_finds_no_fail_and_keeps_its_json_sha
         .as_str()
         .unwrap()
         .contains("3 voting members"));
+    let types = one(&r, "key-types", "cluster");
+    assert!(
+        types["value"]
+            .as_str()
+            .unwrap()
+            .ends_with("events, 0 leases"),
+        "{types}"
+    );
     // The write probe cleaned up after itself.
     assert_eq!(c.get("/kubectl-etcd/doctor/write-probe"), None);
 

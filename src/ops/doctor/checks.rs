@@ -769,8 +769,12 @@ pub fn space(g: &Gathered) -> Vec<Finding> {
             .take(3)
             .map(|(t, n)| format!("{t} {n} ({:.0}%)", percent(*n, total)))
             .collect();
+        let leases = g
+            .leases
+            .map(|n| format!(", {n} leases"))
+            .unwrap_or_default();
         let f = Finding::new("key-types", "cluster", Severity::Ok)
-            .value(format!("{total} keys, {share:.1}% events"))
+            .value(format!("{total} keys, {share:.1}% events{leases}"))
             .threshold(format!("events < {EVENTS_SHARE}% of the keys"));
         let most = if top.is_empty() {
             String::new()

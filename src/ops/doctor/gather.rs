@@ -100,6 +100,8 @@ pub struct Gathered {
     /// Keys per built-in type (`pods`, `deployments.apps`), most first;
     /// everything else (custom resources, other keys) as `other`.
     pub key_types: Vec<(String, u64)>,
+    /// Leases granted (`LeaseLeases`).
+    pub leases: Option<u64>,
     pub prefix: String,
     /// Our client certificate and CA bundle (DER), when TLS is used.
     pub client_cert: Vec<Vec<u8>>,
@@ -397,6 +399,10 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
             );
             g.key_types = key_types(&pieces);
         }
+        g.leases = etcd::lease::ids(&any_client)
+            .await
+            .ok()
+            .map(|ids| ids.len() as u64);
     }
     let elapsed = window_start.elapsed();
     if opts.wants(Check::Latency) && elapsed < opts.window {
