@@ -136,10 +136,8 @@ impl<'a> Resolver<'a> {
         } else {
             Kind::Usage
         };
-        Err(
-            Error::new(kind, format!("unknown resource type `{name}`"))
-                .with_hint("`kubectl etcd count` lists the types stored in this etcd"),
-        )
+        Err(Error::new(kind, format!("unknown resource type `{name}`"))
+            .with_hint("`kubectl etcd count` lists the types stored in this etcd"))
     }
 
     async fn any_key(&self, start: &str) -> Result<bool> {
