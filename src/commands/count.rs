@@ -247,7 +247,7 @@ fn table(r: &CountReport) -> Table {
             TypeKind::Custom => "custom",
             TypeKind::Internal => "internal",
             TypeKind::Unknown => "unknown",
-            TypeKind::Other => "outside prefix",
+            TypeKind::Other => "other",
         };
         let mark = if ty.kind == TypeKind::Custom {
             Mark::Good

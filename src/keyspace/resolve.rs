@@ -34,6 +34,8 @@ pub struct Resolver<'a> {
     client: &'a EtcdClient,
     prefix: String,
     custom: Option<Vec<ResourceType>>,
+    /// Types found as one key `<prefix>/<name>` (`health`), not a range.
+    single_keys: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -42,6 +44,7 @@ impl<'a> Resolver<'a> {
             client,
             prefix: registry::key::normalize_prefix(prefix).to_string(),
             custom: None,
+            single_keys: Vec::new(),
         }
     }
 
@@ -113,10 +116,14 @@ impl<'a> Resolver<'a> {
             _ => {}
         }
         // No CRD object (restored from a partial backup, say): custom
-        // resources still live at <prefix>/<group>/<plural>/.
+        // resources still live at <prefix>/<group>/<plural>/, namespaced or
+        // not as their keys say.
         if let Some(group) = arg.group.filter(|g| g.contains('.')) {
             let start = format!("{}/{group}/{}/", self.prefix, arg.resource);
-            if self.any_key(&start).await? {
+            if let Some(first) = self.first_key(&start).await? {
+                let namespaced = registry::key::parse(&first.0, &self.prefix)
+                    .namespace
+                    .is_some();
                 return Ok(ResourceType::custom(
                     group,
                     arg.version.unwrap_or(""),
@@ -124,9 +131,16 @@ impl<'a> Resolver<'a> {
                     arg.resource,
                     "",
                     Vec::new(),
-                    true,
+                    namespaced,
                 ));
             }
+        }
+        // A type `count` lists that the table does not know: kube-apiserver's
+        // own records (`masterleases`), leftovers of removed types
+        // (`podsecuritypolicy`) and types newer than the table, which the
+        // stored apiVersion names with their group (`podgroups.scheduling.k8s.io`).
+        if let Some(t) = self.stored_type(&arg).await? {
+            return Ok(t);
         }
         // A well-formed `plural.group` may be a custom type with no object
         // stored yet: nothing found (1). Any other unknown name is a usage
@@ -140,16 +154,73 @@ impl<'a> Resolver<'a> {
             .with_hint("`kubectl etcd count` lists the types stored in this etcd"))
     }
 
-    async fn any_key(&self, start: &str) -> Result<bool> {
+    /// The first key (and its value) of `[start, end)`, or of the keys
+    /// under `start` with no `end`.
+    async fn first_key_in(&self, start: &[u8], end: Vec<u8>) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let mut kv = self.client.kv();
-        let opts = etcd_client::GetOptions::new()
-            .with_range(prefix_end(start.as_bytes()))
-            .with_count_only();
-        let resp = self
-            .client
-            .call(kv.get(start.as_bytes(), Some(opts)))
-            .await?;
-        Ok(resp.count() > 0)
+        let opts = etcd_client::GetOptions::new().with_range(end).with_limit(1);
+        let resp = self.client.call(kv.get(start, Some(opts))).await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map(|kv| (kv.key().to_vec(), kv.value().to_vec())))
+    }
+
+    async fn first_key(&self, start: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.first_key_in(start.as_bytes(), prefix_end(start.as_bytes()))
+            .await
+    }
+
+    /// A type with no table entry and no CRD, from what is stored at
+    /// `<prefix>/<name>/` (or the single key `<prefix>/<name>`): named by
+    /// the stored value's apiVersion and kind when it has them (only the
+    /// envelope is read), matched against the group the user gave.
+    async fn stored_type(
+        &mut self,
+        arg: &resources::ResourceArg<'_>,
+    ) -> Result<Option<ResourceType>> {
+        let name = arg.resource;
+        if name.is_empty() || name.contains('/') {
+            return Ok(None);
+        }
+        let start = format!("{}/{name}/", self.prefix);
+        let (first, single) = match self.first_key(&start).await? {
+            Some(kv) => (kv, false),
+            None => {
+                let key = format!("{}/{name}", self.prefix);
+                match self
+                    .first_key_in(key.as_bytes(), key_end(key.as_bytes()))
+                    .await?
+                {
+                    Some(kv) => (kv, true),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let (group, version, kind) = match registry::value::type_meta(&first.1) {
+            Some((api_version, kind)) => {
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+                (group.to_string(), version.to_string(), kind)
+            }
+            None => Default::default(),
+        };
+        if arg.group.is_some_and(|g| !g.eq_ignore_ascii_case(&group))
+            || arg
+                .version
+                .is_some_and(|v| !v.eq_ignore_ascii_case(&version))
+        {
+            return Ok(None);
+        }
+        let namespaced = !single
+            && registry::key::parse(&first.0, &self.prefix)
+                .namespace
+                .is_some();
+        if single {
+            self.single_keys.push(name.to_string());
+        }
+        Ok(Some(stored_type(
+            group, version, kind, name, single, namespaced,
+        )))
     }
 
     /// The key of one object: a full key (starting with `/`), `TYPE/NAME`,
@@ -235,14 +306,26 @@ impl<'a> Resolver<'a> {
                 label: raw.to_string(),
             }),
             Some(name) => {
-                let t = self.resource_type(name).await?;
-                let start = registry::key::prefix_for(&t, namespace, &self.prefix);
+                let t = match self.resource_type(name).await {
+                    Ok(t) => t,
+                    Err(e) => return self.foreign_range(name).await?.ok_or(e),
+                };
+                let start = if self.single_keys.contains(&t.storage.to_string()) {
+                    format!("{}/{}", self.prefix, t.storage)
+                } else {
+                    registry::key::prefix_for(&t, namespace, &self.prefix)
+                };
+                let end = if self.single_keys.contains(&t.storage.to_string()) {
+                    key_end(start.as_bytes())
+                } else {
+                    prefix_end(start.as_bytes())
+                };
                 let label = match namespace.filter(|_| t.namespaced) {
                     Some(ns) => format!("{} in {ns}", t.qualified_name()),
                     None => t.qualified_name().to_string(),
                 };
                 Ok(Range {
-                    end: prefix_end(start.as_bytes()),
+                    end,
                     start: start.into_bytes(),
                     resource_type: Some(t),
                     label,
@@ -250,6 +333,57 @@ impl<'a> Resolver<'a> {
             }
         }
     }
+
+    /// A key outside the prefix that `count` lists by its first segment
+    /// (`plainkey`, `compact_rev_key`): that key and the keys under
+    /// `name/`.
+    async fn foreign_range(&self, name: &str) -> Result<Option<Range>> {
+        if name.is_empty() || name.contains('/') {
+            return Ok(None);
+        }
+        let exact = self
+            .first_key_in(name.as_bytes(), key_end(name.as_bytes()))
+            .await?
+            .is_some();
+        let under = format!("{name}/");
+        let below = self.first_key(&under).await?.is_some();
+        let (start, end) = match (exact, below) {
+            (false, false) => return Ok(None),
+            (true, false) => (name.as_bytes().to_vec(), key_end(name.as_bytes())),
+            (false, true) => (under.clone().into_bytes(), prefix_end(under.as_bytes())),
+            (true, true) => (name.as_bytes().to_vec(), prefix_end(under.as_bytes())),
+        };
+        Ok(Some(Range {
+            start,
+            end,
+            resource_type: None,
+            label: name.to_string(),
+        }))
+    }
+}
+
+/// The end of a range holding exactly `key`.
+fn key_end(key: &[u8]) -> Vec<u8> {
+    let mut end = key.to_vec();
+    end.push(0);
+    end
+}
+
+/// A type kept at `<prefix>/<name>/` whatever its group (kube-apiserver
+/// stores built-in types without it), or at the one key `<prefix>/<name>`.
+fn stored_type(
+    group: String,
+    version: String,
+    kind: String,
+    name: &str,
+    single: bool,
+    namespaced: bool,
+) -> ResourceType {
+    // `single` only matters for scope; the range is the resolver's concern.
+    let mut t = ResourceType::custom(group, version, kind, name, "", Vec::new(), namespaced);
+    t.storage = name.to_string().into();
+    t.namespaced = namespaced && !single;
+    t
 }
 
 /// A CRD object's storage type, from its decoded spec.

@@ -23,5 +23,6 @@ mod promises;
 mod readme;
 mod snapshots;
 mod timeline;
+mod types;
 mod watch;
 mod wizards;
