@@ -195,6 +195,21 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         revision = summary.revision;
     }
     bar.finish_and_clear();
+    // Types the plugin does not know go by the group their stored values
+    // name, so the name printed is one `ls` and `get` take.
+    let resolver = Resolver::new(client, &prefix);
+    let unknown: Vec<String> = counters
+        .iter()
+        .filter(|(_, c)| c.kind == Some(TypeKind::Unknown))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in unknown {
+        if let Some(named) = resolver.stored_name(&name).await? {
+            if let Some(c) = counters.remove(&name) {
+                counters.insert(named, c);
+            }
+        }
+    }
 
     let report = report(counters, revision, args.by_namespace);
     session.shell.emit(format, &report, |r| vec![table(r)])

@@ -171,6 +171,25 @@ impl<'a> Resolver<'a> {
             .await
     }
 
+    /// The name of a type the table does not know, kept at
+    /// `<prefix>/<resource>/`, with the group its stored apiVersion gives
+    /// (`podgroups.scheduling.k8s.io`): one value read, only its envelope
+    /// decoded. `None` when the value names no group.
+    pub async fn stored_name(&self, resource: &str) -> Result<Option<String>> {
+        let start = format!("{}/{resource}/", self.prefix);
+        let Some((_, value)) = self.first_key(&start).await? else {
+            return Ok(None);
+        };
+        Ok(registry::value::type_meta(&value)
+            .and_then(|(api_version, _)| {
+                api_version
+                    .rsplit_once('/')
+                    .map(|(group, _)| group.to_string())
+            })
+            .filter(|group| !group.is_empty())
+            .map(|group| format!("{resource}.{group}")))
+    }
+
     /// A type with no table entry and no CRD, from what is stored at
     /// `<prefix>/<name>/` (or the single key `<prefix>/<name>`): named by
     /// the stored value's apiVersion and kind when it has them (only the

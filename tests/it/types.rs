@@ -54,6 +54,11 @@ fn every_type_count_lists_works_as_a_type_argument() {
         .iter()
         .map(|t| t["type"].as_str().unwrap().to_string())
         .collect();
+    // A type the plugin does not know is named by its stored apiVersion.
+    assert!(
+        types.contains(&"podgroups.scheduling.k8s.io".to_string()),
+        "{types:?}"
+    );
     for name in [
         "podgroups",
         "masterleases",
