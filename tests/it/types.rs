@@ -95,6 +95,20 @@ fn every_type_count_lists_works_as_a_type_argument() {
     let o = ok(&run(&c, &["ls", "podgroups", "-n", "batch"]));
     assert!(o.contains("pg2") && !o.contains("pg1"), "{o}");
     ok(&run(&c, &["get", "podgroups/batch/pg2"]));
+    let o = ok(&run(&c, &["custom", "podgroups.scheduling.k8s.io"]));
+    assert!(o.contains("pg1") && o.contains("pg2"), "{o}");
+    let o = ok(&run(
+        &c,
+        &[
+            "watch",
+            "podgroups.scheduling.k8s.io",
+            "--rev",
+            "1",
+            "--count",
+            "2",
+        ],
+    ));
+    assert!(o.contains("pg1") && o.contains("pg2"), "{o}");
     let o = ok(&run(&c, &["get", "podgroups/pg1"]));
     assert!(o.contains("PodGroup"), "{o}");
     // The wrong group is not this type.
