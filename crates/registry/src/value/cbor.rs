@@ -9,7 +9,7 @@ use super::format::write_str;
 use super::DecodeError;
 use base64::Engine as _;
 
-const MAX_DEPTH: u32 = 200;
+use super::MAX_DEPTH;
 
 pub(crate) fn to_json(value: &[u8]) -> Result<String, DecodeError> {
     let mut r = Reader { buf: value, pos: 0 };
@@ -82,8 +82,8 @@ impl Reader<'_> {
     }
 
     fn item(&mut self, out: &mut Vec<u8>, depth: u32) -> Result<(), DecodeError> {
-        if depth > MAX_DEPTH {
-            return Err(err("nesting too deep"));
+        if depth >= MAX_DEPTH {
+            return Err(DecodeError::TooDeep { limit: MAX_DEPTH });
         }
         let h = self.byte()?;
         let (major, info) = (h >> 5, h & 31);
