@@ -23,6 +23,8 @@ pub enum ExitCode {
     Refused = 4,
     /// Input data is bad: corrupt snapshot, undecodable value, bad file.
     Data = 5,
+    /// Interrupted (Ctrl-C), as shells report SIGINT.
+    Interrupted = 130,
 }
 
 /// What went wrong, in the words the user needs.

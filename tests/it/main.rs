@@ -12,6 +12,7 @@ mod support;
 mod analytics;
 mod foundation;
 mod harness;
+mod hostile;
 mod keyspace;
 mod kube;
 mod maintenance;
