@@ -3,10 +3,13 @@
 //! by fuzzing the built binary.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::support::cli::{code, plugin, stderr, stdout};
+use crate::support::Cluster;
 
 /// Whether process `pid` has a handler installed for SIGINT (bit 2 of
 /// `SigCgt` in /proc/PID/status).
@@ -60,4 +63,159 @@ fn interrupt_ends_a_command_that_does_not_yield() {
     assert_eq!(code(&out), 130, "{}", stderr(&out));
     assert_eq!(stderr(&out).trim(), "interrupted");
     assert_eq!(stdout(&out), "");
+}
+
+fn run(c: &Cluster, args: &[&str]) -> Output {
+    plugin()
+        .arg("--endpoints")
+        .arg(c.endpoints())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
+    let o = c.ctl().stdin(value.to_vec()).run(&["put", "--", key]);
+    assert!(
+        o.status.success(),
+        "put: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A key name that would forge a row, an `error:` line and clear the
+/// screen if printed as it is.
+const EVIL: &str = "/registry/configmaps/default/evil\nerror: forged\x1b[2J";
+
+/// Bytes a terminal would act on: no output of a table or line may carry
+/// them raw.
+fn assert_no_raw_controls(text: &str) {
+    assert!(
+        !text.contains('\x1b') && !text.contains("\nerror: forged"),
+        "raw control characters reached the terminal: {text:?}"
+    );
+}
+
+/// Issue 13, defect 5: key names in `ls` tables were printed unescaped; a
+/// newline forged a row and ESC[2J cleared the screen. JSON stays exact.
+#[test]
+fn ls_table_escapes_control_characters_in_keys_and_json_keeps_them() {
+    let c = Cluster::single();
+    put_raw(&c, EVIL, b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}");
+    let out = run(&c, &["ls", "configmaps"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_no_raw_controls(&text);
+    assert_eq!(text.lines().count(), 2, "one header, one row: {text}");
+    assert!(text.contains("evil\\nerror: forged\\x1b[2J"), "{text}");
+
+    let out = run(&c, &["ls", "configmaps", "-o", "json"]);
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["key"], EVIL);
+}
+
+/// Issue 13, defect 5: an encrypted value's provider and key names reached
+/// `get` errors and the ENCODING column unescaped.
+#[test]
+fn encrypted_provider_and_key_names_are_escaped_in_errors_and_tables() {
+    let c = Cluster::single();
+    put_raw(
+        &c,
+        "/registry/secrets/default/s",
+        b"k8s:enc:aes\x1b[2Jcbc:v1:key\nerror: forged:\x01\x02",
+    );
+    let out = run(&c, &["get", "secrets/default/s"]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_no_raw_controls(&err);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("aes\\x1b[2Jcbc"), "{err}");
+
+    let out = run(&c, &["ls", "secrets"]);
+    let text = stdout(&out);
+    assert_no_raw_controls(&text);
+    assert!(text.contains("encrypted:aes\\x1b[2Jcbc"), "{text}");
+}
+
+/// Issue 13, defect 5: `watch` lines carried key names unescaped.
+#[test]
+fn watch_lines_escape_control_characters_in_keys() {
+    let c = Cluster::single();
+    put_raw(&c, "/registry/configmaps/default/first", b"{}");
+    let rev = {
+        let out = c.ctl().ok(&["get", "/none", "-w", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["header"]["revision"].as_i64().unwrap()
+    };
+    put_raw(&c, EVIL, b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}");
+    let out = run(
+        &c,
+        &[
+            "watch",
+            "configmaps",
+            "--rev",
+            &(rev + 1).to_string(),
+            "--count",
+            "1",
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_no_raw_controls(&text);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("evil\\nerror: forged\\x1b[2J"), "{text}");
+}
+
+/// Issue 13, defect 7: one 1 MiB key among many made `ls` pad every row to
+/// its width (3.1 GB for 3,001 keys). Table cells are elided; JSON keeps
+/// the key whole.
+#[test]
+fn one_long_key_does_not_pad_every_row() {
+    let c = Cluster::single();
+    let long = format!("/registry/configmaps/default/{}", "k".repeat(1 << 20));
+    // Too long for an etcdctl argument: the client library writes it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let urls: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    rt.block_on(async {
+        let mut client = etcd_client::Client::connect(&urls, None).await.unwrap();
+        client.put(long.as_str(), "{}", None).await.unwrap();
+        for i in 0..50 {
+            let key = format!("/registry/configmaps/default/cm-{i}");
+            client.put(key, "{}", None).await.unwrap();
+        }
+    });
+    let out = run(&c, &["ls", "configmaps"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 52);
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest < 1000, "a row of {widest} characters");
+    assert!(text.len() < 100_000, "{} bytes of table", text.len());
+
+    let out = run(&c, &["ls", "configmaps", "-o", "json"]);
+    let keys: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(keys.contains(&long), "JSON lost the whole key");
+
+    let out = run(&c, &["size", "configmaps", "--top", "60"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest < 1000, "a row of {widest} characters");
 }
