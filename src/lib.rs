@@ -5,6 +5,7 @@
 //! - [`cli`]: the clap definition, no I/O;
 //! - [`context`]: flags resolved once into the members to talk to;
 //! - [`connect`]: how bytes reach a member (TCP, Kubernetes port-forward, TLS);
+//! - [`input`]: bounded reads of the files and streams a user names;
 //! - [`etcd`]: etcd operations behind our own types, never printing;
 //! - [`output`]: table/json/yaml renderers and progress, never talking to etcd;
 //! - [`ops`]: multi-step maintenance as plans (data), then executed;
@@ -21,6 +22,7 @@ pub mod connect;
 pub mod context;
 pub mod error;
 pub mod etcd;
+pub mod input;
 pub mod keyspace;
 pub mod ops;
 pub mod output;

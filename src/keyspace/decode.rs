@@ -96,10 +96,11 @@ impl Decoder {
 
 /// Read kube-apiserver's EncryptionConfiguration file.
 pub fn load_encryption_config(path: &Path, prefix: &str) -> Result<EncryptionConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(
+    let text = crate::input::read_text(path, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
+        e.into_error(
+            &format!("--encryption-config `{}`", path.display()),
             Kind::Usage,
-            format!("cannot read --encryption-config `{}`: {e}", path.display()),
+            Kind::Usage,
         )
     })?;
     EncryptionConfig::from_yaml(&text)

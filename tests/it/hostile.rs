@@ -219,3 +219,102 @@ fn one_long_key_does_not_pad_every_row() {
     let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
     assert!(widest < 1000, "a row of {widest} characters");
 }
+
+/// A file of `len` zero bytes in a fresh temporary directory.
+fn zeros(dir: &tempfile::TempDir, name: &str, len: u64) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(len).unwrap();
+    path
+}
+
+const MIB: u64 = 1 << 20;
+
+/// Issue 13, defect 6: `decode /dev/zero` grew to gigabytes. A value file
+/// or stdin past the limit (8 MiB) is bad data, exit 5, naming the limit.
+#[test]
+fn decode_refuses_a_value_past_its_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = zeros(&dir, "value", 8 * MIB + 1);
+    let out = plugin().arg("decode").arg(&big).output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 8 MiB"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = plugin().args(["decode", "/dev/zero"]).output().unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+
+    let out = plugin()
+        .args(["decode", "-"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stdin is larger than 8 MiB"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Issue 13, defect 6: `--kubeconfig`, `--cacert`, `--cert`, `--key` and
+/// `--encryption-config` were read whole, whatever their size. A
+/// configuration file past 4 MiB is a usage error, exit 2, naming it.
+#[test]
+fn configuration_files_past_their_size_limit_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = zeros(&dir, "big", 4 * MIB + 1);
+    let big = big.to_str().unwrap();
+    for flag in ["--cacert", "--cert", "--key"] {
+        let mut args = vec!["--endpoints", "https://127.0.0.1:9", flag, big];
+        // --cert and --key go together.
+        if flag == "--cert" {
+            args.extend(["--key", big]);
+        }
+        if flag == "--key" {
+            args.extend(["--cert", big]);
+        }
+        args.push("status");
+        let out = plugin().args(&args).output().unwrap();
+        assert_eq!(code(&out), 2, "{flag}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("larger than 4 MiB"),
+            "{flag}: {}",
+            stderr(&out)
+        );
+    }
+
+    let out = plugin()
+        .args(["--kubeconfig", big, "status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("kubeconfig `{big}` is larger than 4 MiB")),
+        "{}",
+        stderr(&out)
+    );
+    let out = plugin()
+        .env("KUBECONFIG", big)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+
+    let value = dir.path().join("value");
+    std::fs::write(&value, b"{\"kind\":\"ConfigMap\"}").unwrap();
+    let out = plugin()
+        .args(["decode", "--encryption-config", big])
+        .arg(&value)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--encryption-config"),
+        "{}",
+        stderr(&out)
+    );
+}
