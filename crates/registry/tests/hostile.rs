@@ -146,12 +146,13 @@ fn assert_too_deep(r: Result<registry::value::Decoded, DecodeError>) {
 /// decoder and became `null` when re-read.
 #[test]
 fn cbor_nested_150_deep_is_an_error_naming_the_limit() {
-    let mut v = vec![0xd9, 0xd9, 0xf7];
-    v.extend(std::iter::repeat_n(0x81, 150)); // [[[...
+    // {"a": [[[...1]]]}
+    let mut v = vec![0xd9, 0xd9, 0xf7, 0xa1, 0x61, b'a'];
+    v.extend(std::iter::repeat_n(0x81, 150));
     v.push(0x01);
     assert_too_deep(decode(&v, &DecodeOptions::default()));
     // Within the limit it decodes and re-reads.
-    let mut ok = vec![0xd9, 0xd9, 0xf7];
+    let mut ok = vec![0xd9, 0xd9, 0xf7, 0xa1, 0x61, b'a'];
     ok.extend(std::iter::repeat_n(0x81, 20));
     ok.push(0x01);
     let d = decode(&ok, &DecodeOptions::default()).unwrap();
