@@ -34,7 +34,11 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
+///
+/// Shown under their own heading after each command's own flags, as kubectl
+/// keeps its global flags apart (`kubectl options`).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// etcd client URLs; skips Kubernetes discovery.
     ///
@@ -91,11 +95,11 @@ pub struct GlobalArgs {
     pub password: Option<String>,
 
     /// How long to wait for each member's connection.
-    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub dial_timeout: Duration,
 
     /// How long to wait for each request (long operations set their own).
-    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub command_timeout: Duration,
 
     /// Output format.
@@ -249,6 +253,11 @@ impl Command {
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    // Timeout flags accept a leading '-' so that this, not clap's
+    // "unexpected argument '-1'", is what a negative one gets.
+    if s.trim_start().starts_with('-') {
+        return Err(format!("`{s}` is negative: a duration is like 5s or 2m"));
+    }
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 2m: {e}"))
 }
 
@@ -272,10 +281,32 @@ mod tests {
     }
 
     #[test]
+    fn every_command_lists_its_own_flags_before_the_global_ones() {
+        let mut cli = Cli::command();
+        cli.build();
+        for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let help = sub.render_long_help().to_string();
+            let global = help
+                .find("Global options:")
+                .unwrap_or_else(|| panic!("`{}` has no Global options heading", sub.get_name()));
+            let endpoints = help.find("      --endpoints <URL>").unwrap();
+            assert!(
+                endpoints > global,
+                "`{}`: --endpoints before its heading",
+                sub.get_name()
+            );
+            if let Some(own) = help.find("\nOptions:") {
+                assert!(own < global, "`{}`: own options come first", sub.get_name());
+            }
+        }
+    }
+
+    #[test]
     fn durations_and_sizes_parse_as_operators_write_them() {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").unwrap_err().contains("negative"));
         assert_eq!(parse_bytes("100MB").unwrap(), 100_000_000);
         assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
         assert!(parse_bytes("lots").is_err());

@@ -143,5 +143,5 @@ enum Outcome {
 /// `kubectl etcd ls | head` closes stdout early: that is success, as for
 /// ripgrep.
 fn is_broken_pipe(e: &error::Error) -> bool {
-    e.kind == error::Kind::Io && e.message.to_ascii_lowercase().contains("broken pipe")
+    e.io_kind() == Some(std::io::ErrorKind::BrokenPipe)
 }

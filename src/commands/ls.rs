@@ -43,7 +43,9 @@ pub struct Entry<'a> {
     pub create_revision: i64,
     pub mod_revision: i64,
     pub version: i64,
-    pub lease: i64,
+    /// The lease holding the key as a 16-digit hex string (as every id in
+    /// JSON: a lease id exceeds 2^53), `null` when none.
+    pub lease: Option<String>,
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
@@ -70,13 +72,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let range = resolver
         .range(args.reference.as_deref(), namespace.as_deref())
         .await?;
-    let mut opts = args.scan.apply(ScanOptions::values());
+    let mut opts = args.scan.apply(ScanOptions::values().resuming());
     opts.revision = args.revision.unwrap_or(0);
 
     let shell = &mut session.shell;
     scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
-            shell.warn("the revision was compacted during the listing: starting again");
+            shell.warn(page.notice().unwrap_or_default());
             return Ok(());
         };
         for kv in kvs {
@@ -95,7 +97,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 create_revision: kv.create_revision(),
                 mod_revision: kv.mod_revision(),
                 version: kv.version(),
-                lease: kv.lease(),
+                lease: (kv.lease() != 0).then(|| format!("{:016x}", kv.lease())),
             };
             listing.push(shell, &entry, || {
                 vec![

@@ -10,6 +10,8 @@ mod objects;
 mod support;
 
 mod analytics;
+mod concurrency;
+mod errors;
 mod foundation;
 mod harness;
 mod hostile;
@@ -17,5 +19,8 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod promises;
+mod readme;
+mod snapshots;
 mod watch;
 mod wizards;
