@@ -119,6 +119,9 @@ fn explain(e: DecodeError) -> Error {
         DecodeError::UnknownEncoding(_) => {
             Some("this value was not written by kube-apiserver; `get -o raw` shows the bytes")
         }
+        DecodeError::TooDeep { .. } | DecodeError::TooLarge { .. } => Some(
+            "no Kubernetes object is shaped like this; `get -o raw` shows the bytes (limits: README, \"Input limits\")",
+        ),
         _ => None,
     };
     let err = Error::new(Kind::Data, format!("cannot decode: {e}"));

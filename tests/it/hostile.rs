@@ -3,12 +3,12 @@
 //! by fuzzing the built binary.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::cli::{code, plugin, stderr, stdout};
+use crate::support::cli::{code, plugin, run_on as run, stderr, stdout};
 use crate::support::Cluster;
 
 /// Whether process `pid` has a handler installed for SIGINT (bit 2 of
@@ -63,15 +63,6 @@ fn interrupt_ends_a_command_that_does_not_yield() {
     assert_eq!(code(&out), 130, "{}", stderr(&out));
     assert_eq!(stderr(&out).trim(), "interrupted");
     assert_eq!(stdout(&out), "");
-}
-
-fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
@@ -317,4 +308,82 @@ fn configuration_files_past_their_size_limit_are_usage_errors() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A length-delimited protobuf field.
+fn field(tag: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag << 3 | 2];
+    let mut len = bytes.len();
+    loop {
+        let b = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// `k8s\0` + runtime.Unknown{typeMeta, raw}.
+fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+    let mut meta = field(1, api_version.as_bytes());
+    meta.extend(field(2, kind.as_bytes()));
+    let mut v = b"k8s\0".to_vec();
+    v.extend(field(1, &meta));
+    v.extend(field(2, raw));
+    v
+}
+
+/// Issue 13, defects 1 and 3 through a live `get`: nested
+/// ControllerRevisions at a version the schema lacks hung `get` (3^depth);
+/// CBOR nested past the limit printed `null` with exit 0.
+#[test]
+fn get_of_hostile_values_is_fast_and_never_a_silent_null() {
+    let c = Cluster::single();
+    let mut value = envelope("apps/v9", "ControllerRevision", b"");
+    while value.len() < 900 {
+        // data (2) = RawExtension{raw (1)}, revision (3) = 1
+        let mut rev = field(2, &field(1, &value));
+        rev.extend([3 << 3, 1]);
+        value = envelope("apps/v9", "ControllerRevision", &rev);
+    }
+    put_raw(&c, "/registry/controllerrevisions/default/nested", &value);
+    let started = Instant::now();
+    let out = run(
+        &c,
+        &["get", "controllerrevisions/default/nested", "-o", "json"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["data"]["data"]["revision"], 1, "{v}");
+
+    // 55799({"a": [[[...150 deep...]]]})
+    let mut deep = vec![0xd9, 0xd9, 0xf7, 0xa1, 0x61, b'a'];
+    deep.extend(std::iter::repeat_n(0x81, 150));
+    deep.push(0x01);
+    put_raw(&c, "/registry/example.com/widgets/default/deep", &deep);
+    let out = run(
+        &c,
+        &[
+            "get",
+            "/registry/example.com/widgets/default/deep",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("deeper than 100 levels"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("null"), "{}", stdout(&out));
 }
