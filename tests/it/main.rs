@@ -22,5 +22,6 @@ mod packaging;
 mod promises;
 mod readme;
 mod snapshots;
+mod timeline;
 mod watch;
 mod wizards;
