@@ -228,7 +228,11 @@ impl From<crate::etcd::Error> for Error {
             E::PermissionDenied => (
                 Kind::Auth,
                 "permission denied for this user".into(),
-                Some("use a user with the root role for maintenance commands"),
+                Some(
+                    "keyspace commands (ls, get, count, ...) need read permission on the keys \
+                     they read; maintenance commands (compact, defrag, snapshot save, member \
+                     changes) need the root role",
+                ),
             ),
             E::AuthFailed => (
                 Kind::Auth,

@@ -209,6 +209,30 @@ fn a_user_who_may_read_one_type_lists_it_and_is_told_what_else_is_denied() {
     );
     ok(&as_reader(&["get", "configmaps/default/cm1"]));
 
+    // One object outside the permission: said without sending the reader
+    // to the root role.
+    let o = as_reader(&["get", "pods/default/p0"]);
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert!(err(&o).contains("read permission"), "{}", err(&o));
+
+    // A type the table does not know, readable without the CRDs.
+    let (k, v) = podgroup("default", "pg1");
+    put_raw(&c, &k, &v);
+    for args in [&[
+        "role",
+        "grant-permission",
+        "cmread",
+        "read",
+        "--prefix=true",
+        "/registry/podgroups/",
+    ][..]]
+    {
+        let o = c.ctl().run(args);
+        assert!(o.status.success(), "etcdctl {args:?}: {}", err_of(&o));
+    }
+    let o = ok(&as_reader(&["ls", "podgroups.scheduling.k8s.io"]));
+    assert!(o.contains("pg1"), "{o}");
+
     let o = as_reader(&["ls", "pods"]);
     assert_eq!(code(&o), 3, "{}{}", out(&o), err(&o));
     let e = err(&o);
