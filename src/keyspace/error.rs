@@ -47,3 +47,18 @@ pub fn describe_range(start: &[u8], end: &[u8]) -> String {
         format!("[{}, {})", text(start), text(end))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::describe_range;
+
+    #[test]
+    fn denied_ranges_read_as_prefixes_when_they_are() {
+        assert_eq!(
+            describe_range(b"/registry/pods/", b"/registry/pods0"),
+            "keys under /registry/pods/"
+        );
+        assert_eq!(describe_range(&[0], &[0]), "every key");
+        assert_eq!(describe_range(b"a", b"c"), "[a, c)");
+    }
+}
