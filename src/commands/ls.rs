@@ -88,7 +88,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             }
             let entry = Entry {
                 key: String::from_utf8_lossy(kv.key()),
-                r#type: info.type_name().to_string(),
+                r#type: crate::keyspace::resolve::type_name_of(&info, kv.value()),
                 namespace: info.namespace,
                 name: info.name,
                 size: kv.key().len() + kv.value().len(),

@@ -192,14 +192,7 @@ impl<'a> Resolver<'a> {
         let Some((_, value)) = self.first_key(&start).await? else {
             return Ok(None);
         };
-        Ok(registry::value::type_meta(&value)
-            .and_then(|(api_version, _)| {
-                api_version
-                    .rsplit_once('/')
-                    .map(|(group, _)| group.to_string())
-            })
-            .filter(|group| !group.is_empty())
-            .map(|group| format!("{resource}.{group}")))
+        Ok(stored_group(&value).map(|group| format!("{resource}.{group}")))
     }
 
     /// A type with no table entry and no CRD, from what is stored at
@@ -390,6 +383,24 @@ impl<'a> Resolver<'a> {
             resource_type: None,
             label: name.to_string(),
         }))
+    }
+}
+
+/// The API group a stored value's apiVersion names (only the envelope or
+/// type meta is decoded); `None` for the core group or no apiVersion.
+fn stored_group(value: &[u8]) -> Option<String> {
+    let (api_version, _) = registry::value::type_meta(value)?;
+    let (group, _) = api_version.rsplit_once('/')?;
+    (!group.is_empty()).then(|| group.to_string())
+}
+
+/// The type name of a key: as `count` prints it, with the group of the
+/// stored apiVersion for types the plugin does not know
+/// (`podgroups.scheduling.k8s.io`).
+pub fn type_name_of(info: &registry::key::KeyInfo<'_>, value: &[u8]) -> String {
+    match (info.kind, stored_group(value)) {
+        (registry::key::KeyKind::Unknown, Some(group)) => format!("{}.{group}", info.resource),
+        _ => info.type_name().to_string(),
     }
 }
 

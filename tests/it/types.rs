@@ -94,6 +94,10 @@ fn every_type_count_lists_works_as_a_type_argument() {
     }
     let o = ok(&run(&c, &["ls", "podgroups", "-n", "batch"]));
     assert!(o.contains("pg2") && !o.contains("pg1"), "{o}");
+    assert!(
+        o.contains("podgroups.scheduling.k8s.io"),
+        "ls names the type as count does: {o}"
+    );
     ok(&run(&c, &["get", "podgroups/batch/pg2"]));
     let o = ok(&run(&c, &["custom", "podgroups.scheduling.k8s.io"]));
     assert!(o.contains("pg1") && o.contains("pg2"), "{o}");
