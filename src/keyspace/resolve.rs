@@ -500,6 +500,17 @@ pub fn offline_range(
                     Vec::new(),
                     rest.len() == 2 || (!object && namespace.is_some()),
                 ),
+                // A bare name the table does not know: what is stored at
+                // `<prefix>/<name>/`, as `count` lists it (`masterleases`,
+                // `podgroups`).
+                None if !arg.resource.is_empty() && arg.group.is_none() => stored_type(
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    arg.resource,
+                    false,
+                    rest.len() == 2 || (!object && namespace.is_some()),
+                ),
                 None => {
                     return Err(Error::new(
                         Kind::Usage,
@@ -545,6 +556,12 @@ mod tests {
         assert_eq!(k, "/registry/example.com/widgets/a/w1");
         let (r, _) = offline_range("svc", Some("default"), "/registry", false).unwrap();
         assert_eq!(r, "/registry/services/specs/default/");
-        assert!(offline_range("gizmos", None, "/registry", false).is_err());
+        let (r, _) = offline_range("podgroups", None, "/registry", false).unwrap();
+        assert_eq!(r, "/registry/podgroups/");
+        let (k, _) = offline_range("podgroups/ns1/pg1", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/podgroups/ns1/pg1");
+        let (k, _) = offline_range("masterleases/10.0.0.1", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/masterleases/10.0.0.1");
+        assert!(offline_range("gizmos.v1", None, "/registry", false).is_err());
     }
 }
