@@ -111,12 +111,12 @@ pub struct GlobalArgs {
     pub kubeconfig: Option<PathBuf>,
 
     /// kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::contexts))]
     pub context: Option<String>,
 
     /// Namespace: of the Kubernetes objects for keyspace commands, of the
     /// etcd pods for cluster commands.
-    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    #[arg(short = 'n', long, global = true, value_name = "NS", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::namespaces))]
     pub namespace: Option<String>,
 
     /// Label selector for the etcd pods.
@@ -235,9 +235,6 @@ pub enum Command {
     Completion(commands::completion::Args),
     /// Print the version.
     Version(commands::version::Args),
-    /// Completion protocol used by `kubectl_complete-etcd` (kubectl plugin completion).
-    #[command(name = "__complete", hide = true)]
-    Complete(commands::completion::CompleteArgs),
 }
 
 impl Command {

@@ -15,7 +15,7 @@ use crate::output::{human_bytes, human_duration};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this member (name or 16-hex id).
-    #[arg(long, value_name = "NAME|ID")]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
     pub member: Option<String>,
 
     /// Only members whose db file is at least this many percent free space.

@@ -9,6 +9,7 @@ pub mod custom;
 pub mod decode;
 pub mod diff;
 pub mod edit;
+pub mod names;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;

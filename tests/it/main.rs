@@ -10,6 +10,7 @@ mod objects;
 mod support;
 
 mod analytics;
+mod completion;
 mod concurrency;
 mod foundation;
 mod harness;
