@@ -160,6 +160,9 @@ pub enum OutputFormat {
     Yaml,
     /// The stored bytes, unmodified (only `get`).
     Raw,
+    /// A table with every column (as kubectl's `-o wide`); other commands
+    /// print their usual table.
+    Wide,
 }
 
 #[derive(Debug, Subcommand)]
