@@ -55,6 +55,12 @@ where
     {
         return commands::completion::kubectl_complete(&args[2..]);
     }
+    if args
+        .get(1)
+        .is_some_and(|a| a == commands::man::HIDDEN_COMMAND)
+    {
+        return commands::man::write_pages(&args[2..]);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

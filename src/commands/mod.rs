@@ -11,6 +11,7 @@ pub mod defrag;
 pub mod get;
 pub mod health;
 pub mod ls;
+pub mod man;
 pub mod members;
 pub mod port_forward;
 pub mod put;
