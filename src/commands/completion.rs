@@ -384,7 +384,9 @@ pub fn object_names(current: &OsStr) -> Vec<CompletionCandidate> {
 
 /// `--member`: member names, with id and client URL as the description.
 pub fn members(current: &OsStr) -> Vec<CompletionCandidate> {
-    let found = ask(|client, _| Box::pin(crate::etcd::member_list(client))).unwrap_or_default();
+    let found =
+        ask(|client, _| Box::pin(async move { Ok(crate::etcd::member_list(client).await?) }))
+            .unwrap_or_default();
     starting_with(
         current,
         found.into_iter().filter(|m| m.started()).map(|m| {

@@ -182,6 +182,8 @@ fn kubectl_completes_commands_flags_and_cluster_names_from_etcd() {
         got[0].1.contains(&format!("{:016x}", c.member_id(0))),
         "{got:?}"
     );
+    let (got, _) = kubectl_complete(&kubectl, ep, &[], &["move-leader", "--to", "m"]);
+    assert_eq!(values(&got), [c.member(0).name()], "--to");
 
     // File arguments complete as files.
     let (got, _) = kubectl_complete(&kubectl, ep, &[], &["put", "x", "-f", "Cargo.t"]);
