@@ -264,7 +264,7 @@ pub enum Command {
     ///
     /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.
     PortForward(commands::port_forward::Args),
-    /// Shell completion script for bash, zsh, fish or powershell.
+    /// Shell completion script for bash, zsh, fish, elvish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.
     Version(commands::version::Args),
