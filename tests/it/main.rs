@@ -16,6 +16,7 @@ mod doctor;
 mod errors;
 mod foundation;
 mod harness;
+mod hostile;
 mod keyspace;
 mod kube;
 mod maintenance;
