@@ -44,6 +44,25 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // A completion script asking for candidates, or kubectl's plugin
+    // completion (`__complete WORDS...`), answered before clap parses: the
+    // words may hold any flag (see commands::completion).
+    if commands::completion::env_complete(&args) {
+        return ExitCode::Ok as i32;
+    }
+    if args
+        .get(1)
+        .is_some_and(|a| a == commands::completion::KUBECTL_PROTOCOL)
+    {
+        return commands::completion::kubectl_complete(&args[2..]);
+    }
+    if args
+        .get(1)
+        .is_some_and(|a| a == commands::man::HIDDEN_COMMAND)
+    {
+        return commands::man::write_pages(&args[2..]);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -83,7 +83,9 @@ pub fn run(args: Args, session: &mut Session) -> Result<()> {
     }
     match session.format_or(OutputFormat::Yaml) {
         OutputFormat::Json => session.shell.json(&obj.value),
-        OutputFormat::Yaml | OutputFormat::Table => session.shell.yaml(&obj.value),
+        OutputFormat::Yaml | OutputFormat::Table | OutputFormat::Wide => {
+            session.shell.yaml(&obj.value)
+        }
         OutputFormat::Raw => Err(Error::usage("`-o raw` is for `get`; decode shows objects")),
     }
 }

@@ -98,7 +98,7 @@ impl Shell {
         table: impl FnOnce(&T) -> Vec<Table>,
     ) -> Result<()> {
         match format {
-            OutputFormat::Table => {
+            OutputFormat::Table | OutputFormat::Wide => {
                 let color = self.color;
                 let tables = table(data);
                 let many = tables.len() > 1;

@@ -10,6 +10,7 @@ mod objects;
 mod support;
 
 mod analytics;
+mod completion;
 mod concurrency;
 mod doctor;
 mod errors;
@@ -23,6 +24,7 @@ mod packaging;
 mod promises;
 mod readme;
 mod snapshots;
+mod tables;
 mod timeline;
 mod types;
 mod watch;
