@@ -11,6 +11,7 @@ use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::pattern::Pattern;
+use crate::keyspace::plan;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan_pieces, Page, ScanFlags, ScanOptions};
 use crate::output::table::Listing;
@@ -144,68 +145,90 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     let opts = args.scan.apply(base.unordered().resuming());
 
+    // Only the key ranges where a hit can be: the pattern's literal start
+    // and -n pin them (`keyspace::plan::narrow`). --full-scan (hidden)
+    // reads the whole range, as tests compare.
+    let ranges = if args.scan.full_scan {
+        vec![(range.start.clone(), range.end.clone())]
+    } else {
+        plan::narrow(
+            &range.start,
+            &range.end,
+            &prefix,
+            namespace.as_deref(),
+            // With --values any key may hold a matching field.
+            if args.values {
+                ""
+            } else {
+                pattern.literal_prefix()
+            },
+        )
+    };
+
     let mut order = InOrder::default();
     let shell = &mut session.shell;
     let (mut hits, mut undecodable) = (0u64, 0u64);
-    scan_pieces(
-        &readers,
-        &prefix,
-        &[(range.start.clone(), range.end.clone())],
-        opts,
-        |piece, page| {
-            let kvs = match page {
-                Some(Page::Keys(kvs)) => kvs,
-                // Pieces keep their numbers across a resume, and a
-                // resumed piece goes on after what it delivered: what
-                // `order` holds stays right.
-                Some(page @ (Page::Restart { .. } | Page::Resumed { .. })) => {
-                    if matches!(page, Page::Restart { .. }) {
-                        order = InOrder::default();
-                    }
-                    shell.warn(page.notice().unwrap_or_default());
-                    return Ok(());
+    let summary = scan_pieces(&readers, &prefix, &ranges, opts, |piece, page| {
+        let kvs = match page {
+            Some(Page::Keys(kvs)) => kvs,
+            // Pieces keep their numbers across a resume, and a
+            // resumed piece goes on after what it delivered: what
+            // `order` holds stays right.
+            Some(page @ (Page::Restart { .. } | Page::Resumed { .. })) => {
+                if matches!(page, Page::Restart { .. }) {
+                    order = InOrder::default();
                 }
-                None => return print(&mut listing, shell, &order.done(piece), args.values),
-            };
-            let mut found = Vec::new();
-            for kv in kvs {
-                if !args.values && namespace.is_none() && !pattern.may_match_key(kv.key()) {
-                    continue;
-                }
-                let info = registry::key::parse(kv.key(), &prefix);
-                if !info.in_namespace(namespace.as_deref()) {
-                    continue;
-                }
-                let field = if pattern.matches_key(&info) {
-                    None
-                } else if args.values {
-                    match decoder.decode(kv.key(), kv.value()) {
-                        Ok(obj) => match pattern.find_in_value(&obj.value) {
-                            Some(path) => Some(path),
-                            None => continue,
-                        },
-                        Err(_) => {
-                            undecodable += 1;
-                            continue;
-                        }
-                    }
-                } else {
-                    continue;
-                };
-                hits += 1;
-                found.push(Hit {
-                    r#type: info.type_name().to_string(),
-                    namespace: info.namespace.map(str::to_string),
-                    name: info.name.to_string(),
-                    key: String::from_utf8_lossy(kv.key()).into_owned(),
-                    field,
-                });
+                shell.warn(page.notice().unwrap_or_default());
+                return Ok(());
             }
-            let ready = order.add(piece, found);
-            print(&mut listing, shell, &ready, args.values)
-        },
-    )
+            None => return print(&mut listing, shell, &order.done(piece), args.values),
+        };
+        let mut found = Vec::new();
+        for kv in kvs {
+            if !args.values && namespace.is_none() && !pattern.may_match_key(kv.key()) {
+                continue;
+            }
+            let info = registry::key::parse(kv.key(), &prefix);
+            if !info.in_namespace(namespace.as_deref()) {
+                continue;
+            }
+            let field = if pattern.matches_key(&info) {
+                None
+            } else if args.values {
+                match decoder.decode(kv.key(), kv.value()) {
+                    Ok(obj) => match pattern.find_in_value(&obj.value) {
+                        Some(path) => Some(path),
+                        None => continue,
+                    },
+                    Err(_) => {
+                        undecodable += 1;
+                        continue;
+                    }
+                }
+            } else {
+                continue;
+            };
+            hits += 1;
+            found.push(Hit {
+                r#type: info.type_name().to_string(),
+                namespace: info.namespace.map(str::to_string),
+                name: info.name.to_string(),
+                key: String::from_utf8_lossy(kv.key()).into_owned(),
+                field,
+            });
+        }
+        let ready = order.add(piece, found);
+        print(&mut listing, shell, &ready, args.values)
+    })
     .await?;
+    if session.shell.verbose {
+        session.shell.note(format!(
+            "read {} keys in {} ranges at revision {}",
+            summary.keys,
+            ranges.len(),
+            summary.revision
+        ));
+    }
     if undecodable > 0 {
         session.shell.warn(format!(
             "{undecodable} values could not be decoded and were matched on their keys only"

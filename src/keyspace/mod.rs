@@ -10,6 +10,7 @@ pub mod decode;
 pub mod diff;
 pub mod edit;
 pub mod error;
+pub mod parallel;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;
