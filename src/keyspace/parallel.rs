@@ -129,14 +129,19 @@ impl<J: Send + 'static, R: Send + 'static> Pool<J, R> {
         Ok(())
     }
 
-    /// Wait for every job, giving `done` the remaining results in order.
-    pub fn finish(mut self, done: &mut dyn FnMut(R) -> Result<()>) -> Result<()> {
-        self.jobs = None;
+    /// Wait for every job given so far, giving `done` their results in
+    /// order; the pool takes more jobs after.
+    pub fn drain(&mut self, done: &mut dyn FnMut(R) -> Result<()>) -> Result<()> {
         while self.next_result < self.next_job {
             let r = self.results.recv().map_err(|_| stopped())?;
             self.take(r, done)?;
         }
         Ok(())
+    }
+
+    /// Wait for every job, giving `done` the remaining results in order.
+    pub fn finish(mut self, done: &mut dyn FnMut(R) -> Result<()>) -> Result<()> {
+        self.drain(done)
     }
 
     fn take(

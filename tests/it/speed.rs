@@ -344,3 +344,38 @@ fn search_args(c: &Cluster, args: &[&str]) -> (String, u64) {
         .unwrap_or_else(|| panic!("{args:?}: no `read N keys` note in {err}"));
     (cli::stdout(&o), read)
 }
+
+#[test]
+fn search_values_decoded_on_every_core_prints_what_one_thread_prints() {
+    let c = seeded();
+    let run_with = |workers: &str| {
+        run(
+            &c,
+            &[
+                "search",
+                "--values",
+                "app=app-7",
+                "-o",
+                "json",
+                PAGE,
+                "--decode-workers",
+                workers,
+            ],
+        )
+    };
+    let one = run_with("1");
+    assert_eq!(cli::code(&one), 0, "{}", cli::stderr(&one));
+    let hits = cli::stdout(&one);
+    assert!(
+        hits.lines().count() > 10 && hits.contains("\"field\":\"metadata.labels.app\""),
+        "{hits}"
+    );
+    // The broken value is matched on its key only, and said so.
+    assert!(cli::stderr(&one).contains("could not be decoded"));
+    for workers in ["2", "4"] {
+        let many = run_with(workers);
+        assert_eq!(cli::code(&many), 0);
+        assert_eq!(hits, cli::stdout(&many), "{workers} workers");
+        assert_eq!(cli::stderr(&one), cli::stderr(&many), "{workers} workers");
+    }
+}
