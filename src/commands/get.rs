@@ -221,6 +221,10 @@ struct Printer {
 
 impl Printer {
     fn print(&mut self, shell: &mut Shell, items: Vec<Rendered>) -> Result<()> {
+        // One write per job rather than per object: stdout is line
+        // buffered. Written out before anything goes to stderr, so a
+        // terminal shows each message next to its object.
+        let mut out = Vec::new();
         for item in items {
             match item {
                 Rendered::Shown {
@@ -228,21 +232,26 @@ impl Printer {
                     warnings,
                     text,
                 } => {
+                    if !warnings.is_empty() {
+                        shell.out().write_all(&std::mem::take(&mut out))?;
+                    }
                     for w in &warnings {
                         shell.warn(format!("{}: {w}", String::from_utf8_lossy(&key)));
                     }
                     if self.format != OutputFormat::Json && !self.first {
-                        writeln!(shell.out(), "---")?;
+                        out.extend_from_slice(b"---\n");
                     }
-                    shell.out().write_all(&text)?;
+                    out.extend_from_slice(&text);
                     self.first = false;
                 }
                 Rendered::Failed { key, error } => {
+                    shell.out().write_all(&std::mem::take(&mut out))?;
                     self.failed += 1;
                     shell.error(&error.context(format!("`{}`", String::from_utf8_lossy(&key))));
                 }
             }
         }
+        shell.out().write_all(&out)?;
         Ok(())
     }
 }
