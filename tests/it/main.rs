@@ -22,5 +22,6 @@ mod promises;
 mod readme;
 mod snapshots;
 mod speed;
+mod timeline;
 mod watch;
 mod wizards;
