@@ -597,6 +597,60 @@ mod tests {
     }
 
     #[test]
+    fn namespace_spans_and_the_gaps_between_cover_a_type_exactly() {
+        let pods = resources::builtin()
+            .iter()
+            .find(|t| t.plural == "pods")
+            .unwrap();
+        let base = b"/registry/pods/".to_vec();
+        let end = prefix_end(&base);
+        // In key order of `<ns>/`: `a-b/` sorts before `a/`.
+        let names: Vec<Vec<u8>> = vec![b"a-b".to_vec(), b"a".to_vec(), b"kube-system".to_vec()];
+        let spans = spans_of(pods, &base, (&base, &end), &names, true);
+        assert_eq!(spans.first().unwrap().start, base);
+        assert_eq!(spans.last().unwrap().end, end);
+        for w in spans.windows(2) {
+            assert_eq!(w[0].end, w[1].start, "{spans:?}");
+        }
+        let a = spans
+            .iter()
+            .find(|s| s.namespace.as_deref() == Some("a"))
+            .unwrap();
+        assert_eq!(
+            (a.start.as_slice(), a.end.as_slice()),
+            (&b"/registry/pods/a/"[..], &b"/registry/pods/a0"[..])
+        );
+        // Every key lands in the span of its namespace, or in a gap.
+        for (key, ns) in [
+            (&b"/registry/pods/a/x"[..], Some("a")),
+            (b"/registry/pods/a-b/x", Some("a-b")),
+            (b"/registry/pods/a-c/x", None),
+            (b"/registry/pods/ghost/x", None),
+            (b"/registry/pods/kube-system/x", Some("kube-system")),
+            (b"/registry/pods/zz/x", None),
+        ] {
+            let s = spans
+                .iter()
+                .find(|s| key >= s.start.as_slice() && before_end(key, &s.end))
+                .unwrap();
+            assert_eq!(
+                s.namespace.as_deref(),
+                ns,
+                "{}",
+                String::from_utf8_lossy(key)
+            );
+            if ns.is_none() {
+                assert!(namespace_of(key, s).is_some());
+            }
+        }
+        // Without gaps (`-n`): the namespaces only.
+        let only = spans_of(pods, &base, (&base, &end), &names[2..], false);
+        assert_eq!(only.len(), 1);
+        assert!(namespace_of(b"/registry/pods/a/b/c", &only[0]).is_none());
+        assert!(namespace_of(b"/registry/pods/single", &only[0]).is_none());
+    }
+
+    #[test]
     fn pieces_cover_the_range_exactly_and_mark_whole_types() {
         for (start, end) in [
             (b"\0".to_vec(), vec![0]),
