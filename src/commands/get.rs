@@ -79,16 +79,19 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             failed: 0,
         };
         let workers = parallel::workers(args.scan.decode_workers);
-        let render = {
+        let decode_page = {
             let (decoder, prefix, namespace) = (Arc::new(decoder), prefix.clone(), namespace);
-            move |kvs: Vec<KeyValue>| -> Vec<Rendered> {
+            move |kvs: &[KeyValue]| -> Vec<Rendered> {
                 kvs.iter()
                     .filter_map(|kv| render(&decoder, &prefix, namespace.as_deref(), format, kv))
                     .collect()
             }
         };
         // One worker: decode on this thread, as before the pool.
-        let mut pool = (workers > 1).then(|| Pool::new(workers, render.clone()));
+        let mut pool = (workers > 1).then(|| {
+            let decode_page = decode_page.clone();
+            Pool::new(workers, move |chunk: Vec<KeyValue>| decode_page(&chunk))
+        });
         let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
             let Page::Keys(kvs) = page else {
                 shell.warn(page.notice().unwrap_or_default());
@@ -102,7 +105,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                     }
                     Ok(())
                 }
-                None => show(render(kvs.to_vec())),
+                None => show(decode_page(kvs)),
             }
         })
         .await?;
