@@ -28,6 +28,10 @@ pub struct Cluster {
     pub tls_origins: Vec<(Pem, PemOrigin)>,
     /// The Kubernetes client in Kubernetes mode.
     pub kube: Option<Kube>,
+    /// The etcd pods behind `targets` (same order); empty in direct mode.
+    pub pods: Vec<EtcdPod>,
+    /// The TLS material in use (for `doctor` to read its certificates).
+    pub tls_material: TlsMaterial,
 }
 
 impl Cluster {
@@ -63,9 +67,19 @@ impl Session {
         crate::prompt::Prompter::new(self.global.yes)
     }
 
-    /// The output format, or the command's own default.
+    /// The output format, or the command's own default. `-o wide` is a
+    /// table: see [`Session::wide`].
     pub fn format_or(&self, default: OutputFormat) -> OutputFormat {
-        self.global.output.unwrap_or(default)
+        match self.global.output {
+            Some(OutputFormat::Wide) => OutputFormat::Table,
+            other => other.unwrap_or(default),
+        }
+    }
+
+    /// `-o wide`: tables show every column, not only those that fit 120
+    /// columns.
+    pub fn wide(&self) -> bool {
+        self.global.output == Some(OutputFormat::Wide)
     }
 
     /// Resolve the members and connection settings.
@@ -101,12 +115,14 @@ impl Session {
             targets,
             settings,
             kube: None,
+            pods: Vec::new(),
             tls_origins: self.file_origins(),
             tls_source: if material.is_empty() {
                 String::new()
             } else {
-                material.source
+                material.source.clone()
             },
+            tls_material: material,
         })
     }
 
@@ -148,12 +164,14 @@ impl Session {
             targets,
             settings,
             kube: Some(kube),
+            pods,
             tls_origins,
             tls_source: if material.is_empty() {
                 String::new()
             } else {
-                material.source
+                material.source.clone()
             },
+            tls_material: material,
         })
     }
 

@@ -21,7 +21,7 @@ use crate::output::table::{Mark, Table};
 pub struct Args {
     /// A type (`pods`, `events`, `widgets.example.com`) or a key prefix
     /// starting with `/`; default: every key in etcd.
-    #[arg(value_name = "TYPE|PREFIX")]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
     pub reference: Option<String>,
 
     /// Break each type down by namespace.

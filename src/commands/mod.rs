@@ -8,11 +8,13 @@ pub mod count;
 pub mod custom;
 pub mod decode;
 pub mod defrag;
+pub mod doctor;
 pub mod get;
 pub mod health;
 pub mod history;
 pub mod lease;
 pub mod ls;
+pub mod man;
 pub mod members;
 pub mod move_leader;
 pub mod port_forward;
@@ -38,6 +40,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Status(args) => status::run(args, session).await,
         Command::Members(args) => members::run(args, session).await,
         Command::Health(args) => health::run(args, session).await,
+        Command::Doctor(args) => doctor::run(args, session).await,
         Command::Size(args) => size::run(args, session).await,
         Command::Decode(args) => decode::run(args, session),
         Command::Get(args) => get::run(args, session).await,
@@ -60,7 +63,6 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Restore(args) => restore::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
-        Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),
     }
 }

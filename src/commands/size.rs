@@ -8,10 +8,11 @@ use serde::Serialize;
 use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::{Cluster, Session};
 use crate::error::Result;
-use crate::etcd::{format_id, EtcdClient, Survey};
+use crate::etcd::{format_id, EtcdClient};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
 use crate::keyspace::stats::{KeyspaceStats, Tally};
+use crate::ops::quota;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent, progress, share_bar};
 
@@ -22,7 +23,7 @@ use super::status;
 pub struct Args {
     /// Break down this type (`events`, `widgets.example.com`) or key prefix
     /// (starting with `/`) by type; implies --by-type.
-    #[arg(value_name = "TYPE|PREFIX")]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
     pub reference: Option<String>,
 
     /// Bytes per type: share, count, average and largest object.
@@ -39,7 +40,8 @@ pub struct Args {
     #[arg(long)]
     pub by_namespace: bool,
 
-    /// Quota to assume where the server does not report its own (etcd < 3.6).
+    /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
+    /// metrics nor its pod's --quota-backend-bytes give the real one.
     #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: u64,
 
@@ -153,7 +155,7 @@ pub struct LeasePressure {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let members = survey
         .views
         .iter()
@@ -187,7 +189,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         None
     };
     let report = SizeReport { members, keyspace };
-    session.shell.emit(format, &report, tables)?;
+    let wide = session.wide();
+    session.shell.emit(format, &report, |r| tables(r, wide))?;
     status::finish(&survey, session)
 }
 
@@ -348,8 +351,8 @@ fn breakdown(
     }
 }
 
-fn tables(report: &SizeReport) -> Vec<Table> {
-    let mut out = vec![table(report)];
+fn tables(report: &SizeReport, wide: bool) -> Vec<Table> {
+    let mut out = vec![table(report, wide)];
     if let Some(k) = &report.keyspace {
         out.push(types_table(k));
         if !k.top.is_empty() {
@@ -474,10 +477,15 @@ fn lease_table(l: &LeasePressure) -> Table {
     t
 }
 
-fn table(report: &SizeReport) -> Table {
-    let mut t = Table::new(&[
-        "endpoint",
-        "name",
+/// The default table fits 120 columns for a 3-member cluster; `wide` adds
+/// the member id.
+fn table(report: &SizeReport, wide: bool) -> Table {
+    let mut headers = vec!["endpoint", "name"];
+    if wide {
+        headers.push("id");
+    }
+    let first_num = headers.len();
+    headers.extend([
         "db size",
         "in use",
         "fragmented",
@@ -485,14 +493,20 @@ fn table(report: &SizeReport) -> Table {
         "headroom",
         "quota use",
         "error",
-    ])
-    .right_align(&[2, 3, 4, 5, 6, 7]);
+    ]);
+    let right: Vec<usize> = (first_num..first_num + 6).collect();
+    let mut t = Table::new(&headers).right_align(&right);
     for m in &report.members {
         let b = |v: Option<u64>| v.map(human_bytes).unwrap_or_else(|| "-".into());
         let quota_use = m.quota_use_percent.unwrap_or(0.0);
-        t.marked_row(vec![
+        let mut cells = vec![
             (m.endpoint.clone(), Mark::Plain),
             (m.name.clone().unwrap_or_else(|| "-".into()), Mark::Plain),
+        ];
+        if wide {
+            cells.push((m.id.clone().unwrap_or_else(|| "-".into()), Mark::Plain));
+        }
+        cells.extend([
             (b(m.db_size), Mark::Plain),
             (b(m.db_size_in_use), Mark::Plain),
             (
@@ -527,6 +541,7 @@ fn table(report: &SizeReport) -> Table {
             ),
             (m.error.clone().unwrap_or_default(), Mark::Bad),
         ]);
+        t.marked_row(cells);
     }
     t
 }

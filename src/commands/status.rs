@@ -6,6 +6,7 @@ use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{format_id, Survey};
+use crate::ops::quota;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
@@ -14,7 +15,8 @@ pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Quota to assume where the server does not report its own (etcd < 3.6).
+    /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
+    /// metrics nor its pod's --quota-backend-bytes give the real one.
     #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: u64,
 
@@ -62,15 +64,18 @@ pub struct StatusReport {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let report = report(&survey, &args);
     let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    let wide = session.wide();
+    session
+        .shell
+        .emit(format, &report, |r| vec![table(r, wide)])?;
     if format == OutputFormat::Table && report.members.iter().any(|m| m.quota_assumed == Some(true))
     {
         session
             .shell
-            .note("* quota assumed from --quota-bytes: etcd before 3.6 does not report its quota");
+            .note("* quota assumed from --quota-bytes: neither Status (etcd < 3.6), the metrics nor a pod flag gave it");
     }
     finish(&survey, session)
 }
@@ -184,7 +189,7 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                     .filter(|a| a.member_id == s.member_id)
                     .map(|a| a.alarm.clone())
                     .collect();
-                row.errors = s.errors.clone();
+                row.errors = tidy_errors(&s.errors, s.member_id, &row.alarms);
             }
             row
         })
@@ -192,44 +197,48 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
     StatusReport { members }
 }
 
-fn table(report: &StatusReport) -> Table {
+/// The default table fits 120 columns for a 3-member cluster; `wide` adds
+/// the node, id and raft columns.
+fn table(report: &StatusReport, wide: bool) -> Table {
     let with_pods = report.members.iter().any(|m| m.pod.is_some());
-    let mut headers = vec!["endpoint"];
-    if with_pods {
-        headers = vec!["pod", "node"];
+    let mut columns: Vec<&str> = Vec::new();
+    let mut col = |name: &'static str, shown: bool| {
+        if shown {
+            columns.push(name);
+        }
+        shown
+    };
+    let pod = col("pod", with_pods);
+    let node = col("node", with_pods && wide);
+    let endpoint = col("endpoint", !with_pods);
+    col("name", true);
+    let id = col("id", wide);
+    for c in ["version", "db size", "in use", "frag", "quota use", "role"] {
+        col(c, true);
     }
-    headers.extend([
-        "name",
-        "id",
-        "version",
-        "db size",
-        "in use",
-        "frag",
-        "quota use",
-        "leader",
-        "learner",
-        "raft term",
-        "raft index",
-        "applied",
-        "revision",
-        "alarms",
-        "errors",
-    ]);
-    let mut t = Table::new(&headers);
+    let raft = wide;
+    for c in ["raft term", "raft index", "applied", "revision"] {
+        col(c, raft);
+    }
+    col("alarms", true);
+    col("errors", true);
+    let mut t = Table::new(&columns);
     for m in &report.members {
         let mut cells: Vec<(String, Mark)> = Vec::new();
-        if with_pods {
-            cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
-            cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
-        } else {
-            cells.push((m.endpoint.clone(), Mark::Plain));
-        }
         let plain = |s: String| (s, Mark::Plain);
         let opt = |v: Option<String>| plain(v.unwrap_or_else(|| "-".into()));
+        if pod {
+            cells.push(plain(m.pod.clone().unwrap_or_default()));
+        }
+        if node {
+            cells.push(plain(m.node.clone().unwrap_or_default()));
+        }
+        if endpoint {
+            cells.push(plain(m.endpoint.clone()));
+        }
         if let Some(err) = &m.error {
-            cells.push(plain("-".into()));
-            cells.push(plain("-".into()));
-            for _ in 0..12 {
+            // Every column but the first and the last is unknown.
+            while cells.len() + 1 < columns.len() {
                 cells.push(plain("-".into()));
             }
             cells.push((err.clone(), Mark::Bad));
@@ -237,7 +246,9 @@ fn table(report: &StatusReport) -> Table {
             continue;
         }
         cells.push(opt(m.name.clone().filter(|n| !n.is_empty())));
-        cells.push(opt(m.id.clone()));
+        if id {
+            cells.push(opt(m.id.clone()));
+        }
         cells.push(opt(m.version.clone()));
         cells.push(opt(m.db_size.map(human_bytes)));
         cells.push(opt(m.db_size_in_use.map(human_bytes)));
@@ -267,17 +278,23 @@ fn table(report: &StatusReport) -> Table {
                 Mark::Plain
             },
         ));
-        cells.push(plain(yes_no(m.is_leader)));
-        cells.push(plain(yes_no(m.is_learner)));
-        let lag = if m.lagging == Some(true) {
-            Mark::Warn
-        } else {
-            Mark::Plain
-        };
-        cells.push((opt_num(m.raft_term), lag));
-        cells.push(plain(opt_num(m.raft_index)));
-        cells.push((opt_num(m.raft_applied_index), lag));
-        cells.push(plain(m.revision.map(|r| r.to_string()).unwrap_or_default()));
+        cells.push(match (m.is_leader, m.is_learner) {
+            (Some(true), _) => ("leader".into(), Mark::Good),
+            (_, Some(true)) => plain("learner".into()),
+            (Some(false), _) => plain("follower".into()),
+            _ => plain("-".into()),
+        });
+        if raft {
+            let lag = if m.lagging == Some(true) {
+                Mark::Warn
+            } else {
+                Mark::Plain
+            };
+            cells.push((opt_num(m.raft_term), lag));
+            cells.push(plain(opt_num(m.raft_index)));
+            cells.push((opt_num(m.raft_applied_index), lag));
+            cells.push(plain(m.revision.map(|r| r.to_string()).unwrap_or_default()));
+        }
         cells.push((
             m.alarms.join(","),
             if m.alarms.is_empty() {
@@ -299,14 +316,68 @@ fn table(report: &StatusReport) -> Table {
     t
 }
 
-fn yes_no(v: Option<bool>) -> String {
-    match v {
-        Some(true) => "true".into(),
-        Some(false) => "false".into(),
-        None => "-".into(),
+/// etcd's Status errors, each once: its alarm strings
+/// (`memberID:1842815281007833081 alarm:NOSPACE `, one per alarm in the
+/// cluster) rewritten with hex ids, and this member's own alarms left to the
+/// ALARMS column. Pure.
+pub fn tidy_errors(errors: &[String], member_id: u64, own_alarms: &[String]) -> Vec<String> {
+    static ALARM: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = ALARM.get_or_init(|| {
+        regex::Regex::new(r"^\s*memberID:\s*(\d+)\s+alarm:\s*([A-Z_]+)\s*$").expect("valid regex")
+    });
+    let mut out: Vec<String> = Vec::new();
+    for e in errors {
+        let tidy = match re.captures(e) {
+            Some(c) => {
+                let id: u64 = c[1].parse().unwrap_or(0);
+                let alarm = &c[2];
+                if id == member_id && own_alarms.iter().any(|a| a == alarm) {
+                    continue;
+                }
+                format!("{alarm} alarm on member {}", format_id(id))
+            }
+            None => e.trim().to_string(),
+        };
+        if !tidy.is_empty() && !out.contains(&tidy) {
+            out.push(tidy);
+        }
     }
+    out
 }
 
 fn opt_num(v: Option<u64>) -> String {
     v.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_show_each_alarm_once_with_hex_ids_and_not_the_members_own() {
+        let raw: Vec<String> = [
+            "memberID:1842815281007833081 alarm:NOSPACE ",
+            "memberID:1842815281007833081 alarm:NOSPACE ",
+            "memberID:2 alarm:NOSPACE ",
+            "raft: something else",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let own = vec!["NOSPACE".to_string()];
+        assert_eq!(
+            tidy_errors(&raw, 1842815281007833081, &own),
+            [
+                "NOSPACE alarm on member 0000000000000002",
+                "raft: something else"
+            ]
+        );
+        assert_eq!(
+            tidy_errors(&raw, 2, &own),
+            [
+                "NOSPACE alarm on member 1992febc03222ff9",
+                "raft: something else"
+            ]
+        );
+    }
 }
