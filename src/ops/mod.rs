@@ -9,7 +9,7 @@ pub mod compaction;
 pub mod defrag;
 pub mod resize;
 pub mod restore;
-pub mod snapshot;
+pub mod snapshot_save;
 pub mod statefulset;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

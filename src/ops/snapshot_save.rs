@@ -1,16 +1,185 @@
-//! Saving a snapshot safely: stream into `FILE.part`, check the sha256
-//! trailer etcd appends, fsync, and only then rename to `FILE`. A broken
-//! stream or a bad hash leaves neither `FILE` nor `FILE.part` behind.
+//! `snapshot save` as an operation: pick the member, stream its snapshot
+//! into `FILE.part` computing the sha256 as it is written, check it against
+//! the trailer etcd appends, fsync, and only then rename to `FILE`. A broken
+//! stream or a bad hash leaves neither `FILE` nor `FILE.part` behind. Memory
+//! holds one chunk of the stream at a time; what the result reports
+//! (revision, key count) is read back from the file page by page.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 
+use super::cluster_state::{ClusterState, MemberState};
 use super::Interrupt;
+use crate::connect::Target;
+use crate::dbfile::{self, hex, SnapshotInfo, HASH_LEN};
 use crate::error::{Error, Kind, Result};
-use crate::snapshot::{hex, HASH_LEN};
+use crate::etcd::{client::explain, format_id, maintenance, ConnectSettings, Survey};
+
+/// How long the snapshot stream may stay silent before it counts as broken.
+const STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// What the operator asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub file: PathBuf,
+    /// Name or 16-hex id; `None`: the most up to date healthy member.
+    pub member: Option<String>,
+    pub overwrite: bool,
+}
+
+/// What the save reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// Streaming starts from this member, whose db file is this big.
+    From { member: &'a str, db_size: u64 },
+    /// The stream's size, when the member said.
+    Started { total: Option<u64> },
+    /// Bytes received so far.
+    Received(u64),
+    /// The stream ended (well or not).
+    Ended,
+}
+
+/// The member to stream from: the one asked for, else the healthy voter
+/// with the highest applied index (etcd before 3.5 refuses snapshots from
+/// learners).
+pub fn pick_member<'a>(state: &'a ClusterState, asked: Option<&str>) -> Result<&'a MemberState> {
+    let member = match asked {
+        Some(w) => state
+            .find(w)
+            .ok_or_else(|| Error::usage(format!("no member `{w}` in this cluster")))?,
+        None => state
+            .members
+            .iter()
+            .filter(|m| m.reachable() && !m.lagging)
+            .max_by(|a, b| {
+                b.is_learner
+                    .cmp(&a.is_learner)
+                    .then_with(|| a.raft_applied_index.cmp(&b.raft_applied_index))
+                    .then_with(|| b.name.cmp(&a.name))
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Unavailable,
+                    "no healthy member to take a snapshot from",
+                )
+                .with_hint("check `kubectl etcd status`")
+            })?,
+    };
+    if let Some(e) = &member.error {
+        return Err(Error::new(
+            Kind::Unavailable,
+            format!("member `{}` is not reachable: {e}", member.label()),
+        ));
+    }
+    Ok(member)
+}
+
+/// Take a snapshot from the cluster into `req.file`, verified, and report
+/// what it holds.
+pub async fn save_from_cluster(
+    targets: &[Target],
+    settings: &ConnectSettings,
+    req: &Request,
+    interrupt: &Interrupt,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<SnapshotInfo> {
+    if req.file.exists() && !req.overwrite {
+        return Err(Error::new(
+            Kind::Refused,
+            format!("`{}` already exists", req.file.display()),
+        )
+        .with_hint("choose another name, or pass --overwrite to replace it"));
+    }
+    let survey = Survey::take(targets, settings).await;
+    let state = ClusterState::from_survey(&survey);
+    let member = pick_member(&state, req.member.as_deref())?;
+    let view = member.target.and_then(|i| survey.views.get(i));
+    let client = view
+        .and_then(|v| v.client.clone())
+        .ok_or_else(|| Error::new(Kind::Unavailable, "no connection to the member"))?;
+    let etcd_version = view
+        .and_then(|v| v.status.as_ref())
+        .map(|s| s.version.clone());
+    let name = member.label();
+    on(Event::From {
+        member: &name,
+        db_size: member.db_size,
+    });
+    let start = Instant::now();
+    let mut stream = maintenance::snapshot(&client).await?;
+    let first = next_chunk(&mut stream).await;
+    on(Event::Started {
+        total: match &first {
+            Ok(Some((blob, remaining))) => Some(blob.len() as u64 + remaining),
+            _ => None,
+        },
+    });
+    let first = futures::stream::iter(match first {
+        Ok(Some((blob, _))) => vec![Ok(blob)],
+        Ok(None) => vec![],
+        Err(e) => vec![Err(e)],
+    });
+    let rest = futures::stream::unfold((stream, false), |(mut s, done)| async move {
+        if done {
+            return None;
+        }
+        match next_chunk(&mut s).await {
+            Ok(Some((blob, _))) => Some((Ok(blob), (s, false))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), (s, true))),
+        }
+    });
+    let chunks = Box::pin(first.chain(rest));
+    let result = save(chunks, &req.file, interrupt, &mut |n| {
+        on(Event::Received(n))
+    })
+    .await;
+    on(Event::Ended);
+    let saved = result.map_err(|e| e.context(format!("snapshot from `{name}`")))?;
+    // The stream's hash was checked as it was written: read back only the
+    // keyspace, page by page.
+    let mut info = dbfile::report::status_of_verified(&saved.path)
+        .map_err(|e| Error::from(e).context(format!("`{}`", saved.path.display())))?;
+    info.member = Some(name);
+    info.member_id = Some(format_id(member.id));
+    info.etcd_version = etcd_version;
+    info.took_ms = Some(start.elapsed().as_millis() as u64);
+    Ok(info)
+}
+
+/// The next blob and the bytes still to come, with an idle timeout.
+async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Vec<u8>, u64)>> {
+    match tokio::time::timeout(STREAM_IDLE, s.message()).await {
+        Err(_) => Err(Error::new(
+            Kind::Unavailable,
+            format!("no data for {STREAM_IDLE:?}"),
+        )),
+        Ok(Err(e)) => {
+            let err = explain(&e);
+            // hyper's chain for a connection cut mid-body is three lines of
+            // internals; the operator needs one.
+            if err.message.contains("error reading a body")
+                || err.message.contains("closed the connection")
+                || err.message.contains("connection reset")
+                || err.message.contains("broken pipe")
+            {
+                Err(Error::new(
+                    Kind::Unavailable,
+                    "the connection to the member dropped",
+                ))
+            } else {
+                Err(err)
+            }
+        }
+        Ok(Ok(None)) => Ok(None),
+        Ok(Ok(Some(r))) => Ok(Some((r.blob().to_vec(), r.remaining_bytes()))),
+    }
+}
 
 /// What was written.
 #[derive(Debug, Clone)]
@@ -147,7 +316,7 @@ mod tests {
 
     fn snapshot_bytes() -> Vec<u8> {
         let mut v = vec![3u8; 4096];
-        v.extend(crate::snapshot::sha256(&v.clone()));
+        v.extend(crate::dbfile::sha256(&v.clone()));
         v
     }
 
