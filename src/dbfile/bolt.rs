@@ -154,7 +154,7 @@ pub type OnDamage<'f> = &'f mut dyn FnMut(DbError) -> Result<()>;
 
 struct Walk<'f, 'g> {
     on_damage: OnDamage<'f>,
-    visit: &'g mut dyn FnMut(Entry<'_>) -> Result<()>,
+    visit: &'g mut dyn FnMut(Entry<'_>) -> Result<bool>,
     last_key: Option<Vec<u8>>,
     pages: u64,
 }
@@ -261,7 +261,7 @@ impl<'s> Db<'s> {
             if e.bucket && e.key == name {
                 found = Some(bucket_from_value(e.page, e.index, e.value)?);
             }
-            Ok(())
+            Ok(true)
         })?;
         Ok(found)
     }
@@ -272,12 +272,15 @@ impl<'s> Db<'s> {
     }
 
     /// Every key/value of `bucket` in key order. Damage in the tree goes to
-    /// `on_damage`; an error from it or from `visit` ends the walk.
+    /// `on_damage`; an error from it or from `visit` ends the walk. `visit`
+    /// returns whether it accepted the entry: the key order is checked
+    /// against the last accepted key, so one corrupted key that sorts too
+    /// high does not make every key after it look out of order.
     pub fn walk(
         &self,
         bucket: &Bucket,
         on_damage: OnDamage<'_>,
-        visit: &mut dyn FnMut(Entry<'_>) -> Result<()>,
+        visit: &mut dyn FnMut(Entry<'_>) -> Result<bool>,
     ) -> Result<()> {
         let mut w = Walk {
             on_damage,
@@ -357,20 +360,22 @@ impl<'s> Db<'s> {
                 (w.on_damage)(Self::damage(id, PageProblem::Order { index }))?;
                 continue;
             }
-            match &mut w.last_key {
-                Some(last) => {
-                    last.clear();
-                    last.extend_from_slice(key);
-                }
-                None => w.last_key = Some(key.to_vec()),
-            }
-            (w.visit)(Entry {
+            let accepted = (w.visit)(Entry {
                 page: id,
                 index,
                 key,
                 value,
                 bucket: leaf_flags & BUCKET_FLAG != 0,
             })?;
+            if accepted {
+                match &mut w.last_key {
+                    Some(last) => {
+                        last.clear();
+                        last.extend_from_slice(key);
+                    }
+                    None => w.last_key = Some(key.to_vec()),
+                }
+            }
         }
         Ok(())
     }

@@ -264,7 +264,7 @@ pub fn read_header(db: &Db<'_>, lenient: bool, damage: &mut Damage) -> Result<He
             }
             _ => {}
         }
-        Ok(())
+        Ok(true)
     })?;
     Ok(h)
 }
@@ -292,15 +292,16 @@ pub fn scan(db: &Db<'_>, opts: &ScanOptions, damage: &mut Damage) -> Result<Scan
     db.walk(&bucket, &mut on_damage, &mut |e| {
         let (rev, kv) = match check_entry(&e) {
             Ok(v) => v,
-            Err(err) => return entry_damage.take(opts.lenient, err),
+            Err(err) => return entry_damage.take(opts.lenient, err).map(|_| false),
         };
         entries += 1;
         revision = revision.max(rev.main);
         if opts.at.is_some_and(|at| rev.main > at) || !kv.key.starts_with(&opts.prefix) {
-            return Ok(());
+            return Ok(true);
         }
         let size = (kv.key.len() + kv.value.len()) as u64;
-        sorter.push(kv.key, rev, size)
+        sorter.push(kv.key, rev, size)?;
+        Ok(true)
     })?;
     damage.merge(entry_damage);
     // A compaction that removed every old revision leaves the bucket
@@ -348,14 +349,14 @@ pub fn read_value(
     db.walk(&bucket, &mut on_damage, &mut |e| {
         let (rev, kv) = match check_entry(&e) {
             Ok(v) => v,
-            Err(err) => return entry_damage.take(true, err),
+            Err(err) => return entry_damage.take(true, err).map(|_| false),
         };
         read.entries += 1;
         read.newest = read.newest.max(rev.main);
         if kv.key == key && at.is_none_or(|at| rev.main <= at) {
             read.value = Some((rev, kv.value.to_vec()));
         }
-        Ok(())
+        Ok(true)
     })?;
     damage.merge(entry_damage);
     read.value = read.value.filter(|(rev, _)| !rev.tombstone);

@@ -10,6 +10,7 @@ mod objects;
 mod support;
 
 mod analytics;
+mod dbfile;
 mod foundation;
 mod harness;
 mod keyspace;
