@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
-use crate::dbfile::{self, report, Readout};
+use crate::dbfile::report::{self, ListError};
+use crate::dbfile::{self, Readout};
 use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::resolve::offline_range;
 use crate::ops::{snapshot_save, Interrupt};
-use crate::output::snapshot::{info_table, inspect_table};
+use crate::output::progress;
+use crate::output::snapshot::{info_table, inspect_table, list_row, LIST_COLUMNS};
 use crate::output::table::Listing;
-use crate::output::{human_bytes, progress};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -215,7 +216,7 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
     let mut listing = Listing::new(
         session.format_or(OutputFormat::Table),
         "snapshot inspect --ls",
-        &["type", "namespace", "name", "size", "mod rev", "key"],
+        LIST_COLUMNS,
     )?;
     let shell = &mut session.shell;
     let (_, readout) = report::list(&file, a.revision, start.as_bytes(), |key, latest| {
@@ -223,34 +224,16 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
         if !info.in_namespace(namespace.as_deref()) {
             return Ok(());
         }
-        let entry = serde_json::json!({
-            "key": String::from_utf8_lossy(key),
-            "type": info.type_name().to_string(),
-            "namespace": info.namespace,
-            "name": info.name,
-            "size": latest.size,
-            "modRevision": latest.revision.main,
-        });
-        listing.push(shell, &entry, || {
-            vec![
-                info.type_name().to_string(),
-                info.namespace.unwrap_or("").to_string(),
-                info.name.to_string(),
-                human_bytes(latest.size),
-                latest.revision.main.to_string(),
-                String::from_utf8_lossy(key).into_owned(),
-            ]
-        })?;
+        let (entry, cells) = list_row(key, &info, latest);
+        listing.push(shell, &entry, || cells)?;
         if listing.shown % 1000 == 0 {
             listing.flush(shell)?;
         }
         Ok::<_, Error>(())
     })
     .map_err(|e| match e {
-        e if e.kind == Kind::Data || e.kind == Kind::Usage => {
-            e.context(format!("`{}`", file.display()))
-        }
-        e => e,
+        ListError::Db(e) => ctx(e),
+        ListError::Visit(e) => e,
     })?;
     listing.flush(&mut session.shell)?;
     damage_outcome(&file, &readout, session)?;

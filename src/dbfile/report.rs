@@ -222,14 +222,27 @@ pub fn inspect(path: &Path, at: Option<i64>, prefix: &str) -> Result<(InspectRep
     Ok((report, out))
 }
 
+/// Why a listing stopped: the file, or the caller's visitor.
+#[derive(Debug)]
+pub enum ListError<E> {
+    Db(DbError),
+    Visit(E),
+}
+
+impl<E> From<DbError> for ListError<E> {
+    fn from(e: DbError) -> Self {
+        ListError::Db(e)
+    }
+}
+
 /// `snapshot inspect --ls`: the live keys under `prefix` as of `at`, in key
 /// order, skipping damage. Returns the header with the readout.
-pub fn list<E: From<DbError>>(
+pub fn list<E>(
     path: &Path,
     at: Option<i64>,
     prefix: &[u8],
-    f: impl FnMut(&[u8], &Latest) -> std::result::Result<(), E>,
-) -> std::result::Result<(Header, Readout), E> {
+    mut f: impl FnMut(&[u8], &Latest) -> std::result::Result<(), E>,
+) -> std::result::Result<(Header, Readout), ListError<E>> {
     let mut out = Readout::default();
     let file = open_lenient(path, &mut out.damage)?;
     let db = file.db()?;
@@ -240,7 +253,8 @@ pub fn list<E: From<DbError>>(
     };
     let scan = keyspace::scan(&db, &opts, &mut out.damage)?;
     out.entries = scan.entries;
-    scan.live.for_each(f)?;
+    scan.live
+        .for_each(|k, l| f(k, l).map_err(ListError::Visit))?;
     Ok((scan.header, out))
 }
 

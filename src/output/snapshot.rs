@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::table::Table;
 use super::{human_bytes, human_duration};
-use crate::dbfile::{InspectReport, Integrity, SnapshotInfo};
+use crate::dbfile::{InspectReport, Integrity, Latest, SnapshotInfo};
 
 pub fn info_table(i: &SnapshotInfo) -> Table {
     let mut t = Table::new(&[
@@ -81,4 +81,32 @@ pub fn inspect_table(r: &InspectReport) -> Table {
         r.file,
         r.as_of_revision.unwrap_or(r.revision)
     ))
+}
+
+/// Columns of `snapshot inspect --ls`.
+pub const LIST_COLUMNS: &[&str] = &["type", "namespace", "name", "size", "mod rev", "key"];
+
+/// One key of `snapshot inspect --ls`: its JSON line and its table cells.
+pub fn list_row(
+    key: &[u8],
+    info: &registry::key::KeyInfo<'_>,
+    latest: &Latest,
+) -> (serde_json::Value, Vec<String>) {
+    let json = serde_json::json!({
+        "key": String::from_utf8_lossy(key),
+        "type": info.type_name().to_string(),
+        "namespace": info.namespace,
+        "name": info.name,
+        "size": latest.size,
+        "modRevision": latest.revision.main,
+    });
+    let cells = vec![
+        info.type_name().to_string(),
+        info.namespace.unwrap_or("").to_string(),
+        info.name.to_string(),
+        human_bytes(latest.size),
+        latest.revision.main.to_string(),
+        String::from_utf8_lossy(key).into_owned(),
+    ];
+    (json, cells)
 }
