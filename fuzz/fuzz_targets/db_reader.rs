@@ -4,8 +4,12 @@
 //! read. Any input must end in a value or a `DbError`: no panic, no hang,
 //! no allocation beyond one page (bounded by `bolt::MAX_PAGE_BYTES`).
 //!
-//! Seeds: a real snapshot in `fuzz/corpus/db_reader/` (make one with
-//! `kubectl-etcd snapshot save`; the smaller the better, 20-100 KiB).
+//! Seed it with the real etcd 3.4 snapshot the unit tests use:
+//!
+//! ```text
+//! mkdir -p fuzz/corpus/db_reader && cp src/dbfile/testdata/*.db fuzz/corpus/db_reader/
+//! cargo +nightly fuzz run db_reader -- -max_len=65536
+//! ```
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
