@@ -94,11 +94,12 @@ pub struct InspectArgs {
 impl InspectArgs {
     /// The file and the `--ls` filter: `inspect --ls FILE` (no other FILE)
     /// means all of FILE, not a type named like the file.
-    pub fn file_and_filter(&self) -> (PathBuf, Option<String>) {
+    pub fn file_and_filter(&self) -> Result<(PathBuf, Option<String>)> {
         match (&self.file, &self.ls) {
-            (Some(f), ls) => (f.clone(), ls.clone()),
-            (None, Some(f)) => (PathBuf::from(f), Some(String::new())),
-            (None, None) => unreachable!("clap requires FILE unless --ls"),
+            (Some(f), ls) => Ok((f.clone(), ls.clone())),
+            (None, Some(f)) if !f.is_empty() => Ok((PathBuf::from(f), Some(String::new()))),
+            _ => Err(Error::usage("no FILE given")
+                .with_hint("kubectl etcd snapshot inspect FILE [--ls [TYPE|PREFIX]]")),
         }
     }
 }
@@ -133,7 +134,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         SnapshotCommand::Inspect(a) if a.get.is_some() || a.ls.is_some() => browse(a, session),
         SnapshotCommand::Inspect(a) => {
-            let (file, _) = a.file_and_filter();
+            let (file, _) = a.file_and_filter()?;
             let prefix = &session.global.prefix;
             let (report, readout) =
                 report::inspect(&file, a.revision, prefix).map_err(in_file(&file))?;
@@ -170,7 +171,7 @@ fn damage_outcome(file: &Path, readout: &Readout, session: &mut Session) -> Resu
 /// `inspect --ls` and `inspect --get`: the keyspace of a file that no etcd
 /// serves any more, as objects.
 fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
-    let (file, ls) = a.file_and_filter();
+    let (file, ls) = a.file_and_filter()?;
     let ctx = |e: dbfile::DbError| Error::from(e).context(format!("`{}`", file.display()));
     let prefix = session.global.prefix.clone();
     let namespace = session.global.namespace.clone();

@@ -224,6 +224,14 @@ fn missing_files_exit_2_for_snapshot_commands_as_for_decode() {
         assert_eq!(code(&out), 2, "{args:?}: {}", output_text(&out));
         assert!(stderr(&out).contains("nope.db"), "{}", output_text(&out));
     }
+    // `--ls` alone has no FILE to read.
+    let out = offline(&["snapshot", "inspect", "--ls"]);
+    assert_eq!(code(&out), 2, "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("no FILE given"),
+        "{}",
+        output_text(&out)
+    );
     // A directory is not a snapshot either.
     let out = offline(&["snapshot", "status", path_str(dir.path())]);
     assert_eq!(code(&out), 2, "{}", output_text(&out));
