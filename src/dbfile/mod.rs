@@ -41,7 +41,7 @@ pub enum Integrity {
 
 /// A snapshot or db file opened for reading by position.
 pub struct DbFile {
-    src: Box<dyn Source + Send + Sync>,
+    pub(crate) src: Box<dyn Source + Send + Sync>,
     /// File size, trailer included.
     pub size: u64,
     /// The bbolt database's part of it.

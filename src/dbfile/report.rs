@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::bolt::{Db, Source};
 use super::error::{DbError, Result};
 use super::keyspace::{
     self, read_header, type_of, Damage, DamageEntry, Header, Latest, Revision, ScanOptions,
@@ -85,17 +86,27 @@ impl Totals {
 }
 
 fn info(path: &Path, file: &DbFile, integrity: Integrity, h: &Header, keys: u64) -> SnapshotInfo {
+    let sha256 = file.sha256().filter(|_| integrity == Integrity::Verified);
+    build_info(path, file.size, integrity, sha256, h, keys)
+}
+
+fn build_info(
+    path: &Path,
+    size: u64,
+    integrity: Integrity,
+    sha256: Option<String>,
+    h: &Header,
+    keys: u64,
+) -> SnapshotInfo {
     SnapshotInfo {
         file: path.display().to_string(),
         member: None,
         member_id: None,
-        sha256: (integrity == Integrity::Verified)
-            .then(|| file.sha256())
-            .flatten(),
         integrity,
+        sha256,
         revision: h.revision,
         total_keys: keys,
-        size: file.size,
+        size,
         consistent_index: h.consistent_index,
         compacted_revision: h.compacted_revision,
         storage_version: h.storage_version.clone(),
@@ -143,14 +154,28 @@ pub fn status_of_verified(path: &Path) -> Result<SnapshotInfo> {
 }
 
 fn count(path: &Path, file: &DbFile, integrity: Integrity) -> Result<SnapshotInfo> {
-    let db = file.db()?;
+    let (header, keys) = count_keys(&*file.src, file.db_len)?;
+    Ok(info(path, file, integrity, &header, keys))
+}
+
+/// The header and the live key count of the database in the first `db_len`
+/// bytes of `src`, all of it sound.
+pub fn count_keys(src: &dyn Source, db_len: u64) -> Result<(Header, u64)> {
+    let db = Db::open(src, db_len)?;
     let scan = keyspace::scan(&db, &ScanOptions::strict(), &mut Damage::default())?;
     let mut keys = 0;
     scan.live.for_each(|_, _| {
         keys += 1;
         Ok::<_, DbError>(())
     })?;
-    Ok(info(path, file, integrity, &scan.header, keys))
+    Ok((scan.header, keys))
+}
+
+/// What `snapshot save` reports of a file whose sha256 it checked as it
+/// wrote it.
+pub fn saved_info(path: &Path, size: u64, sha256: &str, h: &Header, keys: u64) -> SnapshotInfo {
+    let sha256 = Some(sha256.to_string());
+    build_info(path, size, Integrity::Verified, sha256, h, keys)
 }
 
 /// `status` and the per-type summary of the newest revision in one read,

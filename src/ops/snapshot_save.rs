@@ -8,6 +8,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
@@ -113,12 +114,11 @@ pub async fn save_from_cluster(
     let start = Instant::now();
     let mut stream = maintenance::snapshot(&client).await?;
     let first = next_chunk(&mut stream).await;
-    on(Event::Started {
-        total: match &first {
-            Ok(Some((blob, remaining))) => Some(blob.len() as u64 + remaining),
-            _ => None,
-        },
-    });
+    let total = match &first {
+        Ok(Some((blob, remaining))) => Some(blob.len() as u64 + remaining),
+        _ => None,
+    };
+    on(Event::Started { total });
     let first = futures::stream::iter(match first {
         Ok(Some((blob, _))) => vec![Ok(blob)],
         Ok(None) => vec![],
@@ -135,21 +135,115 @@ pub async fn save_from_cluster(
         }
     });
     let chunks = Box::pin(first.chain(rest));
-    let result = save(chunks, &req.file, interrupt, &mut |n| {
-        on(Event::Received(n))
-    })
-    .await;
+    // The keyspace is walked while the stream is written: its pages are read
+    // back from `FILE.part` as they land. What it finds counts only once
+    // the sha256 of the same bytes has been checked.
+    // etcd announces the database's size; the sha256 follows it.
+    let growing = total.filter(|t| *t > 0).map(|t| Growing::new(&req.file, t));
+    let walker = growing
+        .clone()
+        .map(|g| tokio::task::spawn_blocking(move || dbfile::report::count_keys(&*g, g.total)));
+    let result = {
+        let _close = growing.as_ref().map(|g| g.closer());
+        save(chunks, &req.file, interrupt, &mut |n| {
+            if let Some(g) = &growing {
+                g.advance(n.saturating_sub(HASH_LEN as u64));
+            }
+            on(Event::Received(n))
+        })
+        .await
+    };
     on(Event::Ended);
     let saved = result.map_err(|e| e.context(format!("snapshot from `{name}`")))?;
-    // The stream's hash was checked as it was written: read back only the
-    // keyspace, page by page.
-    let mut info = dbfile::report::status_of_verified(&saved.path)
-        .map_err(|e| Error::from(e).context(format!("`{}`", saved.path.display())))?;
+    let in_file = |e| Error::from(e).context(format!("`{}`", saved.path.display()));
+    let walked = match walker {
+        Some(w) => w.await.ok(),
+        None => None,
+    };
+    let mut info = match walked {
+        Some(counted) => {
+            let (header, keys) = counted.map_err(in_file)?;
+            dbfile::report::saved_info(&saved.path, saved.size, &saved.sha256, &header, keys)
+        }
+        // The size was not announced: read the keyspace back now.
+        None => dbfile::report::status_of_verified(&saved.path).map_err(in_file)?,
+    };
     info.member = Some(name);
     info.member_id = Some(format_id(member.id));
     info.etcd_version = etcd_version;
     info.took_ms = Some(start.elapsed().as_millis() as u64);
     Ok(info)
+}
+
+/// `FILE.part` as the stream writes it, read by position: a read waits
+/// until the bytes it asks for are written, and fails once the stream has
+/// ended without them.
+struct Growing {
+    paths: [PathBuf; 2],
+    total: u64,
+    state: Mutex<(u64, bool)>,
+    cond: Condvar,
+    file: OnceLock<File>,
+}
+
+impl Growing {
+    fn new(path: &Path, total: u64) -> Arc<Growing> {
+        Arc::new(Growing {
+            paths: [part_path(path), path.to_path_buf()],
+            total,
+            state: Mutex::new((0, false)),
+            cond: Condvar::new(),
+            file: OnceLock::new(),
+        })
+    }
+
+    /// `n` bytes are written.
+    fn advance(&self, n: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 = s.0.max(n);
+        self.cond.notify_all();
+    }
+
+    /// Ends every wait when dropped: the stream is over, one way or another.
+    fn closer(self: &Arc<Self>) -> impl Drop {
+        struct Close(Arc<Growing>);
+        impl Drop for Close {
+            fn drop(&mut self) {
+                let mut s = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+                s.1 = true;
+                self.0.cond.notify_all();
+            }
+        }
+        Close(self.clone())
+    }
+
+    /// The file, opened on first use: `FILE.part`, or `FILE` once renamed.
+    fn file(&self) -> std::io::Result<&File> {
+        if let Some(f) = self.file.get() {
+            return Ok(f);
+        }
+        let f = File::open(&self.paths[0]).or_else(|_| File::open(&self.paths[1]))?;
+        Ok(self.file.get_or_init(|| f))
+    }
+}
+
+impl dbfile::Source for Growing {
+    fn size(&self) -> u64 {
+        self.total
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let end = offset.saturating_add(buf.len() as u64);
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while s.0 < end && !s.1 {
+            s = self.cond.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.0 < end {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        drop(s);
+        std::os::unix::fs::FileExt::read_exact_at(self.file()?, buf, offset)
+    }
 }
 
 /// The next blob and the bytes still to come, with an idle timeout.
@@ -322,6 +416,28 @@ mod tests {
 
     fn chunks(data: &[u8], size: usize) -> Vec<Result<Vec<u8>>> {
         data.chunks(size).map(|c| Ok(c.to_vec())).collect()
+    }
+
+    #[test]
+    fn reads_of_the_growing_part_wait_for_their_bytes_and_end_with_the_stream() {
+        use crate::dbfile::Source;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let g = Growing::new(&path, 8192);
+        fs::write(part_path(&path), vec![1u8; 4096]).unwrap();
+        let reader = g.clone();
+        let first = std::thread::spawn(move || {
+            let mut b = [0u8; 16];
+            reader.read_exact_at(&mut b, 4000).map(|_| b[0])
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!first.is_finished(), "read before the bytes were written");
+        g.advance(4096);
+        assert_eq!(first.join().unwrap().unwrap(), 1);
+        let reader = g.clone();
+        let past = std::thread::spawn(move || reader.read_exact_at(&mut [0u8; 16], 8000));
+        drop(g.closer());
+        assert!(past.join().unwrap().is_err());
     }
 
     #[tokio::test]
