@@ -95,11 +95,11 @@ pub struct GlobalArgs {
     pub password: Option<String>,
 
     /// How long to wait for each member's connection.
-    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub dial_timeout: Duration,
 
     /// How long to wait for each request (long operations set their own).
-    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub command_timeout: Duration,
 
     /// Output format.
@@ -170,6 +170,14 @@ pub enum Command {
     Members(commands::members::Args),
     /// Per-member health check; exits 0 only when every member is healthy.
     Health(commands::health::Args),
+    /// What is wrong with this etcd, why, and what to run next (read-only).
+    ///
+    /// Health, agreement, consistency (HashKV at one revision), disk and
+    /// raft latency from each member's metrics over --window, read probes,
+    /// space, certificates and, in Kubernetes mode, pods. Takes about
+    /// --window plus a few seconds. Exit 0 when every finding is ok, 1 when
+    /// any is warn or fail, 3 when no member could be reached.
+    Doctor(commands::doctor::Args),
     /// Per-member database size and quota headroom; with --by-type, what fills it.
     Size(commands::size::Args),
     /// Decode one stored value (file or stdin) into the Kubernetes object.
@@ -223,6 +231,28 @@ pub enum Command {
     /// Resumes after a lost member or leader change without missing or
     /// repeating events.
     Watch(commands::watch::Args),
+    /// Hand leadership to another voting member, e.g. before draining the leader's node (writes; confirms).
+    ///
+    /// --to names the member (name or 16-hex id); by default the healthiest
+    /// voting follower with the highest applied index. Refuses a learner, a
+    /// member that does not answer or lags, and a cluster without a leader
+    /// (exit 4). Waits until every member reports the new leader.
+    MoveLeader(commands::move_leader::Args),
+    /// Every retained version of one object, newest first: who changed it, when, and what.
+    ///
+    /// Revision, time and manager of each change (from the managedFields
+    /// entry whose time changed), the operation, and the field diff from the
+    /// version before. One read per version, not a scan; stops at the
+    /// compacted revision and says how far back it went.
+    History(commands::history::Args),
+    /// Who is writing to etcd right now: writes per second per type, namespace, manager or key.
+    ///
+    /// One watch on the prefix, refreshed in place every --interval on a
+    /// terminal; one JSON line per interval on a pipe or with -o json.
+    /// `--by manager` decodes every write.
+    Top(commands::top::Args),
+    /// Leases: every lease with its TTLs and the types of its keys, or one lease's keys.
+    Lease(commands::lease::Args),
     /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
     Resize(commands::resize::Args),
     /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
@@ -247,12 +277,20 @@ impl Command {
     pub fn handles_interrupt(&self) -> bool {
         matches!(
             self,
-            Command::Defrag(_) | Command::RecoverSpace(_) | Command::Snapshot(_)
+            Command::Defrag(_)
+                | Command::RecoverSpace(_)
+                | Command::Snapshot(_)
+                | Command::MoveLeader(_)
         )
     }
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    // Timeout flags accept a leading '-' so that this, not clap's
+    // "unexpected argument '-1'", is what a negative one gets.
+    if s.trim_start().starts_with('-') {
+        return Err(format!("`{s}` is negative: a duration is like 5s or 2m"));
+    }
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 2m: {e}"))
 }
 
@@ -301,6 +339,7 @@ mod tests {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").unwrap_err().contains("negative"));
         assert_eq!(parse_bytes("100MB").unwrap(), 100_000_000);
         assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
         assert!(parse_bytes("lots").is_err());

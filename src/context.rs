@@ -28,6 +28,10 @@ pub struct Cluster {
     pub tls_origins: Vec<(Pem, PemOrigin)>,
     /// The Kubernetes client in Kubernetes mode.
     pub kube: Option<Kube>,
+    /// The etcd pods behind `targets` (same order); empty in direct mode.
+    pub pods: Vec<EtcdPod>,
+    /// The TLS material in use (for `doctor` to read its certificates).
+    pub tls_material: TlsMaterial,
 }
 
 impl Cluster {
@@ -73,6 +77,16 @@ impl Session {
         if self.global.endpoints.is_empty() {
             return self.kube_cluster().await;
         }
+        // `--endpoints ''` or `ETCDCTL_ENDPOINTS=` names no member: an empty
+        // table with exit 0 would tell a probe that all is well.
+        if self.global.endpoints.iter().all(|e| e.trim().is_empty()) {
+            return Err(Error::usage(
+                "--endpoints (or ETCDCTL_ENDPOINTS) is empty: no etcd member to talk to",
+            )
+            .with_hint(
+                "pass --endpoints https://HOST:PORT, or unset ETCDCTL_ENDPOINTS to find etcd through your kubeconfig",
+            ));
+        }
         let material = TlsMaterial::from_files(
             self.global.cacert.as_deref(),
             self.global.cert.as_deref(),
@@ -91,12 +105,14 @@ impl Session {
             targets,
             settings,
             kube: None,
+            pods: Vec::new(),
             tls_origins: self.file_origins(),
             tls_source: if material.is_empty() {
                 String::new()
             } else {
-                material.source
+                material.source.clone()
             },
+            tls_material: material,
         })
     }
 
@@ -138,12 +154,14 @@ impl Session {
             targets,
             settings,
             kube: Some(kube),
+            pods,
             tls_origins,
             tls_source: if material.is_empty() {
                 String::new()
             } else {
-                material.source
+                material.source.clone()
             },
+            tls_material: material,
         })
     }
 

@@ -9,6 +9,7 @@ use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
 use crate::etcd::{format_id, Survey};
 use crate::ops::cluster_state::{ClusterState, MemberState};
+use crate::ops::quota;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
@@ -37,8 +38,8 @@ pub enum AlarmCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// The members' --quota-backend-bytes, for etcd before 3.6 (which does
-    /// not report its quota; 2 GiB is assumed otherwise).
+    /// The members' --quota-backend-bytes, only needed when neither Status
+    /// (etcd ≥ 3.6), the metrics nor a pod flag give it (2 GiB is assumed).
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: Option<u64>,
 }
@@ -57,8 +58,8 @@ pub struct DisarmArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The members' --quota-backend-bytes. Needed for NOSPACE on etcd
-    /// before 3.6, which does not report its quota.
+    /// The members' --quota-backend-bytes, only needed when neither Status
+    /// (etcd ≥ 3.6), the metrics nor a pod flag give it.
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: Option<u64>,
 
@@ -97,7 +98,8 @@ pub fn quota_of(m: Option<&MemberState>, given: Option<u64>) -> (u64, bool) {
 }
 
 /// Why a NOSPACE alarm cannot be judged: the quota is a guess.
-pub const QUOTA_UNKNOWN: &str = "etcd before 3.6 does not report its quota, so whether the db \
+pub const QUOTA_UNKNOWN: &str =
+    "neither Status (etcd < 3.6), the metrics nor a pod flag gave the quota, so whether the db \
      file is under it is unknown";
 
 /// Why an alarm's cause is still there; `None` when it is gone. Pure.
@@ -162,7 +164,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 
 async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     if survey.members.is_none() {
         return Err(Error::new(Kind::Unavailable, "no member answered")
             .with_hint("check --endpoints and that etcd is running"));
@@ -179,7 +181,7 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
 
 async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let state = ClusterState::from_survey(&survey);
     let selected = match &args.member {
         None => None,

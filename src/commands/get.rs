@@ -1,12 +1,16 @@
 //! `get`: one object (or every object of a type, streamed) as Kubernetes
-//! shows it, from the live etcd or at a past revision.
+//! shows it, from the live etcd or at a past revision, with
+//! `metadata.resourceVersion` filled from the key's mod revision as
+//! kube-apiserver does on every read (`put` writes based on it).
 
 use etcd_client::GetOptions;
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
+use crate::etcd;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::keyspace::edit::set_resource_version;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
 
@@ -37,6 +41,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    // Checked before connecting: get prints whole objects, never a table.
+    if session.global.output == Some(OutputFormat::Table) {
+        return Err(Error::usage(
+            "`get` prints whole objects: use `-o yaml` (the default) or `-o json`",
+        )
+        .with_hint("`kubectl etcd ls TYPE` gives a table of objects"));
+    }
     let cluster = session.cluster().await?;
     let readers = cluster.connect_readers().await?;
     let client = readers.primary();
@@ -55,14 +66,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let range = resolver
             .range(Some(&args.reference), namespace.as_deref())
             .await?;
-        let mut opts = args.scan.apply(ScanOptions::values());
+        let mut opts = args.scan.apply(ScanOptions::values().resuming());
         opts.revision = args.revision.unwrap_or(0);
         let shell = &mut session.shell;
         let mut failed = 0u64;
         let mut first = true;
         let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
             let Page::Keys(kvs) = page else {
-                shell.warn("the revision was compacted during the scan: starting again");
+                shell.warn(page.notice().unwrap_or_default());
                 return Ok(());
             };
             for kv in kvs {
@@ -70,7 +81,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                     continue;
                 }
                 match decoder.decode(kv.key(), kv.value()) {
-                    Ok(obj) => {
+                    Ok(mut obj) => {
+                        set_resource_version(&mut obj.value, kv.mod_revision());
                         for w in &obj.warnings {
                             shell.warn(format!("{}: {w}", String::from_utf8_lossy(kv.key())));
                         }
@@ -121,18 +133,32 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let resp = client
         .call(kv_client.get(object.key.as_bytes(), Some(opts)))
         .await
-        .map_err(|e| match args.revision {
-            Some(rev) if e.message.contains("compacted") => Error::new(
+        .map_err(|e| match (args.revision, e) {
+            (Some(rev), etcd::Error::Compacted) => Error::new(
                 Kind::Data,
                 format!("revision {rev} has been compacted: etcd no longer has it"),
             )
             .with_hint("read a newer --revision, or restore a snapshot taken before it"),
-            _ => e,
+            (Some(rev), etcd::Error::FutureRevision) => {
+                Error::usage(format!("revision {rev} is newer than the current revision"))
+                    .with_hint("leave out --revision to read the current state")
+            }
+            (_, e) => e.into(),
         })?;
     let Some(kv) = resp.kvs().first() else {
+        // Name the object as asked (`pods pod-0` is the object pod-0, not
+        // the type), and the revision it was looked for at.
+        let what = match &args.name {
+            Some(name) => format!("{}/{name}", args.reference),
+            None => args.reference.clone(),
+        };
+        let at = args
+            .revision
+            .map(|r| format!(" at revision {r}"))
+            .unwrap_or_default();
         return Err(Error::new(
             Kind::NotFound,
-            format!("`{}` not found (key `{}`)", args.reference, object.key),
+            format!("`{what}` not found{at} (key `{}`)", object.key),
         )
         .with_hint("`kubectl etcd ls TYPE` lists what is stored"));
     };
@@ -140,7 +166,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session.shell.out().write_all(kv.value())?;
         return Ok(());
     }
-    let obj = decoder.decode(kv.key(), kv.value())?;
+    let mut obj = decoder.decode(kv.key(), kv.value())?;
+    set_resource_version(&mut obj.value, kv.mod_revision());
     for w in &obj.warnings {
         session.shell.warn(w);
     }

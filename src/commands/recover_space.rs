@@ -12,14 +12,15 @@ use crate::etcd::maintenance::{self, AlarmKind};
 use crate::etcd::{format_id, Survey};
 use crate::ops::cluster_state::ClusterState;
 use crate::ops::defrag::{Done, Options, Pacing, Skipped};
+use crate::ops::quota;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
 /// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The members' --quota-backend-bytes. Needed on etcd before 3.6,
-    /// which does not report its quota.
+    /// The members' --quota-backend-bytes, only needed when neither Status
+    /// (etcd ≥ 3.6), the metrics nor a pod flag give it.
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: Option<u64>,
 
@@ -93,7 +94,7 @@ fn picture(survey: &Survey, state: &ClusterState, given: Option<u64>) -> Vec<Spa
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let state = ClusterState::from_survey(&survey);
     let before = picture(&survey, &state, args.quota_bytes);
     session.shell.note("space before:");
@@ -144,7 +145,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 
     // 2. rolling defrag
     session.shell.note("step 2 of 3: defragment every member");
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let state = ClusterState::from_survey(&survey);
     drop(survey);
     let opts = defrag_options(&args);
@@ -171,7 +172,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 
     // 3. disarm
     session.shell.note("step 3 of 3: disarm NOSPACE alarms");
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let state = ClusterState::from_survey(&survey);
     let rows: Vec<_> = alarm::rows(&survey, &state, args.quota_bytes)
         .into_iter()
@@ -206,7 +207,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     }
     drop(survey);
 
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let state = ClusterState::from_survey(&survey);
     let report = Report {
         before,

@@ -63,6 +63,8 @@ impl<'a> Resolver<'a> {
                 |page| {
                     match page {
                         Page::Restart { .. } => found.clear(),
+                        // Only listings resume.
+                        Page::Resumed { .. } => {}
                         Page::Keys(kvs) => {
                             for kv in kvs {
                                 if let Some(t) = crd_type(kv.value()) {
@@ -126,10 +128,16 @@ impl<'a> Resolver<'a> {
                 ));
             }
         }
-        Err(
-            Error::new(Kind::NotFound, format!("unknown resource type `{name}`"))
-                .with_hint("`kubectl etcd count` lists the types stored in this etcd"),
-        )
+        // A well-formed `plural.group` may be a custom type with no object
+        // stored yet: nothing found (1). Any other unknown name is a usage
+        // error (2).
+        let kind = if arg.group.is_some_and(|g| g.contains('.')) {
+            Kind::NotFound
+        } else {
+            Kind::Usage
+        };
+        Err(Error::new(kind, format!("unknown resource type `{name}`"))
+            .with_hint("`kubectl etcd count` lists the types stored in this etcd"))
     }
 
     async fn any_key(&self, start: &str) -> Result<bool> {
@@ -318,7 +326,7 @@ pub fn offline_range(
                 ),
                 None => {
                     return Err(Error::new(
-                        Kind::NotFound,
+                        Kind::Usage,
                         format!("unknown resource type `{type_name}`"),
                     )
                     .with_hint("name custom resources as plural.group, e.g. widgets.example.com"))

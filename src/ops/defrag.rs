@@ -232,10 +232,6 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// etcd up to at least 3.6 answers Defragment on a learner with this; the
-/// learner is then passed over, not a reason to stop the run.
-pub const LEARNER_REFUSED: &str = "rpc not supported for learner";
-
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StopReason {
@@ -274,7 +270,10 @@ pub async fn execute(
         }
         match one(step, targets, settings, opts, pacing, interrupt, note).await {
             Ok(d) => done.push(d),
-            Err(e) if step.role == Role::Learner && e.message.contains(LEARNER_REFUSED) => {
+            Err(e)
+                if step.role == Role::Learner
+                    && matches!(e.etcd(), Some(crate::etcd::Error::NotSupportedForLearner)) =>
+            {
                 note(format!(
                     "`{}` is a learner and this etcd does not defragment learners: skipped",
                     step.name
@@ -345,28 +344,27 @@ async fn one(
     }
     let mut leader_moved_to = None;
     if state.is_leader(id) && opts.move_leader {
-        if let Some(to) = state.healthiest_follower(id).map(|m| (m.id, m.label())) {
-            note(format!(
-                "moving leadership from `{}` to `{}`",
-                step.name, to.1
-            ));
-            let leader = client_of(&survey, &state, id).ok_or_else(|| {
-                Error::new(Kind::Unavailable, "lost the connection to the leader")
-            })?;
-            etcd::maintenance::move_leader(leader, to.0)
-                .await
-                .map_err(|e| e.context("moving leadership"))?;
-            (survey, state) = wait_until(targets, settings, pacing.recover, |s| {
-                s.blocker().is_none() && s.leader.is_some() && s.leader != Some(id)
-            })
-            .await
-            .map_err(|e| e.context("waiting for the new leader"))?;
-            leader_moved_to = Some(to.1);
-        } else {
-            note(format!(
+        match super::move_leader::plan(&state, None) {
+            Ok(transfer) => {
+                super::move_leader::transfer(
+                    targets,
+                    settings,
+                    &transfer,
+                    pacing.recover,
+                    interrupt,
+                    note,
+                )
+                .await?;
+                (survey, state) =
+                    wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
+                        .await
+                        .map_err(|e| e.context("waiting for the new leader"))?;
+                leader_moved_to = Some(transfer.to);
+            }
+            Err(_) => note(format!(
                 "`{}` leads and no follower can take over: defragmenting it as leader",
                 step.name
-            ));
+            )),
         }
     }
     let member = state

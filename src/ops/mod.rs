@@ -7,6 +7,9 @@
 pub mod cluster_state;
 pub mod compaction;
 pub mod defrag;
+pub mod doctor;
+pub mod move_leader;
+pub mod quota;
 pub mod resize;
 pub mod restore;
 pub mod snapshot_save;

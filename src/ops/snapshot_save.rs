@@ -18,7 +18,7 @@ use super::Interrupt;
 use crate::connect::Target;
 use crate::dbfile::{self, hex, SnapshotInfo, HASH_LEN};
 use crate::error::{Error, Kind, Result};
-use crate::etcd::{client::explain, format_id, maintenance, ConnectSettings, Survey};
+use crate::etcd::{format_id, maintenance, ConnectSettings, Survey};
 
 /// How long the snapshot stream may stay silent before it counts as broken.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
@@ -253,23 +253,8 @@ async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Ve
             Kind::Unavailable,
             format!("no data for {STREAM_IDLE:?}"),
         )),
-        Ok(Err(e)) => {
-            let err = explain(&e);
-            // hyper's chain for a connection cut mid-body is three lines of
-            // internals; the operator needs one.
-            if err.message.contains("error reading a body")
-                || err.message.contains("closed the connection")
-                || err.message.contains("connection reset")
-                || err.message.contains("broken pipe")
-            {
-                Err(Error::new(
-                    Kind::Unavailable,
-                    "the connection to the member dropped",
-                ))
-            } else {
-                Err(err)
-            }
-        }
+        // A connection cut mid-body is etcd::Error::ConnectionDropped.
+        Ok(Err(e)) => Err(crate::etcd::classify_stream(&e).into()),
         Ok(Ok(None)) => Ok(None),
         Ok(Ok(Some(r))) => Ok(Some((r.blob().to_vec(), r.remaining_bytes()))),
     }
@@ -333,10 +318,9 @@ where
         let next = tokio::select! {
             next = stream.next() => next,
             _ = interrupt.wait_for(1) => {
-                return Err(Error::new(
-                    Kind::Partial,
-                    format!("interrupted (Ctrl-C) after {total} bytes; no file was written"),
-                ));
+                return Err(Error::interrupted(format!(
+                    "interrupted (Ctrl-C) after {total} bytes; no file was written"
+                )));
             }
         };
         let Some(chunk) = next else { break };
@@ -535,6 +519,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(seen, 1000);
         assert!(err.message.contains("interrupted"), "{}", err.message);
+        assert_eq!(err.kind, Kind::Interrupted);
         assert!(!path.exists() && !part_path(&path).exists());
     }
 }

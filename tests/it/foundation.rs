@@ -102,11 +102,9 @@ fn status_json_reports_what_etcdctl_reports_on_three_members() {
         );
         assert_eq!(row["version"], b["version"]);
         assert_eq!(row["error"], Value::Null);
-        assert_eq!(
-            row["quotaAssumed"],
-            Value::Bool(true),
-            "etcd 3.4/3.5 report no quota"
-        );
+        // etcd 3.4/3.5 report no quota in Status; their metrics do.
+        assert_eq!(row["quotaAssumed"], Value::Bool(false), "{row}");
+        assert_eq!(row["quotaBytes"].as_u64(), Some(2 * 1024 * 1024 * 1024));
         let frag = row["fragmentationPercent"].as_f64().unwrap();
         assert!((0.0..=100.0).contains(&frag));
         if row["isLeader"] == Value::Bool(true) {
@@ -214,7 +212,8 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
         "-o",
         "json",
     ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // README: quorum lost is exit 3; the row still says why.
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
     let v = json(&o);
     let ep = &v["endpoints"][0];
     assert_eq!(ep["health"], Value::Bool(false));
@@ -223,13 +222,21 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
         why.contains("quorum") || why.contains("no answer"),
         "the reason names the lost quorum or the timeout: {why}"
     );
-    // status still answers from the lone member and says there is no leader.
-    let o = run(&["--endpoints", &alive, "status"]);
-    assert!(
-        stderr(&o).contains("no member reports a leader"),
-        "{}",
-        stderr(&o)
-    );
+    // status still answers from the lone member and says there is no leader
+    // once the member has noticed (an election timeout after the kill).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let o = run(&["--endpoints", &alive, "status"]);
+        if stderr(&o).contains("no member reports a leader") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status never said the quorum is lost: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 #[test]
@@ -274,6 +281,14 @@ fn nospace_alarm_makes_health_unhealthy_and_shows_in_status() {
     let o = run(&["--endpoints", &c.endpoints(), "status", "-o", "json"]);
     let v = json(&o);
     assert_eq!(v["members"][0]["alarms"][0], "NOSPACE");
+    // The member's own alarm is in ALARMS, not repeated raw in ERRORS, and
+    // its quota is the real one (from the metrics), so its use shows.
+    assert_eq!(v["members"][0]["errors"], serde_json::json!([]), "{v:#}");
+    assert_eq!(
+        v["members"][0]["quotaBytes"].as_u64(),
+        Some(2 * 1024 * 1024)
+    );
+    assert!(v["members"][0]["quotaUsePercent"].as_f64().unwrap() >= 95.0);
 }
 
 #[test]
@@ -356,7 +371,11 @@ fn size_reports_bytes_in_json_and_units_in_tables() {
     ]);
     let out = stdout(&o);
     assert!(out.contains("KiB") || out.contains("MiB"), "{out}");
-    assert!(out.contains("8.0 MiB*"), "assumed quota is marked: {out}");
+    // The metrics give the real quota: --quota-bytes is only the fallback.
+    assert!(
+        out.contains("2.0 GiB") && !out.contains("8.0 MiB"),
+        "real quota, not the assumed one: {out}"
+    );
     let o = run(&["--endpoints", &c.endpoints(), "size", "-o", "yaml"]);
     let yaml: Value = serde_saphyr::from_str(&stdout(&o)).unwrap();
     // The file only grows between two reads (etcd commits its own metadata).
@@ -431,7 +450,8 @@ fn tls_failures_each_name_their_cause() {
         &key,
         "health",
     ]);
-    assert_eq!(code(&o), 1);
+    // TLS refused on every member: "could not be reached at all", exit 3.
+    assert_eq!(code(&o), 3);
     assert!(
         stdout(&o).contains("not signed by the given CA"),
         "{}",
@@ -550,7 +570,7 @@ fn tls_server_name_override_and_insecure_skip() {
         "not-in-cert.example",
         "health",
     ]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 3);
     assert!(
         stdout(&o).contains("does not name this host"),
         "{}",
@@ -588,7 +608,7 @@ fn auth_password_wrong_password_and_missing_user() {
     assert!(stderr(&o).contains("help: check --user"), "{}", stderr(&o));
 
     let o = run(&["--endpoints", &ep, "health"]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 3, "authentication failed everywhere");
     assert!(
         stdout(&o).contains("requires authentication"),
         "{}",

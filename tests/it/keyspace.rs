@@ -63,12 +63,20 @@ fn get_of_a_fixture_stored_in_etcd_prints_the_fixture_json() {
         ("core.v1.ConfigMap", "configmaps"),
     ] {
         let pb = std::fs::read(dir.join(format!("{file}.pb"))).unwrap();
-        let want: Value =
+        let mut want: Value =
             serde_json::from_slice(&std::fs::read(dir.join(format!("{file}.json"))).unwrap())
                 .unwrap();
-        let ns = want["metadata"]["namespace"].as_str().unwrap();
-        let name = want["metadata"]["name"].as_str().unwrap();
+        let ns = want["metadata"]["namespace"].as_str().unwrap().to_string();
+        let name = want["metadata"]["name"].as_str().unwrap().to_string();
+        let (ns, name) = (ns.as_str(), name.as_str());
         put_raw(&c, &format!("/registry/{resource}/{ns}/{name}"), &pb);
+        // As kube-apiserver does on read, resourceVersion is the key's mod
+        // revision, whatever the stored bytes carry.
+        let rev = c
+            .etcdctl(&["get", "", "--prefix", "-w", "json", "--keys-only"])
+            .stdout;
+        let rev = serde_json::from_slice::<Value>(&rev).unwrap()["header"]["revision"].clone();
+        want["metadata"]["resourceVersion"] = Value::String(rev.to_string());
         let o = run(
             &c,
             &["get", &format!("{resource}/{ns}/{name}"), "-o", "json"],
@@ -129,13 +137,35 @@ fn get_errors_are_specific() {
         "{}",
         err(&o)
     );
+    // A type that does not exist is a usage error (2), not "not found".
     let o = run(&c, &["get", "gizmos/x"]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 2);
     assert!(
         err(&o).contains("unknown resource type `gizmos`"),
         "{}",
         err(&o)
     );
+    let o = run(&c, &["count", "nosuchtype"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    // TYPE NAME names the object, and a revision says where it looked.
+    let o = run(&c, &["get", "pods", "pod-0"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        err(&o).contains("`pods/pod-0` not found (key"),
+        "{}",
+        err(&o)
+    );
+    let o = run(&c, &["get", "pods", "pod-0", "--revision", "1"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        err(&o).contains("`pods/pod-0` not found at revision 1"),
+        "{}",
+        err(&o)
+    );
+    // get has no table: refused, not silently YAML.
+    let o = run(&c, &["get", "pods/default/p", "-o", "table"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(out(&o).is_empty());
     let o = run(&c, &["get", "pods/a/b/c"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     put_raw(

@@ -21,7 +21,7 @@ const KUBEADM_DIR: &str = "/etc/kubernetes/pki/etcd";
 
 /// How a pod spec says where etcd's certificates are.
 #[derive(Clone, Copy)]
-enum Certs {
+pub(crate) enum Certs {
     /// A Secret volume `etcd-m{i}-certs` at `CERT_DIR`.
     SecretVolume,
     /// kubeadm: a hostPath at `/etc/kubernetes/pki/etcd`.
@@ -72,7 +72,7 @@ fn etcd_pod(i: usize, phase: &str, certs: Certs) -> Value {
     })
 }
 
-fn host_port(url: &str) -> String {
+pub(crate) fn host_port(url: &str) -> String {
     url.split_once("://")
         .unwrap()
         .1
@@ -80,8 +80,8 @@ fn host_port(url: &str) -> String {
         .to_string()
 }
 
-struct Env {
-    double: Double,
+pub(crate) struct Env {
+    pub(crate) double: Double,
     dir: TempDir,
     kubeconfig: PathBuf,
 }
@@ -101,7 +101,7 @@ impl Env {
 
     /// Pods `etcd-m0..` for the cluster's members, each forwarded to its
     /// member, plus the Secrets a TLS setup would have.
-    fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
+    pub(crate) fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
         Env::with_cluster_at(
             cluster,
             certs,
@@ -166,7 +166,7 @@ impl Env {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 }
@@ -871,6 +871,59 @@ fn keyspace_and_maintenance_commands_work_through_port_forwards() {
     let v = stdout_json(&out);
     assert_eq!(v["integrity"], "verified", "{}", text(&out));
     assert!(v["totalKeys"].as_u64().unwrap() >= 5);
+}
+
+#[test]
+fn history_leases_top_and_move_leader_work_through_port_forwards() {
+    let cluster = tls_cluster();
+    cluster.put("/registry/configmaps/default/cm", "{}");
+    cluster.put("/registry/configmaps/default/cm", "{\"data\":{}}");
+    let lease = cluster.ctl().ok(&["lease", "grant", "600"]);
+    let lease_id = lease.split_whitespace().nth(1).unwrap().to_owned();
+    cluster.ctl().ok(&[
+        "put",
+        "/registry/events/default/ev",
+        "{}",
+        &format!("--lease={lease_id}"),
+    ]);
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+
+    let out = env.run(&["history", "configmaps/default/cm", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{}", text(&out));
+    assert_eq!(events[0]["event"], "MODIFIED");
+
+    let out = env.run(&["lease", "list", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let leases = stdout_json(&out);
+    assert_eq!(
+        leases["leases"][0]["id"],
+        lease_id.as_str(),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(leases["leases"][0]["types"][0]["type"], "events");
+
+    let out = env.run(&["top", "--interval", "1s", "--count", "1", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = env.run(&["move-leader", "--yes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let moved = stdout_json(&out);
+    assert_ne!(moved["from"], moved["to"]);
+    let out = env.run(&["status", "-o", "json"]);
+    let status = stdout_json(&out);
+    let leader = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["isLeader"] == true)
+        .map(|m| m["name"].clone());
+    assert_eq!(leader, Some(moved["to"].clone()), "{}", text(&out));
 }
 
 // ----- etcd run as a StatefulSet ------------------------------------------

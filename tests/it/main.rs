@@ -10,7 +10,10 @@ mod objects;
 mod support;
 
 mod analytics;
+mod concurrency;
 mod dbfile;
+mod doctor;
+mod errors;
 mod foundation;
 mod harness;
 mod keyspace;
@@ -19,5 +22,7 @@ mod maintenance;
 mod packaging;
 mod promises;
 mod readme;
+mod snapshots;
+mod timeline;
 mod watch;
 mod wizards;
