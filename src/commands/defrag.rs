@@ -15,7 +15,7 @@ use crate::output::{human_bytes, human_duration};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this member (name or 16-hex id).
-    #[arg(long, value_name = "NAME|ID")]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
     pub member: Option<String>,
 
     /// Only members whose db file is at least this many percent free space.
@@ -87,7 +87,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let plan = defrag::plan(&state, &opts)?;
     let format = session.format_or(OutputFormat::Table);
     if args.dry_run {
-        session.shell.emit(format, &plan, |p| vec![plan_table(p)])?;
+        let wide = session.wide();
+        session
+            .shell
+            .emit(format, &plan, |p| vec![plan_table(p, wide)])?;
         if let Some(b) = &plan.blocked_by {
             session.shell.warn(format!(
                 "a real run would stop before the first member: {b}"
@@ -123,14 +126,14 @@ pub async fn rolling(
     let names: Vec<&str> = plan.steps().map(|m| m.name.as_str()).collect();
     if names.is_empty() {
         session.shell.note("nothing to defragment:");
-        plan_table(plan).write(session.shell.err(), false)?;
+        plan_table(plan, false).write(session.shell.err(), false)?;
         return Ok(Outcome {
             members: Vec::new(),
             skipped: Vec::new(),
             stopped: None,
         });
     }
-    plan_table(plan).write(session.shell.err(), false)?;
+    plan_table(plan, false).write(session.shell.err(), false)?;
     let what = format!(
         "defragment {} member{}",
         names.len(),
@@ -186,11 +189,16 @@ pub fn finish(outcome: &Outcome, plan: &Plan) -> Result<()> {
     Err(e)
 }
 
-pub fn plan_table(plan: &Plan) -> Table {
-    let mut t = Table::new(&[
-        "order", "member", "id", "role", "db size", "in use", "frag", "reclaim", "action",
-    ])
-    .right_align(&[0, 4, 5, 6, 7]);
+/// The plan as a table that fits 120 columns for a 3-member cluster;
+/// `wide` adds the member ids.
+pub fn plan_table(plan: &Plan, wide: bool) -> Table {
+    let mut headers = vec!["order", "member"];
+    if wide {
+        headers.push("id");
+    }
+    let sizes = headers.len() + 1;
+    headers.extend(["role", "db size", "in use", "frag", "reclaim", "action"]);
+    let mut t = Table::new(&headers).right_align(&[0, sizes, sizes + 1, sizes + 2, sizes + 3]);
     for m in &plan.members {
         let action = match (&m.skip, &m.move_leader_to) {
             (Some(why), _) => (format!("skip: {why}"), Mark::Warn),
@@ -204,13 +212,17 @@ pub fn plan_table(plan: &Plan) -> Table {
             ),
             (None, None) => ("defragment".to_string(), Mark::Plain),
         };
-        t.marked_row(vec![
+        let mut cells = vec![
             (
                 m.order.map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
                 Mark::Plain,
             ),
             (m.name.clone(), Mark::Plain),
-            (m.id.clone(), Mark::Plain),
+        ];
+        if wide {
+            cells.push((m.id.clone(), Mark::Plain));
+        }
+        cells.extend([
             (m.role.name().to_string(), Mark::Plain),
             (human_bytes(m.db_size), Mark::Plain),
             (human_bytes(m.db_size_in_use), Mark::Plain),
@@ -218,6 +230,7 @@ pub fn plan_table(plan: &Plan) -> Table {
             (human_bytes(m.expected_reclaim), Mark::Plain),
             action,
         ]);
+        t.marked_row(cells);
     }
     t
 }

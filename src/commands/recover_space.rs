@@ -125,9 +125,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let opts = defrag_options(&args);
         let plan = crate::ops::defrag::plan(&state, &opts)?;
         let format = session.format_or(OutputFormat::Table);
+        let wide = session.wide();
         return session
             .shell
-            .emit(format, &plan, |p| vec![defrag::plan_table(p)]);
+            .emit(format, &plan, |p| vec![defrag::plan_table(p, wide)]);
     }
     drop(survey);
 

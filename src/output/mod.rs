@@ -7,12 +7,14 @@
 pub mod progress;
 pub mod snapshot;
 pub mod table;
+pub mod text;
 
 use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
 pub use table::Table;
+pub use text::escape;
 
 use crate::cli::OutputFormat;
 use crate::error::{Error, Kind, Result};
@@ -60,28 +62,31 @@ impl Shell {
         &mut self.err
     }
 
-    /// A `warning:` line on stderr.
+    /// A `warning:` line on stderr; one line whatever it carries
+    /// (control characters escaped).
     pub fn warn(&mut self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "warning: {message}");
+        let _ = writeln!(self.err, "warning: {}", escape(&message.to_string()));
     }
 
-    /// An informational line on stderr (never mixed into results).
+    /// An informational line on stderr (never mixed into results); its own
+    /// line breaks are kept, other control characters escaped.
     pub fn note(&mut self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "{message}");
+        let _ = writeln!(self.err, "{}", text::escape_lines(&message.to_string()));
     }
 
     /// Detail shown only with `--verbose`.
     pub fn verbose(&mut self, message: impl std::fmt::Display) {
         if self.verbose {
-            let _ = writeln!(self.err, "{message}");
+            let _ = writeln!(self.err, "{}", text::escape_lines(&message.to_string()));
         }
     }
 
-    /// Print an error as `error: ...` and its `help:` line.
+    /// Print an error as `error: ...` and its `help:` line, each one line
+    /// whatever stored bytes they carry.
     pub fn error(&mut self, err: &Error) {
-        let _ = writeln!(self.err, "error: {}", err.message);
+        let _ = writeln!(self.err, "error: {}", escape(&err.message));
         if let Some(hint) = &err.hint {
-            let _ = writeln!(self.err, "help: {hint}");
+            let _ = writeln!(self.err, "help: {}", escape(hint));
         }
     }
 
@@ -94,7 +99,7 @@ impl Shell {
         table: impl FnOnce(&T) -> Vec<Table>,
     ) -> Result<()> {
         match format {
-            OutputFormat::Table => {
+            OutputFormat::Table | OutputFormat::Wide => {
                 let color = self.color;
                 let tables = table(data);
                 let many = tables.len() > 1;
@@ -123,19 +128,11 @@ impl Shell {
 
     /// One compact JSON document per line (`ls`, `watch`, `get --all`).
     pub fn json_line<T: Serialize + ?Sized>(&mut self, data: &T) -> Result<()> {
-        serde_json::to_writer(&mut self.out, data).map_err(|e| Error::writing("json", e))?;
-        writeln!(self.out)?;
-        Ok(())
+        json_line(&mut self.out, data)
     }
 
     pub fn yaml<T: Serialize>(&mut self, data: &T) -> Result<()> {
-        let text = serde_saphyr::to_string(data)
-            .map_err(|e| Error::new(Kind::Io, format!("writing yaml: {e}")))?;
-        self.out.write_all(text.as_bytes())?;
-        if !text.ends_with('\n') {
-            writeln!(self.out)?;
-        }
-        Ok(())
+        yaml(&mut self.out, data)
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -179,6 +176,27 @@ pub fn human_duration(d: std::time::Duration) -> String {
     } else {
         format!("{:.2}s", d.as_secs_f64())
     }
+}
+
+/// One compact JSON document and a newline, into any writer: what
+/// [`Shell::json_line`] prints, for work that renders off the shell (the
+/// parallel decoder).
+pub fn json_line<T: Serialize + ?Sized>(out: &mut dyn Write, data: &T) -> Result<()> {
+    serde_json::to_writer(&mut *out, data).map_err(|e| Error::writing("json", e))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// One YAML document ending in a newline, into any writer: what
+/// [`Shell::yaml`] prints.
+pub fn yaml<T: Serialize>(out: &mut dyn Write, data: &T) -> Result<()> {
+    let text = serde_saphyr::to_string(data)
+        .map_err(|e| Error::new(Kind::Io, format!("writing yaml: {e}")))?;
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
