@@ -4,12 +4,8 @@
 //! read. Any input must end in a value or a `DbError`: no panic, no hang,
 //! no allocation beyond one page (bounded by `bolt::MAX_PAGE_BYTES`).
 //!
-//! Seed it with the real etcd 3.4 snapshot the unit tests use:
-//!
-//! ```text
-//! mkdir -p fuzz/corpus/db_reader && cp src/dbfile/testdata/*.db fuzz/corpus/db_reader/
-//! cargo +nightly fuzz run db_reader -- -max_len=65536
-//! ```
+//! Seeded by `scripts/fuzz-seed.sh` with the real etcd 3.4 snapshot the
+//! unit tests read (`src/dbfile/testdata`); see FUZZING.md.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
