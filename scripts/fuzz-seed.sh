@@ -8,14 +8,17 @@
 #   few JSON fixtures for the JSON path of `decode`;
 # - cbor:     the JSON fixtures re-encoded as CBOR (python3), else a few
 #   hand-written values;
-# - key:      typical /registry keys of each layout.
+# - key:      typical /registry keys of each layout;
+# - db_reader: the real etcd 3.4 snapshot the unit tests read
+#   (src/dbfile/testdata).
 # Targets without seeds here (added by others) get an empty directory.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CORPUS="${1:-fuzz/corpus}"
 FIXTURES="${K8S_API_FIXTURES:-../shared/testdata/k8s-api}"
-mkdir -p "$CORPUS/protobuf" "$CORPUS/cbor" "$CORPUS/key"
+mkdir -p "$CORPUS/protobuf" "$CORPUS/cbor" "$CORPUS/key" "$CORPUS/db_reader"
+cp src/dbfile/testdata/*.db "$CORPUS/db_reader/"
 
 if [ -d "$FIXTURES" ]; then
     for f in "$FIXTURES"/*/*.pb; do

@@ -11,24 +11,25 @@ stop_cluster() {
     pids=()
 }
 
-# start_cluster NAME: three members on free ports; sets $endpoints.
+# start_cluster NAME [MEMBERS]: three (or MEMBERS) members on free ports;
+# sets $endpoints.
 start_cluster() {
-    local name="$1" cluster="" i client peer
-    # Six ports chosen at once, each socket held until all are picked, so
+    local name="$1" n="${2:-3}" cluster="" i client peer
+    # All ports chosen at once, each socket held until all are picked, so
     # none collide.
-    read -r -a ports < <(python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(6)]
+    read -r -a ports < <(N="$n" python3 - <<'PY'
+import os, socket
+socks = [socket.socket() for _ in range(2 * int(os.environ["N"]))]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 for s in socks: s.close()
 PY
 )
-    for i in 0 1 2; do
+    for ((i = 0; i < n; i++)); do
         cluster+="${cluster:+,}$name-$i=http://127.0.0.1:${ports[$((i*2+1))]}"
     done
     endpoints=""
-    for i in 0 1 2; do
+    for ((i = 0; i < n; i++)); do
         client="http://127.0.0.1:${ports[$((i*2))]}"
         peer="http://127.0.0.1:${ports[$((i*2+1))]}"
         endpoints+="${endpoints:+,}$client"

@@ -431,6 +431,47 @@ pub fn tls_error(err: &rustls::Error) -> Error {
     e
 }
 
+/// A database file read offline. A FILE argument that cannot be opened is
+/// a usage error (exit 2), as for `decode`; a read that fails part-way is
+/// exit 1; a file that is not what it should be is bad data (exit 5).
+impl From<crate::dbfile::DbError> for Error {
+    fn from(e: crate::dbfile::DbError) -> Self {
+        use crate::dbfile::DbError as D;
+        let kind = match &e {
+            D::Open { .. } | D::NotAFile | D::FutureRevision { .. } => Kind::Usage,
+            D::Read { .. } | D::Spill { .. } => Kind::Io,
+            D::Length { .. }
+            | D::Checksum { .. }
+            | D::TooSmall { .. }
+            | D::NoMeta { .. }
+            | D::Truncated { .. }
+            | D::Page { .. }
+            | D::Entry { .. }
+            | D::NoKeyBucket
+            | D::Compacted { .. } => Kind::Data,
+        };
+        let hint = match &e {
+            D::Length { .. } | D::Truncated { .. } => {
+                Some("a snapshot cut off mid-way cannot be used: take a new one")
+            }
+            D::Checksum { .. } => Some("the file is corrupt or was modified: take a new snapshot"),
+            D::TooSmall { .. } | D::NoMeta { .. } | D::NoKeyBucket => {
+                Some("this is not an etcd snapshot or member db file")
+            }
+            D::Page { .. } | D::Entry { .. } => Some(
+                "the file is damaged: `snapshot inspect` shows what can still be read; \
+                 take a new snapshot",
+            ),
+            D::Spill { .. } => Some("set TMPDIR to a directory with free space"),
+            _ => None,
+        };
+        let mut err = Error::new(kind, e.to_string());
+        err.hint = hint.map(str::to_string);
+        err.cause = e.io_kind().map(|k| Box::new(Cause::Io(k)));
+        err
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,6 +484,29 @@ mod tests {
         assert_eq!(Kind::Refused.exit_code() as i32, 4);
         assert_eq!(Kind::Data.exit_code() as i32, 5);
         assert_eq!(Kind::Interrupted.exit_code() as i32, 130);
+    }
+
+    #[test]
+    fn database_files_that_cannot_be_opened_are_usage_and_damage_is_bad_data() {
+        use crate::dbfile::error::{DbError, PageProblem};
+        let missing = DbError::Open {
+            io: std::io::ErrorKind::NotFound.into(),
+        };
+        let e = Error::from(missing);
+        assert_eq!(e.exit_code() as i32, 2);
+        assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
+        let read = DbError::Read {
+            offset: 4096,
+            io: std::io::ErrorKind::Other.into(),
+        };
+        assert_eq!(Error::from(read).exit_code() as i32, 1);
+        let swapped = DbError::Page {
+            page: 7,
+            problem: PageProblem::IdMismatch { found: 9 },
+        };
+        let e = Error::from(swapped);
+        assert_eq!(e.exit_code() as i32, 5);
+        assert!(e.message.starts_with("page 7:"), "{}", e.message);
     }
 
     #[test]

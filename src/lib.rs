@@ -9,7 +9,7 @@
 //! - [`etcd`]: etcd operations behind our own types, never printing;
 //! - [`output`]: table/json/yaml renderers and progress, never talking to etcd;
 //! - [`ops`]: multi-step maintenance as plans (data), then executed;
-//! - [`snapshot`]: offline reading of snapshot and member db files;
+//! - [`dbfile`]: offline reading of snapshot and member db files;
 //! - [`prompt`]: confirmation, honouring `--yes`;
 //! - [`commands`]: one file per command, wiring the above together;
 //! - the `registry` crate (`crates/registry`): the `/registry` keyspace model.
@@ -20,6 +20,7 @@ pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod context;
+pub mod dbfile;
 pub mod error;
 pub mod etcd;
 pub mod input;
@@ -27,7 +28,6 @@ pub mod keyspace;
 pub mod ops;
 pub mod output;
 pub mod prompt;
-pub mod snapshot;
 
 use std::ffi::OsString;
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::cli::{parse_duration, OutputFormat};
-use crate::commands::snapshot::{self, SaveArgs, SnapshotInfo};
 use crate::context::Session;
+use crate::dbfile::{self as snap, report, Integrity, SnapshotInfo};
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, Survey};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
@@ -22,8 +22,8 @@ use crate::ops::restore::{
     self, local_plan, parse_bump, parse_member, BumpSpec, LocalPlan, LocalStep, Node, Plan,
     TargetMember, Tool,
 };
+use crate::output::snapshot::info_table;
 use crate::output::table::{Mark, Table};
-use crate::snapshot::{self as snap, Integrity};
 
 /// Restore etcd from a snapshot: verify, plan every member, restore this node.
 ///
@@ -148,9 +148,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         Some(p) => p.clone(),
         None => take_snapshot(&args, session).await?,
     };
-    let (info, inspect) = snapshot::examine(&path, &session.global.prefix)?;
+    let (info, inspect) = report::examine(&path, &session.global.prefix)
+        .map_err(|e| Error::from(e).context(format!("`{}`", path.display())))?;
     session.shell.note("snapshot (verified offline):");
-    snapshot::info_table(&info).write(session.shell.err(), false)?;
+    info_table(&info).write(session.shell.err(), false)?;
     if info.integrity == Integrity::NoHash {
         session
             .shell
@@ -367,16 +368,24 @@ async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
             .unwrap_or_default();
         PathBuf::from(format!("etcd-snapshot-{now}.db"))
     });
-    let info = snapshot::save_cmd(
-        SaveArgs {
-            file: file.clone(),
-            member: None,
-            overwrite: false,
-        },
-        true,
-        session,
+    let req = crate::ops::snapshot_save::Request {
+        file: file.clone(),
+        member: None,
+        overwrite: false,
+    };
+    let cluster = session.cluster().await?;
+    let interrupt = crate::ops::Interrupt::on_ctrl_c();
+    let bar = session.shell.stderr_tty;
+    let mut on = crate::output::progress::snapshot_save(&mut session.shell, bar);
+    let info = crate::ops::snapshot_save::save_from_cluster(
+        &cluster.targets,
+        &cluster.settings,
+        &req,
+        &interrupt,
+        &mut on,
     )
     .await?;
+    drop(on);
     session.shell.note(format!(
         "saved `{}` from `{}`",
         file.display(),
@@ -652,7 +661,7 @@ async fn execute(step: &LocalStep, args: &Args) -> Result<Option<u32>> {
                 ))
                 .with_hint("pass --data-dir with the path the manifest uses"));
             }
-            let part = crate::ops::snapshot::part_path(to);
+            let part = crate::ops::snapshot_save::part_path(to);
             std::fs::write(&part, new)
                 .and_then(|_| std::fs::rename(&part, to))
                 .map_err(|e| Error::io(format!("writing `{}`", to.display()), e))?;

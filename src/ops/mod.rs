@@ -12,7 +12,7 @@ pub mod move_leader;
 pub mod quota;
 pub mod resize;
 pub mod restore;
-pub mod snapshot;
+pub mod snapshot_save;
 pub mod statefulset;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,6 +5,7 @@
 //! stdout; progress, warnings and errors go to stderr.
 
 pub mod progress;
+pub mod snapshot;
 pub mod table;
 pub mod text;
 

@@ -31,3 +31,30 @@ pub fn bar(enabled: bool, total: Option<u64>, what: &str, bytes: bool) -> Progre
     pb.enable_steady_tick(Duration::from_millis(1000));
     pb
 }
+
+/// Shows a snapshot save as it runs: a note naming the member, then a
+/// byte bar (on a terminal) once the stream's size is known.
+pub fn snapshot_save<'a>(
+    shell: &'a mut super::Shell,
+    enabled: bool,
+) -> impl FnMut(crate::ops::snapshot_save::Event<'_>) + 'a {
+    use crate::ops::snapshot_save::Event;
+    let mut pb: Option<ProgressBar> = None;
+    move |event| match event {
+        Event::From { member, db_size } => shell.note(format!(
+            "streaming a snapshot from `{member}` ({})",
+            super::human_bytes(db_size)
+        )),
+        Event::Started { total } => pb = Some(bar(enabled, total, "snapshot", true)),
+        Event::Received(n) => {
+            if let Some(b) = &pb {
+                b.set_position(n);
+            }
+        }
+        Event::Ended => {
+            if let Some(b) = pb.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
