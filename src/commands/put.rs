@@ -125,7 +125,26 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let txn = Txn::new()
         .when([guard])
         .and_then([TxnOp::put(target.key.as_bytes(), stored, None)]);
-    let resp = client.call(kv.txn(txn)).await?;
+    let interrupt = session.interrupt.clone();
+    if interrupt.fired() {
+        return Err(Error::interrupted(format!(
+            "interrupted (Ctrl-C): nothing written to `{}`",
+            target.key
+        )));
+    }
+    // Once sent, the write is waited for: its outcome must be told.
+    let resp = interrupt
+        .finish(client.call(kv.txn(txn)), "the write", &mut |l| {
+            session.shell.note(l)
+        })
+        .await
+        .map_err(|()| {
+            Error::interrupted(format!(
+                "interrupted (Ctrl-C) while writing `{}`: it may or may not be written",
+                target.key
+            ))
+            .with_hint("read it back with `kubectl etcd get` before doing anything else")
+        })??;
     if !resp.succeeded() {
         return Err(Error::new(
             Kind::Refused,
@@ -137,8 +156,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         .with_hint("read it again and re-apply your edit"));
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-    session
-        .shell
-        .note(format!("wrote `{}` at revision {revision}", target.key));
+    let wrote = format!("wrote `{}` at revision {revision}", target.key);
+    if interrupt.fired() {
+        return Err(Error::interrupted(format!(
+            "interrupted (Ctrl-C) after the write: {wrote}; nothing is left to do"
+        )));
+    }
+    session.shell.note(wrote);
     Ok(())
 }
