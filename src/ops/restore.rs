@@ -8,6 +8,8 @@
 //! text transformation. Nothing here runs a process, touches a file or
 //! prints.
 
+pub mod executor;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -123,6 +125,43 @@ pub struct Source<'a> {
     pub consistent_index: Option<u64>,
 }
 
+/// Why a restore cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no members to restore into")]
+    NoMembers,
+    #[error("member `{0}` is given twice")]
+    Duplicate(String),
+}
+
+impl From<PlanError> for crate::error::Error {
+    /// The members come from the command line.
+    fn from(e: PlanError) -> Self {
+        crate::error::Error::usage(e.to_string())
+    }
+}
+
+/// Why this node's part cannot be planned: what is on disk does not match
+/// any point of a restore, and guessing could lose data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocalPlanError {
+    #[error("no manifest at `{}`", .0.display())]
+    NoManifest(PathBuf),
+    #[error(
+        "both `{}` and `{}` exist: a previous restore left its files; move one of them away",
+        .data_dir.display(),
+        .aside.display()
+    )]
+    LeftOver { data_dir: PathBuf, aside: PathBuf },
+}
+
+impl From<LocalPlanError> for crate::error::Error {
+    fn from(e: LocalPlanError) -> Self {
+        crate::error::Error::new(crate::error::Kind::Refused, e.to_string())
+            .with_hint("inspect the files named, then run again")
+    }
+}
+
 /// Plan restoring `source` into `members`.
 pub fn plan(
     source: Source<'_>,
@@ -131,18 +170,18 @@ pub fn plan(
     data_dir_template: &str,
     tool: &Tool,
     bump: BumpSpec,
-) -> Result<Plan, String> {
+) -> Result<Plan, PlanError> {
     let Source {
         path: snapshot,
         revision: snapshot_revision,
         consistent_index,
     } = source;
     if members.is_empty() {
-        return Err("no members to restore into".into());
+        return Err(PlanError::NoMembers);
     }
     for (i, m) in members.iter().enumerate() {
         if members[..i].iter().any(|o| o.name == m.name) {
-            return Err(format!("member `{}` is given twice", m.name));
+            return Err(PlanError::Duplicate(m.name.clone()));
         }
     }
     let dirs: Vec<String> = members
@@ -416,7 +455,7 @@ pub fn local_plan(
     node: &Node,
     restore_argv: &[String],
     exists: &dyn Fn(&Path) -> bool,
-) -> Result<LocalPlan, String> {
+) -> Result<LocalPlan, LocalPlanError> {
     let r = |p: &Path| rooted(&node.root, p);
     let new_data_dir = with_suffix(&node.data_dir, &format!(".restored-{}", node.tag));
     let aside = with_suffix(&node.data_dir, &format!(".before-restore-{}", node.tag));
@@ -449,7 +488,7 @@ pub fn local_plan(
     if let Some((manifest, aside_manifest, _)) = &manifest_paths {
         let moved = exists(&r(aside_manifest));
         if !moved && !exists(&r(manifest)) {
-            return Err(format!("no manifest at `{}`", r(manifest).display()));
+            return Err(LocalPlanError::NoManifest(r(manifest)));
         }
         push(
             LocalStep::MoveManifestAside {
@@ -475,11 +514,10 @@ pub fn local_plan(
 
     // Move the old data aside.
     if node.data_dir_exists && aside_exists && !in_place {
-        return Err(format!(
-            "both `{}` and `{}` exist: a previous restore left its files; move one of them away",
-            r(&node.data_dir).display(),
-            r(&aside).display()
-        ));
+        return Err(LocalPlanError::LeftOver {
+            data_dir: r(&node.data_dir),
+            aside: r(&aside),
+        });
     }
     push(
         LocalStep::MoveDataAside {
@@ -915,8 +953,8 @@ mod tests {
         // Both the old data and the aside copy: refuse to guess.
         let mut n = node();
         n.data_dir_exists = true;
-        assert!(local_plan(&n, &[], &exists)
-            .unwrap_err()
-            .contains("previous restore"));
+        let e = local_plan(&n, &[], &exists).unwrap_err();
+        assert!(matches!(e, LocalPlanError::LeftOver { .. }));
+        assert!(e.to_string().contains("previous restore"));
     }
 }

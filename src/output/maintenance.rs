@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::ops::cluster_state::MemberState;
 use crate::ops::defrag::{Outcome, Plan, Role};
 use crate::ops::space::SpaceRow;
 use crate::output::table::{Mark, Table};
@@ -145,6 +146,41 @@ pub fn space_table(rows: &[SpaceRow]) -> Table {
                     Mark::Bad
                 },
             ),
+        ]);
+    }
+    t
+}
+
+/// The members as `resize` shows them: role, health, applied index;
+/// `leader` marks the leader when known.
+pub fn resize_members_table(members: &[MemberState], leader: Option<u64>) -> Table {
+    let mut t = Table::new(&["id", "name", "peer urls", "role", "health", "applied"]);
+    for m in members {
+        let role = if m.is_learner {
+            "learner"
+        } else if leader == Some(m.id) {
+            "leader"
+        } else {
+            "voter"
+        };
+        t.marked_row(vec![
+            (crate::etcd::format_id(m.id), Mark::Plain),
+            (
+                if m.started() {
+                    m.name.clone()
+                } else {
+                    "(not started)".into()
+                },
+                Mark::Plain,
+            ),
+            (m.peer_urls.join(","), Mark::Plain),
+            (role.into(), Mark::Plain),
+            match &m.error {
+                None if m.lagging => ("lagging".into(), Mark::Warn),
+                None => ("healthy".into(), Mark::Good),
+                Some(e) => (format!("unreachable: {e}"), Mark::Bad),
+            },
+            (m.raft_applied_index.to_string(), Mark::Plain),
         ]);
     }
     t

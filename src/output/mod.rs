@@ -6,6 +6,7 @@
 
 pub mod maintenance;
 pub mod progress;
+pub mod restore;
 pub mod table;
 
 use std::io::{self, IsTerminal, Write};
