@@ -933,3 +933,17 @@ fn restore_dry_run_without_a_snapshot_writes_nothing_and_says_where_a_run_saves(
     let argv = report["plan"]["members"][0]["argv"].to_string();
     assert!(argv.contains(save_to), "{argv}");
 }
+
+#[test]
+fn a_read_only_command_stops_on_ctrl_c_with_130() {
+    let c = Cluster::start(ClusterOpts::members(1));
+    let mut run = Running::spawn(command(&c.endpoints(), &["-v", "watch", "pods"]));
+    run.wait_line("watching", Duration::from_secs(30));
+    run.interrupt();
+    let (code, out, err) = run.finish_code();
+    assert_eq!(code, Some(130), "{out}\n{err}");
+    assert!(
+        err.contains("error: interrupted (Ctrl-C): nothing was changed"),
+        "{err}"
+    );
+}
