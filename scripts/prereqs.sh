@@ -8,6 +8,10 @@ need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+# The test through the real kubectl (tests/it/kube.rs) and doctor's slow-disk
+# test (strace) need these; kubectl comes from the machine's package sources.
+command -v strace >/dev/null 2>&1 || need+=(strace)
+command -v kubectl >/dev/null 2>&1 || { apt-cache show kubectl >/dev/null 2>&1 && need+=(kubectl); }
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo is not installed (https://rustup.rs)" >&2; exit 1; }
 
 if [ ${#need[@]} -gt 0 ]; then

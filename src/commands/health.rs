@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Kind, Result};
 use crate::etcd::{self, format_id, EtcdClient};
 use crate::output::human_duration;
 use crate::output::table::{Mark, Table};
@@ -40,6 +40,12 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
     }))
     .await;
 
+    // Every member unreachable (or TLS/auth refused) is "could not be
+    // reached at all": exit 3, as for status and count.
+    let unreachable = checks
+        .iter()
+        .filter(|c| matches!(c, Err(e) if e.exit_code() == ExitCode::Unavailable))
+        .count();
     let endpoints: Vec<EndpointHealth> = cluster
         .targets
         .iter()
@@ -65,6 +71,13 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
     session.shell.emit(format, &report, |r| vec![table(r)])?;
 
     let unhealthy = report.endpoints.iter().filter(|e| !e.health).count();
+    if unreachable > 0 && unreachable == report.endpoints.len() {
+        return Err(Error::new(
+            Kind::Unavailable,
+            format!("none of the {unreachable} members could be reached"),
+        )
+        .with_hint("check --endpoints and the TLS flags; the rows above say why for each member"));
+    }
     if unhealthy > 0 {
         return Err(Error::partial(format!(
             "{unhealthy} of {} members are unhealthy",

@@ -43,7 +43,9 @@ pub struct Entry<'a> {
     pub create_revision: i64,
     pub mod_revision: i64,
     pub version: i64,
-    pub lease: i64,
+    /// The lease holding the key as a 16-digit hex string (as every id in
+    /// JSON: a lease id exceeds 2^53), `null` when none.
+    pub lease: Option<String>,
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
@@ -95,7 +97,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 create_revision: kv.create_revision(),
                 mod_revision: kv.mod_revision(),
                 version: kv.version(),
-                lease: kv.lease(),
+                lease: (kv.lease() != 0).then(|| format!("{:016x}", kv.lease())),
             };
             listing.push(shell, &entry, || {
                 vec![

@@ -186,6 +186,17 @@ fn all_members_unreachable_exits_3() {
     ]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("connection refused"));
+    // health, status and count agree: nothing reachable is exit 3, not 1.
+    for cmd in ["health", "count", "members", "size"] {
+        let o = run(&[
+            "--endpoints",
+            "http://127.0.0.1:1,http://127.0.0.1:2",
+            "--dial-timeout",
+            "1s",
+            cmd,
+        ]);
+        assert_eq!(code(&o), 3, "{cmd}: {}", stderr(&o));
+    }
 }
 
 #[test]
@@ -231,11 +242,18 @@ fn health_is_ok_on_a_healthy_cluster_and_reports_took() {
     assert_eq!(eps.len(), 3);
     for e in eps {
         assert_eq!(e["health"], Value::Bool(true));
-        assert!(e["tookSeconds"].as_f64().unwrap() >= 0.0);
+        // A real round trip over loopback: more than nothing, far less than
+        // the command timeout.
+        let took = e["tookSeconds"].as_f64().unwrap();
+        assert!(took > 0.0 && took < 5.0, "tookSeconds {took}");
         assert_eq!(e["error"], Value::Null);
     }
     let o = run(&["--endpoints", &c.endpoints(), "health"]);
-    assert_eq!(stdout(&o).matches("healthy").count(), 3);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(words.iter().filter(|w| **w == "healthy").count(), 3);
+    assert!(!words.contains(&"unhealthy"), "{text}");
 }
 
 #[test]
@@ -380,7 +398,10 @@ fn tls_env_vars_work_like_etcdctl() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stdout(&o).contains("healthy"));
+    let text = stdout(&o);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(words.iter().filter(|w| **w == "healthy").count(), 1);
+    assert!(!words.contains(&"unhealthy"), "{text}");
 }
 
 #[test]

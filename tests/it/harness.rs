@@ -67,9 +67,22 @@ fn three_members_healthy_with_one_leader() {
     let c = Cluster::start(ClusterOpts::members(3));
     assert_eq!(c.endpoints().split(',').count(), 3);
     let leader = c.leader_index();
-    assert!(leader < 3);
     let ids: Vec<u64> = (0..3).map(|i| c.member_id(i)).collect();
     assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+    // Every member names the same leader, and it is the one the harness
+    // picked (the leader may change meanwhile: then all agree on the new one).
+    let views: Vec<(u64, u64)> = (0..3).map(|i| leader_and_term(&c, i)).collect();
+    if views.iter().all(|v| v.1 == views[0].1) {
+        assert!(views.iter().all(|v| v.0 == views[0].0), "{views:?}");
+        assert!(
+            ids.contains(&views[0].0),
+            "leader {:x} is a member",
+            views[0].0
+        );
+        if views[0].1 == leader_and_term(&c, leader).1 {
+            assert_eq!(views[0].0, ids[leader], "leader_index names the leader");
+        }
+    }
 
     let list = c.ctl().ok(&["member", "list"]);
     assert_eq!(list.lines().filter(|l| l.contains("started")).count(), 3);
@@ -138,6 +151,8 @@ fn quorum_loss_and_restart() {
 
     // Losing the leader exercises a re-election, not just a follower loss.
     let first = c.leader_index();
+    let first_id = c.member_id(first);
+    let (_, term_before) = leader_and_term(&c, first);
     let first_pid = c.member(first).pid().unwrap();
     let first_dir = c.member(first).data_dir().to_path_buf();
     c.kill(first);
@@ -145,7 +160,15 @@ fn quorum_loss_and_restart() {
     assert!(process_gone(first_pid, &first_dir));
     c.wait_healthy();
     let new_leader = c.leader_index();
-    assert_ne!(new_leader, first);
+    // Asked of the survivors: a leader other than the killed one, elected in
+    // a later term.
+    let (leader_id, term_after) = leader_and_term(&c, new_leader);
+    assert_ne!(leader_id, first_id, "the killed member is not the leader");
+    assert_eq!(leader_id, c.member_id(new_leader));
+    assert!(
+        term_after > term_before,
+        "re-elected: term {term_before} -> {term_after}"
+    );
     c.put("one-down", "2");
 
     let second = (0..3).find(|&i| i != first && i != new_leader).unwrap();
@@ -263,4 +286,18 @@ fn failed_start_panics_fast_with_member_logs() {
     assert!(msg.contains("exited"), "{msg}");
     assert!(msg.contains("no-such-flag"), "log tail in message: {msg}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// (leader id, raft term) as member `i` reports them.
+fn leader_and_term(c: &Cluster, i: usize) -> (u64, u64) {
+    let out = c
+        .ctl()
+        .endpoint(i)
+        .ok(&["endpoint", "status", "-w", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("endpoint status json");
+    let h = &v[0]["Status"];
+    (
+        h["leader"].as_u64().expect("leader"),
+        h["raftTerm"].as_u64().expect("raftTerm"),
+    )
 }

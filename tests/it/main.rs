@@ -16,5 +16,7 @@ mod keyspace;
 mod kube;
 mod maintenance;
 mod packaging;
+mod promises;
+mod readme;
 mod watch;
 mod wizards;

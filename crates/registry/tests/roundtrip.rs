@@ -97,13 +97,15 @@ fn type_from_file_name(name: &str) -> (String, String) {
     (api_version, kind)
 }
 
+mod common;
+
 #[test]
 fn every_fixture_roundtrips() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/k8s-api");
-    let Ok(releases) = std::fs::read_dir(&root) else {
-        eprintln!("roundtrip: skipped, no fixtures at {}", root.display());
+    let Some(root) = common::fixtures_root(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    else {
         return;
     };
+    let releases = std::fs::read_dir(&root).unwrap();
     let mut failures = Vec::new();
     let mut n = 0;
     for rel in releases.flatten() {
@@ -156,6 +158,11 @@ fn every_fixture_roundtrips() {
         }
     }
     println!("roundtrip: {}/{n} fixtures", n - failures.len());
+    let expected: usize = common::RELEASES.iter().map(|(_, n)| n).sum();
+    assert_eq!(
+        n, expected,
+        "every fixture of every release is roundtripped"
+    );
     for f in &failures {
         println!("  FAIL {f}");
     }

@@ -88,9 +88,11 @@ impl Default for ClusterOpts {
             quota_backend_bytes: None,
             auth: false,
             extra_args: Vec::new(),
-            // Small values so elections after a kill take well under a second.
-            heartbeat_ms: 50,
-            election_ms: 500,
+            // Elections after a kill take about a second, and a dozen etcd
+            // processes sharing two loaded cores do not miss heartbeats
+            // often enough to start spontaneous elections (50/500 did).
+            heartbeat_ms: 100,
+            election_ms: 1500,
             startup_timeout: Duration::from_secs(20),
             name_prefix: "m",
         }
@@ -243,6 +245,17 @@ fn unique_token() -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The first executable `name` on `PATH`, as a shell would find it.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Binds `n` listeners on 127.0.0.1:0 and keeps them all open, so the kernel

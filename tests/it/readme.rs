@@ -1,0 +1,365 @@
+//! README.md is the contract: the JSON field lists under "JSON output" are
+//! parsed and compared with the real output of each command on a real
+//! cluster. A field documented but not printed, or printed but not
+//! documented, fails here.
+//!
+//! The README's notation: `{"a", "b"?, "c": VALUE}` is an object whose keys
+//! are exactly `a`, `b` (optional) and `c`; `[X]` is an array of X (the test
+//! checks every element); quoted values after `:` (`"ok|warn"`), `null | {..}`
+//! alternatives and bare words (`[SPACE]`, `[as defrag]`) describe values
+//! and are checked where they are objects.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::objects;
+use crate::support::cli::{code, plugin, stderr, stdout};
+use crate::support::{Cluster, ClusterOpts};
+
+/// The shape of a documented value.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// Keys with their optional flag and nested shape.
+    Object(Vec<(String, bool, Shape)>),
+    Array(Box<Shape>),
+    /// Anything else: a scalar, an alternative, a word standing for a shape
+    /// documented elsewhere.
+    Any,
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    fn string(&mut self) -> String {
+        assert_eq!(self.peek(), Some(b'"'));
+        self.i += 1;
+        let start = self.i;
+        while self.s[self.i] != b'"' {
+            self.i += 1;
+        }
+        let out = String::from_utf8(self.s[start..self.i].to_vec()).unwrap();
+        self.i += 1;
+        out
+    }
+
+    /// A value: object, array, string, or a run of other characters up to
+    /// the `,`, `}` or `]` that ends it (alternatives with `|` included).
+    fn value(&mut self) -> Shape {
+        let shape = match self.peek() {
+            Some(b'{') => self.object(),
+            Some(b'[') => {
+                self.i += 1;
+                let inner = self.value();
+                assert_eq!(self.peek(), Some(b']'), "unclosed [ at {}", self.i);
+                self.i += 1;
+                Shape::Array(Box::new(inner))
+            }
+            Some(b'"') => {
+                self.string();
+                Shape::Any
+            }
+            _ => {
+                while let Some(c) = self.s.get(self.i) {
+                    if matches!(c, b',' | b'}' | b']' | b'{' | b'"') {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                Shape::Any
+            }
+        };
+        // `null | {...}`: the object alternative is the shape to check.
+        if self.peek() == Some(b'|') {
+            self.i += 1;
+            let other = self.value();
+            return match (shape, other) {
+                (Shape::Any, o) => o,
+                (s, _) => s,
+            };
+        }
+        if let (Shape::Any, Some(b'{')) = (&shape, self.peek()) {
+            return self.value();
+        }
+        shape
+    }
+
+    fn object(&mut self) -> Shape {
+        assert_eq!(self.peek(), Some(b'{'));
+        self.i += 1;
+        let mut keys = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'}') => {
+                    self.i += 1;
+                    return Shape::Object(keys);
+                }
+                Some(b',') => self.i += 1,
+                Some(b'"') => {
+                    let name = self.string();
+                    let mut optional = false;
+                    if self.peek() == Some(b'?') {
+                        self.i += 1;
+                        optional = true;
+                    }
+                    let shape = if self.peek() == Some(b':') {
+                        self.i += 1;
+                        self.value()
+                    } else {
+                        Shape::Any
+                    };
+                    keys.push((name, optional, shape));
+                }
+                other => panic!(
+                    "README JSON notation: unexpected {:?} at {} in {}",
+                    other.map(char::from),
+                    self.i,
+                    String::from_utf8_lossy(self.s)
+                ),
+            }
+        }
+    }
+}
+
+fn parse(spec: &str) -> Shape {
+    let mut p = Parser {
+        s: spec.as_bytes(),
+        i: 0,
+    };
+    p.value()
+}
+
+/// Every documented shape of a command, from README's "JSON output": the
+/// backticked command names the entry, each `{...}` after it is one shape.
+fn documented(entry: &str) -> Vec<Shape> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n## JSON output")
+        .nth(1)
+        .expect("README has a JSON output section");
+    let section = section.split("\n## ").next().unwrap();
+    let wanted = format!("- `{entry}`");
+    let line = section
+        .lines()
+        .find(|l| l.starts_with(&wanted))
+        .unwrap_or_else(|| panic!("README documents no JSON for `{entry}`"));
+    // Shapes are in backticks after the command: `{...}`.
+    // "`X` adds `"key": {...}`": X's shapes with that key added.
+    if let Some(added) = line.split(" adds ").nth(1) {
+        let extra = added.split('`').nth(1).expect("adds `...`");
+        let Shape::Object(extra) = parse(&format!("{{{extra}}}")) else {
+            unreachable!()
+        };
+        let parent = entry.split(" --").next().unwrap().to_owned() + " -o json";
+        return documented(&parent)
+            .into_iter()
+            .map(|s| match s {
+                Shape::Object(mut keys) => {
+                    keys.extend(extra.iter().cloned());
+                    Shape::Object(keys)
+                }
+                other => other,
+            })
+            .collect();
+    }
+    line.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|code| code.starts_with('{') || code.starts_with('['))
+        .map(parse)
+        .collect()
+}
+
+/// Compares `v` with `shape`; differences are pushed as `path: problem`.
+fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
+    match (shape, v) {
+        (Shape::Any, _) | (_, Value::Null) => {}
+        (Shape::Array(inner), Value::Array(items)) => {
+            for item in items {
+                check(inner, item, &format!("{path}[]"), problems);
+            }
+        }
+        (Shape::Object(keys), Value::Object(map)) => {
+            let doc: BTreeSet<&str> = keys.iter().map(|(k, _, _)| k.as_str()).collect();
+            for (k, optional, inner) in keys {
+                match map.get(k) {
+                    Some(child) => check(inner, child, &format!("{path}.{k}"), problems),
+                    None if *optional => {}
+                    None => problems.push(format!("{path}.{k}: documented, not printed")),
+                }
+            }
+            for k in map.keys() {
+                if !doc.contains(k.as_str()) {
+                    problems.push(format!("{path}.{k}: printed, not documented"));
+                }
+            }
+        }
+        (s, v) => problems.push(format!("{path}: documented as {s:?}, printed {v}")),
+    }
+}
+
+/// Runs `args` and checks its JSON (a document, or one per line) against
+/// the shapes README documents for `entry`: each output must fit one.
+/// Returns the differences, deduplicated.
+fn differences(c: &Cluster, entry: &str, args: &[&str]) -> BTreeSet<String> {
+    let shapes = documented(entry);
+    assert!(!shapes.is_empty(), "README gives no shape for `{entry}`");
+    let mut cmd = plugin();
+    cmd.arg("--endpoints").arg(c.endpoints()).args(args);
+    let o = cmd.output().unwrap();
+    assert!(
+        matches!(code(&o), 0 | 1),
+        "{entry}: exit {}: {}",
+        code(&o),
+        stderr(&o)
+    );
+    let text = stdout(&o);
+    let docs: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(v) => vec![v],
+        Err(_) => text
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{entry}: not JSON ({e}): {l}\n{}", stderr(&o)))
+            })
+            .collect(),
+    };
+    assert!(!docs.is_empty(), "{entry}: printed nothing: {}", stderr(&o));
+    let mut all = BTreeSet::new();
+    for doc in &docs {
+        let mut best: Option<Vec<String>> = None;
+        for shape in &shapes {
+            let mut problems = Vec::new();
+            check(shape, doc, entry, &mut problems);
+            if best.as_ref().is_none_or(|b| problems.len() < b.len()) {
+                best = Some(problems);
+            }
+        }
+        all.extend(best.unwrap());
+    }
+    all
+}
+
+fn put(c: &Cluster, o: &objects::Object) {
+    let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
+    assert!(out.status.success(), "put {}", o.key);
+}
+
+#[test]
+fn the_readme_notation_parses_as_documented() {
+    let s = parse(r#"{"a", "b"?, "c": [{"d", "e": "x|y"}], "f": null | {"g"}}"#);
+    let mut problems = Vec::new();
+    let ok = serde_json::json!({"a": 1, "c": [{"d": 1, "e": "x"}], "f": {"g": 2}});
+    check(&s, &ok, "t", &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let bad = serde_json::json!({"a": 1, "c": [{"d": 1}, {"d": 1, "e": 2, "z": 3}], "f": {}});
+    check(&s, &bad, "t", &mut problems);
+    assert_eq!(
+        problems,
+        [
+            "t.c[].e: documented, not printed",
+            "t.c[].z: printed, not documented",
+            "t.f.g: documented, not printed",
+        ]
+    );
+}
+
+#[test]
+fn json_of_every_read_only_command_is_what_readme_documents() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    put(&c, &objects::namespace("ns-a", 1));
+    put(&c, &objects::pod("ns-a", "web-0", 2, 0));
+    put(&c, &objects::configmap("ns-a", "conf", 3, 100));
+    put(&c, &objects::secret("ns-a", "creds", 4, 0));
+    put(&c, &objects::deployment("ns-a", "web", 5, 3, 0));
+    put(&c, &objects::widget_crd());
+    put(&c, &objects::widget("ns-a", "w1", 6, 0));
+    let lease = c.ctl().ok(&["lease", "grant", "600"]);
+    let lease_id = lease
+        .split_whitespace()
+        .nth(1)
+        .expect("lease id")
+        .to_owned();
+    let ev = objects::event("ns-a", "ev-1", 7, 0);
+    let out =
+        c.ctl()
+            .stdin(ev.value.clone())
+            .run(&["put", &ev.key, &format!("--lease={lease_id}")]);
+    assert!(out.status.success());
+
+    let mut problems = BTreeSet::new();
+    for (entry, args) in [
+        ("status -o json", vec!["status", "-o", "json"]),
+        ("members -o json", vec!["members", "-o", "json"]),
+        ("health -o json", vec!["health", "-o", "json"]),
+        ("size -o json", vec!["size", "-o", "json"]),
+        ("count -o json", vec!["count", "-o", "json"]),
+        (
+            "count -o json",
+            vec!["count", "--by-namespace", "-o", "json"],
+        ),
+        (
+            "size --by-type -o json",
+            vec!["size", "--by-type", "-o", "json"],
+        ),
+        ("search -o json", vec!["search", "web*", "-o", "json"]),
+        ("custom -o json", vec!["custom", "-o", "json"]),
+        ("ls -o json", vec!["ls", "-o", "json"]),
+        ("defrag -o json", vec!["defrag", "--dry-run", "-o", "json"]),
+        ("alarm list -o json", vec!["alarm", "list", "-o", "json"]),
+        ("version -o json", vec!["version", "-o", "json"]),
+    ] {
+        problems.extend(differences(&c, entry, &args));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snap.db");
+    let file = file.to_str().unwrap();
+    let value = dir.path().join("pod.pb");
+    std::fs::write(&value, &objects::pod("ns-a", "web-0", 2, 0).value).unwrap();
+    let value = value.to_str().unwrap();
+    for (entry, args) in [
+        (
+            "snapshot save|status -o json",
+            vec!["snapshot", "save", file, "-o", "json"],
+        ),
+        (
+            "snapshot save|status -o json",
+            vec!["snapshot", "status", file, "-o", "json"],
+        ),
+        (
+            "snapshot inspect -o json",
+            vec!["snapshot", "inspect", file, "-o", "json"],
+        ),
+        (
+            "decode --type-only -o json",
+            vec!["decode", value, "--type-only", "-o", "json"],
+        ),
+        (
+            "compact -o json",
+            vec!["compact", "--dry-run", "-o", "json"],
+        ),
+    ] {
+        problems.extend(differences(&c, entry, &args));
+    }
+    assert!(
+        problems.is_empty(),
+        "JSON output differs from README.md:\n  {}",
+        problems.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+}
