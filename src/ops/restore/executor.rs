@@ -94,7 +94,15 @@ pub async fn run_local(
         if let Some(u) = &s.undo {
             op.note(&format!("  undo: {u}"));
         }
-        op.confirm(&format!("step {}: {}", i + 1, short(&s.step)))?;
+        match op.confirm(&format!("step {}: {}", i + 1, short(&s.step))) {
+            Err(e) if e.kind == Kind::Interrupted => {
+                return Err(stopped(
+                    &format!("at the question for step {}", i + 1),
+                    &undo,
+                ));
+            }
+            other => other?,
+        }
         let what = format!("step {} ({})", i + 1, short(&s.step));
         let run = execute(&s.step, node);
         let result = if matches!(s.step, LocalStep::WaitStopped { .. }) {
@@ -650,4 +658,119 @@ pub async fn wait_after(
         revision: summary.revision,
         members,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::restore::PlannedLocal;
+    use crate::ops::Recorded;
+
+    /// Fires Ctrl-C when asked to confirm the first step.
+    struct CtrlCAtFirst {
+        log: Recorded,
+        interrupt: Interrupt,
+    }
+
+    impl Operator for CtrlCAtFirst {
+        fn note(&mut self, line: &str) {
+            self.log.note(line)
+        }
+        fn warn(&mut self, line: &str) {
+            self.log.warn(line)
+        }
+        fn verbose(&mut self, line: &str) {
+            self.log.verbose(line)
+        }
+        fn keep(&mut self, text: &str) {
+            self.log.keep(text)
+        }
+        fn confirm(&mut self, action: &str) -> Result<()> {
+            if self.log.asked.is_empty() {
+                self.interrupt.fire();
+            }
+            self.log.confirm(action)
+        }
+    }
+
+    fn plan_of(dir: &Path) -> LocalPlan {
+        let step = |step: LocalStep| PlannedLocal {
+            undo: step.undo(),
+            step,
+            done: false,
+        };
+        LocalPlan {
+            data_dir: dir.join("data"),
+            new_data_dir: dir.join("data.restored"),
+            old_data_aside: dir.join("data.aside"),
+            steps: vec![
+                step(LocalStep::MoveManifestAside {
+                    from: dir.join("etcd.yaml"),
+                    to: dir.join("etcd.yaml.aside"),
+                }),
+                step(LocalStep::MoveDataAside {
+                    from: dir.join("data"),
+                    to: dir.join("data.aside"),
+                }),
+            ],
+        }
+    }
+
+    fn node_of(dir: &Path) -> NodeArgs {
+        NodeArgs {
+            data_dir: None,
+            name: None,
+            manifest_dir: dir.to_path_buf(),
+            pid: None,
+            service: None,
+            root: dir.to_path_buf(),
+            wait: Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ctrl_c_finishes_the_step_then_stops_naming_done_left_and_undo() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("etcd.yaml"), "kind: Pod\n").unwrap();
+        std::fs::create_dir(dir.join("data")).unwrap();
+        let interrupt = Interrupt::never();
+        let mut op = CtrlCAtFirst {
+            log: Recorded::default(),
+            interrupt: interrupt.clone(),
+        };
+        let e = run_local(&plan_of(dir), &node_of(dir), &interrupt, &mut op)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Interrupted);
+        assert!(
+            e.message.contains(
+                "before step 2: 1 of 2 steps done (1. stop etcd (move its manifest aside)); \
+                 left: 2. move the old data dir aside"
+            ),
+            "{e}"
+        );
+        let hint = e.hint.unwrap();
+        assert!(hint.contains("to go back instead, run: mv "), "{hint}");
+        // Step 1 was finished, step 2 never started.
+        assert!(dir.join("etcd.yaml.aside").is_file());
+        assert!(dir.join("data").is_dir());
+        assert_eq!(op.log.asked.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_question_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("etcd.yaml"), "kind: Pod\n").unwrap();
+        let mut op = Recorded {
+            refuse: true,
+            ..Recorded::default()
+        };
+        let e = run_local(&plan_of(dir), &node_of(dir), &Interrupt::never(), &mut op)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Refused);
+        assert!(dir.join("etcd.yaml").is_file());
+    }
 }
