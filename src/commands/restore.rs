@@ -378,6 +378,7 @@ async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
         "taking a snapshot into `{}` (--save-to to choose where)",
         absolute(&file).display()
     ));
+    let interrupt = session.interrupt.clone();
     let info = snapshot::save_cmd(
         SaveArgs {
             file: file.clone(),
@@ -387,7 +388,17 @@ async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
         true,
         session,
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        if interrupt.fired() {
+            Error::interrupted(
+                "interrupted (Ctrl-C) while taking the snapshot: nothing was changed, no file \
+                 was written",
+            )
+        } else {
+            e
+        }
+    })?;
     session.shell.note(format!(
         "saved `{}` from `{}`",
         file.display(),
