@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::etcd::maintenance;
 use crate::ops::restore::executor::{self as exec, After, Count, NodeArgs};
 use crate::ops::restore::{
-    self, local_plan, parse_bump, parse_member, BumpSpec, LocalPlan, Plan, TargetMember,
+    self, parse_bump, parse_member, BumpSpec, Choices, LocalPlan, Plan, TargetMember,
 };
 use crate::ops::Operator;
 use crate::output::restore::{after_table, counts_table, local_table, plan_table};
@@ -240,47 +240,23 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     } else {
         args.members.clone()
     };
-    let sha = snap.info.as_ref().and_then(|i| i.sha256.clone());
-    let token = args.initial_cluster_token.clone().unwrap_or_else(|| {
-        sha.as_ref()
-            .map(|h| format!("restored-{}", &h[..12]))
-            .unwrap_or_else(|| "etcd-cluster".into())
-    });
     let tool = exec::find_tool(args.etcdutl.clone(), args.etcdctl.clone(), session).await;
-    let tag = format!("r{}", snap.revision);
-    let template = args.new_data_dir.clone().unwrap_or_else(|| {
-        format!(
-            "{}.restored-{tag}",
-            args.data_dir.as_deref().unwrap_or("/var/lib/etcd")
-        )
-    });
-    let snapshot_arg = std::fs::canonicalize(&snap.path)
-        .unwrap_or(snap.path.clone())
-        .display()
-        .to_string();
-    let no_hash = snap
-        .info
-        .as_ref()
-        .is_some_and(|i| i.integrity == Integrity::NoHash);
+    let snapshot_arg = absolute(&snap.path).display().to_string();
+    let info = snap.info.as_ref();
     let source = restore::Source {
         path: &snapshot_arg,
         revision: snap.revision,
-        consistent_index: snap.info.as_ref().and_then(|i| i.consistent_index),
+        consistent_index: info.and_then(|i| i.consistent_index),
     };
-    let mut plan = restore::plan(
-        source,
-        &members,
-        &token,
-        &template,
-        &tool,
-        args.bump_revision,
-    )?;
-    if no_hash {
-        for m in &mut plan.members {
-            m.argv.push("--skip-hash-check".into());
-            m.shell.push_str(" --skip-hash-check");
-        }
-    }
+    let choices = Choices {
+        token: args.initial_cluster_token.as_deref(),
+        new_data_dir: args.new_data_dir.as_deref(),
+        data_dir: args.data_dir.as_deref(),
+        bump: args.bump_revision,
+    };
+    let sha256 = info.and_then(|i| i.sha256.as_deref());
+    let no_hash = info.is_some_and(|i| i.integrity == Integrity::NoHash);
+    let plan = restore::plan_with_defaults(source, sha256, no_hash, &members, choices, &tool)?;
     for w in &plan.warnings {
         session.shell.warn(w);
     }
@@ -308,16 +284,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 
     // 3. This node.
     let node_args = args.node();
-    let node = exec::inspect_node(&node_args, &tag)?;
-    let name = exec::node_name(&node_args, &node, &members)?;
-    let argv = report
-        .plan
-        .members
-        .iter()
-        .find(|m| m.name == name)
-        .map(|m| m.argv.clone())
-        .ok_or_else(|| Error::usage(format!("`{name}` is not one of the members to restore")))?;
-    let local = local_plan(&node, &argv, &|p: &std::path::Path| p.exists())?;
+    let (name, local) = exec::prepare_local(
+        &node_args,
+        &report.plan,
+        &members,
+        &restore::tag(snap.revision),
+    )?;
     let mut steps = format!("restore on this node, member `{name}`:");
     for (i, s) in local.steps.iter().enumerate() {
         let done = if s.done { "  (done)" } else { "" };

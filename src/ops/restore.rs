@@ -162,6 +162,57 @@ impl From<LocalPlanError> for crate::error::Error {
     }
 }
 
+/// The operator's choices that have defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Choices<'a> {
+    /// `--initial-cluster-token`; default: from the snapshot's sha256.
+    pub token: Option<&'a str>,
+    /// `--new-data-dir` template; default: DATA_DIR.restored-rREVISION.
+    pub new_data_dir: Option<&'a str>,
+    /// `--data-dir`; default /var/lib/etcd.
+    pub data_dir: Option<&'a str>,
+    pub bump: BumpSpec,
+}
+
+/// The suffix naming one restore's files: `r<revision>`.
+pub fn tag(revision: i64) -> String {
+    format!("r{revision}")
+}
+
+/// [`plan`] with the defaults filled in: the token derived from the
+/// snapshot's hash (the same on every node), the new data dir next to the
+/// old one, and `--skip-hash-check` for a file without a sha256 trailer (a
+/// member's db file).
+pub fn plan_with_defaults(
+    source: Source<'_>,
+    sha256: Option<&str>,
+    no_hash: bool,
+    members: &[TargetMember],
+    choices: Choices<'_>,
+    tool: &Tool,
+) -> Result<Plan, PlanError> {
+    let token = choices.token.map(str::to_string).unwrap_or_else(|| {
+        sha256
+            .map(|h| format!("restored-{}", &h[..h.len().min(12)]))
+            .unwrap_or_else(|| "etcd-cluster".into())
+    });
+    let template = choices.new_data_dir.map(str::to_string).unwrap_or_else(|| {
+        format!(
+            "{}.restored-{}",
+            choices.data_dir.unwrap_or("/var/lib/etcd"),
+            tag(source.revision)
+        )
+    });
+    let mut plan = plan(source, members, &token, &template, tool, choices.bump)?;
+    if no_hash {
+        for m in &mut plan.members {
+            m.argv.push("--skip-hash-check".into());
+            m.shell.push_str(" --skip-hash-check");
+        }
+    }
+    Ok(plan)
+}
+
 /// Plan restoring `source` into `members`.
 pub fn plan(
     source: Source<'_>,
@@ -956,5 +1007,49 @@ mod tests {
         let e = local_plan(&n, &[], &exists).unwrap_err();
         assert!(matches!(e, LocalPlanError::LeftOver { .. }));
         assert!(e.to_string().contains("previous restore"));
+    }
+
+    #[test]
+    fn defaults_derive_the_token_from_the_hash_and_the_dir_from_the_revision() {
+        let members = vec![parse_member("m0=http://10.0.0.1:2380").unwrap()];
+        let choices = Choices {
+            token: None,
+            new_data_dir: None,
+            data_dir: None,
+            bump: BumpSpec::None,
+        };
+        let p = plan_with_defaults(
+            src(None),
+            Some("0123456789abcdef"),
+            true,
+            &members,
+            choices,
+            &tool("etcdutl", true),
+        )
+        .unwrap();
+        assert_eq!(p.initial_cluster_token, "restored-0123456789ab");
+        let m = &p.members[0];
+        assert!(
+            m.data_dir.starts_with("/var/lib/etcd.restored-r"),
+            "{}",
+            m.data_dir
+        );
+        assert_eq!(m.argv.last().map(String::as_str), Some("--skip-hash-check"));
+        assert!(m.shell.ends_with(" --skip-hash-check"));
+        let named = Choices {
+            token: Some("t"),
+            ..choices
+        };
+        let p = plan_with_defaults(
+            src(None),
+            None,
+            false,
+            &members,
+            named,
+            &tool("etcdutl", true),
+        )
+        .unwrap();
+        assert_eq!(p.initial_cluster_token, "t");
+        assert!(!p.members[0].argv.iter().any(|a| a == "--skip-hash-check"));
     }
 }

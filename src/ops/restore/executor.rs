@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{LocalPlan, LocalStep, Node, TargetMember, Tool};
+use super::{LocalPlan, LocalStep, Node, Plan, TargetMember, Tool};
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, Survey};
@@ -40,6 +40,26 @@ pub struct NodeArgs {
     pub root: PathBuf,
     /// How long to wait for etcd to stop, and to be healthy again.
     pub wait: Duration,
+}
+
+/// This node's part of `plan`: which member it is, and its steps as the
+/// node shows them (done ones marked). Reads only.
+pub fn prepare_local(
+    node_args: &NodeArgs,
+    plan: &Plan,
+    members: &[TargetMember],
+    tag: &str,
+) -> Result<(String, LocalPlan)> {
+    let node = inspect_node(node_args, tag)?;
+    let name = node_name(node_args, &node, members)?;
+    let argv = plan
+        .members
+        .iter()
+        .find(|m| m.name == name)
+        .map(|m| m.argv.clone())
+        .ok_or_else(|| Error::usage(format!("`{name}` is not one of the members to restore")))?;
+    let local = restore::local_plan(&node, &argv, &|p: &Path| p.exists())?;
+    Ok((name, local))
 }
 
 /// Carry out the pending steps of `local`, each confirmed. `Ok` with the
