@@ -10,6 +10,7 @@ mod objects;
 mod support;
 
 mod analytics;
+mod concurrency;
 mod foundation;
 mod harness;
 mod keyspace;
@@ -18,5 +19,6 @@ mod maintenance;
 mod packaging;
 mod promises;
 mod readme;
+mod snapshots;
 mod watch;
 mod wizards;
