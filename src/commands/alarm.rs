@@ -200,3 +200,36 @@ pub fn table(rows: &[AlarmRow]) -> Table {
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(member: &str) -> AlarmRow {
+        AlarmRow {
+            member: member.into(),
+            id: crate::etcd::format_id(1),
+            member_id: 1,
+            alarm: "NOSPACE".into(),
+            db_size: Some(1),
+            quota_bytes: 100,
+            quota_assumed: false,
+            quota_use_percent: Some(1.0),
+            still_there: None,
+            disarmed: false,
+        }
+    }
+
+    #[test]
+    fn ctrl_c_between_members_names_what_was_disarmed_and_what_is_active() {
+        let rows = [row("m1"), row("m2"), row("m3")];
+        let e = stopped(&rows, 1);
+        assert_eq!(e.exit_code() as i32, 130);
+        assert_eq!(
+            e.message,
+            "interrupted (Ctrl-C): 1 of 3 alarms disarmed (NOSPACE on `m1`); left: NOSPACE on \
+             `m2`, NOSPACE on `m3`"
+        );
+        assert!(e.hint.unwrap().contains("again"));
+    }
+}
