@@ -133,4 +133,47 @@ mod tests {
         assert!(err.message.contains("defragment 3 members"));
         assert!(err.hint.unwrap().contains("--yes"));
     }
+
+    /// A writer whose bytes the test reads afterwards.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buffer {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    fn session(args: &[&str]) -> (Session, Buffer, Buffer) {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
+        let (out, err) = (Buffer::default(), Buffer::default());
+        let shell =
+            crate::output::Shell::from_writers(Box::new(out.clone()), Box::new(err.clone()));
+        (Session::new(cli.global, shell), out, err)
+    }
+
+    #[test]
+    fn what_the_operator_keeps_goes_to_stdout_unless_stdout_carries_json() {
+        let (mut s, out, err) = session(&["kubectl-etcd", "version"]);
+        s.keep("--initial-cluster=m0=http://a:2380");
+        s.note("progress");
+        assert_eq!(out.text(), "--initial-cluster=m0=http://a:2380\n");
+        assert_eq!(err.text(), "progress\n");
+
+        let (mut s, out, err) = session(&["kubectl-etcd", "-o", "json", "version"]);
+        s.keep("--initial-cluster=m0=http://a:2380");
+        assert_eq!(out.text(), "");
+        assert!(err.text().contains("--initial-cluster="));
+    }
 }

@@ -212,7 +212,7 @@ async fn current_revision(session: &mut Session) -> Result<i64> {
     }
     let cluster = session.cluster().await?;
     let client = cluster.connect_any().await?;
-    maintenance::current_revision(&client, false).await
+    Ok(maintenance::current_revision(&client, false).await?)
 }
 
 fn no_snapshot_source() -> Error {

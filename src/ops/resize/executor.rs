@@ -418,7 +418,7 @@ async fn execute_step(
                     let client = any_voter_except(&survey, &state, *raw_id).ok_or_else(|| {
                         Error::new(Kind::Unavailable, "no other healthy member to ask")
                     })?;
-                    membership::remove(&client, *raw_id).await
+                    Ok(membership::remove(&client, *raw_id).await?)
                 },
             )
             .await
@@ -453,7 +453,7 @@ async fn execute_step(
                 &what,
                 deadline,
                 Duration::from_secs(1),
-                || membership::add_learner(&client, peer_urls),
+                || async { Ok(membership::add_learner(&client, peer_urls).await?) },
             )
             .await
             .map_err(|e| e.context(&what))?;
@@ -524,7 +524,7 @@ async fn execute_step(
                 let (survey, state) = survey_all(cluster).await;
                 let client = any_voter_except(&survey, &state, id)
                     .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
-                membership::promote(&client, id).await
+                Ok(membership::promote(&client, id).await?)
             })
             .await
             .map_err(|e| e.context(&what))?;
@@ -746,7 +746,10 @@ where
             .await
             .map_err(|()| abandoned(what))?;
         match result {
-            Err(e) if membership::is_transient_refusal(&e.message) && Instant::now() < deadline => {
+            Err(e)
+                if e.etcd().is_some_and(crate::etcd::Error::is_transient)
+                    && Instant::now() < deadline =>
+            {
                 op.verbose(&format!("  etcd says `{}`; retrying", e.message));
                 if interrupt.unless(tokio::time::sleep(pause)).await.is_none() {
                     return Err(not_applied());

@@ -637,7 +637,7 @@ pub async fn wait_after(
         let err = match cluster.connect_any().await {
             Ok(c) => match etcd::health_check(&c).await {
                 Ok(_) => break c,
-                Err(e) => e,
+                Err(e) => e.into(),
             },
             Err(e) => e,
         };
@@ -665,6 +665,8 @@ pub async fn wait_after(
                     }
                 }
                 Page::Restart { .. } => live.clear(),
+                // Only listings resume.
+                Page::Resumed { .. } => {}
             }
             Ok(())
         },
