@@ -8,6 +8,7 @@
 pub mod cluster_state;
 pub mod compaction;
 pub mod defrag;
+pub mod move_leader;
 pub mod recover_space;
 pub mod resize;
 pub mod restore;

@@ -21,5 +21,6 @@ mod packaging;
 mod promises;
 mod readme;
 mod snapshots;
+mod timeline;
 mod watch;
 mod wizards;

@@ -14,8 +14,9 @@ use crate::connect::direct::Endpoint;
 use crate::connect::kube::statefulset as sts_api;
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
-use crate::etcd::{self, maintenance, membership, EtcdClient, Survey};
+use crate::etcd::{self, membership, EtcdClient, Survey};
 use crate::ops::cluster_state::{same_url, ClusterState, MemberState};
+use crate::ops::move_leader;
 use crate::ops::statefulset::{self, Decision};
 use crate::ops::{progress, Interrupt, Operator};
 
@@ -135,20 +136,18 @@ pub async fn execute(
         .map(|s| s.step.describe())
         .collect();
     for (i, step) in pending.iter().enumerate() {
-        let stop = |done: &[String], why: &str, scale: &Option<statefulset::Scale>| {
+        // `head` says where it stopped ("interrupted (Ctrl-C) ...").
+        let stop = |done: &[String], head: &str, scale: &Option<statefulset::Scale>| {
             let mut left: Vec<String> = pending[i..].iter().map(Step::describe).collect();
             left.extend(scale.as_ref().map(|s| s.describe()));
-            Error::interrupted(format!(
-                "interrupted (Ctrl-C) {why}: {}",
-                progress(done, &left, "steps done")
-            ))
-            .with_hint(
-                "run the same command again: it resumes where the cluster is \
+            Error::interrupted(format!("{head}: {}", progress(done, &left, "steps done")))
+                .with_hint(
+                    "run the same command again: it resumes where the cluster is \
                  (`kubectl etcd members` shows it now)",
-            )
+                )
         };
         if interrupt.fired() {
-            return Err(stop(&done, "between steps", &scale));
+            return Err(stop(&done, "interrupted (Ctrl-C) between steps", &scale));
         }
         // An added learner's pod comes with the scale-up; a removed
         // member's pod goes after the removal.
@@ -158,13 +157,7 @@ pub async fn execute(
         let sts_pod = new_pod.as_deref();
         match execute_step(cluster, op, interrupt, step, new, &mut start, sts_pod).await {
             Ok(()) => done.push(step.describe()),
-            Err(e) if e.kind == Kind::Interrupted => {
-                let why = e
-                    .message
-                    .trim_start_matches("interrupted (Ctrl-C) ")
-                    .to_string();
-                return Err(stop(&done, &why, &scale));
-            }
+            Err(e) if e.kind == Kind::Interrupted => return Err(stop(&done, &e.message, &scale)),
             Err(e) => return Err(e),
         }
     }
@@ -372,27 +365,21 @@ async fn execute_step(
     let (survey, state) = survey_all(cluster).await;
     let now = super::current(&state);
     match step {
-        Step::MoveLeader { from, to, to_id } => {
+        Step::MoveLeader { to, to_id, .. } => {
             op.note(&format!("step: {}", step.describe()));
-            let leader = state.leader.unwrap_or_default();
-            let client = client_of(&survey, leader).ok_or_else(|| {
-                Error::new(
-                    Kind::Unavailable,
-                    format!("cannot reach the leader `{from}`"),
-                )
-            })?;
-            let what = format!("moving leadership to `{to}`");
-            interrupt
-                .finish(maintenance::move_leader(&client, *to_id), &what, &mut |l| {
-                    op.note(l)
-                })
-                .await
-                .map_err(|()| abandoned(&what))?
-                .map_err(|e| e.context(&what))?;
-            wait_for(cluster, Duration::from_secs(20), "the new leader", |s| {
-                s.leader == Some(*to_id)
-            })
-            .await?;
+            // Planned again from the cluster as it is now: the target is
+            // checked once more (reachable, not lagging, not a learner).
+            let transfer = move_leader::plan(&state, Some(&etcd::format_id(*to_id)))?;
+            let moved = move_leader::transfer(
+                &cluster.targets,
+                &cluster.settings,
+                &transfer,
+                Duration::from_secs(20),
+                interrupt,
+                &mut |s| op.verbose(&s),
+            )
+            .await;
+            moved?;
             op.note(&format!("  `{to}` leads now"));
         }
         Step::Remove { name, raw_id, .. } => {
