@@ -223,6 +223,7 @@ fn show_plan(session: &mut Session, prepared: &Prepared) {
         let done = if *done { "  (done)" } else { "" };
         text.push_str(&format!("\n  {}. {what}{done}", i + 1));
     }
+    session.keep(&text);
     for w in &plan.warnings {
         session.shell.warn(w);
     }
@@ -230,7 +231,6 @@ fn show_plan(session: &mut Session, prepared: &Prepared) {
     if let Some(r) = &plan.refusal {
         session.shell.warn(format!("refused: {r}"));
     }
-    session.keep(&text);
 }
 
 fn warn_statefulset(session: &mut Session, sts: Option<&Decision>) {
