@@ -360,6 +360,11 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
 }
 
 fn db_sizes_running(c: &Cluster, down: usize) -> Vec<u64> {
+    status_field(c, down, "dbSize")
+}
+
+/// A numeric field of each running member's `endpoint status`.
+fn status_field(c: &Cluster, down: usize, field: &str) -> Vec<u64> {
     (0..c.len())
         .filter(|&i| i != down)
         .map(|i| {
@@ -368,7 +373,7 @@ fn db_sizes_running(c: &Cluster, down: usize) -> Vec<u64> {
                 .endpoint(i)
                 .ok(&["endpoint", "status", "-w", "json"]);
             let v: Value = serde_json::from_str(&out).unwrap();
-            v[0]["Status"]["dbSize"].as_u64().unwrap()
+            v[0]["Status"][field].as_u64().unwrap()
         })
         .collect()
 }
@@ -774,20 +779,6 @@ fn a_snapshot_stream_cut_mid_way_leaves_no_file() {
     assert!(!dir.path().join("cut.db.part").exists(), "no FILE.part");
 }
 
-/// In-use bytes of each member, as etcd reports them.
-fn in_use_sizes(c: &Cluster) -> Vec<u64> {
-    (0..c.len())
-        .map(|i| {
-            let out = c
-                .ctl()
-                .endpoint(i)
-                .ok(&["endpoint", "status", "-w", "json"]);
-            let v: Value = serde_json::from_str(&out).unwrap();
-            v[0]["Status"]["dbSizeInUse"].as_u64().unwrap()
-        })
-        .collect()
-}
-
 #[test]
 fn recover_space_refuses_before_writing_when_the_live_data_fills_the_quota() {
     let quota: u64 = 1024 * 1024;
@@ -826,7 +817,7 @@ fn recover_space_refuses_before_writing_when_the_live_data_fills_the_quota() {
             assert!(std::time::Instant::now() < deadline, "no NOSPACE alarm");
             thread::sleep(Duration::from_millis(100));
         }
-        in_use = in_use_sizes(&c)[0];
+        in_use = status_field(&c, usize::MAX, "dbSizeInUse")[0];
         if in_use * 100 >= quota * 97 {
             break;
         }
