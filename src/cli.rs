@@ -111,12 +111,12 @@ pub struct GlobalArgs {
     pub kubeconfig: Option<PathBuf>,
 
     /// kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::contexts))]
     pub context: Option<String>,
 
     /// Namespace: of the Kubernetes objects for keyspace commands, of the
     /// etcd pods for cluster commands.
-    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    #[arg(short = 'n', long, global = true, value_name = "NS", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::namespaces))]
     pub namespace: Option<String>,
 
     /// Label selector for the etcd pods.
@@ -160,6 +160,9 @@ pub enum OutputFormat {
     Yaml,
     /// The stored bytes, unmodified (only `get`).
     Raw,
+    /// A table with every column (as kubectl's `-o wide`); other commands
+    /// print their usual table.
+    Wide,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,13 +264,10 @@ pub enum Command {
     ///
     /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.
     PortForward(commands::port_forward::Args),
-    /// Shell completion script for bash, zsh, fish or powershell.
+    /// Shell completion script for bash, zsh, fish, elvish or powershell.
     Completion(commands::completion::Args),
     /// Print the version.
     Version(commands::version::Args),
-    /// Completion protocol used by `kubectl_complete-etcd` (kubectl plugin completion).
-    #[command(name = "__complete", hide = true)]
-    Complete(commands::completion::CompleteArgs),
 }
 
 impl Command {

@@ -73,9 +73,19 @@ impl Session {
         crate::prompt::Prompter::new(self.global.yes)
     }
 
-    /// The output format, or the command's own default.
+    /// The output format, or the command's own default. `-o wide` is a
+    /// table: see [`Session::wide`].
     pub fn format_or(&self, default: OutputFormat) -> OutputFormat {
-        self.global.output.unwrap_or(default)
+        match self.global.output {
+            Some(OutputFormat::Wide) => OutputFormat::Table,
+            other => other.unwrap_or(default),
+        }
+    }
+
+    /// `-o wide`: tables show every column, not only those that fit 120
+    /// columns.
+    pub fn wide(&self) -> bool {
+        self.global.output == Some(OutputFormat::Wide)
     }
 
     /// Resolve the members and connection settings.

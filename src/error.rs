@@ -228,7 +228,11 @@ impl From<crate::etcd::Error> for Error {
             E::PermissionDenied => (
                 Kind::Auth,
                 "permission denied for this user".into(),
-                Some("use a user with the root role for maintenance commands"),
+                Some(
+                    "keyspace commands (ls, get, count, ...) need read permission on the keys \
+                     they read; maintenance commands (compact, defrag, snapshot save, member \
+                     changes) need the root role",
+                ),
             ),
             E::AuthFailed => (
                 Kind::Auth,
@@ -285,6 +289,17 @@ impl From<crate::etcd::Error> for Error {
 impl From<crate::keyspace::Error> for Error {
     fn from(err: crate::keyspace::Error) -> Self {
         use crate::keyspace::Error as K;
+        if let K::ReadDenied { range } = &err {
+            return Error {
+                kind: Kind::Auth,
+                message: err.to_string(),
+                hint: Some(format!(
+                    "keyspace commands (ls, get, count, ...) need read permission on {range}, \
+                     not the root role: `etcdctl role grant-permission ROLE read --prefix=true KEY`"
+                )),
+                cause: Some(Box::new(Cause::Keyspace(err))),
+            };
+        }
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
             K::Etcd(e) => return Error::from(e.clone()),
             K::NoQuorumRead(e) => {
@@ -312,7 +327,9 @@ impl From<crate::keyspace::Error> for Error {
                 err.to_string(),
                 Some("something compacts the keyspace faster than the scan advances: try again, or narrow the range"),
             ),
-            K::ValueTooLarge { .. } | K::ReaderStopped => (Kind::Other, err.to_string(), None),
+            K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
+                (Kind::Other, err.to_string(), None)
+            }
         };
         Error {
             kind,

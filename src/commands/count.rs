@@ -21,7 +21,7 @@ use crate::output::table::{Mark, Table};
 pub struct Args {
     /// A type (`pods`, `events`, `widgets.example.com`) or a key prefix
     /// starting with `/`; default: every key in etcd.
-    #[arg(value_name = "TYPE|PREFIX")]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
     pub reference: Option<String>,
 
     /// Break each type down by namespace.
@@ -195,6 +195,21 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         revision = summary.revision;
     }
     bar.finish_and_clear();
+    // Types the plugin does not know go by the group their stored values
+    // name, so the name printed is one `ls` and `get` take.
+    let resolver = Resolver::new(client, &prefix);
+    let unknown: Vec<String> = counters
+        .iter()
+        .filter(|(_, c)| c.kind == Some(TypeKind::Unknown))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in unknown {
+        if let Some(named) = resolver.stored_name(&name).await? {
+            if let Some(c) = counters.remove(&name) {
+                counters.insert(named, c);
+            }
+        }
+    }
 
     let report = report(counters, revision, args.by_namespace);
     session.shell.emit(format, &report, |r| vec![table(r)])
@@ -247,7 +262,7 @@ fn table(r: &CountReport) -> Table {
             TypeKind::Custom => "custom",
             TypeKind::Internal => "internal",
             TypeKind::Unknown => "unknown",
-            TypeKind::Other => "outside prefix",
+            TypeKind::Other => "other",
         };
         let mark = if ty.kind == TypeKind::Custom {
             Mark::Good

@@ -2,7 +2,7 @@
 //!
 //! `etcdctl get KEY --print-value-only | kubectl etcd decode`
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
+use crate::input;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::output::table::Table;
 
@@ -82,29 +83,24 @@ pub fn run(args: Args, session: &mut Session) -> Result<()> {
     }
     match session.format_or(OutputFormat::Yaml) {
         OutputFormat::Json => session.shell.json(&obj.value),
-        OutputFormat::Yaml | OutputFormat::Table => session.shell.yaml(&obj.value),
+        OutputFormat::Yaml | OutputFormat::Table | OutputFormat::Wide => {
+            session.shell.yaml(&obj.value)
+        }
         OutputFormat::Raw => Err(Error::usage("`-o raw` is for `get`; decode shows objects")),
     }
 }
 
 fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
     match file.filter(|f| f.as_os_str() != "-") {
-        Some(path) => std::fs::read(path).map_err(|e| {
-            Error::new(
-                Kind::Usage,
-                format!("cannot read `{}`: {e}", path.display()),
-            )
-        }),
+        Some(path) => input::read_file(path, input::MAX_VALUE_BYTES)
+            .map_err(|e| e.into_error(&format!("`{}`", path.display()), Kind::Usage, Kind::Data)),
         None => {
             if std::io::stdin().is_terminal() {
                 return Err(Error::usage("no value given: pipe one in or name a file")
                     .with_hint("etcdctl get KEY --print-value-only | kubectl etcd decode"));
             }
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::io("reading stdin", e))?;
-            Ok(buf)
+            input::read_limited(std::io::stdin().lock(), input::MAX_VALUE_BYTES)
+                .map_err(|e| e.into_error("stdin", Kind::Io, Kind::Data))
         }
     }
 }

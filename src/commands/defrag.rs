@@ -14,7 +14,7 @@ use crate::output::maintenance::{defrag_plan_table, defrag_result_table};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this member (name or 16-hex id).
-    #[arg(long, value_name = "NAME|ID")]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
     pub member: Option<String>,
 
     /// Only members whose db file is at least this many percent free space.
@@ -86,9 +86,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let plan = defrag::plan(&state, &opts)?;
     let format = session.format_or(OutputFormat::Table);
     if args.dry_run {
+        let wide = session.wide();
         session
             .shell
-            .emit(format, &plan, |p| vec![defrag_plan_table(p)])?;
+            .emit(format, &plan, |p| vec![defrag_plan_table(p, wide)])?;
         if let Some(b) = &plan.blocked_by {
             session.shell.warn(format!(
                 "a real run would stop before the first member: {b}"
@@ -97,7 +98,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         return Ok(());
     }
     if plan.blocked_by.is_none() {
-        defrag_plan_table(&plan).write(session.shell.err(), false)?;
+        defrag_plan_table(&plan, false).write(session.shell.err(), false)?;
     }
     let interrupt = session.interrupt.clone();
     let outcome = defrag::run(

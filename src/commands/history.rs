@@ -26,11 +26,11 @@ const MAX_CHANGES: usize = 10;
 pub struct Args {
     /// A key, `TYPE/NAME`, `TYPE/NAMESPACE/NAME`, or `TYPE` followed by NAME
     /// (as for `get`).
-    #[arg(value_name = "REF")]
+    #[arg(value_name = "REF", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::references))]
     pub reference: String,
 
     /// Object name, when REF is only a type.
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::object_names))]
     pub name: Option<String>,
 
     /// Show at most this many versions (newest first).

@@ -15,7 +15,7 @@ use crate::output::table::Listing;
 pub struct Args {
     /// A type (`pods`, `deploy`, `widgets.example.com`) or a key prefix
     /// starting with `/`; default: every key.
-    #[arg(value_name = "TYPE|PREFIX")]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
     pub reference: Option<String>,
 
     /// List as of this revision.
@@ -88,7 +88,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             }
             let entry = Entry {
                 key: String::from_utf8_lossy(kv.key()),
-                r#type: info.type_name().to_string(),
+                r#type: crate::keyspace::resolve::type_name_of(&info, kv.value()),
                 namespace: info.namespace,
                 name: info.name,
                 size: kv.key().len() + kv.value().len(),

@@ -116,7 +116,10 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
     }
     let report = MembersReport { members: rows };
     let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    let wide = session.wide();
+    session
+        .shell
+        .emit(format, &report, |r| vec![table(r, wide)])?;
     let bad = report.members.iter().filter(|m| !m.healthy).count();
     if bad > 0 {
         return Err(Error::partial(format!(
@@ -143,20 +146,21 @@ async fn dial_advertised(m: &etcd::Member, cluster: &crate::context::Cluster) ->
     Ok(status.raft_applied_index)
 }
 
-fn table(report: &MembersReport) -> Table {
+/// The default table fits 120 columns for a 3-member cluster; `wide` adds
+/// the node and the peer URLs.
+fn table(report: &MembersReport, wide: bool) -> Table {
     let with_pods = report.members.iter().any(|m| m.pod.is_some());
     let mut headers = vec!["id", "name"];
     if with_pods {
-        headers.extend(["pod", "node"]);
+        headers.push("pod");
+        if wide {
+            headers.push("node");
+        }
     }
-    headers.extend([
-        "peer urls",
-        "client urls",
-        "learner",
-        "progress",
-        "health",
-        "error",
-    ]);
+    if wide {
+        headers.push("peer urls");
+    }
+    headers.extend(["client urls", "learner", "progress", "health", "error"]);
     let mut t = Table::new(&headers);
     for m in &report.members {
         let mut cells = vec![
@@ -172,10 +176,14 @@ fn table(report: &MembersReport) -> Table {
         ];
         if with_pods {
             cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
-            cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
+            if wide {
+                cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
+            }
+        }
+        if wide {
+            cells.push((m.peer_urls.join(","), Mark::Plain));
         }
         cells.extend([
-            (m.peer_urls.join(","), Mark::Plain),
             (m.client_urls.join(","), Mark::Plain),
             (m.is_learner.to_string(), Mark::Plain),
             match m.catch_up_percent {

@@ -14,6 +14,7 @@ pub mod health;
 pub mod history;
 pub mod lease;
 pub mod ls;
+pub mod man;
 pub mod members;
 pub mod move_leader;
 pub mod port_forward;
@@ -62,7 +63,6 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Restore(args) => restore::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
-        Command::Complete(args) => completion::run_complete(args, session),
         Command::Version(args) => version::run(args, session),
     }
 }

@@ -47,8 +47,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", args.file.display())))?;
+    let text = crate::input::read_text(&args.file, crate::input::MAX_VALUE_BYTES).map_err(|e| {
+        e.into_error(
+            &format!("`{}`", args.file.display()),
+            Kind::Usage,
+            Kind::Data,
+        )
+    })?;
     let mut object: Value = serde_saphyr::from_str(&text).map_err(|e| {
         Error::data(format!(
             "`{}` is not YAML or JSON: {e}",

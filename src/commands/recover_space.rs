@@ -74,9 +74,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         let survey = crate::ops::quota::survey(&cluster).await;
         let plan = crate::ops::defrag::plan(&ClusterState::from_survey(&survey), &opts.defrag())?;
+        let wide = session.wide();
         return session
             .shell
-            .emit(format, &plan, |p| vec![defrag_plan_table(p)]);
+            .emit(format, &plan, |p| vec![defrag_plan_table(p, wide)]);
     }
     // Everything that makes a run refuse, before the first write.
     if let Some(e) = recover_space::refusal(&before) {

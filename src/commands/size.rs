@@ -23,7 +23,7 @@ use super::status;
 pub struct Args {
     /// Break down this type (`events`, `widgets.example.com`) or key prefix
     /// (starting with `/`) by type; implies --by-type.
-    #[arg(value_name = "TYPE|PREFIX")]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
     pub reference: Option<String>,
 
     /// Bytes per type: share, count, average and largest object.
@@ -189,7 +189,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         None
     };
     let report = SizeReport { members, keyspace };
-    session.shell.emit(format, &report, tables)?;
+    let wide = session.wide();
+    session.shell.emit(format, &report, |r| tables(r, wide))?;
     status::finish(&survey, session)
 }
 
@@ -350,8 +351,8 @@ fn breakdown(
     }
 }
 
-fn tables(report: &SizeReport) -> Vec<Table> {
-    let mut out = vec![table(report)];
+fn tables(report: &SizeReport, wide: bool) -> Vec<Table> {
+    let mut out = vec![table(report, wide)];
     if let Some(k) = &report.keyspace {
         out.push(types_table(k));
         if !k.top.is_empty() {
@@ -476,10 +477,15 @@ fn lease_table(l: &LeasePressure) -> Table {
     t
 }
 
-fn table(report: &SizeReport) -> Table {
-    let mut t = Table::new(&[
-        "endpoint",
-        "name",
+/// The default table fits 120 columns for a 3-member cluster; `wide` adds
+/// the member id.
+fn table(report: &SizeReport, wide: bool) -> Table {
+    let mut headers = vec!["endpoint", "name"];
+    if wide {
+        headers.push("id");
+    }
+    let first_num = headers.len();
+    headers.extend([
         "db size",
         "in use",
         "fragmented",
@@ -487,14 +493,20 @@ fn table(report: &SizeReport) -> Table {
         "headroom",
         "quota use",
         "error",
-    ])
-    .right_align(&[2, 3, 4, 5, 6, 7]);
+    ]);
+    let right: Vec<usize> = (first_num..first_num + 6).collect();
+    let mut t = Table::new(&headers).right_align(&right);
     for m in &report.members {
         let b = |v: Option<u64>| v.map(human_bytes).unwrap_or_else(|| "-".into());
         let quota_use = m.quota_use_percent.unwrap_or(0.0);
-        t.marked_row(vec![
+        let mut cells = vec![
             (m.endpoint.clone(), Mark::Plain),
             (m.name.clone().unwrap_or_else(|| "-".into()), Mark::Plain),
+        ];
+        if wide {
+            cells.push((m.id.clone().unwrap_or_else(|| "-".into()), Mark::Plain));
+        }
+        cells.extend([
             (b(m.db_size), Mark::Plain),
             (b(m.db_size_in_use), Mark::Plain),
             (
@@ -529,6 +541,7 @@ fn table(report: &SizeReport) -> Table {
             ),
             (m.error.clone().unwrap_or_default(), Mark::Bad),
         ]);
+        t.marked_row(cells);
     }
     t
 }

@@ -67,7 +67,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let survey = quota::survey(&cluster).await;
     let report = report(&survey, &args);
     let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    let wide = session.wide();
+    session
+        .shell
+        .emit(format, &report, |r| vec![table(r, wide)])?;
     if format == OutputFormat::Table && report.members.iter().any(|m| m.quota_assumed == Some(true))
     {
         session
@@ -194,44 +197,48 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
     StatusReport { members }
 }
 
-fn table(report: &StatusReport) -> Table {
+/// The default table fits 120 columns for a 3-member cluster; `wide` adds
+/// the node, id and raft columns.
+fn table(report: &StatusReport, wide: bool) -> Table {
     let with_pods = report.members.iter().any(|m| m.pod.is_some());
-    let mut headers = vec!["endpoint"];
-    if with_pods {
-        headers = vec!["pod", "node"];
+    let mut columns: Vec<&str> = Vec::new();
+    let mut col = |name: &'static str, shown: bool| {
+        if shown {
+            columns.push(name);
+        }
+        shown
+    };
+    let pod = col("pod", with_pods);
+    let node = col("node", with_pods && wide);
+    let endpoint = col("endpoint", !with_pods);
+    col("name", true);
+    let id = col("id", wide);
+    for c in ["version", "db size", "in use", "frag", "quota use", "role"] {
+        col(c, true);
     }
-    headers.extend([
-        "name",
-        "id",
-        "version",
-        "db size",
-        "in use",
-        "frag",
-        "quota use",
-        "leader",
-        "learner",
-        "raft term",
-        "raft index",
-        "applied",
-        "revision",
-        "alarms",
-        "errors",
-    ]);
-    let mut t = Table::new(&headers);
+    let raft = wide;
+    for c in ["raft term", "raft index", "applied", "revision"] {
+        col(c, raft);
+    }
+    col("alarms", true);
+    col("errors", true);
+    let mut t = Table::new(&columns);
     for m in &report.members {
         let mut cells: Vec<(String, Mark)> = Vec::new();
-        if with_pods {
-            cells.push((m.pod.clone().unwrap_or_default(), Mark::Plain));
-            cells.push((m.node.clone().unwrap_or_default(), Mark::Plain));
-        } else {
-            cells.push((m.endpoint.clone(), Mark::Plain));
-        }
         let plain = |s: String| (s, Mark::Plain);
         let opt = |v: Option<String>| plain(v.unwrap_or_else(|| "-".into()));
+        if pod {
+            cells.push(plain(m.pod.clone().unwrap_or_default()));
+        }
+        if node {
+            cells.push(plain(m.node.clone().unwrap_or_default()));
+        }
+        if endpoint {
+            cells.push(plain(m.endpoint.clone()));
+        }
         if let Some(err) = &m.error {
-            cells.push(plain("-".into()));
-            cells.push(plain("-".into()));
-            for _ in 0..12 {
+            // Every column but the first and the last is unknown.
+            while cells.len() + 1 < columns.len() {
                 cells.push(plain("-".into()));
             }
             cells.push((err.clone(), Mark::Bad));
@@ -239,7 +246,9 @@ fn table(report: &StatusReport) -> Table {
             continue;
         }
         cells.push(opt(m.name.clone().filter(|n| !n.is_empty())));
-        cells.push(opt(m.id.clone()));
+        if id {
+            cells.push(opt(m.id.clone()));
+        }
         cells.push(opt(m.version.clone()));
         cells.push(opt(m.db_size.map(human_bytes)));
         cells.push(opt(m.db_size_in_use.map(human_bytes)));
@@ -269,17 +278,23 @@ fn table(report: &StatusReport) -> Table {
                 Mark::Plain
             },
         ));
-        cells.push(plain(yes_no(m.is_leader)));
-        cells.push(plain(yes_no(m.is_learner)));
-        let lag = if m.lagging == Some(true) {
-            Mark::Warn
-        } else {
-            Mark::Plain
-        };
-        cells.push((opt_num(m.raft_term), lag));
-        cells.push(plain(opt_num(m.raft_index)));
-        cells.push((opt_num(m.raft_applied_index), lag));
-        cells.push(plain(m.revision.map(|r| r.to_string()).unwrap_or_default()));
+        cells.push(match (m.is_leader, m.is_learner) {
+            (Some(true), _) => ("leader".into(), Mark::Good),
+            (_, Some(true)) => plain("learner".into()),
+            (Some(false), _) => plain("follower".into()),
+            _ => plain("-".into()),
+        });
+        if raft {
+            let lag = if m.lagging == Some(true) {
+                Mark::Warn
+            } else {
+                Mark::Plain
+            };
+            cells.push((opt_num(m.raft_term), lag));
+            cells.push(plain(opt_num(m.raft_index)));
+            cells.push((opt_num(m.raft_applied_index), lag));
+            cells.push(plain(m.revision.map(|r| r.to_string()).unwrap_or_default()));
+        }
         cells.push((
             m.alarms.join(","),
             if m.alarms.is_empty() {
@@ -328,14 +343,6 @@ pub fn tidy_errors(errors: &[String], member_id: u64, own_alarms: &[String]) -> 
         }
     }
     out
-}
-
-fn yes_no(v: Option<bool>) -> String {
-    match v {
-        Some(true) => "true".into(),
-        Some(false) => "false".into(),
-        None => "-".into(),
-    }
 }
 
 fn opt_num(v: Option<u64>) -> String {

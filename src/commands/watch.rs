@@ -15,7 +15,7 @@ use crate::etcd::EtcdClient;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::resolve::{Range, Resolver};
 use crate::keyspace::watch::{self, Change, EventKind, Flow, Spec, Update};
-use crate::output::Shell;
+use crate::output::{escape, Shell};
 
 /// Most field changes shown on one line.
 const MAX_CHANGES: usize = 10;
@@ -32,7 +32,7 @@ pub struct Args {
     /// prefix starting with `/`; default: everything under --prefix.
     ///
     /// `-n NS` limits a TYPE (or everything) to one namespace.
-    #[arg(value_name = "PREFIX|TYPE[/NS[/NAME]]")]
+    #[arg(value_name = "PREFIX|TYPE[/NS[/NAME]]", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
     pub what: Option<String>,
 
     /// Start at this revision, replaying the history since then.
@@ -222,22 +222,22 @@ fn render(shell: &mut Shell, format: OutputFormat, c: &Change) -> Result<()> {
         OutputFormat::Yaml => {
             let out = shell.out();
             writeln!(out, "---")?;
-            writeln!(
-                out,
+            let comment = format!(
                 "# {} {} {} revision {}",
                 c.kind.as_str(),
                 c.resource,
                 c.display_name(),
                 c.revision
-            )?;
+            );
+            writeln!(out, "{}", escape(&comment))?;
             if let Some(e) = &c.error {
-                writeln!(out, "# error: {}", e.message)?;
+                writeln!(out, "# error: {}", escape(&e.message))?;
             }
             if let Some(o) = &c.object {
                 shell.yaml(&o.value)?;
             }
         }
-        _ => writeln!(shell.out(), "{}", line(c, SystemTime::now()))?,
+        _ => writeln!(shell.out(), "{}", escape(&line(c, SystemTime::now())))?,
     }
     shell.out().flush()?;
     Ok(())

@@ -45,11 +45,8 @@ impl TlsMaterial {
     pub fn from_files(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> Result<Self> {
         let read = |flag: &str, path: Option<&Path>| -> Result<Option<Vec<u8>>> {
             path.map(|p| {
-                std::fs::read(p).map_err(|e| {
-                    Error::new(
-                        Kind::Tls,
-                        format!("cannot read {flag} `{}`: {e}", p.display()),
-                    )
+                crate::input::read_file(p, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
+                    e.into_error(&format!("{flag} `{}`", p.display()), Kind::Tls, Kind::Usage)
                 })
             })
             .transpose()

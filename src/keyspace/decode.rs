@@ -96,10 +96,11 @@ impl Decoder {
 
 /// Read kube-apiserver's EncryptionConfiguration file.
 pub fn load_encryption_config(path: &Path, prefix: &str) -> Result<EncryptionConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(
+    let text = crate::input::read_text(path, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
+        e.into_error(
+            &format!("--encryption-config `{}`", path.display()),
             Kind::Usage,
-            format!("cannot read --encryption-config `{}`: {e}", path.display()),
+            Kind::Usage,
         )
     })?;
     EncryptionConfig::from_yaml(&text)
@@ -118,6 +119,9 @@ fn explain(e: DecodeError) -> Error {
         DecodeError::UnknownEncoding(_) => {
             Some("this value was not written by kube-apiserver; `get -o raw` shows the bytes")
         }
+        DecodeError::TooDeep { .. } | DecodeError::TooLarge { .. } => Some(
+            "no Kubernetes object is shaped like this; `get -o raw` shows the bytes (limits: README, \"Input limits\")",
+        ),
         _ => None,
     };
     let err = Error::new(Kind::Data, format!("cannot decode: {e}"));

@@ -22,6 +22,9 @@ pub enum Error {
     /// A reader task ended without saying why (a bug, or a panic).
     #[error("a reader stopped before the end of its part of the scan")]
     ReaderStopped,
+    /// etcd refused this user a read of the range.
+    #[error("permission denied reading {range}")]
+    ReadDenied { range: String },
     /// A linearizable read got no answer: the member may lack quorum.
     #[error(transparent)]
     NoQuorumRead(etcd::Error),
@@ -30,3 +33,32 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A key range for messages: `keys under /registry/configmaps/`, `every
+/// key`, or `[start, end)`.
+pub fn describe_range(start: &[u8], end: &[u8]) -> String {
+    if start == [0] && end == [0] {
+        return "every key".into();
+    }
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if end == super::scan::prefix_end(start) {
+        format!("keys under {}", text(start))
+    } else {
+        format!("[{}, {})", text(start), text(end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_range;
+
+    #[test]
+    fn denied_ranges_read_as_prefixes_when_they_are() {
+        assert_eq!(
+            describe_range(b"/registry/pods/", b"/registry/pods0"),
+            "keys under /registry/pods/"
+        );
+        assert_eq!(describe_range(&[0], &[0]), "every key");
+        assert_eq!(describe_range(b"a", b"c"), "[a, c)");
+    }
+}

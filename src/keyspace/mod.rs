@@ -12,6 +12,7 @@ pub mod edit;
 pub mod error;
 pub mod history;
 pub mod leases;
+pub mod names;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;

@@ -34,6 +34,8 @@ pub struct Resolver<'a> {
     client: &'a EtcdClient,
     prefix: String,
     custom: Option<Vec<ResourceType>>,
+    /// Types found as one key `<prefix>/<name>` (`health`), not a range.
+    single_keys: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -42,6 +44,7 @@ impl<'a> Resolver<'a> {
             client,
             prefix: registry::key::normalize_prefix(prefix).to_string(),
             custom: None,
+            single_keys: Vec::new(),
         }
     }
 
@@ -54,7 +57,7 @@ impl<'a> Resolver<'a> {
             );
             let end = prefix_end(start.as_bytes());
             let mut found = Vec::new();
-            scan(
+            let read = scan(
                 &Readers::single(self.client.clone()),
                 &self.prefix,
                 start.as_bytes(),
@@ -76,7 +79,14 @@ impl<'a> Resolver<'a> {
                     Ok(())
                 },
             )
-            .await?;
+            .await;
+            match read {
+                Ok(_) => {}
+                // A user allowed only some types' keys may not read the
+                // CRDs: go on with the types found from keys alone.
+                Err(e) if e.kind == Kind::Auth => found.clear(),
+                Err(e) => return Err(e),
+            }
             self.custom = Some(found);
         }
         Ok(self.custom.as_deref().unwrap_or_default())
@@ -113,10 +123,14 @@ impl<'a> Resolver<'a> {
             _ => {}
         }
         // No CRD object (restored from a partial backup, say): custom
-        // resources still live at <prefix>/<group>/<plural>/.
+        // resources still live at <prefix>/<group>/<plural>/, namespaced or
+        // not as their keys say.
         if let Some(group) = arg.group.filter(|g| g.contains('.')) {
             let start = format!("{}/{group}/{}/", self.prefix, arg.resource);
-            if self.any_key(&start).await? {
+            if let Some(first) = self.first_key(&start).await? {
+                let namespaced = registry::key::parse(&first.0, &self.prefix)
+                    .namespace
+                    .is_some();
                 return Ok(ResourceType::custom(
                     group,
                     arg.version.unwrap_or(""),
@@ -124,9 +138,16 @@ impl<'a> Resolver<'a> {
                     arg.resource,
                     "",
                     Vec::new(),
-                    true,
+                    namespaced,
                 ));
             }
+        }
+        // A type `count` lists that the table does not know: kube-apiserver's
+        // own records (`masterleases`), leftovers of removed types
+        // (`podsecuritypolicy`) and types newer than the table, which the
+        // stored apiVersion names with their group (`podgroups.scheduling.k8s.io`).
+        if let Some(t) = self.stored_type(&arg).await? {
+            return Ok(t);
         }
         // A well-formed `plural.group` may be a custom type with no object
         // stored yet: nothing found (1). Any other unknown name is a usage
@@ -140,16 +161,90 @@ impl<'a> Resolver<'a> {
             .with_hint("`kubectl etcd count` lists the types stored in this etcd"))
     }
 
-    async fn any_key(&self, start: &str) -> Result<bool> {
+    /// The first key (and its value) of `[start, end)`, or of the keys
+    /// under `start` with no `end`.
+    async fn first_key_in(&self, start: &[u8], end: Vec<u8>) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let mut kv = self.client.kv();
-        let opts = etcd_client::GetOptions::new()
-            .with_range(prefix_end(start.as_bytes()))
-            .with_count_only();
-        let resp = self
-            .client
-            .call(kv.get(start.as_bytes(), Some(opts)))
-            .await?;
-        Ok(resp.count() > 0)
+        let opts = etcd_client::GetOptions::new().with_range(end).with_limit(1);
+        let resp = match self.client.call(kv.get(start, Some(opts))).await {
+            Ok(resp) => resp,
+            // A probe where this user may not read: nothing to find there.
+            Err(crate::etcd::Error::PermissionDenied) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(resp
+            .kvs()
+            .first()
+            .map(|kv| (kv.key().to_vec(), kv.value().to_vec())))
+    }
+
+    async fn first_key(&self, start: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.first_key_in(start.as_bytes(), prefix_end(start.as_bytes()))
+            .await
+    }
+
+    /// The name of a type the table does not know, kept at
+    /// `<prefix>/<resource>/`, with the group its stored apiVersion gives
+    /// (`podgroups.scheduling.k8s.io`): one value read, only its envelope
+    /// decoded. `None` when the value names no group.
+    pub async fn stored_name(&self, resource: &str) -> Result<Option<String>> {
+        let start = format!("{}/{resource}/", self.prefix);
+        let Some((_, value)) = self.first_key(&start).await? else {
+            return Ok(None);
+        };
+        Ok(stored_group(&value).map(|group| format!("{resource}.{group}")))
+    }
+
+    /// A type with no table entry and no CRD, from what is stored at
+    /// `<prefix>/<name>/` (or the single key `<prefix>/<name>`): named by
+    /// the stored value's apiVersion and kind when it has them (only the
+    /// envelope is read), matched against the group the user gave.
+    async fn stored_type(
+        &mut self,
+        arg: &resources::ResourceArg<'_>,
+    ) -> Result<Option<ResourceType>> {
+        let name = arg.resource;
+        if name.is_empty() || name.contains('/') {
+            return Ok(None);
+        }
+        let start = format!("{}/{name}/", self.prefix);
+        let (first, single) = match self.first_key(&start).await? {
+            Some(kv) => (kv, false),
+            None => {
+                let key = format!("{}/{name}", self.prefix);
+                match self
+                    .first_key_in(key.as_bytes(), key_end(key.as_bytes()))
+                    .await?
+                {
+                    Some(kv) => (kv, true),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let (group, version, kind) = match registry::value::type_meta(&first.1) {
+            Some((api_version, kind)) => {
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+                (group.to_string(), version.to_string(), kind)
+            }
+            None => Default::default(),
+        };
+        if arg.group.is_some_and(|g| !g.eq_ignore_ascii_case(&group))
+            || arg
+                .version
+                .is_some_and(|v| !v.eq_ignore_ascii_case(&version))
+        {
+            return Ok(None);
+        }
+        let namespaced = !single
+            && registry::key::parse(&first.0, &self.prefix)
+                .namespace
+                .is_some();
+        if single {
+            self.single_keys.push(name.to_string());
+        }
+        Ok(Some(stored_type(
+            group, version, kind, name, single, namespaced,
+        )))
     }
 
     /// The key of one object: a full key (starting with `/`), `TYPE/NAME`,
@@ -235,14 +330,26 @@ impl<'a> Resolver<'a> {
                 label: raw.to_string(),
             }),
             Some(name) => {
-                let t = self.resource_type(name).await?;
-                let start = registry::key::prefix_for(&t, namespace, &self.prefix);
+                let t = match self.resource_type(name).await {
+                    Ok(t) => t,
+                    Err(e) => return self.foreign_range(name).await?.ok_or(e),
+                };
+                let start = if self.single_keys.contains(&t.storage.to_string()) {
+                    format!("{}/{}", self.prefix, t.storage)
+                } else {
+                    registry::key::prefix_for(&t, namespace, &self.prefix)
+                };
+                let end = if self.single_keys.contains(&t.storage.to_string()) {
+                    key_end(start.as_bytes())
+                } else {
+                    prefix_end(start.as_bytes())
+                };
                 let label = match namespace.filter(|_| t.namespaced) {
                     Some(ns) => format!("{} in {ns}", t.qualified_name()),
                     None => t.qualified_name().to_string(),
                 };
                 Ok(Range {
-                    end: prefix_end(start.as_bytes()),
+                    end,
                     start: start.into_bytes(),
                     resource_type: Some(t),
                     label,
@@ -250,6 +357,75 @@ impl<'a> Resolver<'a> {
             }
         }
     }
+
+    /// A key outside the prefix that `count` lists by its first segment
+    /// (`plainkey`, `compact_rev_key`): that key and the keys under
+    /// `name/`.
+    async fn foreign_range(&self, name: &str) -> Result<Option<Range>> {
+        if name.is_empty() || name.contains('/') {
+            return Ok(None);
+        }
+        let exact = self
+            .first_key_in(name.as_bytes(), key_end(name.as_bytes()))
+            .await?
+            .is_some();
+        let under = format!("{name}/");
+        let below = self.first_key(&under).await?.is_some();
+        let (start, end) = match (exact, below) {
+            (false, false) => return Ok(None),
+            (true, false) => (name.as_bytes().to_vec(), key_end(name.as_bytes())),
+            (false, true) => (under.clone().into_bytes(), prefix_end(under.as_bytes())),
+            (true, true) => (name.as_bytes().to_vec(), prefix_end(under.as_bytes())),
+        };
+        Ok(Some(Range {
+            start,
+            end,
+            resource_type: None,
+            label: name.to_string(),
+        }))
+    }
+}
+
+/// The API group a stored value's apiVersion names (only the envelope or
+/// type meta is decoded); `None` for the core group or no apiVersion.
+fn stored_group(value: &[u8]) -> Option<String> {
+    let (api_version, _) = registry::value::type_meta(value)?;
+    let (group, _) = api_version.rsplit_once('/')?;
+    (!group.is_empty()).then(|| group.to_string())
+}
+
+/// The type name of a key: as `count` prints it, with the group of the
+/// stored apiVersion for types the plugin does not know
+/// (`podgroups.scheduling.k8s.io`).
+pub fn type_name_of(info: &registry::key::KeyInfo<'_>, value: &[u8]) -> String {
+    match (info.kind, stored_group(value)) {
+        (registry::key::KeyKind::Unknown, Some(group)) => format!("{}.{group}", info.resource),
+        _ => info.type_name().to_string(),
+    }
+}
+
+/// The end of a range holding exactly `key`.
+fn key_end(key: &[u8]) -> Vec<u8> {
+    let mut end = key.to_vec();
+    end.push(0);
+    end
+}
+
+/// A type kept at `<prefix>/<name>/` whatever its group (kube-apiserver
+/// stores built-in types without it), or at the one key `<prefix>/<name>`.
+fn stored_type(
+    group: String,
+    version: String,
+    kind: String,
+    name: &str,
+    single: bool,
+    namespaced: bool,
+) -> ResourceType {
+    // `single` only matters for scope; the range is the resolver's concern.
+    let mut t = ResourceType::custom(group, version, kind, name, "", Vec::new(), namespaced);
+    t.storage = name.to_string().into();
+    t.namespaced = namespaced && !single;
+    t
 }
 
 /// A CRD object's storage type, from its decoded spec.
@@ -324,6 +500,17 @@ pub fn offline_range(
                     Vec::new(),
                     rest.len() == 2 || (!object && namespace.is_some()),
                 ),
+                // A bare name the table does not know: what is stored at
+                // `<prefix>/<name>/`, as `count` lists it (`masterleases`,
+                // `podgroups`).
+                None if !arg.resource.is_empty() && arg.group.is_none() => stored_type(
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    arg.resource,
+                    false,
+                    rest.len() == 2 || (!object && namespace.is_some()),
+                ),
                 None => {
                     return Err(Error::new(
                         Kind::Usage,
@@ -369,6 +556,12 @@ mod tests {
         assert_eq!(k, "/registry/example.com/widgets/a/w1");
         let (r, _) = offline_range("svc", Some("default"), "/registry", false).unwrap();
         assert_eq!(r, "/registry/services/specs/default/");
-        assert!(offline_range("gizmos", None, "/registry", false).is_err());
+        let (r, _) = offline_range("podgroups", None, "/registry", false).unwrap();
+        assert_eq!(r, "/registry/podgroups/");
+        let (k, _) = offline_range("podgroups/ns1/pg1", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/podgroups/ns1/pg1");
+        let (k, _) = offline_range("masterleases/10.0.0.1", None, "/registry", true).unwrap();
+        assert_eq!(k, "/registry/masterleases/10.0.0.1");
+        assert!(offline_range("gizmos.v1", None, "/registry", false).is_err());
     }
 }

@@ -308,7 +308,7 @@ where
             Err(Stopped::Read(ScanError::Etcd(etcd::Error::Compacted))) if opts.revision == 0 => {
                 compactions += 1;
                 let was = summary.revision;
-                let now = current_revision(readers.primary(), opts.serializable)
+                let now = pin_revision(readers.primary(), opts.serializable, &pieces)
                     .await
                     .map_err(ScanError::Etcd)?;
                 match opts.on_compaction {
@@ -347,7 +347,7 @@ where
                 .into());
             }
             Err(Stopped::Read(ScanError::Etcd(etcd::Error::FutureRevision))) => {
-                let current = current_revision(readers.primary(), opts.serializable)
+                let current = pin_revision(readers.primary(), opts.serializable, &pieces)
                     .await
                     .map_err(ScanError::Etcd)?;
                 return Err(ScanError::FutureRevision {
@@ -356,8 +356,46 @@ where
                 }
                 .into());
             }
-            Err(Stopped::Read(e)) => return Err(e.into()),
+            Err(Stopped::Read(e)) => return Err(denied(e, &pieces).into()),
         }
+    }
+}
+
+/// The current revision, from a read inside the range itself (one key at
+/// most, keys only): a user allowed to read only this range (`ls
+/// configmaps`) may read nothing else.
+async fn pin_revision(
+    client: &crate::etcd::EtcdClient,
+    serializable: bool,
+    pieces: &[(Vec<u8>, Vec<u8>)],
+) -> etcd::Result<i64> {
+    let (Some((start, _)), Some((_, end))) = (pieces.first(), pieces.last()) else {
+        return current_revision(client, serializable).await;
+    };
+    let mut kv = client.kv();
+    let mut opts = etcd_client::GetOptions::new()
+        .with_range(end.clone())
+        .with_keys_only()
+        .with_limit(1);
+    if serializable {
+        opts = opts.with_serializable();
+    }
+    let resp = client.call(kv.get(start.clone(), Some(opts))).await?;
+    Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+}
+
+/// etcd refused to let this user read the range: say which.
+fn denied(e: ScanError, pieces: &[(Vec<u8>, Vec<u8>)]) -> ScanError {
+    match (&e, pieces.first(), pieces.last()) {
+        (
+            ScanError::Etcd(etcd::Error::PermissionDenied)
+            | ScanError::NoQuorumRead(etcd::Error::PermissionDenied),
+            Some((start, _)),
+            Some((_, end)),
+        ) => ScanError::ReadDenied {
+            range: super::error::describe_range(start, end),
+        },
+        _ => e,
     }
 }
 
@@ -401,7 +439,7 @@ where
 {
     // Linearizable unless asked otherwise: a scan of a cluster without
     // quorum fails here, before it reads anything stale.
-    let current = current_revision(readers.primary(), opts.serializable)
+    let current = pin_revision(readers.primary(), opts.serializable, all)
         .await
         .map_err(|e| {
             if opts.serializable {

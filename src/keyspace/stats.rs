@@ -4,13 +4,28 @@
 //!
 //! Memory is proportional to types, namespaces, leases and `top`, never to
 //! keys: a key is copied only when it enters the top-N heap or becomes its
-//! type's largest object.
+//! type's largest object, and then at most [`MAX_KEPT_KEY_BYTES`] of it.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt::Write as _;
 
 use registry::key::{KeyInfo, KeyKind};
+
+/// The most of one key the largest-objects lists keep: etcd accepts keys of
+/// about 1.5 MiB, and `--top 3000` of those would hold gigabytes. A longer
+/// key is kept as its first bytes followed by `…`.
+pub const MAX_KEPT_KEY_BYTES: usize = 4096;
+
+/// `key` as the largest-objects lists keep it.
+fn kept_key(key: &[u8]) -> Vec<u8> {
+    if key.len() <= MAX_KEPT_KEY_BYTES {
+        return key.to_vec();
+    }
+    let mut k = key[..MAX_KEPT_KEY_BYTES].to_vec();
+    k.extend_from_slice("…".as_bytes());
+    k
+}
 
 /// The `n` largest items seen, by size; ties keep the smaller key so the
 /// answer does not depend on scan order.
@@ -44,7 +59,7 @@ impl TopN {
             }
             self.heap.pop();
         }
-        self.heap.push(Reverse((size, Reverse(key.to_vec()))));
+        self.heap.push(Reverse((size, Reverse(kept_key(key)))));
     }
 
     pub fn clear(&mut self) {
@@ -168,7 +183,7 @@ impl KeyspaceStats {
             Some((s, k)) => size > *s || (size == *s && info.key < k.as_slice()),
         };
         if larger {
-            t.largest = Some((size, info.key.to_vec()));
+            t.largest = Some((size, kept_key(info.key)));
         }
         if self.by_namespace {
             let ns = info.namespace.unwrap_or("");
@@ -207,6 +222,21 @@ mod tests {
             .map(|(s, k)| (s, String::from_utf8(k).unwrap()))
             .collect();
         assert_eq!(got, vec![(9, "0".into()), (9, "a".into()), (9, "b".into())]);
+    }
+
+    /// Issue 13, defect 7: `size --top 3001` with a 1 MiB key held rows
+    /// padded to its width; the heap keeps sizes and truncated keys.
+    #[test]
+    fn top_n_keeps_truncated_keys() {
+        let mut top = TopN::new(2);
+        let long = vec![b'k'; 1 << 20];
+        top.offer(10, &long);
+        top.offer(5, b"short");
+        let got = top.into_sorted();
+        assert_eq!(got[0].0, 10);
+        assert!(got[0].1.len() <= MAX_KEPT_KEY_BYTES + 3);
+        assert!(got[0].1.ends_with("…".as_bytes()));
+        assert_eq!(got[1].1, b"short");
     }
 
     #[test]

@@ -10,12 +10,16 @@ use crate::ops::space::SpaceRow;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, human_duration, percent};
 
-/// The defrag plan: order, sizes, what happens to each member.
-pub fn defrag_plan_table(plan: &Plan) -> Table {
-    let mut t = Table::new(&[
-        "order", "member", "id", "role", "db size", "in use", "frag", "reclaim", "action",
-    ])
-    .right_align(&[0, 4, 5, 6, 7]);
+/// The defrag plan: order, sizes, what happens to each member; fits 120
+/// columns for a 3-member cluster, `wide` adds the member ids.
+pub fn defrag_plan_table(plan: &Plan, wide: bool) -> Table {
+    let mut headers = vec!["order", "member"];
+    if wide {
+        headers.push("id");
+    }
+    let sizes = headers.len() + 1;
+    headers.extend(["role", "db size", "in use", "frag", "reclaim", "action"]);
+    let mut t = Table::new(&headers).right_align(&[0, sizes, sizes + 1, sizes + 2, sizes + 3]);
     for m in &plan.members {
         let action = match (&m.skip, &m.move_leader_to) {
             (Some(why), _) => (format!("skip: {why}"), Mark::Warn),
@@ -29,13 +33,17 @@ pub fn defrag_plan_table(plan: &Plan) -> Table {
             ),
             (None, None) => ("defragment".to_string(), Mark::Plain),
         };
-        t.marked_row(vec![
+        let mut cells = vec![
             (
                 m.order.map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
                 Mark::Plain,
             ),
             (m.name.clone(), Mark::Plain),
-            (m.id.clone(), Mark::Plain),
+        ];
+        if wide {
+            cells.push((m.id.clone(), Mark::Plain));
+        }
+        cells.extend([
             (m.role.name().to_string(), Mark::Plain),
             (human_bytes(m.db_size), Mark::Plain),
             (human_bytes(m.db_size_in_use), Mark::Plain),
@@ -43,6 +51,7 @@ pub fn defrag_plan_table(plan: &Plan) -> Table {
             (human_bytes(m.expected_reclaim), Mark::Plain),
             action,
         ]);
+        t.marked_row(cells);
     }
     t
 }

@@ -8,12 +8,14 @@ pub mod maintenance;
 pub mod progress;
 pub mod restore;
 pub mod table;
+pub mod text;
 
 use std::io::{self, IsTerminal, Write};
 
 use serde::Serialize;
 
 pub use table::Table;
+pub use text::escape;
 
 use crate::cli::OutputFormat;
 use crate::error::{Error, Kind, Result};
@@ -61,28 +63,31 @@ impl Shell {
         &mut self.err
     }
 
-    /// A `warning:` line on stderr.
+    /// A `warning:` line on stderr; one line whatever it carries
+    /// (control characters escaped).
     pub fn warn(&mut self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "warning: {message}");
+        let _ = writeln!(self.err, "warning: {}", escape(&message.to_string()));
     }
 
-    /// An informational line on stderr (never mixed into results).
+    /// An informational line on stderr (never mixed into results); its own
+    /// line breaks are kept, other control characters escaped.
     pub fn note(&mut self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "{message}");
+        let _ = writeln!(self.err, "{}", text::escape_lines(&message.to_string()));
     }
 
     /// Detail shown only with `--verbose`.
     pub fn verbose(&mut self, message: impl std::fmt::Display) {
         if self.verbose {
-            let _ = writeln!(self.err, "{message}");
+            let _ = writeln!(self.err, "{}", text::escape_lines(&message.to_string()));
         }
     }
 
-    /// Print an error as `error: ...` and its `help:` line.
+    /// Print an error as `error: ...` and its `help:` line, each one line
+    /// whatever stored bytes they carry.
     pub fn error(&mut self, err: &Error) {
-        let _ = writeln!(self.err, "error: {}", err.message);
+        let _ = writeln!(self.err, "error: {}", escape(&err.message));
         if let Some(hint) = &err.hint {
-            let _ = writeln!(self.err, "help: {hint}");
+            let _ = writeln!(self.err, "help: {}", escape(hint));
         }
     }
 
@@ -95,7 +100,7 @@ impl Shell {
         table: impl FnOnce(&T) -> Vec<Table>,
     ) -> Result<()> {
         match format {
-            OutputFormat::Table => {
+            OutputFormat::Table | OutputFormat::Wide => {
                 let color = self.color;
                 let tables = table(data);
                 let many = tables.len() > 1;

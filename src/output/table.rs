@@ -1,9 +1,14 @@
 //! kubectl-style tables: ALL-CAPS headers, no borders, columns padded with
 //! spaces, optional red for failed cells on a colour terminal.
+//!
+//! Every cell goes through [`text::cell`]: control characters escaped, and
+//! elided past [`text::MAX_CELL_CHARS`].
 
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement};
+
+use super::text;
 
 /// How a cell should stand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +66,7 @@ impl Table {
 
     pub fn write(&self, w: &mut dyn Write, color: bool) -> io::Result<()> {
         if let Some(title) = &self.title {
-            writeln!(w, "{title}")?;
+            writeln!(w, "{}", text::escape_lines(title))?;
         }
         let mut t = comfy_table::Table::new();
         t.load_preset(presets::NOTHING)
@@ -73,8 +78,8 @@ impl Table {
         }
         t.set_header(self.headers.iter().map(Cell::new));
         for row in &self.rows {
-            t.add_row(row.iter().map(|(text, mark)| {
-                let cell = Cell::new(text);
+            t.add_row(row.iter().map(|(content, mark)| {
+                let cell = Cell::new(text::cell(content));
                 match (color, mark) {
                     (true, Mark::Bad) => cell.fg(Color::Red),
                     (true, Mark::Warn) => cell.fg(Color::Yellow),
@@ -134,9 +139,13 @@ impl StreamingTable {
     }
 
     pub fn write_page(&mut self, w: &mut dyn Write, rows: &[Vec<String>]) -> io::Result<()> {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|c| text::cell(c).into_owned()).collect())
+            .collect();
         if self.widths.is_none() {
             let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-            for row in rows {
+            for row in &rows {
                 for (i, cell) in row.iter().enumerate() {
                     if let Some(wd) = widths.get_mut(i) {
                         *wd = (*wd).max(cell.chars().count());
@@ -147,7 +156,7 @@ impl StreamingTable {
             self.widths = Some(widths);
             self.write_line(w, &header)?;
         }
-        for row in rows {
+        for row in &rows {
             self.write_line(w, row)?;
         }
         Ok(())

@@ -212,7 +212,13 @@ fn status_and_members_with_only_a_kubeconfig_from_every_certificate_source() {
 
     // (a) --tls-secret, as NAME (the pods' namespace) and as NS/NAME.
     assert_full_status(&env.run(&["status", "-o", "json", "--tls-secret", "etcd-client"]));
-    let out = env.run(&["status", "--tls-secret", "kube-system/etcd-client"]);
+    let out = env.run(&[
+        "status",
+        "-o",
+        "wide",
+        "--tls-secret",
+        "kube-system/etcd-client",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let table = String::from_utf8_lossy(&out.stdout);
     for want in ["POD", "NODE", "etcd-m0", "etcd-m1", "etcd-m2"] {

@@ -294,5 +294,18 @@ fn snapshot_status_members_and_count_tables_and_json() {
             Box::new(move || insta::assert_snapshot!(format!("{name}-json"), json)),
         ));
     }
+    // `-o wide`: every column.
+    for (name, args) in [
+        ("status-wide", vec!["status", "-o", "wide"]),
+        ("members-wide", vec!["members", "-o", "wide"]),
+    ] {
+        let table = run(&c, &args);
+        assert_eq!(code(&table), 0, "{args:?}: {}", err(&table));
+        let table = mask_table(&out(&table), LIVE_COLUMNS);
+        checks.push((
+            name.to_string(),
+            Box::new(move || insta::assert_snapshot!(name, table)),
+        ));
+    }
     check_all(checks);
 }

@@ -942,8 +942,5 @@ fn a_read_only_command_stops_on_ctrl_c_with_130() {
     run.interrupt();
     let (code, out, err) = run.finish_code();
     assert_eq!(code, Some(130), "{out}\n{err}");
-    assert!(
-        err.contains("error: interrupted (Ctrl-C): nothing was changed"),
-        "{err}"
-    );
+    assert_eq!(err.lines().last(), Some("interrupted"), "{err}");
 }

@@ -65,6 +65,9 @@ impl Kube {
             context: context.map(str::to_string),
             ..Default::default()
         };
+        for path in kubeconfig_files(kubeconfig) {
+            check_kubeconfig_size(&path)?;
+        }
         let config = match kubeconfig {
             Some(path) => {
                 let file = Kubeconfig::read_from(path).map_err(|e| {
@@ -238,6 +241,51 @@ impl PodInfo {
             host.trim_start_matches('[').trim_end_matches(']') == ip
         })
     }
+}
+
+/// The kubeconfig files kube-rs will read: `--kubeconfig`, else every file
+/// in `KUBECONFIG`, else `~/.kube/config` (when they exist).
+fn kubeconfig_files(flag: Option<&Path>) -> Vec<std::path::PathBuf> {
+    if let Some(p) = flag {
+        return vec![p.to_path_buf()];
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        let paths: Vec<_> = std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        if !paths.is_empty() {
+            return paths;
+        }
+    }
+    std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".kube").join("config"))
+        .filter(|p| p.exists())
+        .into_iter()
+        .collect()
+}
+
+/// kube-rs reads a kubeconfig whole: a bounded read first, so `/dev/zero`
+/// or a huge file is refused before it is loaded. Pipes are not checked
+/// (reading would consume them).
+fn check_kubeconfig_size(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        // kube-rs reports a missing file in its own words.
+        return Ok(());
+    };
+    if meta.file_type().is_fifo() || meta.file_type().is_socket() {
+        return Ok(());
+    }
+    crate::input::read_file(path, crate::input::MAX_CONFIG_BYTES)
+        .map(drop)
+        .map_err(|e| {
+            // Unreadable: exit 3, as kubeconfig_error says; too large: 2.
+            e.into_error(
+                &format!("kubeconfig `{}`", path.display()),
+                Kind::Unavailable,
+                Kind::Usage,
+            )
+        })
 }
 
 #[cfg(test)]

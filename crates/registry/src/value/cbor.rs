@@ -3,13 +3,14 @@
 //! Kubernetes writes a small, JSON-compatible subset of CBOR (RFC 8949):
 //! maps with text keys, arrays, text, integers, floats, bools and null,
 //! behind the self-describe tag 55799. That subset is short enough to read
-//! here directly, so no dependency is needed for it.
+//! here directly, so no dependency is needed for it. The top-level item is
+//! a map and map keys are text, as for JSON; anything else is invalid.
 
 use super::format::write_str;
 use super::DecodeError;
 use base64::Engine as _;
 
-const MAX_DEPTH: u32 = 200;
+use super::MAX_DEPTH;
 
 pub(crate) fn to_json(value: &[u8]) -> Result<String, DecodeError> {
     let mut r = Reader { buf: value, pos: 0 };
@@ -17,6 +18,11 @@ pub(crate) fn to_json(value: &[u8]) -> Result<String, DecodeError> {
     r.item(&mut out, 0)?;
     if r.pos != value.len() {
         return Err(err("trailing bytes after the top-level item"));
+    }
+    // A stored object is a map (after its tags); `null` or a bare number
+    // would decode to something no object is.
+    if out.first() != Some(&b'{') {
+        return Err(err("the top-level item is not a map (an object)"));
     }
     String::from_utf8(out).map_err(|_| err("text is not utf-8"))
 }
@@ -82,8 +88,8 @@ impl Reader<'_> {
     }
 
     fn item(&mut self, out: &mut Vec<u8>, depth: u32) -> Result<(), DecodeError> {
-        if depth > MAX_DEPTH {
-            return Err(err("nesting too deep"));
+        if depth >= MAX_DEPTH {
+            return Err(DecodeError::TooDeep { limit: MAX_DEPTH });
         }
         let h = self.byte()?;
         let (major, info) = (h >> 5, h & 31);
@@ -124,14 +130,18 @@ impl Reader<'_> {
                         out.push(b',');
                     }
                     if major == 5 {
-                        let mut key = Vec::new();
-                        self.item(&mut key, depth + 1)?;
-                        if key.first() == Some(&b'"') {
-                            out.extend_from_slice(&key);
-                        } else {
-                            // JSON keys must be strings.
-                            write_str(out, &String::from_utf8_lossy(&key));
+                        // JSON keys are strings, and so are Kubernetes'
+                        // CBOR keys. (Writing other keys as escaped JSON
+                        // text doubled the escaping at each nested key.)
+                        let h = self.byte()?;
+                        if h >> 5 != 3 {
+                            return Err(err("map key is not a text string"));
                         }
+                        let b = self.string_bytes(3, h & 31)?;
+                        write_str(
+                            out,
+                            std::str::from_utf8(&b).map_err(|_| err("text is not utf-8"))?,
+                        );
                         out.push(b':');
                     }
                     self.item(out, depth + 1)?;

@@ -75,6 +75,36 @@ pub(crate) fn write_minified(out: &mut Vec<u8>, json: &[u8]) {
     }
 }
 
+/// How deep JSON text nests (objects and arrays), strings skipped. Linear,
+/// with no recursion, so it is safe on any bytes.
+pub(crate) fn json_depth(json: &[u8]) -> u32 {
+    let (mut depth, mut max) = (0u32, 0u32);
+    let mut in_str = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {

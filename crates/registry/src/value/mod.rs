@@ -22,8 +22,11 @@
 //! (Kubernetes 1.35 and 1.33) and merged, newest first, so objects written
 //! by older apiservers (removed API versions, removed fields) decode with
 //! their real names. A kind missing at its own version is decoded with the
-//! schema of the nearest other version of the same kind that fits the bytes
-//! (with a warning).
+//! schema of the nearest other version of the same kind only when the bytes
+//! fit it exactly (every field known, of its wire type, strings that are
+//! text), with a warning; otherwise it gets the generic dump. Each such
+//! object is tried once per candidate without its nested objects, so
+//! decoding stays linear in the input.
 //!
 //! At run time a table-driven transcoder reads the wire bytes and writes
 //! JSON text directly, in declaration order (Go struct order, so
@@ -40,6 +43,10 @@
 //!
 //! # Limits
 //!
+//! A value may nest at most [`MAX_DEPTH`] levels and be at most
+//! [`MAX_VALUE_BYTES`] long; beyond either, decoding fails with an error
+//! naming the limit.
+//!
 //! gogo protobuf writes every non-pointer field, so the wire cannot tell a
 //! Go `bool`/`int` left at zero (which `omitempty` hides) from a pointer
 //! set to zero (which Go shows). Zero numbers and `false` are therefore
@@ -55,6 +62,21 @@ pub use encode::{encode, EncodeError};
 
 use base64::Engine as _;
 use proto::{read_field, Transcoder};
+
+/// The deepest nesting a decoded value may have, counted as JSON objects
+/// and arrays (and, on the way there, as protobuf messages and CBOR items).
+///
+/// One limit for every encoding, enforced by the decoders: anything deeper
+/// is [`DecodeError::TooDeep`]. Real objects stay far below it (CRD schemas
+/// nest deepest, a few dozen levels); it stays below `serde_json`'s own
+/// limit of 128, so a decoded value always re-reads.
+pub const MAX_DEPTH: u32 = 100;
+
+/// The largest value [`decode`] accepts, in bytes: a few times etcd's
+/// default request limit (1.5 MiB), so values written under a raised
+/// `--max-request-bytes` still decode, while a hostile input cannot make
+/// the decoder allocate without bound.
+pub const MAX_VALUE_BYTES: usize = 8 << 20;
 
 /// The magic prefix of kube-apiserver's protobuf storage form.
 pub(crate) const MAGIC: &[u8] = b"k8s\0";
@@ -152,7 +174,9 @@ pub struct Decoded {
 }
 
 impl Decoded {
-    /// The object as a `serde_json::Value` (key order preserved).
+    /// The object as a `serde_json::Value` (key order preserved). Never
+    /// `Null` for a value [`decode`] returned: it nests at most
+    /// [`MAX_DEPTH`] deep, within what `serde_json` re-reads.
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::from_str(&self.json).unwrap_or(serde_json::Value::Null)
     }
@@ -177,6 +201,10 @@ pub enum DecodeError {
     UnknownKind { api_version: String, kind: String },
     #[error("unrecognised value encoding (first bytes {0})")]
     UnknownEncoding(String),
+    #[error("value nests deeper than {limit} levels, the decoder's limit")]
+    TooDeep { limit: u32 },
+    #[error("value of {size} bytes exceeds the decoder's limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
 }
 
 /// Decodes a raw etcd value into the object's Kubernetes JSON.
@@ -188,12 +216,41 @@ pub enum DecodeError {
 /// values become JSON. Encrypted values return [`DecodeError::Encrypted`]:
 /// decrypt them with the encryption module and decode the plaintext.
 pub fn decode(value: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
+    check_size(value)?;
+    checked_depth(decode_unchecked(value, opts))
+}
+
+fn check_size(value: &[u8]) -> Result<(), DecodeError> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(DecodeError::TooLarge {
+            size: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// The one place the nesting limit is checked on the result: whatever the
+/// encoding and however objects were nested, the JSON handed out nests at
+/// most [`MAX_DEPTH`] deep, so re-reading it cannot fail.
+fn checked_depth(r: Result<Decoded, DecodeError>) -> Result<Decoded, DecodeError> {
+    let d = r?;
+    if format::json_depth(d.json.as_bytes()) > MAX_DEPTH {
+        return Err(DecodeError::TooDeep { limit: MAX_DEPTH });
+    }
+    Ok(d)
+}
+
+fn decode_unchecked(value: &[u8], opts: &DecodeOptions) -> Result<Decoded, DecodeError> {
     if value.is_empty() {
         return Err(DecodeError::Empty);
     }
     match detect(value) {
         Encoding::Protobuf => decode_protobuf(value, opts.strict, 0),
         Encoding::Json => {
+            if format::json_depth(value) > MAX_DEPTH {
+                return Err(DecodeError::TooDeep { limit: MAX_DEPTH });
+            }
             serde_json::from_slice::<serde::de::IgnoredAny>(value)
                 .map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
             let (api_version, kind) = json_type_meta(value).unwrap_or_default();
@@ -343,8 +400,14 @@ pub fn decode_as(
     kind: &str,
     opts: &DecodeOptions,
 ) -> Result<Decoded, DecodeError> {
+    check_size(value)?;
     if detect(value) == Encoding::Protobuf {
-        decode_protobuf_as(value, Some((api_version, kind)), opts.strict, 0)
+        checked_depth(decode_protobuf_as(
+            value,
+            Some((api_version, kind)),
+            opts.strict,
+            0,
+        ))
     } else {
         decode(value, opts)
     }
@@ -375,9 +438,10 @@ fn decode_protobuf_as(
         _ => (env.api_version, env.kind),
     };
     let (cands, exact) = candidates(av, kind);
-    let run = |m: u16, strict: bool| -> Result<Transcoder, DecodeError> {
+    let run = |m: u16, strict: bool, trial: bool| -> Result<Transcoder, DecodeError> {
         let mut t = Transcoder::new(strict, env.raw.len() * 2 + 64);
         t.depth = depth;
+        t.trial = trial;
         t.out.push(b'{');
         let mut need_comma = false;
         // Go omits empty type meta (e.g. in WatchEvent fixtures).
@@ -400,33 +464,24 @@ fn decode_protobuf_as(
     };
     let mut chosen: Option<Transcoder> = None;
     if exact {
-        chosen = Some(run(cands[0], strict)?);
+        chosen = Some(run(cands[0], strict, false)?);
     } else {
-        // Another version of the kind: take the first whose schema fits the
-        // bytes without errors or unknown fields, else the closest fit.
-        let mut best: Option<Transcoder> = None;
-        for &m in &cands {
-            if let Ok(t) = run(m, false) {
-                if t.warnings.is_empty() {
-                    chosen = Some(t);
-                    break;
-                }
-                if best
-                    .as_ref()
-                    .is_none_or(|b| t.warnings.len() < b.warnings.len())
-                {
-                    best = Some(t);
-                }
-            }
-        }
-        if chosen.is_none() && !strict {
-            chosen = best;
-        }
-        if let Some(t) = chosen.as_mut() {
+        // Another version of the kind, only when the bytes fit it exactly:
+        // every field known, of its wire type, strings that are text. A
+        // near fit would show another version's field names for values
+        // that are not theirs. Trials do not descend into objects nested in
+        // RawExtensions, so each object is tried once: linear time.
+        let fits = cands
+            .iter()
+            .copied()
+            .find(|&m| run(m, true, true).is_ok_and(|t| t.warnings.is_empty()));
+        if let Some(m) = fits {
+            let mut t = run(m, strict, false)?;
             t.warnings.insert(
                 0,
                 format!("{av} {kind} is not in the schema; decoded with the schema of another version of {kind}"),
             );
+            chosen = Some(t);
         }
     }
     let t = match chosen {

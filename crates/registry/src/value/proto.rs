@@ -7,10 +7,23 @@ use super::schema::{Kind, MapValue, MessageDef, Special, MESSAGES};
 use super::DecodeError;
 use base64::Engine as _;
 
+use super::MAX_DEPTH;
+
 const UNKNOWN: u16 = u16::MAX;
-/// Deep enough for any Kubernetes object (JSONSchemaProps nests deepest),
-/// shallow enough that hostile input cannot exhaust the stack.
-const MAX_DEPTH: u32 = 100;
+
+fn too_deep() -> DecodeError {
+    DecodeError::TooDeep { limit: MAX_DEPTH }
+}
+
+/// Text as Kubernetes writes it: UTF-8 without control characters other
+/// than tab, newline and carriage return. Bytes of a nested message almost
+/// never are (lengths and tags are small numbers).
+fn is_text(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|s| {
+        !s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    })
+}
 
 /// One field occurrence on the wire.
 #[derive(Clone, Copy)]
@@ -115,6 +128,11 @@ pub(crate) struct Transcoder {
     scratch: Vec<Entry>,
     /// Messages entered, across nested `k8s\0` objects too.
     pub depth: u32,
+    /// Trying whether the bytes fit a schema (another version of a kind):
+    /// objects nested in RawExtensions are not decoded (each is tried on
+    /// its own when the chosen schema is run), and string fields holding
+    /// something other than text count as a misfit (a warning).
+    pub trial: bool,
 }
 
 impl Transcoder {
@@ -125,6 +143,7 @@ impl Transcoder {
             strict,
             scratch: Vec::with_capacity(256),
             depth: 0,
+            trial: false,
         }
     }
 
@@ -132,7 +151,7 @@ impl Transcoder {
     pub(crate) fn message(&mut self, buf: &[u8], msg: u16) -> Result<(), DecodeError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(DecodeError::Malformed("message nesting too deep".into()));
+            return Err(too_deep());
         }
         let def = &MESSAGES[msg as usize];
         let r = match def.special {
@@ -241,7 +260,7 @@ impl Transcoder {
                         self.check_wire(e, 2, def)?;
                         self.depth += 1;
                         if self.depth > MAX_DEPTH {
-                            return Err(DecodeError::Malformed("message nesting too deep".into()));
+                            return Err(too_deep());
                         }
                         let wrote = self.plain(
                             &buf[e.val as usize..e.end as usize],
@@ -361,7 +380,12 @@ impl Transcoder {
         match kind {
             Kind::String => {
                 self.check_wire(e, 2, def)?;
-                write_str_bytes(&mut self.out, &buf[e.val as usize..e.end as usize]);
+                let b = &buf[e.val as usize..e.end as usize];
+                if self.trial && !is_text(b) {
+                    self.warnings
+                        .push(format!("{} field {}: not text", def.name, e.tag));
+                }
+                write_str_bytes(&mut self.out, b);
             }
             Kind::Bytes => {
                 self.check_wire(e, 2, def)?;
@@ -388,7 +412,7 @@ impl Transcoder {
                         def.name, e.tag
                     ));
                 }
-                generic_dump(&mut self.out, b, 0)?;
+                generic_dump(&mut self.out, b, self.depth)?;
             }
             Kind::Map(_) => unreachable!("maps are handled by the caller"),
             _ => {
@@ -459,6 +483,9 @@ impl Transcoder {
                     )))
                 }
             }
+        }
+        if self.trial && !is_text(key) {
+            self.warnings.push("map key: not text".to_string());
         }
         write_str_bytes(&mut self.out, key);
         self.out.push(b':');
@@ -660,10 +687,18 @@ impl Transcoder {
             return Ok(());
         }
         if raw.starts_with(super::MAGIC) {
+            if self.trial {
+                // Decoded on its own once this object's schema is chosen.
+                self.out.extend_from_slice(b"null");
+                return Ok(());
+            }
             let inner = super::decode_protobuf(raw, self.strict, self.depth)?;
             self.warnings.extend(inner.warnings);
             self.out.extend_from_slice(inner.json.as_bytes());
             return Ok(());
+        }
+        if super::format::json_depth(raw) > MAX_DEPTH {
+            return Err(too_deep());
         }
         if serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_ok() {
             write_minified(&mut self.out, raw);

@@ -117,6 +117,14 @@ pub(crate) fn other_versions(api_version: &str, kind: &str) -> Vec<u16> {
     let mut found: Vec<((u8, u32, u32), u16)> = KINDS
         .iter()
         .filter(|(a, k, _)| *k == kind && a.rsplit_once('/').map_or("", |(g, _)| g) == group)
+        // Only objects (field 1 is `metadata`, as for everything stored):
+        // a sub-struct may share the name (scheduling v1alpha1 PodGroup).
+        .filter(|(_, _, i)| {
+            MESSAGES[*i as usize]
+                .fields
+                .iter()
+                .any(|f| f.tag == 1 && f.key == "\"metadata\":")
+        })
         .map(|(a, _, i)| (version_rank(a.rsplit('/').next().unwrap_or(a)), *i))
         .collect();
     found.sort_by_key(|(r, _)| {
