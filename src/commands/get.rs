@@ -3,7 +3,9 @@
 //! `metadata.resourceVersion` filled from the key's mod revision as
 //! kube-apiserver does on every read (`put` writes based on it).
 
-use etcd_client::GetOptions;
+use std::sync::Arc;
+
+use etcd_client::{GetOptions, KeyValue};
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
@@ -11,8 +13,10 @@ use crate::error::{Error, Kind, Result};
 use crate::etcd;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::edit::set_resource_version;
+use crate::keyspace::parallel::{self, Pool};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
+use crate::output::{self, Shell};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -69,42 +73,46 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let mut opts = args.scan.apply(ScanOptions::values().resuming());
         opts.revision = args.revision.unwrap_or(0);
         let shell = &mut session.shell;
-        let mut failed = 0u64;
-        let mut first = true;
+        let mut printer = Printer {
+            format,
+            first: true,
+            failed: 0,
+        };
+        let workers = parallel::workers(args.scan.decode_workers);
+        let decode_page = {
+            let (decoder, prefix, namespace) = (Arc::new(decoder), prefix.clone(), namespace);
+            move |kvs: &[KeyValue]| -> Vec<Rendered> {
+                kvs.iter()
+                    .filter_map(|kv| render(&decoder, &prefix, namespace.as_deref(), format, kv))
+                    .collect()
+            }
+        };
+        // One worker: decode on this thread, as before the pool.
+        let mut pool = (workers > 1).then(|| {
+            let decode_page = decode_page.clone();
+            Pool::new(workers, move |chunk: Vec<KeyValue>| decode_page(&chunk))
+        });
         let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
             let Page::Keys(kvs) = page else {
                 shell.warn(page.notice().unwrap_or_default());
                 return Ok(());
             };
-            for kv in kvs {
-                if !registry::key::in_namespace(kv.key(), &prefix, namespace.as_deref()) {
-                    continue;
-                }
-                match decoder.decode(kv.key(), kv.value()) {
-                    Ok(mut obj) => {
-                        set_resource_version(&mut obj.value, kv.mod_revision());
-                        for w in &obj.warnings {
-                            shell.warn(format!("{}: {w}", String::from_utf8_lossy(kv.key())));
-                        }
-                        if format == OutputFormat::Json {
-                            shell.json_line(&obj.value)?;
-                        } else {
-                            if !first {
-                                writeln!(shell.out(), "---")?;
-                            }
-                            shell.yaml(&obj.value)?;
-                        }
-                        first = false;
+            let mut show = |items: Vec<Rendered>| printer.print(shell, items);
+            match pool.as_mut() {
+                Some(pool) => {
+                    for chunk in parallel::chunks(kvs) {
+                        pool.submit(chunk, &mut show)?;
                     }
-                    Err(e) => {
-                        failed += 1;
-                        shell.error(&e.context(format!("`{}`", String::from_utf8_lossy(kv.key()))));
-                    }
+                    Ok(())
                 }
+                None => show(decode_page(kvs)),
             }
-            Ok(())
         })
         .await?;
+        if let Some(pool) = pool {
+            pool.finish(&mut |items| printer.print(&mut session.shell, items))?;
+        }
+        let failed = printer.failed;
         if summary.keys == 0 {
             return Err(Error::new(
                 Kind::NotFound,
@@ -174,5 +182,96 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     match format {
         OutputFormat::Json => session.shell.json(&obj.value),
         _ => session.shell.yaml(&obj.value),
+    }
+}
+
+/// One value of `get --all`, decoded and rendered off the printing thread.
+enum Rendered {
+    Shown {
+        key: Vec<u8>,
+        warnings: Vec<String>,
+        text: Vec<u8>,
+    },
+    Failed {
+        key: Vec<u8>,
+        error: Error,
+    },
+}
+
+/// Decode and render one value as `get --all` prints it; `None` for a key
+/// outside `-n`.
+fn render(
+    decoder: &Decoder,
+    prefix: &str,
+    namespace: Option<&str>,
+    format: OutputFormat,
+    kv: &KeyValue,
+) -> Option<Rendered> {
+    if !registry::key::in_namespace(kv.key(), prefix, namespace) {
+        return None;
+    }
+    let key = kv.key().to_vec();
+    let rendered = decoder.decode(kv.key(), kv.value()).and_then(|mut obj| {
+        set_resource_version(&mut obj.value, kv.mod_revision());
+        let mut text = Vec::new();
+        if format == OutputFormat::Json {
+            output::json_line(&mut text, &obj.value)?;
+        } else {
+            output::yaml(&mut text, &obj.value)?;
+        }
+        Ok((obj.warnings, text))
+    });
+    Some(match rendered {
+        Ok((warnings, text)) => Rendered::Shown {
+            key,
+            warnings,
+            text,
+        },
+        Err(error) => Rendered::Failed { key, error },
+    })
+}
+
+/// Prints rendered values in the order given: YAML documents separated by
+/// `---`, JSON one per line; failures on stderr, counted.
+struct Printer {
+    format: OutputFormat,
+    first: bool,
+    failed: u64,
+}
+
+impl Printer {
+    fn print(&mut self, shell: &mut Shell, items: Vec<Rendered>) -> Result<()> {
+        // One write per job rather than per object: stdout is line
+        // buffered. Written out before anything goes to stderr, so a
+        // terminal shows each message next to its object.
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                Rendered::Shown {
+                    key,
+                    warnings,
+                    text,
+                } => {
+                    if !warnings.is_empty() {
+                        shell.out().write_all(&std::mem::take(&mut out))?;
+                    }
+                    for w in &warnings {
+                        shell.warn(format!("{}: {w}", String::from_utf8_lossy(&key)));
+                    }
+                    if self.format != OutputFormat::Json && !self.first {
+                        out.extend_from_slice(b"---\n");
+                    }
+                    out.extend_from_slice(&text);
+                    self.first = false;
+                }
+                Rendered::Failed { key, error } => {
+                    shell.out().write_all(&std::mem::take(&mut out))?;
+                    self.failed += 1;
+                    shell.error(&error.context(format!("`{}`", String::from_utf8_lossy(&key))));
+                }
+            }
+        }
+        shell.out().write_all(&out)?;
+        Ok(())
     }
 }

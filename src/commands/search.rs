@@ -3,6 +3,9 @@
 //! nothing matches.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use etcd_client::KeyValue;
 
 use serde::Serialize;
 
@@ -10,7 +13,9 @@ use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::keyspace::parallel::{self, Pool};
 use crate::keyspace::pattern::Pattern;
+use crate::keyspace::plan;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan_pieces, Page, ScanFlags, ScanOptions};
 use crate::output::table::Listing;
@@ -117,6 +122,99 @@ fn print(listing: &mut Listing, shell: &mut Shell, hits: &[Hit], values: bool) -
     listing.flush(shell)
 }
 
+/// What a search looks for, shared with the decoding threads.
+struct Matcher {
+    pattern: Pattern,
+    decoder: Decoder,
+    prefix: String,
+    namespace: Option<String>,
+    values: bool,
+}
+
+/// The hits of a page, and how many of its values did not decode.
+struct Found {
+    hits: Vec<Hit>,
+    undecodable: u64,
+}
+
+impl Matcher {
+    fn find(&self, kvs: &[KeyValue]) -> Found {
+        let mut found = Found {
+            hits: Vec::new(),
+            undecodable: 0,
+        };
+        let namespace = self.namespace.as_deref();
+        for kv in kvs {
+            if !self.values && namespace.is_none() && !self.pattern.may_match_key(kv.key()) {
+                continue;
+            }
+            let info = registry::key::parse(kv.key(), &self.prefix);
+            if !info.in_namespace(namespace) {
+                continue;
+            }
+            let field = if self.pattern.matches_key(&info) {
+                None
+            } else if self.values {
+                match self.decoder.decode(kv.key(), kv.value()) {
+                    Ok(obj) => match self.pattern.find_in_value(&obj.value) {
+                        Some(path) => Some(path),
+                        None => continue,
+                    },
+                    Err(_) => {
+                        found.undecodable += 1;
+                        continue;
+                    }
+                }
+            } else {
+                continue;
+            };
+            found.hits.push(Hit {
+                r#type: info.type_name().to_string(),
+                namespace: info.namespace.map(str::to_string),
+                name: info.name.to_string(),
+                key: String::from_utf8_lossy(kv.key()).into_owned(),
+                field,
+            });
+        }
+        found
+    }
+}
+
+/// Work for the decoding threads: a page of a piece, or the piece's end
+/// (so that it reaches the printer after the piece's pages).
+enum Job {
+    Page(usize, Vec<KeyValue>),
+    Done(usize),
+}
+
+enum Outcome {
+    Found(usize, Found),
+    Done(usize),
+}
+
+/// Prints hits in key order as pages' outcomes arrive.
+struct Sink {
+    order: InOrder,
+    listing: Listing,
+    hits: u64,
+    undecodable: u64,
+    values: bool,
+}
+
+impl Sink {
+    fn handle(&mut self, shell: &mut Shell, outcome: Outcome) -> Result<()> {
+        let ready = match outcome {
+            Outcome::Found(piece, found) => {
+                self.hits += found.hits.len() as u64;
+                self.undecodable += found.undecodable;
+                self.order.add(piece, found.hits)
+            }
+            Outcome::Done(piece) => self.order.done(piece),
+        };
+        print(&mut self.listing, shell, &ready, self.values)
+    }
+}
+
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let pattern = Pattern::new(&args.pattern, args.regex)?;
     let format = session.format_or(OutputFormat::Table);
@@ -124,7 +222,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     if args.values {
         headers.push("field");
     }
-    let mut listing = Listing::new(format, "search", &headers)?;
+    let listing = Listing::new(format, "search", &headers)?;
     let cluster = session.cluster().await?;
     let readers = cluster.connect_readers().await?;
     let client = readers.primary();
@@ -144,68 +242,90 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     let opts = args.scan.apply(base.unordered().resuming());
 
-    let mut order = InOrder::default();
+    // Only the key ranges where a hit can be: the pattern's literal start
+    // and -n pin them (`keyspace::plan::narrow`). --full-scan (hidden)
+    // reads the whole range, as tests compare.
+    let ranges = if args.scan.full_scan {
+        vec![(range.start.clone(), range.end.clone())]
+    } else {
+        plan::narrow(
+            &range.start,
+            &range.end,
+            &prefix,
+            namespace.as_deref(),
+            // With --values any key may hold a matching field.
+            if args.values {
+                ""
+            } else {
+                pattern.literal_prefix()
+            },
+        )
+    };
+
+    let matcher = Arc::new(Matcher {
+        pattern,
+        decoder,
+        prefix: prefix.clone(),
+        namespace: namespace.clone(),
+        values: args.values,
+    });
+    // Decoding values is the heavy part: on every core, results in order.
+    let workers = parallel::workers(args.scan.decode_workers);
+    let mut pool = (args.values && workers > 1).then(|| {
+        let m = matcher.clone();
+        Pool::new(workers, move |job| match job {
+            Job::Page(piece, kvs) => Outcome::Found(piece, m.find(&kvs)),
+            Job::Done(piece) => Outcome::Done(piece),
+        })
+    });
+    let mut sink = Sink {
+        order: InOrder::default(),
+        listing,
+        hits: 0,
+        undecodable: 0,
+        values: args.values,
+    };
     let shell = &mut session.shell;
-    let (mut hits, mut undecodable) = (0u64, 0u64);
-    scan_pieces(
-        &readers,
-        &prefix,
-        &[(range.start.clone(), range.end.clone())],
-        opts,
-        |piece, page| {
-            let kvs = match page {
-                Some(Page::Keys(kvs)) => kvs,
-                // Pieces keep their numbers across a resume, and a
-                // resumed piece goes on after what it delivered: what
-                // `order` holds stays right.
-                Some(page @ (Page::Restart { .. } | Page::Resumed { .. })) => {
-                    if matches!(page, Page::Restart { .. }) {
-                        order = InOrder::default();
-                    }
-                    shell.warn(page.notice().unwrap_or_default());
-                    return Ok(());
+    let summary = scan_pieces(&readers, &prefix, &ranges, opts, |piece, page| {
+        let mut handle = |o: Outcome| sink.handle(shell, o);
+        match (page, pool.as_mut()) {
+            (Some(Page::Keys(kvs)), Some(pool)) => {
+                for chunk in parallel::chunks(kvs) {
+                    pool.submit(Job::Page(piece, chunk), &mut handle)?;
                 }
-                None => return print(&mut listing, shell, &order.done(piece), args.values),
-            };
-            let mut found = Vec::new();
-            for kv in kvs {
-                if !args.values && namespace.is_none() && !pattern.may_match_key(kv.key()) {
-                    continue;
-                }
-                let info = registry::key::parse(kv.key(), &prefix);
-                if !info.in_namespace(namespace.as_deref()) {
-                    continue;
-                }
-                let field = if pattern.matches_key(&info) {
-                    None
-                } else if args.values {
-                    match decoder.decode(kv.key(), kv.value()) {
-                        Ok(obj) => match pattern.find_in_value(&obj.value) {
-                            Some(path) => Some(path),
-                            None => continue,
-                        },
-                        Err(_) => {
-                            undecodable += 1;
-                            continue;
-                        }
-                    }
-                } else {
-                    continue;
-                };
-                hits += 1;
-                found.push(Hit {
-                    r#type: info.type_name().to_string(),
-                    namespace: info.namespace.map(str::to_string),
-                    name: info.name.to_string(),
-                    key: String::from_utf8_lossy(kv.key()).into_owned(),
-                    field,
-                });
+                Ok(())
             }
-            let ready = order.add(piece, found);
-            print(&mut listing, shell, &ready, args.values)
-        },
-    )
+            (Some(Page::Keys(kvs)), None) => handle(Outcome::Found(piece, matcher.find(kvs))),
+            (None, Some(pool)) => pool.submit(Job::Done(piece), &mut handle),
+            (None, None) => handle(Outcome::Done(piece)),
+            // Pieces keep their numbers across a resume, and a resumed
+            // piece goes on after what it delivered: what `order` holds
+            // stays right. A restart forgets it, and what is in flight.
+            (Some(page @ (Page::Restart { .. } | Page::Resumed { .. })), pool) => {
+                if matches!(page, Page::Restart { .. }) {
+                    if let Some(pool) = pool {
+                        pool.drain(&mut |_| Ok(()))?;
+                    }
+                    sink.order = InOrder::default();
+                }
+                shell.warn(page.notice().unwrap_or_default());
+                Ok(())
+            }
+        }
+    })
     .await?;
+    if let Some(pool) = pool {
+        pool.finish(&mut |o| sink.handle(&mut session.shell, o))?;
+    }
+    let (hits, undecodable) = (sink.hits, sink.undecodable);
+    if session.shell.verbose {
+        session.shell.note(format!(
+            "read {} keys in {} ranges at revision {}",
+            summary.keys,
+            ranges.len(),
+            summary.revision
+        ));
+    }
     if undecodable > 0 {
         session.shell.warn(format!(
             "{undecodable} values could not be decoded and were matched on their keys only"

@@ -13,6 +13,7 @@ pub mod error;
 pub mod history;
 pub mod leases;
 pub mod names;
+pub mod parallel;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;

@@ -97,6 +97,20 @@ impl Pattern {
         }
     }
 
+    /// What every match of a glob starts with: its text up to the first
+    /// special character (`*?[{` or a `\\` escape); "" for a substring or a
+    /// regex, which may match anywhere.
+    pub fn literal_prefix(&self) -> &str {
+        match self {
+            Pattern::Glob(g) => {
+                let text = g.glob().glob();
+                let end = text.find(['*', '?', '[', '{', '\\']).unwrap_or(text.len());
+                &text[..end]
+            }
+            _ => "",
+        }
+    }
+
     /// A cheap first test on the raw key, before it is parsed: false only
     /// when no part of the key can match.
     pub fn may_match_key(&self, key: &[u8]) -> bool {
@@ -222,6 +236,20 @@ mod tests {
             .matches_key(&k));
         assert!(Pattern::new("^web-0$", true).unwrap().matches_key(&k));
         assert!(!Pattern::new("^pods", true).unwrap().matches_key(&k));
+    }
+
+    #[test]
+    fn a_glob_pins_its_text_up_to_the_first_special_character() {
+        let lit = |p: &str, re: bool| Pattern::new(p, re).unwrap().literal_prefix().to_string();
+        assert_eq!(lit("ns-2/pod-42*", false), "ns-2/pod-42");
+        assert_eq!(lit("web-?", false), "web-");
+        assert_eq!(lit("a[bc]d", false), "a");
+        assert_eq!(lit("x{a,b}*", false), "x");
+        assert_eq!(lit("a\\*b*", false), "a");
+        assert_eq!(lit("*web", false), "");
+        // A substring or regex may match anywhere.
+        assert_eq!(lit("web", false), "");
+        assert_eq!(lit("^web", true), "");
     }
 
     #[test]

@@ -985,6 +985,21 @@ pub struct ScanFlags {
     /// Keys per page (tests use small pages to cross many of them).
     #[arg(long, hide = true, env = "KUBECTL_ETCD_PAGE_KEYS", value_name = "N")]
     pub page_keys: Option<i64>,
+
+    /// Threads that decode values (default: one per core); 1 decodes on
+    /// the thread that prints, as tests compare.
+    #[arg(
+        long,
+        hide = true,
+        env = "KUBECTL_ETCD_DECODE_WORKERS",
+        value_name = "N"
+    )]
+    pub decode_workers: Option<usize>,
+
+    /// Read the whole range even when the pattern or `-n` pins a few key
+    /// ranges (tests compare both).
+    #[arg(long, hide = true)]
+    pub full_scan: bool,
 }
 
 impl ScanFlags {

@@ -129,19 +129,11 @@ impl Shell {
 
     /// One compact JSON document per line (`ls`, `watch`, `get --all`).
     pub fn json_line<T: Serialize + ?Sized>(&mut self, data: &T) -> Result<()> {
-        serde_json::to_writer(&mut self.out, data).map_err(|e| Error::writing("json", e))?;
-        writeln!(self.out)?;
-        Ok(())
+        json_line(&mut self.out, data)
     }
 
     pub fn yaml<T: Serialize>(&mut self, data: &T) -> Result<()> {
-        let text = serde_saphyr::to_string(data)
-            .map_err(|e| Error::new(Kind::Io, format!("writing yaml: {e}")))?;
-        self.out.write_all(text.as_bytes())?;
-        if !text.ends_with('\n') {
-            writeln!(self.out)?;
-        }
-        Ok(())
+        yaml(&mut self.out, data)
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -185,6 +177,27 @@ pub fn human_duration(d: std::time::Duration) -> String {
     } else {
         format!("{:.2}s", d.as_secs_f64())
     }
+}
+
+/// One compact JSON document and a newline, into any writer: what
+/// [`Shell::json_line`] prints, for work that renders off the shell (the
+/// parallel decoder).
+pub fn json_line<T: Serialize + ?Sized>(out: &mut dyn Write, data: &T) -> Result<()> {
+    serde_json::to_writer(&mut *out, data).map_err(|e| Error::writing("json", e))?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// One YAML document ending in a newline, into any writer: what
+/// [`Shell::yaml`] prints.
+pub fn yaml<T: Serialize>(out: &mut dyn Write, data: &T) -> Result<()> {
+    let text = serde_saphyr::to_string(data)
+        .map_err(|e| Error::new(Kind::Io, format!("writing yaml: {e}")))?;
+    out.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod packaging;
 mod promises;
 mod readme;
 mod snapshots;
+mod speed;
 mod tables;
 mod timeline;
 mod types;
