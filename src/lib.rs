@@ -137,7 +137,11 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
         // The session stays with the abandoned command: stderr directly.
         Outcome::Interrupted => {
             eprintln!("interrupted");
-            ExitCode::Interrupted as i32
+            // The abandoned command still runs on its thread: shutting the
+            // runtime down under it would make it fail loudly on the way
+            // out. The process exits right after this returns.
+            std::mem::forget(runtime);
+            return ExitCode::Interrupted as i32;
         }
         // As Rust's own exit code for a panic.
         Outcome::Panicked => 101,
