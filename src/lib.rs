@@ -94,6 +94,13 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
         }
     };
     let mut session = Session::new(cli.global, shell);
+    // From here on SIGINT is ours (registered now, not when a task first
+    // runs): never a silent exit half-way.
+    session.interrupt = {
+        let _guard = runtime.enter();
+        ops::Interrupt::on_ctrl_c()
+    };
+    let interrupt = session.interrupt.clone();
     let outcome = if cli.command.handles_interrupt() {
         // A command that writes says itself what an interrupt left done.
         let r = runtime.block_on(commands::dispatch(cli.command, &mut session));
@@ -122,7 +129,7 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
                     // The thread panicked; the panic hook said so.
                     Err(_) => Outcome::Panicked,
                 },
-                _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
+                _ = interrupt.wait_for(1) => Outcome::Interrupted,
             }
         })
     };
@@ -130,7 +137,11 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
         // The session stays with the abandoned command: stderr directly.
         Outcome::Interrupted => {
             eprintln!("interrupted");
-            ExitCode::Interrupted as i32
+            // The abandoned command still runs on its thread: shutting the
+            // runtime down under it would make it fail loudly on the way
+            // out. The process exits right after this returns.
+            std::mem::forget(runtime);
+            return ExitCode::Interrupted as i32;
         }
         // As Rust's own exit code for a panic.
         Outcome::Panicked => 101,

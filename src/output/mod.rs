@@ -4,7 +4,9 @@
 //! Renderers take data and a writer; they never talk to etcd. Results go to
 //! stdout; progress, warnings and errors go to stderr.
 
+pub mod maintenance;
 pub mod progress;
+pub mod restore;
 pub mod snapshot;
 pub mod table;
 pub mod text;

@@ -281,8 +281,9 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{seen}{rest}");
+    assert_eq!(out.status.code(), Some(130), "{seen}{rest}");
     assert!(rest.contains("1 of 3 members defragmented"), "{seen}{rest}");
+    assert!(rest.contains("left: "), "{seen}{rest}");
     let result: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(result["members"].as_array().unwrap().len(), 1, "{result:#}");
     assert!(result["stopped"]["message"]
@@ -359,6 +360,11 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
 }
 
 fn db_sizes_running(c: &Cluster, down: usize) -> Vec<u64> {
+    status_field(c, down, "dbSize")
+}
+
+/// A numeric field of each running member's `endpoint status`.
+fn status_field(c: &Cluster, down: usize, field: &str) -> Vec<u64> {
     (0..c.len())
         .filter(|&i| i != down)
         .map(|i| {
@@ -367,7 +373,7 @@ fn db_sizes_running(c: &Cluster, down: usize) -> Vec<u64> {
                 .endpoint(i)
                 .ok(&["endpoint", "status", "-w", "json"]);
             let v: Value = serde_json::from_str(&out).unwrap();
-            v[0]["Status"]["dbSize"].as_u64().unwrap()
+            v[0]["Status"][field].as_u64().unwrap()
         })
         .collect()
 }
@@ -771,4 +777,79 @@ fn a_snapshot_stream_cut_mid_way_leaves_no_file() {
     assert!(err.contains("connection to the member dropped"), "{err}");
     assert!(!file.exists(), "no FILE");
     assert!(!dir.path().join("cut.db.part").exists(), "no FILE.part");
+}
+
+#[test]
+fn recover_space_refuses_before_writing_when_the_live_data_fills_the_quota() {
+    let quota: u64 = 1024 * 1024;
+    let c = Cluster::start(ClusterOpts {
+        quota_backend_bytes: Some(quota),
+        ..ClusterOpts::members(1)
+    });
+    // Keys written once, densely, 100 to a transaction, until NOSPACE: the
+    // live data is the db file, and no compaction or defrag can shrink it.
+    // Free pages left by the last commits are squeezed out (a defrag and a
+    // disarm, as etcdctl allows under NOSPACE) and the filling goes on, until
+    // the data itself is at 97% of the quota.
+    let value = "x".repeat(1000);
+    let mut n = 0;
+    let mut in_use = 0;
+    for _ in 0..5 {
+        for _ in 0..100 {
+            let mut script = String::from("\n");
+            for _ in 0..100 {
+                script.push_str(&format!("put live/{n:06} {value}\n"));
+                n += 1;
+            }
+            script.push_str("\n\n");
+            let out = c.ctl().stdin(script.into_bytes()).run(&["txn"]);
+            if !out.status.success() {
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains("database space exceeded"),
+                    "{}",
+                    output_text(&out)
+                );
+                break;
+            }
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !c.alarm_list().contains("NOSPACE") {
+            assert!(std::time::Instant::now() < deadline, "no NOSPACE alarm");
+            thread::sleep(Duration::from_millis(100));
+        }
+        in_use = status_field(&c, usize::MAX, "dbSizeInUse")[0];
+        if in_use * 100 >= quota * 97 {
+            break;
+        }
+        c.ctl().ok(&["defrag"]);
+        c.ctl().ok(&["alarm", "disarm"]);
+    }
+    assert!(in_use * 100 >= quota * 97, "{in_use} in use of {quota}");
+    let size_before = db_sizes(&c);
+
+    let out = ke(&c, &["recover-space", "--yes", "--pause", "0s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("live data alone fills the quota") && err.contains("nothing was changed"),
+        "{}",
+        output_text(&out)
+    );
+    assert!(!err.contains("step 1 of 3"), "{}", output_text(&out));
+    // Nothing was compacted, nothing defragmented.
+    let compact = ok_json(&ke(&c, &["compact", "--dry-run", "-o", "json"]));
+    assert!(compact["previouslyCompacted"].is_null(), "{compact}");
+    let size_after = db_sizes(&c);
+    assert!(
+        size_after.iter().zip(&size_before).all(|(a, b)| a >= b),
+        "nothing was defragmented: {size_before:?} -> {size_after:?}"
+    );
+    // --dry-run says the same, as a warning.
+    let out = ke(&c, &["recover-space", "--dry-run"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("a real run would refuse"),
+        "{}",
+        output_text(&out)
+    );
 }
