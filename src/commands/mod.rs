@@ -14,6 +14,7 @@ pub mod ls;
 pub mod members;
 pub mod port_forward;
 pub mod put;
+pub mod recover;
 pub mod recover_space;
 pub mod resize;
 pub mod restore;
@@ -50,6 +51,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Watch(args) => watch::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,
+        Command::Recover(args) => recover::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Complete(args) => completion::run_complete(args, session),

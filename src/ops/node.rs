@@ -197,6 +197,10 @@ pub fn etcd_on(data_dir: &Path, root: &Path) -> Option<u32> {
         else {
             continue;
         };
+        // This process may name the data dir too (`recover --data-dir`).
+        if pid == std::process::id() {
+            continue;
+        }
         let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };

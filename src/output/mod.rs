@@ -5,6 +5,7 @@
 //! stdout; progress, warnings and errors go to stderr.
 
 pub mod progress;
+pub mod recover;
 pub mod table;
 
 use std::io::{self, IsTerminal, Write};

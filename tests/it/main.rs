@@ -18,5 +18,6 @@ mod maintenance;
 mod packaging;
 mod promises;
 mod readme;
+mod recover;
 mod watch;
 mod wizards;

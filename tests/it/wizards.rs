@@ -113,7 +113,7 @@ impl Running {
 
 /// `resize add NAME` for harness member `i`: starts etcd with the
 /// `--initial-cluster` the wizard prints, as an operator would.
-fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
+pub(crate) fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
     let (name, peer, client) = {
         let m = c.member(i);
         (

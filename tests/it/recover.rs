@@ -1,0 +1,426 @@
+//! `recover` against real etcd processes: the harness plays the nodes. A
+//! quorum that answers is refused; the survey reads live members and kept
+//! data dirs offline and picks the most up-to-date; `--dry-run` changes
+//! nothing; on the survivor's node (`--local`, a plain process) the
+//! recovery keeps every acknowledged write, never leaves
+//! `--force-new-cluster` on, grows back to three members, and resumes
+//! after Ctrl-C.
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::cli::plugin;
+use support::{output_text, Cluster, ClusterOpts};
+
+fn ke(endpoints: &str, args: &[&str]) -> Output {
+    let mut cmd = plugin();
+    cmd.arg("--endpoints").arg(endpoints).args(args);
+    cmd.stdin(Stdio::null()).output().expect("run kubectl-etcd")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Kill the etcd the wizard started, whatever happens to the test.
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// The live process (not a zombie) whose command line has `--data-dir DIR`.
+fn etcd_on(dir: &Path) -> Option<(u32, Vec<String>)> {
+    let want = dir.to_string_lossy().into_owned();
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let on = argv
+            .windows(2)
+            .any(|w| w[0] == "--data-dir" && w[1] == want)
+            || argv.iter().any(|a| *a == format!("--data-dir={want}"));
+        if on && argv.first().is_some_and(|a| a.contains("etcd")) && !argv[0].contains("kubectl") {
+            return Some((pid, argv));
+        }
+    }
+    None
+}
+
+fn data_dir(c: &Cluster, i: usize) -> PathBuf {
+    c.member(i).data_dir().to_path_buf()
+}
+
+#[test]
+fn recover_is_refused_while_two_of_three_members_answer() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    c.kill(2);
+    let out = ke(&c.endpoints(), &["recover", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    assert!(err.contains("2 of 3 voting members answer"), "{err}");
+    assert!(err.contains("resize replace"), "{err}");
+    // Nothing moved: both members still serve.
+    assert!(c.member(0).is_running() && c.member(1).is_running());
+    c.put("still", "writable");
+}
+
+#[test]
+fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..20 {
+        c.put(&format!("/registry/configmaps/default/cm{i}"), "x");
+    }
+    c.kill(1);
+    c.kill(2);
+    let pid = c.member(0).pid().unwrap();
+    let dir = data_dir(&c, 0);
+    let eps = c.endpoints();
+
+    // Without --local: the survey, the plan and each node's commands.
+    let out = ke(&eps, &["-o", "json", "recover"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = &v["plan"];
+    assert_eq!(plan["choice"]["survivor"], "m0", "{v}");
+    let rows = plan["candidates"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{v}");
+    let m0 = rows.iter().find(|r| r["name"] == "m0").unwrap();
+    assert_eq!(m0["seen"], "live");
+    assert!(m0["revision"].as_i64().unwrap() >= 21, "{v}");
+    assert!(m0["appliedIndex"].as_u64().unwrap() > 0, "{v}");
+    assert!(m0["raftTerm"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        rows.iter().filter(|r| r["seen"] == "unknown").count() == 2,
+        "{v}"
+    );
+    let nodes = plan["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    let last = nodes[2]["commands"].as_array().unwrap().last().unwrap();
+    let last = last.as_str().unwrap();
+    assert!(last.contains("--initial-cluster-state=existing"), "{last}");
+    assert!(
+        last.contains(&format!("m0={}", c.member(0).peer_url())),
+        "{last}"
+    );
+
+    // With --local --dry-run: the survivor's steps too, still nothing done.
+    let out = ke(
+        &eps,
+        &["recover", "--local", "--dry-run", "--pid", &pid.to_string()],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        text.contains("start etcd with --force-new-cluster"),
+        "{text}"
+    );
+    assert!(
+        text.contains("start etcd without --force-new-cluster"),
+        "{text}"
+    );
+    assert!(text.contains("pending"), "{text}");
+    assert!(c.member(0).is_running());
+    assert_eq!(etcd_on(&dir).map(|p| p.0), Some(pid));
+    let parent = dir.parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("recover"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let list = c.ctl().endpoint(0).ok(&["member", "list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+}
+
+#[test]
+fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    c.put("early", "1");
+    thread::sleep(Duration::from_secs(1));
+    // m1 stops first: it misses what follows.
+    c.kill(1);
+    for i in 0..30 {
+        c.put(&format!("late/{i}"), "x");
+    }
+    // Let the backends commit (every 100ms), then lose everything.
+    thread::sleep(Duration::from_secs(1));
+    c.kill(0);
+    c.kill(2);
+    let (d1, d2) = (data_dir(&c, 1), data_dir(&c, 2));
+    let arg = |n: &str, d: &Path| format!("{n}={}", d.display());
+    let out = ke(
+        &c.endpoints(),
+        &[
+            "-o",
+            "json",
+            "recover",
+            "--data-dir",
+            &arg("m1", &d1),
+            "--data-dir",
+            &arg("m2", &d2),
+        ],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = &v["plan"];
+    assert_eq!(plan["choice"]["survivor"], "m2", "{v}");
+    let row = |n: &str| {
+        plan["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    let (r1, r2) = (row("m1"), row("m2"));
+    assert_eq!(r2["seen"], "offline");
+    assert!(
+        r2["revision"].as_i64().unwrap() >= r1["revision"].as_i64().unwrap() + 30,
+        "{v}"
+    );
+    assert!(
+        r2["consistentIndex"].as_u64().unwrap() > r1["consistentIndex"].as_u64().unwrap(),
+        "{v}"
+    );
+    // The members to add back come from the data dirs' member lists.
+    let lost: Vec<&str> = plan["lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(lost, ["m0", "m1"], "{v}");
+
+    // --member m1 is allowed, with what it would lose.
+    let out = ke(
+        &c.endpoints(),
+        &[
+            "recover",
+            "--member",
+            "m1",
+            "--data-dir",
+            &arg("m1", &d1),
+            "--data-dir",
+            &arg("m2", &d2),
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(err.contains("`m1` is behind `m2` by"), "{err}");
+    assert!(
+        err.contains("revisions: recovering from it loses those writes"),
+        "{err}"
+    );
+}
+
+/// A writer that keeps putting `w/NNNNN` through every endpoint; the keys
+/// etcd acknowledged are kept.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
+    handle: thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(c: &Cluster) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (s, a) = (stop.clone(), acked.clone());
+        let ctl = c.etcdctl_path().to_owned();
+        let endpoints = c.endpoints();
+        let handle = thread::spawn(move || {
+            let mut n = 0;
+            while !s.load(Ordering::Relaxed) {
+                let key = format!("w/{n:05}");
+                let out = Command::new(&ctl)
+                    .env("ETCDCTL_API", "3")
+                    .args([
+                        &format!("--endpoints={endpoints}"),
+                        "--command-timeout=2s",
+                        "put",
+                        &key,
+                        "v",
+                    ])
+                    .output()
+                    .unwrap();
+                if out.status.success() {
+                    a.lock().unwrap().push(key);
+                }
+                n += 1;
+                thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Writer {
+            stop,
+            acked,
+            handle,
+        }
+    }
+
+    fn acked(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap();
+        let v = self.acked.lock().unwrap().clone();
+        v
+    }
+}
+
+/// Wait until `f` holds, or fail with `what`.
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn revision(c: &Cluster, i: usize) -> i64 {
+    let out = c
+        .ctl()
+        .endpoint(i)
+        .ok(&["endpoint", "status", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0]["Status"]["header"]["revision"].as_i64().unwrap()
+}
+
+fn member_names(c: &Cluster, i: usize) -> Vec<String> {
+    let out = c.ctl().endpoint(i).ok(&["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut names: Vec<String> = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..10 {
+        c.put(&format!("/registry/configmaps/default/cm{i}"), "x");
+    }
+    let eps = c.endpoints();
+    let writer = Writer::start(&c);
+    wait_until("the first writes", Duration::from_secs(30), || {
+        writer.acked() >= 20
+    });
+    // A snapshot taken now would lose everything written from here on.
+    let snapshot_rev = revision(&c, 0);
+    let acked_at_snapshot = writer.acked();
+    wait_until("more writes", Duration::from_secs(30), || {
+        writer.acked() >= acked_at_snapshot + 20
+    });
+    // Two members gone for good, disks included.
+    c.kill(1);
+    c.kill(2);
+    std::fs::remove_dir_all(data_dir(&c, 1)).unwrap();
+    std::fs::remove_dir_all(data_dir(&c, 2)).unwrap();
+    let pid = c.member(0).pid().unwrap();
+    let dir = data_dir(&c, 0);
+
+    let out = ke(
+        &eps,
+        &[
+            "-o",
+            "json",
+            "recover",
+            "--local",
+            "--pid",
+            &pid.to_string(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--no-grow",
+            "--wait",
+            "60s",
+            "--yes",
+        ],
+    );
+    let started = etcd_on(&dir);
+    let _guard = KillOnDrop(started.iter().map(|s| s.0).collect());
+    assert!(out.status.success(), "{}", output_text(&out));
+    let (new_pid, argv) = started.expect("the survivor runs again");
+    assert_ne!(new_pid, pid);
+    assert!(
+        !argv.iter().any(|a| a.contains("force-new-cluster")),
+        "the flag stayed: {argv:?}"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let before = report["after"]["revisionBefore"].as_i64().unwrap();
+    assert!(before > snapshot_rev, "{report}");
+    assert!(report["after"]["revision"].as_i64().unwrap() >= before);
+    let cm = report["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "configmaps")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (cm["before"].as_u64(), cm["after"].as_u64()),
+        (Some(10), Some(10))
+    );
+    // The verified copy stays next to the data dir; the journal says done.
+    let backup = PathBuf::from(format!("{}.recover-backup-r{before}.db", dir.display()));
+    assert!(backup.is_file(), "no backup at {}", backup.display());
+    let err = stderr(&out);
+    assert!(err.contains("is healthy at revision"), "{err}");
+    assert!(err.contains("add `m1` back: kubectl etcd"), "{err}");
+    assert_eq!(member_names(&c, 0), ["m0"]);
+
+    // Writable again, then back to three members, one at a time.
+    wait_until("writes after the recovery", Duration::from_secs(30), || {
+        c.ctl()
+            .endpoint(0)
+            .run(&["put", "after", "1"])
+            .status
+            .success()
+    });
+    crate::wizards::add_member(&mut c, &eps, 1);
+    crate::wizards::add_member(&mut c, &eps, 2);
+    assert_eq!(member_names(&c, 0), ["m0", "m1", "m2"]);
+    let acked = writer.stop();
+    assert!(acked.len() > acked_at_snapshot + 20);
+    let out = c
+        .ctl()
+        .endpoint(2)
+        .ok(&["get", "w/", "--prefix", "--keys-only"]);
+    let present: std::collections::HashSet<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    let lost: Vec<&String> = acked
+        .iter()
+        .filter(|k| !present.contains(k.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    let health = output_text(&c.ctl().run(&["endpoint", "health"]));
+    assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+}
