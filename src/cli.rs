@@ -34,7 +34,11 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
+///
+/// Shown under their own heading after each command's own flags, as kubectl
+/// keeps its global flags apart (`kubectl options`).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// etcd client URLs; skips Kubernetes discovery.
     ///
@@ -283,6 +287,27 @@ mod tests {
         // Catches id clashes (e.g. `--key` against a positional `key`) that
         // clap would otherwise only report at run time.
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_lists_its_own_flags_before_the_global_ones() {
+        let mut cli = Cli::command();
+        cli.build();
+        for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let help = sub.render_long_help().to_string();
+            let global = help
+                .find("Global options:")
+                .unwrap_or_else(|| panic!("`{}` has no Global options heading", sub.get_name()));
+            let endpoints = help.find("      --endpoints <URL>").unwrap();
+            assert!(
+                endpoints > global,
+                "`{}`: --endpoints before its heading",
+                sub.get_name()
+            );
+            if let Some(own) = help.find("\nOptions:") {
+                assert!(own < global, "`{}`: own options come first", sub.get_name());
+            }
+        }
     }
 
     #[test]

@@ -5,19 +5,25 @@
 //! * `k8s-pb` (prost-generated from the Kubernetes protos) gives every
 //!   message, its fields in declaration order, their tags and wire kinds,
 //!   and `impl crate::Resource` blocks with group/version/kind. Every
-//!   `k8s-pb` version in `Cargo.lock` is read (the registry crate depends on
-//!   the current one and, as a build-dependency, on the one for an older
-//!   Kubernetes release); the tables are their union, newest first, so
+//!   `k8s-pb` this crate depends on is read (the current one and, as a
+//!   build-dependency, the one for an older Kubernetes release); the
+//!   tables are their union, newest first, so
 //!   objects written by older apiservers (removed versions, removed fields)
 //!   still decode with their real names;
 //! * `k8s-openapi` gives the exact JSON field names (`hostIP`, `$ref`,
 //!   `x-kubernetes-...`), which prost's snake_case names have lost, and
 //!   which embedded Go structs are inlined (k8s-openapi flattens them).
 //!
-//! Sources are located in `$CARGO_HOME/registry/src/*/` at the versions
-//! pinned by the workspace `Cargo.lock`; override with `K8S_PB_SRC` (one
-//! or more crate directories, `:`-separated, newest first) and
-//! `K8S_OPENAPI_SRC`.
+//! The sources are found where cargo keeps them, by asking cargo:
+//! `cargo metadata` (run with the `CARGO` that runs this build, for the
+//! platforms being built, so it needs only what the build already has)
+//! gives the manifest of
+//! each `k8s-pb` and `k8s-openapi` this crate depends on, so the build works
+//! from a `cargo vendor`ed tree, with `CARGO_HOME` anywhere, with `[patch]`
+//! or path overrides (`scripts/check-vendored-build.sh` proves it). Moving to
+//! a newer Kubernetes is a version bump of `k8s-pb` in Cargo.toml. Override
+//! with `K8S_PB_SRC` (one or more crate directories, `:`-separated, newest
+//! first) and `K8S_OPENAPI_SRC`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -26,34 +32,28 @@ use std::{env, fs};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let lock = manifest.join("../../Cargo.lock");
-    println!("cargo:rerun-if-changed={}", lock.display());
     println!("cargo:rerun-if-env-changed=K8S_PB_SRC");
     println!("cargo:rerun-if-env-changed=K8S_OPENAPI_SRC");
-    let lock_text = fs::read_to_string(&lock).unwrap_or_default();
 
-    let pb_dirs: Vec<PathBuf> = match env::var("K8S_PB_SRC") {
-        Ok(v) => v.split(':').map(PathBuf::from).collect(),
-        Err(_) => {
-            let mut versions = lock_versions(&lock_text, "k8s-pb");
-            if versions.is_empty() {
-                versions.push("0.9.0".to_string());
-            }
-            versions.sort_by_key(|v| std::cmp::Reverse(semver(v)));
-            versions.iter().map(|v| locate("k8s-pb", v)).collect()
+    let explicit_pb = env::var_os("K8S_PB_SRC").map(|v| env::split_paths(&v).collect::<Vec<_>>());
+    let explicit_openapi = env::var_os("K8S_OPENAPI_SRC").map(PathBuf::from);
+    let (pb_dirs, openapi_root) = match (explicit_pb, explicit_openapi) {
+        (Some(pb), Some(openapi)) => (pb, openapi),
+        (pb, openapi) => {
+            let found = Sources::from_cargo_metadata();
+            (
+                pb.unwrap_or(found.k8s_pb),
+                openapi.unwrap_or(found.k8s_openapi),
+            )
         }
     };
-    let openapi_root = match env::var("K8S_OPENAPI_SRC") {
-        Ok(v) => PathBuf::from(v),
-        Err(_) => {
-            let v = lock_versions(&lock_text, "k8s-openapi")
-                .into_iter()
-                .max_by_key(|v| semver(v))
-                .unwrap_or_else(|| "0.29.0".to_string());
-            locate("k8s-openapi", &v)
-        }
-    };
+    for dir in pb_dirs.iter().chain([&openapi_root]) {
+        assert!(
+            dir.join("src").is_dir(),
+            "registry build: `{}` is not a crate directory (no src/)",
+            dir.display()
+        );
+    }
 
     let names = JsonNames::load(&openapi_root.join("src"));
     let mut schema = Schema::default();
@@ -84,6 +84,127 @@ fn main() {
     fs::write(dest, out).unwrap();
 }
 
+/// Where the dependencies whose sources the tables are generated from live.
+struct Sources {
+    /// Every `k8s-pb` this crate depends on (normal or build), newest first.
+    k8s_pb: Vec<PathBuf>,
+    /// The `k8s-openapi` this crate depends on.
+    k8s_openapi: PathBuf,
+}
+
+impl Sources {
+    /// Ask cargo which packages this crate's dependencies resolved to and
+    /// where their manifests are. Wherever cargo put them (registry cache,
+    /// vendor directory, git checkout, path), this is where they are.
+    fn from_cargo_metadata() -> Sources {
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+        let manifest = manifest_dir.join("Cargo.toml");
+        let mut cmd = std::process::Command::new(&cargo);
+        cmd.args(["metadata", "--format-version", "1", "--locked"])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .current_dir(&manifest_dir);
+        // Only the platforms being built: cargo then needs no package the
+        // build itself did not.
+        let mut platforms = vec![env::var("TARGET").unwrap()];
+        if let Ok(host) = env::var("HOST") {
+            if !platforms.contains(&host) {
+                platforms.push(host);
+            }
+        }
+        for p in &platforms {
+            cmd.args(["--filter-platform", p]);
+        }
+        let out = cmd.output().unwrap_or_else(|e| {
+            panic!(
+                "registry build: cannot run `{} metadata`: {e}; \
+                 set K8S_PB_SRC and K8S_OPENAPI_SRC to the crate directories",
+                Path::new(&cargo).display()
+            )
+        });
+        if !out.status.success() {
+            panic!(
+                "registry build: `cargo metadata` failed: {}\n\
+                 set K8S_PB_SRC and K8S_OPENAPI_SRC to the crate directories",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let meta: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+        if let Some(root) = meta["workspace_root"].as_str() {
+            // A version bump changes the lockfile; the sources move with it.
+            println!("cargo:rerun-if-changed={root}/Cargo.lock");
+        }
+        Sources::from_metadata(&meta, &manifest)
+            .unwrap_or_else(|e| panic!("registry build: from `cargo metadata`: {e}"))
+    }
+
+    /// The dependency directories, from `cargo metadata` output, for the
+    /// package whose manifest is `manifest`.
+    fn from_metadata(meta: &serde_json::Value, manifest: &Path) -> Result<Sources, String> {
+        let packages = meta["packages"].as_array().ok_or("no packages")?;
+        let by_id: HashMap<&str, &serde_json::Value> = packages
+            .iter()
+            .filter_map(|p| Some((p["id"].as_str()?, p)))
+            .collect();
+        let same_file = |a: &Path, b: &Path| {
+            a == b
+                || fs::canonicalize(a)
+                    .ok()
+                    .is_some_and(|a| Some(a) == fs::canonicalize(b).ok())
+        };
+        let me = packages
+            .iter()
+            .find(|p| {
+                p["manifest_path"]
+                    .as_str()
+                    .is_some_and(|m| same_file(Path::new(m), manifest))
+            })
+            .and_then(|p| p["id"].as_str())
+            .ok_or_else(|| format!("`{}` is not among the packages", manifest.display()))?;
+        let node = meta["resolve"]["nodes"]
+            .as_array()
+            .and_then(|nodes| nodes.iter().find(|n| n["id"].as_str() == Some(me)))
+            .ok_or("no resolve graph")?;
+        let mut pb: Vec<((u64, u64, u64), PathBuf)> = Vec::new();
+        let mut openapi = None;
+        for dep in node["deps"].as_array().into_iter().flatten() {
+            let kinds: Vec<Option<&str>> = dep["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| k["kind"].as_str())
+                .collect();
+            if kinds.iter().all(|k| *k == Some("dev")) {
+                continue;
+            }
+            let Some(pkg) = dep["pkg"].as_str().and_then(|id| by_id.get(id)) else {
+                continue;
+            };
+            let dir = pkg["manifest_path"]
+                .as_str()
+                .and_then(|m| Path::new(m).parent())
+                .map(Path::to_path_buf)
+                .ok_or("a package without a manifest path")?;
+            let version = semver(pkg["version"].as_str().unwrap_or(""));
+            match pkg["name"].as_str() {
+                Some("k8s-pb") => pb.push((version, dir)),
+                Some("k8s-openapi") => openapi = Some(dir),
+                _ => {}
+            }
+        }
+        if pb.is_empty() {
+            return Err("this crate depends on no k8s-pb".into());
+        }
+        pb.sort_by_key(|p| std::cmp::Reverse(p.0));
+        Ok(Sources {
+            k8s_pb: pb.into_iter().map(|(_, d)| d).collect(),
+            k8s_openapi: openapi.ok_or("this crate depends on no k8s-openapi")?,
+        })
+    }
+}
+
 fn semver(v: &str) -> (u64, u64, u64) {
     let mut it = v.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0));
     (
@@ -91,41 +212,6 @@ fn semver(v: &str) -> (u64, u64, u64) {
         it.next().unwrap_or(0),
         it.next().unwrap_or(0),
     )
-}
-
-/// Finds `<name>-<version>` in `$CARGO_HOME/registry/src/*/`.
-fn locate(name: &str, version: &str) -> PathBuf {
-    let home = env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
-        });
-    let reg = home.join("registry/src");
-    if let Ok(rd) = fs::read_dir(&reg) {
-        for e in rd.flatten() {
-            let cand = e.path().join(format!("{name}-{version}"));
-            if cand.join("src").is_dir() {
-                return cand;
-            }
-        }
-    }
-    panic!(
-        "registry build: cannot find the sources of {name} {version} under {}; \
-         run `cargo fetch`, or set K8S_PB_SRC / K8S_OPENAPI_SRC to the crate directories",
-        reg.display()
-    );
-}
-
-/// Every version of package `name` in Cargo.lock.
-fn lock_versions(lock: &str, name: &str) -> Vec<String> {
-    let needle = format!("name = \"{name}\"\nversion = \"");
-    lock.match_indices(&needle)
-        .filter_map(|(i, _)| {
-            let s = i + needle.len();
-            let end = lock[s..].find('"')?;
-            Some(lock[s..s + end].to_string())
-        })
-        .collect()
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, keep: &dyn Fn(&Path) -> bool) {

@@ -1,5 +1,7 @@
 //! `get`: one object (or every object of a type, streamed) as Kubernetes
-//! shows it, from the live etcd or at a past revision.
+//! shows it, from the live etcd or at a past revision, with
+//! `metadata.resourceVersion` filled from the key's mod revision as
+//! kube-apiserver does on every read (`put` writes based on it).
 
 use etcd_client::GetOptions;
 
@@ -7,6 +9,7 @@ use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::keyspace::edit::set_resource_version;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
 
@@ -70,7 +73,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                     continue;
                 }
                 match decoder.decode(kv.key(), kv.value()) {
-                    Ok(obj) => {
+                    Ok(mut obj) => {
+                        set_resource_version(&mut obj.value, kv.mod_revision());
                         for w in &obj.warnings {
                             shell.warn(format!("{}: {w}", String::from_utf8_lossy(kv.key())));
                         }
@@ -140,7 +144,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session.shell.out().write_all(kv.value())?;
         return Ok(());
     }
-    let obj = decoder.decode(kv.key(), kv.value())?;
+    let mut obj = decoder.decode(kv.key(), kv.value())?;
+    set_resource_version(&mut obj.value, kv.mod_revision());
     for w in &obj.warnings {
         session.shell.warn(w);
     }

@@ -1,17 +1,25 @@
 //! `put`: write an object back in its storage form, for disaster-recovery
-//! edits. Writes only if the key has not changed since it was read (a
-//! compare-and-swap transaction), after confirmation.
+//! edits. Optimistic concurrency as kubectl has it: the write is based on
+//! the revision the object was read at (its `metadata.resourceVersion`, or
+//! `--if-revision`), refused if the key changed since, and guarded by a
+//! compare-and-swap transaction on that revision. Before confirming it
+//! shows the field diff between what is stored and what will be written.
 
 use std::path::PathBuf;
 
-use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
 use registry::value::Encoding;
 use serde_json::Value;
 
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
-use crate::keyspace::decode::{load_encryption_config, DecodeFlags};
+use crate::keyspace::decode::{load_encryption_config, DecodeFlags, Decoder};
+use crate::keyspace::diff;
+use crate::keyspace::edit::{self, Precondition};
 use crate::keyspace::resolve::Resolver;
+
+/// Most changed fields listed before confirming; the rest are counted.
+const MAX_DIFF_LINES: usize = 40;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,9 +27,16 @@ pub struct Args {
     #[arg(value_name = "REF")]
     pub reference: String,
 
-    /// The object, as YAML or JSON (e.g. from `get -o yaml --show-secrets`).
+    /// The object, as YAML or JSON, from `get -o yaml` (with --show-secrets
+    /// for Secrets); its metadata.resourceVersion says which revision the
+    /// edit is based on.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: PathBuf,
+
+    /// Write only if the key's mod revision is still N, instead of the
+    /// file's metadata.resourceVersion (0: only if the key does not exist).
+    #[arg(long, value_name = "N")]
+    pub if_revision: Option<i64>,
 
     /// Show what would be written and change nothing.
     #[arg(long)]
@@ -34,7 +49,7 @@ pub struct Args {
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Error::usage(format!("cannot read `{}`: {e}", args.file.display())))?;
-    let object: Value = serde_saphyr::from_str(&text).map_err(|e| {
+    let mut object: Value = serde_saphyr::from_str(&text).map_err(|e| {
         Error::data(format!(
             "`{}` is not YAML or JSON: {e}",
             args.file.display()
@@ -43,8 +58,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let api_version = object
         .get("apiVersion")
         .and_then(Value::as_str)
-        .unwrap_or("");
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        .unwrap_or("")
+        .to_string();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if api_version.is_empty() || kind.is_empty() {
         return Err(Error::data("the object has no apiVersion or kind"));
     }
@@ -55,6 +75,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         )
         .with_hint("get it with --show-secrets, edit, and put that"));
     }
+    if args.if_revision.is_some_and(|n| n < 0) {
+        return Err(Error::usage("--if-revision must be 0 or a revision"));
+    }
+    // kube-apiserver never stores resourceVersion: it is the key's revision.
+    let from_file = edit::take_resource_version(&mut object)
+        .map_err(|e| Error::data(format!("`{}`: {e}", args.file.display())))?;
+    let expected = args.if_revision.or(from_file);
 
     let cluster = session.cluster().await?;
     let client = cluster.connect_any().await?;
@@ -67,7 +94,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     // Built-in types are stored as protobuf, custom resources as JSON.
     let builtin = target.resource_type.as_ref().is_some_and(|t| t.builtin);
     let plain = if builtin {
-        registry::value::encode(api_version, kind, &object)
+        registry::value::encode(&api_version, &kind, &object)
             .map_err(|e| Error::data(format!("cannot encode {api_version} {kind}: {e}")))?
     } else {
         serde_json::to_vec(&object).map_err(|e| Error::data(e.to_string()))?
@@ -76,7 +103,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let mut kv = client.kv();
     let current = client.call(kv.get(target.key.as_bytes(), None)).await?;
     let existing = current.kvs().first();
-    let mod_revision = existing.map(|kv| kv.mod_revision()).unwrap_or(0);
+    let guard = match edit::precondition(expected, existing.map(|kv| kv.mod_revision())) {
+        Precondition::Unchanged { revision } => {
+            Compare::mod_revision(target.key.as_bytes(), CompareOp::Equal, revision)
+        }
+        Precondition::Create => {
+            Compare::create_revision(target.key.as_bytes(), CompareOp::Equal, 0)
+        }
+        refused => return Err(refusal(refused, &target.key, &args)),
+    };
 
     // Keep encryption at rest: never replace an encrypted value with plaintext.
     let stored = match existing.map(|kv| registry::value::detect(kv.value())) {
@@ -93,13 +128,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 .encrypt(target.key.as_bytes(), &plain)
                 .map_err(|e| Error::data(e.to_string()))?
         }
-        _ => plain,
+        _ => plain.clone(),
     };
 
     let action = match existing {
-        Some(_) => format!(
-            "replace `{}` (revision {mod_revision}) with {api_version} {kind}, {} bytes as {}",
+        Some(kv) => format!(
+            "replace `{}` (revision {}) with {api_version} {kind}, {} bytes as {}",
             target.key,
+            kv.mod_revision(),
             stored.len(),
             if builtin { "protobuf" } else { "json" }
         ),
@@ -110,35 +146,140 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         ),
     };
     session.shell.note(format!("will {action}"));
+    if let Some(kv) = existing {
+        show_diff(session, &args.decode, &prefix, kv.key(), kv.value(), &plain)?;
+    }
     if args.dry_run {
         session.shell.note("dry run: nothing written");
         return Ok(());
     }
     session.prompt().confirm(&action)?;
 
-    // Only if nobody changed the key since we read it.
-    let guard = if existing.is_some() {
-        Compare::mod_revision(target.key.as_bytes(), CompareOp::Equal, mod_revision)
-    } else {
-        Compare::create_revision(target.key.as_bytes(), CompareOp::Equal, 0)
-    };
+    // Only if nobody changed the key since the edit's revision; otherwise
+    // read what is there now, to name its revision.
     let txn = Txn::new()
         .when([guard])
-        .and_then([TxnOp::put(target.key.as_bytes(), stored, None)]);
+        .and_then([TxnOp::put(target.key.as_bytes(), stored, None)])
+        .or_else([TxnOp::get(target.key.as_bytes(), None)]);
     let resp = client.call(kv.txn(txn)).await?;
     if !resp.succeeded() {
-        return Err(Error::new(
-            Kind::Refused,
-            format!(
-                "`{}` changed since it was read: nothing written",
-                target.key
-            ),
-        )
-        .with_hint("read it again and re-apply your edit"));
+        let now = resp.op_responses().into_iter().find_map(|op| match op {
+            TxnOpResponse::Get(get) => Some(get.kvs().first().map(|kv| kv.mod_revision())),
+            _ => None,
+        });
+        let refused = edit::precondition(expected, now.flatten());
+        return Err(refusal(refused, &target.key, &args));
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
     session
         .shell
         .note(format!("wrote `{}` at revision {revision}", target.key));
     Ok(())
+}
+
+/// The field diff from the stored value to the one about to be written,
+/// both decoded the same way, on stderr. Secret data shows as sizes unless
+/// --show-secrets.
+fn show_diff(
+    session: &mut Session,
+    flags: &DecodeFlags,
+    prefix: &str,
+    key: &[u8],
+    stored: &[u8],
+    plain: &[u8],
+) -> Result<()> {
+    let decoder = Decoder::new(
+        &DecodeFlags {
+            show_secrets: true,
+            ..flags.clone()
+        },
+        prefix,
+    )?;
+    let old = match decoder.decode(key, stored) {
+        Ok(obj) => obj,
+        Err(e) => {
+            session.shell.warn(format!(
+                "the stored value does not decode, so no diff is shown: {e}"
+            ));
+            return Ok(());
+        }
+    };
+    let new = decoder.decode(key, plain)?;
+    let mut changes = diff::diff(&old.value, &new.value, false);
+    if !flags.show_secrets {
+        edit::redact_secret_changes(&mut changes, &new.kind);
+    }
+    let shell = &mut session.shell;
+    if changes.changes.is_empty() {
+        shell.note(match changes.hidden {
+            0 => "changes: none".to_string(),
+            n => format!("changes: none but {n} metadata field(s) such as managedFields"),
+        });
+        return Ok(());
+    }
+    shell.note(format!("changes ({}):", changes.changes.len()));
+    for change in changes.changes.iter().take(MAX_DIFF_LINES) {
+        shell.note(format!("  {}", change.render()));
+    }
+    if changes.changes.len() > MAX_DIFF_LINES {
+        shell.note(format!(
+            "  … {} more",
+            changes.changes.len() - MAX_DIFF_LINES
+        ));
+    }
+    if changes.hidden > 0 {
+        shell.note(format!(
+            "  ({} metadata field(s) such as managedFields and generation also differ)",
+            changes.hidden
+        ));
+    }
+    Ok(())
+}
+
+/// Why the write may not go ahead, naming both revisions.
+fn refusal(p: Precondition, key: &str, args: &Args) -> Error {
+    let source = if args.if_revision.is_some() {
+        "--if-revision".to_string()
+    } else {
+        format!("`{}`", args.file.display())
+    };
+    let get_again = format!(
+        "run `kubectl etcd get {} -o yaml > FILE` again, re-apply your edit to that file, and put it",
+        args.reference
+    );
+    match p {
+        Precondition::Changed { expected: 0, current } => Error::new(
+            Kind::Refused,
+            format!("`{key}` exists (revision {current}) but {source} asks to create it: nothing written"),
+        )
+        .with_hint(get_again),
+        Precondition::Changed { expected, current } => Error::new(
+            Kind::Refused,
+            format!(
+                "`{key}` changed since it was read: {source} is based on revision {expected}, etcd has revision {current}: nothing written"
+            ),
+        )
+        .with_hint(get_again),
+        Precondition::NoRevision { current } => Error::new(
+            Kind::Refused,
+            format!(
+                "`{}` has no metadata.resourceVersion, so there is no telling whether `{key}` (now at revision {current}) changed since it was read",
+                args.file.display()
+            ),
+        )
+        .with_hint(format!(
+            "run `kubectl etcd get {} -o yaml` first and edit its output, or pass --if-revision N with the revision your edit is based on",
+            args.reference
+        )),
+        Precondition::Deleted { expected } => Error::new(
+            Kind::Refused,
+            format!("`{key}` was deleted since it was read at revision {expected}: nothing written"),
+        )
+        .with_hint("to create it again, pass --if-revision 0"),
+        Precondition::Unchanged { .. } | Precondition::Create => Error::new(
+            Kind::Refused,
+            format!("`{key}` changed while it was being written: nothing written"),
+        )
+        .with_hint(get_again),
+    }
 }

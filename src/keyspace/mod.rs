@@ -8,6 +8,7 @@
 pub mod custom;
 pub mod decode;
 pub mod diff;
+pub mod edit;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;

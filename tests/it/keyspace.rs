@@ -63,12 +63,20 @@ fn get_of_a_fixture_stored_in_etcd_prints_the_fixture_json() {
         ("core.v1.ConfigMap", "configmaps"),
     ] {
         let pb = std::fs::read(dir.join(format!("{file}.pb"))).unwrap();
-        let want: Value =
+        let mut want: Value =
             serde_json::from_slice(&std::fs::read(dir.join(format!("{file}.json"))).unwrap())
                 .unwrap();
-        let ns = want["metadata"]["namespace"].as_str().unwrap();
-        let name = want["metadata"]["name"].as_str().unwrap();
+        let ns = want["metadata"]["namespace"].as_str().unwrap().to_string();
+        let name = want["metadata"]["name"].as_str().unwrap().to_string();
+        let (ns, name) = (ns.as_str(), name.as_str());
         put_raw(&c, &format!("/registry/{resource}/{ns}/{name}"), &pb);
+        // As kube-apiserver does on read, resourceVersion is the key's mod
+        // revision, whatever the stored bytes carry.
+        let rev = c
+            .etcdctl(&["get", "", "--prefix", "-w", "json", "--keys-only"])
+            .stdout;
+        let rev = serde_json::from_slice::<Value>(&rev).unwrap()["header"]["revision"].clone();
+        want["metadata"]["resourceVersion"] = Value::String(rev.to_string());
         let o = run(
             &c,
             &["get", &format!("{resource}/{ns}/{name}"), "-o", "json"],

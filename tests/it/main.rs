@@ -10,6 +10,7 @@ mod objects;
 mod support;
 
 mod analytics;
+mod concurrency;
 mod foundation;
 mod harness;
 mod keyspace;
@@ -19,5 +20,6 @@ mod packaging;
 mod promises;
 mod readme;
 mod recover;
+mod snapshots;
 mod watch;
 mod wizards;
