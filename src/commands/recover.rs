@@ -97,6 +97,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let format = session.format_or(OutputFormat::Table);
     let cluster = session.cluster().await?;
     let (named, bare) = split_dirs(&args.data_dirs);
+    if let Some(why) =
+        rec::controller_refusal(cluster.targets.iter().filter_map(|t| t.pod.as_ref()))
+    {
+        if args.local && !args.dry_run {
+            return Err(Error::new(Kind::Refused, format!("refusing to recover here: {why}"))
+                .with_hint("follow the operator's own disaster recovery; docs/wizards.md#recover lists the steps"));
+        }
+        session.shell.warn(format!("{why}; --local will refuse"));
+    }
     let spec = rec::NodeSpec {
         data_dir: bare.clone(),
         pid: args.pid,

@@ -23,6 +23,7 @@ use super::resize::{quorum, start_instructions, StartInstructions};
 use super::restore::{rooted, shell_quote, LocalStep};
 use super::Interrupt;
 use crate::connect::direct::Endpoint;
+use crate::connect::PodInfo;
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, EtcdClient, Survey};
@@ -155,6 +156,22 @@ pub fn choose(candidates: &[Candidate], want: Option<&str>) -> Result<Choice, Ch
         revisions_lost,
         entries_behind,
         warning,
+    })
+}
+
+/// Refuse `--local` when a controller other than kubelet owns the etcd
+/// pods (a StatefulSet, an operator's custom resource): it recreates pods,
+/// rewrites their spec and re-adds members on its own schedule, so a
+/// forced new cluster would be fought, or undone, behind the wizard's back.
+/// Static pods (owned by their Node) and plain processes are fine.
+pub fn controller_refusal<'a>(pods: impl IntoIterator<Item = &'a PodInfo>) -> Option<String> {
+    pods.into_iter().find_map(|p| match &p.owner {
+        Some((kind, name)) if kind != "Node" => Some(format!(
+            "pod `{}/{}` is owned by {kind} `{name}`: its controller recreates and \
+             reconfigures etcd pods itself, and a forced new cluster would fight it",
+            p.namespace, p.name
+        )),
+        _ => None,
     })
 }
 
@@ -1436,6 +1453,23 @@ mod tests {
             choose(&[gone("m0")], None).unwrap_err(),
             ChoiceError::NoCandidate
         );
+    }
+
+    #[test]
+    fn pods_a_controller_owns_are_not_fought_static_pods_are_fine() {
+        let pod = |owner: Option<(&str, &str)>| PodInfo {
+            namespace: "kube-system".into(),
+            name: "etcd-0".into(),
+            owner: owner.map(|(k, n)| (k.into(), n.into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            controller_refusal(&[pod(Some(("Node", "cp1"))), pod(None)]),
+            None
+        );
+        let r = controller_refusal(&[pod(Some(("StatefulSet", "etcd")))]).unwrap();
+        assert!(r.contains("owned by StatefulSet `etcd`"), "{r}");
+        assert!(controller_refusal(&[pod(Some(("EtcdCluster", "main")))]).is_some());
     }
 
     fn lost(name: &str) -> Lost {
