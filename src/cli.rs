@@ -95,11 +95,11 @@ pub struct GlobalArgs {
     pub password: Option<String>,
 
     /// How long to wait for each member's connection.
-    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDCTL_DIAL_TIMEOUT", default_value = "2s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub dial_timeout: Duration,
 
     /// How long to wait for each request (long operations set their own).
-    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, env = "ETCDCTL_COMMAND_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION", allow_hyphen_values = true)]
     pub command_timeout: Duration,
 
     /// Output format.
@@ -267,6 +267,11 @@ impl Command {
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    // Timeout flags accept a leading '-' so that this, not clap's
+    // "unexpected argument '-1'", is what a negative one gets.
+    if s.trim_start().starts_with('-') {
+        return Err(format!("`{s}` is negative: a duration is like 5s or 2m"));
+    }
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 2m: {e}"))
 }
 
@@ -315,6 +320,7 @@ mod tests {
         assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").unwrap_err().contains("negative"));
         assert_eq!(parse_bytes("100MB").unwrap(), 100_000_000);
         assert_eq!(parse_bytes("2GiB").unwrap(), 2 * 1024 * 1024 * 1024);
         assert!(parse_bytes("lots").is_err());

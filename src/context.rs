@@ -73,6 +73,16 @@ impl Session {
         if self.global.endpoints.is_empty() {
             return self.kube_cluster().await;
         }
+        // `--endpoints ''` or `ETCDCTL_ENDPOINTS=` names no member: an empty
+        // table with exit 0 would tell a probe that all is well.
+        if self.global.endpoints.iter().all(|e| e.trim().is_empty()) {
+            return Err(Error::usage(
+                "--endpoints (or ETCDCTL_ENDPOINTS) is empty: no etcd member to talk to",
+            )
+            .with_hint(
+                "pass --endpoints https://HOST:PORT, or unset ETCDCTL_ENDPOINTS to find etcd through your kubeconfig",
+            ));
+        }
         let material = TlsMaterial::from_files(
             self.global.cacert.as_deref(),
             self.global.cert.as_deref(),

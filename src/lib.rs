@@ -102,5 +102,5 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
 /// `kubectl etcd ls | head` closes stdout early: that is success, as for
 /// ripgrep.
 fn is_broken_pipe(e: &error::Error) -> bool {
-    e.kind == error::Kind::Io && e.message.to_ascii_lowercase().contains("broken pipe")
+    e.io_kind() == Some(std::io::ErrorKind::BrokenPipe)
 }

@@ -151,7 +151,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let summary = scan_pieces(&readers, &prefix, &pieces, opts, |_, page| {
             match page {
                 // Pieces end in any order: the counters do not care.
-                None => {}
+                // Only listings resume.
+                None | Some(Page::Resumed { .. }) => {}
                 Some(Page::Restart { now }) => {
                     counters.clear();
                     shell.warn(format!(

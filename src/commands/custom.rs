@@ -162,11 +162,11 @@ async fn objects(name: &str, args: &Args, session: &mut Session) -> Result<()> {
         ))
         .with_hint(format!("`kubectl etcd ls {name}` lists its objects")));
     }
-    let opts = args.scan.apply(ScanOptions::values());
+    let opts = args.scan.apply(ScanOptions::values().resuming());
     let shell = &mut session.shell;
     scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
-            shell.warn("the revision was compacted during the listing: starting again");
+            shell.warn(page.notice().unwrap_or_default());
             return Ok(());
         };
         for kv in kvs {

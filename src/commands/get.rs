@@ -8,6 +8,7 @@ use etcd_client::GetOptions;
 use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
+use crate::etcd;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::edit::set_resource_version;
 use crate::keyspace::resolve::Resolver;
@@ -58,14 +59,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let range = resolver
             .range(Some(&args.reference), namespace.as_deref())
             .await?;
-        let mut opts = args.scan.apply(ScanOptions::values());
+        let mut opts = args.scan.apply(ScanOptions::values().resuming());
         opts.revision = args.revision.unwrap_or(0);
         let shell = &mut session.shell;
         let mut failed = 0u64;
         let mut first = true;
         let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
             let Page::Keys(kvs) = page else {
-                shell.warn("the revision was compacted during the scan: starting again");
+                shell.warn(page.notice().unwrap_or_default());
                 return Ok(());
             };
             for kv in kvs {
@@ -125,13 +126,17 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let resp = client
         .call(kv_client.get(object.key.as_bytes(), Some(opts)))
         .await
-        .map_err(|e| match args.revision {
-            Some(rev) if e.message.contains("compacted") => Error::new(
+        .map_err(|e| match (args.revision, e) {
+            (Some(rev), etcd::Error::Compacted) => Error::new(
                 Kind::Data,
                 format!("revision {rev} has been compacted: etcd no longer has it"),
             )
             .with_hint("read a newer --revision, or restore a snapshot taken before it"),
-            _ => e,
+            (Some(rev), etcd::Error::FutureRevision) => {
+                Error::usage(format!("revision {rev} is newer than the current revision"))
+                    .with_hint("leave out --revision to read the current state")
+            }
+            (_, e) => e.into(),
         })?;
     let Some(kv) = resp.kvs().first() else {
         return Err(Error::new(

@@ -72,13 +72,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let range = resolver
         .range(args.reference.as_deref(), namespace.as_deref())
         .await?;
-    let mut opts = args.scan.apply(ScanOptions::values());
+    let mut opts = args.scan.apply(ScanOptions::values().resuming());
     opts.revision = args.revision.unwrap_or(0);
 
     let shell = &mut session.shell;
     scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         let Page::Keys(kvs) = page else {
-            shell.warn("the revision was compacted during the listing: starting again");
+            shell.warn(page.notice().unwrap_or_default());
             return Ok(());
         };
         for kv in kvs {

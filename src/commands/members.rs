@@ -76,7 +76,10 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
         let health = match (view.and_then(|v| v.client.as_ref()), error) {
             // A learner serves no linearizable reads: its status is its health.
             (Some(_), _) if m.is_learner && applied.is_some() => Ok(()),
-            (Some(client), _) => etcd::health_check(client).await.map(|_| ()),
+            (Some(client), _) => etcd::health_check(client)
+                .await
+                .map(|_| ())
+                .map_err(Error::from),
             (None, _) if !m.started() => Err(Error::partial("not started yet")),
             // Its pod is known but could not be reached (not Running, ...).
             (None, Some(e)) => Err(e),

@@ -523,7 +523,7 @@ async fn execute(
                 let client = any_voter_except(&survey, &state, *raw_id).ok_or_else(|| {
                     Error::new(Kind::Unavailable, "no other healthy member to ask")
                 })?;
-                membership::remove(&client, *raw_id).await
+                Ok(membership::remove(&client, *raw_id).await?)
             })
             .await
             .map_err(|e| e.context(format!("removing `{name}`")))?;
@@ -552,8 +552,8 @@ async fn execute(
             let client = any_voter_except(&survey, &state, 0)
                 .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
             let deadline = Instant::now() + Duration::from_secs(30);
-            retry_transient(session, deadline, Duration::from_secs(1), || {
-                membership::add_learner(&client, peer_urls)
+            retry_transient(session, deadline, Duration::from_secs(1), || async {
+                Ok(membership::add_learner(&client, peer_urls).await?)
             })
             .await
             .map_err(|e| e.context(format!("adding `{name}`")))?;
@@ -618,7 +618,7 @@ async fn execute(
                 let (survey, state) = survey_all(cluster).await;
                 let client = any_voter_except(&survey, &state, id)
                     .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
-                membership::promote(&client, id).await
+                Ok(membership::promote(&client, id).await?)
             })
             .await
             .map_err(|e| e.context(format!("promoting `{name}`")))?;
@@ -875,7 +875,10 @@ where
 {
     loop {
         match attempt().await {
-            Err(e) if membership::is_transient_refusal(&e.message) && Instant::now() < deadline => {
+            Err(e)
+                if e.etcd().is_some_and(crate::etcd::Error::is_transient)
+                    && Instant::now() < deadline =>
+            {
                 session
                     .shell
                     .verbose(format!("  etcd says `{}`; retrying", e.message));

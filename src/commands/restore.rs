@@ -589,7 +589,7 @@ async fn wait_after(session: &mut Session, wait: Duration, counts: &mut [Count])
         let err = match cluster.connect_any().await {
             Ok(c) => match etcd::health_check(&c).await {
                 Ok(_) => break c,
-                Err(e) => e,
+                Err(e) => e.into(),
             },
             Err(e) => e,
         };
@@ -617,6 +617,8 @@ async fn wait_after(session: &mut Session, wait: Duration, counts: &mut [Count])
                     }
                 }
                 Page::Restart { .. } => live.clear(),
+                // Only listings resume.
+                Page::Resumed { .. } => {}
             }
             Ok(())
         },

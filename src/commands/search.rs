@@ -142,7 +142,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     } else {
         ScanOptions::keys_only()
     };
-    let opts = args.scan.apply(base.unordered());
+    let opts = args.scan.apply(base.unordered().resuming());
 
     let mut order = InOrder::default();
     let shell = &mut session.shell;
@@ -155,9 +155,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         |piece, page| {
             let kvs = match page {
                 Some(Page::Keys(kvs)) => kvs,
-                Some(Page::Restart { .. }) => {
-                    order = InOrder::default();
-                    shell.warn("the revision was compacted during the search: starting again");
+                // Pieces keep their numbers across a resume, and a
+                // resumed piece goes on after what it delivered: what
+                // `order` holds stays right.
+                Some(page @ (Page::Restart { .. } | Page::Resumed { .. })) => {
+                    if matches!(page, Page::Restart { .. }) {
+                        order = InOrder::default();
+                    }
+                    shell.warn(page.notice().unwrap_or_default());
                     return Ok(());
                 }
                 None => return print(&mut listing, shell, &order.done(piece), args.values),

@@ -218,6 +218,8 @@ async fn keyspace(
     let shell = &mut session.shell;
     let summary = scan(&readers, &prefix, &range.start, &range.end, opts, |page| {
         match page {
+            // Only listings resume.
+            Page::Resumed { .. } => {}
             Page::Restart { now } => {
                 stats.clear();
                 shell.warn(format!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
-use crate::etcd::{client::explain, format_id, maintenance, Survey};
+use crate::etcd::{format_id, maintenance, Survey};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::resolve::offline_range;
 use crate::ops::cluster_state::ClusterState;
@@ -327,23 +327,8 @@ async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Ve
             Kind::Unavailable,
             format!("no data for {STREAM_IDLE:?}"),
         )),
-        Ok(Err(e)) => {
-            let err = explain(&e);
-            // hyper's chain for a connection cut mid-body is three lines of
-            // internals; the operator needs one.
-            if err.message.contains("error reading a body")
-                || err.message.contains("closed the connection")
-                || err.message.contains("connection reset")
-                || err.message.contains("broken pipe")
-            {
-                Err(Error::new(
-                    Kind::Unavailable,
-                    "the connection to the member dropped",
-                ))
-            } else {
-                Err(err)
-            }
-        }
+        // A connection cut mid-body is etcd::Error::ConnectionDropped.
+        Ok(Err(e)) => Err(crate::etcd::classify_stream(&e).into()),
         Ok(Ok(None)) => Ok(None),
         Ok(Ok(Some(r))) => Ok(Some((r.blob().to_vec(), r.remaining_bytes()))),
     }

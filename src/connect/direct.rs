@@ -17,7 +17,23 @@ impl Dialer for TcpDialer {
     fn dial(&self) -> DialFuture {
         let addr = self.addr.clone();
         Box::pin(async move {
-            let stream = TcpStream::connect(&addr).await?;
+            // Resolve first, so that a name that does not resolve is told
+            // apart from an address that does not answer.
+            let addrs: Vec<_> = tokio::net::lookup_host(&addr)
+                .await
+                .map_err(|e| {
+                    let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+                    super::Error::Dns {
+                        host: host
+                            .trim_start_matches('[')
+                            .trim_end_matches(']')
+                            .to_string(),
+                        detail: e.to_string(),
+                    }
+                    .into_io()
+                })?
+                .collect();
+            let stream = TcpStream::connect(&addrs[..]).await?;
             stream.set_nodelay(true)?;
             Ok(Box::new(stream) as BoxStream)
         })
@@ -40,6 +56,9 @@ impl Endpoint {
             Error::usage(format!("endpoint `{url}` {why}"))
                 .with_hint("write endpoints as https://HOST:PORT, comma-separated")
         };
+        if url.trim().is_empty() {
+            return Err(bad("is empty"));
+        }
         let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
@@ -50,6 +69,16 @@ impl Endpoint {
             (tls_default, url)
         };
         let rest = rest.trim_end_matches('/');
+        if let Some((_, host)) = rest.rsplit_once('@') {
+            // Never echo the password back.
+            let scheme = if tls { "https" } else { "http" };
+            return Err(Error::usage(format!(
+                "endpoint `{scheme}://{host}` has a user name and password in it"
+            ))
+            .with_hint(format!(
+                "pass them with --user NAME:PASSWORD (or ETCDCTL_USER) and the endpoint as {scheme}://{host}"
+            )));
+        }
         if rest.is_empty() || rest.contains('/') {
             return Err(bad("is not HOST:PORT"));
         }

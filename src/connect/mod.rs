@@ -5,8 +5,11 @@
 //! [`crate::etcd`] a [`Target`] per member that can open a stream.
 
 pub mod direct;
+pub mod error;
 pub mod kube;
 pub mod tls;
+
+pub use error::Error;
 
 use std::fmt;
 use std::future::Future;
@@ -79,6 +82,8 @@ impl<S> Recording<S> {
                     let copy =
                         if let Some(tls) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
                             io::Error::new(e.kind(), tls.clone())
+                        } else if let Some(ours) = inner.and_then(|i| i.downcast_ref::<Error>()) {
+                            io::Error::new(e.kind(), ours.clone())
                         } else if let Some(ours) =
                             inner.and_then(|i| i.downcast_ref::<crate::error::Error>())
                         {
@@ -134,14 +139,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
     }
 }
 
-/// A failed dial in the user's terms: a dialer's own [`Error`] when it gave
-/// one (pod not Running, port-forward forbidden), else the I/O error.
+/// A failed dial in the user's terms: a dialer's own explanation when it
+/// gave one (pod not Running, port-forward forbidden), else the I/O error
+/// classified.
 pub fn dial_error(err: io::Error) -> crate::error::Error {
-    use crate::error::{Error, Kind};
-    match err.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
-        Some(ours) => ours.clone(),
-        None => Error::new(Kind::Unavailable, err.to_string()),
-    }
+    let kind = err.kind();
+    error::classify(&err)
+        .unwrap_or_else(|| Error::Io {
+            kind,
+            detail: err.to_string(),
+        })
+        .into()
 }
 
 /// Which PEM of the material.

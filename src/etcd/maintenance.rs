@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use etcd_client::{AlarmAction, AlarmOptions, AlarmType, CompactionOptions};
 
-use super::EtcdClient;
-use crate::error::{Error, Kind, Result};
+use super::{EtcdClient, Result};
+use crate::error::{Error, Kind};
 
 /// Defragment the member `client` talks to, waiting up to `timeout`.
 pub async fn defragment(client: &EtcdClient, timeout: Duration) -> Result<()> {
@@ -42,7 +42,7 @@ pub async fn compact(
     revision: i64,
     physical: bool,
     timeout: Duration,
-) -> Result<()> {
+) -> crate::error::Result<()> {
     let mut kv = client.kv();
     let mut opts = CompactionOptions::new();
     if physical {
@@ -53,15 +53,15 @@ pub async fn compact(
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if e.message.contains("already been compacted") => Err(Error::new(
+        Err(super::Error::Compacted) => Err(Error::new(
             Kind::Refused,
             format!("revision {revision} is already compacted"),
         )
         .with_hint("nothing to do: pick a newer revision, or omit REV for the current one")),
-        Err(e) if e.message.contains("future revision") => Err(Error::usage(format!(
+        Err(super::Error::FutureRevision) => Err(Error::usage(format!(
             "revision {revision} is newer than the current revision"
         ))),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -3,8 +3,8 @@
 
 use etcd_client::MemberAddOptions;
 
+use super::Result;
 use super::{EtcdClient, Member};
-use crate::error::Result;
 
 /// Add a member that does not vote yet (a learner) with the given peer URLs;
 /// returns the new member's id and the member list after the change.
@@ -31,19 +31,4 @@ pub async fn promote(client: &EtcdClient, id: u64) -> Result<()> {
 pub async fn remove(client: &EtcdClient, id: u64) -> Result<()> {
     let mut c = client.cluster();
     client.call(c.member_remove(id)).await.map(|_| ())
-}
-
-/// Refusals etcd lifts by itself after a moment: the cluster was just
-/// changed and a peer has not connected yet, or the learner is still behind.
-pub fn is_transient_refusal(message: &str) -> bool {
-    [
-        "unhealthy cluster",
-        "too many learner members",
-        "not in sync with leader",
-        "leader changed",
-        "request timed out",
-        "no leader",
-    ]
-    .iter()
-    .any(|s| message.contains(s))
 }

@@ -3,6 +3,7 @@
 //! Everything here talks to etcd and returns data; nothing prints.
 
 pub mod client;
+pub mod error;
 pub mod maintenance;
 pub mod membership;
 pub mod readers;
@@ -13,11 +14,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use client::{ConnectSettings, EtcdClient};
+pub use error::{classify, classify_stream, Error, Result};
 pub use readers::Readers;
 pub use survey::{MemberView, Survey};
 
 use crate::connect::Target;
-use crate::error::{Error, Result};
 
 /// Member ids are 64-bit and exceed JSON's safe integers: we show them as
 /// 16-digit lowercase hex everywhere, as etcd's logs do.
@@ -143,10 +144,10 @@ pub async fn health_check(client: &EtcdClient) -> Result<Duration> {
     match client.call(kv.get("health", None)).await {
         Ok(_) => Ok(start.elapsed()),
         // Permission denied on the key still proves the quorum answered.
-        Err(e) if e.message.contains("permission denied") => Ok(start.elapsed()),
+        Err(Error::PermissionDenied) => Ok(start.elapsed()),
         // A learner serves no linearizable reads; a serializable one shows
         // it is up and applying.
-        Err(e) if e.message.contains("not supported for learner") => {
+        Err(Error::NotSupportedForLearner) => {
             let opts = etcd_client::GetOptions::new().with_serializable();
             client.call(kv.get("health", Some(opts))).await?;
             Ok(start.elapsed())
@@ -159,12 +160,15 @@ pub async fn health_check(client: &EtcdClient) -> Result<Duration> {
 pub async fn connect_all(
     targets: &[Target],
     settings: &ConnectSettings,
-) -> Vec<Result<EtcdClient>> {
+) -> Vec<crate::error::Result<EtcdClient>> {
     futures::future::join_all(targets.iter().map(|t| EtcdClient::connect(t, settings))).await
 }
 
 /// Connect to the first target that answers, for cluster-wide reads.
-pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Result<EtcdClient> {
+pub async fn connect_any(
+    targets: &[Target],
+    settings: &ConnectSettings,
+) -> crate::error::Result<EtcdClient> {
     connect_any_index(targets, settings).await.map(|(_, c)| c)
 }
 
@@ -172,8 +176,8 @@ pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Resu
 pub async fn connect_any_index(
     targets: &[Target],
     settings: &ConnectSettings,
-) -> Result<(usize, EtcdClient)> {
-    let mut first_err: Option<Error> = None;
+) -> crate::error::Result<(usize, EtcdClient)> {
+    let mut first_err: Option<crate::error::Error> = None;
     for (i, t) in targets.iter().enumerate() {
         match EtcdClient::connect(t, settings).await {
             Ok(c) => return Ok((i, c)),
@@ -182,7 +186,7 @@ pub async fn connect_any_index(
             }
         }
     }
-    Err(first_err.unwrap_or_else(|| Error::usage("no etcd endpoint to connect to")))
+    Err(first_err.unwrap_or_else(|| crate::error::Error::usage("no etcd endpoint to connect to")))
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ impl Survey {
                             target: t.clone(),
                             client: Some(client),
                             status: None,
-                            error: Some(e),
+                            error: Some(e.into()),
                         },
                     },
                 }

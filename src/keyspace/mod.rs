@@ -9,9 +9,12 @@ pub mod custom;
 pub mod decode;
 pub mod diff;
 pub mod edit;
+pub mod error;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stats;
 pub mod watch;
+
+pub use error::Error;

@@ -31,6 +31,31 @@ pub enum Pattern {
     Regex(Regex),
 }
 
+/// A bad regex on one line: regex draws the pattern and a caret over
+/// several; its parser says what and where as data.
+fn regex_error(text: &str, err: &regex::Error) -> Error {
+    let parsed = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(text);
+    let why = match parsed {
+        Err(regex_syntax::Error::Parse(e)) => {
+            format!("{} (at character {})", e.kind(), e.span().start.column)
+        }
+        Err(regex_syntax::Error::Translate(e)) => {
+            format!("{} (at character {})", e.kind(), e.span().start.column)
+        }
+        // Parsed, yet refused: too big once compiled, which regex says in
+        // one line.
+        _ => err.to_string().replace('\n', " "),
+    };
+    Error::usage(format!(
+        "`{}` is not a valid regular expression: {why}",
+        text.escape_debug()
+    ))
+    .with_hint("regular expressions follow Rust's regex syntax (https://docs.rs/regex)")
+}
+
 /// Whether a pattern is a glob rather than a plain substring.
 pub fn is_glob(text: &str) -> bool {
     text.contains(['*', '?', '['])
@@ -43,9 +68,9 @@ impl Pattern {
                 .with_hint("`kubectl etcd ls` lists every key"));
         }
         if regex {
-            return Regex::new(text).map(Pattern::Regex).map_err(|e| {
-                Error::usage(format!("`{text}` is not a valid regular expression: {e}"))
-            });
+            return Regex::new(text)
+                .map(Pattern::Regex)
+                .map_err(|e| regex_error(text, &e));
         }
         if is_glob(text) {
             return GlobBuilder::new(text)

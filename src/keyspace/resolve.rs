@@ -63,6 +63,8 @@ impl<'a> Resolver<'a> {
                 |page| {
                     match page {
                         Page::Restart { .. } => found.clear(),
+                        // Only listings resume.
+                        Page::Resumed { .. } => {}
                         Page::Keys(kvs) => {
                             for kv in kvs {
                                 if let Some(t) = crd_type(kv.value()) {

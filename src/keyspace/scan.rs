@@ -3,8 +3,16 @@
 //!
 //! A scan pins the current revision with one read (linearizable unless
 //! `--consistency s`) and reads every page at it, so it sees one consistent
-//! keyspace. If that revision is compacted away mid-scan, the scan restarts
-//! once at the current revision and tells its visitor to reset.
+//! keyspace. If that revision is compacted away mid-scan, an aggregating
+//! scan restarts once at the current revision and tells its visitor to
+//! reset; a listing ([`ScanOptions::resuming`]) goes on at the current
+//! revision after the last key its visitor received of each piece, so no
+//! row is shown twice.
+//!
+//! Pages of values are bounded by bytes, the first included: the first
+//! page of a piece assumes etcd's largest values, later ones go by the
+//! largest value just seen. A response the client still refuses as too
+//! large is asked again half as long.
 //!
 //! Speed comes from two things:
 //! - The range is cut into pieces at the built-in types' prefixes, and the
@@ -26,10 +34,27 @@ use etcd_client::{GetOptions, GetResponse, KeyValue};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::error::Error as ScanError;
 use super::plan;
-use crate::error::{Error, Kind, Result};
+use crate::error::Result;
 use crate::etcd::maintenance::current_revision;
-use crate::etcd::{EtcdClient, Readers};
+use crate::etcd::{self, EtcdClient, Readers};
+
+/// The largest value etcd stores by default (`--max-request-bytes`): what
+/// the first page of a piece assumes each key may weigh, until its keys
+/// say otherwise.
+const ASSUMED_VALUE: usize = 1536 * 1024;
+
+/// What a scan does when its revision is compacted away mid-scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnCompaction {
+    /// Forget everything and read it all again at the current revision
+    /// (counts and sizes must come from one revision).
+    Restart,
+    /// Go on after the last key the visitor received, at the current
+    /// revision: a listing never shows a row twice.
+    Resume,
+}
 
 /// How a scan reads.
 #[derive(Debug, Clone, Copy)]
@@ -40,13 +65,17 @@ pub struct ScanOptions {
     pub revision: i64,
     /// Serializable reads: answered by the member alone, without quorum.
     pub serializable: bool,
-    /// Keys per page to start with.
+    /// Keys per page at most.
     pub page_keys: i64,
-    /// Pages of values shrink until they hold about this many bytes.
+    /// Pages of values hold about this many bytes: the first page of a
+    /// piece assumes the largest values etcd allows, later ones go by the
+    /// largest value seen in the page before.
     pub page_bytes: usize,
     /// Pages reach the visitor in key order. Without it, pieces are visited
     /// as they arrive (see [`scan_pieces`]), which keeps every reader busy.
     pub ordered: bool,
+    /// What a compaction mid-scan does.
+    pub on_compaction: OnCompaction,
 }
 
 impl ScanOptions {
@@ -62,6 +91,7 @@ impl ScanOptions {
             page_keys: 50_000,
             page_bytes: usize::MAX,
             ordered: true,
+            on_compaction: OnCompaction::Restart,
         }
     }
 
@@ -74,12 +104,20 @@ impl ScanOptions {
             // A few pages per reader and one being visited are held.
             page_bytes: 8 * 1024 * 1024,
             ordered: true,
+            on_compaction: OnCompaction::Restart,
         }
     }
 
     /// Any order will do: the visitor only aggregates.
     pub fn unordered(mut self) -> ScanOptions {
         self.ordered = false;
+        self
+    }
+
+    /// A listing: after a compaction mid-scan, go on after the last key
+    /// shown rather than show every row again.
+    pub fn resuming(mut self) -> ScanOptions {
+        self.on_compaction = OnCompaction::Resume;
         self
     }
 
@@ -93,6 +131,27 @@ impl ScanOptions {
             1
         }
     }
+
+    /// The first page's size: as many of the largest values etcd allows
+    /// as fit the byte budget.
+    fn first_limit(&self) -> i64 {
+        if self.keys_only {
+            return self.page_keys.max(1);
+        }
+        let fit = (self.page_bytes / ASSUMED_VALUE).max(1) as i64;
+        fit.clamp(1, self.page_keys.max(1))
+    }
+
+    /// The next page's size after a page whose largest key and value took
+    /// `largest` bytes: what fits the budget, growing at most twofold.
+    fn next_limit(&self, limit: i64, largest: usize) -> i64 {
+        if self.keys_only {
+            return limit;
+        }
+        let fit = (self.page_bytes / largest.max(1)).max(1) as i64;
+        fit.min(limit.saturating_mul(2))
+            .clamp(1, self.page_keys.max(1))
+    }
 }
 
 /// What the visitor is told.
@@ -100,14 +159,55 @@ pub enum Page<'a> {
     /// Keys in order; the slice is dropped after the call.
     Keys(&'a [KeyValue]),
     /// Forget what was seen: the revision was compacted mid-scan and the
-    /// scan starts again at revision `now`.
+    /// scan starts again at revision `now` ([`OnCompaction::Restart`]).
     Restart { now: i64 },
+    /// Revision `was` was compacted mid-scan; the scan goes on after the
+    /// last key delivered, at revision `now` ([`OnCompaction::Resume`]).
+    Resumed {
+        was: i64,
+        now: i64,
+        /// The last key delivered before, in an ordered scan.
+        after: Option<Vec<u8>>,
+        /// Whether any key was delivered before.
+        delivered: bool,
+    },
+}
+
+impl Page<'_> {
+    /// What a listing says on stderr when told [`Page::Resumed`] (or
+    /// [`Page::Restart`]); `None` for keys.
+    pub fn notice(&self) -> Option<String> {
+        match self {
+            Page::Keys(_) => None,
+            Page::Restart { now } => Some(format!(
+                "the scan's revision was compacted: starting again at revision {now}"
+            )),
+            Page::Resumed {
+                was,
+                now,
+                after,
+                delivered,
+            } => Some(match (after, delivered) {
+                (Some(key), _) => format!(
+                    "revision {was} was compacted during the scan: going on after `{}` at revision {now}",
+                    String::from_utf8_lossy(key).escape_debug()
+                ),
+                (None, true) => format!(
+                    "revision {was} was compacted during the scan: going on after the keys shown, at revision {now}"
+                ),
+                (None, false) => format!(
+                    "revision {was} was compacted before the first key: reading at revision {now}"
+                ),
+            }),
+        }
+    }
 }
 
 /// The outcome of a scan.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanSummary {
-    /// The revision every page was read at.
+    /// The revision every page was read at (the last one, if the scan
+    /// resumed at a newer one).
     pub revision: i64,
     pub keys: u64,
 }
@@ -145,11 +245,31 @@ where
     .await
 }
 
+/// How far the visitor got in one piece.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Progress {
+    Fresh,
+    After(Vec<u8>),
+    Done,
+}
+
+/// Why one pass of a scan stopped.
+enum Stopped {
+    /// A read failed.
+    Read(ScanError),
+    /// The visitor returned an error.
+    Visitor(crate::error::Error),
+}
+
+/// How many compactions a resuming scan goes on after. Each must have let
+/// it advance; this bounds a scan that something compacts over and over.
+const MAX_RESUMES: u32 = 100;
+
 /// The scan itself, over several ranges (in order, not overlapping) at one
 /// revision. `visit` also learns which piece (numbered in key
 /// order) each page belongs to, and is told `None` when a piece is done,
 /// so an unordered scan's visitor can put what it prints back in order
-/// (see `search`).
+/// (see `search`). Piece numbers stay the same across a resume.
 pub async fn scan_pieces<F>(
     readers: &Readers,
     prefix: &str,
@@ -160,48 +280,103 @@ pub async fn scan_pieces<F>(
 where
     F: FnMut(usize, Option<Page<'_>>) -> Result<()>,
 {
-    let mut restarted = false;
+    let pieces: Vec<(Vec<u8>, Vec<u8>)> = ranges
+        .iter()
+        .flat_map(|(start, end)| plan::cut(start, end, prefix))
+        .map(|p| (p.start, p.end))
+        .collect();
+    let mut progress = vec![Progress::Fresh; pieces.len()];
+    let mut summary = ScanSummary::default();
+    let mut compactions = 0u32;
+    // The last key delivered, in key order (ordered scans), for the notice.
+    let mut last_key: Option<Vec<u8>> = None;
     loop {
-        match scan_once(readers, prefix, ranges, opts, &mut visit).await {
-            Err(e) if is_compacted(&e) && !restarted && opts.revision == 0 => {
-                restarted = true;
-                let now = current_revision(readers.primary(), opts.serializable).await?;
-                visit(0, Some(Page::Restart { now }))?;
+        let before = progress.clone();
+        let outcome = scan_once(
+            readers,
+            &pieces,
+            &mut progress,
+            &mut summary,
+            &mut last_key,
+            opts,
+            &mut visit,
+        )
+        .await;
+        match outcome {
+            Ok(()) => return Ok(summary),
+            Err(Stopped::Visitor(e)) => return Err(e),
+            Err(Stopped::Read(ScanError::Etcd(etcd::Error::Compacted))) if opts.revision == 0 => {
+                compactions += 1;
+                let was = summary.revision;
+                let now = current_revision(readers.primary(), opts.serializable)
+                    .await
+                    .map_err(ScanError::Etcd)?;
+                match opts.on_compaction {
+                    OnCompaction::Restart if compactions > 1 => {
+                        return Err(ScanError::CompactedRepeatedly { times: compactions }.into())
+                    }
+                    OnCompaction::Restart => {
+                        progress.fill(Progress::Fresh);
+                        summary.keys = 0;
+                        visit(0, Some(Page::Restart { now }))?;
+                    }
+                    // Each resume must have moved on, or the next
+                    // compaction would only repeat this one.
+                    OnCompaction::Resume if compactions > MAX_RESUMES || before == progress => {
+                        return Err(ScanError::CompactedRepeatedly { times: compactions }.into())
+                    }
+                    OnCompaction::Resume => {
+                        let after = if opts.ordered { last_key.clone() } else { None };
+                        let delivered = progress.iter().any(|p| *p != Progress::Fresh);
+                        visit(
+                            0,
+                            Some(Page::Resumed {
+                                was,
+                                now,
+                                after,
+                                delivered,
+                            }),
+                        )?;
+                    }
+                }
             }
-            Err(e) if is_compacted(&e) => {
-                return Err(Error::new(
-                    Kind::Data,
-                    format!("revision {} has been compacted", opts.revision.max(0)),
-                )
-                .with_hint("read at a newer --revision, or without one"));
+            Err(Stopped::Read(ScanError::Etcd(etcd::Error::Compacted))) => {
+                return Err(ScanError::Compacted {
+                    revision: opts.revision,
+                }
+                .into());
             }
-            other => return other,
+            Err(Stopped::Read(ScanError::Etcd(etcd::Error::FutureRevision))) => {
+                let current = current_revision(readers.primary(), opts.serializable)
+                    .await
+                    .map_err(ScanError::Etcd)?;
+                return Err(ScanError::FutureRevision {
+                    revision: opts.revision,
+                    current,
+                }
+                .into());
+            }
+            Err(Stopped::Read(e)) => return Err(e.into()),
         }
     }
 }
 
 /// A linearizable read that got no answer: without quorum none will, but
 /// each member can still say what it holds.
-pub fn suggest_serializable(e: Error, serializable: bool) -> Error {
-    if serializable || e.kind != Kind::Unavailable {
-        return e;
+pub fn suggest_serializable(e: etcd::Error, serializable: bool) -> crate::error::Error {
+    if serializable {
+        e.into()
+    } else {
+        ScanError::NoQuorumRead(e).into()
     }
-    e.with_hint(
-        "the cluster may have lost quorum: --consistency s reads what the member holds \
-         (possibly stale), or raise --command-timeout to wait longer",
-    )
-}
-
-fn is_compacted(e: &Error) -> bool {
-    e.message.contains("required revision has been compacted")
 }
 
 /// What a reader sends: a page of a piece, or `None` when the piece is done.
-type Delivery = (usize, Result<Option<Vec<KeyValue>>>);
+type Delivery = (usize, std::result::Result<Option<Vec<KeyValue>>, ScanError>);
 
-/// The pieces of one scan and who reads which.
+/// The pieces of one pass and who reads which: `(number, start, end)`.
 struct Work {
-    pieces: Vec<(Vec<u8>, Vec<u8>)>,
+    pieces: Vec<(usize, Vec<u8>, Vec<u8>)>,
     next: AtomicUsize,
     /// Where each piece's pages go: its own channel when ordered, one
     /// shared channel when not.
@@ -210,13 +385,17 @@ struct Work {
     opts: ScanOptions,
 }
 
+/// One pass over the pieces not done yet, at one revision, each from after
+/// the last key the visitor received of it.
 async fn scan_once<F>(
     readers: &Readers,
-    prefix: &str,
-    ranges: &[(Vec<u8>, Vec<u8>)],
+    all: &[(Vec<u8>, Vec<u8>)],
+    progress: &mut [Progress],
+    summary: &mut ScanSummary,
+    last_key: &mut Option<Vec<u8>>,
     opts: ScanOptions,
     visit: &mut F,
-) -> Result<ScanSummary>
+) -> std::result::Result<(), Stopped>
 where
     F: FnMut(usize, Option<Page<'_>>) -> Result<()>,
 {
@@ -224,16 +403,31 @@ where
     // quorum fails here, before it reads anything stale.
     let current = current_revision(readers.primary(), opts.serializable)
         .await
-        .map_err(|e| suggest_serializable(e, opts.serializable))?;
+        .map_err(|e| {
+            if opts.serializable {
+                Stopped::Read(ScanError::Etcd(e))
+            } else {
+                Stopped::Read(ScanError::NoQuorumRead(e))
+            }
+        })?;
     let revision = if opts.revision > 0 {
         opts.revision
     } else {
         current
     };
-    let pieces: Vec<(Vec<u8>, Vec<u8>)> = ranges
+    summary.revision = revision;
+    let pieces: Vec<(usize, Vec<u8>, Vec<u8>)> = all
         .iter()
-        .flat_map(|(start, end)| plan::cut(start, end, prefix))
-        .map(|p| (p.start, p.end))
+        .enumerate()
+        .filter_map(|(i, (start, end))| match &progress[i] {
+            Progress::Done => None,
+            Progress::Fresh => Some((i, start.clone(), end.clone())),
+            Progress::After(key) => {
+                let mut from = key.clone();
+                from.push(0);
+                Some((i, from, end.clone()))
+            }
+        })
         .collect();
     let count = pieces.len();
     let workers = readers.members().max(2);
@@ -272,37 +466,39 @@ where
     // pieces were left untaken.
     drop(work);
 
-    let mut summary = ScanSummary {
-        revision,
-        ..ScanSummary::default()
-    };
     let mut done = 0;
     let mut channel = 0;
     while done < count {
         let Some(pages) = receivers.get_mut(channel) else {
             break;
         };
-        let (piece, delivery) = pages.recv().await.ok_or_else(|| {
-            Error::new(
-                Kind::Other,
-                "a reader stopped before the end of its part of the scan",
-            )
-        })?;
-        match delivery? {
+        let (piece, delivery) = pages
+            .recv()
+            .await
+            .ok_or(Stopped::Read(ScanError::ReaderStopped))?;
+        match delivery.map_err(Stopped::Read)? {
             Some(kvs) => {
                 summary.keys += kvs.len() as u64;
-                visit(piece, Some(Page::Keys(&kvs)))?;
+                visit(piece, Some(Page::Keys(&kvs))).map_err(Stopped::Visitor)?;
+                // Recorded once the visitor has it: a resume starts after.
+                if let Some(last) = kvs.last() {
+                    progress[piece] = Progress::After(last.key().to_vec());
+                    if opts.ordered {
+                        *last_key = Some(last.key().to_vec());
+                    }
+                }
             }
             None => {
                 done += 1;
                 if opts.ordered {
                     channel += 1;
                 }
-                visit(piece, None)?;
+                progress[piece] = Progress::Done;
+                visit(piece, None).map_err(Stopped::Visitor)?;
             }
         }
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// Take pieces in order until none are left.
@@ -322,11 +518,11 @@ async fn read_pieces(mut client: EtcdClient, mut fallback: Option<EtcdClient>, w
             .ok()
             .and_then(|mut s| s.get_mut(index).and_then(Option::take));
         let Some(sender) = sender else { return };
-        let (start, end) = &work.pieces[index];
+        let (number, start, end) = &work.pieces[index];
         let outcome = read_piece(
             &mut client,
             &mut fallback,
-            index,
+            *number,
             start,
             end,
             &work,
@@ -334,8 +530,8 @@ async fn read_pieces(mut client: EtcdClient, mut fallback: Option<EtcdClient>, w
         )
         .await;
         let delivered = match outcome {
-            Ok(()) => sender.send((index, Ok(None))).await,
-            Err(Stop::Failed(e)) => sender.send((index, Err(e))).await,
+            Ok(()) => sender.send((*number, Ok(None))).await,
+            Err(Stop::Failed(e)) => sender.send((*number, Err(e))).await,
             Err(Stop::VisitorGone) => return,
         };
         if delivered.is_err() {
@@ -345,7 +541,7 @@ async fn read_pieces(mut client: EtcdClient, mut fallback: Option<EtcdClient>, w
 }
 
 enum Stop {
-    Failed(Error),
+    Failed(ScanError),
     VisitorGone,
 }
 
@@ -353,39 +549,48 @@ enum Stop {
 async fn read_piece(
     client: &mut EtcdClient,
     fallback: &mut Option<EtcdClient>,
-    index: usize,
+    number: usize,
     start: &[u8],
     end: &[u8],
     work: &Work,
     sender: &mpsc::Sender<Delivery>,
 ) -> std::result::Result<(), Stop> {
     let opts = work.opts;
-    let mut limit = opts.page_keys.max(1);
+    let mut limit = opts.first_limit();
     let mut plan = PiecePages::new(start, end);
     loop {
         let (from, to) = plan.range();
         let mut resp = match get_page(client, from, to, limit, work).await {
             Ok(r) => r,
+            // Too large for the client: the same page, half as long.
+            Err(etcd::Error::ResponseTooLarge(_)) if limit > 1 => {
+                limit = (limit / 2).max(1);
+                continue;
+            }
+            Err(etcd::Error::ResponseTooLarge(_)) => {
+                return Err(Stop::Failed(ScanError::ValueTooLarge {
+                    key: String::from_utf8_lossy(from).escape_debug().to_string(),
+                    limit: etcd::client::max_response(),
+                }))
+            }
+            // Compaction is the same on every member; anything else (a
+            // follower behind the pinned revision, gone) may not be.
+            Err(e @ etcd::Error::Compacted) => return Err(Stop::Failed(e.into())),
             Err(e) => match fallback.take() {
                 Some(primary) => {
                     *client = primary;
-                    get_page(client, from, to, limit, work)
-                        .await
-                        .map_err(Stop::Failed)?
+                    continue;
                 }
-                None => return Err(Stop::Failed(e)),
+                None => return Err(Stop::Failed(e.into())),
             },
         };
         let kvs = resp.take_kvs();
-        if !opts.keys_only {
-            // Keep pages near the byte budget whatever the value sizes.
-            let bytes: usize = kvs.iter().map(|kv| kv.key().len() + kv.value().len()).sum();
-            if bytes > opts.page_bytes && limit > 1 {
-                limit = (limit / 2).max(1);
-            } else if bytes < opts.page_bytes / 4 && limit < opts.page_keys {
-                limit = (limit * 2).min(opts.page_keys);
-            }
-        }
+        let largest = kvs
+            .iter()
+            .map(|kv| kv.key().len() + kv.value().len())
+            .max()
+            .unwrap_or(0);
+        limit = opts.next_limit(limit, largest);
         let more = plan.advance(
             Response {
                 first: kvs.first().map(KeyValue::key),
@@ -396,7 +601,7 @@ async fn read_piece(
             },
             limit as usize,
         );
-        if sender.send((index, Ok(Some(kvs)))).await.is_err() {
+        if sender.send((number, Ok(Some(kvs)))).await.is_err() {
             return Err(Stop::VisitorGone);
         }
         if !more {
@@ -488,7 +693,7 @@ async fn get_page(
     to: &[u8],
     limit: i64,
     work: &Work,
-) -> Result<GetResponse> {
+) -> etcd::Result<GetResponse> {
     // Serializable: the pinned revision is committed and applied wherever
     // it is answered, so no request needs another quorum round.
     let mut o = GetOptions::new()
@@ -683,6 +888,30 @@ mod tests {
                 "to the keyspace's end, pages of {want}"
             );
         }
+    }
+
+    #[test]
+    fn value_pages_are_bounded_by_bytes_from_the_first_one() {
+        let opts = ScanOptions::values();
+        // The first page: as many of etcd's largest values as fit 8 MiB.
+        let first = opts.first_limit();
+        assert_eq!(first, 5);
+        assert!(first as usize * ASSUMED_VALUE <= opts.page_bytes);
+        // Small values: the page grows, at most twofold, up to page_keys.
+        let mut limit = first;
+        for _ in 0..20 {
+            limit = opts.next_limit(limit, 2_000);
+        }
+        assert_eq!(limit, opts.page_keys);
+        assert_eq!(opts.next_limit(10, 100), 20, "at most twofold");
+        // Then a page of 1.5 MiB values: straight back within the budget.
+        let limit = opts.next_limit(limit, ASSUMED_VALUE);
+        assert!(limit as usize * ASSUMED_VALUE <= opts.page_bytes, "{limit}");
+        // A value larger than the whole budget: one key per page.
+        assert_eq!(opts.next_limit(limit, 20 * 1024 * 1024), 1);
+        // Keys only: count-bounded as before.
+        let keys = ScanOptions::keys_only();
+        assert_eq!(keys.first_limit(), keys.page_keys);
     }
 
     #[test]

@@ -407,7 +407,10 @@ fn cancelled(resp: &etcd_client::WatchResponse, next: i64) -> Error {
         ));
     }
     let reason = resp.cancel_reason().trim_start_matches("etcdserver: ");
-    if reason.contains("permission denied") {
+    if matches!(
+        crate::etcd::error::from_reason(reason),
+        Some(crate::etcd::Error::PermissionDenied)
+    ) {
         return Error::new(Kind::Auth, "permission denied for this watch")
             .with_hint("use a user allowed to read this key range");
     }

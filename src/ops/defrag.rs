@@ -232,10 +232,6 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// etcd up to at least 3.6 answers Defragment on a learner with this; the
-/// learner is then passed over, not a reason to stop the run.
-pub const LEARNER_REFUSED: &str = "rpc not supported for learner";
-
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StopReason {
@@ -274,7 +270,10 @@ pub async fn execute(
         }
         match one(step, targets, settings, opts, pacing, interrupt, note).await {
             Ok(d) => done.push(d),
-            Err(e) if step.role == Role::Learner && e.message.contains(LEARNER_REFUSED) => {
+            Err(e)
+                if step.role == Role::Learner
+                    && matches!(e.etcd(), Some(crate::etcd::Error::NotSupportedForLearner)) =>
+            {
                 note(format!(
                     "`{}` is a learner and this etcd does not defragment learners: skipped",
                     step.name

@@ -116,16 +116,14 @@ impl Shell {
     }
 
     pub fn json<T: Serialize + ?Sized>(&mut self, data: &T) -> Result<()> {
-        serde_json::to_writer_pretty(&mut self.out, data)
-            .map_err(|e| Error::new(Kind::Io, format!("writing json: {e}")))?;
+        serde_json::to_writer_pretty(&mut self.out, data).map_err(|e| Error::writing("json", e))?;
         writeln!(self.out)?;
         Ok(())
     }
 
     /// One compact JSON document per line (`ls`, `watch`, `get --all`).
     pub fn json_line<T: Serialize + ?Sized>(&mut self, data: &T) -> Result<()> {
-        serde_json::to_writer(&mut self.out, data)
-            .map_err(|e| Error::new(Kind::Io, format!("writing json: {e}")))?;
+        serde_json::to_writer(&mut self.out, data).map_err(|e| Error::writing("json", e))?;
         writeln!(self.out)?;
         Ok(())
     }

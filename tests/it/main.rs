@@ -11,6 +11,7 @@ mod support;
 
 mod analytics;
 mod concurrency;
+mod errors;
 mod foundation;
 mod harness;
 mod keyspace;

@@ -471,17 +471,26 @@ async fn read_by_exec(kube: &Kube, pod: &EtcdPod, path: &str) -> Result<Vec<u8>>
             None => None,
         }
     });
-    // The exec status is a metav1 Status: `Success` or `Failure`.
+    // The exec status is a metav1 Status: `Success` or `Failure`; a
+    // command that ran and failed carries an `ExitCode` cause.
     let failed = status
         .as_ref()
         .is_some_and(|s| s.status.as_deref() == Some("Failure"));
+    let ran = status.as_ref().is_some_and(|s| {
+        s.reason.as_deref() == Some("NonZeroExitCode")
+            || s.details
+                .as_ref()
+                .and_then(|d| d.causes.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.reason.as_deref() == Some("ExitCode")))
+    });
     if failed || out.is_empty() {
         let why = status
             .and_then(|s| s.message)
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| String::from_utf8_lossy(&err).trim().to_string());
-        let why = if why.contains("executable file not found") {
-            "the container has no `cat` to run (a distroless image)".to_string()
+        let why = if failed && !ran {
+            // Refused before it ran: the runtime's own words follow.
+            format!("the container has no `cat` to run (a distroless image), or could not start it: {why}")
         } else if why.is_empty() {
             "no output".to_string()
         } else {

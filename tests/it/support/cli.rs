@@ -31,3 +31,13 @@ pub fn code(o: &Output) -> i32 {
         .code()
         .expect("kubectl-etcd exited with a code, not a signal")
 }
+
+/// Run the plugin with `--endpoints` of `c` and `args`.
+pub fn run_on(c: &super::Cluster, args: &[&str]) -> Output {
+    plugin()
+        .arg("--endpoints")
+        .arg(c.endpoints())
+        .args(args)
+        .output()
+        .expect("run kubectl-etcd")
+}
