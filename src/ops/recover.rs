@@ -941,6 +941,8 @@ pub async fn count_types(
                     }
                 }
                 Page::Restart { .. } => counts.clear(),
+                // Keys per type stay right when a scan resumes.
+                Page::Resumed { .. } => {}
             }
             Ok(())
         },
@@ -1337,7 +1339,7 @@ async fn check_survivor(cluster: &Cluster, survivor: &str, alone: bool) -> Resul
             format!("the member list is still [{}]", names.join(", ")),
         ));
     }
-    etcd::maintenance::current_revision(&client, false).await
+    Ok(etcd::maintenance::current_revision(&client, false).await?)
 }
 
 fn file_sha256(p: &Path) -> Result<Vec<u8>> {
