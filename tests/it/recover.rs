@@ -426,3 +426,100 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
     let health = output_text(&c.ctl().run(&["endpoint", "health"]));
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
 }
+
+#[test]
+fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..10 {
+        c.put(&format!("k{i}"), "v");
+    }
+    c.kill(1);
+    c.kill(2);
+    std::fs::remove_dir_all(data_dir(&c, 1)).unwrap();
+    std::fs::remove_dir_all(data_dir(&c, 2)).unwrap();
+    let pid = c.member(0).pid().unwrap().to_string();
+    let dir = data_dir(&c, 0);
+    let eps = c.endpoints();
+    let args = [
+        "--endpoints",
+        &eps,
+        "recover",
+        "--local",
+        "--pid",
+        &pid,
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--no-grow",
+        "--wait",
+        "60s",
+        "--yes",
+    ];
+    let mut child = plugin()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let pipe = child.stderr.take().unwrap();
+    let reader = thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    // Ctrl-C as soon as etcd was started with the flag.
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                let forced = l.starts_with("step 5/");
+                seen.push(l);
+                if forced {
+                    break;
+                }
+            }
+            Err(_) => panic!("no forced start:\n{}", seen.join("\n")),
+        }
+    }
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(rx.try_iter());
+    let err = seen.join("\n");
+    let forced = etcd_on(&dir);
+    let mut guard = KillOnDrop(forced.iter().map(|f| f.0).collect());
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("interrupted (Ctrl-C)"), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    // What it says about the flag is what runs.
+    let (_, argv) = forced.expect("the forced etcd runs");
+    assert_eq!(
+        err.contains("etcd runs with --force-new-cluster now"),
+        argv.iter().any(|a| a == "--force-new-cluster"),
+        "{err}\n{argv:?}"
+    );
+    assert!(PathBuf::from(format!("{}.recover.json", dir.display())).is_file());
+
+    // The same command again resumes and ends with the flag removed.
+    let out = plugin().args(args).stdin(Stdio::null()).output().unwrap();
+    let again = etcd_on(&dir);
+    guard.0.extend(again.iter().map(|a| a.0));
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(stderr(&out).contains("resuming"), "{}", output_text(&out));
+    let (_, argv) = again.expect("etcd runs after the re-run");
+    assert!(
+        !argv.iter().any(|a| a.contains("force-new-cluster")),
+        "{argv:?}"
+    );
+    assert_eq!(member_names(&c, 0), ["m0"]);
+    c.ctl().endpoint(0).ok(&["put", "after", "1"]);
+    assert_eq!(c.get_from(0, "k9").as_deref(), Some("v"));
+}
