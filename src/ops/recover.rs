@@ -904,6 +904,7 @@ pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surve
     }
     let voters = if voters == 0 { members.len() } else { voters };
     members.sort_by(|a, b| a.name.cmp(&b.name));
+    candidates.sort_by(|a, b| a.name.cmp(&b.name));
     Surveyed {
         candidates,
         members,
