@@ -223,6 +223,28 @@ pub enum Command {
     /// Resumes after a lost member or leader change without missing or
     /// repeating events.
     Watch(commands::watch::Args),
+    /// Hand leadership to another voting member, e.g. before draining the leader's node (writes; confirms).
+    ///
+    /// --to names the member (name or 16-hex id); by default the healthiest
+    /// voting follower with the highest applied index. Refuses a learner, a
+    /// member that does not answer or lags, and a cluster without a leader
+    /// (exit 4). Waits until every member reports the new leader.
+    MoveLeader(commands::move_leader::Args),
+    /// Every retained version of one object, newest first: who changed it, when, and what.
+    ///
+    /// Revision, time and manager of each change (from the managedFields
+    /// entry whose time changed), the operation, and the field diff from the
+    /// version before. One read per version, not a scan; stops at the
+    /// compacted revision and says how far back it went.
+    History(commands::history::Args),
+    /// Who is writing to etcd right now: writes per second per type, namespace, manager or key.
+    ///
+    /// One watch on the prefix, refreshed in place every --interval on a
+    /// terminal; one JSON line per interval on a pipe or with -o json.
+    /// `--by manager` decodes every write.
+    Top(commands::top::Args),
+    /// Leases: every lease with its TTLs and the types of its keys, or one lease's keys.
+    Lease(commands::lease::Args),
     /// Guided membership change: add, remove or replace a member, keeping quorum (writes; confirms).
     Resize(commands::resize::Args),
     /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
@@ -262,6 +284,7 @@ impl Command {
                 | Command::RecoverSpace(_)
                 | Command::Snapshot(_)
                 | Command::Recover(_)
+                | Command::MoveLeader(_)
         )
     }
 }

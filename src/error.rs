@@ -23,6 +23,9 @@ pub enum ExitCode {
     Refused = 4,
     /// Input data is bad: corrupt snapshot, undecodable value, bad file.
     Data = 5,
+    /// Stopped by Ctrl-C (SIGINT), after saying what was done and what is
+    /// left; 128 + SIGINT, as shells report it.
+    Interrupted = 130,
 }
 
 /// What went wrong, in the words the user needs.
@@ -40,6 +43,8 @@ pub enum Kind {
     /// Some members failed; the per-member rows were already printed.
     Partial,
     NotFound,
+    /// Ctrl-C: the message says what was done and what is left.
+    Interrupted,
     Other,
 }
 
@@ -50,6 +55,7 @@ impl Kind {
             Kind::Unavailable | Kind::Tls | Kind::Auth | Kind::NoQuorum => ExitCode::Unavailable,
             Kind::Refused => ExitCode::Refused,
             Kind::Data => ExitCode::Data,
+            Kind::Interrupted => ExitCode::Interrupted,
             Kind::NoSpace | Kind::Io | Kind::Partial | Kind::NotFound | Kind::Other => {
                 ExitCode::Failed
             }
@@ -134,6 +140,11 @@ impl Error {
             },
             _ => None,
         }
+    }
+
+    /// Stopped by Ctrl-C; `message` says what was done and what is left.
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Error::new(Kind::Interrupted, message)
     }
 
     /// The rows were printed already; only the exit code is left to say.
@@ -414,6 +425,7 @@ mod tests {
         assert_eq!(Kind::Partial.exit_code() as i32, 1);
         assert_eq!(Kind::Refused.exit_code() as i32, 4);
         assert_eq!(Kind::Data.exit_code() as i32, 5);
+        assert_eq!(Kind::Interrupted.exit_code() as i32, 130);
     }
 
     #[test]

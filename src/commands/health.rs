@@ -74,9 +74,9 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
     if unreachable > 0 && unreachable == report.endpoints.len() {
         return Err(Error::new(
             Kind::Unavailable,
-            format!("none of the {unreachable} members could be reached"),
+            format!("none of the {unreachable} members answered a health read"),
         )
-        .with_hint("check --endpoints and the TLS flags; the rows above say why for each member"));
+        .with_hint("the rows above say why for each member (unreachable, TLS, authentication or no quorum)"));
     }
     if unhealthy > 0 {
         return Err(Error::partial(format!(

@@ -10,8 +10,11 @@ pub mod decode;
 pub mod defrag;
 pub mod get;
 pub mod health;
+pub mod history;
+pub mod lease;
 pub mod ls;
 pub mod members;
+pub mod move_leader;
 pub mod port_forward;
 pub mod put;
 pub mod recover;
@@ -22,6 +25,7 @@ pub mod search;
 pub mod size;
 pub mod snapshot;
 pub mod status;
+pub mod top;
 pub mod version;
 pub mod watch;
 
@@ -49,6 +53,10 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Search(args) => search::run(args, session).await,
         Command::Custom(args) => custom::run(args, session).await,
         Command::Watch(args) => watch::run(args, session).await,
+        Command::MoveLeader(args) => move_leader::run(args, session).await,
+        Command::History(args) => history::run(args, session).await,
+        Command::Top(args) => top::run(args, session).await,
+        Command::Lease(args) => lease::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,
         Command::Recover(args) => recover::run(args, session).await,

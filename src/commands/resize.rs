@@ -14,8 +14,9 @@ use crate::connect::direct::Endpoint;
 use crate::connect::kube::statefulset as sts_api;
 use crate::context::{Cluster, Session};
 use crate::error::{Error, Kind, Result};
-use crate::etcd::{self, maintenance, membership, EtcdClient, Survey};
+use crate::etcd::{self, membership, EtcdClient, Survey};
 use crate::ops::cluster_state::{same_url, ClusterState, MemberState, LAG_THRESHOLD};
+use crate::ops::move_leader;
 use crate::ops::resize::{self, caught_up, Change, Plan, StartInstructions, Step};
 use crate::ops::statefulset::{self, Decision};
 use crate::output::table::{Mark, Table};
@@ -487,21 +488,20 @@ async fn execute(
     let (survey, state) = survey_all(cluster).await;
     let now = resize::current(&state);
     match step {
-        Step::MoveLeader { from, to, to_id } => {
+        Step::MoveLeader { to, to_id, .. } => {
             session.shell.note(format!("step: {}", step.describe()));
-            let leader = state.leader.unwrap_or_default();
-            let client = client_of(&survey, leader).ok_or_else(|| {
-                Error::new(
-                    Kind::Unavailable,
-                    format!("cannot reach the leader `{from}`"),
-                )
-            })?;
-            maintenance::move_leader(&client, *to_id)
-                .await
-                .map_err(|e| e.context(format!("moving leadership to `{to}`")))?;
-            wait_for(cluster, Duration::from_secs(20), "the new leader", |s| {
-                s.leader == Some(*to_id)
-            })
+            // Planned again from the cluster as it is now: the target is
+            // checked once more (reachable, not lagging, not a learner).
+            let transfer = move_leader::plan(&state, Some(&etcd::format_id(*to_id)))?;
+            let shell = &mut session.shell;
+            move_leader::transfer(
+                &cluster.targets,
+                &cluster.settings,
+                &transfer,
+                Duration::from_secs(20),
+                &crate::ops::Interrupt::never(),
+                &mut |s| shell.verbose(s),
+            )
             .await?;
             session.shell.note(format!("  `{to}` leads now"));
         }

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod error;
+pub mod lease;
 pub mod maintenance;
 pub mod membership;
 pub mod readers;

@@ -10,11 +10,14 @@ pub mod decode;
 pub mod diff;
 pub mod edit;
 pub mod error;
+pub mod history;
+pub mod leases;
 pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod stats;
+pub mod top;
 pub mod watch;
 
 pub use error::Error;

@@ -344,28 +344,27 @@ async fn one(
     }
     let mut leader_moved_to = None;
     if state.is_leader(id) && opts.move_leader {
-        if let Some(to) = state.healthiest_follower(id).map(|m| (m.id, m.label())) {
-            note(format!(
-                "moving leadership from `{}` to `{}`",
-                step.name, to.1
-            ));
-            let leader = client_of(&survey, &state, id).ok_or_else(|| {
-                Error::new(Kind::Unavailable, "lost the connection to the leader")
-            })?;
-            etcd::maintenance::move_leader(leader, to.0)
-                .await
-                .map_err(|e| e.context("moving leadership"))?;
-            (survey, state) = wait_until(targets, settings, pacing.recover, |s| {
-                s.blocker().is_none() && s.leader.is_some() && s.leader != Some(id)
-            })
-            .await
-            .map_err(|e| e.context("waiting for the new leader"))?;
-            leader_moved_to = Some(to.1);
-        } else {
-            note(format!(
+        match super::move_leader::plan(&state, None) {
+            Ok(transfer) => {
+                super::move_leader::transfer(
+                    targets,
+                    settings,
+                    &transfer,
+                    pacing.recover,
+                    interrupt,
+                    note,
+                )
+                .await?;
+                (survey, state) =
+                    wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
+                        .await
+                        .map_err(|e| e.context("waiting for the new leader"))?;
+                leader_moved_to = Some(transfer.to);
+            }
+            Err(_) => note(format!(
                 "`{}` leads and no follower can take over: defragmenting it as leader",
                 step.name
-            ));
+            )),
         }
     }
     let member = state

@@ -7,6 +7,7 @@
 pub mod cluster_state;
 pub mod compaction;
 pub mod defrag;
+pub mod move_leader;
 pub mod node;
 pub mod recover;
 pub mod resize;

@@ -214,7 +214,8 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
         "-o",
         "json",
     ]);
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // README: quorum lost is exit 3; the row still says why.
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
     let v = json(&o);
     let ep = &v["endpoints"][0];
     assert_eq!(ep["health"], Value::Bool(false));
@@ -223,13 +224,21 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
         why.contains("quorum") || why.contains("no answer"),
         "the reason names the lost quorum or the timeout: {why}"
     );
-    // status still answers from the lone member and says there is no leader.
-    let o = run(&["--endpoints", &alive, "status"]);
-    assert!(
-        stderr(&o).contains("no member reports a leader"),
-        "{}",
-        stderr(&o)
-    );
+    // status still answers from the lone member and says there is no leader
+    // once the member has noticed (an election timeout after the kill).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let o = run(&["--endpoints", &alive, "status"]);
+        if stderr(&o).contains("no member reports a leader") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status never said the quorum is lost: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 #[test]
@@ -431,7 +440,8 @@ fn tls_failures_each_name_their_cause() {
         &key,
         "health",
     ]);
-    assert_eq!(code(&o), 1);
+    // TLS refused on every member: "could not be reached at all", exit 3.
+    assert_eq!(code(&o), 3);
     assert!(
         stdout(&o).contains("not signed by the given CA"),
         "{}",
@@ -550,7 +560,7 @@ fn tls_server_name_override_and_insecure_skip() {
         "not-in-cert.example",
         "health",
     ]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 3);
     assert!(
         stdout(&o).contains("does not name this host"),
         "{}",
@@ -588,7 +598,7 @@ fn auth_password_wrong_password_and_missing_user() {
     assert!(stderr(&o).contains("help: check --user"), "{}", stderr(&o));
 
     let o = run(&["--endpoints", &ep, "health"]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 3, "authentication failed everywhere");
     assert!(
         stdout(&o).contains("requires authentication"),
         "{}",

@@ -873,6 +873,59 @@ fn keyspace_and_maintenance_commands_work_through_port_forwards() {
     assert!(v["totalKeys"].as_u64().unwrap() >= 5);
 }
 
+#[test]
+fn history_leases_top_and_move_leader_work_through_port_forwards() {
+    let cluster = tls_cluster();
+    cluster.put("/registry/configmaps/default/cm", "{}");
+    cluster.put("/registry/configmaps/default/cm", "{\"data\":{}}");
+    let lease = cluster.ctl().ok(&["lease", "grant", "600"]);
+    let lease_id = lease.split_whitespace().nth(1).unwrap().to_owned();
+    cluster.ctl().ok(&[
+        "put",
+        "/registry/events/default/ev",
+        "{}",
+        &format!("--lease={lease_id}"),
+    ]);
+    let env = Env::with_cluster(&cluster, Certs::SecretVolume);
+
+    let out = env.run(&["history", "configmaps/default/cm", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{}", text(&out));
+    assert_eq!(events[0]["event"], "MODIFIED");
+
+    let out = env.run(&["lease", "list", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let leases = stdout_json(&out);
+    assert_eq!(
+        leases["leases"][0]["id"],
+        lease_id.as_str(),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(leases["leases"][0]["types"][0]["type"], "events");
+
+    let out = env.run(&["top", "--interval", "1s", "--count", "1", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = env.run(&["move-leader", "--yes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let moved = stdout_json(&out);
+    assert_ne!(moved["from"], moved["to"]);
+    let out = env.run(&["status", "-o", "json"]);
+    let status = stdout_json(&out);
+    let leader = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["isLeader"] == true)
+        .map(|m| m["name"].clone());
+    assert_eq!(leader, Some(moved["to"].clone()), "{}", text(&out));
+}
+
 // ----- etcd run as a StatefulSet ------------------------------------------
 
 const STS_NS: &str = "db";

@@ -22,5 +22,6 @@ mod promises;
 mod readme;
 mod recover;
 mod snapshots;
+mod timeline;
 mod watch;
 mod wizards;

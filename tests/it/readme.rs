@@ -324,6 +324,23 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         ("defrag -o json", vec!["defrag", "--dry-run", "-o", "json"]),
         ("alarm list -o json", vec!["alarm", "list", "-o", "json"]),
         ("version -o json", vec!["version", "-o", "json"]),
+        (
+            "history -o json",
+            vec!["history", "pods/ns-a/web-0", "-o", "json", "--objects"],
+        ),
+        ("lease list -o json", vec!["lease", "list", "-o", "json"]),
+        (
+            "lease show -o json",
+            vec!["lease", "show", &lease_id, "-o", "json"],
+        ),
+        (
+            "top -o json",
+            vec!["top", "--interval", "1s", "--count", "1", "-o", "json"],
+        ),
+        (
+            "move-leader -o json",
+            vec!["move-leader", "--dry-run", "-o", "json"],
+        ),
     ] {
         problems.extend(differences(&c, entry, &args));
     }
