@@ -39,6 +39,11 @@ pub struct Args {
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
 
+    /// The surviving etcd is this systemd unit: the flag is set for one
+    /// start by a drop-in (pass --data-dir DIR too).
+    #[arg(long, value_name = "UNIT")]
+    pub service: Option<String>,
+
     /// Static pod manifest dir (kubeadm).
     #[arg(long, default_value = "/etc/kubernetes/manifests", value_name = "DIR")]
     pub manifest_dir: PathBuf,
@@ -109,6 +114,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let spec = rec::NodeSpec {
         data_dir: bare.clone(),
         pid: args.pid,
+        service: args.service.clone(),
         manifest_dir: args.manifest_dir.clone(),
         root: args.root.clone(),
     };

@@ -344,6 +344,9 @@ pub enum Runner {
     Manifest { manifest: PathBuf },
     /// A plain process, restarted with its own command line.
     Process { pid: u32, argv: Vec<String> },
+    /// A systemd unit: the flag is set for one start by a drop-in
+    /// (`ETCD_FORCE_NEW_CLUSTER=true`, etcd's environment form of it).
+    Service { unit: String },
 }
 
 /// What a re-run needs: written before the first change, next to the
@@ -380,6 +383,10 @@ pub enum Step {
     Backup { db: PathBuf, to: PathBuf },
     /// Write the manifest with the flag added (kubelet starts it).
     WriteForcedManifest { from: PathBuf, to: PathBuf },
+    /// Write a systemd drop-in that sets the flag, and reload systemd.
+    WriteDropIn { path: PathBuf },
+    /// Remove that drop-in, and reload systemd.
+    RemoveDropIn { path: PathBuf },
     /// Healthy, one member, at the surveyed revision.
     WaitForced { revision: i64 },
     /// Healthy again without the flag, still one member (or more, on a re-run).
@@ -404,6 +411,13 @@ impl Step {
                 "start etcd with {FORCE_FLAG}: write `{}` with the flag added",
                 to.display()
             ),
+            Step::WriteDropIn { path } => format!(
+                "write `{}` (Environment=ETCD_FORCE_NEW_CLUSTER=true) and reload systemd",
+                path.display()
+            ),
+            Step::RemoveDropIn { path } => {
+                format!("remove `{}` and reload systemd", path.display())
+            }
             Step::WaitForced { revision } => {
                 format!("wait until it is a healthy one-member cluster at revision {revision}")
             }
@@ -439,6 +453,8 @@ impl Step {
             Step::StopRunning { .. } => format!("stop etcd (running with {FORCE_FLAG})"),
             Step::Backup { .. } => "back up the database".into(),
             Step::WriteForcedManifest { .. } => format!("start etcd with {FORCE_FLAG}"),
+            Step::WriteDropIn { .. } => format!("set {FORCE_FLAG} for the unit's next start"),
+            Step::RemoveDropIn { .. } => format!("take {FORCE_FLAG} off the unit"),
             Step::WaitForced { .. } => "wait for the one-member cluster".into(),
             Step::WaitHealthy { .. } => "check the member".into(),
             Step::AddBack { member } => format!("add `{}` back", member.name),
@@ -459,6 +475,11 @@ impl Step {
                 shell_quote(&to.display().to_string())
             )),
             Step::AddBack { member } => Some(format!("kubectl etcd resize remove {}", member.name)),
+            Step::WriteDropIn { path } => Some(format!(
+                "rm {} && systemctl daemon-reload",
+                shell_quote(&path.display().to_string())
+            )),
+            Step::RemoveDropIn { .. } => None,
             Step::StopRunning { .. } | Step::WaitForced { .. } | Step::WaitHealthy { .. } => None,
         }
     }
@@ -582,6 +603,29 @@ pub fn local_plan(journal: &Journal) -> Vec<Planned> {
                 },
             },
         ],
+        Runner::Service { unit } => {
+            let path = r(&drop_in_path(unit));
+            let stop = Step::Local {
+                step: LocalStep::StopService { name: unit.clone() },
+            };
+            let start = Step::Local {
+                step: LocalStep::StartService { name: unit.clone() },
+            };
+            vec![
+                stop.clone(),
+                wait_stopped.clone(),
+                backup,
+                Step::WriteDropIn { path: path.clone() },
+                start.clone(),
+                Step::WaitForced {
+                    revision: journal.revision,
+                },
+                stop,
+                wait_stopped,
+                Step::RemoveDropIn { path },
+                start,
+            ]
+        }
         Runner::Manifest { manifest } => {
             let (aside, forced) = manifest_asides(manifest);
             vec![
@@ -639,17 +683,35 @@ pub fn local_plan(journal: &Journal) -> Vec<Planned> {
 /// Whether etcd still runs with the flag after the first `done` steps.
 pub fn flag_on_after(steps: &[Planned], done: usize) -> bool {
     let mut on = false;
+    let mut drop_in = false;
     for s in steps.iter().take(done) {
         match &s.step {
             Step::StopRunning { .. }
             | Step::Local {
-                step: LocalStep::MoveManifestAside { .. },
+                step: LocalStep::MoveManifestAside { .. } | LocalStep::StopService { .. },
             } => on = false,
+            Step::WriteDropIn { .. } => drop_in = true,
+            Step::RemoveDropIn { .. } => drop_in = false,
+            Step::Local {
+                step: LocalStep::StartService { .. },
+            } => on = drop_in,
             s if s.leaves_flag_on() => on = true,
             _ => {}
         }
     }
     on
+}
+
+/// The drop-in that sets the flag for `unit` (node path).
+pub fn drop_in_path(unit: &str) -> PathBuf {
+    let unit = if unit.contains('.') {
+        unit.to_string()
+    } else {
+        format!("{unit}.service")
+    };
+    PathBuf::from(format!(
+        "/etc/systemd/system/{unit}.d/90-kubectl-etcd-force-new-cluster.conf"
+    ))
 }
 
 // ----- reading: the live survey and the offline data dirs -----------------
@@ -994,6 +1056,8 @@ pub struct NodeSpec {
     pub data_dir: Option<PathBuf>,
     /// A plain etcd process.
     pub pid: Option<u32>,
+    /// A systemd unit running etcd.
+    pub service: Option<String>,
     /// Static pod manifest dir (node path).
     pub manifest_dir: PathBuf,
     /// Prefix of every node path.
@@ -1008,8 +1072,9 @@ pub struct FoundNode {
     pub name: Option<String>,
 }
 
-/// Find the survivor's etcd: `--pid`, else the static pod manifest (or the
-/// copy this wizard set aside), else the process running on `--data-dir`.
+/// Find the survivor's etcd: `--pid`, else `--service` (with `--data-dir`),
+/// else the static pod manifest (or the copy this wizard set aside), else
+/// the process running on `--data-dir`.
 pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
     use super::restore::{data_dir_arg, manifest_data_dir, manifest_name, name_arg};
     let process = |pid: u32| -> Result<FoundNode> {
@@ -1034,6 +1099,16 @@ pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
     };
     if let Some(pid) = spec.pid {
         return process(pid);
+    }
+    if let Some(unit) = &spec.service {
+        return Ok(FoundNode {
+            runner: Runner::Service { unit: unit.clone() },
+            data_dir: spec
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/lib/etcd")),
+            name: None,
+        });
     }
     let manifest = spec.manifest_dir.join("etcd.yaml");
     let (aside, _) = manifest_asides(&manifest);
@@ -1166,6 +1241,8 @@ pub async fn execute<'g>(
             },
             Step::Backup { db, to } => backup(db, to, journal.revision),
             Step::WriteForcedManifest { from, to } => write_forced(from, to),
+            Step::WriteDropIn { path } => set_drop_in(path, true).await,
+            Step::RemoveDropIn { path } => set_drop_in(path, false).await,
             Step::WaitForced { revision } | Step::WaitHealthy { revision } => {
                 let alone = matches!(step, Step::WaitForced { .. });
                 let waited = tokio::select! {
@@ -1274,6 +1351,39 @@ fn backup(db: &Path, to: &Path, revision: i64) -> Result<()> {
         return Err(e);
     }
     std::fs::rename(&part, to).map_err(|e| Error::io(format!("renaming `{}`", part.display()), e))
+}
+
+/// Write (or remove) the drop-in, then `systemctl daemon-reload`.
+async fn set_drop_in(path: &Path, on: bool) -> Result<()> {
+    let done = if on {
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        std::fs::create_dir_all(dir).and_then(|_| {
+            std::fs::write(
+                path,
+                "# written by kubectl etcd recover for one start; removed right after\n\
+                 [Service]\nEnvironment=ETCD_FORCE_NEW_CLUSTER=true\n",
+            )
+        })
+    } else {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    };
+    done.map_err(|e| Error::io(format!("writing `{}`", path.display()), e))?;
+    let status = tokio::process::Command::new("systemctl")
+        .arg("daemon-reload")
+        .status()
+        .await
+        .map_err(|e| Error::io("running systemctl daemon-reload", e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Kind::Other,
+            format!("`systemctl daemon-reload` failed: {status}"),
+        ))
+    }
 }
 
 /// Write `to`: the manifest `from` with the flag added.
@@ -1613,6 +1723,46 @@ mod tests {
             resumed[9].undo.as_deref(),
             Some("kubectl etcd resize remove m1")
         );
+    }
+
+    #[test]
+    fn a_unit_gets_the_flag_from_a_drop_in_for_one_start() {
+        let steps = local_plan(&journal(
+            Runner::Service {
+                unit: "etcd".into(),
+            },
+            0,
+        ));
+        assert_eq!(
+            actions(&steps)[..11],
+            [
+                "stopService",
+                "waitStopped",
+                "backup",
+                "writeDropIn",
+                "startService",
+                "waitForced",
+                "stopService",
+                "waitStopped",
+                "removeDropIn",
+                "startService",
+                "waitHealthy",
+            ]
+        );
+        match &steps[3].step {
+            Step::WriteDropIn { path } => assert_eq!(
+                path,
+                Path::new(
+                    "/r/etc/systemd/system/etcd.service.d/90-kubectl-etcd-force-new-cluster.conf"
+                )
+            ),
+            s => panic!("{s:?}"),
+        }
+        assert!(!flag_on_after(&steps, 4));
+        assert!(flag_on_after(&steps, 5));
+        assert!(flag_on_after(&steps, 6));
+        assert!(!flag_on_after(&steps, 7));
+        assert!(!flag_on_after(&steps, 10));
     }
 
     #[test]
