@@ -427,6 +427,82 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
 }
 
+/// A `kubectl etcd` run in the background: its stdout and stderr lines
+/// arrive on one channel as they are printed.
+struct Background {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    readers: Vec<thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn spawn(args: &[&str]) -> Background {
+        let mut child = plugin()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let pipe = |r: Box<dyn std::io::Read + Send>, tx: std::sync::mpsc::Sender<String>| {
+            thread::spawn(move || {
+                use std::io::BufRead;
+                for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                    let _ = tx.send(l);
+                }
+            })
+        };
+        let readers = vec![pipe(Box::new(out), tx.clone()), pipe(Box::new(err), tx)];
+        Background {
+            child,
+            lines,
+            seen: Vec::new(),
+            readers,
+        }
+    }
+
+    /// The first line (trimmed) starting with `prefix`, waiting up to 90 s.
+    fn wait_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.trim().starts_with(prefix).then(|| l.trim().to_string());
+                    self.seen.push(l);
+                    if let Some(h) = hit {
+                        return h;
+                    }
+                }
+                Err(_) => panic!("no `{prefix}` line:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Ctrl-C, as a terminal sends it.
+    fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// The exit status and every line printed.
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        for r in self.readers.drain(..) {
+            r.join().unwrap();
+        }
+        self.seen.extend(self.lines.try_iter());
+        (status, self.seen.join("\n"))
+    }
+}
+
 #[test]
 fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
     let mut c = Cluster::start(ClusterOpts::members(3));
@@ -454,46 +530,11 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
         "60s",
         "--yes",
     ];
-    let mut child = plugin()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let pipe = child.stderr.take().unwrap();
-    let reader = thread::spawn(move || {
-        use std::io::BufRead;
-        for l in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
+    let mut run = Background::spawn(&args);
     // Ctrl-C as soon as etcd was started with the flag.
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(l) => {
-                let forced = l.starts_with("step 5/");
-                seen.push(l);
-                if forced {
-                    break;
-                }
-            }
-            Err(_) => panic!("no forced start:\n{}", seen.join("\n")),
-        }
-    }
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    seen.extend(rx.try_iter());
-    let err = seen.join("\n");
+    run.wait_line("step 5/");
+    run.interrupt();
+    let (status, err) = run.finish();
     let forced = etcd_on(&dir);
     let mut guard = KillOnDrop(forced.iter().map(|f| f.0).collect());
     assert!(!status.success(), "{err}");
