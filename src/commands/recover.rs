@@ -119,10 +119,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         root: args.root.clone(),
     };
     // A recovery under way on this node resumes from its journal.
+    // (A survivor restarted since has another pid: the data dir finds it.)
+    let node = args.local.then(|| rec::find_node(&spec));
     let mut journal = match (&bare, args.local) {
         (Some(d), true) => rec::load_journal(&args.root, d)?,
         _ => None,
     };
+    if let (None, Some(Ok(n))) = (&journal, &node) {
+        journal = rec::load_journal(&args.root, &n.data_dir)?;
+    }
     let mut plan = None;
     if journal.is_none() {
         let (surveyed, choice) = rec::assess(&cluster, &named, args.member.as_deref()).await?;
@@ -141,11 +146,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             .find(|m| m.name == choice.survivor)
             .map(|m| m.peer_urls.clone())
             .unwrap_or_default();
-        let node = if args.local {
-            Some(rec::find_node(&spec)?)
-        } else {
-            None
-        };
+        let node = node.transpose()?;
         let layout = Layout {
             data_dir: node
                 .as_ref()
@@ -174,7 +175,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 Some(c) => rec::count_types(c, &session.global.prefix, true).await?.1,
                 None => Vec::new(),
             };
-            journal = rec::load_journal(&args.root, &node.data_dir)?.or(Some(Journal {
+            journal = Some(Journal {
                 survivor: p.choice.survivor.clone(),
                 revision: p.revision,
                 root: args.root.clone(),
@@ -187,7 +188,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 },
                 done: 0,
                 counts_before: before,
-            }));
+            });
         }
         plan = Some(p);
     } else {
