@@ -271,7 +271,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let client = survey.answering_client()?;
     let (revision, now) = rec::count_types(client, &session.global.prefix, false).await?;
-    report.counts = merge_counts(&journal.counts_before, &now);
+    report.counts = Count::merged(&journal.counts_before, &now);
     report.after = Some(After {
         revision_before: journal.revision,
         revision,
@@ -284,27 +284,6 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         t.extend(r.after.as_ref().map(after_table));
         t
     })
-}
-
-fn merge_counts(before: &[(String, u64)], after: &[(String, u64)]) -> Vec<Count> {
-    let mut out: Vec<Count> = before
-        .iter()
-        .map(|(t, n)| Count {
-            r#type: t.clone(),
-            before: *n,
-            after: Some(after.iter().find(|(a, _)| a == t).map_or(0, |(_, n)| *n)),
-        })
-        .collect();
-    for (t, n) in after {
-        if !before.iter().any(|(b, _)| b == t) {
-            out.push(Count {
-                r#type: t.clone(),
-                before: 0,
-                after: Some(*n),
-            });
-        }
-    }
-    out
 }
 
 /// The global flags that reach this cluster, for the printed commands.

@@ -17,6 +17,30 @@ pub struct Count {
     pub after: Option<u64>,
 }
 
+impl Count {
+    /// Rows for every type seen before or after (0 where a side has none).
+    pub fn merged(before: &[(String, u64)], after: &[(String, u64)]) -> Vec<Count> {
+        let mut out: Vec<Count> = before
+            .iter()
+            .map(|(t, n)| Count {
+                r#type: t.clone(),
+                before: *n,
+                after: Some(after.iter().find(|(a, _)| a == t).map_or(0, |(_, n)| *n)),
+            })
+            .collect();
+        for (t, n) in after {
+            if !before.iter().any(|(b, _)| b == t) {
+                out.push(Count {
+                    r#type: t.clone(),
+                    before: 0,
+                    after: Some(*n),
+                });
+            }
+        }
+        out
+    }
+}
+
 /// The cluster after the recovery.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
