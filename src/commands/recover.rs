@@ -286,11 +286,29 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     })
 }
 
-/// The global flags that reach this cluster, for the printed commands.
+/// The global flags that reach this cluster, for the printed commands. In
+/// Kubernetes mode the API server is likely down with etcd's quorum: on a
+/// kubeadm node, the local member with kubeadm's certificates.
 fn connection_flags(session: &Session) -> String {
     let g = &session.global;
     if g.endpoints.is_empty() {
-        return String::new();
+        return "--endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt \
+                --cert /etc/kubernetes/pki/etcd/server.crt \
+                --key /etc/kubernetes/pki/etcd/server.key"
+            .into();
     }
-    format!("--endpoints {}", g.endpoints.join(","))
+    let mut flags = format!("--endpoints {}", g.endpoints.join(","));
+    for (flag, file) in [
+        ("--cacert", &g.cacert),
+        ("--cert", &g.cert),
+        ("--key", &g.key),
+    ] {
+        if let Some(f) = file {
+            flags.push_str(&format!(
+                " {flag} {}",
+                crate::ops::restore::shell_quote(&f.display().to_string())
+            ));
+        }
+    }
+    flags
 }
