@@ -274,18 +274,26 @@ pub enum Command {
 }
 
 impl Command {
-    /// Commands that stop cleanly on Ctrl-C themselves (a defrag in flight
-    /// is waited for, a snapshot's `.part` is removed) instead of being
-    /// dropped mid-step.
+    /// Commands that write, and so stop cleanly on Ctrl-C themselves (a
+    /// step in flight is waited for, a snapshot's `.part` is removed, what
+    /// was done and what is left is said) instead of being dropped
+    /// mid-step. Every other command stops where it is (exit 130).
     pub fn handles_interrupt(&self) -> bool {
-        matches!(
-            self,
+        use commands::alarm::AlarmCommand;
+        use commands::snapshot::SnapshotCommand;
+        match self {
+            Command::Alarm(a) => matches!(a.command, AlarmCommand::Disarm(_)),
+            Command::Snapshot(s) => matches!(s.command, SnapshotCommand::Save(_)),
             Command::Defrag(_)
-                | Command::RecoverSpace(_)
-                | Command::Snapshot(_)
-                | Command::Recover(_)
-                | Command::MoveLeader(_)
-        )
+            | Command::RecoverSpace(_)
+            | Command::Resize(_)
+            | Command::Restore(_)
+            | Command::Put(_)
+            | Command::Compact(_)
+            | Command::MoveLeader(_)
+            | Command::Recover(_) => true,
+            _ => false,
+        }
     }
 }
 

@@ -15,6 +15,8 @@ use crate::output::Shell;
 pub struct Session {
     pub global: GlobalArgs,
     pub shell: Shell,
+    /// Ctrl-C, for commands that write (see [`crate::ops::Interrupt`]).
+    pub interrupt: crate::ops::Interrupt,
 }
 
 /// The members to talk to, and how.
@@ -55,7 +57,11 @@ impl Cluster {
 
 impl Session {
     pub fn new(global: GlobalArgs, shell: Shell) -> Session {
-        Session { global, shell }
+        Session {
+            global,
+            shell,
+            interrupt: crate::ops::Interrupt::never(),
+        }
     }
 
     /// Confirmation for commands that write; honours `--yes`.

@@ -33,7 +33,7 @@ use clap::Parser;
 
 use crate::cli::Cli;
 use crate::context::Session;
-use crate::error::ExitCode;
+use crate::error::{Error, ExitCode};
 use crate::output::Shell;
 
 /// Parse `args`, run the command, print any error, and return the exit code.
@@ -75,17 +75,24 @@ pub fn run_cli(cli: Cli, shell: Shell) -> i32 {
     let mut session = Session::new(cli.global, shell);
     let handles_interrupt = cli.command.handles_interrupt();
     let result = runtime.block_on(async {
+        // From here on SIGINT is ours: never a silent exit half-way.
+        session.interrupt = ops::Interrupt::on_ctrl_c();
         if handles_interrupt {
             return Some(commands::dispatch(cli.command, &mut session).await);
         }
+        let interrupt = session.interrupt.clone();
         tokio::select! {
             r = commands::dispatch(cli.command, &mut session) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = interrupt.wait_for(1) => None,
         }
     });
     let code = match result {
-        // Ctrl-C: stop cleanly; a command that writes handles it itself.
-        None => ExitCode::Ok as i32,
+        // Ctrl-C during a command that only reads: it stops where it is.
+        None => {
+            let e = Error::interrupted("interrupted (Ctrl-C): nothing was changed");
+            session.shell.error(&e);
+            e.exit_code() as i32
+        }
         Some(Ok(())) => ExitCode::Ok as i32,
         Some(Err(e)) if is_broken_pipe(&e) => ExitCode::Ok as i32,
         Some(Err(e)) => {

@@ -1,12 +1,20 @@
-//! Confirmation before anything that writes: one type in front of dialoguer.
+//! Confirmation before anything that writes: one type in front of dialoguer,
+//! and the [`Operator`] executors talk to, made of the session's shell and
+//! prompter.
 //!
 //! `--yes` answers every question. Without `--yes` and without a terminal to
-//! ask on, the answer is a refusal (exit 4), never a silent yes. This module
-//! only asks; it never decides what a command does.
+//! ask on, the answer is a refusal (exit 4), never a silent yes. Ctrl-C at
+//! the question is an interruption (exit 130). This module only asks; it
+//! never decides what a command does.
 
 use std::io::IsTerminal;
 
+use futures::future::LocalBoxFuture;
+
+use crate::cli::OutputFormat;
+use crate::context::{Cluster, Session};
 use crate::error::{Error, Kind, Result};
+use crate::ops::Operator;
 
 /// Asks the operator, or answers for them with `--yes`.
 #[derive(Debug, Clone, Copy)]
@@ -55,12 +63,52 @@ impl Prompter {
                 Kind::Refused,
                 format!("not confirmed: did not {action}"),
             )),
+            Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                Err(Error::interrupted(format!(
+                    "interrupted (Ctrl-C) at the question: did not {action}"
+                )))
+            }
             Err(e) => Err(Error::new(
                 Kind::Refused,
                 format!("could not ask for confirmation: {e}"),
             )
             .with_hint("pass --yes to confirm without a prompt")),
         }
+    }
+}
+
+/// Executors report to the session: progress on stderr, what the operator
+/// must keep on stdout (stderr when stdout carries JSON or YAML), questions
+/// through the prompter.
+impl Operator for Session {
+    fn note(&mut self, line: &str) {
+        self.shell.note(line);
+    }
+
+    fn warn(&mut self, line: &str) {
+        self.shell.warn(line);
+    }
+
+    fn verbose(&mut self, line: &str) {
+        self.shell.verbose(line);
+    }
+
+    fn keep(&mut self, text: &str) {
+        if self.format_or(OutputFormat::Table) == OutputFormat::Table {
+            let out = self.shell.out();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        } else {
+            self.shell.note(text);
+        }
+    }
+
+    fn confirm(&mut self, action: &str) -> Result<()> {
+        self.prompt().confirm(action)
+    }
+
+    fn rediscover(&mut self) -> LocalBoxFuture<'_, Result<Cluster>> {
+        Box::pin(self.cluster())
     }
 }
 
@@ -84,5 +132,48 @@ mod tests {
         assert_eq!(err.exit_code() as i32, 4);
         assert!(err.message.contains("defragment 3 members"));
         assert!(err.hint.unwrap().contains("--yes"));
+    }
+
+    /// A writer whose bytes the test reads afterwards.
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buffer {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    fn session(args: &[&str]) -> (Session, Buffer, Buffer) {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
+        let (out, err) = (Buffer::default(), Buffer::default());
+        let shell =
+            crate::output::Shell::from_writers(Box::new(out.clone()), Box::new(err.clone()));
+        (Session::new(cli.global, shell), out, err)
+    }
+
+    #[test]
+    fn what_the_operator_keeps_goes_to_stdout_unless_stdout_carries_json() {
+        let (mut s, out, err) = session(&["kubectl-etcd", "version"]);
+        s.keep("--initial-cluster=m0=http://a:2380");
+        s.note("progress");
+        assert_eq!(out.text(), "--initial-cluster=m0=http://a:2380\n");
+        assert_eq!(err.text(), "progress\n");
+
+        let (mut s, out, err) = session(&["kubectl-etcd", "-o", "json", "version"]);
+        s.keep("--initial-cluster=m0=http://a:2380");
+        assert_eq!(out.text(), "");
+        assert!(err.text().contains("--initial-cluster="));
     }
 }

@@ -1,20 +1,15 @@
 //! `alarm list` and `alarm disarm`: per member and alarm type.
 
-use serde::Serialize;
-
 use crate::cli::{parse_bytes, OutputFormat};
-use crate::commands::status::DEFAULT_QUOTA;
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
-use crate::etcd::{format_id, Survey};
-use crate::ops::cluster_state::{ClusterState, MemberState};
+use crate::etcd::Survey;
+use crate::ops::cluster_state::ClusterState;
+use crate::ops::space::{alarm_rows, AlarmRow, QUOTA_UNKNOWN};
+use crate::ops::{progress, Operator};
+use crate::output::human_bytes;
 use crate::output::table::{Mark, Table};
-use crate::output::{human_bytes, percent};
-
-/// A NOSPACE alarm is only worth disarming below this share of the quota:
-/// any closer and the next writes raise it again.
-pub const NOSPACE_SAFE_PERCENT: f64 = 95.0;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -67,92 +62,6 @@ pub struct DisarmArgs {
     pub dry_run: bool,
 }
 
-/// One alarm on one member, with the space picture next to it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlarmRow {
-    pub member: String,
-    pub id: String,
-    #[serde(skip)]
-    pub member_id: u64,
-    pub alarm: String,
-    pub db_size: Option<u64>,
-    pub quota_bytes: u64,
-    pub quota_assumed: bool,
-    pub quota_use_percent: Option<f64>,
-    /// Why it must not be disarmed yet; `None` when the cause is gone.
-    pub still_there: Option<String>,
-    pub disarmed: bool,
-}
-
-/// The quota of a member: its own when it reports one, else the one the
-/// operator gave, else etcd's default 2 GiB. The flag says whether it is
-/// assumed (not reported by the server nor given by the operator).
-pub fn quota_of(m: Option<&MemberState>, given: Option<u64>) -> (u64, bool) {
-    match (m.map(|m| m.db_size_quota), given) {
-        (Some(q), _) if q > 0 => (q, false),
-        (_, Some(g)) => (g, false),
-        _ => (DEFAULT_QUOTA, true),
-    }
-}
-
-/// Why a NOSPACE alarm cannot be judged: the quota is a guess.
-pub const QUOTA_UNKNOWN: &str = "etcd before 3.6 does not report its quota, so whether the db \
-     file is under it is unknown";
-
-/// Why an alarm's cause is still there; `None` when it is gone. Pure.
-pub fn still_there(
-    alarm: &str,
-    db_size: Option<u64>,
-    quota: u64,
-    quota_assumed: bool,
-) -> Option<String> {
-    match alarm {
-        "NOSPACE" if quota_assumed => Some(QUOTA_UNKNOWN.into()),
-        "NOSPACE" => match db_size {
-            None => Some("the member's db size is unknown (not reachable)".into()),
-            Some(db) if percent(db, quota) >= NOSPACE_SAFE_PERCENT => Some(format!(
-                "the db file is {} of a {} quota ({:.1}%): writes would raise NOSPACE again",
-                human_bytes(db),
-                human_bytes(quota),
-                percent(db, quota)
-            )),
-            Some(_) => None,
-        },
-        "CORRUPT" => Some(
-            "a CORRUPT alarm means members' data disagree; disarming hides it without fixing it"
-                .into(),
-        ),
-        _ => None,
-    }
-}
-
-pub fn rows(survey: &Survey, state: &ClusterState, given_quota: Option<u64>) -> Vec<AlarmRow> {
-    survey
-        .alarms
-        .iter()
-        .map(|a| {
-            let m = state.member(a.member_id);
-            let (quota, assumed) = quota_of(m, given_quota);
-            let db = m.filter(|m| m.reachable()).map(|m| m.db_size);
-            AlarmRow {
-                member: m
-                    .map(|m| m.label())
-                    .unwrap_or_else(|| format_id(a.member_id)),
-                id: format_id(a.member_id),
-                member_id: a.member_id,
-                alarm: a.alarm.clone(),
-                db_size: db,
-                quota_bytes: quota,
-                quota_assumed: assumed,
-                quota_use_percent: db.map(|d| percent(d, quota)),
-                still_there: still_there(&a.alarm, db, quota, assumed),
-                disarmed: false,
-            }
-        })
-        .collect()
-}
-
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     match args.command {
         AlarmCommand::List(a) => list(a, session).await,
@@ -168,7 +77,7 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
             .with_hint("check --endpoints and that etcd is running"));
     }
     let state = ClusterState::from_survey(&survey);
-    let rows = rows(&survey, &state, args.quota_bytes);
+    let rows = alarm_rows(&survey, &state, args.quota_bytes);
     let format = session.format_or(OutputFormat::Table);
     session.shell.emit(format, &rows, |r| vec![table(r)])?;
     if rows.is_empty() && format == OutputFormat::Table {
@@ -190,7 +99,7 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
                 .id,
         ),
     };
-    let mut rows: Vec<AlarmRow> = rows(&survey, &state, args.quota_bytes)
+    let mut rows: Vec<AlarmRow> = alarm_rows(&survey, &state, args.quota_bytes)
         .into_iter()
         .filter(|r| selected.is_none_or(|id| id == r.member_id))
         .filter(|r| args.alarm.is_none_or(|a| a.name() == r.alarm))
@@ -226,11 +135,14 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     if args.dry_run {
         return session.shell.emit(format, &rows, |r| vec![table(r)]);
     }
-    session
-        .prompt()
-        .confirm(&format!("disarm {} alarm(s)", rows.len()))?;
+    session.confirm(&format!("disarm {} alarm(s)", rows.len()))?;
     let client = survey.answering_client()?;
-    for r in &mut rows {
+    let interrupt = session.interrupt.clone();
+    for i in 0..rows.len() {
+        if interrupt.fired() {
+            return Err(stopped(&rows, i));
+        }
+        let r = &mut rows[i];
         let kind = AlarmKind::parse(&r.alarm)
             .ok_or_else(|| Error::new(Kind::Other, format!("unknown alarm `{}`", r.alarm)))?;
         maintenance::disarm(client, r.member_id, kind)
@@ -239,6 +151,18 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
         r.disarmed = true;
     }
     session.shell.emit(format, &rows, |r| vec![table(r)])
+}
+
+/// Ctrl-C before row `next`: what was disarmed, what is still active.
+fn stopped(rows: &[AlarmRow], next: usize) -> Error {
+    let name = |r: &AlarmRow| format!("{} on `{}`", r.alarm, r.member);
+    let done: Vec<String> = rows[..next].iter().map(name).collect();
+    let left: Vec<String> = rows[next..].iter().map(name).collect();
+    Error::interrupted(format!(
+        "interrupted (Ctrl-C): {}",
+        progress(&done, &left, "alarms disarmed")
+    ))
+    .with_hint("run the same command again to disarm the rest")
 }
 
 pub fn table(rows: &[AlarmRow]) -> Table {
@@ -281,32 +205,31 @@ pub fn table(rows: &[AlarmRow]) -> Table {
 mod tests {
     use super::*;
 
-    #[test]
-    fn nospace_stays_while_the_db_is_near_the_quota() {
-        let q = 2 * 1024 * 1024;
-        assert!(still_there("NOSPACE", Some(q), q, false).is_some());
-        assert!(still_there("NOSPACE", Some(q / 100 * 96), q, false).is_some());
-        assert!(still_there("NOSPACE", Some(q / 2), q, false).is_none());
-        assert!(still_there("NOSPACE", None, q, false).is_some());
+    fn row(member: &str) -> AlarmRow {
+        AlarmRow {
+            member: member.into(),
+            id: crate::etcd::format_id(1),
+            member_id: 1,
+            alarm: "NOSPACE".into(),
+            db_size: Some(1),
+            quota_bytes: 100,
+            quota_assumed: false,
+            quota_use_percent: Some(1.0),
+            still_there: None,
+            disarmed: false,
+        }
     }
 
     #[test]
-    fn a_guessed_quota_never_clears_nospace() {
-        let q = DEFAULT_QUOTA;
+    fn ctrl_c_between_members_names_what_was_disarmed_and_what_is_active() {
+        let rows = [row("m1"), row("m2"), row("m3")];
+        let e = stopped(&rows, 1);
+        assert_eq!(e.exit_code() as i32, 130);
         assert_eq!(
-            still_there("NOSPACE", Some(1), q, true).as_deref(),
-            Some(QUOTA_UNKNOWN)
+            e.message,
+            "interrupted (Ctrl-C): 1 of 3 alarms disarmed (NOSPACE on `m1`); left: NOSPACE on \
+             `m2`, NOSPACE on `m3`"
         );
-        let m = crate::ops::cluster_state::fixtures::member(1, "m1", 10, 5);
-        assert_eq!(quota_of(Some(&m), None), (DEFAULT_QUOTA, true));
-        assert_eq!(quota_of(Some(&m), Some(7)), (7, false));
-        let mut reports = m.clone();
-        reports.db_size_quota = 9;
-        assert_eq!(quota_of(Some(&reports), Some(7)), (9, false));
-    }
-
-    #[test]
-    fn corrupt_always_needs_force() {
-        assert!(still_there("CORRUPT", Some(1), DEFAULT_QUOTA, false).is_some());
+        assert!(e.hint.unwrap().contains("again"));
     }
 }

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use crate::cli::{parse_bytes, parse_duration, OutputFormat};
 use crate::context::Session;
-use crate::error::{Error, Kind, Result};
+use crate::error::Result;
 use crate::etcd::Survey;
 use crate::ops::cluster_state::ClusterState;
-use crate::ops::defrag::{self, Outcome, Pacing, Plan, Role};
-use crate::output::table::{Mark, Table};
-use crate::output::{human_bytes, human_duration};
+use crate::ops::defrag::{self, Pacing};
+use crate::output::maintenance::{defrag_plan_table, defrag_result_table};
 
 /// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
@@ -87,7 +86,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let plan = defrag::plan(&state, &opts)?;
     let format = session.format_or(OutputFormat::Table);
     if args.dry_run {
-        session.shell.emit(format, &plan, |p| vec![plan_table(p)])?;
+        session
+            .shell
+            .emit(format, &plan, |p| vec![defrag_plan_table(p)])?;
         if let Some(b) = &plan.blocked_by {
             session.shell.warn(format!(
                 "a real run would stop before the first member: {b}"
@@ -95,178 +96,24 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         return Ok(());
     }
-    let interrupt = crate::ops::Interrupt::on_ctrl_c();
-    let outcome = rolling(&plan, &cluster, &opts, &args.pacing(), &interrupt, session).await?;
-    session
-        .shell
-        .emit(format, &outcome, |o| vec![result_table(o)])?;
-    finish(&outcome, &plan)
-}
-
-/// Show the plan, ask, execute; shared with `recover-space`.
-pub async fn rolling(
-    plan: &Plan,
-    cluster: &crate::context::Cluster,
-    opts: &defrag::Options,
-    pacing: &Pacing,
-    interrupt: &crate::ops::Interrupt,
-    session: &mut Session,
-) -> Result<Outcome> {
-    if let Some(b) = &plan.blocked_by {
-        return Err(
-            Error::new(Kind::Refused, format!("refusing to defragment: {b}")).with_hint(
-                "every voting member must be reachable, with a leader and none lagging; \
-             check `kubectl etcd status`",
-            ),
-        );
+    if plan.blocked_by.is_none() {
+        defrag_plan_table(&plan).write(session.shell.err(), false)?;
     }
-    let names: Vec<&str> = plan.steps().map(|m| m.name.as_str()).collect();
-    if names.is_empty() {
-        session.shell.note("nothing to defragment:");
-        plan_table(plan).write(session.shell.err(), false)?;
-        return Ok(Outcome {
-            members: Vec::new(),
-            skipped: Vec::new(),
-            stopped: None,
-        });
-    }
-    plan_table(plan).write(session.shell.err(), false)?;
-    let what = format!(
-        "defragment {} member{}",
-        names.len(),
-        if names.len() == 1 { "" } else { "s" }
-    );
-    session.shell.note(format!(
-        "will {what} one at a time ({}), expected to reclaim about {}",
-        names.join(", "),
-        human_bytes(plan.expected_reclaim())
-    ));
-    session.prompt().confirm(&what)?;
-    let shell = &mut session.shell;
-    let mut note = |s: String| shell.note(s);
-    Ok(defrag::execute(
-        plan,
+    let interrupt = session.interrupt.clone();
+    let outcome = defrag::run(
+        &plan,
         &cluster.targets,
         &cluster.settings,
-        opts,
-        pacing,
-        interrupt,
-        &mut note,
+        &opts,
+        &args.pacing(),
+        &interrupt,
+        session,
     )
-    .await)
-}
-
-/// The exit status: a stop is an error that says what was done.
-pub fn finish(outcome: &Outcome, plan: &Plan) -> Result<()> {
-    let Some(stop) = &outcome.stopped else {
-        return Ok(());
-    };
-    let total = plan.steps().count();
-    let done: Vec<&str> = outcome.members.iter().map(|d| d.member.as_str()).collect();
-    let kind = if stop.error.kind == Kind::Refused {
-        Kind::Refused
-    } else {
-        Kind::Partial
-    };
-    let mut e = Error::new(
-        kind,
-        format!(
-            "stopped at member `{}`: {}; {} of {total} members defragmented{}",
-            stop.member,
-            stop.message,
-            done.len(),
-            if done.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", done.join(", "))
-            }
-        ),
-    );
-    e.hint = stop.error.hint.clone();
-    Err(e)
-}
-
-pub fn plan_table(plan: &Plan) -> Table {
-    let mut t = Table::new(&[
-        "order", "member", "id", "role", "db size", "in use", "frag", "reclaim", "action",
-    ])
-    .right_align(&[0, 4, 5, 6, 7]);
-    for m in &plan.members {
-        let action = match (&m.skip, &m.move_leader_to) {
-            (Some(why), _) => (format!("skip: {why}"), Mark::Warn),
-            (None, Some(to)) => (
-                format!("move leadership to {to}, then defragment"),
-                Mark::Plain,
-            ),
-            (None, None) if m.role == Role::Learner => (
-                "defragment if etcd allows it (up to 3.6 it refuses learners)".to_string(),
-                Mark::Plain,
-            ),
-            (None, None) => ("defragment".to_string(), Mark::Plain),
-        };
-        t.marked_row(vec![
-            (
-                m.order.map(|o| o.to_string()).unwrap_or_else(|| "-".into()),
-                Mark::Plain,
-            ),
-            (m.name.clone(), Mark::Plain),
-            (m.id.clone(), Mark::Plain),
-            (m.role.name().to_string(), Mark::Plain),
-            (human_bytes(m.db_size), Mark::Plain),
-            (human_bytes(m.db_size_in_use), Mark::Plain),
-            (format!("{:.1}%", m.fragmentation_percent), Mark::Plain),
-            (human_bytes(m.expected_reclaim), Mark::Plain),
-            action,
-        ]);
-    }
-    t
-}
-
-pub fn result_table(outcome: &Outcome) -> Table {
-    let mut t = Table::new(&[
-        "member",
-        "id",
-        "db before",
-        "db after",
-        "reclaimed",
-        "took",
-        "leader moved to",
-    ])
-    .right_align(&[2, 3, 4, 5]);
-    for d in &outcome.members {
-        t.row([
-            d.member.clone(),
-            d.id.clone(),
-            human_bytes(d.db_size_before),
-            human_bytes(d.db_size_after),
-            human_bytes(d.reclaimed),
-            human_duration(Duration::from_millis(d.took_ms)),
-            d.leader_moved_to.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    for s in &outcome.skipped {
-        t.marked_row(vec![
-            (s.member.clone(), Mark::Warn),
-            (s.id.clone(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            (format!("skipped: {}", s.reason), Mark::Warn),
-        ]);
-    }
-    if let Some(s) = &outcome.stopped {
-        t.marked_row(vec![
-            (s.member.clone(), Mark::Bad),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            ("-".into(), Mark::Plain),
-            (format!("stopped: {}", s.message), Mark::Bad),
-        ]);
-    }
-    t
+    .await?;
+    session
+        .shell
+        .emit(format, &outcome, |o| vec![defrag_result_table(o)])?;
+    defrag::finish(&outcome, &plan)
 }
 
 #[cfg(test)]

@@ -41,6 +41,13 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    // Checked before connecting: get prints whole objects, never a table.
+    if session.global.output == Some(OutputFormat::Table) {
+        return Err(Error::usage(
+            "`get` prints whole objects: use `-o yaml` (the default) or `-o json`",
+        )
+        .with_hint("`kubectl etcd ls TYPE` gives a table of objects"));
+    }
     let cluster = session.cluster().await?;
     let readers = cluster.connect_readers().await?;
     let client = readers.primary();
@@ -139,9 +146,19 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             (_, e) => e.into(),
         })?;
     let Some(kv) = resp.kvs().first() else {
+        // Name the object as asked (`pods pod-0` is the object pod-0, not
+        // the type), and the revision it was looked for at.
+        let what = match &args.name {
+            Some(name) => format!("{}/{name}", args.reference),
+            None => args.reference.clone(),
+        };
+        let at = args
+            .revision
+            .map(|r| format!(" at revision {r}"))
+            .unwrap_or_default();
         return Err(Error::new(
             Kind::NotFound,
-            format!("`{}` not found (key `{}`)", args.reference, object.key),
+            format!("`{what}` not found{at} (key `{}`)", object.key),
         )
         .with_hint("`kubectl etcd ls TYPE` lists what is stored"));
     };

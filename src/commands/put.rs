@@ -161,7 +161,26 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         .when([guard])
         .and_then([TxnOp::put(target.key.as_bytes(), stored, None)])
         .or_else([TxnOp::get(target.key.as_bytes(), None)]);
-    let resp = client.call(kv.txn(txn)).await?;
+    let interrupt = session.interrupt.clone();
+    if interrupt.fired() {
+        return Err(Error::interrupted(format!(
+            "interrupted (Ctrl-C): nothing written to `{}`",
+            target.key
+        )));
+    }
+    // Once sent, the write is waited for: its outcome must be told.
+    let resp = interrupt
+        .finish(client.call(kv.txn(txn)), "the write", &mut |l| {
+            session.shell.note(l)
+        })
+        .await
+        .map_err(|()| {
+            Error::interrupted(format!(
+                "interrupted (Ctrl-C) while writing `{}`: it may or may not be written",
+                target.key
+            ))
+            .with_hint("read it back with `kubectl etcd get` before doing anything else")
+        })??;
     if !resp.succeeded() {
         let now = resp.op_responses().into_iter().find_map(|op| match op {
             TxnOpResponse::Get(get) => Some(get.kvs().first().map(|kv| kv.mod_revision())),
@@ -171,9 +190,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         return Err(refusal(refused, &target.key, &args));
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-    session
-        .shell
-        .note(format!("wrote `{}` at revision {revision}", target.key));
+    let wrote = format!("wrote `{}` at revision {revision}", target.key);
+    if interrupt.fired() {
+        return Err(Error::interrupted(format!(
+            "interrupted (Ctrl-C) after the write: {wrote}; nothing is left to do"
+        )));
+    }
+    session.shell.note(wrote);
     Ok(())
 }
 

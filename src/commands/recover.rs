@@ -222,39 +222,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         });
     }
     rec::save_journal(&journal)?;
-    let interrupt = crate::ops::Interrupt::on_ctrl_c();
-    let pacing = rec::Pacing { wait: args.wait };
-    let prompter = session.prompt();
-    let outcome = {
-        let mut grow = |l: &rec::Lost| -> futures::future::LocalBoxFuture<'static, Result<()>> {
-            let l = l.clone();
-            Box::pin(async move {
-                Err(Error::new(
-                    Kind::Refused,
-                    format!(
-                        "add `{}` back with `kubectl etcd resize add {} --peer-urls {} \
-                         --client-url {}`",
-                        l.name,
-                        l.name,
-                        l.peer_urls.join(","),
-                        l.client_url
-                    ),
-                ))
-            })
-        };
-        let shell = &mut session.shell;
-        rec::execute(
-            &mut journal,
-            &cluster,
-            &pacing,
-            prompter,
-            &interrupt,
-            &rec::save_journal,
-            &mut grow,
-            &mut |l| shell.note(l),
-        )
-        .await?
+    let interrupt = session.interrupt.clone();
+    let pacing = rec::Pacing {
+        wait: args.wait,
+        new_data_dir: args.new_data_dir.clone(),
     };
+    let outcome = rec::execute(&mut journal, &cluster, &pacing, &interrupt, session).await?;
     if args.no_grow {
         for l in report.plan.iter().flat_map(|p| &p.lost) {
             session.shell.note(format!(

@@ -1,29 +1,29 @@
 //! `restore`: disaster recovery from a snapshot.
 //!
-//! Verifies the snapshot offline, plans the restore of every member with
-//! [`crate::ops::restore`] (the exact commands, with a revision bump where
-//! the tool can), and with `--local` carries out this node's part step by
+//! Wiring only: verifies the snapshot offline, plans the restore of every
+//! member with [`crate::ops::restore`] (the exact commands, with a revision
+//! bump where the tool can), and with `--local` has
+//! [`crate::ops::restore::executor`] carry out this node's part step by
 //! step: stop, move the old data aside, restore, point the manifest at the
 //! new data dir, start; each step confirmed, logged and undoable.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::cli::{parse_duration, OutputFormat};
 use crate::commands::snapshot::{self, SaveArgs, SnapshotInfo};
 use crate::context::Session;
-use crate::error::{Error, Kind, Result};
-use crate::etcd::{self, Survey};
-use crate::keyspace::scan::{scan, Page, ScanOptions};
+use crate::error::{Error, Result};
+use crate::etcd::maintenance;
+use crate::ops::restore::executor::{self as exec, After, Count, NodeArgs};
 use crate::ops::restore::{
-    self, local_plan, parse_bump, parse_member, BumpSpec, LocalPlan, LocalStep, Node, Plan,
-    TargetMember, Tool,
+    self, parse_bump, parse_member, BumpSpec, Choices, LocalPlan, Plan, TargetMember,
 };
-use crate::output::table::{Mark, Table};
-use crate::snapshot::{self as snap, Integrity};
+use crate::ops::Operator;
+use crate::output::restore::{after_table, counts_table, local_table, plan_table};
+use crate::snapshot::Integrity;
 
 /// Restore etcd from a snapshot: verify, plan every member, restore this node.
 ///
@@ -40,7 +40,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
-    /// Where to save the snapshot taken now.
+    /// Where to save the snapshot taken now; default:
+    /// `etcd-snapshot-<unix time>.db` in the current directory.
     #[arg(long, value_name = "FILE")]
     pub save_to: Option<PathBuf>,
 
@@ -110,28 +111,13 @@ pub struct Args {
     pub dry_run: bool,
 }
 
-/// Keys per type, in the snapshot and live after the restore.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Count {
-    pub r#type: String,
-    pub snapshot: u64,
-    pub live: Option<u64>,
-}
-
-/// The cluster after the restore.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct After {
-    pub healthy: bool,
-    pub revision: i64,
-    pub members: Vec<etcd::Status>,
-}
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
-    pub snapshot: SnapshotInfo,
+    /// The snapshot restored; `null` in a dry run that would take one.
+    pub snapshot: Option<SnapshotInfo>,
+    /// Where a run without --snapshot saves the snapshot it takes.
+    pub save_to: Option<String>,
     pub plan: Plan,
     pub local: Option<LocalPlan>,
     pub dry_run: bool,
@@ -141,12 +127,59 @@ pub struct Report {
     pub counts: Vec<Count>,
 }
 
-pub async fn run(args: Args, session: &mut Session) -> Result<()> {
-    let format = session.format_or(OutputFormat::Table);
-    // 1. The snapshot, verified offline.
+impl Args {
+    fn node(&self) -> NodeArgs {
+        NodeArgs {
+            data_dir: self.data_dir.clone(),
+            name: self.name.clone(),
+            manifest_dir: self.manifest_dir.clone(),
+            pid: self.pid,
+            service: self.service.clone(),
+            root: self.root.clone(),
+            wait: self.wait,
+        }
+    }
+
+    /// Where a run without --snapshot saves the snapshot it takes.
+    fn save_path(&self) -> PathBuf {
+        self.save_to.clone().unwrap_or_else(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            PathBuf::from(format!("etcd-snapshot-{now}.db"))
+        })
+    }
+}
+
+/// The snapshot to plan with: verified offline, or (a dry run without
+/// --snapshot) only where a real run would save it and the revision now.
+struct Snapshot {
+    path: PathBuf,
+    info: Option<SnapshotInfo>,
+    revision: i64,
+    counts: Vec<Count>,
+}
+
+async fn snapshot(args: &Args, session: &mut Session) -> Result<Snapshot> {
     let path = match &args.snapshot {
         Some(p) => p.clone(),
-        None => take_snapshot(&args, session).await?,
+        None if args.dry_run => {
+            let path = absolute(&args.save_path());
+            let revision = current_revision(session).await?;
+            session.shell.note(format!(
+                "dry run: no snapshot taken; a real run saves one from the healthiest member to \
+                 `{}` (at revision {revision} or later, which names its files)",
+                path.display()
+            ));
+            return Ok(Snapshot {
+                path,
+                info: None,
+                revision,
+                counts: Vec::new(),
+            });
+        }
+        None => take_snapshot(args, session).await?,
     };
     let (info, inspect) = snapshot::examine(&path, &session.global.prefix)?;
     session.shell.note("snapshot (verified offline):");
@@ -156,55 +189,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             .shell
             .warn("no sha256 trailer (a member's db file?): restoring with --skip-hash-check");
     }
-
-    // 2. The plan for every member.
-    let members = if args.members.is_empty() {
-        live_members(session).await?
-    } else {
-        args.members.clone()
-    };
-    let token = args.initial_cluster_token.clone().unwrap_or_else(|| {
-        info.sha256
-            .as_ref()
-            .map(|h| format!("restored-{}", &h[..12]))
-            .unwrap_or_else(|| "etcd-cluster".into())
-    });
-    let tool = find_tool(&args, session).await;
-    let tag = format!("r{}", info.revision);
-    let template = args.new_data_dir.clone().unwrap_or_else(|| {
-        format!(
-            "{}.restored-{tag}",
-            args.data_dir.as_deref().unwrap_or("/var/lib/etcd")
-        )
-    });
-    let snapshot_arg = std::fs::canonicalize(&path)
-        .unwrap_or(path.clone())
-        .display()
-        .to_string();
-    let source = restore::Source {
-        path: &snapshot_arg,
-        revision: info.revision,
-        consistent_index: info.consistent_index,
-    };
-    let mut plan = restore::plan(
-        source,
-        &members,
-        &token,
-        &template,
-        &tool,
-        args.bump_revision,
-    )
-    .map_err(Error::usage)?;
-    if info.integrity == Integrity::NoHash {
-        for m in &mut plan.members {
-            m.argv.push("--skip-hash-check".into());
-            m.shell.push_str(" --skip-hash-check");
-        }
-    }
-    for w in &plan.warnings {
-        session.shell.warn(w);
-    }
-    let counts: Vec<Count> = inspect
+    let counts = inspect
         .types
         .iter()
         .map(|p| Count {
@@ -213,15 +198,77 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             live: None,
         })
         .collect();
+    Ok(Snapshot {
+        path,
+        revision: info.revision,
+        info: Some(info),
+        counts,
+    })
+}
 
+async fn current_revision(session: &mut Session) -> Result<i64> {
+    if session.global.endpoints.is_empty() {
+        return Err(no_snapshot_source());
+    }
+    let cluster = session.cluster().await?;
+    let client = cluster.connect_any().await?;
+    Ok(maintenance::current_revision(&client, false).await?)
+}
+
+fn no_snapshot_source() -> Error {
+    Error::usage("no --snapshot given and no --endpoints to take one from")
+        .with_hint("pass --snapshot FILE, or --endpoints to take one now")
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    let format = session.format_or(OutputFormat::Table);
+    // 1. The snapshot, verified offline.
+    let snap = snapshot(&args, session).await?;
+
+    // 2. The plan for every member.
+    let members = if args.members.is_empty() {
+        let cluster = if session.global.endpoints.is_empty() {
+            None
+        } else {
+            Some(session.cluster().await?)
+        };
+        exec::live_members(cluster.as_ref(), session).await?
+    } else {
+        args.members.clone()
+    };
+    let tool = exec::find_tool(args.etcdutl.clone(), args.etcdctl.clone(), session).await;
+    let snapshot_arg = absolute(&snap.path).display().to_string();
+    let info = snap.info.as_ref();
+    let source = restore::Source {
+        path: &snapshot_arg,
+        revision: snap.revision,
+        consistent_index: info.and_then(|i| i.consistent_index),
+    };
+    let choices = Choices {
+        token: args.initial_cluster_token.as_deref(),
+        new_data_dir: args.new_data_dir.as_deref(),
+        data_dir: args.data_dir.as_deref(),
+        bump: args.bump_revision,
+    };
+    let sha256 = info.and_then(|i| i.sha256.as_deref());
+    let no_hash = info.is_some_and(|i| i.integrity == Integrity::NoHash);
+    let plan = restore::plan_with_defaults(source, sha256, no_hash, &members, choices, &tool)?;
+    for w in &plan.warnings {
+        session.shell.warn(w);
+    }
     let mut report = Report {
-        snapshot: info,
+        save_to: args.snapshot.is_none().then(|| snapshot_arg.clone()),
+        snapshot: snap.info,
         plan,
         local: None,
         dry_run: args.dry_run,
         started_pid: None,
         after: None,
-        counts,
+        counts: snap.counts,
     };
     if !args.local {
         session.shell.note(format!(
@@ -236,30 +283,20 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     }
 
     // 3. This node.
-    let node = inspect_node(&args, &members, &tag)?;
-    let name = node_name(&args, &node, &members)?;
-    let argv = report
-        .plan
-        .members
-        .iter()
-        .find(|m| m.name == name)
-        .map(|m| m.argv.clone())
-        .ok_or_else(|| Error::usage(format!("`{name}` is not one of the members to restore")))?;
-    let local = local_plan(&node, &argv, &|p: &Path| p.exists()).map_err(|e| {
-        Error::new(Kind::Refused, e).with_hint("inspect the files named, then run again")
-    })?;
-    session
-        .shell
-        .note(format!("restore on this node, member `{name}`:"));
+    let node_args = args.node();
+    let (name, local) = exec::prepare_local(
+        &node_args,
+        &report.plan,
+        &members,
+        &restore::tag(snap.revision),
+    )?;
+    let mut steps = format!("restore on this node, member `{name}`:");
     for (i, s) in local.steps.iter().enumerate() {
-        session.shell.note(format!(
-            "  {}. {}{}",
-            i + 1,
-            s.step.describe(),
-            if s.done { "  (done)" } else { "" }
-        ));
+        let done = if s.done { "  (done)" } else { "" };
+        steps.push_str(&format!("\n  {}. {}{done}", i + 1, s.step.describe()));
     }
     if args.dry_run {
+        session.keep(&steps);
         report.local = Some(local);
         return session.shell.emit(format, &report, |r| {
             vec![
@@ -268,49 +305,23 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             ]
         });
     }
-    let total = local.steps.len();
-    let mut undo = Vec::new();
-    for (i, s) in local.steps.iter().enumerate() {
-        if s.done {
-            continue;
-        }
-        session
-            .shell
-            .note(format!("step {}/{total}: {}", i + 1, s.step.describe()));
-        if let Some(u) = &s.undo {
-            session.shell.note(format!("  undo: {u}"));
-        }
-        session
-            .prompt()
-            .confirm(&format!("step {}: {}", i + 1, short(&s.step)))?;
-        let result = crate::ops::node::run(&s.step, args.wait, &args.root).await;
-        match result {
-            Ok(pid) => {
-                if pid.is_some() {
-                    report.started_pid = pid;
-                }
-                session.shell.note("  done");
-                if let Some(u) = &s.undo {
-                    undo.push(u.clone());
-                }
-            }
-            Err(e) => {
-                let mut hint = String::from(
-                    "fix the cause and run the same command again: done steps are skipped",
-                );
-                if !undo.is_empty() {
-                    undo.reverse();
-                    hint.push_str(&format!("; to go back instead, run: {}", undo.join(" && ")));
-                }
-                return Err(e.context(format!("step {}", i + 1)).with_hint(hint));
-            }
-        }
-    }
+    session.shell.note(steps);
+    let interrupt = session.interrupt.clone();
+    report.started_pid = exec::run_local(&local, &node_args, &interrupt, session).await?;
     report.local = Some(local);
 
     // 4. After: health, status, counts.
     if !session.global.endpoints.is_empty() {
-        let after = wait_after(session, args.wait, &mut report.counts).await?;
+        let cluster = session.cluster().await?;
+        let prefix = session.global.prefix.clone();
+        let wait = exec::wait_after(&cluster, &prefix, args.wait, &mut report.counts, session);
+        let after = interrupt.unless(wait).await.ok_or_else(|| {
+            Error::interrupted(
+                "interrupted (Ctrl-C) while waiting for the restored member: every step is \
+                 done; its health was not checked",
+            )
+            .with_hint("check it with `kubectl etcd status`")
+        })??;
         let expected = report.plan.expected_revision;
         session.shell.note(format!(
             "restored: revision {} (snapshot {}, at least {expected} expected)",
@@ -330,43 +341,16 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     })
 }
 
-fn after_table(a: &After) -> Table {
-    let mut t = Table::new(&["member id", "version", "revision", "raft index", "leader"])
-        .right_align(&[2, 3]);
-    for s in &a.members {
-        t.row([
-            etcd::format_id(s.member_id),
-            s.version.clone(),
-            s.revision.to_string(),
-            s.raft_index.to_string(),
-            if s.leader == s.member_id {
-                "yes".to_string()
-            } else {
-                etcd::format_id(s.leader)
-            },
-        ]);
-    }
-    t.title(format!(
-        "after the restore: {} at revision {}",
-        if a.healthy { "healthy" } else { "not healthy" },
-        a.revision
-    ))
-}
-
 async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
     if session.global.endpoints.is_empty() {
-        return Err(
-            Error::usage("no --snapshot given and no --endpoints to take one from")
-                .with_hint("pass --snapshot FILE, or --endpoints to take one now"),
-        );
+        return Err(no_snapshot_source());
     }
-    let file = args.save_to.clone().unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        PathBuf::from(format!("etcd-snapshot-{now}.db"))
-    });
+    let file = args.save_path();
+    session.shell.note(format!(
+        "taking a snapshot into `{}` (--save-to to choose where)",
+        absolute(&file).display()
+    ));
+    let interrupt = session.interrupt.clone();
     let info = snapshot::save_cmd(
         SaveArgs {
             file: file.clone(),
@@ -376,323 +360,21 @@ async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
         true,
         session,
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        if interrupt.fired() {
+            Error::interrupted(
+                "interrupted (Ctrl-C) while taking the snapshot: nothing was changed, no file \
+                 was written",
+            )
+        } else {
+            e
+        }
+    })?;
     session.shell.note(format!(
         "saved `{}` from `{}`",
         file.display(),
         info.member.unwrap_or_default()
     ));
     Ok(file)
-}
-
-async fn live_members(session: &mut Session) -> Result<Vec<TargetMember>> {
-    if session.global.endpoints.is_empty() {
-        return Err(
-            Error::usage("no --member given and no --endpoints to list them from")
-                .with_hint("pass --member NAME=PEER_URL for every member of the restored cluster"),
-        );
-    }
-    let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
-    let list = etcd::member_list(&client).await?;
-    let learners: Vec<_> = list.iter().filter(|m| m.is_learner).collect();
-    for l in learners {
-        session.shell.warn(format!(
-            "learner `{}` is left out: add it again with `resize add` after the restore",
-            l.name
-        ));
-    }
-    Ok(list
-        .into_iter()
-        .filter(|m| !m.is_learner && m.started())
-        .map(|m| TargetMember {
-            name: m.name,
-            peer_urls: m.peer_urls,
-        })
-        .collect())
-}
-
-/// etcdutl (flag, then PATH), else etcdctl (flag, then PATH); whether it
-/// bumps is read from its own help.
-async fn find_tool(args: &Args, session: &mut Session) -> Tool {
-    let candidates: Vec<(&str, PathBuf)> = [
-        args.etcdutl.clone().map(|p| ("etcdutl", p)),
-        args.etcdctl.clone().map(|p| ("etcdctl", p)),
-        on_path("etcdutl").map(|p| ("etcdutl", p)),
-        on_path("etcdctl").map(|p| ("etcdctl", p)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    for (kind, path) in candidates {
-        let out = tokio::process::Command::new(&path)
-            .args(["snapshot", "restore", "--help"])
-            .env("ETCDCTL_API", "3")
-            .output()
-            .await;
-        match out {
-            Ok(o) => {
-                let help = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                );
-                return Tool {
-                    kind: kind.into(),
-                    path: path.display().to_string(),
-                    can_bump: help.contains("--bump-revision"),
-                };
-            }
-            Err(e) => session
-                .shell
-                .warn(format!("cannot run `{}`: {e}", path.display())),
-        }
-    }
-    session.shell.warn(
-        "neither etcdutl nor etcdctl found here: the commands assume etcdutl 3.5+ on the nodes",
-    );
-    Tool {
-        kind: "etcdutl".into(),
-        path: "etcdutl".into(),
-        can_bump: true,
-    }
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(program))
-        .find(|p| p.is_file())
-}
-
-fn inspect_node(args: &Args, members: &[TargetMember], tag: &str) -> Result<Node> {
-    let _ = members;
-    let manifest_node = args.manifest_dir.join("etcd.yaml");
-    let manifest_real = restore::rooted(&args.root, &manifest_node);
-    let aside_real = restore::rooted(
-        &args.root,
-        &args
-            .manifest_dir
-            .parent()
-            .unwrap_or(Path::new("/"))
-            .join(format!("etcd.yaml.before-restore-{tag}")),
-    );
-    let manifest_text = std::fs::read_to_string(&manifest_real)
-        .or_else(|_| std::fs::read_to_string(&aside_real))
-        .ok();
-    let manifest = manifest_text.as_ref().map(|_| manifest_node);
-    let process = match args.pid {
-        None => None,
-        Some(pid) => crate::ops::node::cmdline(pid).map(|argv| (pid, argv)),
-    };
-    if args.pid.is_some() && process.is_none() {
-        return Err(Error::new(
-            Kind::NotFound,
-            format!("no process {}", args.pid.unwrap_or_default()),
-        )
-        .with_hint("pass the pid of the running etcd, or leave --pid out"));
-    }
-    if manifest.is_none() && process.is_none() && args.service.is_none() {
-        return Err(Error::usage(format!(
-            "nothing to stop: no manifest at `{}`, no --pid and no --service",
-            manifest_real.display()
-        ))
-        .with_hint(
-            "point --manifest-dir at the static pod manifests, or pass --pid or --service",
-        ));
-    }
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| {
-            manifest_text
-                .as_deref()
-                .and_then(restore::manifest_data_dir)
-        })
-        .or_else(|| {
-            let d = restore::data_dir_arg(&process.as_ref()?.1)?;
-            // A process outside the fake root sees real paths.
-            let root = args.root.display().to_string();
-            Some(match d.strip_prefix(root.trim_end_matches('/')) {
-                Some(rest) if args.root != Path::new("/") => rest.to_string(),
-                _ => d,
-            })
-        })
-        .unwrap_or_else(|| "/var/lib/etcd".into());
-    // A re-run after the restore finds the manifest on the restored dir.
-    let suffix = format!(".restored-{tag}");
-    let data_dir = PathBuf::from(data_dir.strip_suffix(&suffix).unwrap_or(&data_dir));
-    Ok(Node {
-        data_dir_exists: restore::rooted(&args.root, &data_dir).exists(),
-        root: args.root.clone(),
-        manifest,
-        manifest_text,
-        process,
-        service: args.service.clone(),
-        data_dir,
-        tag: tag.to_string(),
-    })
-}
-
-fn node_name(args: &Args, node: &Node, members: &[TargetMember]) -> Result<String> {
-    if let Some(n) = &args.name {
-        return Ok(n.clone());
-    }
-    if let Some(n) = node
-        .manifest_text
-        .as_deref()
-        .and_then(restore::manifest_name)
-    {
-        return Ok(n);
-    }
-    if let Some(n) = node
-        .process
-        .as_ref()
-        .and_then(|(_, a)| restore::name_arg(a))
-    {
-        return Ok(n);
-    }
-    match members {
-        [one] => Ok(one.name.clone()),
-        _ => Err(Error::usage("which member is this node?")
-            .with_hint("pass --name NAME (one of the --member names)")),
-    }
-}
-
-fn short(step: &LocalStep) -> String {
-    match step {
-        LocalStep::MoveManifestAside { .. } => "stop etcd (move its manifest aside)".into(),
-        LocalStep::StopProcess { pid } => format!("stop etcd process {pid}"),
-        LocalStep::StopService { name } => format!("stop {name}"),
-        LocalStep::WaitStopped { .. } => "wait for etcd to stop".into(),
-        LocalStep::MoveDataAside { .. } => "move the old data dir aside".into(),
-        LocalStep::Restore { .. } => "restore the snapshot into the new data dir".into(),
-        LocalStep::RewriteManifest { .. } => "point the manifest at the new data dir".into(),
-        LocalStep::StartManifest { .. } => "start etcd (put the manifest back)".into(),
-        LocalStep::StartProcess { .. } => "start etcd on the new data dir".into(),
-        LocalStep::StartService { name } => format!("start {name}"),
-    }
-}
-
-/// Wait for the restored cluster to be healthy, then read its status and
-/// count keys per type next to the snapshot's.
-async fn wait_after(session: &mut Session, wait: Duration, counts: &mut [Count]) -> Result<After> {
-    let cluster = session.cluster().await?;
-    let prefix = session.global.prefix.clone();
-    session.shell.note(format!(
-        "waiting up to {} for etcd to be healthy...",
-        humantime::format_duration(wait)
-    ));
-    let deadline = Instant::now() + wait;
-    let client = loop {
-        let err = match cluster.connect_any().await {
-            Ok(c) => match etcd::health_check(&c).await {
-                Ok(_) => break c,
-                Err(e) => e.into(),
-            },
-            Err(e) => e,
-        };
-        if Instant::now() >= deadline {
-            return Err(err.context("the restored member is not healthy").with_hint(
-                "check its log; the old data dir is kept aside (see the undo lines above)",
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
-    let members: Vec<etcd::Status> = survey.statuses().cloned().collect();
-    let mut live: BTreeMap<String, u64> = BTreeMap::new();
-    let summary = scan(
-        &etcd::Readers::single(client.clone()),
-        &prefix,
-        b"\0",
-        &[0],
-        ScanOptions::keys_only(),
-        |page| {
-            match page {
-                Page::Keys(kvs) => {
-                    for kv in kvs {
-                        *live.entry(snap::type_of(kv.key(), &prefix).0).or_default() += 1;
-                    }
-                }
-                Page::Restart { .. } => live.clear(),
-                // Only listings resume.
-                Page::Resumed { .. } => {}
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    for c in counts.iter_mut() {
-        c.live = Some(live.remove(&c.r#type).unwrap_or(0));
-    }
-    Ok(After {
-        healthy: true,
-        revision: summary.revision,
-        members,
-    })
-}
-
-pub fn plan_table(plan: &Plan) -> Table {
-    let mut t = Table::new(&["member", "data dir", "restore command"]);
-    for m in &plan.members {
-        t.row([m.name.clone(), m.data_dir.clone(), m.shell.clone()]);
-    }
-    t.title(format!(
-        "restore of revision {} with {} ({}), token {}",
-        plan.snapshot_revision,
-        plan.tool.kind,
-        if plan.bump > 0 {
-            format!(
-                "revision bumped by {} to {}",
-                plan.bump, plan.expected_revision
-            )
-        } else {
-            "no revision bump".to_string()
-        },
-        plan.initial_cluster_token
-    ))
-}
-
-fn local_table(plan: &LocalPlan, dry_run: bool) -> Table {
-    let mut t = Table::new(&["step", "action", "status", "undo"]);
-    for (i, s) in plan.steps.iter().enumerate() {
-        t.marked_row(vec![
-            ((i + 1).to_string(), Mark::Plain),
-            (short(&s.step), Mark::Plain),
-            if s.done {
-                ("done before".into(), Mark::Plain)
-            } else if dry_run {
-                ("pending".into(), Mark::Plain)
-            } else {
-                ("done".into(), Mark::Good)
-            },
-            (s.undo.clone().unwrap_or_else(|| "-".into()), Mark::Plain),
-        ]);
-    }
-    t.title(format!(
-        "restore into {} (the old data dir is kept as {})",
-        plan.new_data_dir.display(),
-        plan.old_data_aside.display()
-    ))
-}
-
-fn counts_table(counts: &[Count]) -> Table {
-    let mut t = Table::new(&["type", "snapshot keys", "live keys"]).right_align(&[1, 2]);
-    for c in counts {
-        let mark = match c.live {
-            Some(l) if l != c.snapshot => Mark::Warn,
-            _ => Mark::Plain,
-        };
-        t.marked_row(vec![
-            (c.r#type.clone(), Mark::Plain),
-            (c.snapshot.to_string(), Mark::Plain),
-            (
-                c.live.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
-                mark,
-            ),
-        ]);
-    }
-    t
 }

@@ -35,6 +35,22 @@ pub async fn current_revision(client: &EtcdClient, serializable: bool) -> Result
     Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
 }
 
+/// How many keys the keyspace holds now, all of them or only those last
+/// written after revision `after`, with the revision of that read. Counts
+/// on the server; no key is sent.
+pub async fn count_keys(client: &EtcdClient, after: Option<i64>) -> Result<(u64, i64)> {
+    let mut kv = client.kv();
+    let mut opts = etcd_client::GetOptions::new()
+        .with_count_only()
+        .with_all_keys();
+    if let Some(rev) = after {
+        opts = opts.with_min_mod_revision(rev + 1);
+    }
+    let resp = client.call(kv.get("\0", Some(opts))).await?;
+    let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
+    Ok((resp.count().max(0) as u64, revision))
+}
+
 /// Compact the keyspace up to `revision`. With `physical`, wait until the
 /// member has removed the old revisions from its database.
 pub async fn compact(

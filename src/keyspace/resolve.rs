@@ -129,7 +129,7 @@ impl<'a> Resolver<'a> {
             }
         }
         Err(
-            Error::new(Kind::NotFound, format!("unknown resource type `{name}`"))
+            Error::new(Kind::Usage, format!("unknown resource type `{name}`"))
                 .with_hint("`kubectl etcd count` lists the types stored in this etcd"),
         )
     }
@@ -320,7 +320,7 @@ pub fn offline_range(
                 ),
                 None => {
                     return Err(Error::new(
-                        Kind::NotFound,
+                        Kind::Usage,
                         format!("unknown resource type `{type_name}`"),
                     )
                     .with_hint("name custom resources as plural.group, e.g. widgets.example.com"))

@@ -1,4 +1,6 @@
-//! Waiting for a compaction to reach every member's database file.
+//! Compaction: the revision to compact at, the compaction itself (shared
+//! by `compact` and `recover-space`), and waiting for it to reach every
+//! member's database file.
 //!
 //! A compaction goes through raft, but each member removes the old
 //! revisions from its own bbolt file in the background, at its own pace;
@@ -10,10 +12,28 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
+
 use crate::connect::Target;
-use crate::etcd::{ConnectSettings, EtcdClient, Survey};
+use crate::context::Cluster;
+use crate::error::{Error, Result};
+use crate::etcd::{maintenance, ConnectSettings, EtcdClient, Survey};
 
 use super::cluster_state::ClusterState;
+use super::{Interrupt, Operator};
+
+/// What the operator asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Compact up to this revision (default: the current one).
+    pub revision: Option<i64>,
+    /// Keep the last N revisions.
+    pub keep: Option<i64>,
+    /// Wait until every member removed the old revisions from its file.
+    pub physical: bool,
+    pub timeout: Duration,
+    pub dry_run: bool,
+}
 
 /// In-use bytes per member id, as one poll saw them.
 pub type InUse = HashMap<u64, u64>;
@@ -64,6 +84,138 @@ pub async fn wait_settled(targets: &[Target], settings: &ConnectSettings, limit:
     }
 }
 
+/// What a compaction did (or would do).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactReport {
+    /// The revision the history was compacted at before, when known.
+    pub previously_compacted: Option<i64>,
+    /// History older than this revision is removed.
+    pub revision: i64,
+    pub current_revision: i64,
+    pub physical: bool,
+    pub dry_run: bool,
+    pub took_ms: Option<u64>,
+}
+
+impl CompactReport {
+    /// `revisions 120..4999` or `up to revision 5000`.
+    pub fn range(&self) -> String {
+        match self.previously_compacted {
+            Some(from) if from >= self.revision => {
+                format!("nothing (already compacted at {from})")
+            }
+            Some(from) => format!(
+                "revisions {from}..{} (history from the last compaction at {from})",
+                self.revision - 1
+            ),
+            None => format!("history up to revision {}", self.revision),
+        }
+    }
+}
+
+/// The revision to compact at, from the arguments and the current revision.
+pub fn target_revision(rev: Option<i64>, keep: Option<i64>, current: i64) -> Result<i64> {
+    let target = match (rev, keep) {
+        (Some(r), _) => r,
+        (None, Some(k)) if k < 0 => return Err(Error::usage("--keep must not be negative")),
+        (None, Some(k)) => current - k,
+        (None, None) => current,
+    };
+    if target < 1 {
+        return Err(Error::usage(format!(
+            "nothing to compact: revision {target} is before the first revision"
+        )));
+    }
+    if target > current {
+        return Err(Error::usage(format!(
+            "revision {target} is newer than the current revision {current}"
+        )));
+    }
+    Ok(target)
+}
+
+/// Work out the range, confirm, compact. Ctrl-C before the request is
+/// sent changes nothing; once sent it is waited for (a second Ctrl-C
+/// leaves); Ctrl-C while members remove old revisions stops waiting.
+pub async fn compact(
+    cluster: &Cluster,
+    client: &EtcdClient,
+    args: &Request,
+    interrupt: &Interrupt,
+    op: &mut dyn Operator,
+) -> Result<CompactReport> {
+    let current = maintenance::current_revision(client, false).await?;
+    let previously = maintenance::compacted_revision(client).await?;
+    let revision = target_revision(args.revision, args.keep, current)?;
+    let mut report = CompactReport {
+        previously_compacted: previously,
+        revision,
+        current_revision: current,
+        physical: args.physical,
+        dry_run: args.dry_run,
+        took_ms: None,
+    };
+    if previously.is_some_and(|p| p >= revision) {
+        op.note(&format!(
+            "already compacted at revision {}: nothing to do",
+            previously.unwrap_or_default()
+        ));
+        return Ok(report);
+    }
+    if args.dry_run {
+        return Ok(report);
+    }
+    op.note(&format!(
+        "will remove {} (current revision {current}); the latest version of every key stays",
+        report.range()
+    ));
+    op.confirm(&format!("compact the keyspace at revision {revision}"))?;
+    if interrupt.fired() {
+        return Err(Error::interrupted(
+            "interrupted (Ctrl-C) before compacting: nothing was changed",
+        ));
+    }
+    let start = Instant::now();
+    let request = maintenance::compact(client, revision, args.physical, args.timeout);
+    interrupt
+        .finish(request, "the compaction", &mut |l| op.note(l))
+        .await
+        .map_err(|()| {
+            Error::interrupted(format!(
+                "interrupted (Ctrl-C) while compacting at revision {revision}: etcd may have \
+                 applied it"
+            ))
+            .with_hint("`kubectl etcd compact --dry-run` shows where history starts now")
+        })??;
+    if interrupt.fired() {
+        return Err(Error::interrupted(format!(
+            "interrupted (Ctrl-C) after compacting at revision {revision}: members remove the \
+             old revisions in the background"
+        )));
+    }
+    if args.physical {
+        // --physical only waited for the member the request went to.
+        op.note("waiting for every member to finish removing the old revisions");
+        let wait = wait_settled(&cluster.targets, &cluster.settings, args.timeout);
+        match interrupt.unless(wait).await {
+            Some(true) => {}
+            Some(false) => op.warn(&format!(
+                "members still shrinking after {:?}: the compaction goes on in the background",
+                args.timeout
+            )),
+            None => {
+                return Err(Error::interrupted(format!(
+                    "interrupted (Ctrl-C) after compacting at revision {revision}: members \
+                     still remove the old revisions in the background"
+                )))
+            }
+        }
+    }
+    report.took_ms = Some(start.elapsed().as_millis() as u64);
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +232,14 @@ mod tests {
         assert!(settled(&before, &grown));
         let new_member: InUse = [(1, 10 * mb), (3, mb)].into();
         assert!(!settled(&before, &new_member));
+    }
+
+    #[test]
+    fn the_target_is_the_current_revision_or_keeps_n() {
+        assert_eq!(target_revision(None, None, 500).unwrap(), 500);
+        assert_eq!(target_revision(None, Some(100), 500).unwrap(), 400);
+        assert_eq!(target_revision(Some(42), None, 500).unwrap(), 42);
+        assert!(target_revision(Some(501), None, 500).is_err());
+        assert!(target_revision(None, Some(600), 500).is_err());
     }
 }

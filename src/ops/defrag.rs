@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cluster_state::{ClusterState, MemberState};
-use super::Interrupt;
+use super::{progress, Interrupt, Operator};
 use crate::connect::Target;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, format_id, ConnectSettings, EtcdClient, Survey};
@@ -251,7 +251,7 @@ pub async fn execute(
     opts: &Options,
     pacing: &Pacing,
     interrupt: &Interrupt,
-    note: &mut (dyn FnMut(String) + Send),
+    note: &mut dyn FnMut(String),
 ) -> Outcome {
     let mut done = Vec::new();
     let mut skipped = Vec::new();
@@ -264,7 +264,7 @@ pub async fn execute(
                 stopped: Some(StopReason {
                     member: step.name.clone(),
                     message: "interrupted (Ctrl-C) before this member".into(),
-                    error: Error::new(Kind::Partial, "interrupted"),
+                    error: Error::interrupted("interrupted"),
                 }),
             };
         }
@@ -313,6 +313,82 @@ pub async fn execute(
     }
 }
 
+/// Check that the cluster may be disturbed, say what will happen, confirm,
+/// then [`execute`]. An empty plan is no error: nothing is asked.
+pub async fn run(
+    plan: &Plan,
+    targets: &[Target],
+    settings: &ConnectSettings,
+    opts: &Options,
+    pacing: &Pacing,
+    interrupt: &Interrupt,
+    op: &mut dyn Operator,
+) -> Result<Outcome> {
+    if let Some(b) = &plan.blocked_by {
+        return Err(
+            Error::new(Kind::Refused, format!("refusing to defragment: {b}")).with_hint(
+                "every voting member must be reachable, with a leader and none lagging; \
+                 check `kubectl etcd status`",
+            ),
+        );
+    }
+    let names: Vec<&str> = plan.steps().map(|m| m.name.as_str()).collect();
+    if names.is_empty() {
+        op.note("nothing to defragment");
+        return Ok(Outcome {
+            members: Vec::new(),
+            skipped: Vec::new(),
+            stopped: None,
+        });
+    }
+    let what = format!(
+        "defragment {} member{}",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" }
+    );
+    op.note(&format!(
+        "will {what} one at a time ({}), expected to reclaim about {}",
+        names.join(", "),
+        crate::output::human_bytes(plan.expected_reclaim())
+    ));
+    op.confirm(&what)?;
+    let mut note = |s: String| op.note(&s);
+    Ok(execute(plan, targets, settings, opts, pacing, interrupt, &mut note).await)
+}
+
+/// The exit status: a stop is an error that says what was done and what
+/// is left; Ctrl-C exits 130, a refusal 4, any other stop 1.
+pub fn finish(outcome: &Outcome, plan: &Plan) -> Result<()> {
+    let Some(stop) = &outcome.stopped else {
+        return Ok(());
+    };
+    let done: Vec<String> = outcome.members.iter().map(|d| d.member.clone()).collect();
+    let left: Vec<String> = plan
+        .steps()
+        .map(|m| m.name.clone())
+        .filter(|n| !done.contains(n) && !outcome.skipped.iter().any(|s| &s.member == n))
+        .collect();
+    let kind = match stop.error.kind {
+        Kind::Refused | Kind::Interrupted => stop.error.kind,
+        _ => Kind::Partial,
+    };
+    let mut e = Error::new(
+        kind,
+        format!(
+            "stopped at member `{}`: {}; {}",
+            stop.member,
+            stop.message,
+            progress(&done, &left, "members defragmented")
+        ),
+    );
+    e.hint = stop.error.hint.clone();
+    if kind == Kind::Interrupted && e.hint.is_none() {
+        e.hint =
+            Some("run the same command again for the rest (--member NAME for one member)".into());
+    }
+    Err(e)
+}
+
 async fn state_now(targets: &[Target], settings: &ConnectSettings) -> (Survey, ClusterState) {
     let survey = Survey::take(targets, settings).await;
     let state = ClusterState::from_survey(&survey);
@@ -332,7 +408,7 @@ async fn one(
     opts: &Options,
     pacing: &Pacing,
     interrupt: &Interrupt,
-    note: &mut (dyn FnMut(String) + Send),
+    note: &mut dyn FnMut(String),
 ) -> Result<Done> {
     let id = step.member_id;
     let (mut survey, mut state) = state_now(targets, settings).await;
@@ -379,35 +455,23 @@ async fn one(
         crate::output::human_bytes(before)
     ));
     if interrupt.fired() {
-        return Err(Error::new(
-            Kind::Partial,
+        return Err(Error::interrupted(
             "interrupted (Ctrl-C) before defragmenting",
         ));
     }
     let start = Instant::now();
     let defrag = etcd::maintenance::defragment(client, pacing.timeout);
-    tokio::pin!(defrag);
-    let result = tokio::select! {
-        r = &mut defrag => r,
-        _ = interrupt.wait_for(1) => {
-            let seen = interrupt.count();
-            note(format!(
-                "Ctrl-C: `{}` is defragmenting on the server; waiting for it, then stopping \
-                 (Ctrl-C again to leave now)",
+    let what = format!("the defrag of `{}`", step.name);
+    let result = interrupt
+        .finish(defrag, &what, &mut |l| note(l.to_string()))
+        .await
+        .map_err(|()| {
+            Error::interrupted(format!(
+                "interrupted: left `{}` defragmenting on the server",
                 step.name
-            ));
-            tokio::select! {
-                r = &mut defrag => r,
-                _ = interrupt.wait_for(seen + 1) => {
-                    return Err(Error::new(
-                        Kind::Partial,
-                        format!("interrupted: left `{}` defragmenting on the server", step.name),
-                    )
-                    .with_hint("check it with `kubectl etcd status` before anything else"));
-                }
-            }
-        }
-    };
+            ))
+            .with_hint("check it with `kubectl etcd status` before anything else")
+        })?;
     result.map_err(|e| e.context("defragment"))?;
     let took = start.elapsed();
     let (_, after_state) = wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())

@@ -1,24 +1,93 @@
 //! Multi-step maintenance as data: a plan is computed from what the cluster
 //! reports (pure, printable for `--dry-run`), then executed step by step.
 //!
-//! Plans never print; executors report progress through a callback and
-//! return what they did, so the command decides how to show it.
+//! Plans never print; executors report progress and ask for confirmation
+//! through an [`Operator`], check an [`Interrupt`] between steps, and return
+//! what they did, so the command decides how to show it.
 
 pub mod cluster_state;
 pub mod compaction;
 pub mod defrag;
 pub mod move_leader;
-pub mod node;
 pub mod recover;
+pub mod recover_space;
 pub mod resize;
 pub mod restore;
 pub mod snapshot;
+pub mod space;
 pub mod statefulset;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use futures::future::LocalBoxFuture;
 use tokio::sync::Notify;
+
+use crate::context::Cluster;
+use crate::error::{Error, Result};
+
+/// The person at the keyboard, as an executor sees them: progress lines,
+/// what they must keep (plans, commands to run on another node), and
+/// confirmation before each change. Commands implement it on top of the
+/// shell and the prompter; tests with plain values.
+pub trait Operator {
+    /// A progress line (stderr).
+    fn note(&mut self, line: &str);
+    /// Something that deserves attention (stderr).
+    fn warn(&mut self, line: &str);
+    /// Detail shown with `-v` only.
+    fn verbose(&mut self, line: &str);
+    /// Text the operator must keep, such as a plan or the command line to
+    /// start a member with: stdout when the output is a table, so
+    /// `> plan.txt` keeps it.
+    fn keep(&mut self, text: &str);
+    /// `Ok` when the operator agrees to `action`; a refusal otherwise.
+    fn confirm(&mut self, action: &str) -> Result<()>;
+    /// The cluster discovered again (Kubernetes: a pod created meanwhile).
+    fn rediscover(&mut self) -> LocalBoxFuture<'_, Result<Cluster>> {
+        Box::pin(async {
+            Err(Error::new(
+                crate::error::Kind::Unavailable,
+                "cannot discover the cluster again here",
+            ))
+        })
+    }
+}
+
+/// An [`Operator`] that records every line and answers every question the
+/// same way: for tests with plain values.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub lines: Vec<String>,
+    pub kept: Vec<String>,
+    pub asked: Vec<String>,
+    /// Refuse every confirmation.
+    pub refuse: bool,
+}
+
+impl Operator for Recorded {
+    fn note(&mut self, line: &str) {
+        self.lines.push(line.to_string());
+    }
+    fn warn(&mut self, line: &str) {
+        self.lines.push(format!("warning: {line}"));
+    }
+    fn verbose(&mut self, line: &str) {
+        self.lines.push(line.to_string());
+    }
+    fn keep(&mut self, text: &str) {
+        self.kept.push(text.to_string());
+    }
+    fn confirm(&mut self, action: &str) -> Result<()> {
+        self.asked.push(action.to_string());
+        if self.refuse {
+            Err(Error::new(crate::error::Kind::Refused, "not confirmed"))
+        } else {
+            Ok(())
+        }
+    }
+}
 
 /// Ctrl-C as executors see it: checked between steps, and raced against
 /// long calls. A step already sent to etcd is never abandoned silently: the
@@ -35,10 +104,26 @@ impl Interrupt {
         Interrupt::default()
     }
 
-    /// Fires on every Ctrl-C. Needs a Tokio runtime.
+    /// Fires on every Ctrl-C (SIGINT). Needs a Tokio runtime. From this
+    /// call on, SIGINT no longer ends the process: whoever holds the
+    /// interrupt decides what to do.
     pub fn on_ctrl_c() -> Interrupt {
         let i = Interrupt::default();
         let fire = i.clone();
+        // Registered now, not when the task first runs: a Ctrl-C right
+        // after start must not kill the process half-way.
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut sigint) = signal(SignalKind::interrupt()) {
+                tokio::spawn(async move {
+                    while sigint.recv().await.is_some() {
+                        fire.fire();
+                    }
+                });
+                return i;
+            }
+        }
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
                 fire.fire();
@@ -71,6 +156,62 @@ impl Interrupt {
             notified.await;
         }
     }
+
+    /// Run `step` (already sent, or not safe to abandon half-way) to its
+    /// end despite a first Ctrl-C: `note` says so, and the caller stops
+    /// after it by checking [`Interrupt::fired`]. A second Ctrl-C abandons
+    /// it: `Err(())`, and the caller says what may be left half-done.
+    pub async fn finish<F: Future>(
+        &self,
+        step: F,
+        what: &str,
+        note: &mut dyn FnMut(&str),
+    ) -> std::result::Result<F::Output, ()> {
+        let seen = self.count();
+        tokio::pin!(step);
+        if seen == 0 {
+            tokio::select! {
+                r = &mut step => return Ok(r),
+                _ = self.wait_for(1) => {}
+            }
+        }
+        note(&format!(
+            "Ctrl-C: {what} is under way; waiting for it to finish, then stopping \
+             (Ctrl-C again to leave now)"
+        ));
+        let seen = self.count();
+        tokio::select! {
+            r = &mut step => Ok(r),
+            _ = self.wait_for(seen + 1) => Err(()),
+        }
+    }
+
+    /// Run `wait` (a wait that changes nothing, such as polling for a
+    /// member to catch up) until it ends or Ctrl-C: `None` when
+    /// interrupted, and the wait is simply abandoned.
+    pub async fn unless<F: Future>(&self, wait: F) -> Option<F::Output> {
+        if self.fired() {
+            return None;
+        }
+        tokio::select! {
+            r = wait => Some(r),
+            _ = self.wait_for(1) => None,
+        }
+    }
+}
+
+/// "2 of 5 steps done (a, b); left: c, d, e" (`what`: "steps done"): for
+/// interrupted executors.
+pub fn progress(done: &[String], left: &[String], what: &str) -> String {
+    let total = done.len() + left.len();
+    let mut s = format!("{} of {total} {what}", done.len());
+    if !done.is_empty() {
+        s.push_str(&format!(" ({})", done.join(", ")));
+    }
+    if !left.is_empty() {
+        s.push_str(&format!("; left: {}", left.join(", ")));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -91,5 +232,39 @@ mod tests {
         assert_eq!(i.count(), 2);
         // Already fired: returns at once.
         i.wait_for(1).await;
+    }
+
+    #[tokio::test]
+    async fn a_step_runs_to_its_end_after_one_ctrl_c_and_is_left_after_two() {
+        let i = Interrupt::never();
+        let mut notes = Vec::new();
+        let fire = i.clone();
+        let step = async move {
+            fire.fire();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            7
+        };
+        let r = i
+            .finish(step, "the defrag", &mut |l| notes.push(l.to_string()))
+            .await;
+        assert_eq!(r, Ok(7));
+        assert!(notes[0].contains("the defrag is under way"), "{notes:?}");
+        let fire = i.clone();
+        let never = async move {
+            fire.fire();
+            std::future::pending::<()>().await
+        };
+        assert_eq!(i.finish(never, "x", &mut |_| {}).await, Err(()));
+        assert_eq!(i.unless(async { 1 }).await, None);
+    }
+
+    #[test]
+    fn progress_names_what_was_done_and_what_is_left() {
+        let s = progress(&["a".into()], &["b".into(), "c".into()], "steps done");
+        assert_eq!(s, "1 of 3 steps done (a); left: b, c");
+        assert_eq!(
+            progress(&[], &["x".into()], "members defragmented"),
+            "0 of 1 members defragmented; left: x"
+        );
     }
 }

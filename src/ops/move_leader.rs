@@ -162,7 +162,7 @@ pub async fn transfer(
     plan: &Plan,
     timeout: Duration,
     interrupt: &Interrupt,
-    note: &mut (dyn FnMut(String) + Send),
+    note: &mut dyn FnMut(String),
 ) -> Result<(Survey, ClusterState)> {
     let survey = Survey::take(targets, settings).await;
     let state = state_of(&survey);

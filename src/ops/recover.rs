@@ -15,20 +15,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::cluster_state::same_url;
+use super::cluster_state::LAG_THRESHOLD;
+use super::resize::executor as resize_exec;
+use super::resize::Change;
 use super::resize::{quorum, start_instructions, StartInstructions};
+use super::restore::executor::{self as restore_exec, NodeArgs};
 use super::restore::{rooted, shell_quote, LocalStep};
-use super::Interrupt;
+use super::{Interrupt, Operator};
 use crate::connect::direct::Endpoint;
 use crate::connect::PodInfo;
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, EtcdClient, Survey};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
-use crate::prompt::Prompter;
 
 /// The flag that makes a member forget every other member.
 pub const FORCE_FLAG: &str = "--force-new-cluster";
@@ -1078,7 +1080,7 @@ pub struct FoundNode {
 pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
     use super::restore::{data_dir_arg, manifest_data_dir, manifest_name, name_arg};
     let process = |pid: u32| -> Result<FoundNode> {
-        let argv = super::node::cmdline(pid).ok_or_else(|| {
+        let argv = restore_exec::cmdline(pid).ok_or_else(|| {
             Error::new(Kind::NotFound, format!("no process {pid}"))
                 .with_hint("pass the pid of the surviving etcd, or its --data-dir")
         })?;
@@ -1127,7 +1129,7 @@ pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
         });
     }
     if let Some(dir) = &spec.data_dir {
-        if let Some(pid) = super::node::etcd_on(&rooted(&spec.root, dir), &spec.root) {
+        if let Some(pid) = restore_exec::etcd_on(&rooted(&spec.root, dir), &spec.root) {
             return process(pid);
         }
     }
@@ -1170,11 +1172,15 @@ pub fn save_journal(j: &Journal) -> Result<()> {
 
 // ----- the executor ---------------------------------------------------------
 
-/// How the executor waits.
+/// How the executor waits, and where members added back keep their data.
 #[derive(Debug, Clone)]
 pub struct Pacing {
-    /// For etcd to stop, and to be healthy again.
+    /// For etcd to stop, to be healthy, and for each member added back to
+    /// start and catch up.
     pub wait: Duration,
+    /// Data dir of a member added back, for its start instructions
+    /// (`{name}` is its name).
+    pub new_data_dir: String,
 }
 
 /// What the executor did.
@@ -1191,24 +1197,30 @@ pub struct Outcome {
 }
 
 /// Follow the plan on the survivor's node from `journal.done`: each step
-/// confirmed, run, and recorded in the journal (saved with `save`) before
-/// the next, so a re-run resumes after the last step done. Ctrl-C stops
-/// between steps and abandons a wait; the error says what was done and
-/// whether the flag is still on.
-#[allow(clippy::too_many_arguments)]
-pub async fn execute<'g>(
+/// confirmed with the operator, run, and recorded in the journal (saved
+/// next to the data dir) before the next, so a re-run resumes after the
+/// last step done. Ctrl-C stops between steps, lets a step under way
+/// finish (a second Ctrl-C leaves it) and abandons a wait; the error says
+/// what was done and whether the flag is still on (exit 130).
+pub async fn execute(
     journal: &mut Journal,
     cluster: &Cluster,
     pacing: &Pacing,
-    prompter: Prompter,
     interrupt: &Interrupt,
-    save: &dyn Fn(&Journal) -> Result<()>,
-    grow: &mut dyn FnMut(&Lost) -> LocalBoxFuture<'g, Result<()>>,
-    note: &mut dyn FnMut(String),
+    op: &mut dyn Operator,
 ) -> Result<Outcome> {
     let steps = local_plan(journal);
     let total = steps.len();
     let mut outcome = Outcome::default();
+    let node = NodeArgs {
+        data_dir: None,
+        name: None,
+        manifest_dir: PathBuf::from("/"),
+        pid: None,
+        service: None,
+        root: journal.root.clone(),
+        wait: pacing.wait,
+    };
     for (i, planned) in steps.iter().enumerate() {
         if planned.done {
             continue;
@@ -1217,41 +1229,48 @@ pub async fn execute<'g>(
         if interrupt.fired() {
             return Err(stopped(&steps, i, "before the next step"));
         }
-        note(format!("step {}/{total}: {}", i + 1, step.describe()));
+        op.note(&format!("step {}/{total}: {}", i + 1, step.describe()));
         if let Some(u) = &planned.undo {
-            note(format!("  undo: {u}"));
+            op.note(&format!("  undo: {u}"));
         }
-        prompter.confirm(&format!("step {}: {}", i + 1, step.short()))?;
+        op.confirm(&format!("step {}: {}", i + 1, step.short()))?;
+        let what = format!("step {} ({})", i + 1, step.short());
         let result = match step {
             Step::Local { step } => {
-                // Short and bounded by the wait: finished even after Ctrl-C.
-                match super::node::run(step, pacing.wait, &journal.root).await {
-                    Ok(pid) => {
-                        if pid.is_some() {
-                            outcome.started_pid = pid;
-                        }
+                let run = restore_exec::execute(step, &node);
+                match interrupt.finish(run, &what, &mut |l| op.note(l)).await {
+                    Ok(Ok(pid)) => {
+                        outcome.started_pid = pid.or(outcome.started_pid);
                         Ok(())
                     }
-                    Err(e) => Err(e),
+                    Ok(Err(e)) => Err(e),
+                    Err(()) => return Err(stopped(&steps, i, "during this step, abandoned")),
                 }
             }
-            Step::StopRunning { data_dir } => match super::node::etcd_on(data_dir, &journal.root) {
-                Some(pid) => super::node::stop_process(pid, pacing.wait).await,
-                None => Ok(()),
-            },
+            Step::StopRunning { data_dir } => {
+                match restore_exec::etcd_on(data_dir, &journal.root) {
+                    Some(pid) => {
+                        let stop = restore_exec::stop_process(pid, pacing.wait);
+                        match interrupt.finish(stop, &what, &mut |l| op.note(l)).await {
+                            Ok(r) => r,
+                            Err(()) => {
+                                return Err(stopped(&steps, i, "during this step, abandoned"))
+                            }
+                        }
+                    }
+                    None => Ok(()),
+                }
+            }
             Step::Backup { db, to } => backup(db, to, journal.revision),
             Step::WriteForcedManifest { from, to } => write_forced(from, to),
             Step::WriteDropIn { path } => set_drop_in(path, true).await,
             Step::RemoveDropIn { path } => set_drop_in(path, false).await,
             Step::WaitForced { revision } | Step::WaitHealthy { revision } => {
                 let alone = matches!(step, Step::WaitForced { .. });
-                let waited = tokio::select! {
-                    r = wait_survivor(cluster, &journal.survivor, *revision, alone, pacing.wait) => Some(r),
-                    _ = interrupt.wait_for(1) => None,
-                };
-                match waited {
+                let wait = wait_survivor(cluster, &journal.survivor, *revision, alone, pacing.wait);
+                match interrupt.unless(wait).await {
                     Some(Ok(rev)) => {
-                        note(format!(
+                        op.note(&format!(
                             "  `{}` is healthy at revision {rev} (surveyed: {revision})",
                             journal.survivor
                         ));
@@ -1263,11 +1282,16 @@ pub async fn execute<'g>(
                 }
             }
             Step::AddBack { member } => {
-                let r = grow(member).await;
-                if r.is_ok() {
-                    outcome.added.push(member.name.clone());
+                match add_back(cluster, member, pacing, interrupt, op).await {
+                    Ok(()) => {
+                        outcome.added.push(member.name.clone());
+                        Ok(())
+                    }
+                    Err(e) if e.kind == Kind::Interrupted => {
+                        return Err(stopped(&steps, i, "while adding a member back"))
+                    }
+                    Err(e) => Err(e),
                 }
-                r
             }
         };
         if let Err(e) = result {
@@ -1282,11 +1306,47 @@ pub async fn execute<'g>(
             return Err(e.context(format!("step {}", i + 1)).with_hint(hint));
         }
         journal.done = i + 1;
-        save(journal)?;
-        note("  done".into());
+        save_journal(journal)?;
+        op.note("  done");
         outcome.done.push(step.short());
     }
     Ok(outcome)
+}
+
+/// resize's `add` for a lost member: learner, the exact start flags (kept
+/// by the operator), catch-up, promotion; nothing when it is back already.
+async fn add_back(
+    cluster: &Cluster,
+    member: &Lost,
+    pacing: &Pacing,
+    interrupt: &Interrupt,
+    op: &mut dyn Operator,
+) -> Result<()> {
+    let request = resize_exec::Request {
+        change: Change::Add {
+            name: member.name.clone(),
+            peer_urls: member.peer_urls.clone(),
+        },
+        new: Some(resize_exec::NewMember {
+            peer_urls: member.peer_urls.clone(),
+            client_url: Some(member.client_url.clone()),
+            learner_endpoint: None,
+            data_dir: pacing.new_data_dir.replace("{name}", &member.name),
+            no_promote: false,
+            wait: pacing.wait,
+            catch_up_threshold: LAG_THRESHOLD,
+        }),
+        force: false,
+        no_scale: true,
+    };
+    let prepared = resize_exec::prepare(cluster, &request).await?;
+    if prepared.plan.is_done() {
+        op.note(&format!("  `{}` is a voting member already", member.name));
+        return Ok(());
+    }
+    resize_exec::execute(cluster, prepared, &request, interrupt, op)
+        .await
+        .map(|_| ())
 }
 
 /// The error for Ctrl-C at step `i`: what was done, what is left, and
@@ -1306,7 +1366,7 @@ fn stopped(steps: &[Planned], i: usize, when: &str) -> Error {
     if flag_on_after(steps, i) {
         msg.push_str(&format!("; etcd runs with {FORCE_FLAG} now"));
     }
-    Error::new(Kind::Partial, msg)
+    Error::interrupted(msg)
         .with_hint("run the same command again: it resumes where it stopped and removes the flag")
 }
 

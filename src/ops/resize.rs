@@ -7,6 +7,8 @@
 //! stopped half-way picks up where the cluster is. Nothing here talks to
 //! etcd or prints.
 
+pub mod executor;
+
 use serde::Serialize;
 
 use crate::etcd::format_id;
@@ -199,9 +201,23 @@ pub fn caught_up(learner_applied: u64, leader_applied: u64, threshold: u64) -> b
     learner_applied > 0 && learner_applied + threshold >= leader_applied
 }
 
-/// Plan `change` against `state`. `Err` is a usage problem (an unknown
-/// member, a name taken by another URL); refusals stay in the plan.
-pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan, String> {
+/// Why a change cannot be planned at all (refusals stay in the plan).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("a member named `{name}` already exists with peer URLs {peer_urls}")]
+    NameTaken { name: String, peer_urls: String },
+}
+
+impl From<PlanError> for crate::error::Error {
+    /// The command line asked for something the cluster rules out.
+    fn from(e: PlanError) -> Self {
+        crate::error::Error::usage(e.to_string())
+    }
+}
+
+/// Plan `change` against `state`. `Err` is a usage problem (a name taken by
+/// another URL); refusals stay in the plan.
+pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan, PlanError> {
     let before = current(state);
     let mut warnings = Vec::new();
     let mut refusal = None;
@@ -365,10 +381,10 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
                 .iter()
                 .any(|s| matches!(&s.step, Step::Remove { raw_id, .. } if *raw_id == clash.id));
             if !being_removed {
-                return Err(format!(
-                    "a member named `{name}` already exists with peer URLs {}",
-                    clash.peer_urls.join(",")
-                ));
+                return Err(PlanError::NameTaken {
+                    name: name.to_string(),
+                    peer_urls: clash.peer_urls.join(","),
+                });
             }
         }
         if let Some(other) = state
@@ -648,7 +664,8 @@ mod tests {
             true,
         )
         .unwrap_err();
-        assert!(err.contains("already exists"), "{err}");
+        assert!(matches!(&err, PlanError::NameTaken { name, .. } if name == "m2"));
+        assert!(err.to_string().contains("already exists"), "{err}");
     }
 
     #[test]

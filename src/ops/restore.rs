@@ -8,6 +8,8 @@
 //! text transformation. Nothing here runs a process, touches a file or
 //! prints.
 
+pub mod executor;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -123,6 +125,94 @@ pub struct Source<'a> {
     pub consistent_index: Option<u64>,
 }
 
+/// Why a restore cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no members to restore into")]
+    NoMembers,
+    #[error("member `{0}` is given twice")]
+    Duplicate(String),
+}
+
+impl From<PlanError> for crate::error::Error {
+    /// The members come from the command line.
+    fn from(e: PlanError) -> Self {
+        crate::error::Error::usage(e.to_string())
+    }
+}
+
+/// Why this node's part cannot be planned: what is on disk does not match
+/// any point of a restore, and guessing could lose data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocalPlanError {
+    #[error("no manifest at `{}`", .0.display())]
+    NoManifest(PathBuf),
+    #[error(
+        "both `{}` and `{}` exist: a previous restore left its files; move one of them away",
+        .data_dir.display(),
+        .aside.display()
+    )]
+    LeftOver { data_dir: PathBuf, aside: PathBuf },
+}
+
+impl From<LocalPlanError> for crate::error::Error {
+    fn from(e: LocalPlanError) -> Self {
+        crate::error::Error::new(crate::error::Kind::Refused, e.to_string())
+            .with_hint("inspect the files named, then run again")
+    }
+}
+
+/// The operator's choices that have defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Choices<'a> {
+    /// `--initial-cluster-token`; default: from the snapshot's sha256.
+    pub token: Option<&'a str>,
+    /// `--new-data-dir` template; default: DATA_DIR.restored-rREVISION.
+    pub new_data_dir: Option<&'a str>,
+    /// `--data-dir`; default /var/lib/etcd.
+    pub data_dir: Option<&'a str>,
+    pub bump: BumpSpec,
+}
+
+/// The suffix naming one restore's files: `r<revision>`.
+pub fn tag(revision: i64) -> String {
+    format!("r{revision}")
+}
+
+/// [`plan`] with the defaults filled in: the token derived from the
+/// snapshot's hash (the same on every node), the new data dir next to the
+/// old one, and `--skip-hash-check` for a file without a sha256 trailer (a
+/// member's db file).
+pub fn plan_with_defaults(
+    source: Source<'_>,
+    sha256: Option<&str>,
+    no_hash: bool,
+    members: &[TargetMember],
+    choices: Choices<'_>,
+    tool: &Tool,
+) -> Result<Plan, PlanError> {
+    let token = choices.token.map(str::to_string).unwrap_or_else(|| {
+        sha256
+            .map(|h| format!("restored-{}", &h[..h.len().min(12)]))
+            .unwrap_or_else(|| "etcd-cluster".into())
+    });
+    let template = choices.new_data_dir.map(str::to_string).unwrap_or_else(|| {
+        format!(
+            "{}.restored-{}",
+            choices.data_dir.unwrap_or("/var/lib/etcd"),
+            tag(source.revision)
+        )
+    });
+    let mut plan = plan(source, members, &token, &template, tool, choices.bump)?;
+    if no_hash {
+        for m in &mut plan.members {
+            m.argv.push("--skip-hash-check".into());
+            m.shell.push_str(" --skip-hash-check");
+        }
+    }
+    Ok(plan)
+}
+
 /// Plan restoring `source` into `members`.
 pub fn plan(
     source: Source<'_>,
@@ -131,18 +221,18 @@ pub fn plan(
     data_dir_template: &str,
     tool: &Tool,
     bump: BumpSpec,
-) -> Result<Plan, String> {
+) -> Result<Plan, PlanError> {
     let Source {
         path: snapshot,
         revision: snapshot_revision,
         consistent_index,
     } = source;
     if members.is_empty() {
-        return Err("no members to restore into".into());
+        return Err(PlanError::NoMembers);
     }
     for (i, m) in members.iter().enumerate() {
         if members[..i].iter().any(|o| o.name == m.name) {
-            return Err(format!("member `{}` is given twice", m.name));
+            return Err(PlanError::Duplicate(m.name.clone()));
         }
     }
     let dirs: Vec<String> = members
@@ -416,7 +506,7 @@ pub fn local_plan(
     node: &Node,
     restore_argv: &[String],
     exists: &dyn Fn(&Path) -> bool,
-) -> Result<LocalPlan, String> {
+) -> Result<LocalPlan, LocalPlanError> {
     let r = |p: &Path| rooted(&node.root, p);
     let new_data_dir = with_suffix(&node.data_dir, &format!(".restored-{}", node.tag));
     let aside = with_suffix(&node.data_dir, &format!(".before-restore-{}", node.tag));
@@ -449,7 +539,7 @@ pub fn local_plan(
     if let Some((manifest, aside_manifest, _)) = &manifest_paths {
         let moved = exists(&r(aside_manifest));
         if !moved && !exists(&r(manifest)) {
-            return Err(format!("no manifest at `{}`", r(manifest).display()));
+            return Err(LocalPlanError::NoManifest(r(manifest)));
         }
         push(
             LocalStep::MoveManifestAside {
@@ -475,11 +565,10 @@ pub fn local_plan(
 
     // Move the old data aside.
     if node.data_dir_exists && aside_exists && !in_place {
-        return Err(format!(
-            "both `{}` and `{}` exist: a previous restore left its files; move one of them away",
-            r(&node.data_dir).display(),
-            r(&aside).display()
-        ));
+        return Err(LocalPlanError::LeftOver {
+            data_dir: r(&node.data_dir),
+            aside: r(&aside),
+        });
     }
     push(
         LocalStep::MoveDataAside {
@@ -915,8 +1004,52 @@ mod tests {
         // Both the old data and the aside copy: refuse to guess.
         let mut n = node();
         n.data_dir_exists = true;
-        assert!(local_plan(&n, &[], &exists)
-            .unwrap_err()
-            .contains("previous restore"));
+        let e = local_plan(&n, &[], &exists).unwrap_err();
+        assert!(matches!(e, LocalPlanError::LeftOver { .. }));
+        assert!(e.to_string().contains("previous restore"));
+    }
+
+    #[test]
+    fn defaults_derive_the_token_from_the_hash_and_the_dir_from_the_revision() {
+        let members = vec![parse_member("m0=http://10.0.0.1:2380").unwrap()];
+        let choices = Choices {
+            token: None,
+            new_data_dir: None,
+            data_dir: None,
+            bump: BumpSpec::None,
+        };
+        let p = plan_with_defaults(
+            src(None),
+            Some("0123456789abcdef"),
+            true,
+            &members,
+            choices,
+            &tool("etcdutl", true),
+        )
+        .unwrap();
+        assert_eq!(p.initial_cluster_token, "restored-0123456789ab");
+        let m = &p.members[0];
+        assert!(
+            m.data_dir.starts_with("/var/lib/etcd.restored-r"),
+            "{}",
+            m.data_dir
+        );
+        assert_eq!(m.argv.last().map(String::as_str), Some("--skip-hash-check"));
+        assert!(m.shell.ends_with(" --skip-hash-check"));
+        let named = Choices {
+            token: Some("t"),
+            ..choices
+        };
+        let p = plan_with_defaults(
+            src(None),
+            None,
+            false,
+            &members,
+            named,
+            &tool("etcdutl", true),
+        )
+        .unwrap();
+        assert_eq!(p.initial_cluster_token, "t");
+        assert!(!p.members[0].argv.iter().any(|a| a == "--skip-hash-check"));
     }
 }

@@ -4,8 +4,10 @@
 //! Renderers take data and a writer; they never talk to etcd. Results go to
 //! stdout; progress, warnings and errors go to stderr.
 
+pub mod maintenance;
 pub mod progress;
 pub mod recover;
+pub mod restore;
 pub mod table;
 
 use std::io::{self, IsTerminal, Write};

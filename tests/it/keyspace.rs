@@ -137,13 +137,35 @@ fn get_errors_are_specific() {
         "{}",
         err(&o)
     );
+    // A type that does not exist is a usage error (2), not "not found".
     let o = run(&c, &["get", "gizmos/x"]);
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 2);
     assert!(
         err(&o).contains("unknown resource type `gizmos`"),
         "{}",
         err(&o)
     );
+    let o = run(&c, &["count", "nosuchtype"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    // TYPE NAME names the object, and a revision says where it looked.
+    let o = run(&c, &["get", "pods", "pod-0"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        err(&o).contains("`pods/pod-0` not found (key"),
+        "{}",
+        err(&o)
+    );
+    let o = run(&c, &["get", "pods", "pod-0", "--revision", "1"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        err(&o).contains("`pods/pod-0` not found at revision 1"),
+        "{}",
+        err(&o)
+    );
+    // get has no table: refused, not silently YAML.
+    let o = run(&c, &["get", "pods/default/p", "-o", "table"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(out(&o).is_empty());
     let o = run(&c, &["get", "pods/a/b/c"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     put_raw(

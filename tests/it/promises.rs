@@ -426,3 +426,45 @@ fn ls_json_gives_the_lease_as_the_hex_id_etcdctl_printed() {
     let unleased = rows.iter().find(|r| r["name"] == "unleased").unwrap();
     assert!(unleased["lease"].is_null(), "{unleased}");
 }
+
+#[test]
+fn a_missing_or_broken_kubeconfig_is_one_line_with_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    // Missing: the Kubernetes API cannot be reached, exit 3, path quoted once.
+    let o = plugin()
+        .args(["--kubeconfig", missing.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot read kubeconfig `{}`: ",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("'\""), "quoted once: {err}");
+    // The default location, through HOME, says the same.
+    let o = plugin()
+        .env("HOME", dir.path())
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains(".kube/config`"), "{}", stderr(&o));
+    // Broken YAML: a usage error on one line, then the help line.
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "apiVersion: v1\nclusters: [\n  - {name: x\n").unwrap();
+    let o = plugin()
+        .args(["--kubeconfig", bad.to_str().unwrap(), "status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let text = stderr(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "error and help: {lines:?}");
+    assert!(lines[0].starts_with("error: cannot load kubeconfig"));
+    assert!(lines[1].starts_with("help: "));
+}

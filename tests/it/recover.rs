@@ -351,65 +351,64 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
     let pid = c.member(0).pid().unwrap();
     let dir = data_dir(&c, 0);
 
-    let out = ke(
+    let pid = pid.to_string();
+    let mut run = Background::spawn(&[
+        "--endpoints",
         &eps,
-        &[
-            "-o",
-            "json",
-            "recover",
-            "--local",
-            "--pid",
-            &pid.to_string(),
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--no-grow",
-            "--wait",
-            "60s",
-            "--yes",
-        ],
-    );
+        "recover",
+        "--local",
+        "--pid",
+        &pid,
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--wait",
+        "90s",
+        "--yes",
+    ]);
+    // The harness plays the lost members' nodes: each starts, with an empty
+    // data dir, when the wizard says how.
+    for i in [1, 2] {
+        let line = run.wait_line("--initial-cluster=");
+        let initial = line.trim_start_matches("--initial-cluster=").to_string();
+        c.start_joining(i, &initial);
+    }
+    let (status, text) = run.finish();
     let started = etcd_on(&dir);
     let _guard = KillOnDrop(started.iter().map(|s| s.0).collect());
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(status.success(), "{text}");
     let (new_pid, argv) = started.expect("the survivor runs again");
-    assert_ne!(new_pid, pid);
+    assert_ne!(new_pid.to_string(), pid);
     assert!(
         !argv.iter().any(|a| a.contains("force-new-cluster")),
         "the flag stayed: {argv:?}"
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let before = report["after"]["revisionBefore"].as_i64().unwrap();
-    assert!(before > snapshot_rev, "{report}");
-    assert!(report["after"]["revision"].as_i64().unwrap() >= before);
-    let cm = report["counts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["type"] == "configmaps")
-        .cloned()
-        .unwrap();
-    assert_eq!(
-        (cm["before"].as_u64(), cm["after"].as_u64()),
-        (Some(10), Some(10))
+    // Both members learned, caught up and were promoted, one at a time.
+    assert_eq!(text.matches("votes now").count(), 2, "{text}");
+    // Keys per type before and after: nothing the survivor had is missing.
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["configmaps", "10", "10"]),
+        "{text}"
     );
-    // The verified copy stays next to the data dir; the journal says done.
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("after: revision"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let before: i64 = line
+        .rsplit("before: ")
+        .next()
+        .and_then(|r| r.trim_end_matches(')').parse().ok())
+        .unwrap();
+    assert!(before > snapshot_rev, "{line}");
+    // The verified copy stays next to the data dir.
     let backup = PathBuf::from(format!("{}.recover-backup-r{before}.db", dir.display()));
     assert!(backup.is_file(), "no backup at {}", backup.display());
-    let err = stderr(&out);
-    assert!(err.contains("is healthy at revision"), "{err}");
-    assert!(err.contains("add `m1` back: kubectl etcd"), "{err}");
-    assert_eq!(member_names(&c, 0), ["m0"]);
-
-    // Writable again, then back to three members, one at a time.
-    wait_until("writes after the recovery", Duration::from_secs(30), || {
-        c.ctl()
-            .endpoint(0)
-            .run(&["put", "after", "1"])
-            .status
-            .success()
-    });
-    crate::wizards::add_member(&mut c, &eps, 1);
-    crate::wizards::add_member(&mut c, &eps, 2);
+    assert!(c
+        .ctl()
+        .endpoint(0)
+        .run(&["put", "after", "1"])
+        .status
+        .success());
     assert_eq!(member_names(&c, 0), ["m0", "m1", "m2"]);
     let acked = writer.stop();
     assert!(acked.len() > acked_at_snapshot + 20);
@@ -537,7 +536,7 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
     let (status, err) = run.finish();
     let forced = etcd_on(&dir);
     let mut guard = KillOnDrop(forced.iter().map(|f| f.0).collect());
-    assert!(!status.success(), "{err}");
+    assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted (Ctrl-C)"), "{err}");
     assert!(err.contains("run the same command again"), "{err}");
     // What it says about the flag is what runs.

@@ -42,11 +42,24 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A wizard running in the background; its stderr is collected line by line.
+/// A wizard running in the background; its stdout and stderr are
+/// collected line by line.
 struct Running {
     child: Child,
     err: Arc<Mutex<Vec<String>>>,
-    out: thread::JoinHandle<Vec<u8>>,
+    out: Arc<Mutex<Vec<String>>>,
+    readers: Vec<thread::JoinHandle<()>>,
+}
+
+fn collect(
+    pipe: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+            into.lock().unwrap().push(l);
+        }
+    })
 }
 
 impl Running {
@@ -58,39 +71,39 @@ impl Running {
             .spawn()
             .expect("spawn kubectl-etcd");
         let err = Arc::new(Mutex::new(Vec::new()));
-        let lines = err.clone();
-        let pipe = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            for l in BufReader::new(pipe).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(l);
-            }
-        });
-        let mut pipe = child.stdout.take().unwrap();
-        let out = thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = pipe.read_to_end(&mut v);
-            v
-        });
-        Running { child, err, out }
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            collect(child.stderr.take().unwrap(), err.clone()),
+            collect(child.stdout.take().unwrap(), out.clone()),
+        ];
+        Running {
+            child,
+            err,
+            out,
+            readers,
+        }
     }
 
-    /// Wait for a stderr line starting with `prefix` (trimmed); its rest.
+    /// Wait for a line starting with `prefix` (trimmed) on stdout or
+    /// stderr; its rest.
     fn wait_line(&mut self, prefix: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(l) = self
-                .err
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
-            {
+            let find = |lines: &Arc<Mutex<Vec<String>>>| {
+                lines
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find_map(|l| l.trim().strip_prefix(prefix).map(str::to_owned))
+            };
+            if let Some(l) = find(&self.out).or_else(|| find(&self.err)) {
                 return l;
             }
             if Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
                 thread::sleep(Duration::from_millis(200));
                 panic!(
-                    "no `{prefix}` line:\n{}",
+                    "no `{prefix}` line:\n{}\n{}",
+                    self.out.lock().unwrap().join("\n"),
                     self.err.lock().unwrap().join("\n")
                 );
             }
@@ -98,22 +111,36 @@ impl Running {
         }
     }
 
-    fn finish(mut self) -> (bool, String, String) {
+    /// Ctrl-C, as the terminal sends it (to this process only).
+    fn interrupt(&self) {
+        let ok = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -INT failed");
+    }
+
+    /// Exit code, stdout, stderr.
+    fn finish_code(mut self) -> (Option<i32>, String, String) {
         let status = self.child.wait().unwrap();
-        let out = self.out.join().unwrap();
-        thread::sleep(Duration::from_millis(100));
+        for r in self.readers.drain(..) {
+            r.join().unwrap();
+        }
+        let out = self.out.lock().unwrap().join("\n");
         let err = self.err.lock().unwrap().join("\n");
-        (
-            status.success(),
-            String::from_utf8_lossy(&out).into_owned(),
-            err,
-        )
+        (status.code(), out, err)
+    }
+
+    fn finish(self) -> (bool, String, String) {
+        let (code, out, err) = self.finish_code();
+        (code == Some(0), out, err)
     }
 }
 
 /// `resize add NAME` for harness member `i`: starts etcd with the
 /// `--initial-cluster` the wizard prints, as an operator would.
-pub(crate) fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
+fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
     let (name, peer, client) = {
         let m = c.member(i);
         (
@@ -283,9 +310,11 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
     );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{}", output_text(&out));
+    // The plan is on stdout, where `> plan.txt` keeps it.
+    let plan = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        err.contains("as a learner (non-voting) at") && err.contains("(done)"),
-        "{err}"
+        plan.contains("as a learner (non-voting) at") && plan.contains("(done)"),
+        "{plan}"
     );
     assert!(err.contains("votes now"), "{err}");
     let members = member_list(&c);
@@ -589,6 +618,27 @@ fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
     assert!(revision_of(&c, 0) > snap_rev + bump as i64);
 }
 
+/// A node layout under a temporary root for member 0: a kubeadm-style
+/// manifest, and the member's data dir moved to /var/lib/etcd below it
+/// (the member runs on it again). The root, and the manifest's path.
+fn fake_node(c: &mut Cluster) -> (tempfile::TempDir, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("etc/kubernetes/manifests")).unwrap();
+    std::fs::create_dir_all(r.join("var/lib")).unwrap();
+    let manifest = r.join("etc/kubernetes/manifests/etcd.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - etcd\n    - --name=m0\n    - --data-dir=/var/lib/etcd\n    image: registry.k8s.io/etcd:3.5.16-0\n    volumeMounts:\n    - mountPath: /var/lib/etcd\n      name: etcd-data\n  volumes:\n  - hostPath:\n      path: /var/lib/etcd\n      type: DirectoryOrCreate\n    name: etcd-data\n",
+    )
+    .unwrap();
+    c.kill(0);
+    std::fs::rename(c.member(0).data_dir(), r.join("var/lib/etcd")).unwrap();
+    c.set_data_dir(0, &r.join("var/lib/etcd"));
+    c.restart(0);
+    (root, manifest)
+}
+
 /// Kills a process started by the wizard when the test ends.
 struct KillOnDrop(Option<u32>);
 
@@ -606,22 +656,8 @@ impl Drop for KillOnDrop {
 fn restore_local_on_a_fake_node_through_a_terminal() {
     let mut c = Cluster::start(ClusterOpts::members(1));
     let (tool, bump) = restore_tool(&c);
-    // A node layout under a temporary root: a kubeadm-style manifest and the
-    // member's data dir at /var/lib/etcd below it.
-    let root = tempfile::tempdir().unwrap();
+    let (root, manifest) = fake_node(&mut c);
     let r = root.path();
-    std::fs::create_dir_all(r.join("etc/kubernetes/manifests")).unwrap();
-    std::fs::create_dir_all(r.join("var/lib")).unwrap();
-    let manifest = r.join("etc/kubernetes/manifests/etcd.yaml");
-    std::fs::write(
-        &manifest,
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - etcd\n    - --name=m0\n    - --data-dir=/var/lib/etcd\n    image: registry.k8s.io/etcd:3.5.16-0\n    volumeMounts:\n    - mountPath: /var/lib/etcd\n      name: etcd-data\n  volumes:\n  - hostPath:\n      path: /var/lib/etcd\n      type: DirectoryOrCreate\n    name: etcd-data\n",
-    )
-    .unwrap();
-    c.kill(0);
-    std::fs::rename(c.member(0).data_dir(), r.join("var/lib/etcd")).unwrap();
-    c.set_data_dir(0, &r.join("var/lib/etcd"));
-    c.restart(0);
 
     let kv = seed(&c, 12);
     let snap = r.join("snap.db");
@@ -717,4 +753,197 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
     let steps = report["local"]["steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["done"] == true), "{report}");
     assert_eq!(std::fs::read_to_string(&manifest).unwrap(), m);
+}
+
+// ----- Ctrl-C ----------------------------------------------------------------
+
+#[test]
+fn resize_add_interrupted_while_waiting_for_catch_up_stops_with_130_and_resumes() {
+    let mut c = Cluster::start(ClusterOpts::members(1));
+    c.put("k", "v");
+    let base = c.endpoints();
+    let new = c.add_member("m1");
+    let (peer, client) = (
+        c.member(new).peer_url().to_owned(),
+        c.member(new).client_url().to_owned(),
+    );
+    // The learner's progress is asked where nothing answers: the wizard
+    // waits in the catch-up step until Ctrl-C.
+    let mut run = Running::spawn(command(
+        &base,
+        &[
+            "resize",
+            "add",
+            "m1",
+            "--peer-urls",
+            &peer,
+            "--client-url",
+            &client,
+            "--learner-endpoint",
+            "http://127.0.0.1:1",
+            "--yes",
+            "--wait",
+            "5m",
+        ],
+    ));
+    let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
+    c.start_joining(new, &initial);
+    run.wait_line("learner not reachable yet", Duration::from_secs(60));
+    run.interrupt();
+    let (code, out, err) = run.finish_code();
+    assert_eq!(code, Some(130), "{out}\n{err}");
+    // The flags to start the member with are kept on stdout.
+    assert!(out.contains("--initial-cluster="), "{out}");
+    assert!(!err.contains("--initial-cluster="), "{err}");
+    assert!(
+        err.contains("interrupted (Ctrl-C) while waiting for `m1` to catch up"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 of 4 steps done (add `m1`") && err.contains("left: wait until learner"),
+        "{err}"
+    );
+    assert!(err.contains("run the same command again"), "{err}");
+    let learner = member_list(&c)
+        .into_iter()
+        .find(|m| m["name"] == "m1")
+        .expect("the learner stays");
+    assert_eq!(learner["isLearner"], true);
+
+    // The re-run picks up where the cluster is: only the promotion is left.
+    let out = ke(
+        &base,
+        &["resize", "add", "m1", "--peer-urls", &peer, "--yes"],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("votes now"), "{err}");
+    assert!(!err.contains("step: add `m1` as a learner"), "{err}");
+    let members = member_list(&c);
+    assert_eq!(members.len(), 2);
+    assert!(members
+        .iter()
+        .all(|m| m["isLearner"].as_bool() != Some(true)));
+}
+
+#[test]
+fn restore_local_interrupted_between_steps_stops_with_130_and_a_rerun_finishes() {
+    let mut c = Cluster::start(ClusterOpts::members(1));
+    let (tool, _) = restore_tool(&c);
+    let (root, manifest) = fake_node(&mut c);
+    let r = root.path();
+    let kv = seed(&c, 9);
+    let snap = r.join("snap.db");
+    ok(&ke(
+        &c.endpoints(),
+        &["snapshot", "save", snap.to_str().unwrap()],
+    ));
+    let snap_rev = revision_of(&c, 0);
+    let member = format!("m0={}", c.member(0).peer_url());
+    let mut args = vec![
+        "restore",
+        "--local",
+        "--yes",
+        "--root",
+        r.to_str().unwrap(),
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--member",
+        &member,
+        "--wait",
+        "5m",
+    ];
+    args.extend(tool.iter().map(String::as_str));
+
+    // No kubelet here: after step 1 moves the manifest aside, etcd keeps
+    // running and step 2 waits for it to stop, until Ctrl-C.
+    let mut run = Running::spawn(command("", &args));
+    run.wait_line("step 2/", Duration::from_secs(30));
+    thread::sleep(Duration::from_millis(300));
+    run.interrupt();
+    let (code, out, err) = run.finish_code();
+    assert_eq!(code, Some(130), "{out}\n{err}");
+    assert!(err.contains("interrupted (Ctrl-C) during step 2"), "{err}");
+    assert!(
+        err.contains("1 of 6 steps done (1. stop etcd (move its manifest aside))"),
+        "{err}"
+    );
+    assert!(err.contains("left: 2. wait for etcd to stop"), "{err}");
+    assert!(
+        err.contains("run the same command again: done steps are skipped"),
+        "{err}"
+    );
+    // The undo of what was done is named.
+    assert!(err.contains("to go back instead, run: mv "), "{err}");
+    let tag = format!("r{snap_rev}");
+    assert!(!manifest.exists());
+    assert!(r
+        .join(format!("etc/kubernetes/etcd.yaml.before-restore-{tag}"))
+        .is_file());
+    assert!(r.join("var/lib/etcd/member").is_dir(), "data untouched");
+
+    // The operator stops etcd (as kubelet would have); the re-run skips
+    // step 1 and finishes.
+    c.kill(0);
+    let out = ke("", &args);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("step 1/"), "{err}");
+    let new_dir = r.join(format!("var/lib/etcd.restored-{tag}"));
+    assert!(new_dir.join("member").is_dir());
+    assert!(r
+        .join(format!("var/lib/etcd.before-restore-{tag}/member"))
+        .is_dir());
+    let m = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        m.contains(&format!("--data-dir=/var/lib/etcd.restored-{tag}")),
+        "{m}"
+    );
+    c.set_data_dir(0, &new_dir);
+    c.restart(0);
+    for (k, v) in &kv {
+        assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
+    }
+}
+
+#[test]
+fn restore_dry_run_without_a_snapshot_writes_nothing_and_says_where_a_run_saves() {
+    let c = Cluster::start(ClusterOpts::members(1));
+    seed(&c, 3);
+    let cwd = tempfile::tempdir().unwrap();
+    let (tool, _) = restore_tool(&c);
+    let mut cmd = command(&c.endpoints(), &["restore", "--dry-run", "-o", "json"]);
+    cmd.args(&tool).current_dir(cwd.path());
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let left: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().collect();
+    assert!(left.is_empty(), "a dry run wrote {left:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dry run: no snapshot taken"), "{err}");
+    let save_to = report["saveTo"].as_str().unwrap();
+    assert!(
+        save_to.starts_with(cwd.path().canonicalize().unwrap().to_str().unwrap())
+            || save_to.starts_with(cwd.path().to_str().unwrap()),
+        "{save_to}"
+    );
+    assert!(save_to.contains("etcd-snapshot-"), "{save_to}");
+    assert!(err.contains(save_to), "{err}");
+    assert!(report["snapshot"].is_null(), "{report}");
+    // The plan's commands restore the file a real run would save.
+    let argv = report["plan"]["members"][0]["argv"].to_string();
+    assert!(argv.contains(save_to), "{argv}");
+}
+
+#[test]
+fn a_read_only_command_stops_on_ctrl_c_with_130() {
+    let c = Cluster::start(ClusterOpts::members(1));
+    let mut run = Running::spawn(command(&c.endpoints(), &["-v", "watch", "pods"]));
+    run.wait_line("watching", Duration::from_secs(30));
+    run.interrupt();
+    let (code, out, err) = run.finish_code();
+    assert_eq!(code, Some(130), "{out}\n{err}");
+    assert!(
+        err.contains("error: interrupted (Ctrl-C): nothing was changed"),
+        "{err}"
+    );
 }

@@ -32,6 +32,30 @@ pub struct Kube {
     pub default_namespace: String,
 }
 
+/// One line for a kubeconfig that cannot be used. A file that cannot be
+/// read means the Kubernetes API cannot be reached (exit 3); a file that
+/// does not parse or names a missing context is a usage error. kube-rs
+/// quotes paths with `{:?}` inside quotes and YAML errors span lines: say
+/// each cause once, on one line.
+fn kubeconfig_error(e: &kube::config::KubeconfigError) -> Error {
+    use kube::config::KubeconfigError as K;
+    match e {
+        K::ReadConfig(io, path) => Error::new(
+            Kind::Unavailable,
+            format!("cannot read kubeconfig `{}`: {io}", path.display()),
+        ),
+        other => {
+            let text = other.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(':');
+            Error::new(Kind::Usage, format!("cannot load kubeconfig: {first}"))
+        }
+    }
+}
+
 impl Kube {
     /// Load the kubeconfig as kubectl does (`--kubeconfig`, else every file
     /// in `KUBECONFIG`, else `~/.kube/config`; `--context`; exec plugins,
@@ -44,11 +68,7 @@ impl Kube {
         let config = match kubeconfig {
             Some(path) => {
                 let file = Kubeconfig::read_from(path).map_err(|e| {
-                    Error::new(
-                        Kind::Usage,
-                        format!("cannot read kubeconfig `{}`: {e}", path.display()),
-                    )
-                    .with_hint("pass --kubeconfig with a valid kubeconfig file")
+                    kubeconfig_error(&e).with_hint("pass --kubeconfig with a valid kubeconfig file")
                 })?;
                 kube::Config::from_custom_kubeconfig(file, &options).await
             }
@@ -60,8 +80,7 @@ impl Kube {
             Err(e) => match (kubeconfig, context, kube::Config::incluster()) {
                 (None, None, Ok(c)) => c,
                 _ => {
-                    return Err(Error::new(Kind::Usage, format!("cannot load kubeconfig: {e}"))
-                        .with_hint(
+                    return Err(kubeconfig_error(&e).with_hint(
                             "set KUBECONFIG or pass --kubeconfig/--context (or --endpoints to reach etcd directly)",
                         ))
                 }

@@ -1,0 +1,355 @@
+//! The way out of a NOSPACE alarm: check that compaction and
+//! defragmentation can bring the db files under the quota at all, then
+//! compact (physically), defragment every member (leader last), and disarm
+//! NOSPACE once the files are under the quota.
+//!
+//! Everything that would make a real run refuse is checked before the first
+//! write; Ctrl-C stops between steps and says which steps are left.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::compaction::{self, Request};
+use super::defrag::{self, Done, Pacing, Skipped};
+use super::space::{self, History, SpaceRow, TooFull, QUOTA_UNKNOWN};
+use super::{Interrupt, Operator};
+use crate::context::Cluster;
+use crate::error::{Error, Kind, Result};
+use crate::etcd::maintenance::{self, AlarmKind};
+use crate::etcd::{EtcdClient, Survey};
+use crate::ops::cluster_state::ClusterState;
+
+/// What the operator asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The members' --quota-backend-bytes, when etcd does not report it.
+    pub quota_bytes: Option<u64>,
+    /// Pause between members during the defrag.
+    pub pause: Duration,
+    /// Per-member defragment timeout, and the compaction timeout.
+    pub timeout: Duration,
+    pub move_leader: bool,
+}
+
+impl Options {
+    pub fn defrag(&self) -> defrag::Options {
+        defrag::Options {
+            member: None,
+            if_fragmented: None,
+            min_db_size: None,
+            move_leader: self.move_leader,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub before: Vec<SpaceRow>,
+    pub compacted_at: Option<i64>,
+    pub defragmented: Vec<Done>,
+    pub skipped: Vec<Skipped>,
+    pub disarmed: Vec<String>,
+    pub after: Vec<SpaceRow>,
+}
+
+/// The space now, as the first table shows it, and the keyspace history.
+pub struct Before {
+    pub rows: Vec<SpaceRow>,
+    pub nospace: bool,
+    pub history: History,
+}
+
+/// Read the space picture and count the history: no write.
+pub async fn survey(cluster: &Cluster, quota_bytes: Option<u64>) -> Result<Before> {
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let state = ClusterState::from_survey(&survey);
+    let rows = space::picture(&survey, &state, quota_bytes);
+    let nospace = survey.alarms.iter().any(|a| a.alarm == "NOSPACE");
+    let client = survey.answering_client()?;
+    let history = history(client).await?;
+    Ok(Before {
+        rows,
+        nospace,
+        history,
+    })
+}
+
+/// The keyspace history as counts: current and compacted revision, live
+/// keys in all and since the compaction.
+pub async fn history(client: &EtcdClient) -> Result<History> {
+    let compacted = maintenance::compacted_revision(client).await?.unwrap_or(0);
+    let (live_keys, revision) = maintenance::count_keys(client, None).await?;
+    let (live_keys_since_compaction, _) = maintenance::count_keys(client, Some(compacted)).await?;
+    Ok(History {
+        revision,
+        compacted,
+        live_keys,
+        live_keys_since_compaction,
+    })
+}
+
+/// Why a real run would refuse before writing anything; `None` when it
+/// may go ahead. Pure.
+pub fn refusal(before: &Before) -> Option<Error> {
+    if before.nospace && before.rows.iter().any(|r| r.quota_assumed) {
+        return Some(
+            Error::new(
+                Kind::Refused,
+                format!("cannot tell when NOSPACE may be disarmed: {QUOTA_UNKNOWN}"),
+            )
+            .with_hint("pass --quota-bytes with the members' --quota-backend-bytes"),
+        );
+    }
+    space::too_full(&before.rows, &before.history).map(too_full_error)
+}
+
+fn too_full_error(t: TooFull) -> Error {
+    Error::new(
+        Kind::Refused,
+        format!("refusing to compact and defragment: {}", t.describe()),
+    )
+    .with_hint(
+        "nothing was changed; raise --quota-backend-bytes on every member, or delete data \
+         (deletes are allowed under NOSPACE), then run recover-space again",
+    )
+}
+
+/// The steps, for `--dry-run` and for messages.
+pub const STEPS: [&str; 3] = [
+    "compact to the current revision (physical)",
+    "defragment every member, leader last",
+    "disarm NOSPACE alarms once under the quota",
+];
+
+fn left_after(done: usize) -> String {
+    let left: Vec<&str> = STEPS[done..].to_vec();
+    if left.is_empty() {
+        "nothing is left".into()
+    } else {
+        format!("left: {}", left.join(", "))
+    }
+}
+
+fn interrupted_at(step: usize, e: Error) -> Error {
+    if e.kind != Kind::Interrupted {
+        return e;
+    }
+    let msg = format!(
+        "{}; step {} of 3 ({}) stopped, {}",
+        e.message,
+        step + 1,
+        STEPS[step],
+        left_after(step + 1)
+    );
+    Error::interrupted(msg).with_hint(
+        e.hint
+            .unwrap_or_else(|| "run `kubectl etcd recover-space` again to finish".into()),
+    )
+}
+
+/// Compact, defragment, disarm. `before` is what [`survey`] read; the
+/// caller has checked [`refusal`].
+pub async fn execute(
+    cluster: &Cluster,
+    opts: &Options,
+    before: Before,
+    interrupt: &Interrupt,
+    op: &mut dyn Operator,
+) -> Result<Report> {
+    // 1. compact
+    op.note(&format!("step 1 of 3: {}", STEPS[0]));
+    let client = cluster.connect_any().await?;
+    let request = Request {
+        revision: None,
+        keep: None,
+        physical: true,
+        timeout: opts.timeout,
+        dry_run: false,
+    };
+    let compacted = compaction::compact(cluster, &client, &request, interrupt, op)
+        .await
+        .map_err(|e| interrupted_at(0, e))?;
+    if interrupt.fired() {
+        return Err(interrupted_at(
+            0,
+            Error::interrupted("interrupted (Ctrl-C) after compacting"),
+        ));
+    }
+
+    // What the compaction left in use is the floor a defrag reaches.
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let state = ClusterState::from_survey(&survey);
+    let compacted_rows = space::picture(&survey, &state, opts.quota_bytes);
+    drop(survey);
+    if let Some(t) = space::too_full(&compacted_rows, &History::all_live()) {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "compacted at revision {}, and stopping before the defrag: {}",
+                compacted.revision,
+                t.describe()
+            ),
+        )
+        .with_hint(
+            "raise --quota-backend-bytes on every member, or delete data, then run \
+             recover-space again",
+        ));
+    }
+
+    // 2. rolling defrag
+    op.note(&format!("step 2 of 3: {}", STEPS[1]));
+    let dopts = opts.defrag();
+    let plan = defrag::plan(&state, &dopts)?;
+    let pacing = Pacing {
+        timeout: opts.timeout,
+        pause: opts.pause,
+        recover: Duration::from_secs(120),
+    };
+    let outcome = defrag::run(
+        &plan,
+        &cluster.targets,
+        &cluster.settings,
+        &dopts,
+        &pacing,
+        interrupt,
+        op,
+    )
+    .await?;
+    if outcome.stopped.is_some() {
+        return Err(defrag::finish(&outcome, &plan)
+            .err()
+            .map(|e| interrupted_at(1, e))
+            .unwrap_or_else(|| Error::partial("the defrag stopped")));
+    }
+    if interrupt.fired() {
+        return Err(interrupted_at(
+            1,
+            Error::interrupted("interrupted (Ctrl-C) after the defrag")
+                .with_hint("finish with `kubectl etcd alarm disarm`"),
+        ));
+    }
+
+    // 3. disarm
+    op.note(&format!("step 3 of 3: {}", STEPS[2]));
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let state = ClusterState::from_survey(&survey);
+    let rows: Vec<_> = space::alarm_rows(&survey, &state, opts.quota_bytes)
+        .into_iter()
+        .filter(|r| r.alarm == "NOSPACE")
+        .collect();
+    if let Some(r) = rows.iter().find(|r| r.still_there.is_some()) {
+        return Err(Error::new(
+            Kind::Refused,
+            format!(
+                "compaction and defragmentation did not free enough space on `{}`: {}",
+                r.member,
+                r.still_there.clone().unwrap_or_default()
+            ),
+        )
+        .with_hint(
+            "the live data itself fills the quota: raise --quota-backend-bytes on every \
+             member, or delete data, then `kubectl etcd alarm disarm`",
+        ));
+    }
+    let mut disarmed = Vec::new();
+    if !rows.is_empty() {
+        op.confirm(&format!("disarm {} NOSPACE alarm(s)", rows.len()))?;
+        let client = survey.answering_client()?;
+        for r in &rows {
+            if interrupt.fired() {
+                return Err(Error::interrupted(format!(
+                    "interrupted (Ctrl-C) while disarming: disarmed on {} of {} members",
+                    disarmed.len(),
+                    rows.len()
+                ))
+                .with_hint("finish with `kubectl etcd alarm disarm`"));
+            }
+            maintenance::disarm(client, r.member_id, AlarmKind::Nospace)
+                .await
+                .map_err(|e| e.context(format!("disarming NOSPACE on `{}`", r.member)))?;
+            disarmed.push(r.member.clone());
+        }
+    }
+    drop(survey);
+
+    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let state = ClusterState::from_survey(&survey);
+    Ok(Report {
+        before: before.rows,
+        compacted_at: Some(compacted.revision),
+        defragmented: outcome.members,
+        skipped: outcome.skipped,
+        disarmed,
+        after: space::picture(&survey, &state, opts.quota_bytes),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::format_id;
+
+    fn before(in_use: u64, assumed: bool, history: History) -> Before {
+        Before {
+            rows: vec![SpaceRow {
+                member: "m1".into(),
+                id: format_id(1),
+                db_size: Some(1000),
+                db_size_in_use: Some(in_use),
+                quota_bytes: 1000,
+                quota_assumed: assumed,
+                headroom: Some(0),
+                alarms: vec!["NOSPACE".into()],
+            }],
+            nospace: true,
+            history,
+        }
+    }
+
+    #[test]
+    fn a_run_that_cannot_clear_nospace_is_refused_before_any_write() {
+        let once = History {
+            revision: 11,
+            compacted: 0,
+            live_keys: 10,
+            live_keys_since_compaction: 10,
+        };
+        let e = refusal(&before(990, false, once)).unwrap();
+        assert_eq!(e.kind, Kind::Refused);
+        assert!(e.message.contains("live data alone fills the quota"), "{e}");
+        assert!(e.hint.unwrap().contains("nothing was changed"));
+        // A guessed quota is refused first, for its own reason.
+        let e = refusal(&before(990, true, once)).unwrap();
+        assert!(e.message.contains("does not report its quota"), "{e}");
+        // Mostly old versions: compaction frees it, so go ahead.
+        let churn = History {
+            revision: 101,
+            compacted: 0,
+            live_keys: 10,
+            live_keys_since_compaction: 10,
+        };
+        assert!(refusal(&before(990, false, churn)).is_none());
+        // Free pages alone: a defrag frees them.
+        assert!(refusal(&before(300, false, once)).is_none());
+    }
+
+    #[test]
+    fn an_interrupted_step_names_the_steps_left() {
+        let e = interrupted_at(
+            0,
+            Error::interrupted("interrupted (Ctrl-C) after compacting"),
+        );
+        assert_eq!(e.kind, Kind::Interrupted);
+        assert!(e.message.contains("step 1 of 3"), "{e}");
+        assert!(
+            e.message
+                .contains("left: defragment every member, leader last, disarm"),
+            "{e}"
+        );
+        let other = interrupted_at(1, Error::partial("x"));
+        assert_eq!(other.message, "x");
+    }
+}
