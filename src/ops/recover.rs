@@ -25,11 +25,10 @@ use super::resize::{quorum, start_instructions, StartInstructions};
 use super::restore::executor::{self as restore_exec, NodeArgs};
 use super::restore::{rooted, shell_quote, LocalStep};
 use super::{Interrupt, Operator};
-use crate::connect::direct::Endpoint;
 use crate::connect::PodInfo;
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
-use crate::etcd::{self, EtcdClient, Survey};
+use crate::etcd::{self, EtcdClient};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 
 /// The flag that makes a member forget every other member.
@@ -840,24 +839,7 @@ impl Surveyed {
 /// Ask every member that answers (in direct mode also at the client URLs
 /// the member list advertises) and read each `--data-dir NAME=PATH`.
 pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surveyed {
-    let first = Survey::take(&cluster.targets, &cluster.settings).await;
-    let mut targets = cluster.targets.clone();
-    if cluster.direct() {
-        for m in first.members.iter().flatten() {
-            for url in &m.client_urls {
-                if !targets.iter().any(|t| same_url(&t.endpoint, url)) {
-                    if let Ok(e) = Endpoint::parse(url, url.starts_with("https")) {
-                        targets.push(e.target());
-                    }
-                }
-            }
-        }
-    }
-    let live = if targets.len() > cluster.targets.len() {
-        Survey::take(&targets, &cluster.settings).await
-    } else {
-        first
-    };
+    let (live, _) = resize_exec::survey_all(cluster).await;
     let list = live.members.clone().unwrap_or_default();
     let mut candidates = Vec::new();
     let mut members: Vec<Lost> = Vec::new();
