@@ -72,6 +72,14 @@ fn data_dir(c: &Cluster, i: usize) -> PathBuf {
     c.member(i).data_dir().to_path_buf()
 }
 
+/// SIGKILL these members and delete their data dirs: gone for good.
+fn lose_for_good(c: &mut Cluster, members: &[usize]) {
+    for &i in members {
+        c.kill(i);
+        std::fs::remove_dir_all(data_dir(c, i)).unwrap();
+    }
+}
+
 #[test]
 fn recover_is_refused_while_two_of_three_members_answer() {
     let mut c = Cluster::start(ClusterOpts::members(3));
@@ -344,10 +352,7 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
         writer.acked() >= acked_at_snapshot + 20
     });
     // Two members gone for good, disks included.
-    c.kill(1);
-    c.kill(2);
-    std::fs::remove_dir_all(data_dir(&c, 1)).unwrap();
-    std::fs::remove_dir_all(data_dir(&c, 2)).unwrap();
+    lose_for_good(&mut c, &[1, 2]);
     let pid = c.member(0).pid().unwrap();
     let dir = data_dir(&c, 0);
 
@@ -508,10 +513,7 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
     for i in 0..10 {
         c.put(&format!("k{i}"), "v");
     }
-    c.kill(1);
-    c.kill(2);
-    std::fs::remove_dir_all(data_dir(&c, 1)).unwrap();
-    std::fs::remove_dir_all(data_dir(&c, 2)).unwrap();
+    lose_for_good(&mut c, &[1, 2]);
     let pid = c.member(0).pid().unwrap().to_string();
     let dir = data_dir(&c, 0);
     let eps = c.endpoints();
