@@ -429,6 +429,24 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     let health = output_text(&c.ctl().run(&["endpoint", "health"]));
     assert_eq!(health.matches("is healthy").count(), 3, "{health}");
+    // One raft history: every member on the same term, with the same leader.
+    let out = c.ctl().ok(&["endpoint", "status", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let seen: std::collections::HashSet<(u64, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let st = &e["Status"];
+            (
+                st["header"]["raft_term"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{st}")),
+                st["leader"].as_u64().unwrap_or_else(|| panic!("{st}")),
+            )
+        })
+        .collect();
+    assert_eq!(seen.len(), 1, "{v}");
 }
 
 /// A `kubectl etcd` run in the background: its stdout and stderr lines
@@ -564,4 +582,159 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
     assert_eq!(member_names(&c, 0), ["m0"]);
     c.ctl().endpoint(0).ok(&["put", "after", "1"]);
     assert_eq!(c.get_from(0, "k9").as_deref(), Some("v"));
+}
+
+/// A kubelet for one static pod: runs etcd with the command of the
+/// manifest while the file is there, restarts it when the command changes,
+/// stops it when the file goes.
+struct Kubelet {
+    stop: Arc<AtomicBool>,
+    handle: Option<thread::JoinHandle<()>>,
+}
+
+impl Kubelet {
+    fn start(manifest: PathBuf, log: PathBuf) -> Kubelet {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = thread::spawn(move || {
+            let mut running: Option<(Vec<String>, std::process::Child)> = None;
+            let halt = |child: &mut std::process::Child| {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                let _ = child.wait();
+            };
+            while !s.load(Ordering::Relaxed) {
+                let wanted: Option<Vec<String>> =
+                    std::fs::read_to_string(&manifest).ok().map(|t| {
+                        t.lines()
+                            .filter_map(|l| l.trim().strip_prefix("- ").map(str::to_string))
+                            .filter(|a| a.starts_with("--") || a.ends_with("etcd"))
+                            .collect()
+                    });
+                let same = running.as_ref().map(|r| &r.0) == wanted.as_ref();
+                if !same {
+                    if let Some((_, mut child)) = running.take() {
+                        halt(&mut child);
+                    }
+                    if let Some(argv) = wanted {
+                        let out = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&log)
+                            .unwrap();
+                        let child = Command::new(&argv[0])
+                            .args(&argv[1..])
+                            .stdin(Stdio::null())
+                            .stdout(out.try_clone().unwrap())
+                            .stderr(out)
+                            .spawn()
+                            .unwrap();
+                        running = Some((argv, child));
+                    }
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            if let Some((_, mut child)) = running.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        });
+        Kubelet {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[test]
+fn recover_local_rewrites_a_static_pod_manifest_and_puts_the_original_back() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..10 {
+        c.put(&format!("/registry/secrets/default/s{i}"), "x");
+    }
+    // m0 becomes a kubeadm-style static pod: its own command line in a
+    // manifest, run by a test kubelet.
+    let argv = etcd_on(&data_dir(&c, 0)).unwrap().1;
+    let mut flags: Vec<String> = Vec::new();
+    let mut it = argv[1..].iter();
+    while let Some(a) = it.next() {
+        if a.starts_with("--") && !a.contains('=') && a != "--force-new-cluster" {
+            match it.clone().next() {
+                Some(v) if !v.starts_with("--") => {
+                    flags.push(format!("{a}={v}"));
+                    it.next();
+                }
+                _ => flags.push(a.clone()),
+            }
+        } else {
+            flags.push(a.clone());
+        }
+    }
+    let node = tempfile::tempdir().unwrap();
+    let dir = node.path().join("manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = dir.join("etcd.yaml");
+    let mut text = String::from(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\nspec:\n  containers:\n  - command:\n",
+    );
+    text.push_str(&format!("    - {}\n", argv[0]));
+    for f in &flags {
+        text.push_str(&format!("    - {f}\n"));
+    }
+    text.push_str("    name: etcd\n");
+    c.stop(0);
+    std::fs::write(&manifest, &text).unwrap();
+    let _kubelet = Kubelet::start(manifest.clone(), node.path().join("etcd.log"));
+    wait_until("the static pod", Duration::from_secs(30), || {
+        c.ctl()
+            .endpoint(0)
+            .run(&["endpoint", "status"])
+            .status
+            .success()
+    });
+    lose_for_good(&mut c, &[1, 2]);
+
+    let out = ke(
+        &c.endpoints(),
+        &[
+            "recover",
+            "--local",
+            "--manifest-dir",
+            dir.to_str().unwrap(),
+            "--no-grow",
+            "--wait",
+            "60s",
+            "--yes",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(
+        err.contains("start etcd with --force-new-cluster: write"),
+        "{err}"
+    );
+    // The original manifest is back, unchanged; the forced one is kept aside.
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), text);
+    let forced = std::fs::read_to_string(node.path().join("etcd.yaml.force-new-cluster")).unwrap();
+    assert!(forced.contains("    - --force-new-cluster\n"), "{forced}");
+    let running = etcd_on(&data_dir(&c, 0)).unwrap().1;
+    assert!(
+        !running.iter().any(|a| a.contains("force-new-cluster")),
+        "{running:?}"
+    );
+    assert_eq!(member_names(&c, 0), ["m0"]);
+    assert_eq!(
+        c.get_from(0, "/registry/secrets/default/s9").as_deref(),
+        Some("x")
+    );
 }
