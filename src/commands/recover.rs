@@ -14,7 +14,8 @@ use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::Survey;
-use crate::ops::recover::{self as rec, Journal, Layout, Outcome, Plan, Planned};
+use crate::ops::recover::executor::{self as exec, Outcome};
+use crate::ops::recover::{self as rec, Journal, Layout, Plan, Planned};
 use crate::output::recover::{after_table, counts_table, local_table, plan_tables, After, Count};
 
 /// Flags of the command; its help text lives on the `cli::Command` variant.
@@ -111,7 +112,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
         session.shell.warn(format!("{why}; --local will refuse"));
     }
-    let spec = rec::NodeSpec {
+    let spec = exec::NodeSpec {
         data_dir: bare.clone(),
         pid: args.pid,
         service: args.service.clone(),
@@ -120,17 +121,17 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     // A recovery under way on this node resumes from its journal.
     // (A survivor restarted since has another pid: the data dir finds it.)
-    let node = args.local.then(|| rec::find_node(&spec));
+    let node = args.local.then(|| exec::find_node(&spec));
     let mut journal = match (&bare, args.local) {
-        (Some(d), true) => rec::load_journal(&args.root, d)?,
+        (Some(d), true) => exec::load_journal(&args.root, d)?,
         _ => None,
     };
     if let (None, Some(Ok(n))) = (&journal, &node) {
-        journal = rec::load_journal(&args.root, &n.data_dir)?;
+        journal = exec::load_journal(&args.root, &n.data_dir)?;
     }
     let mut plan = None;
     if journal.is_none() {
-        let (surveyed, choice) = rec::assess(&cluster, &named, args.member.as_deref()).await?;
+        let (surveyed, choice) = exec::assess(&cluster, &named, args.member.as_deref()).await?;
         if let Some(w) = &choice.warning {
             session.shell.warn(w);
         }
@@ -172,7 +173,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 )));
             }
             let before = match surveyed.client(&p.choice.survivor) {
-                Some(c) => rec::count_types(c, &session.global.prefix, true).await?.1,
+                Some(c) => exec::count_types(c, &session.global.prefix, true).await?.1,
                 None => Vec::new(),
             };
             journal = Some(Journal {
@@ -221,13 +222,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             t
         });
     }
-    rec::save_journal(&journal)?;
+    exec::save_journal(&journal)?;
     let interrupt = session.interrupt.clone();
-    let pacing = rec::Pacing {
+    let pacing = exec::Pacing {
         wait: args.wait,
         new_data_dir: args.new_data_dir.clone(),
     };
-    let outcome = rec::execute(&mut journal, &cluster, &pacing, &interrupt, session).await?;
+    let outcome = exec::execute(&mut journal, &cluster, &pacing, &interrupt, session).await?;
     if args.no_grow {
         for l in report.plan.iter().flat_map(|p| &p.lost) {
             session.shell.note(format!(
@@ -243,7 +244,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     // After: status, counts and revision before and after.
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let client = survey.answering_client()?;
-    let (revision, now) = rec::count_types(client, &session.global.prefix, false).await?;
+    let (revision, now) = exec::count_types(client, &session.global.prefix, false).await?;
     report.counts = Count::merged(&journal.counts_before, &now);
     report.after = Some(After {
         revision_before: journal.revision,
