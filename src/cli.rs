@@ -170,6 +170,14 @@ pub enum Command {
     Members(commands::members::Args),
     /// Per-member health check; exits 0 only when every member is healthy.
     Health(commands::health::Args),
+    /// What is wrong with this etcd, why, and what to run next (read-only).
+    ///
+    /// Health, agreement, consistency (HashKV at one revision), disk and
+    /// raft latency from each member's metrics over --window, read probes,
+    /// space, certificates and, in Kubernetes mode, pods. Takes about
+    /// --window plus a few seconds. Exit 0 when every finding is ok, 1 when
+    /// any is warn or fail, 3 when no member could be reached.
+    Doctor(commands::doctor::Args),
     /// Per-member database size and quota headroom; with --by-type, what fills it.
     Size(commands::size::Args),
     /// Decode one stored value (file or stdin) into the Kubernetes object.

@@ -30,6 +30,10 @@ pub struct Cluster {
     pub tls_origins: Vec<(Pem, PemOrigin)>,
     /// The Kubernetes client in Kubernetes mode.
     pub kube: Option<Kube>,
+    /// The etcd pods behind `targets` (same order); empty in direct mode.
+    pub pods: Vec<EtcdPod>,
+    /// The TLS material in use (for `doctor` to read its certificates).
+    pub tls_material: TlsMaterial,
 }
 
 impl Cluster {
@@ -107,12 +111,14 @@ impl Session {
             targets,
             settings,
             kube: None,
+            pods: Vec::new(),
             tls_origins: self.file_origins(),
             tls_source: if material.is_empty() {
                 String::new()
             } else {
-                material.source
+                material.source.clone()
             },
+            tls_material: material,
         })
     }
 
@@ -154,12 +160,14 @@ impl Session {
             targets,
             settings,
             kube: Some(kube),
+            pods,
             tls_origins,
             tls_source: if material.is_empty() {
                 String::new()
             } else {
-                material.source
+                material.source.clone()
             },
+            tls_material: material,
         })
     }
 

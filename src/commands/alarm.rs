@@ -4,8 +4,8 @@ use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
-use crate::etcd::Survey;
 use crate::ops::cluster_state::ClusterState;
+use crate::ops::quota;
 use crate::ops::space::{alarm_rows, AlarmRow, QUOTA_UNKNOWN};
 use crate::ops::{progress, Operator};
 use crate::output::human_bytes;
@@ -32,8 +32,8 @@ pub enum AlarmCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// The members' --quota-backend-bytes, for etcd before 3.6 (which does
-    /// not report its quota; 2 GiB is assumed otherwise).
+    /// The members' --quota-backend-bytes, only needed when neither Status
+    /// (etcd ≥ 3.6), the metrics nor a pod flag give it (2 GiB is assumed).
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: Option<u64>,
 }
@@ -52,8 +52,8 @@ pub struct DisarmArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// The members' --quota-backend-bytes. Needed for NOSPACE on etcd
-    /// before 3.6, which does not report its quota.
+    /// The members' --quota-backend-bytes, only needed when neither Status
+    /// (etcd ≥ 3.6), the metrics nor a pod flag give it.
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: Option<u64>,
 
@@ -71,7 +71,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 
 async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     if survey.members.is_none() {
         return Err(Error::new(Kind::Unavailable, "no member answered")
             .with_hint("check --endpoints and that etcd is running"));
@@ -88,7 +88,7 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
 
 async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let state = ClusterState::from_survey(&survey);
     let selected = match &args.member {
         None => None,

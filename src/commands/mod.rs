@@ -8,6 +8,7 @@ pub mod count;
 pub mod custom;
 pub mod decode;
 pub mod defrag;
+pub mod doctor;
 pub mod get;
 pub mod health;
 pub mod history;
@@ -39,6 +40,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Status(args) => status::run(args, session).await,
         Command::Members(args) => members::run(args, session).await,
         Command::Health(args) => health::run(args, session).await,
+        Command::Doctor(args) => doctor::run(args, session).await,
         Command::Size(args) => size::run(args, session).await,
         Command::Decode(args) => decode::run(args, session),
         Command::Get(args) => get::run(args, session).await,

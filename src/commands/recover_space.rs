@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::cli::{parse_bytes, parse_duration, OutputFormat};
 use crate::context::Session;
 use crate::error::Result;
-use crate::etcd::Survey;
 use crate::ops::cluster_state::ClusterState;
 use crate::ops::defrag::Outcome;
 use crate::ops::recover_space::{self, Options, STEPS};
@@ -16,8 +15,8 @@ use crate::output::maintenance::{defrag_plan_table, defrag_result_table, space_t
 /// Flags of the command; its help text lives on the `cli::Command` variant.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The members' --quota-backend-bytes. Needed on etcd before 3.6,
-    /// which does not report its quota.
+    /// The members' --quota-backend-bytes, only needed when neither Status
+    /// (etcd ≥ 3.6), the metrics nor a pod flag give it.
     #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: Option<u64>,
 
@@ -73,7 +72,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 .shell
                 .warn(format!("a real run would refuse: {}", e.message));
         }
-        let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+        let survey = crate::ops::quota::survey(&cluster).await;
         let plan = crate::ops::defrag::plan(&ClusterState::from_survey(&survey), &opts.defrag())?;
         return session
             .shell

@@ -8,10 +8,11 @@ use serde::Serialize;
 use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::{Cluster, Session};
 use crate::error::Result;
-use crate::etcd::{format_id, EtcdClient, Survey};
+use crate::etcd::{format_id, EtcdClient};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
 use crate::keyspace::stats::{KeyspaceStats, Tally};
+use crate::ops::quota;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent, progress, share_bar};
 
@@ -39,7 +40,8 @@ pub struct Args {
     #[arg(long)]
     pub by_namespace: bool,
 
-    /// Quota to assume where the server does not report its own (etcd < 3.6).
+    /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
+    /// metrics nor its pod's --quota-backend-bytes give the real one.
     #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: u64,
 
@@ -153,7 +155,7 @@ pub struct LeasePressure {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let members = survey
         .views
         .iter()

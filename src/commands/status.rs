@@ -6,6 +6,7 @@ use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{format_id, Survey};
+use crate::ops::quota;
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
 
@@ -14,7 +15,8 @@ pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Quota to assume where the server does not report its own (etcd < 3.6).
+    /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
+    /// metrics nor its pod's --quota-backend-bytes give the real one.
     #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
     pub quota_bytes: u64,
 
@@ -62,7 +64,7 @@ pub struct StatusReport {
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = quota::survey(&cluster).await;
     let report = report(&survey, &args);
     let format = session.format_or(OutputFormat::Table);
     session.shell.emit(format, &report, |r| vec![table(r)])?;
@@ -70,7 +72,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     {
         session
             .shell
-            .note("* quota assumed from --quota-bytes: etcd before 3.6 does not report its quota");
+            .note("* quota assumed from --quota-bytes: neither Status (etcd < 3.6), the metrics nor a pod flag gave it");
     }
     finish(&survey, session)
 }
@@ -184,7 +186,7 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                     .filter(|a| a.member_id == s.member_id)
                     .map(|a| a.alarm.clone())
                     .collect();
-                row.errors = s.errors.clone();
+                row.errors = tidy_errors(&s.errors, s.member_id, &row.alarms);
             }
             row
         })
@@ -299,6 +301,35 @@ fn table(report: &StatusReport) -> Table {
     t
 }
 
+/// etcd's Status errors, each once: its alarm strings
+/// (`memberID:1842815281007833081 alarm:NOSPACE `, one per alarm in the
+/// cluster) rewritten with hex ids, and this member's own alarms left to the
+/// ALARMS column. Pure.
+pub fn tidy_errors(errors: &[String], member_id: u64, own_alarms: &[String]) -> Vec<String> {
+    static ALARM: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = ALARM.get_or_init(|| {
+        regex::Regex::new(r"^\s*memberID:\s*(\d+)\s+alarm:\s*([A-Z_]+)\s*$").expect("valid regex")
+    });
+    let mut out: Vec<String> = Vec::new();
+    for e in errors {
+        let tidy = match re.captures(e) {
+            Some(c) => {
+                let id: u64 = c[1].parse().unwrap_or(0);
+                let alarm = &c[2];
+                if id == member_id && own_alarms.iter().any(|a| a == alarm) {
+                    continue;
+                }
+                format!("{alarm} alarm on member {}", format_id(id))
+            }
+            None => e.trim().to_string(),
+        };
+        if !tidy.is_empty() && !out.contains(&tidy) {
+            out.push(tidy);
+        }
+    }
+    out
+}
+
 fn yes_no(v: Option<bool>) -> String {
     match v {
         Some(true) => "true".into(),
@@ -309,4 +340,37 @@ fn yes_no(v: Option<bool>) -> String {
 
 fn opt_num(v: Option<u64>) -> String {
     v.map(|n| n.to_string()).unwrap_or_else(|| "-".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_show_each_alarm_once_with_hex_ids_and_not_the_members_own() {
+        let raw: Vec<String> = [
+            "memberID:1842815281007833081 alarm:NOSPACE ",
+            "memberID:1842815281007833081 alarm:NOSPACE ",
+            "memberID:2 alarm:NOSPACE ",
+            "raft: something else",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let own = vec!["NOSPACE".to_string()];
+        assert_eq!(
+            tidy_errors(&raw, 1842815281007833081, &own),
+            [
+                "NOSPACE alarm on member 0000000000000002",
+                "raft: something else"
+            ]
+        );
+        assert_eq!(
+            tidy_errors(&raw, 2, &own),
+            [
+                "NOSPACE alarm on member 1992febc03222ff9",
+                "raft: something else"
+            ]
+        );
+    }
 }

@@ -7,6 +7,8 @@ pub mod error;
 pub mod lease;
 pub mod maintenance;
 pub mod membership;
+pub mod metrics;
+pub mod probes;
 pub mod readers;
 pub mod survey;
 

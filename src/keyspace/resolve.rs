@@ -128,10 +128,16 @@ impl<'a> Resolver<'a> {
                 ));
             }
         }
-        Err(
-            Error::new(Kind::Usage, format!("unknown resource type `{name}`"))
-                .with_hint("`kubectl etcd count` lists the types stored in this etcd"),
-        )
+        // A well-formed `plural.group` may be a custom type with no object
+        // stored yet: nothing found (1). Any other unknown name is a usage
+        // error (2).
+        let kind = if arg.group.is_some_and(|g| g.contains('.')) {
+            Kind::NotFound
+        } else {
+            Kind::Usage
+        };
+        Err(Error::new(kind, format!("unknown resource type `{name}`"))
+            .with_hint("`kubectl etcd count` lists the types stored in this etcd"))
     }
 
     async fn any_key(&self, start: &str) -> Result<bool> {

@@ -8,7 +8,9 @@
 pub mod cluster_state;
 pub mod compaction;
 pub mod defrag;
+pub mod doctor;
 pub mod move_leader;
+pub mod quota;
 pub mod recover;
 pub mod recover_space;
 pub mod resize;

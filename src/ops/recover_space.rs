@@ -17,7 +17,7 @@ use super::{Interrupt, Operator};
 use crate::context::Cluster;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
-use crate::etcd::{EtcdClient, Survey};
+use crate::etcd::EtcdClient;
 use crate::ops::cluster_state::ClusterState;
 
 /// What the operator asked for.
@@ -64,7 +64,7 @@ pub struct Before {
 
 /// Read the space picture and count the history: no write.
 pub async fn survey(cluster: &Cluster, quota_bytes: Option<u64>) -> Result<Before> {
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = super::quota::survey(cluster).await;
     let state = ClusterState::from_survey(&survey);
     let rows = space::picture(&survey, &state, quota_bytes);
     let nospace = survey.alarms.iter().any(|a| a.alarm == "NOSPACE");
@@ -180,7 +180,7 @@ pub async fn execute(
     }
 
     // What the compaction left in use is the floor a defrag reaches.
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = super::quota::survey(cluster).await;
     let state = ClusterState::from_survey(&survey);
     let compacted_rows = space::picture(&survey, &state, opts.quota_bytes);
     drop(survey);
@@ -234,7 +234,7 @@ pub async fn execute(
 
     // 3. disarm
     op.note(&format!("step 3 of 3: {}", STEPS[2]));
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = super::quota::survey(cluster).await;
     let state = ClusterState::from_survey(&survey);
     let rows: Vec<_> = space::alarm_rows(&survey, &state, opts.quota_bytes)
         .into_iter()
@@ -275,7 +275,7 @@ pub async fn execute(
     }
     drop(survey);
 
-    let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    let survey = super::quota::survey(cluster).await;
     let state = ClusterState::from_survey(&survey);
     Ok(Report {
         before: before.rows,
@@ -323,7 +323,7 @@ mod tests {
         assert!(e.hint.unwrap().contains("nothing was changed"));
         // A guessed quota is refused first, for its own reason.
         let e = refusal(&before(990, true, once)).unwrap();
-        assert!(e.message.contains("does not report its quota"), "{e}");
+        assert!(e.message.contains("gave the quota"), "{e}");
         // Mostly old versions: compaction frees it, so go ahead.
         let churn = History {
             revision: 101,

@@ -9,15 +9,15 @@ use crate::etcd::{format_id, Survey};
 use crate::ops::cluster_state::{ClusterState, MemberState};
 use crate::output::{human_bytes, percent};
 
-/// etcd's default `--quota-backend-bytes`.
-pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
+pub use crate::ops::quota::DEFAULT_QUOTA;
 
 /// A NOSPACE alarm is only worth disarming below this share of the quota:
 /// any closer and the next writes raise it again.
 pub const NOSPACE_SAFE_PERCENT: f64 = 95.0;
 
 /// Why a NOSPACE alarm cannot be judged: the quota is a guess.
-pub const QUOTA_UNKNOWN: &str = "etcd before 3.6 does not report its quota, so whether the db \
+pub const QUOTA_UNKNOWN: &str =
+    "neither Status (etcd < 3.6), the metrics nor a pod flag gave the quota, so whether the db \
      file is under it is unknown";
 
 /// The quota of a member: its own when it reports one, else the one the

@@ -102,11 +102,9 @@ fn status_json_reports_what_etcdctl_reports_on_three_members() {
         );
         assert_eq!(row["version"], b["version"]);
         assert_eq!(row["error"], Value::Null);
-        assert_eq!(
-            row["quotaAssumed"],
-            Value::Bool(true),
-            "etcd 3.4/3.5 report no quota"
-        );
+        // etcd 3.4/3.5 report no quota in Status; their metrics do.
+        assert_eq!(row["quotaAssumed"], Value::Bool(false), "{row}");
+        assert_eq!(row["quotaBytes"].as_u64(), Some(2 * 1024 * 1024 * 1024));
         let frag = row["fragmentationPercent"].as_f64().unwrap();
         assert!((0.0..=100.0).contains(&frag));
         if row["isLeader"] == Value::Bool(true) {
@@ -283,6 +281,14 @@ fn nospace_alarm_makes_health_unhealthy_and_shows_in_status() {
     let o = run(&["--endpoints", &c.endpoints(), "status", "-o", "json"]);
     let v = json(&o);
     assert_eq!(v["members"][0]["alarms"][0], "NOSPACE");
+    // The member's own alarm is in ALARMS, not repeated raw in ERRORS, and
+    // its quota is the real one (from the metrics), so its use shows.
+    assert_eq!(v["members"][0]["errors"], serde_json::json!([]), "{v:#}");
+    assert_eq!(
+        v["members"][0]["quotaBytes"].as_u64(),
+        Some(2 * 1024 * 1024)
+    );
+    assert!(v["members"][0]["quotaUsePercent"].as_f64().unwrap() >= 95.0);
 }
 
 #[test]
@@ -365,7 +371,11 @@ fn size_reports_bytes_in_json_and_units_in_tables() {
     ]);
     let out = stdout(&o);
     assert!(out.contains("KiB") || out.contains("MiB"), "{out}");
-    assert!(out.contains("8.0 MiB*"), "assumed quota is marked: {out}");
+    // The metrics give the real quota: --quota-bytes is only the fallback.
+    assert!(
+        out.contains("2.0 GiB") && !out.contains("8.0 MiB"),
+        "real quota, not the assumed one: {out}"
+    );
     let o = run(&["--endpoints", &c.endpoints(), "size", "-o", "yaml"]);
     let yaml: Value = serde_saphyr::from_str(&stdout(&o)).unwrap();
     // The file only grows between two reads (etcd commits its own metadata).

@@ -21,7 +21,7 @@ const KUBEADM_DIR: &str = "/etc/kubernetes/pki/etcd";
 
 /// How a pod spec says where etcd's certificates are.
 #[derive(Clone, Copy)]
-enum Certs {
+pub(crate) enum Certs {
     /// A Secret volume `etcd-m{i}-certs` at `CERT_DIR`.
     SecretVolume,
     /// kubeadm: a hostPath at `/etc/kubernetes/pki/etcd`.
@@ -72,7 +72,7 @@ fn etcd_pod(i: usize, phase: &str, certs: Certs) -> Value {
     })
 }
 
-fn host_port(url: &str) -> String {
+pub(crate) fn host_port(url: &str) -> String {
     url.split_once("://")
         .unwrap()
         .1
@@ -80,8 +80,8 @@ fn host_port(url: &str) -> String {
         .to_string()
 }
 
-struct Env {
-    double: Double,
+pub(crate) struct Env {
+    pub(crate) double: Double,
     dir: TempDir,
     kubeconfig: PathBuf,
 }
@@ -101,7 +101,7 @@ impl Env {
 
     /// Pods `etcd-m0..` for the cluster's members, each forwarded to its
     /// member, plus the Secrets a TLS setup would have.
-    fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
+    pub(crate) fn with_cluster(cluster: &Cluster, certs: Certs) -> Env {
         Env::with_cluster_at(
             cluster,
             certs,
@@ -166,7 +166,7 @@ impl Env {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 }

@@ -11,6 +11,7 @@ mod support;
 
 mod analytics;
 mod concurrency;
+mod doctor;
 mod errors;
 mod foundation;
 mod harness;

@@ -325,6 +325,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         ("alarm list -o json", vec!["alarm", "list", "-o", "json"]),
         ("version -o json", vec!["version", "-o", "json"]),
         (
+            "doctor -o json",
+            vec!["doctor", "--window", "1s", "--write-probe", "-o", "json"],
+        ),
+        (
             "history -o json",
             vec!["history", "pods/ns-a/web-0", "-o", "json", "--objects"],
         ),

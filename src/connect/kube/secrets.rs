@@ -132,6 +132,26 @@ async fn get_config_map(
     }
 }
 
+/// One file of the etcd container (a certificate etcd's flags name), read
+/// where the client certificates are read from: the Secret or ConfigMap
+/// mounted there, else `cat` through `pods/exec`.
+pub async fn read_pod_file(kube: &Kube, pod: &EtcdPod, path: &str) -> Result<Vec<u8>> {
+    let ns = &pod.info.namespace;
+    match file_source(pod, path) {
+        FileSource::Secret { name, key } => lookup(
+            &get_secret(kube, ns, &name).await?,
+            &key,
+            &format!("secret `{ns}/{name}`"),
+        ),
+        FileSource::ConfigMap { name, key } => lookup(
+            &get_config_map(kube, ns, &name).await?,
+            &key,
+            &format!("configmap `{ns}/{name}`"),
+        ),
+        FileSource::Node { .. } => read_by_exec(kube, pod, path).await,
+    }
+}
+
 /// Pick CA, certificate and key out of a Secret's data.
 pub fn material_from_data(data: &BTreeMap<String, Vec<u8>>, source: &str) -> Result<TlsMaterial> {
     let pick = |keys: &[&str]| keys.iter().find_map(|k| data.get(*k).cloned());

@@ -78,6 +78,14 @@ pub struct ClusterOpts {
     /// Members are named `{name_prefix}{i}`: `m0`, or `etcd-0` as a
     /// StatefulSet names its pods.
     pub name_prefix: &'static str,
+    /// Run member `.0` under this command prefix (e.g. `strace ... --` to
+    /// slow its fsyncs); the prefix gets its own process group, killed whole.
+    pub command_prefix: Option<(usize, Vec<String>)>,
+    /// Days the member (server) certificates stay valid; default rcgen's.
+    pub server_cert_days: Option<i64>,
+    /// Give every member a plain-http `--listen-metrics-urls` on a port of
+    /// its own, as kubeadm does (`http://127.0.0.1:2381`).
+    pub metrics_urls: bool,
 }
 
 impl Default for ClusterOpts {
@@ -95,6 +103,9 @@ impl Default for ClusterOpts {
             election_ms: 1500,
             startup_timeout: Duration::from_secs(20),
             name_prefix: "m",
+            command_prefix: None,
+            server_cert_days: None,
+            metrics_urls: false,
         }
     }
 }
@@ -132,6 +143,11 @@ pub struct Member {
     child: Option<Child>,
     /// Set when the process died on its own (seen by a health poll).
     exited: Option<ExitStatus>,
+    /// `--listen-metrics-urls` when the cluster has them.
+    metrics_url: Option<String>,
+    /// The child leads its own process group (a command prefix runs etcd
+    /// as its child): killing means killing the group.
+    group: bool,
 }
 
 impl Member {
@@ -143,6 +159,10 @@ impl Member {
     }
     pub fn peer_url(&self) -> &str {
         &self.peer_url
+    }
+    /// The plain-http metrics URL, with [`ClusterOpts::metrics_urls`].
+    pub fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
     }
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -167,6 +187,11 @@ impl Member {
 
     fn kill_and_reap(&mut self) {
         if let Some(mut child) = self.child.take() {
+            if self.group {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -376,16 +401,17 @@ impl Cluster {
         let names: Vec<String> = (0..opts.members)
             .map(|i| format!("{}{i}", opts.name_prefix))
             .collect();
-        let tls = opts
-            .tls
-            .map(|_| TlsFiles::generate(&dir.path().join("tls"), &names));
+        let tls = opts.tls.map(|_| {
+            TlsFiles::generate_with(&dir.path().join("tls"), &names, opts.server_cert_days)
+        });
         let client_scheme = if opts.tls.is_some() { "https" } else { "http" };
         let peer_scheme = if opts.tls == Some(TlsMode::Full) {
             "https"
         } else {
             "http"
         };
-        let (listeners, ports) = reserve_ports(opts.members * 2);
+        let per_member = if opts.metrics_urls { 3 } else { 2 };
+        let (listeners, ports) = reserve_ports(opts.members * per_member);
         let members = names
             .iter()
             .enumerate()
@@ -394,14 +420,18 @@ impl Cluster {
                 fs::create_dir_all(&mdir).expect("create member dir");
                 Member {
                     name: name.clone(),
-                    client_url: format!("{client_scheme}://127.0.0.1:{}", ports[2 * i]),
-                    peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[2 * i + 1]),
+                    client_url: format!("{client_scheme}://127.0.0.1:{}", ports[per_member * i]),
+                    peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[per_member * i + 1]),
+                    metrics_url: opts
+                        .metrics_urls
+                        .then(|| format!("http://127.0.0.1:{}", ports[per_member * i + 2])),
                     // etcd creates it itself with the 0700 mode it insists on.
                     data_dir: mdir.join("data"),
                     log_path: mdir.join("etcd.log"),
                     dir: mdir,
                     child: None,
                     exited: None,
+                    group: false,
                 }
             })
             .collect();
@@ -481,6 +511,8 @@ impl Cluster {
             dir: mdir,
             child: None,
             exited: None,
+            group: false,
+            metrics_url: None,
         });
         self.members.len() - 1
     }
@@ -505,7 +537,19 @@ impl Cluster {
             .append(true)
             .open(&m.log_path)
             .expect("open member log");
-        let mut cmd = Command::new(&self.etcd_bin);
+        let prefix = match &self.opts.command_prefix {
+            Some((j, prefix)) if *j == i && !prefix.is_empty() => Some(prefix.clone()),
+            _ => None,
+        };
+        let mut cmd = match &prefix {
+            Some(p) => {
+                use std::os::unix::process::CommandExt;
+                let mut cmd = Command::new(&p[0]);
+                cmd.args(&p[1..]).arg(&self.etcd_bin).process_group(0);
+                cmd
+            }
+            None => Command::new(&self.etcd_bin),
+        };
         scrub_env(&mut cmd, "ETCD");
         let heartbeat = self.opts.heartbeat_ms.to_string();
         let election = self.opts.election_ms.to_string();
@@ -521,6 +565,9 @@ impl Cluster {
             .args(["--heartbeat-interval", &heartbeat])
             .args(["--election-timeout", &election])
             .args(["--logger", "zap", "--log-outputs", "stderr"]);
+        if let Some(url) = &m.metrics_url {
+            cmd.args(["--listen-metrics-urls", url]);
+        }
         if let Some(q) = self.opts.quota_backend_bytes {
             cmd.arg(format!("--quota-backend-bytes={q}"));
         }
@@ -554,6 +601,7 @@ impl Cluster {
         let m = &mut self.members[i];
         m.child = Some(child);
         m.exited = None;
+        m.group = prefix.is_some();
     }
 
     // ----- accessors -------------------------------------------------------
@@ -603,6 +651,14 @@ impl Cluster {
     /// The cluster's temp dir (members, logs, PEM files live below it).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+    /// The `--initial-cluster-token` every member started with.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+    /// `--initial-cluster` of the members as started.
+    pub fn initial_cluster_flag(&self) -> String {
+        self.initial_cluster()
     }
     pub fn etcdctl_path(&self) -> &Path {
         &self.etcdctl_bin

@@ -76,8 +76,14 @@ fn new_leaf(
     usages: &[ExtendedKeyUsagePurpose],
     dir: &Path,
     stem: &str,
+    days: Option<i64>,
 ) -> (PathBuf, PathBuf) {
     let mut params = CertificateParams::new(sans).expect("leaf params");
+    if let Some(days) = days {
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(days);
+    }
     params.distinguished_name.push(DnType::CommonName, cn);
     params.use_authority_key_identifier_extension = true;
     params.key_usages = vec![
@@ -101,6 +107,16 @@ fn write(path: &Path, pem: &str) {
 impl TlsFiles {
     /// Generates the PKI into `dir` for members named `member_names`.
     pub fn generate(dir: &Path, member_names: &[String]) -> TlsFiles {
+        TlsFiles::generate_with(dir, member_names, None)
+    }
+
+    /// Like [`TlsFiles::generate`], the member certificates valid for
+    /// `server_days` days from now when given.
+    pub fn generate_with(
+        dir: &Path,
+        member_names: &[String],
+        server_days: Option<i64>,
+    ) -> TlsFiles {
         use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
         fs::create_dir_all(dir).expect("create tls dir");
         let (ca, ca_path, ca_key) = new_ca("kubectl-etcd test CA", dir, "ca");
@@ -115,10 +131,18 @@ impl TlsFiles {
                     "localhost".to_string(),
                     name.clone(),
                 ];
-                new_leaf(&ca, name, sans, &[ServerAuth, ClientAuth], dir, name)
+                new_leaf(
+                    &ca,
+                    name,
+                    sans,
+                    &[ServerAuth, ClientAuth],
+                    dir,
+                    name,
+                    server_days,
+                )
             })
             .collect();
-        let (cert, key) = new_leaf(&ca, CLIENT_CN, vec![], &[ClientAuth], dir, "client");
+        let (cert, key) = new_leaf(&ca, CLIENT_CN, vec![], &[ClientAuth], dir, "client", None);
         let (other_cert, other_key) = new_leaf(
             &other,
             CLIENT_CN,
@@ -126,6 +150,7 @@ impl TlsFiles {
             &[ClientAuth],
             dir,
             "other-client",
+            None,
         );
         TlsFiles {
             dir: dir.to_path_buf(),
