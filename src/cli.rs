@@ -260,6 +260,17 @@ pub enum Command {
     Resize(commands::resize::Args),
     /// Guided disaster recovery from a snapshot: verify, plan, restore (writes with --local; confirms).
     Restore(commands::restore::Args),
+    /// Quorum lost for good: recover from the most up-to-date surviving member, then grow back (writes with --local; confirms).
+    ///
+    /// Refused (exit 4) while a quorum answers: replace a dead member with
+    /// `resize replace` instead. Surveys every member (and with --data-dir
+    /// NAME=PATH the data dirs of members that no longer start, offline),
+    /// chooses the survivor, and prints the plan and each node's commands.
+    /// With --local, on the survivor's node: back up its database, start it
+    /// once with --force-new-cluster, wait for a healthy one-member cluster
+    /// at the surveyed revision, restart it without the flag, then add the
+    /// other members back one at a time (learner, catch-up, promote).
+    Recover(commands::recover::Args),
     /// Forward a local port to an etcd pod for etcdctl, until Ctrl-C.
     ///
     /// Prints the `--endpoints` line and `ETCDCTL_*` exports to use.
@@ -287,7 +298,8 @@ impl Command {
             | Command::Restore(_)
             | Command::Put(_)
             | Command::Compact(_)
-            | Command::MoveLeader(_) => true,
+            | Command::MoveLeader(_)
+            | Command::Recover(_) => true,
             _ => false,
         }
     }

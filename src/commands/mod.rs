@@ -19,6 +19,7 @@ pub mod members;
 pub mod move_leader;
 pub mod port_forward;
 pub mod put;
+pub mod recover;
 pub mod recover_space;
 pub mod resize;
 pub mod restore;
@@ -61,6 +62,7 @@ pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
         Command::Lease(args) => lease::run(args, session).await,
         Command::Resize(args) => resize::run(args, session).await,
         Command::Restore(args) => restore::run(args, session).await,
+        Command::Recover(args) => recover::run(args, session).await,
         Command::PortForward(args) => port_forward::run(args, session).await,
         Command::Completion(args) => completion::run(args, session),
         Command::Version(args) => version::run(args, session),

@@ -11,6 +11,7 @@ pub mod defrag;
 pub mod doctor;
 pub mod move_leader;
 pub mod quota;
+pub mod recover;
 pub mod recover_space;
 pub mod resize;
 pub mod restore;

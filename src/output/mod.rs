@@ -6,6 +6,7 @@
 
 pub mod maintenance;
 pub mod progress;
+pub mod recover;
 pub mod restore;
 pub mod snapshot;
 pub mod table;

@@ -24,6 +24,7 @@ mod maintenance;
 mod packaging;
 mod promises;
 mod readme;
+mod recover;
 mod snapshots;
 mod speed;
 mod tables;

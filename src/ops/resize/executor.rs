@@ -188,7 +188,7 @@ pub async fn execute(
 
 /// Survey the given endpoints and, in direct mode, every member's
 /// advertised client URL (learners and members outside --endpoints).
-async fn survey_all(cluster: &Cluster) -> (Survey, ClusterState) {
+pub async fn survey_all(cluster: &Cluster) -> (Survey, ClusterState) {
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let mut targets = cluster.targets.clone();
     if cluster.direct() {

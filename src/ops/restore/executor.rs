@@ -328,16 +328,7 @@ pub fn inspect_node(args: &NodeArgs, tag: &str) -> Result<Node> {
     let manifest = manifest_text.as_ref().map(|_| manifest_node);
     let process = match args.pid {
         None => None,
-        Some(pid) => match std::fs::read(format!("/proc/{pid}/cmdline")) {
-            Ok(raw) if !raw.is_empty() => Some((
-                pid,
-                raw.split(|b| *b == 0)
-                    .filter(|a| !a.is_empty())
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>(),
-            )),
-            _ => None,
-        },
+        Some(pid) => cmdline(pid).map(|argv| (pid, argv)),
     };
     if args.pid.is_some() && process.is_none() {
         return Err(Error::new(
@@ -431,7 +422,7 @@ pub fn short(step: &LocalStep) -> String {
 }
 
 /// Run one step; `Some(pid)` when it started a process.
-async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
+pub async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
     let rename = |from: &Path, to: &Path| {
         std::fs::rename(from, to).map_err(|e| {
             Error::io(
@@ -558,7 +549,7 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-async fn stop_process(pid: u32, wait: Duration) -> Result<()> {
+pub async fn stop_process(pid: u32, wait: Duration) -> Result<()> {
     if !alive(pid) {
         return Ok(());
     }
@@ -589,9 +580,22 @@ async fn stop_process(pid: u32, wait: Duration) -> Result<()> {
     Ok(())
 }
 
+/// The command line of process `pid`, when it runs.
+pub fn cmdline(pid: u32) -> Option<Vec<String>> {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(raw) if !raw.is_empty() => Some(
+            raw.split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// A live process running etcd with `--data-dir` equal to `data_dir` (its
 /// real path, or the node path under --root).
-fn etcd_on(data_dir: &Path, root: &Path) -> Option<u32> {
+pub fn etcd_on(data_dir: &Path, root: &Path) -> Option<u32> {
     let real = data_dir.display().to_string();
     let node = match data_dir.strip_prefix(root) {
         Ok(rel) if root != Path::new("/") => format!("/{}", rel.display()),
@@ -605,13 +609,13 @@ fn etcd_on(data_dir: &Path, root: &Path) -> Option<u32> {
         else {
             continue;
         };
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+        // This process may name the data dir too (`recover --data-dir`).
+        if pid == std::process::id() {
+            continue;
+        }
+        let Some(args) = cmdline(pid) else {
             continue;
         };
-        let args: Vec<String> = raw
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
         if restore::data_dir_arg(&args).is_some_and(|d| d == real || d == node) && alive(pid) {
             return Some(pid);
         }
