@@ -777,3 +777,21 @@ fn objects_nested_in_raw_extensions_cannot_exhaust_the_stack() {
     let d = decode(&shallow, &lenient()).expect("one level decodes");
     assert!(d.json.contains("\"ADDED\""), "{}", d.json);
 }
+
+#[test]
+fn a_bare_k8s_magic_warns_without_blank_names() {
+    let d = decode(b"k8s\0", &DecodeOptions::default()).expect("a generic dump");
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w
+                == "the envelope names no apiVersion or kind; showing a generic protobuf dump"),
+        "{:?}",
+        d.warnings
+    );
+    assert!(
+        d.warnings.iter().all(|w| !w.starts_with(' ')),
+        "{:?}",
+        d.warnings
+    );
+}

@@ -494,9 +494,13 @@ fn decode_protobuf_as(
                 });
             }
             let mut t = Transcoder::new(false, env.raw.len() * 2 + 64);
-            t.warnings.push(format!(
-                "{av} {kind} is not in the schema; showing a generic protobuf dump"
-            ));
+            t.warnings.push(if av.is_empty() && kind.is_empty() {
+                // A bare `k8s\0` or an envelope without type meta: say so
+                // rather than name a blank type.
+                "the envelope names no apiVersion or kind; showing a generic protobuf dump".into()
+            } else {
+                format!("{av} {kind} is not in the schema; showing a generic protobuf dump")
+            });
             t.out.extend_from_slice(b"{\"apiVersion\":");
             format::write_str(&mut t.out, env.api_version);
             t.out.extend_from_slice(b",\"kind\":");
