@@ -156,7 +156,10 @@ pub async fn compact(
         dry_run: args.dry_run,
         took_ms: None,
     };
-    if previously.is_some_and(|p| p >= revision) {
+    if let Some(p) = previously.filter(|&p| p >= revision) {
+        // Nothing to do: the history already starts at `p`, which is what
+        // the report says (not the older revision asked for).
+        report.revision = p;
         op.note(&format!(
             "already compacted at revision {}: nothing to do",
             previously.unwrap_or_default()

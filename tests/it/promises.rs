@@ -99,6 +99,17 @@ fn compact_rev_keep_and_physical_are_what_etcdctl_sees() {
     assert_eq!(v["revision"], now);
     assert!(!readable_at(&c, "/registry/configmaps/default/k", now - 1));
 
+    // Asking for an older revision than the last compaction does nothing
+    // and says where the history starts, not the revision asked for.
+    let o = ke(&c, &["compact", &target.to_string(), "--yes", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["revision"], now, "{v}");
+    assert_eq!(v["previouslyCompacted"], now, "{v}");
+    let o = ke(&c, &["compact", &target.to_string(), "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stdout(&o).contains(&target.to_string()), "{}", stdout(&o));
+
     // --dry-run changes nothing.
     c.put("/registry/configmaps/default/k", "after");
     let o = ke(&c, &["compact", "--dry-run", "-o", "json"]);
