@@ -11,7 +11,9 @@
 //! members; StatefulSet gets and the `scale` subresource (GET, PATCH),
 //! recording the replicas asked for (the test starts or stops the etcd
 //! behind a new or dropped pod itself). RBAC refusals (403) are configured
-//! per verb and resource. It never fakes etcd: bytes go to real etcd.
+//! per verb and resource. Several doubles, one per cluster, share one
+//! kubeconfig with a context each ([`kubeconfig_for`]). It never fakes
+//! etcd: bytes go to real etcd.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -228,6 +230,36 @@ impl Double {
         })
         .to_string()
     }
+}
+
+/// One kubeconfig for several clusters: a context (with its cluster and
+/// user entries) per `(name, API server URL, CA PEM)`, in that order; the
+/// first is the current context. A URL where nothing listens stands for a
+/// cluster that is down.
+pub fn kubeconfig_for(contexts: &[(&str, &str, &str)]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let clusters: Vec<Value> = contexts
+        .iter()
+        .map(|(name, url, ca)| {
+            json!({"name": name, "cluster": {
+                "server": url,
+                "certificate-authority-data": b64.encode(ca),
+            }})
+        })
+        .collect();
+    let named: Vec<Value> = contexts
+        .iter()
+        .map(|(name, _, _)| json!({"name": name, "context": {"cluster": name, "user": "tester"}}))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": clusters,
+        "users": [{"name": "tester", "user": {"token": TOKEN}}],
+        "contexts": named,
+        "current-context": contexts.first().map(|c| c.0).unwrap_or_default(),
+    })
+    .to_string()
 }
 
 fn pki() -> (String, Arc<rustls::ServerConfig>) {
