@@ -339,6 +339,12 @@ fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<Vec<String>> {
         None => kube::config::Kubeconfig::read(),
     }
     .map_err(|e| {
+        // As for one context: a file that cannot be read is exit 3, one
+        // that does not parse a usage error.
+        let kind = match e {
+            kube::config::KubeconfigError::ReadConfig(..) => crate::error::Kind::Unavailable,
+            _ => crate::error::Kind::Usage,
+        };
         let text = e.to_string();
         let first = text
             .lines()
@@ -346,8 +352,8 @@ fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<Vec<String>> {
             .unwrap_or_default()
             .trim_end_matches(':');
         Error::new(
-            crate::error::Kind::Unavailable,
-            format!("cannot read the kubeconfig for --all-contexts: {first}"),
+            kind,
+            format!("cannot load the kubeconfig for --all-contexts: {first}"),
         )
         .with_hint("set KUBECONFIG or pass --kubeconfig")
     })?;

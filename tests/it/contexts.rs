@@ -245,6 +245,30 @@ fn context_list_runs_only_those_and_one_context_prints_as_before() {
     assert_eq!(table[1][..3], ["c0", "pod/etcd-m0", "healthy"]);
     assert_eq!(table[2][..3], ["c1", "pod/etcd-m0", "healthy"]);
 
+    // doctor: each context's findings under its name, the same checks.
+    let out = fleet.run(&[
+        "doctor",
+        "--context",
+        "c0,c1",
+        "--check",
+        "health",
+        "--window",
+        "1s",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(contexts_of(&v), ["c0", "c1"]);
+    for entry in v["contexts"].as_array().unwrap() {
+        let findings = entry["report"]["findings"].as_array().unwrap();
+        assert!(!findings.is_empty(), "{entry}");
+        let health: Vec<&Value> = findings.iter().filter(|f| f["check"] == "health").collect();
+        assert_eq!(health.len(), 1, "one member per context: {entry}");
+        assert_eq!(health[0]["member"], "m0", "{entry}");
+        assert_eq!(entry["report"]["worst"], "ok", "{entry}");
+    }
+
     // One context: today's output, no CONTEXT column, no `contexts` key.
     let out = fleet.run(&["status", "--context", "c1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
