@@ -64,7 +64,7 @@ fn alarms(c: &Cluster) -> Vec<(u64, String)> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            // "memberID:8211f1d0f64f3269 alarm:NOSPACE" (decimal on 3.4)
+            // "memberID:9372538179322589801 alarm:NOSPACE" (a decimal id)
             let mut id = None;
             let mut alarm = None;
             for part in l.split_whitespace() {
