@@ -63,6 +63,21 @@ pub async fn run<C: PerContext>(cmd: &C, session: &mut Session) -> Result<()> {
         for line in String::from_utf8_lossy(&r.stderr).lines() {
             let _ = writeln!(session.shell.err(), "{}: {line}", r.context);
         }
+        // The row says why a context could not be asked; the fix goes here.
+        if let (
+            None,
+            Err(Error {
+                hint: Some(hint), ..
+            }),
+        ) = (&r.report, &r.outcome)
+        {
+            let _ = writeln!(
+                session.shell.err(),
+                "{}: help: {}",
+                r.context,
+                crate::output::escape(hint)
+            );
+        }
     }
     verdict(&runs)
 }

@@ -156,6 +156,13 @@ fn all_contexts_with_one_down_is_one_table_with_its_error_and_exit_3() {
         "{}",
         text(&out)
     );
+    // The down context's fix, under its name; nothing for the others.
+    assert!(stderr.contains("down: help: "), "{}", text(&out));
+    assert!(
+        !stderr.contains("c0: ") && !stderr.contains("c1: "),
+        "{}",
+        text(&out)
+    );
 
     // JSON: a `context` on each entry, the down one with its error and no
     // report, the others with their one member each.
