@@ -237,6 +237,29 @@ fn context_list_runs_only_those_and_one_context_prints_as_before() {
     assert!(seen(0) && seen(2), "c0 and c2 were asked");
     assert!(!seen(1), "c1 was not named and must not be asked");
 
+    // --max-concurrency bounds the contexts asked at once: with 1, c1's API
+    // server hears nothing until c0 is done; by default they overlap.
+    let span = |i: usize| {
+        fleet.envs[i].double.with(|s| {
+            let t = std::mem::take(&mut s.request_times);
+            (*t.first().unwrap(), *t.last().unwrap())
+        })
+    };
+    for e in &fleet.envs {
+        e.double.with(|s| s.request_times.clear());
+    }
+    let out = fleet.run(&["status", "--context", "c0,c1", "--max-concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ((_, c0_last), (c1_first, _)) = (span(0), span(1));
+    assert!(
+        c1_first > c0_last,
+        "with --max-concurrency 1, c1 starts after c0"
+    );
+    let out = fleet.run(&["status", "--context", "c0,c1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let ((_, c0_last), (c1_first, _)) = (span(0), span(1));
+    assert!(c1_first < c0_last, "by default c0 and c1 are asked at once");
+
     // members and health group their rows by context, one member each.
     let out = fleet.run(&["members", "--context", "c0,c1", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -51,6 +51,8 @@ pub struct State {
     pub forbidden: HashSet<(String, String)>,
     /// Every request line seen, for assertions.
     pub requests: Vec<String>,
+    /// When each of `requests` arrived (same order).
+    pub request_times: Vec<std::time::Instant>,
     /// `(namespace, pod)` -> how `pods/exec` behaves there; absent: 403.
     pub exec: HashMap<(String, String), Exec>,
     /// `(namespace, name)` -> replicas of a StatefulSet.
@@ -370,10 +372,11 @@ fn percent_decode(s: &str) -> String {
 async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>) -> Resp {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    st.lock()
-        .unwrap()
-        .requests
-        .push(format!("{} {path}?{query}", req.method()));
+    {
+        let mut st = st.lock().unwrap();
+        st.requests.push(format!("{} {path}?{query}", req.method()));
+        st.request_times.push(std::time::Instant::now());
+    }
     let auth = req
         .headers()
         .get("authorization")
