@@ -338,24 +338,24 @@ fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<Vec<String>> {
         Some(p) => kube::config::Kubeconfig::read_from(p),
         None => kube::config::Kubeconfig::read(),
     }
+    // As for one context: a file that cannot be read is exit 3, one that
+    // does not parse a usage error.
     .map_err(|e| {
-        // As for one context: a file that cannot be read is exit 3, one
-        // that does not parse a usage error.
-        let kind = match e {
-            kube::config::KubeconfigError::ReadConfig(..) => crate::error::Kind::Unavailable,
-            _ => crate::error::Kind::Usage,
-        };
-        let text = e.to_string();
-        let first = text
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches(':');
-        Error::new(
-            kind,
-            format!("cannot load the kubeconfig for --all-contexts: {first}"),
-        )
-        .with_hint("set KUBECONFIG or pass --kubeconfig")
+        match &e {
+            kube::config::KubeconfigError::ReadConfig(io, path) => Error::new(
+                crate::error::Kind::Unavailable,
+                format!("cannot read kubeconfig `{}`: {io}", path.display()),
+            ),
+            other => {
+                let text = other.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                Error::usage(format!(
+                    "cannot load kubeconfig: {}",
+                    first.trim_end_matches(':')
+                ))
+            }
+        }
+        .with_hint("--all-contexts reads $KUBECONFIG, else ~/.kube/config; or pass --kubeconfig")
     })?;
     let names: Vec<String> = config.contexts.into_iter().map(|c| c.name).collect();
     if names.is_empty() {
