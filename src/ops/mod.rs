@@ -10,6 +10,8 @@ pub mod compaction;
 pub mod contexts;
 pub mod defrag;
 pub mod doctor;
+pub mod health;
+pub mod members;
 pub mod move_leader;
 pub mod quota;
 pub mod recover;
