@@ -1,5 +1,6 @@
 //! `doctor`: every check on every member, one verdict per finding, and the
-//! command to run next. Wiring only: [`crate::ops::doctor`] does the work.
+//! command to run next. Wiring only: [`crate::ops::doctor`] does the work,
+//! [`crate::output::doctor`] draws the table.
 
 use std::time::Duration;
 
@@ -7,8 +8,9 @@ use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Result};
 use crate::ops::contexts::{self, PerContext};
-use crate::ops::doctor::{self, checks, gather, Check, Report, Severity};
-use crate::output::table::{Mark, Table};
+use crate::ops::doctor::{checks, gather, Check, Report, Severity};
+use crate::output::doctor::{summary, table};
+use crate::output::table::Table;
 use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
@@ -69,44 +71,4 @@ impl PerContext for Args {
             _ => Err(Error::partial(summary(report))),
         }
     }
-}
-
-fn summary(r: &Report) -> String {
-    format!(
-        "{} findings: {} ok, {} warn, {} fail (window {})",
-        r.findings.len(),
-        r.count(Severity::Ok),
-        r.count(Severity::Warn),
-        r.count(Severity::Fail),
-        r.window
-    )
-}
-
-fn table(r: &Report) -> Table {
-    let mut t = Table::new(&[
-        "check",
-        "member",
-        "severity",
-        "value",
-        "threshold",
-        "detail",
-        "next",
-    ]);
-    for f in &r.findings {
-        let mark = match f.severity {
-            doctor::Severity::Ok => Mark::Good,
-            doctor::Severity::Warn => Mark::Warn,
-            doctor::Severity::Fail => Mark::Bad,
-        };
-        t.marked_row(vec![
-            (f.check.clone(), Mark::Plain),
-            (f.member.clone(), Mark::Plain),
-            (f.severity.as_str().to_string(), mark),
-            (f.value.clone(), Mark::Plain),
-            (f.threshold.clone(), Mark::Plain),
-            (f.detail.clone(), Mark::Plain),
-            (f.next.clone().unwrap_or_default(), Mark::Plain),
-        ]);
-    }
-    t
 }

@@ -5,7 +5,10 @@
 //! stdout; progress, warnings and errors go to stderr.
 
 pub mod count;
+pub mod doctor;
+pub mod health;
 pub mod maintenance;
+pub mod members;
 pub mod progress;
 pub mod recover;
 pub mod restore;
