@@ -16,7 +16,7 @@ use crate::keyspace::edit::set_resource_version;
 use crate::keyspace::parallel::{self, Pool};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
-use crate::output::{self, Shell};
+use crate::output::objects::{render, Printer, Rendered};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,11 +73,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let mut opts = args.scan.apply(ScanOptions::values().resuming());
         opts.revision = args.revision.unwrap_or(0);
         let shell = &mut session.shell;
-        let mut printer = Printer {
-            format,
-            first: true,
-            failed: 0,
-        };
+        let mut printer = Printer::new(format);
         let workers = parallel::workers(args.scan.decode_workers);
         let decode_page = {
             let (decoder, prefix, namespace) = (Arc::new(decoder), prefix.clone(), namespace);
@@ -182,96 +178,5 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     match format {
         OutputFormat::Json => session.shell.json(&obj.value),
         _ => session.shell.yaml(&obj.value),
-    }
-}
-
-/// One value of `get --all`, decoded and rendered off the printing thread.
-enum Rendered {
-    Shown {
-        key: Vec<u8>,
-        warnings: Vec<String>,
-        text: Vec<u8>,
-    },
-    Failed {
-        key: Vec<u8>,
-        error: Error,
-    },
-}
-
-/// Decode and render one value as `get --all` prints it; `None` for a key
-/// outside `-n`.
-fn render(
-    decoder: &Decoder,
-    prefix: &str,
-    namespace: Option<&str>,
-    format: OutputFormat,
-    kv: &KeyValue,
-) -> Option<Rendered> {
-    if !registry::key::in_namespace(kv.key(), prefix, namespace) {
-        return None;
-    }
-    let key = kv.key().to_vec();
-    let rendered = decoder.decode(kv.key(), kv.value()).and_then(|mut obj| {
-        set_resource_version(&mut obj.value, kv.mod_revision());
-        let mut text = Vec::new();
-        if format == OutputFormat::Json {
-            output::json_line(&mut text, &obj.value)?;
-        } else {
-            output::yaml(&mut text, &obj.value)?;
-        }
-        Ok((obj.warnings, text))
-    });
-    Some(match rendered {
-        Ok((warnings, text)) => Rendered::Shown {
-            key,
-            warnings,
-            text,
-        },
-        Err(error) => Rendered::Failed { key, error },
-    })
-}
-
-/// Prints rendered values in the order given: YAML documents separated by
-/// `---`, JSON one per line; failures on stderr, counted.
-struct Printer {
-    format: OutputFormat,
-    first: bool,
-    failed: u64,
-}
-
-impl Printer {
-    fn print(&mut self, shell: &mut Shell, items: Vec<Rendered>) -> Result<()> {
-        // One write per job rather than per object: stdout is line
-        // buffered. Written out before anything goes to stderr, so a
-        // terminal shows each message next to its object.
-        let mut out = Vec::new();
-        for item in items {
-            match item {
-                Rendered::Shown {
-                    key,
-                    warnings,
-                    text,
-                } => {
-                    if !warnings.is_empty() {
-                        shell.out().write_all(&std::mem::take(&mut out))?;
-                    }
-                    for w in &warnings {
-                        shell.warn(format!("{}: {w}", String::from_utf8_lossy(&key)));
-                    }
-                    if self.format != OutputFormat::Json && !self.first {
-                        out.extend_from_slice(b"---\n");
-                    }
-                    out.extend_from_slice(&text);
-                    self.first = false;
-                }
-                Rendered::Failed { key, error } => {
-                    shell.out().write_all(&std::mem::take(&mut out))?;
-                    self.failed += 1;
-                    shell.error(&error.context(format!("`{}`", String::from_utf8_lossy(&key))));
-                }
-            }
-        }
-        shell.out().write_all(&out)?;
-        Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod health;
 pub mod maintenance;
 pub mod members;
+pub mod objects;
 pub mod progress;
 pub mod recover;
 pub mod restore;
