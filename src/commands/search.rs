@@ -1,13 +1,9 @@
 //! `search`: keys (and with `--values`, decoded objects) matching a
 //! substring, glob or regex, streamed page by page like grep. Exits 1 when
-//! nothing matches.
+//! nothing matches. Wiring only: [`crate::keyspace::search`] matches,
+//! [`crate::output::search`] prints.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-use etcd_client::KeyValue;
-
-use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
@@ -18,8 +14,8 @@ use crate::keyspace::pattern::Pattern;
 use crate::keyspace::plan;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan_pieces, Page, ScanFlags, ScanOptions};
-use crate::output::table::Listing;
-use crate::output::Shell;
+use crate::keyspace::search::{InOrder, Job, Matcher, Outcome};
+use crate::output::search::Sink;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -56,173 +52,10 @@ pub struct Args {
     pub scan: ScanFlags,
 }
 
-/// One hit in `search -o json` (JSON lines). Stable field names.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hit {
-    pub r#type: String,
-    pub namespace: Option<String>,
-    pub name: String,
-    pub key: String,
-    /// With --values: the path of the first matching field; `null` when the
-    /// key itself matched.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-/// Puts the hits of pieces read in any order back in key order: a piece's
-/// hits are printed once every piece before it is done.
-#[derive(Default)]
-struct InOrder {
-    /// The first piece not yet done: its hits are printed as they come.
-    head: usize,
-    waiting: BTreeMap<usize, Vec<Hit>>,
-    done: BTreeSet<usize>,
-}
-
-impl InOrder {
-    /// Hits of `piece`; returns those that can be printed now.
-    fn add(&mut self, piece: usize, hits: Vec<Hit>) -> Vec<Hit> {
-        if piece == self.head {
-            hits
-        } else {
-            self.waiting.entry(piece).or_default().extend(hits);
-            Vec::new()
-        }
-    }
-
-    /// `piece` is done; returns the hits this lets through.
-    fn done(&mut self, piece: usize) -> Vec<Hit> {
-        self.done.insert(piece);
-        let mut ready = Vec::new();
-        while self.done.remove(&self.head) {
-            self.head += 1;
-            ready.extend(self.waiting.remove(&self.head).unwrap_or_default());
-        }
-        ready
-    }
-}
-
-/// Print hits that are ready, in the order given.
-fn print(listing: &mut Listing, shell: &mut Shell, hits: &[Hit], values: bool) -> Result<()> {
-    for h in hits {
-        listing.push(shell, h, || {
-            let mut row = vec![
-                h.r#type.clone(),
-                h.namespace.clone().unwrap_or_default(),
-                h.name.clone(),
-                h.key.clone(),
-            ];
-            if values {
-                row.push(h.field.clone().unwrap_or_default());
-            }
-            row
-        })?;
-    }
-    listing.flush(shell)
-}
-
-/// What a search looks for, shared with the decoding threads.
-struct Matcher {
-    pattern: Pattern,
-    decoder: Decoder,
-    prefix: String,
-    namespace: Option<String>,
-    values: bool,
-}
-
-/// The hits of a page, and how many of its values did not decode.
-struct Found {
-    hits: Vec<Hit>,
-    undecodable: u64,
-}
-
-impl Matcher {
-    fn find(&self, kvs: &[KeyValue]) -> Found {
-        let mut found = Found {
-            hits: Vec::new(),
-            undecodable: 0,
-        };
-        let namespace = self.namespace.as_deref();
-        for kv in kvs {
-            if !self.values && namespace.is_none() && !self.pattern.may_match_key(kv.key()) {
-                continue;
-            }
-            let info = registry::key::parse(kv.key(), &self.prefix);
-            if !info.in_namespace(namespace) {
-                continue;
-            }
-            let field = if self.pattern.matches_key(&info) {
-                None
-            } else if self.values {
-                match self.decoder.decode(kv.key(), kv.value()) {
-                    Ok(obj) => match self.pattern.find_in_value(&obj.value) {
-                        Some(path) => Some(path),
-                        None => continue,
-                    },
-                    Err(_) => {
-                        found.undecodable += 1;
-                        continue;
-                    }
-                }
-            } else {
-                continue;
-            };
-            found.hits.push(Hit {
-                r#type: info.type_name().to_string(),
-                namespace: info.namespace.map(str::to_string),
-                name: info.name.to_string(),
-                key: String::from_utf8_lossy(kv.key()).into_owned(),
-                field,
-            });
-        }
-        found
-    }
-}
-
-/// Work for the decoding threads: a page of a piece, or the piece's end
-/// (so that it reaches the printer after the piece's pages).
-enum Job {
-    Page(usize, Vec<KeyValue>),
-    Done(usize),
-}
-
-enum Outcome {
-    Found(usize, Found),
-    Done(usize),
-}
-
-/// Prints hits in key order as pages' outcomes arrive.
-struct Sink {
-    order: InOrder,
-    listing: Listing,
-    hits: u64,
-    undecodable: u64,
-    values: bool,
-}
-
-impl Sink {
-    fn handle(&mut self, shell: &mut Shell, outcome: Outcome) -> Result<()> {
-        let ready = match outcome {
-            Outcome::Found(piece, found) => {
-                self.hits += found.hits.len() as u64;
-                self.undecodable += found.undecodable;
-                self.order.add(piece, found.hits)
-            }
-            Outcome::Done(piece) => self.order.done(piece),
-        };
-        print(&mut self.listing, shell, &ready, self.values)
-    }
-}
-
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let pattern = Pattern::new(&args.pattern, args.regex)?;
     let format = session.format_or(OutputFormat::Table);
-    let mut headers = vec!["type", "namespace", "name", "key"];
-    if args.values {
-        headers.push("field");
-    }
-    let listing = Listing::new(format, "search", &headers)?;
+    let mut sink = Sink::new(format, args.values)?;
     let cluster = session.cluster().await?;
     let readers = cluster.connect_readers().await?;
     let client = readers.primary();
@@ -278,13 +111,6 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             Job::Done(piece) => Outcome::Done(piece),
         })
     });
-    let mut sink = Sink {
-        order: InOrder::default(),
-        listing,
-        hits: 0,
-        undecodable: 0,
-        values: args.values,
-    };
     let shell = &mut session.shell;
     let summary = scan_pieces(&readers, &prefix, &ranges, opts, |piece, page| {
         let mut handle = |o: Outcome| sink.handle(shell, o);
@@ -338,41 +164,4 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hit(key: &str) -> Hit {
-        Hit {
-            r#type: "pods".into(),
-            namespace: None,
-            name: key.into(),
-            key: key.into(),
-            field: None,
-        }
-    }
-
-    fn keys(hits: Vec<Hit>) -> Vec<String> {
-        hits.into_iter().map(|h| h.key).collect()
-    }
-
-    #[test]
-    fn hits_of_pieces_read_out_of_order_come_out_in_key_order() {
-        let mut order = InOrder::default();
-        // Piece 2 and 1 arrive before piece 0 is done.
-        assert!(order.add(2, vec![hit("c1")]).is_empty());
-        assert!(order.add(1, vec![hit("b1")]).is_empty());
-        assert_eq!(keys(order.add(0, vec![hit("a1")])), ["a1"]);
-        assert!(order.done(2).is_empty());
-        assert!(order.add(1, vec![hit("b2")]).is_empty());
-        // Piece 0 done: piece 1 becomes the head and what it held is let through.
-        assert_eq!(keys(order.done(0)), ["b1", "b2"]);
-        assert_eq!(keys(order.add(1, vec![hit("b3")])), ["b3"]);
-        // Piece 1 done: piece 2 was already done, piece 3 is the head.
-        assert_eq!(keys(order.done(1)), ["c1"]);
-        assert_eq!(keys(order.add(3, vec![hit("d1")])), ["d1"]);
-        assert!(order.waiting.is_empty());
-    }
 }

@@ -19,6 +19,7 @@ pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
+pub mod search;
 pub mod stats;
 pub mod top;
 pub mod watch;

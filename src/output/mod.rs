@@ -13,6 +13,7 @@ pub mod objects;
 pub mod progress;
 pub mod recover;
 pub mod restore;
+pub mod search;
 pub mod snapshot;
 pub mod status;
 pub mod table;
