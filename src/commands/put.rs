@@ -13,13 +13,11 @@ use serde_json::Value;
 
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
-use crate::keyspace::decode::{load_encryption_config, DecodeFlags, Decoder};
-use crate::keyspace::diff;
+use crate::keyspace::decode::{load_encryption_config, DecodeFlags};
 use crate::keyspace::edit::{self, Precondition};
 use crate::keyspace::resolve::Resolver;
-
-/// Most changed fields listed before confirming; the rest are counted.
-const MAX_DIFF_LINES: usize = 40;
+use crate::ops::put::{self, refusal, Source};
+use crate::output::diff;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -115,7 +113,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         Precondition::Create => {
             Compare::create_revision(target.key.as_bytes(), CompareOp::Equal, 0)
         }
-        refused => return Err(refusal(refused, &target.key, &args)),
+        refused => return Err(refusal(refused, &target.key, &source(&args))),
     };
 
     // Keep encryption at rest: never replace an encrypted value with plaintext.
@@ -152,7 +150,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     session.shell.note(format!("will {action}"));
     if let Some(kv) = existing {
-        show_diff(session, &args.decode, &prefix, kv.key(), kv.value(), &plain)?;
+        match put::field_changes(&args.decode, &prefix, kv.key(), kv.value(), &plain)? {
+            Ok(changes) => diff::show(&mut session.shell, &changes),
+            Err(e) => session.shell.warn(format!(
+                "the stored value does not decode, so no diff is shown: {e}"
+            )),
+        }
     }
     if args.dry_run {
         session.shell.note("dry run: nothing written");
@@ -192,7 +195,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             _ => None,
         });
         let refused = edit::precondition(expected, now.flatten());
-        return Err(refusal(refused, &target.key, &args));
+        return Err(refusal(refused, &target.key, &source(&args)));
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
     let wrote = format!("wrote `{}` at revision {revision}", target.key);
@@ -205,109 +208,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     Ok(())
 }
 
-/// The field diff from the stored value to the one about to be written,
-/// both decoded the same way, on stderr. Secret data shows as sizes unless
-/// --show-secrets.
-fn show_diff(
-    session: &mut Session,
-    flags: &DecodeFlags,
-    prefix: &str,
-    key: &[u8],
-    stored: &[u8],
-    plain: &[u8],
-) -> Result<()> {
-    let decoder = Decoder::new(
-        &DecodeFlags {
-            show_secrets: true,
-            ..flags.clone()
-        },
-        prefix,
-    )?;
-    let old = match decoder.decode(key, stored) {
-        Ok(obj) => obj,
-        Err(e) => {
-            session.shell.warn(format!(
-                "the stored value does not decode, so no diff is shown: {e}"
-            ));
-            return Ok(());
-        }
-    };
-    let new = decoder.decode(key, plain)?;
-    let mut changes = diff::diff(&old.value, &new.value, false);
-    if !flags.show_secrets {
-        edit::redact_secret_changes(&mut changes, &new.kind);
-    }
-    let shell = &mut session.shell;
-    if changes.changes.is_empty() {
-        shell.note(match changes.hidden {
-            0 => "changes: none".to_string(),
-            n => format!("changes: none but {n} metadata field(s) such as managedFields"),
-        });
-        return Ok(());
-    }
-    shell.note(format!("changes ({}):", changes.changes.len()));
-    for change in changes.changes.iter().take(MAX_DIFF_LINES) {
-        shell.note(format!("  {}", change.render()));
-    }
-    if changes.changes.len() > MAX_DIFF_LINES {
-        shell.note(format!(
-            "  … {} more",
-            changes.changes.len() - MAX_DIFF_LINES
-        ));
-    }
-    if changes.hidden > 0 {
-        shell.note(format!(
-            "  ({} metadata field(s) such as managedFields and generation also differ)",
-            changes.hidden
-        ));
-    }
-    Ok(())
-}
-
-/// Why the write may not go ahead, naming both revisions.
-fn refusal(p: Precondition, key: &str, args: &Args) -> Error {
-    let source = if args.if_revision.is_some() {
-        "--if-revision".to_string()
-    } else {
-        format!("`{}`", args.file.display())
-    };
-    let get_again = format!(
-        "run `kubectl etcd get {} -o yaml > FILE` again, re-apply your edit to that file, and put it",
-        args.reference
-    );
-    match p {
-        Precondition::Changed { expected: 0, current } => Error::new(
-            Kind::Refused,
-            format!("`{key}` exists (revision {current}) but {source} asks to create it: nothing written"),
-        )
-        .with_hint(get_again),
-        Precondition::Changed { expected, current } => Error::new(
-            Kind::Refused,
-            format!(
-                "`{key}` changed since it was read: {source} is based on revision {expected}, etcd has revision {current}: nothing written"
-            ),
-        )
-        .with_hint(get_again),
-        Precondition::NoRevision { current } => Error::new(
-            Kind::Refused,
-            format!(
-                "`{}` has no metadata.resourceVersion, so there is no telling whether `{key}` (now at revision {current}) changed since it was read",
-                args.file.display()
-            ),
-        )
-        .with_hint(format!(
-            "run `kubectl etcd get {} -o yaml` first and edit its output, or pass --if-revision N with the revision your edit is based on",
-            args.reference
-        )),
-        Precondition::Deleted { expected } => Error::new(
-            Kind::Refused,
-            format!("`{key}` was deleted since it was read at revision {expected}: nothing written"),
-        )
-        .with_hint("to create it again, pass --if-revision 0"),
-        Precondition::Unchanged { .. } | Precondition::Create => Error::new(
-            Kind::Refused,
-            format!("`{key}` changed while it was being written: nothing written"),
-        )
-        .with_hint(get_again),
+/// Where the edit's revision came from, for the refusal messages.
+fn source(args: &Args) -> Source<'_> {
+    Source {
+        file: &args.file,
+        if_revision: args.if_revision.is_some(),
+        reference: &args.reference,
     }
 }

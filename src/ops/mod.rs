@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod health;
 pub mod members;
 pub mod move_leader;
+pub mod put;
 pub mod quota;
 pub mod recover;
 pub mod recover_space;

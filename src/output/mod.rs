@@ -5,6 +5,7 @@
 //! stdout; progress, warnings and errors go to stderr.
 
 pub mod count;
+pub mod diff;
 pub mod doctor;
 pub mod health;
 pub mod maintenance;
