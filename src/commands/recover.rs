@@ -84,25 +84,10 @@ pub struct Report {
     pub after: Option<After>,
 }
 
-/// `NAME=PATH` values, and the bare one.
-fn split_dirs(values: &[String]) -> (Vec<(String, PathBuf)>, Option<PathBuf>) {
-    let mut named = Vec::new();
-    let mut bare = None;
-    for v in values {
-        match v.split_once('=') {
-            Some((n, p)) if !n.is_empty() && !n.contains('/') => {
-                named.push((n.to_string(), PathBuf::from(p)))
-            }
-            _ => bare = Some(PathBuf::from(v)),
-        }
-    }
-    (named, bare)
-}
-
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let format = session.format_or(OutputFormat::Table);
     let cluster = session.cluster().await?;
-    let (named, bare) = split_dirs(&args.data_dirs);
+    let (named, bare) = rec::split_dirs(&args.data_dirs);
     if let Some(why) =
         rec::controller_refusal(cluster.targets.iter().filter_map(|t| t.pod.as_ref()))
     {
@@ -155,7 +140,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 .or(bare.as_ref().map(|b| b.display().to_string()))
                 .unwrap_or_else(|| "/var/lib/etcd".into()),
             new_data_dir: args.new_data_dir.clone(),
-            connection: connection_flags(session),
+            connection: rec::connection_flags(&session.global),
         };
         let p = rec::plan(surveyed.candidates.clone(), choice, peers, lost, &layout);
         if let Some(node) = node {
@@ -234,7 +219,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             session.shell.note(format!(
                 "add `{}` back: kubectl etcd {} resize add {} --peer-urls {} --client-url {}",
                 l.name,
-                connection_flags(session),
+                rec::connection_flags(&session.global),
                 l.name,
                 l.peer_urls.join(","),
                 l.client_url
@@ -258,31 +243,4 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         t.extend(r.after.as_ref().map(after_table));
         t
     })
-}
-
-/// The global flags that reach this cluster, for the printed commands. In
-/// Kubernetes mode the API server is likely down with etcd's quorum: on a
-/// kubeadm node, the local member with kubeadm's certificates.
-fn connection_flags(session: &Session) -> String {
-    let g = &session.global;
-    if g.endpoints.is_empty() {
-        return "--endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt \
-                --cert /etc/kubernetes/pki/etcd/server.crt \
-                --key /etc/kubernetes/pki/etcd/server.key"
-            .into();
-    }
-    let mut flags = format!("--endpoints {}", g.endpoints.join(","));
-    for (flag, file) in [
-        ("--cacert", &g.cacert),
-        ("--cert", &g.cert),
-        ("--key", &g.key),
-    ] {
-        if let Some(f) = file {
-            flags.push_str(&format!(
-                " {flag} {}",
-                crate::ops::restore::shell_quote(&f.display().to_string())
-            ));
-        }
-    }
-    flags
 }

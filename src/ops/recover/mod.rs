@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::GlobalArgs;
 use crate::connect::PodInfo;
 use crate::ops::resize::{quorum, start_instructions, StartInstructions};
 use crate::ops::restore::{rooted, shell_quote, LocalStep};
@@ -704,6 +705,47 @@ pub fn drop_in_path(unit: &str) -> PathBuf {
     PathBuf::from(format!(
         "/etc/systemd/system/{unit}.d/90-kubectl-etcd-force-new-cluster.conf"
     ))
+}
+
+/// `NAME=PATH` values, and the bare one.
+pub fn split_dirs(values: &[String]) -> (Vec<(String, PathBuf)>, Option<PathBuf>) {
+    let mut named = Vec::new();
+    let mut bare = None;
+    for v in values {
+        match v.split_once('=') {
+            Some((n, p)) if !n.is_empty() && !n.contains('/') => {
+                named.push((n.to_string(), PathBuf::from(p)))
+            }
+            _ => bare = Some(PathBuf::from(v)),
+        }
+    }
+    (named, bare)
+}
+
+/// The global flags that reach this cluster, for the printed commands. In
+/// Kubernetes mode the API server is likely down with etcd's quorum: on a
+/// kubeadm node, the local member with kubeadm's certificates.
+pub fn connection_flags(g: &GlobalArgs) -> String {
+    if g.endpoints.is_empty() {
+        return "--endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt \
+                --cert /etc/kubernetes/pki/etcd/server.crt \
+                --key /etc/kubernetes/pki/etcd/server.key"
+            .into();
+    }
+    let mut flags = format!("--endpoints {}", g.endpoints.join(","));
+    for (flag, file) in [
+        ("--cacert", &g.cacert),
+        ("--cert", &g.cert),
+        ("--key", &g.key),
+    ] {
+        if let Some(f) = file {
+            flags.push_str(&format!(
+                " {flag} {}",
+                shell_quote(&f.display().to_string())
+            ));
+        }
+    }
+    flags
 }
 
 #[cfg(test)]
