@@ -11,9 +11,6 @@ use crate::ops::status::{report, Problems, StatusReport};
 use crate::output::table::Table;
 use crate::output::Shell;
 
-/// etcd's default `--quota-backend-bytes`.
-pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
