@@ -18,6 +18,7 @@ pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
+pub mod size;
 pub mod stats;
 pub mod top;
 pub mod watch;

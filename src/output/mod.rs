@@ -8,6 +8,7 @@ pub mod maintenance;
 pub mod progress;
 pub mod recover;
 pub mod restore;
+pub mod size;
 pub mod snapshot;
 pub mod table;
 pub mod text;
