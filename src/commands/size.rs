@@ -6,6 +6,7 @@
 use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::{Cluster, Session};
 use crate::error::Result;
+use crate::keyspace::history_size;
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{ScanFlags, ScanOptions};
 use crate::keyspace::size::{self as measure, KeyspaceSize, Want};
@@ -28,9 +29,19 @@ pub struct Args {
     #[arg(long)]
     pub by_type: bool,
 
-    /// The N largest objects (default 10 with --by-type; implies it).
+    /// The N largest objects (default 10 with --by-type; implies it); with
+    /// --history, the N keys holding the most old revisions instead.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10")]
     pub top: Option<usize>,
+
+    /// What a compaction at the current revision would free: old revisions
+    /// and their bytes per type and for the top keys.
+    ///
+    /// Heavy: reads every retained revision once (a values scan at the
+    /// compacted revision, a watch replay of every revision since, a values
+    /// scan now), page by page; memory bounded by types and --top.
+    #[arg(long)]
+    pub history: bool,
 
     /// Break each type down by namespace (implies --by-type).
     #[arg(long)]
@@ -47,7 +58,10 @@ pub struct Args {
 
 impl Args {
     fn analyze(&self) -> bool {
-        self.by_type || self.top.is_some() || self.by_namespace || self.reference.is_some()
+        self.by_type
+            || (self.top.is_some() && !self.history)
+            || self.by_namespace
+            || self.reference.is_some()
     }
 }
 
@@ -61,7 +75,22 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     } else {
         None
     };
-    let report = SizeReport { members, keyspace };
+    let history = if args.history {
+        let readers = cluster.connect_readers().await?;
+        let (prefix, shell) = (&session.global.prefix, &mut session.shell);
+        let mut h =
+            history_size::measure(&readers, prefix, args.top.unwrap_or(10), |n| shell.note(n))
+                .await?;
+        h.compare_with(members.iter().filter_map(|m| m.db_size_in_use).max(), None);
+        Some(h)
+    } else {
+        None
+    };
+    let report = SizeReport {
+        members,
+        keyspace,
+        history,
+    };
     let wide = session.wide();
     session.shell.emit(format, &report, |r| tables(r, wide))?;
     status::finish(&survey, session)

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod edit;
 pub mod error;
 pub mod history;
+pub mod history_size;
 pub mod leases;
 pub mod names;
 pub mod parallel;

@@ -4,6 +4,7 @@
 //! Renderers take data and a writer; they never talk to etcd. Results go to
 //! stdout; progress, warnings and errors go to stderr.
 
+pub mod history;
 pub mod maintenance;
 pub mod progress;
 pub mod recover;

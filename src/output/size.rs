@@ -2,10 +2,11 @@
 
 use serde::Serialize;
 
+use crate::keyspace::history_size::HistorySize;
 use crate::keyspace::size::{KeyspaceSize, LeasePressure};
 use crate::ops::quota::MemberSize;
 use crate::output::table::{Mark, Table};
-use crate::output::{human_bytes, percent, share_bar};
+use crate::output::{escape, human_bytes, percent, share_bar};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -14,6 +15,9 @@ pub struct SizeReport {
     /// What fills the keyspace, with --by-type, --top or a TYPE/PREFIX.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keyspace: Option<KeyspaceSize>,
+    /// What a compaction at the current revision would free, with --history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySize>,
 }
 
 pub fn tables(report: &SizeReport, wide: bool) -> Vec<Table> {
@@ -24,6 +28,64 @@ pub fn tables(report: &SizeReport, wide: bool) -> Vec<Table> {
             out.push(top_table(k));
         }
         out.push(lease_table(&k.leases));
+    }
+    if let Some(h) = &report.history {
+        out.extend(history_tables(h));
+    }
+    out
+}
+
+/// What a compaction would free: per type, then the top keys (live and
+/// offline alike).
+pub fn history_tables(h: &HistorySize) -> Vec<Table> {
+    let compared = match (h.db_size_in_use, h.db_size, h.old_share_percent) {
+        (Some(d), _, Some(p)) => format!(" ({p:.1}% of {} in use)", human_bytes(d)),
+        (None, Some(d), Some(p)) => format!(" ({p:.1}% of the {} file)", human_bytes(d)),
+        _ => String::new(),
+    };
+    let since = match h.compacted_revision {
+        Some(c) => format!("revisions {c} to {}", h.revision),
+        None => format!("revisions 1 to {}", h.revision),
+    };
+    let mut t = Table::new(&["type", "old revisions", "old size", "current keys", "current size"])
+        .right_align(&[1, 2, 3, 4])
+        .title(format!(
+            "What a compaction at revision {} would free ({since} retained): {} in {} old revisions{compared}:",
+            h.revision,
+            human_bytes(h.old_bytes),
+            h.old_revisions
+        ));
+    for ty in &h.types {
+        t.row([
+            ty.r#type.clone(),
+            ty.old_revisions.to_string(),
+            human_bytes(ty.old_bytes),
+            ty.current_keys.to_string(),
+            human_bytes(ty.current_bytes),
+        ]);
+    }
+    t.row([
+        "TOTAL".to_string(),
+        h.old_revisions.to_string(),
+        human_bytes(h.old_bytes),
+        h.current_keys.to_string(),
+        human_bytes(h.current_bytes),
+    ]);
+    let mut out = vec![t];
+    if !h.top.is_empty() {
+        let mut k = Table::new(&["old revisions", "old size", "type", "key"])
+            .right_align(&[0, 1])
+            .title("The keys holding the most old revisions:");
+        for key in &h.top {
+            let approx = if key.approximate { "≥" } else { "" };
+            k.row([
+                format!("{approx}{}", key.old_revisions),
+                format!("{approx}{}", human_bytes(key.old_bytes)),
+                key.r#type.clone(),
+                escape(&key.key).into_owned(),
+            ]);
+        }
+        out.push(k);
     }
     out
 }
