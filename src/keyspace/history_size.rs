@@ -34,10 +34,10 @@ use std::time::Duration;
 use etcd_client::{EventType, WatchOptions};
 use serde::Serialize;
 
-use crate::commands::count::TypeKind;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::client::explain;
 use crate::etcd::{maintenance, Readers};
+use crate::keyspace::count::TypeKind;
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 use crate::output::percent;
 

@@ -5,9 +5,9 @@
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::commands::count::TypeKind;
 use crate::error::Result;
 use crate::etcd::{EtcdClient, Readers};
+use crate::keyspace::count::TypeKind;
 use crate::keyspace::resolve::Range;
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 use crate::keyspace::stats::{KeyspaceStats, Tally};
