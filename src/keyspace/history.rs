@@ -731,4 +731,87 @@ mod tests {
         assert_eq!(d.time.as_deref(), Some("2023-11-15T00:00:00Z"));
         assert_eq!(d.object.unwrap()["metadata"]["name"], "w");
     }
+
+    fn put(revision: i64, create: i64, size: i64) -> Recorded {
+        let v = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                       "metadata": {"name": "w"}, "spec": {"size": size}});
+        Recorded {
+            revision,
+            put: Some((create, serde_json::to_vec(&v).unwrap())),
+        }
+    }
+
+    fn replayed(
+        records: &[Recorded],
+        compacted: Option<i64>,
+        opts: &Options,
+    ) -> (Vec<(i64, &'static str)>, End) {
+        let key = "/registry/example.com/widgets/default/w";
+        let decoder = Decoder::new(&Default::default(), "/registry").unwrap();
+        let mut seen = Vec::new();
+        let summary = replay(key, records, 20, compacted, &decoder, opts, |v| {
+            seen.push((v.revision, v.event.as_str()));
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+        (seen, summary.end)
+    }
+
+    #[test]
+    fn a_files_versions_replay_newest_first_with_both_lives_and_the_right_end() {
+        let lives = [
+            put(3, 3, 1),
+            put(5, 3, 2),
+            Recorded {
+                revision: 7,
+                put: None,
+            },
+            put(9, 9, 3),
+            put(11, 9, 4),
+        ];
+        let all = Options::default();
+        let (seen, end) = replayed(&lives, None, &all);
+        assert_eq!(
+            seen,
+            [
+                (11, "MODIFIED"),
+                (9, "ADDED"),
+                (7, "DELETED"),
+                (5, "MODIFIED"),
+                (3, "ADDED")
+            ]
+        );
+        assert_eq!(end, End::Complete);
+        let limit = Options {
+            limit: Some(2),
+            ..all.clone()
+        };
+        assert_eq!(replayed(&lives, None, &limit).1, End::Limit);
+        let since = Options {
+            since_revision: Some(7),
+            ..all.clone()
+        };
+        let (seen, end) = replayed(&lives, None, &since);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(end, End::Since);
+        // Compacted at 6: the version kept at 5 has no predecessor left.
+        let (seen, end) = replayed(&lives[1..], Some(6), &all);
+        assert_eq!(seen.last(), Some(&(5, "MODIFIED")));
+        assert_eq!(
+            end,
+            End::Compacted {
+                before: 5,
+                revision: Some(6)
+            }
+        );
+        // Compacted at 10, the creation at 9 kept: it ends at the creation.
+        let (_, end) = replayed(&lives[3..], Some(10), &all);
+        assert_eq!(
+            end,
+            End::Compacted {
+                before: 9,
+                revision: Some(10)
+            }
+        );
+    }
 }
