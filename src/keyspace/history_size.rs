@@ -369,19 +369,30 @@ pub async fn measure(
 }
 
 /// Every put and delete from `from` to `until` (inclusive), from a watch on
-/// the whole keyspace that etcd replays from its backend. Every revision
-/// has at least one event, so the replay ends at the event at `until`.
+/// the whole keyspace that etcd replays from its backend.
+///
+/// Fragmented: without it etcd sends a batch of up to 1,000 revisions as one
+/// message however large (a 64 MiB batch costs the client twice that to
+/// decode); with it no message exceeds etcd's request size limit (1.5 MiB
+/// by default). The client cannot see which message ends a revision split
+/// into fragments, so the replay ends at the first event after `until`,
+/// or once the stream has been quiet for [`QUIET`] after reaching `until`
+/// (fragments of one revision are sent back to back).
 async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTally) -> Result<()> {
     let client = readers.primary();
     let opts = WatchOptions::new()
         .with_start_revision(from)
-        .with_all_keys();
+        .with_all_keys()
+        .with_fragment();
     let mut w = client.watch();
     let mut stream = client.call(w.watch(ALL, Some(opts))).await?;
-    // Silence this long means etcd stopped sending.
-    let quiet = client.command_timeout.max(Duration::from_secs(30));
+    // Silence this long before `until` means etcd stopped sending.
+    let stalled = client.command_timeout.max(Duration::from_secs(30));
+    let mut reached = false;
     loop {
-        let resp = match tokio::time::timeout(quiet, stream.message()).await {
+        let wait = if reached { QUIET } else { stalled };
+        let resp = match tokio::time::timeout(wait, stream.message()).await {
+            Err(_) if reached => return Ok(()),
             Err(_) => {
                 return Err(Error::new(
                     Kind::Unavailable,
@@ -413,6 +424,7 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
             if kv.mod_revision() > until {
                 return Ok(());
             }
+            reached |= kv.mod_revision() == until;
             let tombstone = ev.event_type() == EventType::Delete;
             tally.retained(
                 kv.key(),
@@ -420,17 +432,11 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
                 tombstone,
             );
         }
-        // A revision's events (a transaction's) come in one response.
-        if resp
-            .events()
-            .last()
-            .and_then(|e| e.kv())
-            .is_some_and(|kv| kv.mod_revision() >= until)
-        {
-            return Ok(());
-        }
     }
 }
+
+/// How long the replay waits for more fragments of the last revision.
+const QUIET: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
