@@ -58,7 +58,7 @@ fn save(c: &Cluster, file: &Path) {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }
 
 fn page_size(data: &[u8]) -> usize {
@@ -106,7 +106,7 @@ fn fixture(dir: &Path) -> (Cluster, std::path::PathBuf, Value) {
     let file = dir.join("sound.db");
     save(&c, &file);
     let out = offline(&["snapshot", "status", path_str(&file), "-o", "json"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let status = json(&out);
     assert_eq!(status["totalKeys"].as_u64(), Some(KEYS));
     (c, file, status)
@@ -162,7 +162,7 @@ fn swapped_pages_with_a_recomputed_trailer_are_damage_not_a_wrong_answer() {
 
     // `inspect --ls FILE` lists all of FILE (FILE is not taken as a type).
     let out = offline(&["snapshot", "inspect", "--ls", path_str(&file), "-o", "json"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count() as u64,
         KEYS
@@ -273,13 +273,13 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
     let f = path_str(&file);
     let eps = c.endpoints();
     let (save_rss, out) = peak_rss_kib(&["--endpoints", &eps, "snapshot", "save", f, "-o", "json"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let size = std::fs::metadata(&file).unwrap().len();
     assert!(size > 60 << 20, "snapshot of {size} bytes");
     // What the binary takes to start and talk to etcd at all (a debug build
     // maps a big binary); the reads may add a quarter of the file at most.
     let (base, health) = peak_rss_kib(&["--endpoints", &eps, "health"]);
-    assert!(health.status.success(), "{}", output_text(&health));
+    assert_eq!(health.status.code(), Some(0), "{}", output_text(&health));
     let limit_kib = base + (size / 1024) / 4;
     for (what, rss, out) in [
         ("save", save_rss, out),
@@ -296,7 +296,7 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
             ("inspect --ls", r, o)
         },
     ] {
-        assert!(out.status.success(), "{what}: {}", output_text(&out));
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", output_text(&out));
         eprintln!("{what}: {rss} KiB (baseline {base} KiB)");
         assert!(
             rss < limit_kib,

@@ -212,7 +212,7 @@ fn doctor_names_the_member_whose_data_diverged() {
         .arg(&restored)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", output_text(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
     c.set_data_dir(1, Path::new(&restored));
     for i in 0..3 {
         c.restart_no_wait(i);

@@ -11,18 +11,7 @@ use serde_json::Value;
 use crate::support::cli::{code, plugin, run_on as run, stderr, stdout};
 use crate::support::Cluster;
 
-/// Whether process `pid` has a handler installed for SIGINT (bit 2 of
-/// `SigCgt` in /proc/PID/status).
-fn catches_sigint(pid: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigCgt:"))
-        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-        .is_some_and(|m| m & (1 << (2 - 1)) != 0)
-}
+use crate::support::cli::catches_sigint;
 
 /// Issue 13, defect 1: Ctrl-C was ignored while a command did not yield
 /// (a long decode; here `decode -` blocked reading stdin, which holds the

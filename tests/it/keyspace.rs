@@ -7,34 +7,14 @@ use crate::objects;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 use support::cli::{code, plugin, stderr as err, stdout as out};
 use support::{Cluster, ClusterOpts};
 
-fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Store raw bytes under a key with the real etcdctl.
-fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
-    let o = c.ctl().stdin(value.to_vec()).run(&["put", key]);
-    assert!(
-        o.status.success(),
-        "put {key}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn put_object(c: &Cluster, o: &objects::Object) {
-    put_raw(c, &o.key, &o.value);
-}
+use support::cli::run_on as run;
+use support::etcdctl::{self, put_object, put_raw};
 
 /// Kubernetes' v1.35 fixtures beside the repository. Missing fixtures fail
 /// the test unless `KUBECTL_ETCD_NO_FIXTURES=1` opts out (README.md).
@@ -118,12 +98,16 @@ fn get_shows_objects_and_redacts_secrets_unless_asked() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["data"]["password"], "czNjcjN0LTc=", "base64 of s3cr3t-7");
 
-    // A raw key, and the raw bytes.
+    // A raw key, and the raw bytes: exactly what etcdctl reads.
     let o = run(
         &c,
         &["get", "/registry/deployments/default/web", "-o", "raw"],
     );
-    assert!(o.stdout.starts_with(b"k8s\0"));
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let (stored, _) = etcdctl::get_raw(&c, "/registry/deployments/default/web").unwrap();
+    assert!(o.stdout.starts_with(b"k8s\0"), "the protobuf magic");
+    assert_eq!(o.stdout.len(), stored.len());
+    assert_eq!(o.stdout, stored);
 }
 
 #[test]
@@ -454,7 +438,13 @@ fn count_matches_a_brute_force_count_across_many_pages() {
 #[test]
 fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     let c = Cluster::single();
-    put_object(&c, &objects::deployment("default", "web", 1, 3, 0));
+    let web = objects::deployment("default", "web", 1, 3, 0);
+    put_object(&c, &web);
+    let key = "/registry/deployments/default/web";
+    let unchanged = || {
+        let (stored, _) = etcdctl::get_raw(&c, key).unwrap();
+        assert_eq!(stored, web.value, "nothing was written");
+    };
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.yaml");
     let o = run(&c, &["get", "deploy/default/web"]);
@@ -468,6 +458,7 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     // No terminal and no --yes: refused, nothing written.
     let o = run(&c, &["put", "deploy/default/web", "-f", &file_arg]);
     assert_eq!(code(&o), 4, "{}", err(&o));
+    unchanged();
     let o = run(
         &c,
         &["put", "deploy/default/web", "-f", &file_arg, "--dry-run"],
@@ -478,31 +469,21 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
         "{}",
         err(&o)
     );
-    let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
-    assert_eq!(
-        serde_json::from_slice::<Value>(&o.stdout).unwrap()["spec"]["replicas"],
-        3
-    );
+    unchanged();
 
     let o = run(&c, &["put", "deploy/default/web", "-f", &file_arg, "--yes"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
-    let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["spec"]["replicas"], 7);
+    // What etcd now holds, read by etcdctl and decoded by k8s-pb (not by
+    // the plugin): protobuf as kube-apiserver writes it, with the edit.
+    let d = etcdctl::deployment(&c, key);
+    let spec = d.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(7));
+    let pod = spec.template.as_ref().unwrap().spec.as_ref().unwrap();
+    assert_eq!(pod.containers[0].name.as_deref(), Some("main"));
     assert_eq!(
-        v["spec"]["template"]["spec"]["containers"][0]["name"],
-        "main"
-    );
-    let raw = c
-        .etcdctl(&[
-            "get",
-            "/registry/deployments/default/web",
-            "--print-value-only",
-        ])
-        .stdout;
-    assert!(
-        raw.starts_with(b"k8s\0"),
-        "stored as protobuf, as kube-apiserver would"
+        d.metadata.as_ref().unwrap().name.as_deref(),
+        Some("web"),
+        "the rest as it was"
     );
 
     // A Secret shown redacted must not be written back.
@@ -522,6 +503,8 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     );
     assert_eq!(code(&o), 4, "{}", err(&o));
     assert!(err(&o).contains("redacted"), "{}", err(&o));
+    let (stored, _) = etcdctl::get_raw(&c, "/registry/secrets/default/db").unwrap();
+    assert_eq!(stored, objects::secret("default", "db", 1, 0).value);
 }
 
 #[test]

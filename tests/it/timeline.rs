@@ -7,8 +7,7 @@ use crate::objects;
 use crate::support;
 
 use std::process::Output;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcd_client::PutOptions;
 use serde_json::{json, Value};
@@ -50,13 +49,7 @@ fn leader_seen_by(c: &Cluster, i: usize) -> u64 {
     v[0]["Status"]["leader"].as_u64().unwrap_or(0)
 }
 
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(200));
-    }
-}
+use crate::support::wait_until as wait_for;
 
 // ----- move-leader ------------------------------------------------------------
 
@@ -104,7 +97,11 @@ fn move_leader_to_a_named_follower_then_by_default_and_refusals() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(1500));
+    // Once its Ctrl-C handler is in place (the survey then waits on the
+    // black hole for up to the 6s dial timeout).
+    wait_for("the SIGINT handler", Duration::from_secs(30), || {
+        crate::support::cli::catches_sigint(child.id())
+    });
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -350,7 +347,7 @@ fn widget_by(
 
 fn put_bytes(c: &Cluster, key: &str, value: Vec<u8>) -> i64 {
     let out = c.ctl().stdin(value).run(&["put", key, "-w", "json"]);
-    assert!(out.status.success(), "{}", support::output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", support::output_text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["header"]["revision"].as_i64().unwrap()
 }
@@ -694,10 +691,19 @@ fn top_shows_two_writers_at_their_rates_by_type_and_by_manager() {
             .spawn()
             .expect("spawn top")
     };
+    // Both watches are open before the writers start: etcd counts the
+    // watchers of every member (top may watch through more than one).
+    let watchers = || -> f64 {
+        (0..c.len())
+            .filter_map(|i| c.metric(i, "etcd_debugging_mvcc_watcher_total"))
+            .sum()
+    };
+    let idle = watchers();
     let by_type = spawn_top("type");
     let by_manager = spawn_top("manager");
-    // Both watches are open well before the writers start.
-    thread::sleep(Duration::from_millis(1500));
+    wait_for("both top watches", Duration::from_secs(30), || {
+        watchers() >= idle + 2.0
+    });
     runtime().block_on(async {
         let client = etcd_client::Client::connect(&urls, None).await.unwrap();
         let events = write_at(

@@ -32,7 +32,12 @@ fn revision(c: &Cluster) -> i64 {
 
 fn put_bytes(c: &Cluster, key: &str, value: Vec<u8>) {
     let out = c.ctl().stdin(value).run(&["put", key]);
-    assert!(out.status.success(), "put {key}: {}", output_text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "put {key}: {}",
+        output_text(&out)
+    );
 }
 
 fn json_lines(stdout: &[u8]) -> Vec<Value> {
@@ -219,7 +224,7 @@ fn create_scale_and_delete_are_decoded_with_a_replicas_diff() {
         "20s",
     ];
     let o = run(&args);
-    assert!(o.status.success(), "{}", output_text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let ev = json_lines(&o.stdout);
     let types: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["ADDED", "MODIFIED", "DELETED", "ADDED"]);
@@ -261,7 +266,7 @@ fn create_scale_and_delete_are_decoded_with_a_replicas_diff() {
         "--timeout",
         "20s",
     ]);
-    assert!(o.status.success(), "{}", output_text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(text.matches("---\n").count(), 2, "{text}");
     assert!(text.contains("kind: Deployment"), "{text}");
@@ -477,7 +482,7 @@ fn compacted_start_count_timeout_secrets_and_giving_up() {
         "1",
     ];
     let o = run(&base);
-    assert!(o.status.success(), "{}", output_text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let ev = json_lines(&o.stdout);
     assert_eq!(ev.len(), 1, "--count 1 ends after one event");
     let password = ev[0]["object"]["data"]["password"].as_str().unwrap();
@@ -490,7 +495,7 @@ fn compacted_start_count_timeout_secrets_and_giving_up() {
     // --timeout ends a quiet watch with success; --since does not exist.
     let t = Instant::now();
     let o = run(&["--endpoints", &ep, "watch", "pods", "--timeout", "1s"]);
-    assert!(o.status.success(), "{}", output_text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     assert!(o.stdout.is_empty());
     assert!(t.elapsed() < Duration::from_secs(10));
     let o = run(&["--endpoints", &ep, "watch", "--since", "5m"]);
