@@ -596,7 +596,7 @@ fn three_members_seeded() -> (Cluster, Vec<Kv>, Vec<String>) {
 fn scans_spread_over_members_match_brute_force_with_a_member_down() {
     let (mut c, all, pods_1) = three_members_seeded();
     let every_key: Vec<String> = all.iter().map(Kv::key_str).collect();
-    let check = |c: &Cluster, when: &str| {
+    let check = |c: &Cluster, when: &str, size_code: i32| {
         let keys = |rows: Vec<Value>| -> Vec<String> {
             rows.iter()
                 .map(|r| r["key"].as_str().unwrap().to_string())
@@ -611,6 +611,12 @@ fn scans_spread_over_members_match_brute_force_with_a_member_down() {
         // `size` also reports every member, and says so in its exit code
         // when one is down; its keyspace part is whole either way.
         let o = run(c, &["size", "--by-type", PAGE, "-o", "json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(size_code),
+            "size {when}: {}",
+            crate::support::output_text(&o)
+        );
         let size: Value = serde_json::from_slice(&o.stdout).expect("size JSON");
         assert_eq!(
             size["keyspace"]["totalBytes"],
@@ -618,12 +624,13 @@ fn scans_spread_over_members_match_brute_force_with_a_member_down() {
             "size {when}: {size}"
         );
     };
-    check(&c, "with every member up");
+    // A member down is a failed row: exit 1.
+    check(&c, "with every member up", 0);
     c.stop(2);
-    check(&c, "with the last member down");
+    check(&c, "with the last member down", 1);
     c.restart(2);
     c.stop(0);
-    check(&c, "with the first member down");
+    check(&c, "with the first member down", 1);
 }
 
 /// With quorum lost, `--consistency s` still shows what the surviving

@@ -41,6 +41,12 @@ fn get_shows_the_mod_revision_as_resource_version_in_yaml_json_and_all() {
     assert_eq!(meta[at - 1], "uid", "after uid, as kubectl shows it");
 
     let o = run(&c, &["get", "deploy/default/web"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        crate::support::output_text(&o)
+    );
     assert!(
         out(&o).contains(&format!("resourceVersion: '{rev}'"))
             || out(&o).contains(&format!("resourceVersion: \"{rev}\"")),
@@ -51,6 +57,12 @@ fn get_shows_the_mod_revision_as_resource_version_in_yaml_json_and_all() {
     etcdctl_put(&c, &objects::deployment("default", "api", 2, 1, 0));
     let (api_rev, _) = etcdctl_get(&c, "/registry/deployments/default/api");
     let o = run(&c, &["get", "--all", "deploy", "-o", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        crate::support::output_text(&o)
+    );
     let revs: Vec<String> = out(&o)
         .lines()
         .map(|l| {
@@ -267,6 +279,12 @@ fn put_shows_a_secret_change_by_size_without_its_value() {
             "--dry-run",
             "--show-secrets",
         ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        crate::support::output_text(&o)
     );
     assert!(
         err(&o).contains("data.password: czNjcjN0LTc= -> bmV3LXBhc3N3b3Jk"),

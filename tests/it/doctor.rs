@@ -155,6 +155,7 @@ fn doctor_fails_a_killed_member_and_still_checks_the_others() {
         .iter()
         .filter(|f| f["severity"] == "fail")
         .collect();
+    assert!(!fails.is_empty(), "the killed member fails: {r:#}");
     assert!(fails.iter().all(|f| f["member"] == "m2"), "{fails:#?}");
     for m in ["m0", "m1"] {
         assert_eq!(one(&r, "health", m)["severity"], "ok");
@@ -257,12 +258,16 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
     });
     let stop = AtomicBool::new(false);
     let out = std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut i = 0;
+        let writer = s.spawn(|| {
+            let (mut i, mut acked) = (0, 0);
             while !stop.load(Ordering::Relaxed) {
-                let _ = c.ctl().run(&["put", &format!("w{}", i % 50), "v"]);
+                // Load, not a check: a put timing out on the slowed member
+                // is counted out, not fatal.
+                let put = c.ctl().run(&["put", &format!("w{}", i % 50), "v"]);
+                acked += usize::from(put.status.success());
                 i += 1;
             }
+            acked
         });
         let out = doctor(
             &c,
@@ -278,8 +283,12 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
             ],
         );
         stop.store(true, Ordering::Relaxed);
-        out
+        (out, writer.join().unwrap())
     });
+    let (out, acked) = out;
+    assert!(acked > 0, "the writer wrote during the window");
+    // A warn finding (the slow member) makes the exit code 1.
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let r = report(&out);
     // Hashes at one common revision agree while writes go on.
     assert_eq!(one(&r, "consistency", "cluster")["severity"], "ok", "{r:#}");
@@ -287,12 +296,14 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
     assert_eq!(slow["severity"], "warn", "{r:#}");
     let p99 = seconds(slow["value"].as_str().unwrap());
     assert!(p99 >= 0.1, "{slow}");
-    // Compare members: the shared disk may itself be slow, but not 100ms.
+    // Compare members: the shared disk may itself be slow, but not as slow
+    // as 100ms on every fsync. (etcd's fsync buckets double, so "half of
+    // m1's" is one bucket away: a loaded disk reached it.)
     for m in ["m0", "m2"] {
         let f = one(&r, "wal-fsync", m);
         let v = f["value"].as_str().unwrap();
         if v.starts_with("p99") {
-            assert!(seconds(v) * 2.0 < p99, "{m} {v} against m1 {p99}: {r:#}");
+            assert!(seconds(v) < p99, "{m} {v} against m1 {p99}: {r:#}");
         }
     }
 }

@@ -90,6 +90,12 @@ fn ls_table_escapes_control_characters_in_keys_and_json_keeps_them() {
     assert!(text.contains("evil\\nerror: forged\\x1b[2J"), "{text}");
 
     let out = run(&c, &["ls", "configmaps", "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::output_text(&out)
+    );
     let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(line["key"], EVIL);
 }
@@ -116,6 +122,12 @@ fn encrypted_provider_and_key_names_are_escaped_in_errors_and_tables() {
     assert!(err.contains("aes\\x1b[2Jcbc"), "{err}");
 
     let out = run(&c, &["ls", "secrets"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::output_text(&out)
+    );
     let text = stdout(&out);
     assert_no_raw_controls(&text);
     assert!(text.contains("encrypted:aes\\x1b[2Jcbc"), "{text}");

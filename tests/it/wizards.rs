@@ -84,7 +84,15 @@ impl Running {
                 return l;
             }
             if Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
-                thread::sleep(Duration::from_millis(200));
+                // Ended (or stuck): the readers then have every line.
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                for r in self.readers.drain(..) {
+                    r.join().unwrap();
+                }
+                if let Some(l) = find(&self.out).or_else(|| find(&self.err)) {
+                    return l;
+                }
                 panic!(
                     "no `{prefix}` line:\n{}\n{}",
                     self.out.lock().unwrap().join("\n"),
@@ -318,6 +326,12 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
             c.member(m4).peer_url(),
             "--yes",
         ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::output_text(&out)
     );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nothing to do"),
@@ -711,6 +725,7 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
     again.extend(tool.iter().map(String::as_str));
     let report: Value = serde_json::from_str(&ok(&ke(&c.endpoints(), &again))).unwrap();
     let steps = report["local"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6, "{report}");
     assert!(steps.iter().all(|s| s["done"] == true), "{report}");
     assert_eq!(std::fs::read_to_string(&manifest).unwrap(), m);
 }
@@ -819,7 +834,8 @@ fn restore_local_interrupted_between_steps_stops_with_130_and_a_rerun_finishes()
     // running and step 2 waits for it to stop, until Ctrl-C.
     let mut run = Running::spawn(command("", &args));
     run.wait_line("step 2/", Duration::from_secs(30));
-    thread::sleep(Duration::from_millis(300));
+    // Step 2 has begun (its line is printed as it starts): Ctrl-C now is
+    // during step 2, whether or not its wait for etcd has begun.
     run.interrupt();
     let (code, out, err) = run.finish_code();
     assert_eq!(code, Some(130), "{out}\n{err}");
