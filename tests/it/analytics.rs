@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use base64::Engine as _;
-use etcd_client::{Client, PutOptions, Txn, TxnOp};
+use etcd_client::{PutOptions, Txn, TxnOp};
 use serde_json::Value;
 use support::{cli, keys, Cluster};
 
@@ -91,13 +91,8 @@ fn brute_force(c: &Cluster) -> Vec<Kv> {
 /// resource type without CRD, keys outside `/registry`, and events attached
 /// to leases (30 on one, 5 on another).
 fn seed(c: &Cluster) {
-    let endpoints: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut client = Client::connect(&endpoints, None).await.unwrap();
+    support::etcdctl::runtime().block_on(async {
+        let mut client = support::etcdctl::client(c).await;
         let l1 = client.lease_grant(3600, None).await.unwrap().id();
         let l2 = client.lease_grant(3600, None).await.unwrap().id();
         let mut puts: Vec<(Vec<u8>, Vec<u8>, i64)> = Vec::new();
@@ -302,17 +297,7 @@ fn count_by_namespace_and_namespace_filter_match_brute_force() {
     let (c, all) = seeded();
     let report = json(&c, &["count", PAGE, "-o", "json"]);
     assert_eq!(report["total"], all.len() as u64);
-    let got: BTreeMap<String, u64> = report["types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["type"].as_str().unwrap().to_string(),
-                t["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let got = crate::support::keys::reported_types(&report);
     let want: BTreeMap<String, u64> = by_type(&all).into_iter().map(|(k, v)| (k, v.0)).collect();
     assert_eq!(got, want);
 

@@ -41,12 +41,7 @@ fn get_shows_the_mod_revision_as_resource_version_in_yaml_json_and_all() {
     assert_eq!(meta[at - 1], "uid", "after uid, as kubectl shows it");
 
     let o = run(&c, &["get", "deploy/default/web"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert!(
         out(&o).contains(&format!("resourceVersion: '{rev}'"))
             || out(&o).contains(&format!("resourceVersion: \"{rev}\"")),
@@ -57,12 +52,7 @@ fn get_shows_the_mod_revision_as_resource_version_in_yaml_json_and_all() {
     etcdctl_put(&c, &objects::deployment("default", "api", 2, 1, 0));
     let (api_rev, _) = etcdctl_get(&c, "/registry/deployments/default/api");
     let o = run(&c, &["get", "--all", "deploy", "-o", "json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let revs: Vec<String> = out(&o)
         .lines()
         .map(|l| {
@@ -280,12 +270,7 @@ fn put_shows_a_secret_change_by_size_without_its_value() {
             "--show-secrets",
         ],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert!(
         err(&o).contains("data.password: czNjcjN0LTc= -> bmV3LXBhc3N3b3Jk"),
         "{}",

@@ -23,28 +23,7 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Put `n` keys `{prefix}{i:05}` with values of `size` bytes, in
-/// transactions.
-fn put_many(c: &Cluster, prefix: &str, n: usize, size: usize) {
-    let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut cl = etcd_client::Client::connect(&eps, None).await.unwrap();
-        let per_txn = (64usize).min((1 << 20) / (size + 64)).max(1);
-        let value = vec![b'v'; size];
-        let mut i = 0;
-        while i < n {
-            let ops: Vec<_> = (i..n.min(i + per_txn))
-                .map(|j| etcd_client::TxnOp::put(format!("{prefix}{j:05}"), value.clone(), None))
-                .collect();
-            i += ops.len();
-            cl.txn(etcd_client::Txn::new().and_then(ops)).await.unwrap();
-        }
-    });
-}
+use crate::support::etcdctl::seed_in_txns as put_many;
 
 /// A snapshot of `c` saved with kubectl-etcd.
 fn save(c: &Cluster, file: &Path) {

@@ -372,12 +372,7 @@ fn size_reports_bytes_in_json_and_units_in_tables() {
         "--quota-bytes",
         "8MiB",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let out = stdout(&o);
     assert!(out.contains("KiB") || out.contains("MiB"), "{out}");
     // The metrics give the real quota: --quota-bytes is only the fallback.
@@ -386,12 +381,7 @@ fn size_reports_bytes_in_json_and_units_in_tables() {
         "real quota, not the assumed one: {out}"
     );
     let o = run(&["--endpoints", &c.endpoints(), "size", "-o", "yaml"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let yaml: Value = serde_saphyr::from_str(&stdout(&o)).unwrap();
     // The file only grows between two reads (etcd commits its own metadata).
     let again = yaml["members"][0]["dbSize"].as_u64().unwrap();

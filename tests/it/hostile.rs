@@ -54,14 +54,7 @@ fn interrupt_ends_a_command_that_does_not_yield() {
     assert_eq!(stdout(&out), "");
 }
 
-fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
-    let o = c.ctl().stdin(value.to_vec()).run(&["put", "--", key]);
-    assert!(
-        o.status.success(),
-        "put: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use crate::support::etcdctl::put_raw;
 
 /// A key name that would forge a row, an `error:` line and clear the
 /// screen if printed as it is.
@@ -90,12 +83,7 @@ fn ls_table_escapes_control_characters_in_keys_and_json_keeps_them() {
     assert!(text.contains("evil\\nerror: forged\\x1b[2J"), "{text}");
 
     let out = run(&c, &["ls", "configmaps", "-o", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&out)
-    );
+    crate::support::cli::assert_code(&out, 0);
     let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(line["key"], EVIL);
 }
@@ -122,12 +110,7 @@ fn encrypted_provider_and_key_names_are_escaped_in_errors_and_tables() {
     assert!(err.contains("aes\\x1b[2Jcbc"), "{err}");
 
     let out = run(&c, &["ls", "secrets"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&out)
-    );
+    crate::support::cli::assert_code(&out, 0);
     let text = stdout(&out);
     assert_no_raw_controls(&text);
     assert!(text.contains("encrypted:aes\\x1b[2Jcbc"), "{text}");

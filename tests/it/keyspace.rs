@@ -88,12 +88,7 @@ fn get_shows_objects_and_redacts_secrets_unless_asked() {
     assert_eq!(keys[..2], ["apiVersion", "kind"], "kubectl's field order");
 
     let o = run(&c, &["get", "secret/default/db"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let text = out(&o);
     assert!(text.contains("password: <redacted 8 bytes>"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
@@ -101,12 +96,7 @@ fn get_shows_objects_and_redacts_secrets_unless_asked() {
         &c,
         &["get", "secret/default/db", "--show-secrets", "-o", "json"],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["data"]["password"], "czNjcjN0LTc=", "base64 of s3cr3t-7");
 
@@ -186,12 +176,7 @@ fn get_at_a_past_revision_and_a_compacted_one() {
     };
     put_object(&c, &objects::deployment("default", "web", 1, 5, 0));
     let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(
         serde_json::from_slice::<Value>(&o.stdout).unwrap()["spec"]["replicas"],
         5
@@ -244,12 +229,7 @@ fn get_all_streams_every_object_of_a_type() {
     assert_eq!(lines.len(), 30);
     assert!(lines.iter().all(|v| v["kind"] == "ConfigMap"));
     let o = run(&c, &["get", "cm", "--all", "-n", "ns-1"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let docs = out(&o);
     assert_eq!(docs.matches("kind: ConfigMap").count(), 10);
     assert_eq!(
@@ -349,12 +329,7 @@ fn aescbc_encrypted_secret_decrypts_with_the_config_and_otherwise_names_provider
     assert_eq!(v["data"]["password"], "czNjcjN0LTU=");
 
     let o = run(&c, &["ls", "secrets", "-o", "json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let entry: Value = serde_json::from_str(out(&o).lines().next().unwrap()).unwrap();
     assert_eq!(entry["encoding"], "encrypted:aescbc");
 }
@@ -447,12 +422,7 @@ fn count_matches_a_brute_force_count_across_many_pages() {
     assert_eq!(widgets.unwrap()["kind"], "custom");
 
     let o = run(&c, &["count", "pods", "--by-namespace", "-o", "json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let pods = &v["types"][0];
     let per_ns: u64 = pods["namespaces"]
@@ -463,12 +433,7 @@ fn count_matches_a_brute_force_count_across_many_pages() {
         .sum();
     assert_eq!(per_ns, want["pods"]);
     let o = run(&c, &["count", "-n", "ns-0", "-o", "json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let in_ns0 = objs
         .iter()
@@ -575,12 +540,7 @@ fn put_keeps_an_encrypted_secret_encrypted() {
             &enc,
         ],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let edited = out(&o).replace("czNjcjN0LTU=", "bmV3LXBhc3N3b3Jk");
     let file = dir.path().join("creds.yaml");
     std::fs::write(&file, edited).unwrap();
@@ -625,12 +585,7 @@ fn put_keeps_an_encrypted_secret_encrypted() {
             "json",
         ],
     );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["data"]["password"], "bmV3LXBhc3N3b3Jk");
 }
@@ -663,12 +618,7 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
     assert_eq!(sorted, ["etcd-0", "web-0"]);
     assert!(!names.contains(&"later"));
     let o = offline(&["snapshot", "inspect", file, "--ls", "-n", "default"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(
         out(&o).lines().count(),
         4,
@@ -690,12 +640,7 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
     assert_eq!(v["kind"], "Pod");
     assert_eq!(v["spec"]["nodeName"], "node-1");
     let o = offline(&["snapshot", "inspect", file, "--get", "secrets/default/db"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert!(out(&o).contains("<redacted"), "{}", out(&o));
     let o = offline(&[
         "snapshot",
@@ -706,12 +651,7 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
         "-o",
         "json",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(
         serde_json::from_slice::<Value>(&o.stdout).unwrap()["kind"],
         "Widget"

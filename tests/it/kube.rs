@@ -1105,12 +1105,7 @@ fn adding_a_member_scales_its_statefulset_up_and_promotes_through_the_new_pod() 
         text(&out)
     );
     let out = env.run(&["resize", "add", "other", "--peer-urls", &peer, "--dry-run"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&out)
-    );
+    crate::support::cli::assert_code(&out, 0);
     assert!(
         text(&out).contains("the StatefulSet's next pod is `etcd-2`, not `other`"),
         "{}",

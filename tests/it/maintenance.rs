@@ -559,40 +559,10 @@ fn maintenance_works_over_tls_with_client_certificates_and_auth() {
     assert!(list.as_array().unwrap().is_empty());
 }
 
-/// A learner joined to `c` through the harness (ports held until it binds);
-/// returns its member index once it answers a serializable status.
-fn add_learner(c: &mut Cluster) -> usize {
-    let i = c.add_member("learner");
-    let peer = c.member(i).peer_url().to_owned();
-    c.ctl().ok(&[
-        "member",
-        "add",
-        "learner",
-        "--learner",
-        "--peer-urls",
-        &peer,
-    ]);
-    let initial = c
-        .members()
-        .iter()
-        .map(|m| format!("{}={}", m.name(), m.peer_url()))
-        .collect::<Vec<_>>()
-        .join(",");
-    c.start_joining(i, &initial);
-    wait_until("the learner to answer", Duration::from_secs(30), || {
-        c.ctl()
-            .endpoint(i)
-            .run(&["endpoint", "status", "-w", "json"])
-            .status
-            .success()
-    });
-    i
-}
-
 #[test]
 fn learners_are_defragmented_first_and_never_block() {
     let mut c = Cluster::single();
-    let learner = add_learner(&mut c);
+    let learner = c.add_learner("learner");
     let plan = ok_json(&ke(&c, &["defrag", "--dry-run", "-o", "json"]));
     let roles: Vec<&str> = plan["members"]
         .as_array()

@@ -11,46 +11,8 @@ use crate::objects;
 use crate::support::cli::{code, plugin, stderr, stdout};
 use crate::support::{Cluster, ClusterOpts, TlsMode};
 
-fn ke(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
-fn put(c: &Cluster, o: &objects::Object) {
-    let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
-    assert_eq!(out.status.code(), Some(0), "put {}", o.key);
-}
-
-/// Many objects through one client connection (etcdctl per key is slow).
-fn put_many(c: &Cluster, objs: &[objects::Object]) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-        let mut cl = etcd_client::Client::connect(eps, None).await.unwrap();
-        for o in objs {
-            cl.put(o.key.clone(), o.value.clone(), None).await.unwrap();
-        }
-    });
-}
-
-/// The current revision, as etcdctl reports it.
-fn revision(c: &Cluster) -> i64 {
-    let out = c.ctl().ok(&["get", "nothing-here", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["header"]["revision"].as_i64().unwrap()
-}
+use crate::support::cli::{json, run_on as ke};
+use crate::support::etcdctl::{put_many, put_object as put, revision};
 
 /// Whether etcdctl can still read `key` at `rev` (false: compacted away).
 fn readable_at(c: &Cluster, key: &str, rev: i64) -> bool {

@@ -141,12 +141,7 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
     // Still three members (etcdctl 3.5 lists them only with a quorum); the
     // two that are down make the exit code 1.
     let out = ke(&eps, &["members", "-o", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        crate::support::output_text(&out)
-    );
+    crate::support::cli::assert_code(&out, 1);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["members"].as_array().unwrap().len(), 3, "{v}");
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use base64::Engine as _;
-use etcd_client::{Client, Txn, TxnOp};
+use etcd_client::{Txn, TxnOp};
 use serde_json::Value;
 
 use crate::objects;
@@ -34,13 +34,8 @@ fn ok(c: &Cluster, args: &[&str]) -> Output {
 /// prefix (one starting like a searched namespace), and a value that does
 /// not decode.
 fn seed(c: &Cluster) {
-    let endpoints: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = Client::connect(&endpoints, None).await.unwrap();
+    crate::support::etcdctl::runtime().block_on(async {
+        let client = crate::support::etcdctl::client(c).await;
         let mut puts: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut put = |o: objects::Object| puts.push((o.key.into_bytes(), o.value));
         // Namespace objects for ns-0..ns-3 and kube-system; ns-4, ns-5,
@@ -246,17 +241,7 @@ fn count_by_namespace_from_the_index_equals_a_brute_force_count() {
         }
         let report = ok(&c, &["-n", ns, "count", "-o", "json", PAGE]);
         let report: Value = serde_json::from_slice(&report.stdout).unwrap();
-        let got: BTreeMap<String, u64> = report["types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["type"].as_str().unwrap().to_string(),
-                    t["count"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let got = crate::support::keys::reported_types(&report);
         assert_eq!(got, by_type, "-n {ns}");
         let both = ok(&c, &["-n", ns, "count", "--by-namespace", "-o", "json"]);
         let both: Value = serde_json::from_slice(&both.stdout).unwrap();

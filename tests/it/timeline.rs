@@ -14,13 +14,7 @@ use serde_json::{json, Value};
 use support::cli::{code, plugin, stderr, stdout};
 use support::{Cluster, ClusterOpts};
 
-fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .args(["--endpoints", &c.endpoints()])
-        .args(args)
-        .output()
-        .expect("run kubectl-etcd")
-}
+use support::cli::run_on as run;
 
 fn ok(out: Output) -> String {
     assert_eq!(
@@ -137,33 +131,7 @@ fn move_leader_to_a_named_follower_then_by_default_and_refusals() {
     }
 
     // A learner is refused (exit 4) and leadership stays.
-    let l = c.add_member("learner");
-    let peer = c.member(l).peer_url().to_string();
-    // etcd refuses membership changes for a moment after a leader change.
-    wait_for("the learner to be added", Duration::from_secs(30), || {
-        let add = [
-            "member",
-            "add",
-            "learner",
-            "--learner",
-            "--peer-urls",
-            &peer,
-        ];
-        c.ctl().run(&add).status.success() || c.ctl().ok(&["member", "list"]).contains(&peer)
-    });
-    let initial: Vec<String> = c
-        .members()
-        .iter()
-        .map(|m| format!("{}={}", m.name(), m.peer_url()))
-        .collect();
-    c.start_joining(l, &initial.join(","));
-    wait_for("the learner to answer", Duration::from_secs(30), || {
-        c.ctl()
-            .endpoint(l)
-            .run(&["endpoint", "status"])
-            .status
-            .success()
-    });
+    c.add_learner("learner");
     let out = run(&c, &["move-leader", "--to", "learner", "--yes"]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("learner"), "{}", stderr(&out));
@@ -346,10 +314,7 @@ fn widget_by(
 }
 
 fn put_bytes(c: &Cluster, key: &str, value: Vec<u8>) -> i64 {
-    let out = c.ctl().stdin(value).run(&["put", key, "-w", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", support::output_text(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["header"]["revision"].as_i64().unwrap()
+    support::etcdctl::put_raw(c, key, &value)
 }
 
 fn noise(c: &Cluster, n: usize) {

@@ -9,10 +9,7 @@ use std::process::Output;
 use support::cli::{code, run_on as run, stderr as err, stdout as out};
 use support::{Cluster, ClusterOpts};
 
-fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
-    let o = c.ctl().stdin(value.to_vec()).run(&["put", key]);
-    assert_eq!(o.status.code(), Some(0), "put {key}: {}", err_of(&o));
-}
+use support::etcdctl::put_raw;
 
 fn err_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -23,21 +23,10 @@ fn run(args: &[&str]) -> Output {
     plugin().args(args).output().expect("run kubectl-etcd")
 }
 
-/// The cluster's current revision.
-fn revision(c: &Cluster) -> i64 {
-    let out = c.ctl().ok(&["get", "/none", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).expect("etcdctl json");
-    v["header"]["revision"].as_i64().expect("header revision")
-}
+use crate::support::etcdctl::revision;
 
 fn put_bytes(c: &Cluster, key: &str, value: Vec<u8>) {
-    let out = c.ctl().stdin(value).run(&["put", key]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "put {key}: {}",
-        output_text(&out)
-    );
+    crate::support::etcdctl::put_raw(c, key, &value);
 }
 
 fn json_lines(stdout: &[u8]) -> Vec<Value> {
@@ -266,12 +255,7 @@ fn create_scale_and_delete_are_decoded_with_a_replicas_diff() {
         "--timeout",
         "20s",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&o)
-    );
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(o.status.code(), Some(0), "{}", output_text(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(text.matches("---\n").count(), 2, "{text}");

@@ -327,12 +327,7 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
             "--yes",
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        crate::support::output_text(&out)
-    );
+    crate::support::cli::assert_code(&out, 0);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nothing to do"),
         "{}",

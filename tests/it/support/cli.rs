@@ -115,3 +115,9 @@ pub fn catches_sigint(pid: u32) -> bool {
         .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
         .is_some_and(|m| m & (1 << (2 - 1)) != 0)
 }
+
+/// Asserts the exact exit code of a finished run, showing its output.
+#[track_caller]
+pub fn assert_code(o: &Output, want: i32) {
+    assert_eq!(o.status.code(), Some(want), "{}", super::output_text(o));
+}

@@ -19,10 +19,16 @@ fn ok_output(c: &Cluster, what: &str, out: Output) -> Output {
     out
 }
 
-/// Stores `value` (any bytes, through stdin) under `key` with etcdctl.
-pub fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
-    let out = c.ctl().stdin(value.to_vec()).run(&["put", key]);
-    ok_output(c, &format!("put {key}"), out);
+/// Stores `value` (any bytes, through stdin) under `key` (which may start
+/// with `-`) with etcdctl; returns the revision of the write.
+pub fn put_raw(c: &Cluster, key: &str, value: &[u8]) -> i64 {
+    let out = c
+        .ctl()
+        .stdin(value.to_vec())
+        .run(&["put", "-w", "json", "--", key]);
+    let out = ok_output(c, &format!("put {key}"), out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("etcdctl put json");
+    v["header"]["revision"].as_i64().expect("header.revision")
 }
 
 /// Stores a storage-form object with etcdctl.
@@ -36,6 +42,14 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// An etcd-client connection to every member of `c` (plain http).
+pub async fn client(c: &Cluster) -> etcd_client::Client {
+    let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    etcd_client::Client::connect(eps, None)
+        .await
+        .expect("connect etcd-client")
 }
 
 /// Stores many key/value pairs through one etcd-client connection
@@ -61,12 +75,36 @@ pub fn put_many(c: &Cluster, objs: &[Object]) {
     );
 }
 
-/// `n` keys `{prefix}{i:05}` with values of `size` bytes `v`.
+/// `n` keys `{prefix}{i:05}` with values of `size` bytes `v`, one put (one
+/// revision) each.
 pub fn seed(c: &Cluster, prefix: &str, n: usize, size: usize) {
     put_pairs(
         c,
         (0..n).map(|i| (format!("{prefix}{i:05}").into_bytes(), vec![b'v'; size])),
     );
+}
+
+/// Like [`seed`], in transactions of up to 64 keys and about 1 MiB (fast
+/// for large keyspaces).
+pub fn seed_in_txns(c: &Cluster, prefix: &str, n: usize, size: usize) {
+    let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
+    runtime().block_on(async {
+        let mut cl = etcd_client::Client::connect(&eps, None)
+            .await
+            .expect("connect etcd-client");
+        let per_txn = 64usize.min((1 << 20) / (size + 64)).max(1);
+        let value = vec![b'v'; size];
+        let mut i = 0;
+        while i < n {
+            let ops: Vec<_> = (i..n.min(i + per_txn))
+                .map(|j| etcd_client::TxnOp::put(format!("{prefix}{j:05}"), value.clone(), None))
+                .collect();
+            i += ops.len();
+            cl.txn(etcd_client::Txn::new().and_then(ops))
+                .await
+                .expect("txn through etcd-client");
+        }
+    });
 }
 
 fn b64(s: &str) -> Vec<u8> {

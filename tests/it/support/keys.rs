@@ -108,3 +108,18 @@ pub fn reported_counts(report: &Value) -> BTreeMap<(String, String), u64> {
     }
     m
 }
+
+/// type -> count of a `count -o json` report.
+pub fn reported_types(report: &Value) -> BTreeMap<String, u64> {
+    report["types"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .map(|t| {
+            (
+                t["type"].as_str().expect("type").to_string(),
+                t["count"].as_u64().expect("count"),
+            )
+        })
+        .collect()
+}

@@ -113,6 +113,17 @@ impl Default for ClusterOpts {
 }
 
 impl ClusterOpts {
+    /// URL schemes of client and peer traffic.
+    fn schemes(&self) -> (&'static str, &'static str) {
+        let client = if self.tls.is_some() { "https" } else { "http" };
+        let peer = if self.tls == Some(TlsMode::Full) {
+            "https"
+        } else {
+            "http"
+        };
+        (client, peer)
+    }
+
     pub fn members(n: usize) -> Self {
         ClusterOpts {
             members: n,
@@ -162,6 +173,35 @@ pub struct Member {
 }
 
 impl Member {
+    /// A member not started yet, in `dir/name`, on `ports` (client, peer
+    /// and, when there are three, metrics), holding `reserved` until spawned.
+    fn new(
+        opts: &ClusterOpts,
+        dir: &Path,
+        name: &str,
+        ports: &[u16],
+        reserved: Vec<TcpListener>,
+    ) -> Member {
+        let (client_scheme, peer_scheme) = opts.schemes();
+        let mdir = dir.join(name);
+        fs::create_dir_all(&mdir).expect("create member dir");
+        Member {
+            name: name.to_owned(),
+            client_url: format!("{client_scheme}://127.0.0.1:{}", ports[0]),
+            peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[1]),
+            metrics_url: ports.get(2).map(|p| format!("http://127.0.0.1:{p}")),
+            // etcd creates it itself with the 0700 mode it insists on.
+            data_dir: mdir.join("data"),
+            log_path: mdir.join("etcd.log"),
+            dir: mdir,
+            child: None,
+            exited: None,
+            group: false,
+            reserved,
+            log_start: 0,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -427,38 +467,15 @@ impl Cluster {
         let tls = opts.tls.map(|_| {
             TlsFiles::generate_with(&dir.path().join("tls"), &names, opts.server_cert_days)
         });
-        let client_scheme = if opts.tls.is_some() { "https" } else { "http" };
-        let peer_scheme = if opts.tls == Some(TlsMode::Full) {
-            "https"
-        } else {
-            "http"
-        };
         let per_member = if opts.metrics_urls { 3 } else { 2 };
         let (listeners, ports) = reserve_ports(opts.members * per_member);
         let mut listeners = listeners.into_iter();
         let members = names
             .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let mdir = dir.path().join(name);
-                fs::create_dir_all(&mdir).expect("create member dir");
-                Member {
-                    name: name.clone(),
-                    client_url: format!("{client_scheme}://127.0.0.1:{}", ports[per_member * i]),
-                    peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[per_member * i + 1]),
-                    metrics_url: opts
-                        .metrics_urls
-                        .then(|| format!("http://127.0.0.1:{}", ports[per_member * i + 2])),
-                    // etcd creates it itself with the 0700 mode it insists on.
-                    data_dir: mdir.join("data"),
-                    log_path: mdir.join("etcd.log"),
-                    dir: mdir,
-                    child: None,
-                    exited: None,
-                    group: false,
-                    reserved: listeners.by_ref().take(per_member).collect(),
-                    log_start: 0,
-                }
+            .zip(ports.chunks(per_member))
+            .map(|(name, ports)| {
+                let reserved = listeners.by_ref().take(per_member).collect();
+                Member::new(opts, dir.path(), name, ports, reserved)
             })
             .collect();
         let mut cluster = Cluster {
@@ -509,34 +526,34 @@ impl Cluster {
     /// started; returns its index. Start it with [`Cluster::start_joining`].
     pub fn add_member(&mut self, name: &str) -> usize {
         let (listeners, ports) = reserve_ports(2);
-        let client_scheme = if self.opts.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let peer_scheme = if self.opts.tls == Some(TlsMode::Full) {
-            "https"
-        } else {
-            "http"
-        };
-        let mdir = self.dir.path().join(name);
-        fs::create_dir_all(&mdir).expect("create member dir");
-        self.members.push(Member {
-            name: name.to_owned(),
-            client_url: format!("{client_scheme}://127.0.0.1:{}", ports[0]),
-            peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[1]),
-            data_dir: mdir.join("data"),
-            log_path: mdir.join("etcd.log"),
-            dir: mdir,
-            child: None,
-            exited: None,
-            group: false,
-            metrics_url: None,
-            // Held until `start_joining` spawns it.
-            reserved: listeners,
-            log_start: 0,
-        });
+        // Held until `start_joining` spawns it.
+        let member = Member::new(&self.opts, self.dir.path(), name, &ports, listeners);
+        self.members.push(member);
         self.members.len() - 1
+    }
+
+    /// Adds a learner `name` (`etcdctl member add --learner`, retried while
+    /// etcd refuses membership changes just after a leader change), starts
+    /// it, and returns its index once it answers `endpoint status`.
+    pub fn add_learner(&mut self, name: &str) -> usize {
+        let i = self.add_member(name);
+        let peer = self.members[i].peer_url.clone();
+        let timeout = self.opts.startup_timeout;
+        wait_until("the learner to be added", timeout, || {
+            let add = ["member", "add", name, "--learner", "--peer-urls", &peer];
+            self.ctl().run(&add).status.success()
+                || self.ctl().ok(&["member", "list"]).contains(&peer)
+        });
+        let initial = self.initial_cluster();
+        self.start_joining(i, &initial);
+        wait_until("the learner to answer", timeout, || {
+            self.ctl()
+                .endpoint(i)
+                .run(&["endpoint", "status"])
+                .status
+                .success()
+        });
+        i
     }
 
     /// Start member `i` joining a running cluster
