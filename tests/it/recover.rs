@@ -19,7 +19,8 @@ use serde_json::Value;
 use support::cli::plugin;
 use support::{output_text, Cluster, ClusterOpts};
 
-use support::cli::{run_at as ke, stderr, KillOnDrop};
+use support::cli::{run_at as ke, stderr};
+use support::process::KillOnDrop;
 
 /// The live process (not a zombie) whose command line has `--data-dir DIR`.
 fn etcd_on(dir: &Path) -> Option<(u32, Vec<String>)> {
@@ -301,18 +302,7 @@ impl Writer {
 use support::etcdctl::member_revision as revision;
 use support::wait_until;
 
-fn member_names(c: &Cluster, i: usize) -> Vec<String> {
-    let out = c.ctl().endpoint(i).ok(&["member", "list", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let mut names: Vec<String> = v["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    names.sort();
-    names
-}
+use support::etcdctl::member_names;
 
 #[test]
 fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {

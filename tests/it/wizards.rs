@@ -19,7 +19,8 @@ use support::{output_text, Cluster, ClusterOpts};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
 
-use support::cli::{command_at as command, run_at as ke, KillOnDrop};
+use support::cli::{command_at as command, run_at as ke};
+use support::process::KillOnDrop;
 
 fn ok(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(0), "{}", output_text(out));

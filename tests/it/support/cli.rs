@@ -89,20 +89,6 @@ pub fn run_at(endpoints: &str, args: &[&str]) -> Output {
         .expect("run kubectl-etcd")
 }
 
-/// Kills the given processes (started by the plugin, not the harness) when
-/// the test ends, however it ends.
-pub struct KillOnDrop(pub Vec<u32>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        for pid in &self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
-}
-
 /// Whether process `pid` has a handler installed for SIGINT (bit 2 of
 /// `SigCgt` in /proc/PID/status).
 pub fn catches_sigint(pid: u32) -> bool {

@@ -205,3 +205,17 @@ pub fn member_revision(c: &Cluster, i: usize) -> i64 {
         .as_i64()
         .expect("header.revision")
 }
+
+/// The member names in member `i`'s `etcdctl member list`, sorted.
+pub fn member_names(c: &Cluster, i: usize) -> Vec<String> {
+    let out = c.ctl().endpoint(i).ok(&["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("member list json");
+    let mut names: Vec<String> = v["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or("").to_owned())
+        .collect();
+    names.sort();
+    names
+}

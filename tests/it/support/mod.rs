@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod etcdctl;
 pub mod keys;
+pub mod process;
 pub mod tls;
 
 use std::collections::HashMap;
