@@ -526,7 +526,7 @@ fn tls_failures_each_name_their_cause() {
         "/nonexistent/ca.crt",
         "status",
     ]);
-    assert_ne!(code(&o), 0);
+    assert_eq!(code(&o), 3, "a TLS set-up failure: {}", stderr(&o));
     assert!(stderr(&o).contains("/nonexistent/ca.crt"), "{}", stderr(&o));
 
     // Plain HTTP against the TLS port.

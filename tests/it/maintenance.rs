@@ -661,7 +661,8 @@ fn a_snapshot_stream_cut_mid_way_leaves_no_file() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", output_text(&out));
+    // A dropped connection is "unreachable": exit 3.
+    assert_eq!(cli::code(&out), 3, "{}", output_text(&out));
     let err = stderr(&out);
     assert!(err.contains("no file was written"), "{err}");
     assert!(err.contains("connection to the member dropped"), "{err}");
