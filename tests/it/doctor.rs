@@ -83,14 +83,24 @@ fn doctor_on_a_healthy_three_member_cluster_finds_no_fail_and_keeps_its_json_sha
         );
     }
     for m in ["m0", "m1", "m2"] {
-        for check in [
-            "health",
-            "quota",
-            "fragmentation",
-            "read-linearizable",
-            "write",
-        ] {
+        for check in ["health", "quota", "fragmentation"] {
             assert_eq!(one(&r, check, m)["severity"], "ok", "{check} {m}: {r:#}");
+        }
+        // The probes time real requests against a fixed threshold: on a
+        // loaded machine one may honestly be over it (a put took 103ms
+        // once). Then it warns, naming a time over the threshold; never fail.
+        for check in ["read-linearizable", "write"] {
+            let f = one(&r, check, m);
+            if f["severity"] != "ok" {
+                assert_eq!(f["severity"], "warn", "{check} {m}: {r:#}");
+                let took = f["value"].as_str().unwrap();
+                let limit = f["threshold"].as_str().unwrap().trim_start_matches("< ");
+                let limit = limit.split(' ').next().unwrap();
+                assert!(
+                    seconds(took) >= seconds(limit),
+                    "{check} {m} warns under its threshold: {f}"
+                );
+            }
         }
         // Every member's metrics were read twice.
         assert!(!findings(&r, "wal-fsync").is_empty());
