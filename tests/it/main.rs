@@ -12,6 +12,7 @@ mod support;
 mod analytics;
 mod completion;
 mod concurrency;
+mod contexts;
 mod dbfile;
 mod doctor;
 mod errors;
