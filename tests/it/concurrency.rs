@@ -242,6 +242,7 @@ fn put_shows_a_secret_change_by_size_without_its_value() {
     etcdctl_put(&c, &secret);
     let dir = tempfile::tempdir().unwrap();
     let o = run(&c, &["get", "secret/default/db", "--show-secrets"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     // s3cr3t-7 -> new-password
     let file = write(
         &dir,

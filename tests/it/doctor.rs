@@ -439,6 +439,7 @@ fn doctor_in_kubernetes_mode_reads_metrics_through_the_pods_metrics_port_and_rep
     let out = env.run(&["doctor", "--window", "2s", "-o", "json"]);
     let r = report(&out);
     assert_ne!(r["worst"], "fail", "{r:#}");
+    assert_eq!(code(&out), if r["worst"] == "ok" { 0 } else { 1 });
     for i in 0..3 {
         let m = format!("m{i}");
         assert_eq!(

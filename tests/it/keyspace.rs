@@ -455,6 +455,7 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.yaml");
     let o = run(&c, &["get", "deploy/default/web"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     std::fs::write(
         &file,
         out(&o).replace("replicas: 3\n  selector", "replicas: 7\n  selector"),
@@ -496,6 +497,7 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     // A Secret shown redacted must not be written back.
     put_object(&c, &objects::secret("default", "db", 1, 0));
     let o = run(&c, &["get", "secrets/default/db"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     let redacted = dir.path().join("db.yaml");
     std::fs::write(&redacted, out(&o)).unwrap();
     let o = run(

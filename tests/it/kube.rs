@@ -544,6 +544,7 @@ fn no_etcd_pods_says_where_it_looked_and_which_flags_to_use() {
     );
 
     let out = env.run(&["status", "-n", "etcd", "-l", "app=my-etcd"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("looked in namespace `etcd` (`app=my-etcd`)"),
         "{}",
@@ -587,6 +588,7 @@ fn api_server_refusals_and_absence_are_named() {
     }});
     std::fs::write(&env.kubeconfig, config.to_string()).unwrap();
     let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("may not `list` `pods`"),
         "the plugin's token was used: {}",
@@ -812,6 +814,7 @@ fn runs_as_a_kubectl_plugin() {
         cmd.output().unwrap()
     };
     let out = kubectl_cmd(&["plugin", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("kubectl-etcd"),
         "{}",
