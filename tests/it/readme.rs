@@ -318,6 +318,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
             "size --by-type -o json",
             vec!["size", "--by-type", "-o", "json"],
         ),
+        (
+            "size --history -o json",
+            vec!["size", "--history", "-o", "json"],
+        ),
         ("search -o json", vec!["search", "web*", "-o", "json"]),
         ("custom -o json", vec!["custom", "-o", "json"]),
         ("ls -o json", vec!["ls", "-o", "json"]),
@@ -366,6 +370,23 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         (
             "snapshot inspect -o json",
             vec!["snapshot", "inspect", file, "-o", "json"],
+        ),
+        (
+            "snapshot inspect --history -o json",
+            vec![
+                "snapshot",
+                "inspect",
+                file,
+                "--history",
+                "pods/ns-a/web-0",
+                "-o",
+                "json",
+                "--objects",
+            ],
+        ),
+        (
+            "snapshot inspect --history-size -o json",
+            vec!["snapshot", "inspect", file, "--history-size", "-o", "json"],
         ),
         (
             "decode --type-only -o json",
