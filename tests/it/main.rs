@@ -20,6 +20,7 @@ mod harness;
 mod hostile;
 mod keyspace;
 mod kube;
+mod kube_promises;
 mod maintenance;
 mod packaging;
 mod promises;
