@@ -264,7 +264,7 @@ pub fn contexts(current: &OsStr) -> Vec<CompletionCandidate> {
 pub fn namespaces(current: &OsStr) -> Vec<CompletionCandidate> {
     let partial = current.to_string_lossy().into_owned();
     ask(move |client, t| {
-        Box::pin(async move { names::namespaces(client, &t.global.prefix, &partial).await })
+        Box::pin(async move { Ok(names::namespaces(client, &t.global.prefix, &partial).await?) })
     })
     .unwrap_or_default()
     .into_iter()
@@ -296,7 +296,7 @@ pub fn types(current: &OsStr) -> Vec<CompletionCandidate> {
         }
     }
     let custom = ask(|client, t| {
-        Box::pin(async move { names::custom_types(client, &t.global.prefix).await })
+        Box::pin(async move { Ok(names::custom_types(client, &t.global.prefix).await?) })
     })
     .unwrap_or_default();
     all.extend(
@@ -350,7 +350,7 @@ pub fn object_names(current: &OsStr) -> Vec<CompletionCandidate> {
                 .namespaced
                 .then(|| t.global.namespace.as_deref().unwrap_or("default"));
             let base = registry::key::prefix_for(&rt, ns, &t.global.prefix);
-            names::keys_after(client, &format!("{base}{partial}"), &base).await
+            Ok(names::keys_after(client, &format!("{base}{partial}"), &base).await?)
         })
     })
     .unwrap_or_default()

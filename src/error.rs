@@ -132,6 +132,14 @@ impl Error {
         }
     }
 
+    /// The keyspace failure under this error, if that is what it is.
+    pub fn keyspace(&self) -> Option<&crate::keyspace::Error> {
+        match self.cause.as_deref() {
+            Some(Cause::Keyspace(e)) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The I/O error kind under this error, if that is what it is.
     pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
         match &self.cause {
@@ -331,6 +339,33 @@ impl From<crate::keyspace::Error> for Error {
             K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
+            K::Scan(inner) => return (**inner).clone(),
+            K::AmbiguousType { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("qualify it with the group, e.g. `widgets.example.com`"),
+            ),
+            K::UnknownType { offline: true, .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("name custom resources as plural.group, e.g. widgets.example.com"),
+            ),
+            K::UnknownType { plural_group, .. } => (
+                if *plural_group { Kind::NotFound } else { Kind::Usage },
+                err.to_string(),
+                Some("`kubectl etcd count` lists the types stored in this etcd"),
+            ),
+            K::BadReference { offline: true, .. } => (Kind::Usage, err.to_string(), None),
+            K::BadReference { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("e.g. `pods/kube-system/etcd-0`, `nodes/node-1`, or `pods web-0 -n default`"),
+            ),
+            K::BadKey(_) => (
+                Kind::Usage,
+                err.to_string(),
+                Some("write TYPE/NAMESPACE/NAME, or TYPE NAME -n NAMESPACE"),
+            ),
         };
         Error {
             kind,

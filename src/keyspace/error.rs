@@ -25,6 +25,34 @@ pub enum Error {
     /// etcd refused this user a read of the range.
     #[error("permission denied reading {range}")]
     ReadDenied { range: String },
+    /// A resource type name that matches several custom types.
+    #[error("`{name}` is ambiguous: it names {}", candidates.join(", "))]
+    AmbiguousType {
+        name: String,
+        candidates: Vec<String>,
+    },
+    /// A resource type name nothing in the table, the CRDs or the stored
+    /// keys knows. `plural_group`: a well-formed `plural.group`, which may
+    /// be a custom type with nothing stored yet (not found, exit 1), rather
+    /// than a name that cannot be right (usage, exit 2).
+    #[error("unknown resource type `{name}`")]
+    UnknownType {
+        name: String,
+        plural_group: bool,
+        /// Read offline (a snapshot): only `plural.group` names can be
+        /// custom types there.
+        offline: bool,
+    },
+    /// An object reference that is neither TYPE/NAME, TYPE/NAMESPACE/NAME
+    /// nor a key.
+    #[error("`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key")]
+    BadReference { reference: String, offline: bool },
+    /// The name or namespace cannot be part of a key.
+    #[error(transparent)]
+    BadKey(#[from] registry::key::KeyError),
+    /// A scan or count under a lookup failed; its error says why.
+    #[error("{0}")]
+    Scan(Box<crate::error::Error>),
     /// A linearizable read got no answer: the member may lack quorum.
     #[error(transparent)]
     NoQuorumRead(etcd::Error),
