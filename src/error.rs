@@ -339,7 +339,34 @@ impl From<crate::keyspace::Error> for Error {
             K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
-            K::Scan(inner) => return (**inner).clone(),
+            K::Scan(inner) | K::Visitor(inner) => return (**inner).clone(),
+            K::ReadAt {
+                key,
+                revision,
+                cause,
+            } => {
+                return Error::from(cause.clone())
+                    .context(format!("reading `{key}` at revision {revision}"))
+            }
+            K::NoHistory { stop, .. } => (
+                Kind::NotFound,
+                err.to_string(),
+                Some(match stop {
+                    crate::keyspace::error::HistoryStop::Compacted => {
+                        "older revisions were compacted; `kubectl etcd snapshot` files keep what they saw"
+                    }
+                    crate::keyspace::error::HistoryStop::Since => "try an older --since-revision",
+                    crate::keyspace::error::HistoryStop::Other => {
+                        "`kubectl etcd ls TYPE` lists what is stored"
+                    }
+                }),
+            ),
+            K::ReplayTooSlow { .. } => (
+                Kind::Unavailable,
+                err.to_string(),
+                Some("the member may be overloaded; --since-revision looks less far back"),
+            ),
+            K::WatchClosed | K::WatchCancelled { .. } => (Kind::Unavailable, err.to_string(), None),
             K::AmbiguousType { .. } => (
                 Kind::Usage,
                 err.to_string(),

@@ -50,6 +50,28 @@ pub enum Error {
     /// The name or namespace cannot be part of a key.
     #[error(transparent)]
     BadKey(#[from] registry::key::KeyError),
+    /// The caller's own error, returned from a visitor: kept whole.
+    #[error("{0}")]
+    Visitor(Box<crate::error::Error>),
+    /// Reading `key` at `revision` failed.
+    #[error("reading `{key}` at revision {revision}: {cause}")]
+    ReadAt {
+        key: String,
+        revision: i64,
+        cause: etcd::Error,
+    },
+    /// A key with no version in the retained history.
+    #[error("`{key}` has no version in the retained history")]
+    NoHistory { key: String, stop: HistoryStop },
+    /// Replaying a key's deletions through a watch took too long.
+    #[error("replaying the deletions of `{key}` took too long")]
+    ReplayTooSlow { key: String },
+    /// The member closed a watch stream before it was done.
+    #[error("the member closed the watch stream")]
+    WatchClosed,
+    /// etcd cancelled a watch, for a reason other than a compaction.
+    #[error("etcd cancelled the watch: {reason}")]
+    WatchCancelled { reason: String },
     /// A scan or count under a lookup failed; its error says why.
     #[error("{0}")]
     Scan(Box<crate::error::Error>),
@@ -61,6 +83,17 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where a history walk that found nothing stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryStop {
+    /// At the compacted revision: older versions are gone.
+    Compacted,
+    /// At --since-revision.
+    Since,
+    /// At the key's creation, or nothing was ever stored.
+    Other,
+}
 
 /// A key range for messages: `keys under /registry/configmaps/`, `every
 /// key`, or `[start, end)`.
