@@ -5,6 +5,7 @@
 //! The storage format itself (key layout, types, decoding, encryption) is
 //! the pure `registry` crate; this module adds the etcd reads around it.
 
+pub mod count;
 pub mod custom;
 pub mod decode;
 pub mod diff;
