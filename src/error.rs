@@ -367,6 +367,21 @@ impl From<crate::keyspace::Error> for Error {
                 Some("the member may be overloaded; --since-revision looks less far back"),
             ),
             K::WatchClosed | K::WatchCancelled { .. } => (Kind::Unavailable, err.to_string(), None),
+            K::EmptyPattern => (
+                Kind::Usage,
+                err.to_string(),
+                Some("`kubectl etcd ls` lists every key"),
+            ),
+            K::BadRegex { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("regular expressions follow Rust's regex syntax (https://docs.rs/regex)"),
+            ),
+            K::BadGlob { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("use --regex for a regular expression"),
+            ),
             K::AmbiguousType { .. } => (
                 Kind::Usage,
                 err.to_string(),

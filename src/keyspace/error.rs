@@ -25,6 +25,19 @@ pub enum Error {
     /// etcd refused this user a read of the range.
     #[error("permission denied reading {range}")]
     ReadDenied { range: String },
+    /// `search ''`.
+    #[error("the search pattern is empty")]
+    EmptyPattern,
+    /// A search pattern that is not a valid regular expression; `why` says
+    /// what and at which character, on one line.
+    #[error("`{pattern}` is not a valid regular expression: {why}")]
+    BadRegex { pattern: String, why: String },
+    /// A search pattern that is not a valid glob.
+    #[error("`{pattern}` is not a valid glob: {cause}")]
+    BadGlob {
+        pattern: String,
+        cause: globset::Error,
+    },
     /// A resource type name that matches several custom types.
     #[error("`{name}` is ambiguous: it names {}", candidates.join(", "))]
     AmbiguousType {
