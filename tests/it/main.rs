@@ -18,6 +18,7 @@ mod doctor;
 mod errors;
 mod foundation;
 mod harness;
+mod history_offline;
 mod hostile;
 mod keyspace;
 mod kube;

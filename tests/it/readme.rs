@@ -258,7 +258,7 @@ fn differences(c: &Cluster, entry: &str, args: &[&str]) -> BTreeSet<String> {
 
 fn put(c: &Cluster, o: &objects::Object) {
     let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
-    assert!(out.status.success(), "put {}", o.key);
+    assert_eq!(out.status.code(), Some(0), "put {}", o.key);
 }
 
 #[test]
@@ -301,7 +301,7 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         c.ctl()
             .stdin(ev.value.clone())
             .run(&["put", &ev.key, &format!("--lease={lease_id}")]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
 
     let mut problems = BTreeSet::new();
     for (entry, args) in [
@@ -317,6 +317,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         (
             "size --by-type -o json",
             vec!["size", "--by-type", "-o", "json"],
+        ),
+        (
+            "size --history -o json",
+            vec!["size", "--history", "-o", "json"],
         ),
         ("search -o json", vec!["search", "web*", "-o", "json"]),
         ("custom -o json", vec!["custom", "-o", "json"]),
@@ -366,6 +370,23 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         (
             "snapshot inspect -o json",
             vec!["snapshot", "inspect", file, "-o", "json"],
+        ),
+        (
+            "snapshot inspect --history -o json",
+            vec![
+                "snapshot",
+                "inspect",
+                file,
+                "--history",
+                "pods/ns-a/web-0",
+                "-o",
+                "json",
+                "--objects",
+            ],
+        ),
+        (
+            "snapshot inspect --history-size -o json",
+            vec!["snapshot", "inspect", file, "--history-size", "-o", "json"],
         ),
         (
             "decode --type-only -o json",
