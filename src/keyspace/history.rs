@@ -489,7 +489,7 @@ pub fn replay(
     compacted: Option<i64>,
     decoder: &Decoder,
     opts: &Options,
-    mut out: impl FnMut(Version) -> Result<Flow>,
+    mut out: impl FnMut(Version) -> crate::error::Result<Flow>,
 ) -> Result<Summary> {
     let floor = opts.since_revision.unwrap_or(1).max(1);
     let mut summary = Summary {
@@ -555,7 +555,8 @@ pub fn replay(
             }
         };
         summary.versions += 1;
-        let stop = out(v)? == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l);
+        let flow = out(v).map_err(|e| Error::Visitor(Box::new(e)))?;
+        let stop = flow == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l);
         // As live: a version whose predecessor was compacted ends the walk
         // as compacted even at the limit.
         if stop
