@@ -327,7 +327,7 @@ fn history(a: InspectArgs, session: &mut Session) -> Result<()> {
         Ok(s) => s,
         Err(e) => {
             damage_outcome(&file, &found.readout, session)?;
-            return Err(e);
+            return Err(e.into());
         }
     };
     printer.finish(&mut session.shell, &summary, &key, flags.since_revision)?;

@@ -23,9 +23,9 @@ use serde_json::Value;
 
 use super::decode::Decoder;
 use super::diff::{self, Diff};
+use super::error::{Error, HistoryStop, Result};
 use super::watch::EventKind;
-use crate::error::{Error, Kind, Result};
-use crate::etcd::client::explain;
+use crate::etcd::classify;
 use crate::etcd::{maintenance, EtcdClient};
 
 /// The flags `history` and `snapshot inspect --history` share.
@@ -93,7 +93,7 @@ pub struct Version {
     /// The object at this version (for DELETED: its last state).
     pub object: Option<Value>,
     /// Why the value could not be decoded (the version is still shown).
-    pub error: Option<Error>,
+    pub error: Option<crate::error::Error>,
 }
 
 /// Why the walk ended.
@@ -130,7 +130,7 @@ pub enum Flow {
 struct Stored {
     mod_revision: i64,
     create_revision: i64,
-    object: std::result::Result<Value, Error>,
+    object: std::result::Result<Value, crate::error::Error>,
 }
 
 /// The result of one read at a revision.
@@ -147,7 +147,7 @@ pub async fn walk(
     decoder: &Decoder,
     key: &str,
     opts: &Options,
-    mut out: impl FnMut(Version) -> Result<Flow>,
+    mut out: impl FnMut(Version) -> crate::error::Result<Flow>,
 ) -> Result<Summary> {
     let mut walker = Walker {
         client,
@@ -167,7 +167,7 @@ pub async fn walk(
     };
     let mut emit = |v: Version, summary: &mut Summary| -> Result<bool> {
         summary.versions += 1;
-        let flow = out(v)?;
+        let flow = out(v).map_err(|e| Error::Visitor(Box::new(e)))?;
         if flow == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l) {
             summary.end = End::Limit;
             return Ok(false);
@@ -258,18 +258,15 @@ fn finish(summary: Summary, key: &str) -> Result<Summary> {
     if summary.versions > 0 {
         return Ok(summary);
     }
-    let mut e = Error::new(
-        Kind::NotFound,
-        format!("`{key}` has no version in the retained history"),
-    );
-    e = match summary.end {
-        End::Compacted { .. } => e.with_hint(
-            "older revisions were compacted; `kubectl etcd snapshot` files keep what they saw",
-        ),
-        End::Since => e.with_hint("try an older --since-revision"),
-        _ => e.with_hint("`kubectl etcd ls TYPE` lists what is stored"),
+    let stop = match summary.end {
+        End::Compacted { .. } => HistoryStop::Compacted,
+        End::Since => HistoryStop::Since,
+        _ => HistoryStop::Other,
     };
-    Err(e)
+    Err(Error::NoHistory {
+        key: key.to_string(),
+        stop,
+    })
 }
 
 /// What lies before a creation.
@@ -321,7 +318,11 @@ impl Walker<'_> {
                 None => Read::Absent,
             }),
             Err(crate::etcd::Error::Compacted) => Ok(Read::Compacted),
-            Err(e) => Err(e.context(format!("reading `{}` at revision {revision}", self.key))),
+            Err(cause) => Err(Error::ReadAt {
+                key: self.key.to_string(),
+                revision,
+                cause,
+            }),
         }
     }
 
@@ -400,13 +401,9 @@ impl Walker<'_> {
             let mut found = Vec::new();
             loop {
                 if Instant::now() >= deadline {
-                    return Err(Error::new(
-                        Kind::Unavailable,
-                        format!("replaying the deletions of `{}` took too long", self.key),
-                    )
-                    .with_hint(
-                        "the member may be overloaded; --since-revision looks less far back",
-                    ));
+                    return Err(Error::ReplayTooSlow {
+                        key: self.key.to_string(),
+                    });
                 }
                 let wait = if open_ended {
                     QUIET
@@ -416,13 +413,8 @@ impl Walker<'_> {
                 let resp = match tokio::time::timeout(wait, stream.message()).await {
                     Err(_) if open_ended => return Ok((found, compacted)),
                     Err(_) => continue,
-                    Ok(Err(e)) => return Err(explain(&e)),
-                    Ok(Ok(None)) => {
-                        return Err(Error::new(
-                            Kind::Unavailable,
-                            "the member closed the watch stream",
-                        ))
-                    }
+                    Ok(Err(e)) => return Err(Error::Etcd(classify(&e))),
+                    Ok(Ok(None)) => return Err(Error::WatchClosed),
                     Ok(Ok(Some(resp))) => resp,
                 };
                 if resp.canceled() {
@@ -431,10 +423,9 @@ impl Walker<'_> {
                         compacted = Some(start);
                         continue 'watch;
                     }
-                    return Err(Error::new(
-                        Kind::Unavailable,
-                        format!("etcd cancelled the watch: {}", resp.cancel_reason()),
-                    ));
+                    return Err(Error::WatchCancelled {
+                        reason: resp.cancel_reason().to_string(),
+                    });
                 }
                 for ev in resp.events() {
                     let rev = ev.kv().map(|kv| kv.mod_revision()).unwrap_or_default();
@@ -498,7 +489,7 @@ pub fn replay(
     compacted: Option<i64>,
     decoder: &Decoder,
     opts: &Options,
-    mut out: impl FnMut(Version) -> Result<Flow>,
+    mut out: impl FnMut(Version) -> crate::error::Result<Flow>,
 ) -> Result<Summary> {
     let floor = opts.since_revision.unwrap_or(1).max(1);
     let mut summary = Summary {
@@ -564,7 +555,8 @@ pub fn replay(
             }
         };
         summary.versions += 1;
-        let stop = out(v)? == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l);
+        let flow = out(v).map_err(|e| Error::Visitor(Box::new(e)))?;
+        let stop = flow == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l);
         // As live: a version whose predecessor was compacted ends the walk
         // as compacted even at the limit.
         if stop

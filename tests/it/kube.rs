@@ -82,12 +82,12 @@ pub(crate) fn host_port(url: &str) -> String {
 
 pub(crate) struct Env {
     pub(crate) double: Double,
-    dir: TempDir,
-    kubeconfig: PathBuf,
+    pub(crate) dir: TempDir,
+    pub(crate) kubeconfig: PathBuf,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let double = Double::start();
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
@@ -171,7 +171,7 @@ impl Env {
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     support::output_text(out)
 }
 
@@ -197,7 +197,7 @@ fn assert_full_status(out: &Output) {
     assert_eq!(leaders, 1, "{}", text(out));
 }
 
-fn tls_cluster() -> Cluster {
+pub(crate) fn tls_cluster() -> Cluster {
     Cluster::start(ClusterOpts {
         members: 3,
         tls: Some(TlsMode::ClientCertAuth),
@@ -682,7 +682,7 @@ fn kubeadm_host_path_certificates_name_the_files_and_flags() {
 }
 
 /// Start `port-forward` and collect what it prints before serving.
-fn start_port_forward(env: &Env, args: &[&str]) -> (std::process::Child, Vec<String>) {
+pub(crate) fn start_port_forward(env: &Env, args: &[&str]) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 

@@ -22,6 +22,7 @@ mod history_offline;
 mod hostile;
 mod keyspace;
 mod kube;
+mod kube_promises;
 mod maintenance;
 mod packaging;
 mod promises;
