@@ -83,6 +83,11 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     if rows.is_empty() && format == OutputFormat::Table {
         session.shell.note("no active alarms");
     }
+    if format == OutputFormat::Table {
+        if let Some(note) = quota::footnote(rows.iter().map(|r| r.quota_source)) {
+            session.shell.note(note);
+        }
+    }
     Ok(())
 }
 
@@ -214,6 +219,7 @@ mod tests {
             db_size: Some(1),
             quota_bytes: 100,
             quota_assumed: false,
+            quota_source: crate::ops::quota::QuotaSource::Metrics,
             quota_use_percent: Some(1.0),
             still_there: None,
             disarmed: false,

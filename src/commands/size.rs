@@ -12,7 +12,7 @@ use crate::etcd::{format_id, EtcdClient};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
 use crate::keyspace::stats::{KeyspaceStats, Tally};
-use crate::ops::quota;
+use crate::ops::quota::{self, QuotaSource};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent, progress, share_bar};
 
@@ -41,9 +41,10 @@ pub struct Args {
     pub by_namespace: bool,
 
     /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
-    /// metrics nor its pod's --quota-backend-bytes give the real one.
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// metrics nor its pod's --quota-backend-bytes give the real one
+    /// (default: etcd's 2 GiB).
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     #[command(flatten)]
     pub scan: ScanFlags,
@@ -68,6 +69,7 @@ pub struct MemberSize {
     pub fragmentation_percent: Option<f64>,
     pub quota_bytes: Option<u64>,
     pub quota_assumed: Option<bool>,
+    pub quota_source: Option<QuotaSource>,
     /// Bytes left before the NOSPACE alarm.
     pub quota_headroom_bytes: Option<u64>,
     pub quota_use_percent: Option<f64>,
@@ -161,10 +163,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         .iter()
         .map(|v| {
             let s = v.status.as_ref();
-            let (quota, assumed) = match s {
-                Some(s) if s.db_size_quota > 0 => (s.db_size_quota, false),
-                _ => (args.quota_bytes, true),
-            };
+            let q = s.map(|s| quota::of_status(s, args.quota_bytes));
+            let quota = q.map(|q| q.bytes).unwrap_or(0);
             MemberSize {
                 endpoint: v.target.endpoint.clone(),
                 name: s.and_then(|s| survey.member_name(s.member_id).map(str::to_string)),
@@ -174,8 +174,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 fragmented_bytes: s.map(|s| s.db_size.saturating_sub(s.db_size_in_use)),
                 fragmentation_percent: s
                     .map(|s| percent(s.db_size.saturating_sub(s.db_size_in_use), s.db_size)),
-                quota_bytes: s.map(|_| quota),
-                quota_assumed: s.map(|_| assumed),
+                quota_bytes: q.map(|q| q.bytes),
+                quota_assumed: q.map(|q| q.assumed()),
+                quota_source: q.map(|q| q.source),
                 quota_headroom_bytes: s.map(|s| quota.saturating_sub(s.db_size)),
                 quota_use_percent: s.map(|s| percent(s.db_size, quota)),
                 error: v.error.as_ref().map(|e| e.message.clone()),
@@ -191,6 +192,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let report = SizeReport { members, keyspace };
     let wide = session.wide();
     session.shell.emit(format, &report, |r| tables(r, wide))?;
+    if format == OutputFormat::Table {
+        if let Some(note) = quota::footnote(report.members.iter().filter_map(|m| m.quota_source)) {
+            session.shell.note(note);
+        }
+    }
     status::finish(&survey, session)
 }
 

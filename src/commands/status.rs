@@ -6,19 +6,17 @@ use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd::{format_id, Survey};
-use crate::ops::quota;
+use crate::ops::quota::{self, QuotaSource};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, percent};
-
-/// etcd's default `--quota-backend-bytes`.
-pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
-    /// metrics nor its pod's --quota-backend-bytes give the real one.
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// metrics nor its pod's --quota-backend-bytes give the real one
+    /// (default: etcd's 2 GiB).
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     /// Raft entries a member may be behind the most advanced one before it
     /// is flagged as lagging.
@@ -41,6 +39,7 @@ pub struct MemberStatusRow {
     pub fragmentation_percent: Option<f64>,
     pub quota_bytes: Option<u64>,
     pub quota_assumed: Option<bool>,
+    pub quota_source: Option<QuotaSource>,
     pub quota_use_percent: Option<f64>,
     pub is_leader: Option<bool>,
     pub is_learner: Option<bool>,
@@ -71,11 +70,10 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     session
         .shell
         .emit(format, &report, |r| vec![table(r, wide)])?;
-    if format == OutputFormat::Table && report.members.iter().any(|m| m.quota_assumed == Some(true))
-    {
-        session
-            .shell
-            .note("* quota assumed from --quota-bytes: neither Status (etcd < 3.6), the metrics nor a pod flag gave it");
+    if format == OutputFormat::Table {
+        if let Some(note) = quota::footnote(report.members.iter().filter_map(|m| m.quota_source)) {
+            session.shell.note(note);
+        }
     }
     finish(&survey, session)
 }
@@ -139,6 +137,7 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                 fragmentation_percent: None,
                 quota_bytes: None,
                 quota_assumed: None,
+                quota_source: None,
                 quota_use_percent: None,
                 is_leader: None,
                 is_learner: None,
@@ -158,11 +157,7 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                 row.id = Some(format_id(m.id));
             }
             if let Some(s) = &v.status {
-                let (quota, assumed) = if s.db_size_quota > 0 {
-                    (s.db_size_quota, false)
-                } else {
-                    (args.quota_bytes, true)
-                };
+                let q = quota::of_status(s, args.quota_bytes);
                 row.name = survey.member_name(s.member_id).map(str::to_string);
                 row.id = Some(format_id(s.member_id));
                 row.version = Some(s.version.clone());
@@ -172,9 +167,10 @@ pub fn report(survey: &Survey, args: &Args) -> StatusReport {
                     s.db_size.saturating_sub(s.db_size_in_use),
                     s.db_size,
                 ));
-                row.quota_bytes = Some(quota);
-                row.quota_assumed = Some(assumed);
-                row.quota_use_percent = Some(percent(s.db_size, quota));
+                row.quota_bytes = Some(q.bytes);
+                row.quota_assumed = Some(q.assumed());
+                row.quota_source = Some(q.source);
+                row.quota_use_percent = Some(percent(s.db_size, q.bytes));
                 row.is_leader = Some(v.is_leader());
                 row.is_learner = Some(s.is_learner);
                 row.leader_id = (s.leader != 0).then(|| format_id(s.leader));
