@@ -111,10 +111,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session,
     )
     .await?;
+    // A refusal still prints its outcome (`stopped` says why, `skipped`
+    // what the plan left alone); the exit code follows from it.
     session
         .shell
         .emit(format, &outcome, |o| vec![defrag_result_table(o)])?;
-    defrag::finish(&outcome, &plan)
+    defrag::finish(&outcome)
 }
 
 #[cfg(test)]
