@@ -122,9 +122,11 @@ mod tests {
     }
 }
 
-/// A table printed page by page, for listings too big to hold: column
-/// widths are fixed by the first page (a longer cell later just pushes its
-/// line out), and memory holds one page.
+/// A table printed page by page, for listings too big to hold; memory holds
+/// one page. Column widths are measured on the first page. A later page
+/// with a wider cell widens its column from then on and prints the header
+/// again, at the new widths, before its rows: every row is aligned with the
+/// header right above it, and no line is pushed out of its columns.
 pub struct StreamingTable {
     headers: Vec<String>,
     widths: Option<Vec<usize>>,
@@ -143,15 +145,20 @@ impl StreamingTable {
             .iter()
             .map(|r| r.iter().map(|c| text::cell(c).into_owned()).collect())
             .collect();
-        if self.widths.is_none() {
-            let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-            for row in &rows {
-                for (i, cell) in row.iter().enumerate() {
-                    if let Some(wd) = widths.get_mut(i) {
-                        *wd = (*wd).max(cell.chars().count());
-                    }
+        let last = self.headers.len().saturating_sub(1);
+        let mut widths = self
+            .widths
+            .clone()
+            .unwrap_or_else(|| self.headers.iter().map(|h| h.chars().count()).collect());
+        for row in &rows {
+            // The last column is not padded: its width never matters.
+            for (i, cell) in row.iter().enumerate().take(last) {
+                if let Some(wd) = widths.get_mut(i) {
+                    *wd = (*wd).max(cell.chars().count());
                 }
             }
+        }
+        if self.widths.as_ref() != Some(&widths) {
             let header = self.headers.clone();
             self.widths = Some(widths);
             self.write_line(w, &header)?;
@@ -188,15 +195,27 @@ mod streaming_tests {
     use super::*;
 
     #[test]
-    fn widths_come_from_the_first_page_and_stay() {
-        let mut t = StreamingTable::new(&["name", "size"]);
+    fn a_wider_page_widens_its_column_under_a_new_header() {
+        let mut t = StreamingTable::new(&["name", "size", "key"]);
         let mut out = Vec::new();
-        t.write_page(&mut out, &[vec!["a".into(), "1".into()]])
+        let row = |a: &str, b: &str, c: &str| vec![a.to_string(), b.to_string(), c.to_string()];
+        t.write_page(&mut out, &[row("a", "1", "/a")]).unwrap();
+        // Same widths: no new header.
+        t.write_page(&mut out, &[row("b", "2", "/b-longer-key")])
             .unwrap();
-        t.write_page(&mut out, &[vec!["bbbbbb".into(), "2".into()]])
-            .unwrap();
+        t.write_page(&mut out, &[row("cccccc", "3", "/c")]).unwrap();
+        // Narrower again: the wider widths stay.
+        t.write_page(&mut out, &[row("d", "4", "/d")]).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text, "NAME  SIZE\na     1\nbbbbbb  2\n");
+        assert_eq!(
+            text,
+            "NAME  SIZE  KEY\n\
+             a     1     /a\n\
+             b     2     /b-longer-key\n\
+             NAME    SIZE  KEY\n\
+             cccccc  3     /c\n\
+             d       4     /d\n"
+        );
     }
 }
 
