@@ -12,6 +12,7 @@ mod support;
 mod analytics;
 mod completion;
 mod concurrency;
+mod contract;
 mod dbfile;
 mod doctor;
 mod errors;
