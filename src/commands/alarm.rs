@@ -94,6 +94,8 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
 async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = quota::survey(&cluster).await;
+    // Not one member answered: that is no "nothing to disarm".
+    survey.reached()?;
     let state = ClusterState::from_survey(&survey);
     let selected = match &args.member {
         None => None,

@@ -80,6 +80,7 @@ impl Args {
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    survey.reached()?;
     let state = ClusterState::from_survey(&survey);
     drop(survey);
     let opts = args.options();

@@ -16,6 +16,7 @@ mod contract;
 mod dbfile;
 mod doctor;
 mod errors;
+mod exit_codes;
 mod foundation;
 mod harness;
 mod hostile;
