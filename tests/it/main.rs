@@ -25,6 +25,7 @@ mod kube;
 mod maintenance;
 mod packaging;
 mod promises;
+mod promises_ops;
 mod readme;
 mod recover;
 mod snapshots;
