@@ -35,3 +35,4 @@ mod timeline;
 mod types;
 mod watch;
 mod wizards;
+mod wizards_doc;
