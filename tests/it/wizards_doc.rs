@@ -5,6 +5,9 @@
 //! and must print the same table headings as the doc shows (as a set:
 //! stdout and stderr interleave). Values (ids, ports, sizes, revisions) are volatile and not
 //! compared; headings are what a renderer change breaks.
+//!
+//! The resize walk-through itself is produced from real runs by
+//! [`regenerate_the_resize_walkthrough`] (`scripts/gen-wizards-doc.sh`).
 
 use std::path::Path;
 
@@ -218,4 +221,209 @@ fn the_doc_parser_finds_commands_outputs_and_headings() {
     );
     assert_eq!(heading("m0  healthy"), None);
     assert_eq!(heading("warning: X"), None);
+}
+
+// ----- regeneration ---------------------------------------------------------
+
+/// A command of the walk-through as the doc shows it: `args` without
+/// `--endpoints`, an optional comment, and what it printed (stdout and
+/// stderr as one terminal shows them).
+struct Captured {
+    args: Vec<String>,
+    comment: &'static str,
+    output: Vec<String>,
+}
+
+impl Captured {
+    fn block(&self) -> String {
+        let mut line = format!("$ kubectl etcd {}", self.args.join(" "));
+        if !self.comment.is_empty() {
+            line = format!("{line}      # {}", self.comment);
+        }
+        let mut out = vec![line];
+        out.extend(self.output.iter().cloned());
+        out.join("\n")
+    }
+}
+
+/// Runs the plugin with stdout and stderr on one pipe, as a terminal shows
+/// them; `on_line` sees each line as it comes (to start a member when the
+/// wizard says how) and may return a closure to run once.
+fn capture(
+    endpoints: &str,
+    args: &[String],
+    comment: &'static str,
+    mut on_line: impl FnMut(&str),
+) -> Captured {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(env!("CARGO_BIN_EXE_kubectl-etcd"))
+        .args(["--endpoints", endpoints])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut output = Vec::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        on_line(&line);
+        output.push(line);
+    }
+    let status = child.wait().unwrap();
+    if let Some(code) = status.code().filter(|c| *c != 0) {
+        output.push(format!("(exit {code})"));
+    }
+    Captured {
+        args: args.to_vec(),
+        comment,
+        output,
+    }
+}
+
+fn strings(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+/// `resize add`/`replace` for harness member `i`: the member is started
+/// with the `--initial-cluster` the wizard prints, as an operator would.
+fn capture_joining(c: &mut Cluster, i: usize, args: &[String], comment: &'static str) -> Captured {
+    let endpoints = c.running_endpoints();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::scope(|s| {
+        let run = s.spawn(move || {
+            capture(&endpoints, args, comment, |l| {
+                if let Some(v) = l.trim().strip_prefix("--initial-cluster=") {
+                    let _ = tx.send(v.to_owned());
+                }
+            })
+        });
+        if let Ok(v) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            c.start_joining(i, &v);
+        }
+        run.join().unwrap()
+    })
+}
+
+/// Replaces, in `doc`, the fenced block whose `$` line starts with
+/// `prefix` (and contains `marker`) with `block`.
+fn replace_block(doc: &str, prefix: &str, marker: &str, block: &str) -> String {
+    let lines: Vec<&str> = doc.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(prefix) && l.contains(marker))
+        .unwrap_or_else(|| panic!("no block `{prefix}` with `{marker}` in the doc"));
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.starts_with("```"))
+            .expect("the block ends");
+    let mut out: Vec<&str> = lines[..start].to_vec();
+    out.extend(block.lines());
+    out.extend(&lines[end..]);
+    out.join("\n") + "\n"
+}
+
+/// Regenerates the resize walk-through of docs/wizards.md from real runs:
+/// `scripts/gen-wizards-doc.sh` runs it (ignored in the suite: a minute of
+/// membership changes). Three members, `m2` killed: the refused removal;
+/// `m2` replaced by `m2b`; `m3` planned (`--dry-run`), added without
+/// promotion, listed, promoted by a re-run; the leader removed. Blocks
+/// recorded by hand (Ctrl-C, a terminal) are left as they are.
+#[test]
+#[ignore = "regenerates docs/wizards.md: scripts/gen-wizards-doc.sh"]
+fn regenerate_the_resize_walkthrough() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..20 {
+        c.put(&format!("/registry/pods/default/web-{i}"), "x");
+    }
+    c.kill(2);
+    let mut doc = doc();
+    let mut put = |prefix: &str, marker: &str, captured: &Captured| {
+        doc = replace_block(&doc, prefix, marker, &captured.block());
+    };
+
+    let refused = capture(
+        &c.running_endpoints(),
+        &strings(&["resize", "remove", "m0", "--yes"]),
+        "m2 is down",
+        |_| {},
+    );
+    put("$ kubectl etcd resize remove m0", "", &refused);
+
+    let b = c.add_member("m2b");
+    let (peer, client) = (
+        c.member(b).peer_url().to_owned(),
+        c.member(b).client_url().to_owned(),
+    );
+    let args = strings(&[
+        "resize",
+        "replace",
+        "m2",
+        "--name",
+        "m2b",
+        "--peer-urls",
+        &peer,
+        "--client-url",
+        &client,
+        "--yes",
+    ]);
+    let replaced = capture_joining(&mut c, b, &args, "");
+    put("$ kubectl etcd resize replace m2", "", &replaced);
+
+    let m3 = c.add_member("m3");
+    let (peer, client) = (
+        c.member(m3).peer_url().to_owned(),
+        c.member(m3).client_url().to_owned(),
+    );
+    let add = |extra: &[&str]| {
+        let mut a = strings(&["resize", "add", "m3", "--peer-urls", &peer]);
+        a.extend(strings(extra));
+        a
+    };
+    let planned = capture(
+        &c.running_endpoints(),
+        &add(&["--client-url", &client, "--dry-run"]),
+        "",
+        |_| {},
+    );
+    put("$ kubectl etcd resize add m3", "--dry-run", &planned);
+    let learner = capture_joining(
+        &mut c,
+        m3,
+        &add(&["--client-url", &client, "--no-promote", "--yes"]),
+        "",
+    );
+    put("$ kubectl etcd resize add m3", "--no-promote", &learner);
+    let members = capture(&c.running_endpoints(), &strings(&["members"]), "", |_| {});
+    put("$ kubectl etcd members", "", &members);
+    let promoted = capture(
+        &c.running_endpoints(),
+        &add(&["--yes"]),
+        "resumes: promotes",
+        |_| {},
+    );
+    put("$ kubectl etcd resize add m3", "# resumes", &promoted);
+
+    let leader = c.member(c.leader_index()).name().to_owned();
+    let removed = capture(
+        &c.running_endpoints(),
+        &strings(&["resize", "remove", &leader, "--yes"]),
+        "the leader",
+        |_| {},
+    );
+    put("$ kubectl etcd resize remove", "# the leader", &removed);
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/wizards.md");
+    if std::env::var_os("KUBECTL_ETCD_WRITE_DOCS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+        eprintln!("wrote {}", path.display());
+    } else {
+        println!("{doc}");
+    }
 }
