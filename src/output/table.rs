@@ -27,6 +27,8 @@ pub struct Table {
     pub rows: Vec<Vec<(String, Mark)>>,
     /// Columns aligned right (numbers).
     pub right: Vec<usize>,
+    /// Columns never elided: commands the operator copies (still escaped).
+    pub whole: Vec<usize>,
 }
 
 impl Table {
@@ -44,6 +46,13 @@ impl Table {
 
     pub fn right_align(mut self, cols: &[usize]) -> Table {
         self.right = cols.to_vec();
+        self
+    }
+
+    /// Cells of these columns are shown whole, past
+    /// [`text::MAX_CELL_CHARS`]: a command cut in the middle cannot be run.
+    pub fn keep_whole(mut self, cols: &[usize]) -> Table {
+        self.whole = cols.to_vec();
         self
     }
 
@@ -78,8 +87,12 @@ impl Table {
         }
         t.set_header(self.headers.iter().map(Cell::new));
         for row in &self.rows {
-            t.add_row(row.iter().map(|(content, mark)| {
-                let cell = Cell::new(text::cell(content));
+            t.add_row(row.iter().enumerate().map(|(i, (content, mark))| {
+                let cell = Cell::new(if self.whole.contains(&i) {
+                    text::escape(content)
+                } else {
+                    text::cell(content)
+                });
                 match (color, mark) {
                     (true, Mark::Bad) => cell.fg(Color::Red),
                     (true, Mark::Warn) => cell.fg(Color::Yellow),
@@ -106,6 +119,20 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_stay_whole_where_other_long_cells_are_elided() {
+        let long = format!("etcdutl snapshot restore {}", "x".repeat(300));
+        let mut t = Table::new(&["key", "command"]).keep_whole(&[1]);
+        t.row([long.clone(), long.clone()]);
+        let mut out = Vec::new();
+        t.write(&mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with(&long), "{row}");
+        assert!(row.starts_with("etcdutl snapshot restore xxx"), "{row}");
+        assert!(row.contains('…'), "the first column is elided: {row}");
+    }
 
     #[test]
     fn renders_like_kubectl_without_borders_or_trailing_space() {
