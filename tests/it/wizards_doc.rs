@@ -183,7 +183,18 @@ fn the_wizards_doc_shows_the_headings_the_renderer_prints() {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
+        // The commands a plan prints are copied and run: never cut.
+        if text
+            .lines()
+            .any(|l| l.contains("snapshot restore") && l.contains('…'))
+        {
+            drift.push(format!(
+                "line {}: a restore command is elided:\n{text}",
+                s.line
+            ));
+        }
         // stdout and stderr interleave on a terminal: compare the set.
+
         let mut printed = headings(text.lines());
         printed.sort();
         let mut expected = expected;
@@ -418,6 +429,59 @@ fn regenerate_the_resize_walkthrough() {
         |_| {},
     );
     put("$ kubectl etcd resize remove", "# the leader", &removed);
+
+    // The restore plans of the cluster as it is now: taking the snapshot
+    // (etcdutl 3.5 when fetched into .etcd-3.5), then planning from it for
+    // a one-member cluster with etcd 3.4's etcdctl.
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.db").display().to_string();
+    let etcdutl = Path::new(env!("CARGO_MANIFEST_DIR")).join(".etcd-3.5/usr/bin/etcdutl");
+    if etcdutl.exists() {
+        let taken = capture(
+            &c.running_endpoints(),
+            &strings(&[
+                "restore",
+                "--save-to",
+                &snap,
+                "--new-data-dir",
+                "/var/lib/etcd-restored-{name}",
+                "--etcdutl",
+                ".etcd-3.5/usr/bin/etcdutl",
+            ]),
+            "",
+            |_| {},
+        );
+        put("$ kubectl etcd restore --save-to", "", &taken);
+    } else {
+        let o = plugin()
+            .args([
+                "--endpoints",
+                &c.running_endpoints(),
+                "snapshot",
+                "save",
+                &snap,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    if let Some(etcdctl) = crate::support::find_on_path("etcdctl") {
+        let planned = capture(
+            &c.running_endpoints(),
+            &strings(&[
+                "restore",
+                "--snapshot",
+                &snap,
+                "--member",
+                "m0=http://10.0.0.1:2380",
+                "--etcdctl",
+                &etcdctl.display().to_string(),
+            ]),
+            "",
+            |_| {},
+        );
+        put("$ kubectl etcd restore --snapshot", "--etcdctl", &planned);
+    }
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/wizards.md");
     if std::env::var_os("KUBECTL_ETCD_WRITE_DOCS").is_some() {
