@@ -17,7 +17,8 @@ use crate::connect::kube::portforward::PortForwardDialer;
 use crate::connect::tls::server_name;
 use crate::context::Cluster;
 use crate::etcd::metrics::{self, Metrics, Source};
-use crate::etcd::{QuotaOrigin, Status, Survey};
+use crate::etcd::{format_id, QuotaOrigin, Status, Survey};
+use crate::output::percent;
 
 /// etcd's quota when `--quota-backend-bytes` is unset or not positive.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
@@ -260,6 +261,56 @@ pub async fn scrape_any(
         return Err("no metrics URL to read".into());
     }
     Err(errors.join("; "))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSize {
+    pub endpoint: String,
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub db_size: Option<u64>,
+    pub db_size_in_use: Option<u64>,
+    /// Bytes a defrag would give back to the file system.
+    pub fragmented_bytes: Option<u64>,
+    pub fragmentation_percent: Option<f64>,
+    pub quota_bytes: Option<u64>,
+    pub quota_assumed: Option<bool>,
+    pub quota_source: Option<QuotaSource>,
+    /// Bytes left before the NOSPACE alarm.
+    pub quota_headroom_bytes: Option<u64>,
+    pub quota_use_percent: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Each member's disk use against its quota ([`resolve`]: `quota_bytes`
+/// where nothing says the real one), from a [`survey`].
+pub fn member_sizes(survey: &Survey, quota_bytes: Option<u64>) -> Vec<MemberSize> {
+    survey
+        .views
+        .iter()
+        .map(|v| {
+            let s = v.status.as_ref();
+            let q = s.map(|s| of_status(s, quota_bytes));
+            let quota = q.map(|q| q.bytes).unwrap_or(0);
+            MemberSize {
+                endpoint: v.target.endpoint.clone(),
+                name: s.and_then(|s| survey.member_name(s.member_id).map(str::to_string)),
+                id: s.map(|s| format_id(s.member_id)),
+                db_size: s.map(|s| s.db_size),
+                db_size_in_use: s.map(|s| s.db_size_in_use),
+                fragmented_bytes: s.map(|s| s.db_size.saturating_sub(s.db_size_in_use)),
+                fragmentation_percent: s
+                    .map(|s| percent(s.db_size.saturating_sub(s.db_size_in_use), s.db_size)),
+                quota_bytes: q.map(|q| q.bytes),
+                quota_assumed: q.map(|q| q.assumed()),
+                quota_source: q.map(|q| q.source),
+                quota_headroom_bytes: s.map(|s| quota.saturating_sub(s.db_size)),
+                quota_use_percent: s.map(|s| percent(s.db_size, quota)),
+                error: v.error.as_ref().map(|e| e.message.clone()),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

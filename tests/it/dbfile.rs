@@ -295,6 +295,15 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
             let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--ls", "-o", "json"]);
             ("inspect --ls", r, o)
         },
+        {
+            let key = "/registry/configmaps/default/small-00007";
+            let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--history", key, "-o", "json"]);
+            ("inspect --history", r, o)
+        },
+        {
+            let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--history-size", "-o", "json"]);
+            ("inspect --history-size", r, o)
+        },
     ] {
         assert!(out.status.success(), "{what}: {}", output_text(&out));
         eprintln!("{what}: {rss} KiB (baseline {base} KiB)");
@@ -302,8 +311,21 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
             rss < limit_kib,
             "{what} peaked at {rss} KiB for a {size}-byte file (baseline {base} KiB, limit {limit_kib} KiB)"
         );
-        if what != "inspect --ls" {
+        if ["save", "status", "inspect"].contains(&what) {
             assert_eq!(json(&out)["totalKeys"].as_u64(), Some(20_056), "{what}");
         }
     }
+    // Live, `size --history` reads pages as `size --by-type` does (a fixed
+    // budget of pages in flight) plus a fragmented watch replay: it may
+    // take no more than the by-type scan and a few fragments.
+    let (by_type, out) = peak_rss_kib(&["--endpoints", &eps, "size", "--by-type", "-o", "json"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let (history, out) = peak_rss_kib(&["--endpoints", &eps, "size", "--history", "-o", "json"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    eprintln!("size --history: {history} KiB (size --by-type {by_type} KiB)");
+    assert!(
+        history < by_type + 8 * 1024,
+        "size --history peaked at {history} KiB, size --by-type at {by_type} KiB"
+    );
+    assert_eq!(json(&out)["history"]["currentKeys"].as_u64(), Some(20_056));
 }

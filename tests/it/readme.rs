@@ -20,7 +20,7 @@ use crate::support::{Cluster, ClusterOpts};
 
 /// The shape of a documented value.
 #[derive(Debug, Clone)]
-enum Shape {
+pub(crate) enum Shape {
     /// Keys with their optional flag and nested shape.
     Object(Vec<(String, bool, Shape)>),
     Array(Box<Shape>),
@@ -146,7 +146,7 @@ fn parse(spec: &str) -> Shape {
 
 /// Every documented shape of a command, from README's "JSON output": the
 /// backticked command names the entry, each `{...}` after it is one shape.
-fn documented(entry: &str) -> Vec<Shape> {
+pub(crate) fn documented(entry: &str) -> Vec<Shape> {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
     let section = readme
@@ -187,7 +187,7 @@ fn documented(entry: &str) -> Vec<Shape> {
 }
 
 /// Compares `v` with `shape`; differences are pushed as `path: problem`.
-fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
+pub(crate) fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
     match (shape, v) {
         (Shape::Any, _) | (_, Value::Null) => {}
         (Shape::Array(inner), Value::Array(items)) => {
@@ -324,6 +324,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
             "size --by-type -o json",
             vec!["size", "--by-type", "-o", "json"],
         ),
+        (
+            "size --history -o json",
+            vec!["size", "--history", "-o", "json"],
+        ),
         ("search -o json", vec!["search", "web*", "-o", "json"]),
         ("custom -o json", vec!["custom", "-o", "json"]),
         ("ls -o json", vec!["ls", "-o", "json"]),
@@ -372,6 +376,23 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         (
             "snapshot inspect -o json",
             vec!["snapshot", "inspect", file, "-o", "json"],
+        ),
+        (
+            "snapshot inspect --history -o json",
+            vec![
+                "snapshot",
+                "inspect",
+                file,
+                "--history",
+                "pods/ns-a/web-0",
+                "-o",
+                "json",
+                "--objects",
+            ],
+        ),
+        (
+            "snapshot inspect --history-size -o json",
+            vec!["snapshot", "inspect", file, "--history-size", "-o", "json"],
         ),
         (
             "decode --type-only -o json",

@@ -11,7 +11,9 @@
 //! members; StatefulSet gets and the `scale` subresource (GET, PATCH),
 //! recording the replicas asked for (the test starts or stops the etcd
 //! behind a new or dropped pod itself). RBAC refusals (403) are configured
-//! per verb and resource. It never fakes etcd: bytes go to real etcd.
+//! per verb and resource. Several doubles, one per cluster, share one
+//! kubeconfig with a context each ([`kubeconfig_for`]). It never fakes
+//! etcd: bytes go to real etcd.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -49,6 +51,8 @@ pub struct State {
     pub forbidden: HashSet<(String, String)>,
     /// Every request line seen, for assertions.
     pub requests: Vec<String>,
+    /// When each of `requests` arrived (same order).
+    pub request_times: Vec<std::time::Instant>,
     /// `(namespace, pod)` -> how `pods/exec` behaves there; absent: 403.
     pub exec: HashMap<(String, String), Exec>,
     /// `(namespace, name)` -> replicas of a StatefulSet.
@@ -230,6 +234,36 @@ impl Double {
     }
 }
 
+/// One kubeconfig for several clusters: a context (with its cluster and
+/// user entries) per `(name, API server URL, CA PEM)`, in that order; the
+/// first is the current context. A URL where nothing listens stands for a
+/// cluster that is down.
+pub fn kubeconfig_for(contexts: &[(&str, &str, &str)]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let clusters: Vec<Value> = contexts
+        .iter()
+        .map(|(name, url, ca)| {
+            json!({"name": name, "cluster": {
+                "server": url,
+                "certificate-authority-data": b64.encode(ca),
+            }})
+        })
+        .collect();
+    let named: Vec<Value> = contexts
+        .iter()
+        .map(|(name, _, _)| json!({"name": name, "context": {"cluster": name, "user": "tester"}}))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": clusters,
+        "users": [{"name": "tester", "user": {"token": TOKEN}}],
+        "contexts": named,
+        "current-context": contexts.first().map(|c| c.0).unwrap_or_default(),
+    })
+    .to_string()
+}
+
 fn pki() -> (String, Arc<rustls::ServerConfig>) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -338,10 +372,11 @@ fn percent_decode(s: &str) -> String {
 async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>) -> Resp {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    st.lock()
-        .unwrap()
-        .requests
-        .push(format!("{} {path}?{query}", req.method()));
+    {
+        let mut st = st.lock().unwrap();
+        st.requests.push(format!("{} {path}?{query}", req.method()));
+        st.request_times.push(std::time::Instant::now());
+    }
     let auth = req
         .headers()
         .get("authorization")
