@@ -11,10 +11,9 @@ use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{ScanFlags, ScanOptions};
 use crate::keyspace::size::{self as measure, KeyspaceSize, Want};
 use crate::ops::quota;
+use crate::ops::status::Problems;
 use crate::output::progress;
 use crate::output::size::{tables, SizeReport};
-
-use super::status;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -99,7 +98,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             session.shell.note(note);
         }
     }
-    status::finish(&survey, session)
+    Problems::of(&survey).finish(&mut session.shell)
 }
 
 /// One values scan of the range, measured and dropped page by page.

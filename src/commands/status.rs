@@ -4,10 +4,9 @@
 use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
 use crate::error::Result;
-use crate::etcd::Survey;
 use crate::ops::contexts::{self, PerContext};
 use crate::ops::quota;
-use crate::ops::status::{report, Problems, StatusReport};
+use crate::ops::status::{report, StatusReport};
 use crate::output::table::Table;
 use crate::output::Shell;
 
@@ -52,9 +51,4 @@ impl PerContext for Args {
         }
         report.problems.finish(shell)
     }
-}
-
-/// Warnings for the whole cluster, then the exit status (also `size`'s).
-pub fn finish(survey: &Survey, session: &mut Session) -> Result<()> {
-    Problems::of(survey).finish(&mut session.shell)
 }
