@@ -47,9 +47,10 @@ pub struct Args {
     pub by_namespace: bool,
 
     /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
-    /// metrics nor its pod's --quota-backend-bytes give the real one.
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// metrics nor its pod's --quota-backend-bytes give the real one
+    /// (default: etcd's 2 GiB).
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     #[command(flatten)]
     pub scan: ScanFlags,
@@ -92,6 +93,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     let wide = session.wide();
     session.shell.emit(format, &report, |r| tables(r, wide))?;
+    if format == OutputFormat::Table {
+        if let Some(note) = quota::footnote(report.members.iter().filter_map(|m| m.quota_source)) {
+            session.shell.note(note);
+        }
+    }
     Problems::of(&survey).finish(&mut session.shell)
 }
 

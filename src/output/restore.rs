@@ -66,7 +66,7 @@ pub fn after_table(a: &After) -> Table {
 
 /// The restore command of every member.
 pub fn plan_table(plan: &Plan) -> Table {
-    let mut t = Table::new(&["member", "data dir", "restore command"]);
+    let mut t = Table::new(&["member", "data dir", "restore command"]).keep_whole(&[2]);
     for m in &plan.members {
         t.row([m.name.clone(), m.data_dir.clone(), m.shell.clone()]);
     }
@@ -88,7 +88,7 @@ pub fn plan_table(plan: &Plan) -> Table {
 
 /// This node's steps, done or pending, with their undo.
 pub fn local_table(plan: &LocalPlan, dry_run: bool) -> Table {
-    let mut t = Table::new(&["step", "action", "status", "undo"]);
+    let mut t = Table::new(&["step", "action", "status", "undo"]).keep_whole(&[1, 3]);
     for (i, s) in plan.steps.iter().enumerate() {
         t.marked_row(vec![
             ((i + 1).to_string(), Mark::Plain),

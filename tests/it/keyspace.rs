@@ -274,7 +274,7 @@ fn decode_reads_etcdctl_output_from_stdin() {
     assert_eq!(v["encoding"], "protobuf");
 }
 
-const ENCRYPTION_CONFIG: &str = r#"
+pub(crate) const ENCRYPTION_CONFIG: &str = r#"
 apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:

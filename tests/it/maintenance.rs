@@ -146,6 +146,30 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
         output_text(&out)
     );
     assert_eq!(db_sizes(&c), before);
+    // Each member the table skips is in JSON `skipped`, with the figures.
+    let none = ok_json(&out);
+    let skipped = none["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 3, "{none:#}");
+    for s in skipped {
+        assert_eq!(s["cause"], "belowMinDbSize", "{none:#}");
+        assert!(s["dbSize"].as_u64().unwrap() > 0, "{none:#}");
+        assert!(s["fragmentationPercent"].is_f64(), "{none:#}");
+    }
+    assert!(none["stopped"].is_null());
+    let out = ke(
+        &c,
+        &["defrag", "--yes", "--if-fragmented", "100", "-o", "json"],
+    );
+    let none = ok_json(&out);
+    let skipped = none["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 3, "{none:#}");
+    assert!(skipped.iter().all(|s| s["cause"] == "notFragmented"
+        && s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("under --if-fragmented 100%")
+        && s["fragmentationPercent"].as_f64().unwrap() < 100.0));
+    assert_eq!(db_sizes(&c), before);
 
     let leader = format!("m{}", c.leader_index());
     let stop = Arc::new(AtomicBool::new(false));
@@ -205,7 +229,10 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
     let plan = ok_json(&out);
     let planned = plan["members"].as_array().unwrap();
     assert_eq!(planned.len(), 3, "{plan:#}");
-    assert!(planned.iter().all(|m| m["skip"].is_string()), "{plan:#}");
+    assert!(
+        planned.iter().all(|m| m["skip"]["reason"].is_string()),
+        "{plan:#}"
+    );
 
     // The first failure stops the run and says what was (not) done.
     let out = ke(
@@ -295,9 +322,10 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
         members.len() == 3
             && members.iter().all(|m| {
                 if m["member"] == name.as_str() {
-                    m["skip"]
-                        .as_str()
-                        .is_some_and(|s| s.contains("--if-fragmented"))
+                    m["skip"]["cause"] == "notFragmented"
+                        && m["skip"]["reason"]
+                            .as_str()
+                            .is_some_and(|s| s.contains("--if-fragmented"))
                 } else {
                     m["order"].is_u64()
                 }
@@ -324,6 +352,49 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
     assert!(err.contains(&format!("`m{victim}`")), "{err}");
     assert_eq!(etcdctl::db_sizes(&c), before);
 
+    // The plan shows the dead member as an object with its error, and
+    // nothing it cannot report.
+    let plan = ok_json(&ke(&c, &["defrag", "--dry-run", "-o", "json"]));
+    let dead = plan["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member"] == name.as_str())
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert!(dead["error"].is_string(), "{dead:#}");
+    for field in [
+        "role",
+        "dbSize",
+        "dbSizeInUse",
+        "fragmentationPercent",
+        "expectedReclaim",
+    ] {
+        assert!(dead[field].is_null(), "{field}: {dead:#}");
+    }
+    assert_eq!(dead["skip"]["cause"], "unreachable", "{dead:#}");
+    assert!(plan["blockedBy"].as_str().unwrap().contains(&name));
+
+    // The refusal is an outcome on stdout too: `stopped` says why and that
+    // nothing was done; `skipped` names the dead member.
+    let out = ke(&c, &["defrag", "--yes", "--pause", "0s", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    let result: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", output_text(&out)));
+    let stopped = &result["stopped"];
+    assert_eq!(stopped["kind"], "refused", "{result:#}");
+    assert!(
+        stopped["message"].as_str().unwrap().contains(&name),
+        "{result:#}"
+    );
+    assert_eq!(stopped["done"], serde_json::json!([]), "{result:#}");
+    assert_eq!(stopped["left"].as_array().unwrap().len(), 2, "{result:#}");
+    assert_eq!(result["members"], serde_json::json!([]));
+    assert!(result["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["member"] == name.as_str() && s["cause"] == "unreachable"));
+
     // A snapshot from the dead member fails and leaves no file behind.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.db");
@@ -341,6 +412,61 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
     assert_eq!(cli::code(&out), 3, "{}", output_text(&out));
     assert!(!file.exists());
     assert!(!dir.path().join("s.db.part").exists());
+}
+
+/// `quotaAssumed` means one thing in every command: the figure did not come
+/// from the member. etcd 3.4/3.5 export their quota (2 MiB here) in their
+/// metrics, so an explicit `--quota-bytes` is not used, nothing is marked
+/// `*`, and every command says the source is `metrics`.
+fn quota_is_the_same_everywhere(c: &Cluster) {
+    const QUOTA: u64 = 2 * 1024 * 1024;
+    let check = |what: &str, row: &Value| {
+        assert_eq!(row["quotaBytes"], QUOTA, "{what}: {row:#}");
+        assert_eq!(row["quotaAssumed"], false, "{what}: {row:#}");
+        assert_eq!(row["quotaSource"], "metrics", "{what}: {row:#}");
+    };
+    for cmd in ["status", "size"] {
+        let v = ok_json_allowing(&ke(c, &[cmd, "--quota-bytes", "512MiB", "-o", "json"]));
+        for row in v["members"].as_array().unwrap() {
+            check(cmd, row);
+        }
+        let out = ke(c, &[cmd, "--quota-bytes", "512MiB"]);
+        let text = output_text(&out);
+        assert!(!text.contains("512.0 MiB"), "{cmd}: {text}");
+        assert!(!text.contains("* quota"), "{cmd}: {text}");
+        assert!(!text.contains("MiB*"), "{cmd}: {text}");
+    }
+    let list = ok_json(&ke(
+        c,
+        &["alarm", "list", "--quota-bytes", "512MiB", "-o", "json"],
+    ));
+    for row in list.as_array().unwrap() {
+        check("alarm list", row);
+    }
+    let doctor = ke(
+        c,
+        &["doctor", "--check", "space", "--window", "1s", "-o", "json"],
+    );
+    let doctor: Value = serde_json::from_slice(&doctor.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", output_text(&doctor)));
+    let quota: Vec<&Value> = doctor["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "quota")
+        .collect();
+    assert_eq!(quota.len(), 3, "{doctor:#}");
+    for f in quota {
+        let value = f["value"].as_str().unwrap();
+        assert!(value.contains("of 2.0 MiB (metrics)"), "{doctor:#}");
+    }
+}
+
+/// The JSON on stdout, whatever the exit code (NOSPACE makes `status` 0
+/// but `size` may warn).
+fn ok_json_allowing(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("json: {e}\n{}", output_text(out)))
 }
 
 #[test]
@@ -366,6 +492,7 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
         &c,
         &["alarm", "list", "--quota-bytes", "2MiB", "-o", "json"],
     ));
+    quota_is_the_same_everywhere(&c);
     let alarms = list.as_array().unwrap();
     assert!(!alarms.is_empty(), "{list:#}");
     assert!(alarms.iter().all(|a| a["alarm"] == "NOSPACE"), "{list:#}");
@@ -405,6 +532,11 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
         "{report:#}"
     );
     assert_eq!(c.alarm_list().trim(), "", "etcdctl lists no alarm");
+    for row in report["before"].as_array().unwrap() {
+        assert_eq!(row["quotaSource"], "metrics", "{report:#}");
+        assert_eq!(row["quotaAssumed"], false, "{report:#}");
+        assert_eq!(row["quotaBytes"], 2 * 1024 * 1024, "{report:#}");
+    }
     c.put("after-recovery", "writable");
     assert_eq!(c.get("after-recovery").as_deref(), Some("writable"));
 }
