@@ -259,7 +259,7 @@ impl Session {
             .unwrap_or_else(|| kube.default_namespace.clone());
         if let Some(r) = &g.tls_secret {
             let (ns, name) = secrets::parse_secret_ref(r, &default_ns)?;
-            return secrets::from_secret(kube, &ns, &name).await;
+            return Ok(secrets::from_secret(kube, &ns, &name).await?);
         }
         if !pods.iter().any(|p| p.tls) {
             return Ok(Default::default());
@@ -279,7 +279,7 @@ impl Session {
             // Without a client certificate, --insecure-skip-tls-verify alone
             // may still do for servers that do not check clients.
             Err(_) if g.insecure_skip_tls_verify => Ok(Default::default()),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -13,8 +13,6 @@ use crate::output::progress;
 use crate::output::table::Table;
 use crate::output::Shell;
 
-pub use crate::keyspace::count::TypeKind;
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A type (`pods`, `events`, `widgets.example.com`) or a key prefix

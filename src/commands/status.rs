@@ -4,19 +4,19 @@
 use crate::cli::{parse_bytes, OutputFormat};
 use crate::context::Session;
 use crate::error::Result;
-use crate::etcd::Survey;
 use crate::ops::contexts::{self, PerContext};
 use crate::ops::quota;
-use crate::ops::status::{report, Problems, StatusReport};
+use crate::ops::status::{report, StatusReport};
 use crate::output::table::Table;
 use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Quota to assume where neither Status (etcd ≥ 3.6), the member's
-    /// metrics nor its pod's --quota-backend-bytes give the real one.
-    #[arg(long, default_value = "2GiB", value_parser = parse_bytes, value_name = "SIZE")]
-    pub quota_bytes: u64,
+    /// metrics nor its pod's --quota-backend-bytes give the real one
+    /// (default: etcd's 2 GiB).
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub quota_bytes: Option<u64>,
 
     /// Raft entries a member may be behind the most advanced one before it
     /// is flagged as lagging.
@@ -42,16 +42,13 @@ impl PerContext for Args {
     }
 
     fn finish(&self, report: &StatusReport, format: OutputFormat, shell: &mut Shell) -> Result<()> {
-        if format == OutputFormat::Table
-            && report.members.iter().any(|m| m.quota_assumed == Some(true))
-        {
-            shell.note("* quota assumed from --quota-bytes: neither Status (etcd < 3.6), the metrics nor a pod flag gave it");
+        if format == OutputFormat::Table {
+            if let Some(note) =
+                quota::footnote(report.members.iter().filter_map(|m| m.quota_source))
+            {
+                shell.note(note);
+            }
         }
         report.problems.finish(shell)
     }
-}
-
-/// Warnings for the whole cluster, then the exit status (also `size`'s).
-pub fn finish(survey: &Survey, session: &mut Session) -> Result<()> {
-    Problems::of(survey).finish(&mut session.shell)
 }

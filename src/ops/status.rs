@@ -24,6 +24,7 @@ pub struct MemberStatusRow {
     pub fragmentation_percent: Option<f64>,
     pub quota_bytes: Option<u64>,
     pub quota_assumed: Option<bool>,
+    pub quota_source: Option<crate::ops::quota::QuotaSource>,
     pub quota_use_percent: Option<f64>,
     pub is_leader: Option<bool>,
     pub is_learner: Option<bool>,
@@ -49,8 +50,9 @@ pub struct StatusReport {
 }
 
 /// The report for one survey. `quota_bytes` is assumed where the member
-/// does not say; a member `lag_threshold` raft entries behind is lagging.
-pub fn report(survey: &Survey, quota_bytes: u64, lag_threshold: u64) -> StatusReport {
+/// does not say (see [`crate::ops::quota::resolve`]); a member
+/// `lag_threshold` raft entries behind is lagging.
+pub fn report(survey: &Survey, quota_bytes: Option<u64>, lag_threshold: u64) -> StatusReport {
     let members = survey
         .views
         .iter()
@@ -68,6 +70,7 @@ pub fn report(survey: &Survey, quota_bytes: u64, lag_threshold: u64) -> StatusRe
                 fragmentation_percent: None,
                 quota_bytes: None,
                 quota_assumed: None,
+                quota_source: None,
                 quota_use_percent: None,
                 is_leader: None,
                 is_learner: None,
@@ -87,11 +90,7 @@ pub fn report(survey: &Survey, quota_bytes: u64, lag_threshold: u64) -> StatusRe
                 row.id = Some(format_id(m.id));
             }
             if let Some(s) = &v.status {
-                let (quota, assumed) = if s.db_size_quota > 0 {
-                    (s.db_size_quota, false)
-                } else {
-                    (quota_bytes, true)
-                };
+                let q = crate::ops::quota::of_status(s, quota_bytes);
                 row.name = survey.member_name(s.member_id).map(str::to_string);
                 row.id = Some(format_id(s.member_id));
                 row.version = Some(s.version.clone());
@@ -101,9 +100,10 @@ pub fn report(survey: &Survey, quota_bytes: u64, lag_threshold: u64) -> StatusRe
                     s.db_size.saturating_sub(s.db_size_in_use),
                     s.db_size,
                 ));
-                row.quota_bytes = Some(quota);
-                row.quota_assumed = Some(assumed);
-                row.quota_use_percent = Some(percent(s.db_size, quota));
+                row.quota_bytes = Some(q.bytes);
+                row.quota_assumed = Some(q.assumed());
+                row.quota_source = Some(q.source);
+                row.quota_use_percent = Some(percent(s.db_size, q.bytes));
                 row.is_leader = Some(v.is_leader());
                 row.is_learner = Some(s.is_learner);
                 row.leader_id = (s.leader != 0).then(|| format_id(s.leader));

@@ -23,26 +23,9 @@ use crate::support::cli::{code, plugin, run_on, stderr, stdout};
 use crate::support::process::KillOnDrop;
 use crate::support::{etcdctl_bin, find_on_path, Cluster, ClusterOpts};
 
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Polls `f` until it holds; panics naming `what` after `timeout`.
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::support::cli::json;
+use crate::support::etcdctl::{member_names, runtime};
+use crate::support::wait_until;
 
 /// `etcdctl endpoint status` of member `i` alone: its `Status` object.
 fn member_status(c: &Cluster, i: usize) -> Value {
@@ -176,19 +159,6 @@ fn alarm_disarm_refuses_while_the_space_is_short_and_disarms_by_member_type_or_f
 }
 
 // ----- resize ------------------------------------------------------------------
-
-fn member_names(c: &Cluster, i: usize) -> Vec<String> {
-    let out = c.ctl().endpoint(i).ok(&["member", "list", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let mut names: Vec<String> = v["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or("").to_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 #[test]
 fn resize_refuses_the_last_member_and_warns_on_an_even_size() {
@@ -823,7 +793,13 @@ fn restore_counts_and_revision_bump_are_what_etcdctl_sees_on_the_restored_member
         ],
     );
     let report: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
-    let _started = KillOnDrop(report["startedPid"].as_u64().map(|p| p as u32));
+    let _started = KillOnDrop(
+        report["startedPid"]
+            .as_u64()
+            .map(|p| p as u32)
+            .into_iter()
+            .collect(),
+    );
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
     assert_eq!(report["plan"]["bump"].as_i64(), Some(bump), "{report}");
     let argv: Vec<&str> = report["plan"]["members"][0]["argv"]
