@@ -167,7 +167,12 @@ pub fn read_everything(data: &[u8]) -> Option<DbError> {
         }
         if let Some((key, latest)) = first {
             let _ = keyspace::read_value(&db, &key, Some(latest.revision.main), &mut damage);
+            // `snapshot inspect --history`: that key's versions, bounded.
+            let _ = keyspace::read_versions(&db, &key, Some(8), 0, &mut damage);
         }
+        // `snapshot inspect --history-size`: every retained revision.
+        let mut tally = crate::keyspace::history_size::HistoryTally::new(prefix, 5);
+        let _ = keyspace::tally_history(&db, &mut tally, &mut damage);
     }
     report::examine_file(&file, Path::new("fuzz"), prefix).err()
 }

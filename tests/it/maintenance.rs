@@ -813,10 +813,12 @@ fn recover_space_refuses_before_writing_when_the_live_data_fills_the_quota() {
     // live data is the db file, and no compaction or defrag can shrink it.
     // Free pages left by the last commits are squeezed out (a defrag and a
     // disarm, as etcdctl allows under NOSPACE) and the filling goes on, until
-    // the data itself is at 97% of the quota.
+    // the data itself is at 96% of the quota (the refusal is at 95%,
+    // `ops::space::NOSPACE_SAFE_PERCENT`; etcd's packing stops the filling
+    // anywhere between 96% and 98%).
     let mut n = 0;
     let mut in_use = 0;
-    // Rounds until the data is at 97%: how many depends on how etcd packs
+    // Rounds until the data is at 96%: how many depends on how etcd packs
     // pages. Later rounds write smaller values, which fit the room that
     // 1000-byte values leave in pages (etcd 3.5 stopped at 94% with those).
     for round in 0..20 {
@@ -842,13 +844,13 @@ fn recover_space_refuses_before_writing_when_the_live_data_fills_the_quota() {
             c.alarm_list().contains("NOSPACE")
         });
         in_use = etcdctl::status_field(&c, 0, "dbSizeInUse");
-        if in_use * 100 >= quota * 97 {
+        if in_use * 100 >= quota * 96 {
             break;
         }
         c.ctl().ok(&["defrag"]);
         c.ctl().ok(&["alarm", "disarm"]);
     }
-    assert!(in_use * 100 >= quota * 97, "{in_use} in use of {quota}");
+    assert!(in_use * 100 >= quota * 96, "{in_use} in use of {quota}");
     let size_before = db_sizes(&c);
 
     let out = ke(&c, &["recover-space", "--yes", "--pause", "0s"]);
