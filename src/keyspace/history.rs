@@ -293,7 +293,10 @@ impl Walker<'_> {
         Stored {
             mod_revision: kv.mod_revision(),
             create_revision: kv.create_revision(),
-            object: self.decoder.decode(kv.key(), kv.value()).map(|o| o.value),
+            object: self
+                .decoder
+                .decode_at(kv.key(), kv.value(), Some(kv.mod_revision()))
+                .map(|o| o.value),
         }
     }
 
