@@ -8,8 +8,8 @@
 #   measure LABEL COMMAND            # best wall time of $RUNS runs -> WALL, ETCDCPU, RSS, CMD
 #   shown_cmd LABEL                  # the command as a table shows it
 #
-# Settings from the environment: RUNS (3), BIN (a binary to time instead of
-# building one), BENCH_TMP (where the temp dir goes, /tmp).
+# Settings from the environment: RUNS (3), BIN and SEED (binaries to use
+# instead of building them), BENCH_TMP (where the temp dir goes, /tmp).
 # Needs bash 4 (associative arrays); the caller runs from the repository root.
 
 RUNS="${RUNS:-3}"
@@ -25,12 +25,14 @@ bench_setup() {
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         $sudo apt-get install -y -qq time >/dev/null
     fi
-    if [ -z "${BIN:-}" ] || [ $# -gt 0 ]; then
+    # Given binaries ($BIN, and $SEED when the seed tool is asked for) are
+    # used as they are.
+    if [ -z "${BIN:-}" ] || { [ $# -gt 0 ] && [ -z "${SEED:-}" ]; }; then
         echo "building kubectl-etcd (release)..." >&2
         cargo build -q --release --bin kubectl-etcd "$@"
     fi
     BIN="${BIN:-$PWD/target/release/kubectl-etcd}"
-    SEED="$PWD/target/release/examples/seed"
+    SEED="${SEED:-$PWD/target/release/examples/seed}"
     dir="$(mktemp -d "${BENCH_TMP:-/tmp}/bench.XXXXXX")"
     # shellcheck source=scripts/local-cluster.sh
     . scripts/local-cluster.sh
