@@ -88,7 +88,10 @@ row() {
         "${ETCDCPU[$label]}" "$(mib "${RSS[$label]}")" "$r" "$target"
 }
 echo
-echo "$(bench_versions), \$E = 3 local members; $KEYS and $SIZE_KEYS keys; best of $RUNS runs"
+sizes=""
+[[ " $PARTS " == *" keys "* ]] && sizes="$KEYS keys"
+[[ " $PARTS " == *" size "* ]] && sizes="${sizes:+$sizes and }$SIZE_KEYS keys of 1-4 KiB"
+echo "$(bench_versions), \$E = 3 local members; $sizes; best of $RUNS runs"
 echo
 echo "| run | command | wall s | etcd CPU s | peak RSS MiB | ratio | target |"
 echo "|---|---|---:|---:|---:|---|---|"
