@@ -111,8 +111,19 @@ pub struct GlobalArgs {
     pub kubeconfig: Option<PathBuf>,
 
     /// kubeconfig context to use.
-    #[arg(long, global = true, value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::contexts))]
+    ///
+    /// Several, comma-separated (`a,b,c`), for status, health, members,
+    /// count and doctor: one table with a CONTEXT column.
+    #[arg(long, global = true, value_name = "NAME[,NAME...]", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::contexts))]
     pub context: Option<String>,
+
+    /// Every context of the kubeconfig (status, health, members, count, doctor).
+    #[arg(long, global = true, conflicts_with_all = ["endpoints", "context"])]
+    pub all_contexts: bool,
+
+    /// With several contexts: how many are asked at once.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrency: u16,
 
     /// Namespace: of the Kubernetes objects for keyspace commands, of the
     /// etcd pods for cluster commands.
@@ -282,6 +293,22 @@ pub enum Command {
 }
 
 impl Command {
+    /// The commands that take several contexts (`--context a,b`,
+    /// `--all-contexts`).
+    pub const MANY_CONTEXTS: [&'static str; 5] = ["status", "health", "members", "count", "doctor"];
+
+    /// This command takes several contexts at once.
+    pub fn accepts_many_contexts(&self) -> bool {
+        matches!(
+            self,
+            Command::Status(_)
+                | Command::Health(_)
+                | Command::Members(_)
+                | Command::Count(_)
+                | Command::Doctor(_)
+        )
+    }
+
     /// Commands that write, and so stop cleanly on Ctrl-C themselves (a
     /// step in flight is waited for, a snapshot's `.part` is removed, what
     /// was done and what is left is said) instead of being dropped

@@ -88,6 +88,69 @@ impl Session {
         self.global.output == Some(OutputFormat::Wide)
     }
 
+    /// The kubeconfig contexts named by `--context a,b` or `--all-contexts`;
+    /// `None` for one context (or none named): today's single-cluster run.
+    pub fn contexts(&self) -> Result<Option<Vec<String>>> {
+        let g = &self.global;
+        if g.all_contexts {
+            return kubeconfig_contexts(g.kubeconfig.as_deref()).map(Some);
+        }
+        let Some(raw) = g.context.as_deref().filter(|c| c.contains(',')) else {
+            return Ok(None);
+        };
+        let mut names: Vec<String> = Vec::new();
+        for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+        if names.len() < 2 {
+            return Ok(None);
+        }
+        if !g.endpoints.is_empty() {
+            return Err(Error::usage(
+                "several --context names with --endpoints: endpoints name one cluster",
+            )
+            .with_hint(
+                "drop --endpoints (or unset ETCDCTL_ENDPOINTS) to find etcd through each context",
+            ));
+        }
+        Ok(Some(names))
+    }
+
+    /// A usage error for a command that runs against one cluster only when
+    /// several contexts were asked for.
+    pub fn refuse_many_contexts(&self) -> Result<()> {
+        let many = self.global.all_contexts
+            || self
+                .global
+                .context
+                .as_deref()
+                .is_some_and(|c| c.split(',').filter(|n| !n.trim().is_empty()).count() > 1);
+        if !many {
+            return Ok(());
+        }
+        let accepted = crate::cli::Command::MANY_CONTEXTS.map(|c| format!("`{c}`"));
+        Err(Error::usage(format!(
+            "this command runs against one context; only {} take several",
+            accepted.join(", ")
+        ))
+        .with_hint("pass one --context NAME"))
+    }
+
+    /// A session for one of several contexts: the same flags with
+    /// `--context NAME`, writing to `shell`.
+    pub fn for_context(&self, name: &str, shell: Shell) -> Session {
+        let mut global = self.global.clone();
+        global.context = Some(name.to_string());
+        global.all_contexts = false;
+        Session {
+            global,
+            shell,
+            interrupt: self.interrupt.clone(),
+        }
+    }
+
     /// Resolve the members and connection settings.
     pub async fn cluster(&mut self) -> Result<Cluster> {
         if self.global.endpoints.is_empty() {
@@ -196,7 +259,7 @@ impl Session {
             .unwrap_or_else(|| kube.default_namespace.clone());
         if let Some(r) = &g.tls_secret {
             let (ns, name) = secrets::parse_secret_ref(r, &default_ns)?;
-            return secrets::from_secret(kube, &ns, &name).await;
+            return Ok(secrets::from_secret(kube, &ns, &name).await?);
         }
         if !pods.iter().any(|p| p.tls) {
             return Ok(Default::default());
@@ -216,7 +279,7 @@ impl Session {
             // Without a client certificate, --insecure-skip-tls-verify alone
             // may still do for servers that do not check clients.
             Err(_) if g.insecure_skip_tls_verify => Ok(Default::default()),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -266,4 +329,40 @@ impl Session {
                 .with_hint("pass --user NAME:PASSWORD or --password (ETCDCTL_PASSWORD)")),
         }
     }
+}
+
+/// The context names of the kubeconfig (`--kubeconfig`, else every file in
+/// `KUBECONFIG`, else `~/.kube/config`), in the file's order.
+fn kubeconfig_contexts(path: Option<&std::path::Path>) -> Result<Vec<String>> {
+    let config = match path {
+        Some(p) => kube::config::Kubeconfig::read_from(p),
+        None => kube::config::Kubeconfig::read(),
+    }
+    // As for one context: a file that cannot be read is exit 3, one that
+    // does not parse a usage error.
+    .map_err(|e| {
+        match &e {
+            kube::config::KubeconfigError::ReadConfig(io, path) => Error::new(
+                crate::error::Kind::Unavailable,
+                format!("cannot read kubeconfig `{}`: {io}", path.display()),
+            ),
+            other => {
+                let text = other.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                Error::usage(format!(
+                    "cannot load kubeconfig: {}",
+                    first.trim_end_matches(':')
+                ))
+            }
+        }
+        .with_hint("--all-contexts reads $KUBECONFIG, else ~/.kube/config; or pass --kubeconfig")
+    })?;
+    let names: Vec<String> = config.contexts.into_iter().map(|c| c.name).collect();
+    if names.is_empty() {
+        return Err(
+            Error::usage("--all-contexts: the kubeconfig has no contexts")
+                .with_hint("pass --kubeconfig with a kubeconfig that has contexts"),
+        );
+    }
+    Ok(names)
 }

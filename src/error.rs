@@ -78,6 +78,7 @@ pub struct Error {
 pub enum Cause {
     Etcd(crate::etcd::Error),
     Keyspace(crate::keyspace::Error),
+    Kube(crate::connect::kube::Error),
     Io(std::io::ErrorKind),
 }
 
@@ -127,6 +128,14 @@ impl Error {
                 Cause::Etcd(e) => Some(e),
                 _ => None,
             },
+            _ => None,
+        }
+    }
+
+    /// The keyspace failure under this error, if that is what it is.
+    pub fn keyspace(&self) -> Option<&crate::keyspace::Error> {
+        match self.cause.as_deref() {
+            Some(Cause::Keyspace(e)) => Some(e),
             _ => None,
         }
     }
@@ -330,6 +339,75 @@ impl From<crate::keyspace::Error> for Error {
             K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
+            K::Scan(inner) | K::Visitor(inner) => return (**inner).clone(),
+            K::ReadAt {
+                key,
+                revision,
+                cause,
+            } => {
+                return Error::from(cause.clone())
+                    .context(format!("reading `{key}` at revision {revision}"))
+            }
+            K::NoHistory { stop, .. } => (
+                Kind::NotFound,
+                err.to_string(),
+                Some(match stop {
+                    crate::keyspace::error::HistoryStop::Compacted => {
+                        "older revisions were compacted; `kubectl etcd snapshot` files keep what they saw"
+                    }
+                    crate::keyspace::error::HistoryStop::Since => "try an older --since-revision",
+                    crate::keyspace::error::HistoryStop::Other => {
+                        "`kubectl etcd ls TYPE` lists what is stored"
+                    }
+                }),
+            ),
+            K::ReplayTooSlow { .. } => (
+                Kind::Unavailable,
+                err.to_string(),
+                Some("the member may be overloaded; --since-revision looks less far back"),
+            ),
+            K::WatchClosed | K::WatchCancelled { .. } => (Kind::Unavailable, err.to_string(), None),
+            K::EmptyPattern => (
+                Kind::Usage,
+                err.to_string(),
+                Some("`kubectl etcd ls` lists every key"),
+            ),
+            K::BadRegex { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("regular expressions follow Rust's regex syntax (https://docs.rs/regex)"),
+            ),
+            K::BadGlob { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("use --regex for a regular expression"),
+            ),
+            K::AmbiguousType { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("qualify it with the group, e.g. `widgets.example.com`"),
+            ),
+            K::UnknownType { offline: true, .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("name custom resources as plural.group, e.g. widgets.example.com"),
+            ),
+            K::UnknownType { plural_group, .. } => (
+                if *plural_group { Kind::NotFound } else { Kind::Usage },
+                err.to_string(),
+                Some("`kubectl etcd count` lists the types stored in this etcd"),
+            ),
+            K::BadReference { offline: true, .. } => (Kind::Usage, err.to_string(), None),
+            K::BadReference { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("e.g. `pods/kube-system/etcd-0`, `nodes/node-1`, or `pods web-0 -n default`"),
+            ),
+            K::BadKey(_) => (
+                Kind::Usage,
+                err.to_string(),
+                Some("write TYPE/NAMESPACE/NAME, or TYPE NAME -n NAMESPACE"),
+            ),
         };
         Error {
             kind,
@@ -346,6 +424,7 @@ impl From<crate::connect::Error> for Error {
         let unreachable = "check that the member is running and the address is right";
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
             C::Dialer(ours) => return (**ours).clone(),
+            C::Kube(k) => return Error::from((**k).clone()),
             C::Tls(r) => return tls_error(r),
             C::Refused => (Kind::Unavailable, err.to_string(), Some(unreachable)),
             C::TimedOut => (
@@ -382,6 +461,148 @@ impl From<crate::connect::Error> for Error {
             cause: kind_of_io.or(Some(Box::new(Cause::Etcd(crate::etcd::Error::Connect(
                 err,
             ))))),
+        }
+    }
+}
+
+impl From<crate::connect::kube::Error> for Error {
+    fn from(err: crate::connect::kube::Error) -> Self {
+        use crate::connect::kube::Error as K;
+        let reach_hint = "check the kubeconfig context (`kubectl cluster-info`), or pass --endpoints to reach etcd directly";
+        let (kind, hint): (Kind, Option<String>) = match &err {
+            K::KubeconfigInput(ours) => return (**ours).clone(),
+            K::During { what, cause } => {
+                let mut e = Error::from((**cause).clone()).context(what);
+                e.cause = Some(Box::new(Cause::Kube(err)));
+                return e;
+            }
+            K::KubeconfigUnreadable { .. } => (Kind::Unavailable, None),
+            K::KubeconfigInvalid { flag: true, .. } => (
+                Kind::Usage,
+                Some("pass --kubeconfig with a valid kubeconfig file".into()),
+            ),
+            K::KubeconfigInvalid { flag: false, .. } => (
+                Kind::Usage,
+                Some("set KUBECONFIG or pass --kubeconfig/--context (or --endpoints to reach etcd directly)".into()),
+            ),
+            K::Client { .. } => (
+                Kind::Usage,
+                Some("check the cluster and user entries of the kubeconfig context".into()),
+            ),
+            K::Forbidden { call, .. } => (
+                Kind::Unavailable,
+                Some(format!(
+                    "ask for RBAC permission `{}` on `{}` (check: `kubectl auth can-i {} {} {}`)",
+                    call.verb,
+                    call.resource,
+                    call.verb,
+                    call.resource,
+                    call.ns_flag()
+                )),
+            ),
+            K::Unauthorized { .. } => (
+                Kind::Auth,
+                Some("refresh the kubeconfig credentials: `kubectl get pods` must work first".into()),
+            ),
+            K::NotFound { .. } => (Kind::NotFound, None),
+            K::Refused { .. } => (Kind::Other, None),
+            K::Upgrade { .. } => (
+                Kind::Unavailable,
+                Some("a proxy between here and the API server may block websocket upgrades".into()),
+            ),
+            K::Credentials { .. } => (
+                Kind::Auth,
+                Some("check the kubeconfig user (exec plugin, token): `kubectl get pods` must work first".into()),
+            ),
+            K::Unreachable { tls: Some(tls), server, .. } => {
+                use rustls::{AlertDescription as A, CertificateError as C};
+                let (kind, message, hint) = match tls {
+                    rustls::Error::AlertReceived(
+                        A::BadCertificate | A::UnknownCA | A::CertificateRequired
+                        | A::CertificateUnknown | A::HandshakeFailure | A::DecryptError,
+                    ) => (
+                        Kind::Auth,
+                        format!("the Kubernetes API at {server} rejected the client certificate"),
+                        "check `client-certificate-data`/`client-key-data` (or `client-certificate`/`client-key`) of the kubeconfig user: the API server's client CA must have signed it",
+                    ),
+                    rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => (
+                        Kind::Tls,
+                        format!("the certificate of the Kubernetes API at {server} is not signed by the kubeconfig's CA"),
+                        "check `certificate-authority-data` of the kubeconfig cluster",
+                    ),
+                    _ => (
+                        Kind::Tls,
+                        format!("cannot reach the Kubernetes API at {server}: tls: {tls}"),
+                        reach_hint,
+                    ),
+                };
+                return Error {
+                    kind,
+                    message,
+                    hint: Some(hint.to_string()),
+                    cause: Some(Box::new(Cause::Kube(err))),
+                };
+            }
+            K::Unreachable { tls: None, .. } => (Kind::Unavailable, Some(reach_hint.into())),
+            K::NoPods { .. } => (
+                Kind::Unavailable,
+                Some("pass -n NAMESPACE and -l SELECTOR (or --pod NAME) for your etcd pods, or --endpoints to reach etcd directly".into()),
+            ),
+            K::NoSuchPod { .. } => (
+                Kind::Unavailable,
+                Some("list the etcd pods with `kubectl get pods -A -l component=etcd` and pass --pod NAME -n NAMESPACE".into()),
+            ),
+            K::NoSuchContainer { .. } => (
+                Kind::Usage,
+                Some("pass --container with one of these names".into()),
+            ),
+            K::NoContainers { .. } => (Kind::Other, None),
+            K::PodNotRunning { namespace, name, .. } => (
+                Kind::Unavailable,
+                Some(format!("see why with `kubectl describe pod -n {namespace} {name}`")),
+            ),
+            K::SecretRef(_) => (
+                Kind::Usage,
+                Some("pass --tls-secret NAME or --tls-secret NAMESPACE/NAME".into()),
+            ),
+            K::NoSuchSecret { namespace, .. } => (
+                Kind::Tls,
+                Some(format!("list candidates with `kubectl get secrets -n {namespace}` and pass --tls-secret NAMESPACE/NAME")),
+            ),
+            K::NoClientCertificate { .. } => (
+                Kind::Tls,
+                Some("the secret needs `ca.crt`, `tls.crt` and `tls.key` (or `ca`/`cert`/`key`, `etcd-client-ca.crt`/`etcd-client.crt`/`etcd-client.key`)".into()),
+            ),
+            K::HalfPair { .. } => (
+                Kind::Tls,
+                Some("the secret needs both `tls.crt` and `tls.key`".into()),
+            ),
+            K::NoSuchKey { .. } => (
+                Kind::Tls,
+                Some("pass --tls-secret NAMESPACE/NAME with the etcd client certificate".into()),
+            ),
+            K::NoTlsFlags { .. } => (
+                Kind::Tls,
+                Some("pass --cacert, --cert and --key, or --tls-secret NAMESPACE/NAME".into()),
+            ),
+            K::Exec { .. } => (Kind::Tls, None),
+            K::NodeFiles { ca, cert, key, .. } => (
+                Kind::Tls,
+                Some(format!(
+                    "copy them from the node and pass --cacert {ca} --cert {cert} --key {key}, or pass --tls-secret NAMESPACE/NAME"
+                )),
+            ),
+            K::NoForwardStream => (Kind::Other, None),
+            K::Forward { .. } => (
+                Kind::Unavailable,
+                Some("check that etcd listens on this port inside the pod (--container, the `client` port)".into()),
+            ),
+        };
+        Error {
+            kind,
+            message: err.to_string(),
+            hint,
+            cause: Some(Box::new(Cause::Kube(err))),
         }
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod connect;
 pub mod context;
 pub mod dbfile;

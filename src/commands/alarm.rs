@@ -83,12 +83,19 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     if rows.is_empty() && format == OutputFormat::Table {
         session.shell.note("no active alarms");
     }
+    if format == OutputFormat::Table {
+        if let Some(note) = quota::footnote(rows.iter().map(|r| r.quota_source)) {
+            session.shell.note(note);
+        }
+    }
     Ok(())
 }
 
 async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = quota::survey(&cluster).await;
+    // Not one member answered: that is no "nothing to disarm".
+    survey.reached()?;
     let state = ClusterState::from_survey(&survey);
     let selected = match &args.member {
         None => None,
@@ -214,6 +221,7 @@ mod tests {
             db_size: Some(1),
             quota_bytes: 100,
             quota_assumed: false,
+            quota_source: crate::ops::quota::QuotaSource::Metrics,
             quota_use_percent: Some(1.0),
             still_there: None,
             disarmed: false,

@@ -41,6 +41,10 @@ pub struct TypeInfo {
     pub encoding: String,
     pub encryption_provider: Option<String>,
     pub encryption_key: Option<String>,
+    /// `true` when an encrypted value was decrypted with
+    /// `--encryption-config` to read its type, `false` when it was not
+    /// (its apiVersion and kind are then unknown), `null` for a plain value.
+    pub decrypted: Option<bool>,
     pub size: usize,
 }
 
@@ -53,22 +57,37 @@ pub fn run(args: Args, session: &mut Session) -> Result<()> {
     {
         raw.pop();
     }
+    let decoder = Decoder::new(&args.decode, &session.global.prefix)?;
     if args.type_only {
-        let info = type_info(&raw);
+        let info = type_info(&raw, args.etcd_key.as_bytes(), &decoder)?;
         let format = session.format_or(OutputFormat::Yaml);
-        return session.shell.emit(format, &info, |i| {
-            let mut t = Table::new(&["api version", "kind", "encoding", "size"]);
+        session.shell.emit(format, &info, |i| {
+            let mut t = Table::new(&["api version", "kind", "encoding", "encryption", "size"]);
             t.row([
                 i.api_version.clone().unwrap_or_else(|| "-".into()),
                 i.kind.clone().unwrap_or_else(|| "-".into()),
                 i.encoding.clone(),
+                match (&i.encryption_provider, &i.encryption_key, i.decrypted) {
+                    (Some(p), Some(k), Some(true)) => format!("{p}, key {k}, decrypted"),
+                    (Some(p), Some(k), _) => format!("{p}, key {k}, not decrypted"),
+                    _ => "-".into(),
+                },
                 i.size.to_string(),
             ]);
             vec![t]
-        });
+        })?;
+        if info.decrypted == Some(false) {
+            session.shell.note(format!(
+                "the value is encrypted at rest ({}, key `{}`): its apiVersion and kind are \
+                 unknown without decrypting it (pass --encryption-config with kube-apiserver's \
+                 EncryptionConfiguration file)",
+                info.encryption_provider.as_deref().unwrap_or_default(),
+                info.encryption_key.as_deref().unwrap_or_default()
+            ));
+        }
+        return Ok(());
     }
 
-    let decoder = Decoder::new(&args.decode, &session.global.prefix)?;
     let obj = match decoder.decode(args.etcd_key.as_bytes(), &raw) {
         Ok(obj) => obj,
         // `etcdctl get --print-value-only` ends the value with a newline.
@@ -105,17 +124,41 @@ fn read_input(file: Option<&PathBuf>) -> Result<Vec<u8>> {
     }
 }
 
-fn type_info(raw: &[u8]) -> TypeInfo {
+/// What the envelope says, and for an encrypted value what its plaintext
+/// says when `--encryption-config` can open it. A value the config cannot
+/// open is an error (exit 5), as for `decode`.
+fn type_info(raw: &[u8], etcd_key: &[u8], decoder: &Decoder) -> Result<TypeInfo> {
     use registry::value::Encoding;
     let encoding = registry::value::detect(raw);
-    let meta = registry::value::type_meta(raw);
     let (provider, key) = match &encoding {
         Encoding::Encrypted { provider, key_name } => {
             (Some(provider.clone()), Some(key_name.clone()))
         }
         _ => (None, None),
     };
-    TypeInfo {
+    let (meta, decrypted) = if provider.is_some() {
+        match decoder.decrypt(etcd_key, raw) {
+            None => (None, Some(false)),
+            Some(first) => {
+                // `etcdctl get --print-value-only` ends the value with a
+                // newline, which is not part of the ciphertext.
+                let plain = match first {
+                    Ok(plain) => plain,
+                    Err(e) => match raw
+                        .strip_suffix(b"\n")
+                        .and_then(|t| decoder.decrypt(etcd_key, t))
+                    {
+                        Some(Ok(plain)) => plain,
+                        _ => return Err(e),
+                    },
+                };
+                (registry::value::type_meta(&plain), Some(true))
+            }
+        }
+    } else {
+        (registry::value::type_meta(raw), None)
+    };
+    Ok(TypeInfo {
         api_version: meta.as_ref().map(|m| m.0.clone()),
         kind: meta.map(|m| m.1),
         encoding: match encoding {
@@ -124,6 +167,7 @@ fn type_info(raw: &[u8]) -> TypeInfo {
         },
         encryption_provider: provider,
         encryption_key: key,
+        decrypted,
         size: raw.len(),
-    }
+    })
 }

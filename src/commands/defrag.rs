@@ -80,6 +80,7 @@ impl Args {
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    survey.reached()?;
     let state = ClusterState::from_survey(&survey);
     drop(survey);
     let opts = args.options();
@@ -111,10 +112,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session,
     )
     .await?;
+    // A refusal still prints its outcome (`stopped` says why, `skipped`
+    // what the plan left alone); the exit code follows from it.
     session
         .shell
         .emit(format, &outcome, |o| vec![defrag_result_table(o)])?;
-    defrag::finish(&outcome, &plan)
+    defrag::finish(&outcome)
 }
 
 #[cfg(test)]

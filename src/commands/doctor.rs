@@ -6,8 +6,10 @@ use std::time::Duration;
 use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
 use crate::error::{Error, Result};
+use crate::ops::contexts::{self, PerContext};
 use crate::ops::doctor::{self, checks, gather, Check, Report, Severity};
 use crate::output::table::{Mark, Table};
+use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,32 +29,45 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
-    let cluster = session.cluster().await?;
-    let checks = if args.checks.is_empty() {
-        Check::ALL.to_vec()
-    } else {
-        args.checks.clone()
-    };
-    let opts = gather::Options {
-        window: args.window,
-        checks: checks.clone(),
-        write_probe: args.write_probe,
-        prefix: session.global.prefix.clone(),
-    };
-    let gathered = gather::gather(&cluster, &opts).await?;
-    let report = Report::new(args.window, checks::run(&gathered, &checks));
-    let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &report, |r| vec![table(r)])?;
-    // The summary ends the report: a note when all is well, else the error
-    // line that carries exit code 1.
-    match report.worst {
-        Severity::Ok => {
-            if format == OutputFormat::Table {
-                session.shell.note(summary(&report));
+    contexts::run(&args, session).await
+}
+
+impl PerContext for Args {
+    type Report = Report;
+
+    async fn gather(&self, session: &mut Session) -> Result<Report> {
+        let cluster = session.cluster().await?;
+        let checks = if self.checks.is_empty() {
+            Check::ALL.to_vec()
+        } else {
+            self.checks.clone()
+        };
+        let opts = gather::Options {
+            window: self.window,
+            checks: checks.clone(),
+            write_probe: self.write_probe,
+            prefix: session.global.prefix.clone(),
+        };
+        let gathered = gather::gather(&cluster, &opts).await?;
+        Ok(Report::new(self.window, checks::run(&gathered, &checks)))
+    }
+
+    fn table(&self, report: &Report, _wide: bool) -> Table {
+        table(report)
+    }
+
+    /// The summary ends the report: a note when all is well, else the
+    /// error line that carries exit code 1.
+    fn finish(&self, report: &Report, format: OutputFormat, shell: &mut Shell) -> Result<()> {
+        match report.worst {
+            Severity::Ok => {
+                if format == OutputFormat::Table {
+                    shell.note(summary(report));
+                }
+                Ok(())
             }
-            Ok(())
+            _ => Err(Error::partial(summary(report))),
         }
-        _ => Err(Error::partial(summary(&report))),
     }
 }
 

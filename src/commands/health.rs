@@ -6,8 +6,9 @@ use crate::cli::OutputFormat;
 use crate::context::Session;
 use crate::error::{Error, ExitCode, Kind, Result};
 use crate::etcd::{self, format_id, EtcdClient};
-use crate::output::human_duration;
+use crate::ops::contexts::{self, PerContext};
 use crate::output::table::{Mark, Table};
+use crate::output::{human_duration, Shell};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -28,9 +29,32 @@ pub struct EndpointHealth {
 #[derive(Debug, Serialize)]
 pub struct HealthReport {
     pub endpoints: Vec<EndpointHealth>,
+    /// Members that could not be reached at all (or refused TLS/auth).
+    #[serde(skip)]
+    pub unreachable: usize,
 }
 
-pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    contexts::run(&args, session).await
+}
+
+impl PerContext for Args {
+    type Report = HealthReport;
+
+    async fn gather(&self, session: &mut Session) -> Result<HealthReport> {
+        gather(session).await
+    }
+
+    fn table(&self, report: &HealthReport, _wide: bool) -> Table {
+        table(report)
+    }
+
+    fn finish(&self, report: &HealthReport, _: OutputFormat, _: &mut Shell) -> Result<()> {
+        verdict(report)
+    }
+}
+
+async fn gather(session: &mut Session) -> Result<HealthReport> {
     let cluster = session.cluster().await?;
     let clients = cluster.connect_all().await;
     let checks = futures::future::join_all(clients.into_iter().map(|c| async move {
@@ -66,10 +90,15 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
             }
         })
         .collect();
-    let report = HealthReport { endpoints };
-    let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    Ok(HealthReport {
+        endpoints,
+        unreachable,
+    })
+}
 
+/// Exit 3 when no member answered, 1 when any is unhealthy.
+fn verdict(report: &HealthReport) -> Result<()> {
+    let unreachable = report.unreachable;
     let unhealthy = report.endpoints.iter().filter(|e| !e.health).count();
     if unreachable > 0 && unreachable == report.endpoints.len() {
         return Err(Error::new(

@@ -7,7 +7,9 @@ use crate::connect::direct::Endpoint;
 use crate::context::Session;
 use crate::error::{Error, Result};
 use crate::etcd::{self, format_id, EtcdClient, Survey};
+use crate::ops::contexts::{self, PerContext};
 use crate::output::table::{Mark, Table};
+use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -41,7 +43,34 @@ pub struct MembersReport {
     pub members: Vec<MemberRow>,
 }
 
-pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
+pub async fn run(args: Args, session: &mut Session) -> Result<()> {
+    contexts::run(&args, session).await
+}
+
+impl PerContext for Args {
+    type Report = MembersReport;
+
+    async fn gather(&self, session: &mut Session) -> Result<MembersReport> {
+        gather(session).await
+    }
+
+    fn table(&self, report: &MembersReport, wide: bool) -> Table {
+        table(report, wide)
+    }
+
+    fn finish(&self, report: &MembersReport, _: OutputFormat, _: &mut Shell) -> Result<()> {
+        let bad = report.members.iter().filter(|m| !m.healthy).count();
+        if bad > 0 {
+            return Err(Error::partial(format!(
+                "{bad} of {} members are not healthy",
+                report.members.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+async fn gather(session: &mut Session) -> Result<MembersReport> {
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let Some(members) = survey.members.clone() else {
@@ -114,20 +143,7 @@ pub async fn run(_args: Args, session: &mut Session) -> Result<()> {
             r.catch_up_percent = Some(crate::output::percent(a.min(l), l.max(1)));
         }
     }
-    let report = MembersReport { members: rows };
-    let format = session.format_or(OutputFormat::Table);
-    let wide = session.wide();
-    session
-        .shell
-        .emit(format, &report, |r| vec![table(r, wide)])?;
-    let bad = report.members.iter().filter(|m| !m.healthy).count();
-    if bad > 0 {
-        return Err(Error::partial(format!(
-            "{bad} of {} members are not healthy",
-            report.members.len()
-        )));
-    }
-    Ok(())
+    Ok(MembersReport { members: rows })
 }
 
 /// Health (status for a learner) at the advertised client URL; the

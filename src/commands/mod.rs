@@ -37,6 +37,9 @@ use crate::error::Result;
 
 /// The only big `match`: which command runs.
 pub async fn dispatch(command: Command, session: &mut Session) -> Result<()> {
+    if !command.accepts_many_contexts() {
+        session.refuse_many_contexts()?;
+    }
     match command {
         Command::Status(args) => status::run(args, session).await,
         Command::Members(args) => members::run(args, session).await,

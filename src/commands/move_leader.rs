@@ -11,7 +11,6 @@ use crate::context::Session;
 use crate::error::{Error, Result};
 use crate::etcd::Survey;
 use crate::ops::move_leader::{self, Plan};
-use crate::ops::Interrupt;
 use crate::output::table::Table;
 
 #[derive(Debug, clap::Args)]
@@ -41,9 +40,10 @@ struct Report<'a> {
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
-    // From the start: a Ctrl-C before the transfer is asked for stops with
-    // "nothing changed" rather than killing the process.
-    let interrupt = Interrupt::on_ctrl_c();
+    // The session's interrupt, registered before the command started: a
+    // Ctrl-C before the transfer is asked for stops with "nothing changed"
+    // rather than killing the process.
+    let interrupt = session.interrupt.clone();
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
     let state = move_leader::state_of(&survey);

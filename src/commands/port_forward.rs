@@ -33,10 +33,18 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let listener = TcpListener::bind((args.address.as_str(), args.local_port))
         .await
         .map_err(|e| {
-            Error::io(
+            let taken = e.kind() == std::io::ErrorKind::AddrInUse;
+            let err = Error::io(
                 format!("cannot listen on `{}:{}`", args.address, args.local_port),
                 e,
-            )
+            );
+            if taken {
+                err.with_hint(
+                    "another process listens there: pass another --local-port, or 0 for a free one",
+                )
+            } else {
+                err
+            }
         })?;
     let local = listener.local_addr()?;
     let scheme = if target.tls { "https" } else { "http" };

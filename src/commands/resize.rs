@@ -59,6 +59,16 @@ pub struct Common {
     pub no_scale: bool,
 }
 
+/// A member URL as etcd takes it: `http(s)://HOST:PORT` (a usage error
+/// otherwise, before anything is asked of the cluster).
+fn parse_member_url(s: &str) -> std::result::Result<String, String> {
+    let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL ({e})"))?;
+    match (uri.scheme_str(), uri.host(), uri.port_u16()) {
+        (Some("http" | "https"), Some(host), Some(_)) if !host.is_empty() => Ok(s.to_string()),
+        _ => Err(format!("`{s}` is not of the form http(s)://HOST:PORT")),
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct NewMember {
     /// Peer URL of the new member (repeatable).
@@ -66,18 +76,19 @@ pub struct NewMember {
         long = "peer-urls",
         value_delimiter = ',',
         required = true,
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = parse_member_url
     )]
     pub peer_urls: Vec<String>,
 
     /// Client URL the new member will serve on (for the printed command line
     /// and to watch its catch-up); default: the peer URL's host on port 2379.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_member_url)]
     pub client_url: Option<String>,
 
     /// Where to ask the learner for its progress; default: --client-url once
     /// given, else the client URL it advertises after it started.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_member_url)]
     pub learner_endpoint: Option<String>,
 
     /// Data dir for the printed command line.

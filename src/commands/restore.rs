@@ -10,19 +10,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
-use crate::dbfile::{report, Integrity, SnapshotInfo};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::etcd::maintenance;
-use crate::ops::restore::executor::{self as exec, After, Count, NodeArgs};
-use crate::ops::restore::{
-    self, parse_bump, parse_member, BumpSpec, Choices, LocalPlan, Plan, TargetMember,
-};
+use crate::ops::restore::executor::{self as exec, NodeArgs};
+use crate::ops::restore::source::{self, absolute, Snapshot};
+use crate::ops::restore::{self, parse_bump, parse_member, BumpSpec, Choices, TargetMember};
 use crate::ops::Operator;
-use crate::output::restore::{after_table, counts_table, local_table, plan_table};
+use crate::output::restore::{report_tables, Report};
 use crate::output::snapshot::info_table;
 
 /// Restore etcd from a snapshot: verify, plan every member, restore this node.
@@ -111,22 +107,6 @@ pub struct Args {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    /// The snapshot restored; `null` in a dry run that would take one.
-    pub snapshot: Option<SnapshotInfo>,
-    /// Where a run without --snapshot saves the snapshot it takes.
-    pub save_to: Option<String>,
-    pub plan: Plan,
-    pub local: Option<LocalPlan>,
-    pub dry_run: bool,
-    /// The etcd process started on the new data dir (`--pid` mode).
-    pub started_pid: Option<u32>,
-    pub after: Option<After>,
-    pub counts: Vec<Count>,
-}
-
 impl Args {
     fn node(&self) -> NodeArgs {
         NodeArgs {
@@ -142,31 +122,25 @@ impl Args {
 
     /// Where a run without --snapshot saves the snapshot it takes.
     fn save_path(&self) -> PathBuf {
-        self.save_to.clone().unwrap_or_else(|| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default();
-            PathBuf::from(format!("etcd-snapshot-{now}.db"))
-        })
+        self.save_to
+            .clone()
+            .unwrap_or_else(source::default_save_path)
     }
 }
 
-/// The snapshot to plan with: verified offline, or (a dry run without
-/// --snapshot) only where a real run would save it and the revision now.
-struct Snapshot {
-    path: PathBuf,
-    info: Option<SnapshotInfo>,
-    revision: i64,
-    counts: Vec<Count>,
-}
-
+/// The snapshot given, verified offline; or one taken now; or (a dry run
+/// without --snapshot) where a real run would save it.
 async fn snapshot(args: &Args, session: &mut Session) -> Result<Snapshot> {
     let path = match &args.snapshot {
         Some(p) => p.clone(),
         None if args.dry_run => {
             let path = absolute(&args.save_path());
-            let revision = current_revision(session).await?;
+            if session.global.endpoints.is_empty() {
+                return Err(source::no_snapshot_source());
+            }
+            let cluster = session.cluster().await?;
+            let client = cluster.connect_any().await?;
+            let revision = maintenance::current_revision(&client, false).await?;
             session.shell.note(format!(
                 "dry run: no snapshot taken; a real run saves one from the healthiest member to \
                  `{}` (at revision {revision} or later, which names its files)",
@@ -181,48 +155,12 @@ async fn snapshot(args: &Args, session: &mut Session) -> Result<Snapshot> {
         }
         None => take_snapshot(args, session).await?,
     };
-    let (info, inspect) = report::examine(&path, &session.global.prefix)
-        .map_err(|e| Error::from(e).context(format!("`{}`", path.display())))?;
+    let snap = source::verify(path, &session.global.prefix.clone(), session)?;
     session.shell.note("snapshot (verified offline):");
-    info_table(&info).write(session.shell.err(), false)?;
-    if info.integrity == Integrity::NoHash {
-        session
-            .shell
-            .warn("no sha256 trailer (a member's db file?): restoring with --skip-hash-check");
+    if let Some(info) = &snap.info {
+        info_table(info).write(session.shell.err(), false)?;
     }
-    let counts = inspect
-        .types
-        .iter()
-        .map(|p| Count {
-            r#type: p.r#type.clone(),
-            snapshot: p.keys,
-            live: None,
-        })
-        .collect();
-    Ok(Snapshot {
-        path,
-        revision: info.revision,
-        info: Some(info),
-        counts,
-    })
-}
-
-async fn current_revision(session: &mut Session) -> Result<i64> {
-    if session.global.endpoints.is_empty() {
-        return Err(no_snapshot_source());
-    }
-    let cluster = session.cluster().await?;
-    let client = cluster.connect_any().await?;
-    Ok(maintenance::current_revision(&client, false).await?)
-}
-
-fn no_snapshot_source() -> Error {
-    Error::usage("no --snapshot given and no --endpoints to take one from")
-        .with_hint("pass --snapshot FILE, or --endpoints to take one now")
-}
-
-fn absolute(p: &std::path::Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+    Ok(snap)
 }
 
 pub async fn run(args: Args, session: &mut Session) -> Result<()> {
@@ -243,21 +181,13 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     };
     let tool = exec::find_tool(args.etcdutl.clone(), args.etcdctl.clone(), session).await;
     let snapshot_arg = absolute(&snap.path).display().to_string();
-    let info = snap.info.as_ref();
-    let source = restore::Source {
-        path: &snapshot_arg,
-        revision: snap.revision,
-        consistent_index: info.and_then(|i| i.consistent_index),
-    };
     let choices = Choices {
         token: args.initial_cluster_token.as_deref(),
         new_data_dir: args.new_data_dir.as_deref(),
         data_dir: args.data_dir.as_deref(),
         bump: args.bump_revision,
     };
-    let sha256 = info.and_then(|i| i.sha256.as_deref());
-    let no_hash = info.is_some_and(|i| i.integrity == Integrity::NoHash);
-    let plan = restore::plan_with_defaults(source, sha256, no_hash, &members, choices, &tool)?;
+    let plan = snap.plan(&snapshot_arg, &members, choices, &tool)?;
     for w in &plan.warnings {
         session.shell.warn(w);
     }
@@ -278,9 +208,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
              revision {} or later",
             report.plan.expected_revision
         ));
-        return session.shell.emit(format, &report, |r| {
-            vec![plan_table(&r.plan), counts_table(&r.counts)]
-        });
+        return session.shell.emit(format, &report, report_tables);
     }
 
     // 3. This node.
@@ -291,20 +219,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         &members,
         &restore::tag(snap.revision),
     )?;
-    let mut steps = format!("restore on this node, member `{name}`:");
-    for (i, s) in local.steps.iter().enumerate() {
-        let done = if s.done { "  (done)" } else { "" };
-        steps.push_str(&format!("\n  {}. {}{done}", i + 1, s.step.describe()));
-    }
+    let steps = local.describe(&name);
     if args.dry_run {
         session.keep(&steps);
         report.local = Some(local);
-        return session.shell.emit(format, &report, |r| {
-            vec![
-                local_table(r.local.as_ref().expect("set above"), true),
-                counts_table(&r.counts),
-            ]
-        });
+        return session.shell.emit(format, &report, report_tables);
     }
     session.shell.note(steps);
     let interrupt = session.interrupt.clone();
@@ -315,14 +234,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     if !session.global.endpoints.is_empty() {
         let cluster = session.cluster().await?;
         let prefix = session.global.prefix.clone();
-        let wait = exec::wait_after(&cluster, &prefix, args.wait, &mut report.counts, session);
-        let after = interrupt.unless(wait).await.ok_or_else(|| {
-            Error::interrupted(
-                "interrupted (Ctrl-C) while waiting for the restored member: every step is \
-                 done; its health was not checked",
-            )
-            .with_hint("check it with `kubectl etcd status`")
-        })??;
+        let (wait, counts) = (args.wait, &mut report.counts);
+        let after = exec::after(&cluster, &prefix, wait, counts, &interrupt, session).await?;
         let expected = report.plan.expected_revision;
         session.shell.note(format!(
             "restored: revision {} (snapshot {}, at least {expected} expected)",
@@ -330,54 +243,24 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         ));
         report.after = Some(after);
     }
-    session.shell.emit(format, &report, |r| {
-        let mut tables = vec![
-            local_table(r.local.as_ref().expect("set above"), false),
-            counts_table(&r.counts),
-        ];
-        if let Some(a) = &r.after {
-            tables.push(after_table(a));
-        }
-        tables
-    })
+    session.shell.emit(format, &report, report_tables)
 }
 
 async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
     if session.global.endpoints.is_empty() {
-        return Err(no_snapshot_source());
+        return Err(source::no_snapshot_source());
     }
     let file = args.save_path();
     session.shell.note(format!(
         "taking a snapshot into `{}` (--save-to to choose where)",
         absolute(&file).display()
     ));
-    let req = crate::ops::snapshot_save::Request {
-        file: file.clone(),
-        member: None,
-        overwrite: false,
-    };
     let cluster = session.cluster().await?;
     let interrupt = session.interrupt.clone();
     let bar = session.shell.stderr_tty;
     let mut on = crate::output::progress::snapshot_save(&mut session.shell, bar);
-    let info = crate::ops::snapshot_save::save_from_cluster(
-        &cluster.targets,
-        &cluster.settings,
-        &req,
-        &interrupt,
-        &mut on,
-    )
-    .await
-    .map_err(|e| {
-        if interrupt.fired() {
-            Error::interrupted(
-                "interrupted (Ctrl-C) while taking the snapshot: nothing was changed, no file \
-                 was written",
-            )
-        } else {
-            e
-        }
-    })?;
+    let (targets, settings) = (&cluster.targets, &cluster.settings);
+    let info = source::take(targets, settings, &file, &interrupt, &mut on).await?;
     drop(on);
     session.shell.note(format!(
         "saved `{}` from `{}`",

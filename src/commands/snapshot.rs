@@ -10,9 +10,12 @@ use crate::dbfile::report::{self, ListError};
 use crate::dbfile::{self, Readout};
 use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
+use crate::keyspace::history::{self, Flow, HistoryFlags};
 use crate::keyspace::resolve::offline_range;
 use crate::ops::{snapshot_save, Interrupt};
+use crate::output::history::HistoryPrinter;
 use crate::output::progress;
+use crate::output::size::history_tables;
 use crate::output::snapshot::{info_table, inspect_table, list_row, LIST_COLUMNS};
 use crate::output::table::Listing;
 
@@ -87,6 +90,34 @@ pub struct InspectArgs {
     #[arg(long, value_name = "REF", conflicts_with = "ls")]
     pub get: Option<String>,
 
+    /// Every retained version of one object, newest first, as `history`
+    /// shows it live: a key, `TYPE/NAME` or `TYPE/NAMESPACE/NAME`.
+    ///
+    /// One pass over the file, holding only this object's versions (with
+    /// --limit N, at most N+1 of them).
+    #[arg(long, value_name = "REF", conflicts_with_all = ["ls", "get", "revision"])]
+    pub history: Option<String>,
+
+    #[command(flatten)]
+    pub history_flags: HistoryFlags,
+
+    /// What a compaction at the newest revision would free: old revisions
+    /// and their bytes per type and for the top keys.
+    ///
+    /// One pass over the file; memory bounded by the number of types and
+    /// --top.
+    #[arg(long, conflicts_with_all = ["ls", "get", "history", "revision"])]
+    pub history_size: bool,
+
+    /// With --history-size: the N keys holding the most old bytes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        requires = "history_size"
+    )]
+    pub top: usize,
+
     #[command(flatten)]
     pub decode: DecodeFlags,
 }
@@ -131,6 +162,19 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         SnapshotCommand::Status(a) => {
             let info = report::status(&a.file).map_err(in_file(&a.file))?;
             session.shell.emit(format, &info, |i| vec![info_table(i)])
+        }
+        SnapshotCommand::Inspect(a) if a.history_flags.any() && a.history.is_none() => Err(
+            Error::usage("--limit, --since-revision, --objects and --all-fields need --history")
+                .with_hint("kubectl etcd snapshot inspect FILE --history REF --limit N"),
+        ),
+        SnapshotCommand::Inspect(a) if a.history.is_some() => history(a, session),
+        SnapshotCommand::Inspect(a) if a.history_size => {
+            let (file, _) = a.file_and_filter()?;
+            let prefix = &session.global.prefix;
+            let (size, readout) =
+                report::history_size(&file, prefix, a.top).map_err(in_file(&file))?;
+            session.shell.emit(format, &size, history_tables)?;
+            damage_outcome(&file, &readout, session)
         }
         SnapshotCommand::Inspect(a) if a.get.is_some() || a.ls.is_some() => browse(a, session),
         SnapshotCommand::Inspect(a) => {
@@ -177,11 +221,7 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
     let namespace = session.global.namespace.clone();
 
     if let Some(reference) = &a.get {
-        let key = if reference.starts_with('/') {
-            reference.clone()
-        } else {
-            offline_range(reference, namespace.as_deref(), &prefix, true)?.0
-        };
+        let key = object_key(reference, namespace.as_deref(), &prefix)?;
         let found = report::get(&file, key.as_bytes(), a.revision).map_err(ctx)?;
         let Some((revision, value)) = &found.value else {
             damage_outcome(&file, &found.readout, session)?;
@@ -246,4 +286,54 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
         return Err(Error::new(Kind::NotFound, "no keys match in the snapshot"));
     }
     Ok(())
+}
+
+/// A key, or the key of `TYPE/NAME` / `TYPE/NAMESPACE/NAME`.
+fn object_key(reference: &str, namespace: Option<&str>, prefix: &str) -> Result<String> {
+    if reference.starts_with('/') {
+        return Ok(reference.to_string());
+    }
+    Ok(offline_range(reference, namespace, prefix, true)?.0)
+}
+
+/// `inspect --history`: the object's retained versions in the file, shown
+/// as `history` shows them live.
+fn history(a: InspectArgs, session: &mut Session) -> Result<()> {
+    let (file, _) = a.file_and_filter()?;
+    let ctx = |e: dbfile::DbError| Error::from(e).context(format!("`{}`", file.display()));
+    let prefix = session.global.prefix.clone();
+    let namespace = session.global.namespace.clone();
+    let reference = a.history.as_deref().unwrap_or_default();
+    let key = object_key(reference, namespace.as_deref(), &prefix)?;
+    let format = session.format_or(OutputFormat::Table);
+    let flags = &a.history_flags;
+    let mut printer = HistoryPrinter::new(format, "snapshot inspect --history", flags.objects)?;
+    let decoder = Decoder::new(&a.decode, &prefix)?;
+    let opts = flags.options();
+    // The versions shown and the one the oldest of them is diffed against.
+    let keep = opts.limit.map(|l| l + 1);
+    let floor = opts.since_revision.unwrap_or(1);
+    let mut found = report::versions(&file, key.as_bytes(), keep, floor).map_err(ctx)?;
+    let shell = &mut session.shell;
+    let summary = history::replay(
+        &key,
+        found.read.versions.make_contiguous(),
+        found.header.revision,
+        found.header.compacted_revision,
+        &decoder,
+        &opts,
+        |v| {
+            printer.push(shell, &v)?;
+            Ok(Flow::Continue)
+        },
+    );
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            damage_outcome(&file, &found.readout, session)?;
+            return Err(e.into());
+        }
+    };
+    printer.finish(&mut session.shell, &summary, &key, flags.since_revision)?;
+    damage_outcome(&file, &found.readout, session)
 }

@@ -32,6 +32,10 @@ pub enum Error {
     /// forbidden), already in operator language.
     #[error("{0}")]
     Dialer(Box<crate::error::Error>),
+    /// The Kubernetes half failed: a port-forward refused, a pod not
+    /// Running, the forward's error channel.
+    #[error(transparent)]
+    Kube(Box<crate::connect::kube::Error>),
     /// Anything else from the operating system, with its kind.
     #[error("{detail}")]
     Io { kind: io::ErrorKind, detail: String },
@@ -108,6 +112,9 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
 fn known(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
     if let Some(ours) = e.downcast_ref::<Error>() {
         return Some(ours.clone());
+    }
+    if let Some(k) = e.downcast_ref::<crate::connect::kube::Error>() {
+        return Some(Error::Kube(Box::new(k.clone())));
     }
     if let Some(ours) = e.downcast_ref::<crate::error::Error>() {
         return Some(Error::Dialer(Box::new(ours.clone())));

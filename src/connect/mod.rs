@@ -79,20 +79,24 @@ impl<S> Recording<S> {
                     // io::Error is not Clone; keep the kind and the rustls
                     // cause, which is what the explanation needs.
                     let inner = e.get_ref();
-                    let copy =
-                        if let Some(tls) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                            io::Error::new(e.kind(), tls.clone())
-                        } else if let Some(ours) = inner.and_then(|i| i.downcast_ref::<Error>()) {
-                            io::Error::new(e.kind(), ours.clone())
-                        } else if let Some(ours) =
-                            inner.and_then(|i| i.downcast_ref::<crate::error::Error>())
-                        {
-                            // A dialer's own explanation (a port-forward's error
-                            // channel) is kept whole.
-                            io::Error::new(e.kind(), ours.clone())
-                        } else {
-                            io::Error::new(e.kind(), e.to_string())
-                        };
+                    let copy = if let Some(tls) =
+                        inner.and_then(|i| i.downcast_ref::<rustls::Error>())
+                    {
+                        io::Error::new(e.kind(), tls.clone())
+                    } else if let Some(ours) = inner.and_then(|i| i.downcast_ref::<Error>()) {
+                        io::Error::new(e.kind(), ours.clone())
+                    } else if let Some(k) = inner.and_then(|i| i.downcast_ref::<kube::Error>()) {
+                        // The Kubernetes half's own failure, kept typed.
+                        io::Error::new(e.kind(), k.clone())
+                    } else if let Some(ours) =
+                        inner.and_then(|i| i.downcast_ref::<crate::error::Error>())
+                    {
+                        // A dialer's own explanation (a port-forward's error
+                        // channel) is kept whole.
+                        io::Error::new(e.kind(), ours.clone())
+                    } else {
+                        io::Error::new(e.kind(), e.to_string())
+                    };
                     *slot = Some(copy);
                 }
             }

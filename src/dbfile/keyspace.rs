@@ -11,6 +11,8 @@ use serde::Serialize;
 use super::bolt::{Db, Entry};
 use super::error::{DbError, EntryProblem, Result};
 use super::sorter::{LiveKeys, Sorter};
+use crate::keyspace::history::Recorded;
+use crate::keyspace::history_size::HistoryTally;
 
 /// A revision key of bucket `key`: main and sub revision, and whether the
 /// entry is a tombstone (a delete).
@@ -322,6 +324,30 @@ pub fn scan(db: &Db<'_>, opts: &ScanOptions, damage: &mut Damage) -> Result<Scan
     })
 }
 
+/// Every checked entry of bucket `key` to `f`, in revision order, damage
+/// skipped and recorded. Returns the entries accepted.
+fn each_entry(
+    db: &Db<'_>,
+    damage: &mut Damage,
+    mut f: impl FnMut(Revision, KeyValue<'_>) -> Result<()>,
+) -> Result<u64> {
+    let bucket = key_bucket(db)?;
+    let mut entries = 0;
+    let mut entry_damage = Damage::default();
+    let mut on_damage = |e| damage.take(true, e);
+    db.walk(&bucket, &mut on_damage, &mut |e| {
+        let (rev, kv) = match check_entry(&e) {
+            Ok(v) => v,
+            Err(err) => return entry_damage.take(true, err).map(|_| false),
+        };
+        entries += 1;
+        f(rev, kv)?;
+        Ok(true)
+    })?;
+    damage.merge(entry_damage);
+    Ok(entries)
+}
+
 /// What [`read_value`] found.
 #[derive(Debug, Default)]
 pub struct ValueRead {
@@ -342,25 +368,86 @@ pub fn read_value(
     at: Option<i64>,
     damage: &mut Damage,
 ) -> Result<ValueRead> {
-    let bucket = key_bucket(db)?;
     let mut read = ValueRead::default();
-    let mut entry_damage = Damage::default();
-    let mut on_damage = |e| damage.take(true, e);
-    db.walk(&bucket, &mut on_damage, &mut |e| {
-        let (rev, kv) = match check_entry(&e) {
-            Ok(v) => v,
-            Err(err) => return entry_damage.take(true, err).map(|_| false),
-        };
-        read.entries += 1;
+    read.entries = each_entry(db, damage, |rev, kv| {
         read.newest = read.newest.max(rev.main);
         if kv.key == key && at.is_none_or(|at| rev.main <= at) {
             read.value = Some((rev, kv.value.to_vec()));
         }
-        Ok(true)
+        Ok(())
     })?;
-    damage.merge(entry_damage);
     read.value = read.value.filter(|(rev, _)| !rev.tombstone);
     Ok(read)
+}
+
+/// What [`read_versions`] found.
+#[derive(Debug, Default)]
+pub struct VersionsRead {
+    /// The key's retained versions, oldest first (at most `keep`).
+    pub versions: std::collections::VecDeque<Recorded>,
+    /// The newest revision stored.
+    pub newest: i64,
+    /// Entries read and accepted.
+    pub entries: u64,
+}
+
+/// Every retained version of `key` (puts and tombstones), oldest first, in
+/// one pass over bucket `key`, skipping damage. Only this key's versions are
+/// held, and of them at most the newest `keep` (all when `None`); versions
+/// older than `floor` are dropped but the newest of them, which the oldest
+/// shown version is diffed against.
+pub fn read_versions(
+    db: &Db<'_>,
+    key: &[u8],
+    keep: Option<usize>,
+    floor: i64,
+    damage: &mut Damage,
+) -> Result<VersionsRead> {
+    let mut read = VersionsRead::default();
+    let mut versions = std::collections::VecDeque::new();
+    read.entries = each_entry(db, damage, |rev, kv| {
+        read.newest = read.newest.max(rev.main);
+        if kv.key != key {
+            return Ok(());
+        }
+        versions.push_back(Recorded {
+            revision: rev.main,
+            put: (!rev.tombstone).then(|| (kv.create_revision, kv.value.to_vec())),
+        });
+        if keep.is_some_and(|k| versions.len() > k) {
+            versions.pop_front();
+        }
+        while versions.len() > 1 && versions.get(1).is_some_and(|r| r.revision < floor) {
+            versions.pop_front();
+        }
+        Ok(())
+    })?;
+    read.versions = versions;
+    Ok(read)
+}
+
+/// Every entry of bucket `key` to `tally` as a retained revision, and each
+/// live key's newest version as current (sorted within the sorter's
+/// budget), skipping damage. Returns the newest revision and the entries
+/// read.
+pub fn tally_history(
+    db: &Db<'_>,
+    tally: &mut HistoryTally,
+    damage: &mut Damage,
+) -> Result<(i64, u64)> {
+    let mut sorter = Sorter::new();
+    let mut newest = 0;
+    let entries = each_entry(db, damage, |rev, kv| {
+        newest = rev.main.max(newest);
+        let size = (kv.key.len() + kv.value.len()) as u64;
+        tally.retained(kv.key, size, rev.tombstone);
+        sorter.push(kv.key, rev, size)
+    })?;
+    sorter.finish()?.for_each(|k, l| {
+        tally.current(k, l.size);
+        Ok::<_, DbError>(())
+    })?;
+    Ok((newest, entries))
 }
 
 /// The type a key belongs to, as `count` labels it (`pods`,

@@ -13,6 +13,7 @@ use super::keyspace::{
     self, read_header, type_of, Damage, DamageEntry, Header, Latest, Revision, ScanOptions,
 };
 use super::{DbFile, Integrity};
+use crate::keyspace::history_size::{HistorySize, HistoryTally};
 
 /// What a snapshot holds; `status` and `save` print it.
 #[derive(Debug, Clone, Serialize)]
@@ -314,4 +315,43 @@ pub fn get(path: &Path, key: &[u8], at: Option<i64>) -> Result<Found> {
         value: read.value,
         readout,
     })
+}
+
+/// `snapshot inspect --history`: the retained versions of one key (see
+/// [`keyspace::read_versions`]), skipping damage.
+pub struct Versions {
+    pub header: Header,
+    pub read: keyspace::VersionsRead,
+    pub readout: Readout,
+}
+
+pub fn versions(path: &Path, key: &[u8], keep: Option<usize>, floor: i64) -> Result<Versions> {
+    let mut readout = Readout::default();
+    let file = open_lenient(path, &mut readout.damage)?;
+    let db = file.db()?;
+    let mut header = read_header(&db, true, &mut readout.damage)?;
+    let read = keyspace::read_versions(&db, key, keep, floor, &mut readout.damage)?;
+    readout.entries = read.entries;
+    header.revision = read.newest.max(header.compacted_revision.unwrap_or(0));
+    Ok(Versions {
+        header,
+        read,
+        readout,
+    })
+}
+
+/// `snapshot inspect --history-size`: what a compaction at the file's
+/// newest revision would free, skipping damage.
+pub fn history_size(path: &Path, prefix: &str, top: usize) -> Result<(HistorySize, Readout)> {
+    let mut readout = Readout::default();
+    let file = open_lenient(path, &mut readout.damage)?;
+    let db = file.db()?;
+    let header = read_header(&db, true, &mut readout.damage)?;
+    let mut tally = HistoryTally::new(prefix, top);
+    let (newest, entries) = keyspace::tally_history(&db, &mut tally, &mut readout.damage)?;
+    readout.entries = entries;
+    let revision = newest.max(header.compacted_revision.unwrap_or(0));
+    let mut size = tally.finish(revision, header.compacted_revision);
+    size.compare_with(None, Some(file.db_len));
+    Ok((size, readout))
 }

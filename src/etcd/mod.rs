@@ -34,6 +34,17 @@ pub fn parse_id(s: &str) -> Option<u64> {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).ok()
 }
 
+/// Where a member's reported quota came from: the server itself (Status,
+/// etcd ≥ 3.6), its metrics (`etcd_server_quota_backend_bytes`), or the
+/// `--quota-backend-bytes` its pod was started with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuotaOrigin {
+    #[default]
+    Status,
+    Metrics,
+    PodFlag,
+}
+
 /// What `Status` reports about one member.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -43,6 +54,10 @@ pub struct Status {
     pub db_size_in_use: u64,
     /// 0 when the server does not report it (etcd before 3.6).
     pub db_size_quota: u64,
+    /// Who gave `db_size_quota` when it is not 0: Status itself, or (filled
+    /// in by `ops::quota::survey`) the member's metrics or its pod's flag.
+    #[serde(skip)]
+    pub quota_origin: QuotaOrigin,
     pub leader: u64,
     pub raft_term: u64,
     pub raft_index: u64,
@@ -62,6 +77,7 @@ pub async fn status(client: &EtcdClient) -> Result<Status> {
         db_size: resp.db_size().max(0) as u64,
         db_size_in_use: resp.raft_used_db_size().max(0) as u64,
         db_size_quota: resp.db_size_quota().max(0) as u64,
+        quota_origin: QuotaOrigin::Status,
         leader: resp.leader(),
         raft_term: resp.raft_term(),
         raft_index: resp.raft_index(),

@@ -141,6 +141,27 @@ impl Survey {
             .collect()
     }
 
+    /// `Err` (exit 3) when not one member answered: a cluster that could
+    /// not be reached at all, with the first member's cause (refused, TLS,
+    /// authentication), not a refusal to act on it.
+    pub fn reached(&self) -> Result<()> {
+        if self.views.is_empty() || self.views.iter().any(|v| v.status.is_some()) {
+            return Ok(());
+        }
+        let n = self.views.len();
+        let mut e = self
+            .views
+            .iter()
+            .find_map(|v| v.error.clone())
+            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
+        e.kind = Kind::Unavailable;
+        Err(e.context(if n == 1 {
+            format!("`{}` could not be reached", self.views[0].target.endpoint)
+        } else {
+            format!("none of the {n} members could be reached")
+        }))
+    }
+
     /// A member that answered, for cluster-wide requests.
     pub fn answering_client(&self) -> Result<&EtcdClient> {
         self.views

@@ -5,9 +5,9 @@
 
 use etcd_client::GetOptions;
 
+use super::error::{Error, Result};
 use super::plan;
 use super::scan::prefix_end;
-use crate::error::Result;
 use crate::etcd::EtcdClient;
 
 /// A custom resource type seen in the keys.
@@ -33,7 +33,9 @@ pub async fn discover(
     // Only the pieces between built-in types can hold custom resources;
     // probing within them keeps each read's index walk short.
     let (revision, pieces) =
-        plan::count_pieces(client, base.as_bytes(), &end, prefix, 0, serializable).await?;
+        plan::count_pieces(client, base.as_bytes(), &end, prefix, 0, serializable)
+            .await
+            .map_err(|e| Error::Scan(Box::new(e)))?;
     let pieces: Vec<(Vec<u8>, Vec<u8>)> = pieces
         .into_iter()
         .filter(|p| p.count > 0 && p.builtin.is_none())

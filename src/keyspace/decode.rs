@@ -58,6 +58,17 @@ impl Decoder {
         })
     }
 
+    /// The plaintext of a value encrypted at rest; `None` when no
+    /// `--encryption-config` was given. A plain value comes back as it is.
+    pub fn decrypt(&self, key: &[u8], stored: &[u8]) -> Option<Result<Vec<u8>>> {
+        let config = self.encryption.as_ref()?;
+        Some(
+            config
+                .decrypt(key, stored)
+                .map_err(|e| Error::new(Kind::Data, e.to_string())),
+        )
+    }
+
     /// Decode the value stored at `key` (the key matters: AES-GCM binds the
     /// ciphertext to it), Secrets redacted unless --show-secrets.
     pub fn decode(&self, key: &[u8], stored: &[u8]) -> Result<Object> {

@@ -25,6 +25,69 @@ pub enum Error {
     /// etcd refused this user a read of the range.
     #[error("permission denied reading {range}")]
     ReadDenied { range: String },
+    /// `search ''`.
+    #[error("the search pattern is empty")]
+    EmptyPattern,
+    /// A search pattern that is not a valid regular expression; `why` says
+    /// what and at which character, on one line.
+    #[error("`{pattern}` is not a valid regular expression: {why}")]
+    BadRegex { pattern: String, why: String },
+    /// A search pattern that is not a valid glob.
+    #[error("`{pattern}` is not a valid glob: {cause}")]
+    BadGlob {
+        pattern: String,
+        cause: globset::Error,
+    },
+    /// A resource type name that matches several custom types.
+    #[error("`{name}` is ambiguous: it names {}", candidates.join(", "))]
+    AmbiguousType {
+        name: String,
+        candidates: Vec<String>,
+    },
+    /// A resource type name nothing in the table, the CRDs or the stored
+    /// keys knows. `plural_group`: a well-formed `plural.group`, which may
+    /// be a custom type with nothing stored yet (not found, exit 1), rather
+    /// than a name that cannot be right (usage, exit 2).
+    #[error("unknown resource type `{name}`")]
+    UnknownType {
+        name: String,
+        plural_group: bool,
+        /// Read offline (a snapshot): only `plural.group` names can be
+        /// custom types there.
+        offline: bool,
+    },
+    /// An object reference that is neither TYPE/NAME, TYPE/NAMESPACE/NAME
+    /// nor a key.
+    #[error("`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key")]
+    BadReference { reference: String, offline: bool },
+    /// The name or namespace cannot be part of a key.
+    #[error(transparent)]
+    BadKey(#[from] registry::key::KeyError),
+    /// The caller's own error, returned from a visitor: kept whole.
+    #[error("{0}")]
+    Visitor(Box<crate::error::Error>),
+    /// Reading `key` at `revision` failed.
+    #[error("reading `{key}` at revision {revision}: {cause}")]
+    ReadAt {
+        key: String,
+        revision: i64,
+        cause: etcd::Error,
+    },
+    /// A key with no version in the retained history.
+    #[error("`{key}` has no version in the retained history")]
+    NoHistory { key: String, stop: HistoryStop },
+    /// Replaying a key's deletions through a watch took too long.
+    #[error("replaying the deletions of `{key}` took too long")]
+    ReplayTooSlow { key: String },
+    /// The member closed a watch stream before it was done.
+    #[error("the member closed the watch stream")]
+    WatchClosed,
+    /// etcd cancelled a watch, for a reason other than a compaction.
+    #[error("etcd cancelled the watch: {reason}")]
+    WatchCancelled { reason: String },
+    /// A scan or count under a lookup failed; its error says why.
+    #[error("{0}")]
+    Scan(Box<crate::error::Error>),
     /// A linearizable read got no answer: the member may lack quorum.
     #[error(transparent)]
     NoQuorumRead(etcd::Error),
@@ -33,6 +96,17 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where a history walk that found nothing stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryStop {
+    /// At the compacted revision: older versions are gone.
+    Compacted,
+    /// At --since-revision.
+    Since,
+    /// At the key's creation, or nothing was ever stored.
+    Other,
+}
 
 /// A key range for messages: `keys under /registry/configmaps/`, `every
 /// key`, or `[start, end)`.

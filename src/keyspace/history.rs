@@ -23,10 +23,46 @@ use serde_json::Value;
 
 use super::decode::Decoder;
 use super::diff::{self, Diff};
+use super::error::{Error, HistoryStop, Result};
 use super::watch::EventKind;
-use crate::error::{Error, Kind, Result};
-use crate::etcd::client::explain;
+use crate::etcd::classify;
 use crate::etcd::{maintenance, EtcdClient};
+
+/// The flags `history` and `snapshot inspect --history` share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HistoryFlags {
+    /// Show at most this many versions (newest first).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+
+    /// Show only changes made at or after this revision.
+    #[arg(long, value_name = "REV", value_parser = clap::value_parser!(i64).range(1..))]
+    pub since_revision: Option<i64>,
+
+    /// With -o json, include each version's decoded object.
+    #[arg(long)]
+    pub objects: bool,
+
+    /// Also diff fields that change on every write: resourceVersion,
+    /// managedFields, generation, observedGeneration, last-applied-configuration.
+    #[arg(long)]
+    pub all_fields: bool,
+}
+
+impl HistoryFlags {
+    pub fn options(&self) -> Options {
+        Options {
+            limit: self.limit.map(|l| l as usize),
+            since_revision: self.since_revision,
+            all_fields: self.all_fields,
+        }
+    }
+
+    /// Whether any was given (they mean nothing without a history).
+    pub fn any(&self) -> bool {
+        self.limit.is_some() || self.since_revision.is_some() || self.objects || self.all_fields
+    }
+}
 
 /// What to show.
 #[derive(Debug, Clone, Default)]
@@ -57,7 +93,7 @@ pub struct Version {
     /// The object at this version (for DELETED: its last state).
     pub object: Option<Value>,
     /// Why the value could not be decoded (the version is still shown).
-    pub error: Option<Error>,
+    pub error: Option<crate::error::Error>,
 }
 
 /// Why the walk ended.
@@ -94,7 +130,7 @@ pub enum Flow {
 struct Stored {
     mod_revision: i64,
     create_revision: i64,
-    object: std::result::Result<Value, Error>,
+    object: std::result::Result<Value, crate::error::Error>,
 }
 
 /// The result of one read at a revision.
@@ -111,7 +147,7 @@ pub async fn walk(
     decoder: &Decoder,
     key: &str,
     opts: &Options,
-    mut out: impl FnMut(Version) -> Result<Flow>,
+    mut out: impl FnMut(Version) -> crate::error::Result<Flow>,
 ) -> Result<Summary> {
     let mut walker = Walker {
         client,
@@ -131,7 +167,7 @@ pub async fn walk(
     };
     let mut emit = |v: Version, summary: &mut Summary| -> Result<bool> {
         summary.versions += 1;
-        let flow = out(v)?;
+        let flow = out(v).map_err(|e| Error::Visitor(Box::new(e)))?;
         if flow == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l) {
             summary.end = End::Limit;
             return Ok(false);
@@ -222,18 +258,15 @@ fn finish(summary: Summary, key: &str) -> Result<Summary> {
     if summary.versions > 0 {
         return Ok(summary);
     }
-    let mut e = Error::new(
-        Kind::NotFound,
-        format!("`{key}` has no version in the retained history"),
-    );
-    e = match summary.end {
-        End::Compacted { .. } => e.with_hint(
-            "older revisions were compacted; `kubectl etcd snapshot` files keep what they saw",
-        ),
-        End::Since => e.with_hint("try an older --since-revision"),
-        _ => e.with_hint("`kubectl etcd ls TYPE` lists what is stored"),
+    let stop = match summary.end {
+        End::Compacted { .. } => HistoryStop::Compacted,
+        End::Since => HistoryStop::Since,
+        _ => HistoryStop::Other,
     };
-    Err(e)
+    Err(Error::NoHistory {
+        key: key.to_string(),
+        stop,
+    })
 }
 
 /// What lies before a creation.
@@ -285,7 +318,11 @@ impl Walker<'_> {
                 None => Read::Absent,
             }),
             Err(crate::etcd::Error::Compacted) => Ok(Read::Compacted),
-            Err(e) => Err(e.context(format!("reading `{}` at revision {revision}", self.key))),
+            Err(cause) => Err(Error::ReadAt {
+                key: self.key.to_string(),
+                revision,
+                cause,
+            }),
         }
     }
 
@@ -310,15 +347,7 @@ impl Walker<'_> {
     }
 
     fn modified(&self, now: &Stored, before: Option<&Stored>) -> Version {
-        let before_obj = before.and_then(|b| b.object.as_ref().ok());
-        let mut v = version(now, EventKind::Modified, before_obj);
-        if let (Ok(n), Some(b)) = (&now.object, before_obj) {
-            v.diff = Some(diff::diff(b, n, self.all_fields));
-        }
-        if v.error.is_none() {
-            v.error = before.and_then(|b| b.object.as_ref().err().cloned());
-        }
-        v
+        modified(now, before, self.all_fields)
     }
 
     /// The life before a key that is absent at `absent` (exclusive upper
@@ -375,13 +404,9 @@ impl Walker<'_> {
             let mut found = Vec::new();
             loop {
                 if Instant::now() >= deadline {
-                    return Err(Error::new(
-                        Kind::Unavailable,
-                        format!("replaying the deletions of `{}` took too long", self.key),
-                    )
-                    .with_hint(
-                        "the member may be overloaded; --since-revision looks less far back",
-                    ));
+                    return Err(Error::ReplayTooSlow {
+                        key: self.key.to_string(),
+                    });
                 }
                 let wait = if open_ended {
                     QUIET
@@ -391,13 +416,8 @@ impl Walker<'_> {
                 let resp = match tokio::time::timeout(wait, stream.message()).await {
                     Err(_) if open_ended => return Ok((found, compacted)),
                     Err(_) => continue,
-                    Ok(Err(e)) => return Err(explain(&e)),
-                    Ok(Ok(None)) => {
-                        return Err(Error::new(
-                            Kind::Unavailable,
-                            "the member closed the watch stream",
-                        ))
-                    }
+                    Ok(Err(e)) => return Err(Error::Etcd(classify(&e))),
+                    Ok(Ok(None)) => return Err(Error::WatchClosed),
                     Ok(Ok(Some(resp))) => resp,
                 };
                 if resp.canceled() {
@@ -406,10 +426,9 @@ impl Walker<'_> {
                         compacted = Some(start);
                         continue 'watch;
                     }
-                    return Err(Error::new(
-                        Kind::Unavailable,
-                        format!("etcd cancelled the watch: {}", resp.cancel_reason()),
-                    ));
+                    return Err(Error::WatchCancelled {
+                        reason: resp.cancel_reason().to_string(),
+                    });
                 }
                 for ev in resp.events() {
                     let rev = ev.kv().map(|kv| kv.mod_revision()).unwrap_or_default();
@@ -429,6 +448,18 @@ impl Walker<'_> {
 /// complete (see [`Walker::replay_deletions`]).
 const QUIET: Duration = Duration::from_secs(2);
 
+fn modified(now: &Stored, before: Option<&Stored>, all_fields: bool) -> Version {
+    let before_obj = before.and_then(|b| b.object.as_ref().ok());
+    let mut v = version(now, EventKind::Modified, before_obj);
+    if let (Ok(n), Some(b)) = (&now.object, before_obj) {
+        v.diff = Some(diff::diff(b, n, all_fields));
+    }
+    if v.error.is_none() {
+        v.error = before.and_then(|b| b.object.as_ref().err().cloned());
+    }
+    v
+}
+
 fn added(now: &Stored) -> Version {
     let mut v = version(now, EventKind::Added, None);
     if v.time.is_none() {
@@ -439,6 +470,122 @@ fn added(now: &Stored) -> Version {
             .and_then(|o| text(o, &["metadata", "creationTimestamp"]));
     }
     v
+}
+
+/// One retained version as a db file stores it (bucket `key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub revision: i64,
+    /// Create revision and value; `None` for a deletion (a tombstone).
+    pub put: Option<(i64, Vec<u8>)>,
+}
+
+/// The history of `key` from its retained versions, oldest first (what a
+/// db file holds: every revision since `compacted`), handed to `out`
+/// newest first as [`walk`] does live: the same versions, diffs, authors
+/// and end. `revision` is the newest revision of the file. The caller may
+/// drop versions older than it needs (`--limit` plus one for the diff).
+pub fn replay(
+    key: &str,
+    records: &[Recorded],
+    revision: i64,
+    compacted: Option<i64>,
+    decoder: &Decoder,
+    opts: &Options,
+    mut out: impl FnMut(Version) -> crate::error::Result<Flow>,
+) -> Result<Summary> {
+    let floor = opts.since_revision.unwrap_or(1).max(1);
+    let mut summary = Summary {
+        versions: 0,
+        revision,
+        end: End::Complete,
+    };
+    let stored = |r: &Recorded| {
+        r.put.as_ref().map(|(create, value)| Stored {
+            mod_revision: r.revision,
+            create_revision: *create,
+            object: decoder
+                .decode_at(key.as_bytes(), value, Some(r.revision))
+                .map(|o| o.value),
+        })
+    };
+    // Each version is decoded once: as itself, then kept as the one
+    // after it reads it as its predecessor.
+    let mut i = records.len();
+    let mut next = records.last().map(stored);
+    while i > 0 {
+        i -= 1;
+        let r = &records[i];
+        let now = next.take().flatten();
+        let before = i.checked_sub(1).map(|j| stored(&records[j]));
+        if r.revision < floor {
+            summary.end = End::Since;
+            return Ok(summary);
+        }
+        let (v, end) = match (&now, before.as_ref()) {
+            (None, Some(Some(last))) => (deletion(r.revision, last), None),
+            (None, _) => (
+                Version {
+                    revision: r.revision,
+                    event: EventKind::Deleted,
+                    time: None,
+                    manager: None,
+                    operation: None,
+                    diff: None,
+                    object: None,
+                    error: None,
+                },
+                None,
+            ),
+            (Some(n), b) if n.mod_revision > n.create_revision => {
+                let b = b
+                    .and_then(Option::as_ref)
+                    .filter(|b| b.create_revision == n.create_revision);
+                let end = b.is_none().then_some(End::Compacted {
+                    before: n.mod_revision,
+                    revision: compacted,
+                });
+                (modified(n, b, opts.all_fields), end)
+            }
+            (Some(n), _) => {
+                let end = (i == 0).then_some(match compacted {
+                    Some(k) if k > floor => End::Compacted {
+                        before: n.create_revision,
+                        revision: Some(k),
+                    },
+                    _ if floor > 1 => End::Since,
+                    _ => End::Complete,
+                });
+                (added(n), end)
+            }
+        };
+        summary.versions += 1;
+        let flow = out(v).map_err(|e| Error::Visitor(Box::new(e)))?;
+        let stop = flow == Flow::Stop || opts.limit.is_some_and(|l| summary.versions >= l);
+        // As live: a version whose predecessor was compacted ends the walk
+        // as compacted even at the limit.
+        if stop
+            && !matches!(end, Some(End::Compacted { .. }) if now.as_ref().is_some_and(|n| n.mod_revision > n.create_revision))
+        {
+            summary.end = End::Limit;
+            return Ok(summary);
+        }
+        if let Some(end) = end {
+            summary.end = end;
+            return Ok(summary);
+        }
+        next = before;
+    }
+    if summary.versions == 0 {
+        summary.end = match compacted {
+            Some(k) if k > floor => End::Compacted {
+                before: revision + 1,
+                revision: Some(k),
+            },
+            _ => summary.end,
+        };
+    }
+    finish(summary, key)
 }
 
 fn deletion(at: i64, last: &Stored) -> Version {
@@ -580,5 +727,88 @@ mod tests {
         assert_eq!((d.revision, d.event), (9, EventKind::Deleted));
         assert_eq!(d.time.as_deref(), Some("2023-11-15T00:00:00Z"));
         assert_eq!(d.object.unwrap()["metadata"]["name"], "w");
+    }
+
+    fn put(revision: i64, create: i64, size: i64) -> Recorded {
+        let v = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                       "metadata": {"name": "w"}, "spec": {"size": size}});
+        Recorded {
+            revision,
+            put: Some((create, serde_json::to_vec(&v).unwrap())),
+        }
+    }
+
+    fn replayed(
+        records: &[Recorded],
+        compacted: Option<i64>,
+        opts: &Options,
+    ) -> (Vec<(i64, &'static str)>, End) {
+        let key = "/registry/example.com/widgets/default/w";
+        let decoder = Decoder::new(&Default::default(), "/registry").unwrap();
+        let mut seen = Vec::new();
+        let summary = replay(key, records, 20, compacted, &decoder, opts, |v| {
+            seen.push((v.revision, v.event.as_str()));
+            Ok(Flow::Continue)
+        })
+        .unwrap();
+        (seen, summary.end)
+    }
+
+    #[test]
+    fn a_files_versions_replay_newest_first_with_both_lives_and_the_right_end() {
+        let lives = [
+            put(3, 3, 1),
+            put(5, 3, 2),
+            Recorded {
+                revision: 7,
+                put: None,
+            },
+            put(9, 9, 3),
+            put(11, 9, 4),
+        ];
+        let all = Options::default();
+        let (seen, end) = replayed(&lives, None, &all);
+        assert_eq!(
+            seen,
+            [
+                (11, "MODIFIED"),
+                (9, "ADDED"),
+                (7, "DELETED"),
+                (5, "MODIFIED"),
+                (3, "ADDED")
+            ]
+        );
+        assert_eq!(end, End::Complete);
+        let limit = Options {
+            limit: Some(2),
+            ..all.clone()
+        };
+        assert_eq!(replayed(&lives, None, &limit).1, End::Limit);
+        let since = Options {
+            since_revision: Some(7),
+            ..all.clone()
+        };
+        let (seen, end) = replayed(&lives, None, &since);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(end, End::Since);
+        // Compacted at 6: the version kept at 5 has no predecessor left.
+        let (seen, end) = replayed(&lives[1..], Some(6), &all);
+        assert_eq!(seen.last(), Some(&(5, "MODIFIED")));
+        assert_eq!(
+            end,
+            End::Compacted {
+                before: 5,
+                revision: Some(6)
+            }
+        );
+        // Compacted at 10, the creation at 9 kept: it ends at the creation.
+        let (_, end) = replayed(&lives[3..], Some(10), &all);
+        assert_eq!(
+            end,
+            End::Compacted {
+                before: 9,
+                revision: Some(10)
+            }
+        );
     }
 }

@@ -5,12 +5,14 @@
 //! The storage format itself (key layout, types, decoding, encryption) is
 //! the pure `registry` crate; this module adds the etcd reads around it.
 
+pub mod count;
 pub mod custom;
 pub mod decode;
 pub mod diff;
 pub mod edit;
 pub mod error;
 pub mod history;
+pub mod history_size;
 pub mod leases;
 pub mod names;
 pub mod parallel;
@@ -18,6 +20,7 @@ pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
+pub mod size;
 pub mod stats;
 pub mod top;
 pub mod watch;

@@ -4,8 +4,8 @@
 
 use etcd_client::GetOptions;
 
+use super::error::Result;
 use super::scan::prefix_end;
-use crate::error::Result;
 use crate::etcd::EtcdClient;
 
 /// Most names one completion offers: a shell shows no more usefully.

@@ -21,7 +21,7 @@ use regex::bytes::Regex;
 use registry::key::KeyInfo;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// A compiled search pattern.
 #[derive(Debug)]
@@ -49,11 +49,10 @@ fn regex_error(text: &str, err: &regex::Error) -> Error {
         // one line.
         _ => err.to_string().replace('\n', " "),
     };
-    Error::usage(format!(
-        "`{}` is not a valid regular expression: {why}",
-        text.escape_debug()
-    ))
-    .with_hint("regular expressions follow Rust's regex syntax (https://docs.rs/regex)")
+    Error::BadRegex {
+        pattern: text.escape_debug().to_string(),
+        why,
+    }
 }
 
 /// Whether a pattern is a glob rather than a plain substring.
@@ -64,8 +63,7 @@ pub fn is_glob(text: &str) -> bool {
 impl Pattern {
     pub fn new(text: &str, regex: bool) -> Result<Pattern> {
         if text.is_empty() {
-            return Err(Error::usage("the search pattern is empty")
-                .with_hint("`kubectl etcd ls` lists every key"));
+            return Err(Error::EmptyPattern);
         }
         if regex {
             return Regex::new(text)
@@ -78,9 +76,9 @@ impl Pattern {
                 .backslash_escape(true)
                 .build()
                 .map(|g| Pattern::Glob(g.compile_matcher()))
-                .map_err(|e| {
-                    Error::usage(format!("`{text}` is not a valid glob: {e}"))
-                        .with_hint("use --regex for a regular expression")
+                .map_err(|e| Error::BadGlob {
+                    pattern: text.to_string(),
+                    cause: e,
                 });
         }
         Ok(Pattern::Substring(

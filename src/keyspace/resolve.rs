@@ -7,8 +7,8 @@
 
 use registry::resources::{self, ResourceType};
 
+use super::error::{Error, Result};
 use super::scan::{prefix_end, scan, Page, ScanOptions};
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{EtcdClient, Readers};
 
 /// A range of keys to read.
@@ -84,8 +84,8 @@ impl<'a> Resolver<'a> {
                 Ok(_) => {}
                 // A user allowed only some types' keys may not read the
                 // CRDs: go on with the types found from keys alone.
-                Err(e) if e.kind == Kind::Auth => found.clear(),
-                Err(e) => return Err(e),
+                Err(e) if denied(&e) => found.clear(),
+                Err(e) => return Err(Error::Scan(Box::new(e))),
             }
             self.custom = Some(found);
         }
@@ -114,11 +114,10 @@ impl<'a> Resolver<'a> {
                     .iter()
                     .map(|t| t.qualified_name().to_string())
                     .collect();
-                return Err(Error::usage(format!(
-                    "`{name}` is ambiguous: it names {}",
-                    names.join(", ")
-                ))
-                .with_hint("qualify it with the group, e.g. `widgets.example.com`"));
+                return Err(Error::AmbiguousType {
+                    name: name.to_string(),
+                    candidates: names,
+                });
             }
             _ => {}
         }
@@ -152,13 +151,11 @@ impl<'a> Resolver<'a> {
         // A well-formed `plural.group` may be a custom type with no object
         // stored yet: nothing found (1). Any other unknown name is a usage
         // error (2).
-        let kind = if arg.group.is_some_and(|g| g.contains('.')) {
-            Kind::NotFound
-        } else {
-            Kind::Usage
-        };
-        Err(Error::new(kind, format!("unknown resource type `{name}`"))
-            .with_hint("`kubectl etcd count` lists the types stored in this etcd"))
+        Err(Error::UnknownType {
+            name: name.to_string(),
+            plural_group: arg.group.is_some_and(|g| g.contains('.')),
+            offline: false,
+        })
     }
 
     /// The first key (and its value) of `[start, end)`, or of the keys
@@ -266,28 +263,24 @@ impl<'a> Resolver<'a> {
         let type_name = parts.next().unwrap_or_default();
         let rest: Vec<&str> = parts.collect();
         let t = self.resource_type(type_name).await?;
-        let (ns, obj) =
-            match (rest.as_slice(), name) {
-                ([ns, n], None) if t.namespaced => (Some(*ns), *n),
-                ([n], None) => (namespace, *n),
-                ([], Some(n)) => (namespace, n),
-                _ => return Err(Error::usage(format!(
-                    "`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key"
-                ))
-                .with_hint(
-                    "e.g. `pods/kube-system/etcd-0`, `nodes/node-1`, or `pods web-0 -n default`",
-                )),
-            };
+        let (ns, obj) = match (rest.as_slice(), name) {
+            ([ns, n], None) if t.namespaced => (Some(*ns), *n),
+            ([n], None) => (namespace, *n),
+            ([], Some(n)) => (namespace, n),
+            _ => {
+                return Err(Error::BadReference {
+                    reference: reference.to_string(),
+                    offline: false,
+                })
+            }
+        };
         // kubectl's default namespace when none is given.
         let ns = if t.namespaced {
             ns.or(Some("default"))
         } else {
             ns
         };
-        let key = registry::key::key_for(&t, ns, obj, &self.prefix).map_err(|e| {
-            Error::usage(e.to_string())
-                .with_hint("write TYPE/NAMESPACE/NAME, or TYPE NAME -n NAMESPACE")
-        })?;
+        let key = registry::key::key_for(&t, ns, obj, &self.prefix)?;
         Ok(ObjectKey {
             key,
             resource_type: Some(t),
@@ -384,6 +377,12 @@ impl<'a> Resolver<'a> {
             label: name.to_string(),
         }))
     }
+}
+
+/// Whether a scan failed because this user may not read the range.
+fn denied(e: &crate::error::Error) -> bool {
+    matches!(e.keyspace(), Some(Error::ReadDenied { .. }))
+        || matches!(e.etcd(), Some(crate::etcd::Error::PermissionDenied))
 }
 
 /// The API group a stored value's apiVersion names (only the envelope or
@@ -512,11 +511,11 @@ pub fn offline_range(
                     rest.len() == 2 || (!object && namespace.is_some()),
                 ),
                 None => {
-                    return Err(Error::new(
-                        Kind::Usage,
-                        format!("unknown resource type `{type_name}`"),
-                    )
-                    .with_hint("name custom resources as plural.group, e.g. widgets.example.com"))
+                    return Err(Error::UnknownType {
+                        name: type_name.to_string(),
+                        plural_group: false,
+                        offline: true,
+                    })
                 }
             }
         }
@@ -529,14 +528,13 @@ pub fn offline_range(
         [ns, n] if t.namespaced => (Some(*ns), *n),
         [n] => (namespace.or(t.namespaced.then_some("default")), *n),
         _ => {
-            return Err(Error::usage(format!(
-                "`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key"
-            )))
+            return Err(Error::BadReference {
+                reference: reference.to_string(),
+                offline: true,
+            })
         }
     };
-    let key = registry::key::key_for(&t, ns, name, prefix).map_err(|e| {
-        Error::usage(e.to_string()).with_hint("write TYPE/NAMESPACE/NAME or TYPE/NAME -n NAMESPACE")
-    })?;
+    let key = registry::key::key_for(&t, ns, name, prefix)?;
     Ok((key, Some(t)))
 }
 

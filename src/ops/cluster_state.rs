@@ -25,6 +25,8 @@ pub struct MemberState {
     pub db_size: u64,
     pub db_size_in_use: u64,
     pub db_size_quota: u64,
+    #[serde(skip)]
+    pub quota_origin: crate::etcd::QuotaOrigin,
     pub raft_term: u64,
     pub raft_applied_index: u64,
     pub lagging: bool,
@@ -151,6 +153,7 @@ impl ClusterState {
                     row.db_size = s.db_size;
                     row.db_size_in_use = s.db_size_in_use;
                     row.db_size_quota = s.db_size_quota;
+                    row.quota_origin = s.quota_origin;
                     row.raft_term = s.raft_term;
                     row.raft_applied_index = s.raft_applied_index;
                     row.lagging = survey.lagging(s, LAG_THRESHOLD);
@@ -274,6 +277,7 @@ pub mod fixtures {
             db_size: db,
             db_size_in_use: in_use,
             db_size_quota: 0,
+            quota_origin: crate::etcd::QuotaOrigin::Status,
             raft_term: 2,
             raft_applied_index: 100,
             lagging: false,
@@ -367,6 +371,7 @@ mod tests {
                 db_size: 100,
                 db_size_in_use: 60,
                 db_size_quota: 0,
+                quota_origin: crate::etcd::QuotaOrigin::Status,
                 leader,
                 raft_term: 3,
                 raft_index: applied,

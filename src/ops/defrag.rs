@@ -47,7 +47,38 @@ impl Role {
     }
 }
 
-/// One member in the plan, in order; skipped members come last.
+/// Why a member is left alone, as a word for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SkipCause {
+    /// `--member` named another one.
+    NotSelected,
+    /// It did not answer.
+    Unreachable,
+    /// Its db file is under `--min-db-size`.
+    BelowMinDbSize,
+    /// Less of its db file is free than `--if-fragmented` asks.
+    NotFragmented,
+    /// etcd refused to defragment a learner.
+    Learner,
+}
+
+/// Why one member is left alone: the cause and the sentence for people.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skip {
+    pub cause: SkipCause,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// One member in the plan, in order; skipped members come last. What an
+/// unreachable member cannot report (role, sizes) is `None`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedMember {
@@ -58,15 +89,32 @@ pub struct PlannedMember {
     pub id: String,
     #[serde(skip)]
     pub member_id: u64,
-    pub role: Role,
-    pub db_size: u64,
-    pub db_size_in_use: u64,
-    pub fragmentation_percent: f64,
-    pub expected_reclaim: u64,
+    pub role: Option<Role>,
+    pub db_size: Option<u64>,
+    pub db_size_in_use: Option<u64>,
+    pub fragmentation_percent: Option<f64>,
+    pub expected_reclaim: Option<u64>,
     /// Leadership goes to this member (name) first.
     pub move_leader_to: Option<String>,
     /// Why the member is left alone; `None` when it is defragmented.
-    pub skip: Option<String>,
+    pub skip: Option<Skip>,
+    /// Why it could not be asked; `None` when it answered.
+    pub error: Option<String>,
+}
+
+impl PlannedMember {
+    /// The member as a `skipped` entry of the outcome, when the plan
+    /// leaves it alone.
+    pub fn skipped(&self) -> Option<Skipped> {
+        self.skip.as_ref().map(|s| Skipped {
+            member: self.name.clone(),
+            id: self.id.clone(),
+            cause: s.cause,
+            reason: s.reason.clone(),
+            db_size: self.db_size,
+            fragmentation_percent: self.fragmentation_percent,
+        })
+    }
 }
 
 /// The whole plan, printable for `--dry-run`.
@@ -85,7 +133,15 @@ impl Plan {
     }
 
     pub fn expected_reclaim(&self) -> u64 {
-        self.steps().map(|m| m.expected_reclaim).sum()
+        self.steps().filter_map(|m| m.expected_reclaim).sum()
+    }
+
+    /// The members the plan leaves alone, as outcome entries.
+    pub fn skipped(&self) -> Vec<Skipped> {
+        self.members
+            .iter()
+            .filter_map(PlannedMember::skipped)
+            .collect()
     }
 }
 
@@ -134,6 +190,7 @@ pub fn plan(state: &ClusterState, opts: &Options) -> Result<Plan> {
         .map(|m| {
             let skip = skip_reason(m, selected, opts);
             let r = role(m);
+            let answered = m.reachable();
             let move_leader_to = (skip.is_none() && r == Role::Leader && opts.move_leader)
                 .then(|| state.healthiest_follower(m.id).map(|f| f.label()))
                 .flatten();
@@ -142,13 +199,16 @@ pub fn plan(state: &ClusterState, opts: &Options) -> Result<Plan> {
                 name: m.label(),
                 id: format_id(m.id),
                 member_id: m.id,
-                role: r,
-                db_size: m.db_size,
-                db_size_in_use: m.db_size_in_use,
-                fragmentation_percent: m.fragmentation_percent(),
-                expected_reclaim: m.reclaimable(),
+                // A learner says so in the member list; whether an
+                // unreachable voter leads is only its own to say.
+                role: (answered || m.is_learner).then_some(r),
+                db_size: answered.then_some(m.db_size),
+                db_size_in_use: answered.then_some(m.db_size_in_use),
+                fragmentation_percent: answered.then(|| m.fragmentation_percent()),
+                expected_reclaim: answered.then(|| m.reclaimable()),
                 move_leader_to,
                 skip,
+                error: m.error.clone(),
             }
         })
         .collect();
@@ -163,28 +223,33 @@ pub fn plan(state: &ClusterState, opts: &Options) -> Result<Plan> {
     })
 }
 
-fn skip_reason(m: &MemberState, selected: Option<u64>, opts: &Options) -> Option<String> {
+fn skip_reason(m: &MemberState, selected: Option<u64>, opts: &Options) -> Option<Skip> {
+    let skip = |cause, reason: String| Some(Skip { cause, reason });
     if selected.is_some_and(|id| id != m.id) {
-        return Some("not selected (--member)".into());
+        return skip(SkipCause::NotSelected, "not selected (--member)".into());
     }
     if let Some(e) = &m.error {
-        return Some(format!("not reachable: {e}"));
+        return skip(SkipCause::Unreachable, format!("not reachable: {e}"));
     }
     if let Some(min) = opts.min_db_size {
         if m.db_size < min {
-            return Some(format!(
-                "db {} under --min-db-size {}",
-                crate::output::human_bytes(m.db_size),
-                crate::output::human_bytes(min)
-            ));
+            return skip(
+                SkipCause::BelowMinDbSize,
+                format!(
+                    "db {} under --min-db-size {}",
+                    crate::output::human_bytes(m.db_size),
+                    crate::output::human_bytes(min)
+                ),
+            );
         }
     }
     if let Some(pct) = opts.if_fragmented {
         let frag = m.fragmentation_percent();
         if frag < pct {
-            return Some(format!(
-                "{frag:.1}% fragmented, under --if-fragmented {pct}%"
-            ));
+            return skip(
+                SkipCause::NotFragmented,
+                format!("{frag:.1}% fragmented, under --if-fragmented {pct}%"),
+            );
         }
     }
     None
@@ -219,9 +284,30 @@ pub struct Done {
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub members: Vec<Done>,
-    /// Members passed over during the run, with the reason.
+    /// Members left alone, by the plan (thresholds, `--member`,
+    /// unreachable) or during the run (learners etcd refuses), with why.
     pub skipped: Vec<Skipped>,
     pub stopped: Option<StopReason>,
+}
+
+impl Outcome {
+    /// Nothing done: refused (or interrupted at the prompt) before the
+    /// first member.
+    pub fn not_started(plan: &Plan, error: Error) -> Outcome {
+        Outcome {
+            members: Vec::new(),
+            skipped: plan.skipped(),
+            stopped: Some(StopReason {
+                member: plan.steps().next().map(|m| m.name.clone()),
+                kind: StopKind::of(&error),
+                message: error.message.clone(),
+                done: Vec::new(),
+                left: plan.steps().map(|m| m.name.clone()).collect(),
+                before_start: true,
+                error,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,14 +315,49 @@ pub struct Outcome {
 pub struct Skipped {
     pub member: String,
     pub id: String,
+    pub cause: SkipCause,
     pub reason: String,
+    /// `None` when the member did not answer.
+    pub db_size: Option<u64>,
+    pub fragmentation_percent: Option<f64>,
+}
+
+/// Why the run stopped, as a word for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StopKind {
+    /// Refused for safety (exit 4): the cluster may not be disturbed.
+    Refused,
+    /// Ctrl-C (exit 130).
+    Interrupted,
+    /// A member's defrag or its recovery failed (exit 1).
+    Failed,
+}
+
+impl StopKind {
+    fn of(e: &Error) -> StopKind {
+        match e.kind {
+            Kind::Refused => StopKind::Refused,
+            Kind::Interrupted => StopKind::Interrupted,
+            _ => StopKind::Failed,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StopReason {
-    pub member: String,
+    /// The member it stopped at; `None` when the plan had none to do.
+    pub member: Option<String>,
+    pub kind: StopKind,
     pub message: String,
+    /// Members defragmented before the stop, in order.
+    pub done: Vec<String>,
+    /// Members of the plan not defragmented.
+    pub left: Vec<String>,
+    /// Refused before the first member: `error` is the whole story.
+    #[serde(skip)]
+    pub before_start: bool,
     #[serde(skip)]
     pub error: Error,
 }
@@ -253,25 +374,45 @@ pub async fn execute(
     interrupt: &Interrupt,
     note: &mut dyn FnMut(String),
 ) -> Outcome {
-    let mut done = Vec::new();
-    let mut skipped = Vec::new();
+    let mut done: Vec<Done> = Vec::new();
+    let mut skipped = plan.skipped();
     let steps: Vec<&PlannedMember> = plan.steps().collect();
+    let stop = |step: &PlannedMember, done: &[Done], skipped: &[Skipped], message, error| {
+        Some(StopReason {
+            member: Some(step.name.clone()),
+            kind: StopKind::of(&error),
+            message,
+            done: done.iter().map(|d| d.member.clone()).collect(),
+            left: steps
+                .iter()
+                .map(|m| m.name.clone())
+                .filter(|n| {
+                    !done.iter().any(|d| &d.member == n) && !skipped.iter().any(|s| &s.member == n)
+                })
+                .collect(),
+            before_start: false,
+            error,
+        })
+    };
     for (i, step) in steps.iter().enumerate() {
         if interrupt.fired() {
+            let stopped = stop(
+                step,
+                &done,
+                &skipped,
+                "interrupted (Ctrl-C) before this member".into(),
+                Error::interrupted("interrupted"),
+            );
             return Outcome {
                 members: done,
                 skipped,
-                stopped: Some(StopReason {
-                    member: step.name.clone(),
-                    message: "interrupted (Ctrl-C) before this member".into(),
-                    error: Error::interrupted("interrupted"),
-                }),
+                stopped,
             };
         }
         match one(step, targets, settings, opts, pacing, interrupt, note).await {
             Ok(d) => done.push(d),
             Err(e)
-                if step.role == Role::Learner
+                if step.role == Some(Role::Learner)
                     && matches!(e.etcd(), Some(crate::etcd::Error::NotSupportedForLearner)) =>
             {
                 note(format!(
@@ -281,21 +422,21 @@ pub async fn execute(
                 skipped.push(Skipped {
                     member: step.name.clone(),
                     id: step.id.clone(),
+                    cause: SkipCause::Learner,
                     reason: "etcd refuses to defragment learners (rpc not supported for learner)"
                         .into(),
+                    db_size: step.db_size,
+                    fragmentation_percent: step.fragmentation_percent,
                 });
                 continue;
             }
             Err(error) => {
+                let stopped = stop(step, &done, &skipped, error.message.clone(), error);
                 return Outcome {
                     members: done,
                     skipped,
-                    stopped: Some(StopReason {
-                        member: step.name.clone(),
-                        message: error.message.clone(),
-                        error,
-                    }),
-                }
+                    stopped,
+                };
             }
         }
         if i + 1 < steps.len() && !pacing.pause.is_zero() {
@@ -325,19 +466,14 @@ pub async fn run(
     op: &mut dyn Operator,
 ) -> Result<Outcome> {
     if let Some(b) = &plan.blocked_by {
-        return Err(
-            Error::new(Kind::Refused, format!("refusing to defragment: {b}")).with_hint(
-                "every voting member must be reachable, with a leader and none lagging; \
-                 check `kubectl etcd status`",
-            ),
-        );
+        return Ok(Outcome::not_started(plan, blocked(b)));
     }
     let names: Vec<&str> = plan.steps().map(|m| m.name.as_str()).collect();
     if names.is_empty() {
         op.note("nothing to defragment");
         return Ok(Outcome {
             members: Vec::new(),
-            skipped: Vec::new(),
+            skipped: plan.skipped(),
             stopped: None,
         });
     }
@@ -351,23 +487,31 @@ pub async fn run(
         names.join(", "),
         crate::output::human_bytes(plan.expected_reclaim())
     ));
-    op.confirm(&what)?;
+    if let Err(e) = op.confirm(&what) {
+        return Ok(Outcome::not_started(plan, e));
+    }
     let mut note = |s: String| op.note(&s);
     Ok(execute(plan, targets, settings, opts, pacing, interrupt, &mut note).await)
 }
 
+/// Why a run may not start: the cluster may not be disturbed.
+fn blocked(why: &str) -> Error {
+    Error::new(Kind::Refused, format!("refusing to defragment: {why}")).with_hint(
+        "every voting member must be reachable, with a leader and none lagging; \
+         check `kubectl etcd status`",
+    )
+}
+
 /// The exit status: a stop is an error that says what was done and what
-/// is left; Ctrl-C exits 130, a refusal 4, any other stop 1.
-pub fn finish(outcome: &Outcome, plan: &Plan) -> Result<()> {
+/// is left; Ctrl-C exits 130, a refusal 4, any other stop 1. A refusal
+/// before the first member is the refusal itself.
+pub fn finish(outcome: &Outcome) -> Result<()> {
     let Some(stop) = &outcome.stopped else {
         return Ok(());
     };
-    let done: Vec<String> = outcome.members.iter().map(|d| d.member.clone()).collect();
-    let left: Vec<String> = plan
-        .steps()
-        .map(|m| m.name.clone())
-        .filter(|n| !done.contains(n) && !outcome.skipped.iter().any(|s| &s.member == n))
-        .collect();
+    if stop.before_start {
+        return Err(stop.error.clone());
+    }
     let kind = match stop.error.kind {
         Kind::Refused | Kind::Interrupted => stop.error.kind,
         _ => Kind::Partial,
@@ -376,9 +520,9 @@ pub fn finish(outcome: &Outcome, plan: &Plan) -> Result<()> {
         kind,
         format!(
             "stopped at member `{}`: {}; {}",
-            stop.member,
+            stop.member.as_deref().unwrap_or("-"),
             stop.message,
-            progress(&done, &left, "members defragmented")
+            progress(&stop.done, &stop.left, "members defragmented")
         ),
     );
     e.hint = stop.error.hint.clone();
@@ -531,7 +675,7 @@ mod tests {
     fn followers_go_first_and_the_leader_last() {
         let p = plan(&three(1), &Options::default()).unwrap();
         assert_eq!(names(&p), ["m2", "m3", "m1"]);
-        assert_eq!(p.members[2].role, Role::Leader);
+        assert_eq!(p.members[2].role, Some(Role::Leader));
         assert_eq!(
             p.members.iter().map(|m| m.order).collect::<Vec<_>>(),
             [Some(1), Some(2), Some(3)]
@@ -550,12 +694,16 @@ mod tests {
         };
         let p = plan(&s, &opts).unwrap();
         assert_eq!(names(&p), ["m1", "m3", "m2"]);
-        let leader = p.members.iter().find(|m| m.role == Role::Leader).unwrap();
+        let leader = p
+            .members
+            .iter()
+            .find(|m| m.role == Some(Role::Leader))
+            .unwrap();
         assert_eq!(leader.move_leader_to.as_deref(), Some("m3"));
         assert!(p
             .members
             .iter()
-            .filter(|m| m.role != Role::Leader)
+            .filter(|m| m.role != Some(Role::Leader))
             .all(|m| m.move_leader_to.is_none()));
         // --no-move-leader
         let p = plan(&s, &Options::default()).unwrap();
@@ -575,7 +723,7 @@ mod tests {
         };
         let p = plan(&s, &opts).unwrap();
         assert_eq!(names(&p), ["l9", "m2", "m3", "m1"]);
-        assert_eq!(p.members[0].role, Role::Learner);
+        assert_eq!(p.members[0].role, Some(Role::Learner));
         assert_ne!(p.members[3].move_leader_to.as_deref(), Some("l9"));
     }
 
@@ -595,12 +743,26 @@ mod tests {
         let skipped: Vec<_> = p.members.iter().filter(|m| m.skip.is_some()).collect();
         assert_eq!(skipped.len(), 2);
         assert!(skipped.iter().all(|m| m.order.is_none()));
+        let not_fragmented = skipped
+            .iter()
+            .find(|m| m.skip.as_ref().unwrap().cause == SkipCause::NotFragmented)
+            .unwrap();
+        assert!(not_fragmented
+            .skip
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("10.0% fragmented, under --if-fragmented 45%"));
         assert!(skipped
             .iter()
-            .any(|m| m.skip.as_ref().unwrap().contains("--if-fragmented")));
-        assert!(skipped
-            .iter()
-            .any(|m| m.skip.as_ref().unwrap().contains("--min-db-size")));
+            .any(|m| m.skip.as_ref().unwrap().cause == SkipCause::BelowMinDbSize));
+        // The outcome lists both, with the figures they were judged by.
+        let out = p.skipped();
+        assert_eq!(out.len(), 2);
+        let m1 = out.iter().find(|s| s.member == "m1").unwrap();
+        assert_eq!(m1.cause, SkipCause::NotFragmented);
+        assert_eq!(m1.fragmentation_percent, Some(10.0));
+        assert_eq!(m1.db_size, Some(1000));
     }
 
     #[test]
@@ -627,6 +789,22 @@ mod tests {
         let p = plan(&s, &Options::default()).unwrap();
         assert!(p.blocked_by.as_ref().unwrap().contains("`m3`"));
         assert_eq!(names(&p), ["m2", "m1"]);
+        // What it cannot report is unknown, not zero; it says why.
+        let m3 = p.members.iter().find(|m| m.name == "m3").unwrap();
+        assert_eq!(
+            (m3.role, m3.db_size, m3.fragmentation_percent),
+            (None, None, None)
+        );
+        assert_eq!(m3.error.as_deref(), Some("connection refused"));
+        assert_eq!(m3.skip.as_ref().unwrap().cause, SkipCause::Unreachable);
+        // A refused run stops before the first member, names it and lists
+        // what is left.
+        let out = Outcome::not_started(&p, blocked(p.blocked_by.as_ref().unwrap()));
+        let stop = out.stopped.as_ref().unwrap();
+        assert_eq!(stop.kind, StopKind::Refused);
+        assert_eq!(stop.member.as_deref(), Some("m2"));
+        assert_eq!(stop.left, ["m2", "m1"]);
+        assert_eq!(finish(&out).unwrap_err().kind, Kind::Refused);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod cluster_state;
 pub mod compaction;
+pub mod contexts;
 pub mod defrag;
 pub mod doctor;
 pub mod move_leader;
@@ -18,6 +19,7 @@ pub mod restore;
 pub mod snapshot_save;
 pub mod space;
 pub mod statefulset;
+pub mod status;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,66 +2,146 @@
 //! Status, but every etcd since 3.4 exports `etcd_server_quota_backend_bytes`
 //! in its metrics, and in Kubernetes mode the pod's `--quota-backend-bytes`
 //! is on its command line. Best first: Status, metrics, pod flag; else the
-//! caller's assumption, marked as such.
+//! operator's `--quota-bytes`, else etcd's default 2 GiB. [`resolve`] is the
+//! one definition every command uses: `quotaAssumed` is true exactly when
+//! the figure came from neither the member nor its pod (the last two), and
+//! `quotaSource` says which it was.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use serde::Serialize;
 
 use crate::connect::kube::discovery::flag;
 use crate::connect::kube::portforward::PortForwardDialer;
 use crate::connect::tls::server_name;
 use crate::context::Cluster;
 use crate::etcd::metrics::{self, Metrics, Source};
-use crate::etcd::Survey;
+use crate::etcd::{format_id, QuotaOrigin, Status, Survey};
+use crate::output::percent;
 
 /// etcd's quota when `--quota-backend-bytes` is unset or not positive.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 
-/// Where a member's quota comes from, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a member's quota figure comes from, best first. Serialized as
+/// `quotaSource` next to `quotaAssumed` in every command's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum QuotaSource {
     /// etcd ≥ 3.6 reports it in Status.
     Status,
     /// `etcd_server_quota_backend_bytes` in its metrics (etcd ≥ 3.4).
     Metrics,
-    /// The pod's `--quota-backend-bytes`.
+    /// The `--quota-backend-bytes` its pod was started with.
     PodFlag,
-    /// Nothing said: etcd's default (or `--quota-bytes`) assumed.
-    Assumed,
+    /// Nothing from the member: the operator's `--quota-bytes`.
+    Flag,
+    /// Nothing from the member nor the operator: etcd's default 2 GiB.
+    Default,
 }
 
 impl QuotaSource {
+    /// Whether the figure is a guess: it came neither from the member
+    /// (Status, metrics) nor from the flag it was started with.
+    pub fn assumed(self) -> bool {
+        matches!(self, QuotaSource::Flag | QuotaSource::Default)
+    }
+
+    /// Short words for people (doctor's VALUE column).
     pub fn as_str(self) -> &'static str {
         match self {
             QuotaSource::Status => "status",
             QuotaSource::Metrics => "metrics",
             QuotaSource::PodFlag => "pod flag",
-            QuotaSource::Assumed => "assumed",
+            QuotaSource::Flag => "--quota-bytes, assumed",
+            QuotaSource::Default => "etcd default, assumed",
         }
     }
 }
 
+/// One member's quota and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub bytes: u64,
+    pub source: QuotaSource,
+}
+
+impl Quota {
+    /// See [`QuotaSource::assumed`].
+    pub fn assumed(&self) -> bool {
+        self.source.assumed()
+    }
+}
+
+/// The one definition every command uses: the quota a member reported
+/// (`reported` > 0, told by `origin`), else the operator's `--quota-bytes`,
+/// else etcd's default. Pure.
+pub fn resolve(reported: u64, origin: QuotaOrigin, given: Option<u64>) -> Quota {
+    if reported > 0 {
+        let source = match origin {
+            QuotaOrigin::Status => QuotaSource::Status,
+            QuotaOrigin::Metrics => QuotaSource::Metrics,
+            QuotaOrigin::PodFlag => QuotaSource::PodFlag,
+        };
+        return Quota {
+            bytes: reported,
+            source,
+        };
+    }
+    match given {
+        Some(g) => Quota {
+            bytes: g,
+            source: QuotaSource::Flag,
+        },
+        None => Quota {
+            bytes: DEFAULT_QUOTA,
+            source: QuotaSource::Default,
+        },
+    }
+}
+
+/// [`resolve`] for a member's Status (as [`survey`] filled it).
+pub fn of_status(s: &Status, given: Option<u64>) -> Quota {
+    resolve(s.db_size_quota, s.quota_origin, given)
+}
+
+/// The footnote under a table whose quotas are marked `*`; `None` when no
+/// quota is assumed.
+pub fn footnote(sources: impl IntoIterator<Item = QuotaSource>) -> Option<&'static str> {
+    let mut flag = false;
+    let mut default = false;
+    for s in sources {
+        flag |= s == QuotaSource::Flag;
+        default |= s == QuotaSource::Default;
+    }
+    match (flag, default) {
+        (true, _) => Some(
+            "* quota from --quota-bytes: neither Status (etcd < 3.6), the metrics nor a pod flag \
+             gave it",
+        ),
+        (false, true) => Some(
+            "* quota assumed: etcd default 2 GiB; neither Status (etcd < 3.6), the metrics nor a \
+             pod flag gave it (pass the members' --quota-backend-bytes as --quota-bytes)",
+        ),
+        (false, false) => None,
+    }
+}
+
 /// The quota: Status when it has it, else the metrics, else the pod flag,
-/// else `assumed`. A zero or negative flag means etcd's default. Pure.
-pub fn choose(
-    status: u64,
-    metrics: Option<f64>,
-    flag: Option<&str>,
-    assumed: u64,
-) -> (u64, QuotaSource) {
+/// else the operator's, else etcd's default. A zero or negative pod flag
+/// means etcd's default. Pure.
+pub fn choose(status: u64, metrics: Option<f64>, flag: Option<&str>, given: Option<u64>) -> Quota {
     if status > 0 {
-        return (status, QuotaSource::Status);
+        return resolve(status, QuotaOrigin::Status, given);
     }
     if let Some(m) = metrics.filter(|m| *m > 0.0) {
-        return (m as u64, QuotaSource::Metrics);
+        return resolve(m as u64, QuotaOrigin::Metrics, given);
     }
     if let Some(f) = flag.and_then(|f| f.trim().parse::<i64>().ok()) {
-        return (
-            if f > 0 { f as u64 } else { DEFAULT_QUOTA },
-            QuotaSource::PodFlag,
-        );
+        let bytes = if f > 0 { f as u64 } else { DEFAULT_QUOTA };
+        return resolve(bytes, QuotaOrigin::PodFlag, given);
     }
-    (assumed, QuotaSource::Assumed)
+    resolve(0, QuotaOrigin::Status, given)
 }
 
 /// A survey whose statuses carry each member's real quota in
@@ -91,9 +171,13 @@ pub async fn survey(cluster: &Cluster) -> Survey {
             .pods
             .get(i)
             .and_then(|p| flag(&p.flags, "quota-backend-bytes"));
-        let (quota, source) = choose(0, from_metrics, pod_flag, 0);
-        if let (Some(s), false) = (&mut survey.views[i].status, source == QuotaSource::Assumed) {
-            s.db_size_quota = quota;
+        let q = choose(0, from_metrics, pod_flag, None);
+        if let (Some(s), false) = (&mut survey.views[i].status, q.assumed()) {
+            s.db_size_quota = q.bytes;
+            s.quota_origin = match q.source {
+                QuotaSource::Metrics => QuotaOrigin::Metrics,
+                _ => QuotaOrigin::PodFlag,
+            };
         }
     }
     survey
@@ -179,22 +263,114 @@ pub async fn scrape_any(
     Err(errors.join("; "))
 }
 
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSize {
+    pub endpoint: String,
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub db_size: Option<u64>,
+    pub db_size_in_use: Option<u64>,
+    /// Bytes a defrag would give back to the file system.
+    pub fragmented_bytes: Option<u64>,
+    pub fragmentation_percent: Option<f64>,
+    pub quota_bytes: Option<u64>,
+    pub quota_assumed: Option<bool>,
+    pub quota_source: Option<QuotaSource>,
+    /// Bytes left before the NOSPACE alarm.
+    pub quota_headroom_bytes: Option<u64>,
+    pub quota_use_percent: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Each member's disk use against its quota ([`resolve`]: `quota_bytes`
+/// where nothing says the real one), from a [`survey`].
+pub fn member_sizes(survey: &Survey, quota_bytes: Option<u64>) -> Vec<MemberSize> {
+    survey
+        .views
+        .iter()
+        .map(|v| {
+            let s = v.status.as_ref();
+            let q = s.map(|s| of_status(s, quota_bytes));
+            let quota = q.map(|q| q.bytes).unwrap_or(0);
+            MemberSize {
+                endpoint: v.target.endpoint.clone(),
+                name: s.and_then(|s| survey.member_name(s.member_id).map(str::to_string)),
+                id: s.map(|s| format_id(s.member_id)),
+                db_size: s.map(|s| s.db_size),
+                db_size_in_use: s.map(|s| s.db_size_in_use),
+                fragmented_bytes: s.map(|s| s.db_size.saturating_sub(s.db_size_in_use)),
+                fragmentation_percent: s
+                    .map(|s| percent(s.db_size.saturating_sub(s.db_size_in_use), s.db_size)),
+                quota_bytes: q.map(|q| q.bytes),
+                quota_assumed: q.map(|q| q.assumed()),
+                quota_source: q.map(|q| q.source),
+                quota_headroom_bytes: s.map(|s| quota.saturating_sub(s.db_size)),
+                quota_use_percent: s.map(|s| percent(s.db_size, quota)),
+                error: v.error.as_ref().map(|e| e.message.clone()),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn q(bytes: u64, source: QuotaSource) -> Quota {
+        Quota { bytes, source }
+    }
+
     #[test]
-    fn quota_comes_from_status_then_metrics_then_flag_then_assumption() {
-        assert_eq!(choose(5, Some(6.0), Some("7"), 8), (5, QuotaSource::Status));
+    fn quota_comes_from_status_then_metrics_then_pod_flag_then_operator_then_default() {
         assert_eq!(
-            choose(0, Some(6.0), Some("7"), 8),
-            (6, QuotaSource::Metrics)
+            choose(5, Some(6.0), Some("7"), Some(8)),
+            q(5, QuotaSource::Status)
         );
-        assert_eq!(choose(0, None, Some("7"), 8), (7, QuotaSource::PodFlag));
         assert_eq!(
-            choose(0, None, Some("0"), 8),
-            (DEFAULT_QUOTA, QuotaSource::PodFlag)
+            choose(0, Some(6.0), Some("7"), Some(8)),
+            q(6, QuotaSource::Metrics)
         );
-        assert_eq!(choose(0, None, None, 8), (8, QuotaSource::Assumed));
+        assert_eq!(
+            choose(0, None, Some("7"), Some(8)),
+            q(7, QuotaSource::PodFlag)
+        );
+        assert_eq!(
+            choose(0, None, Some("0"), None),
+            q(DEFAULT_QUOTA, QuotaSource::PodFlag)
+        );
+        assert_eq!(choose(0, None, None, Some(8)), q(8, QuotaSource::Flag));
+        assert_eq!(
+            choose(0, None, None, None),
+            q(DEFAULT_QUOTA, QuotaSource::Default)
+        );
+    }
+
+    #[test]
+    fn assumed_means_the_figure_did_not_come_from_the_member() {
+        for (source, assumed) in [
+            (QuotaSource::Status, false),
+            (QuotaSource::Metrics, false),
+            (QuotaSource::PodFlag, false),
+            (QuotaSource::Flag, true),
+            (QuotaSource::Default, true),
+        ] {
+            assert_eq!(source.assumed(), assumed, "{source:?}");
+        }
+        assert_eq!(
+            serde_json::to_value(QuotaSource::PodFlag).unwrap(),
+            serde_json::json!("podFlag")
+        );
+    }
+
+    #[test]
+    fn the_footnote_says_where_an_assumed_quota_came_from() {
+        assert_eq!(footnote([QuotaSource::Metrics]), None);
+        assert!(footnote([QuotaSource::Metrics, QuotaSource::Flag])
+            .unwrap()
+            .starts_with("* quota from --quota-bytes"));
+        assert!(footnote([QuotaSource::Default])
+            .unwrap()
+            .starts_with("* quota assumed: etcd default 2 GiB"));
     }
 }

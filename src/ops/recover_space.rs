@@ -94,7 +94,12 @@ pub async fn history(client: &EtcdClient) -> Result<History> {
 /// Why a real run would refuse before writing anything; `None` when it
 /// may go ahead. Pure.
 pub fn refusal(before: &Before) -> Option<Error> {
-    if before.nospace && before.rows.iter().any(|r| r.quota_assumed) {
+    if before.nospace
+        && before
+            .rows
+            .iter()
+            .any(|r| r.quota_source == crate::ops::quota::QuotaSource::Default)
+    {
         return Some(
             Error::new(
                 Kind::Refused,
@@ -219,7 +224,7 @@ pub async fn execute(
     )
     .await?;
     if outcome.stopped.is_some() {
-        return Err(defrag::finish(&outcome, &plan)
+        return Err(defrag::finish(&outcome)
             .err()
             .map(|e| interrupted_at(1, e))
             .unwrap_or_else(|| Error::partial("the defrag stopped")));
@@ -301,6 +306,11 @@ mod tests {
                 db_size_in_use: Some(in_use),
                 quota_bytes: 1000,
                 quota_assumed: assumed,
+                quota_source: if assumed {
+                    crate::ops::quota::QuotaSource::Default
+                } else {
+                    crate::ops::quota::QuotaSource::Metrics
+                },
                 headroom: Some(0),
                 alarms: vec!["NOSPACE".into()],
             }],

@@ -309,12 +309,13 @@ pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan
                             t.label()
                         ));
                     } else if !before.has_quorum() {
+                        // (with two or more voters and a quorum, at least two
+                        // are healthy: the last healthy member is refused here
+                        // or above)
                         refusal = Some(format!(
                             "the cluster has no quorum now ({}): etcd cannot commit a removal",
                             before.describe()
                         ));
-                    } else if t.healthy_voter() && before.healthy == 1 {
-                        refusal = Some(format!("`{}` is the last healthy member", t.label()));
                     } else if !after.has_quorum() {
                         refusal = Some(format!(
                             "removing `{}` leaves {} voting members of which {} healthy; \

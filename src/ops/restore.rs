@@ -9,6 +9,7 @@
 //! prints.
 
 pub mod executor;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 
@@ -483,6 +484,18 @@ pub struct LocalPlan {
     pub new_data_dir: PathBuf,
     pub old_data_aside: PathBuf,
     pub steps: Vec<PlannedLocal>,
+}
+
+impl LocalPlan {
+    /// The numbered steps for member `name`, those done already marked.
+    pub fn describe(&self, name: &str) -> String {
+        let mut text = format!("restore on this node, member `{name}`:");
+        for (i, s) in self.steps.iter().enumerate() {
+            let done = if s.done { "  (done)" } else { "" };
+            text.push_str(&format!("\n  {}. {}{done}", i + 1, s.step.describe()));
+        }
+        text
+    }
 }
 
 /// `root` + a node path.

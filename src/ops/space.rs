@@ -10,6 +10,7 @@ use crate::ops::cluster_state::{ClusterState, MemberState};
 use crate::output::{human_bytes, percent};
 
 pub use crate::ops::quota::DEFAULT_QUOTA;
+use crate::ops::quota::{self, Quota, QuotaSource};
 
 /// A NOSPACE alarm is only worth disarming below this share of the quota:
 /// any closer and the next writes raise it again.
@@ -20,26 +21,22 @@ pub const QUOTA_UNKNOWN: &str =
     "neither Status (etcd < 3.6), the metrics nor a pod flag gave the quota, so whether the db \
      file is under it is unknown";
 
-/// The quota of a member: its own when it reports one, else the one the
-/// operator gave, else etcd's default 2 GiB. The flag says whether it is
-/// assumed (not reported by the server nor given by the operator).
-pub fn quota_of(m: Option<&MemberState>, given: Option<u64>) -> (u64, bool) {
-    match (m.map(|m| m.db_size_quota), given) {
-        (Some(q), _) if q > 0 => (q, false),
-        (_, Some(g)) => (g, false),
-        _ => (DEFAULT_QUOTA, true),
+/// The quota of a member (see [`quota::resolve`]); a member that did not
+/// answer has none of its own.
+pub fn quota_of(m: Option<&MemberState>, given: Option<u64>) -> Quota {
+    match m {
+        Some(m) => quota::resolve(m.db_size_quota, m.quota_origin, given),
+        None => quota::resolve(0, Default::default(), given),
     }
 }
 
-/// Why an alarm's cause is still there; `None` when it is gone.
-pub fn still_there(
-    alarm: &str,
-    db_size: Option<u64>,
-    quota: u64,
-    quota_assumed: bool,
-) -> Option<String> {
+/// Why an alarm's cause is still there; `None` when it is gone. Only
+/// etcd's default, assumed because nothing said otherwise, is too much of a
+/// guess to judge NOSPACE by; the operator's `--quota-bytes` is taken.
+pub fn still_there(alarm: &str, db_size: Option<u64>, quota: Quota) -> Option<String> {
+    let (quota, unknown) = (quota.bytes, quota.source == QuotaSource::Default);
     match alarm {
-        "NOSPACE" if quota_assumed => Some(QUOTA_UNKNOWN.into()),
+        "NOSPACE" if unknown => Some(QUOTA_UNKNOWN.into()),
         "NOSPACE" => match db_size {
             None => Some("the member's db size is unknown (not reachable)".into()),
             Some(db) if percent(db, quota) >= NOSPACE_SAFE_PERCENT => Some(format!(
@@ -70,6 +67,7 @@ pub struct AlarmRow {
     pub db_size: Option<u64>,
     pub quota_bytes: u64,
     pub quota_assumed: bool,
+    pub quota_source: QuotaSource,
     pub quota_use_percent: Option<f64>,
     /// Why it must not be disarmed yet; `None` when the cause is gone.
     pub still_there: Option<String>,
@@ -87,7 +85,7 @@ pub fn alarm_rows(
         .iter()
         .map(|a| {
             let m = state.member(a.member_id);
-            let (quota, assumed) = quota_of(m, given_quota);
+            let q = quota_of(m, given_quota);
             let db = m.filter(|m| m.reachable()).map(|m| m.db_size);
             AlarmRow {
                 member: m
@@ -97,10 +95,11 @@ pub fn alarm_rows(
                 member_id: a.member_id,
                 alarm: a.alarm.clone(),
                 db_size: db,
-                quota_bytes: quota,
-                quota_assumed: assumed,
-                quota_use_percent: db.map(|d| percent(d, quota)),
-                still_there: still_there(&a.alarm, db, quota, assumed),
+                quota_bytes: q.bytes,
+                quota_assumed: q.assumed(),
+                quota_source: q.source,
+                quota_use_percent: db.map(|d| percent(d, q.bytes)),
+                still_there: still_there(&a.alarm, db, q),
                 disarmed: false,
             }
         })
@@ -117,6 +116,7 @@ pub struct SpaceRow {
     pub db_size_in_use: Option<u64>,
     pub quota_bytes: u64,
     pub quota_assumed: bool,
+    pub quota_source: QuotaSource,
     pub headroom: Option<u64>,
     pub alarms: Vec<String>,
 }
@@ -127,16 +127,17 @@ pub fn picture(survey: &Survey, state: &ClusterState, given: Option<u64>) -> Vec
         .members
         .iter()
         .map(|m| {
-            let (quota, quota_assumed) = quota_of(Some(m), given);
+            let q = quota_of(Some(m), given);
             let db = m.reachable().then_some(m.db_size);
             SpaceRow {
                 member: m.label(),
                 id: format_id(m.id),
                 db_size: db,
                 db_size_in_use: m.reachable().then_some(m.db_size_in_use),
-                quota_bytes: quota,
-                quota_assumed,
-                headroom: db.map(|d| quota.saturating_sub(d)),
+                quota_bytes: q.bytes,
+                quota_assumed: q.assumed(),
+                quota_source: q.source,
+                headroom: db.map(|d| q.bytes.saturating_sub(d)),
                 alarms: survey
                     .alarms
                     .iter()
@@ -219,11 +220,12 @@ impl TooFull {
 /// The first member where compaction and defragmentation would leave the
 /// db file at or over [`NOSPACE_SAFE_PERCENT`] of the quota: the space in
 /// use, less the share of old revisions a compaction removes. Members
-/// whose quota is assumed or whose size is unknown are not judged.
+/// whose quota is etcd's default taken for lack of anything better, or
+/// whose size is unknown, are not judged.
 pub fn too_full(rows: &[SpaceRow], history: &History) -> Option<TooFull> {
     let share = history.live_share();
     rows.iter().find_map(|r| {
-        if r.quota_assumed {
+        if r.quota_source == QuotaSource::Default {
             return None;
         }
         let live = (r.db_size_in_use? as f64 * share) as u64;
@@ -242,30 +244,52 @@ mod tests {
     #[test]
     fn nospace_stays_while_the_db_is_near_the_quota() {
         let q = 2 * 1024 * 1024;
-        assert!(still_there("NOSPACE", Some(q), q, false).is_some());
-        assert!(still_there("NOSPACE", Some(q / 100 * 96), q, false).is_some());
-        assert!(still_there("NOSPACE", Some(q / 2), q, false).is_none());
-        assert!(still_there("NOSPACE", None, q, false).is_some());
+        let quota = Quota {
+            bytes: q,
+            source: QuotaSource::Metrics,
+        };
+        assert!(still_there("NOSPACE", Some(q), quota).is_some());
+        assert!(still_there("NOSPACE", Some(q / 100 * 96), quota).is_some());
+        assert!(still_there("NOSPACE", Some(q / 2), quota).is_none());
+        assert!(still_there("NOSPACE", None, quota).is_some());
     }
 
     #[test]
     fn a_guessed_quota_never_clears_nospace() {
-        let q = DEFAULT_QUOTA;
+        let m = crate::ops::cluster_state::fixtures::member(1, "m1", 10, 5);
+        let guessed = quota_of(Some(&m), None);
         assert_eq!(
-            still_there("NOSPACE", Some(1), q, true).as_deref(),
+            guessed,
+            Quota {
+                bytes: DEFAULT_QUOTA,
+                source: QuotaSource::Default
+            }
+        );
+        assert!(guessed.assumed());
+        assert_eq!(
+            still_there("NOSPACE", Some(1), guessed).as_deref(),
             Some(QUOTA_UNKNOWN)
         );
-        let m = crate::ops::cluster_state::fixtures::member(1, "m1", 10, 5);
-        assert_eq!(quota_of(Some(&m), None), (DEFAULT_QUOTA, true));
-        assert_eq!(quota_of(Some(&m), Some(7)), (7, false));
+        // The operator's figure is assumed (not from the member) but judged.
+        let given = quota_of(Some(&m), Some(7));
+        assert_eq!((given.bytes, given.source), (7, QuotaSource::Flag));
+        assert!(given.assumed());
+        assert!(still_there("NOSPACE", Some(1), given).is_none());
         let mut reports = m.clone();
         reports.db_size_quota = 9;
-        assert_eq!(quota_of(Some(&reports), Some(7)), (9, false));
+        reports.quota_origin = crate::etcd::QuotaOrigin::Metrics;
+        let real = quota_of(Some(&reports), Some(7));
+        assert_eq!((real.bytes, real.source), (9, QuotaSource::Metrics));
+        assert!(!real.assumed());
     }
 
     #[test]
     fn corrupt_always_needs_force() {
-        assert!(still_there("CORRUPT", Some(1), DEFAULT_QUOTA, false).is_some());
+        let q = Quota {
+            bytes: DEFAULT_QUOTA,
+            source: QuotaSource::Status,
+        };
+        assert!(still_there("CORRUPT", Some(1), q).is_some());
     }
 
     fn row(in_use: u64, quota: u64) -> SpaceRow {
@@ -276,6 +300,7 @@ mod tests {
             db_size_in_use: Some(in_use),
             quota_bytes: quota,
             quota_assumed: false,
+            quota_source: QuotaSource::Metrics,
             headroom: Some(0),
             alarms: vec!["NOSPACE".into()],
         }
@@ -317,6 +342,7 @@ mod tests {
         // A guessed quota is not judged.
         let mut r = row(1000, 1000);
         r.quota_assumed = true;
+        r.quota_source = QuotaSource::Default;
         assert_eq!(too_full(&[r], &once), None);
     }
 }

@@ -27,7 +27,7 @@ pub fn defrag_plan_table(plan: &Plan, wide: bool) -> Table {
                 format!("move leadership to {to}, then defragment"),
                 Mark::Plain,
             ),
-            (None, None) if m.role == Role::Learner => (
+            (None, None) if m.role == Some(Role::Learner) => (
                 "defragment if etcd allows it (up to 3.6 it refuses learners)".to_string(),
                 Mark::Plain,
             ),
@@ -43,12 +43,21 @@ pub fn defrag_plan_table(plan: &Plan, wide: bool) -> Table {
         if wide {
             cells.push((m.id.clone(), Mark::Plain));
         }
+        let bytes = |b: Option<u64>| b.map(human_bytes).unwrap_or_else(|| "-".into());
         cells.extend([
-            (m.role.name().to_string(), Mark::Plain),
-            (human_bytes(m.db_size), Mark::Plain),
-            (human_bytes(m.db_size_in_use), Mark::Plain),
-            (format!("{:.1}%", m.fragmentation_percent), Mark::Plain),
-            (human_bytes(m.expected_reclaim), Mark::Plain),
+            (
+                m.role.map(Role::name).unwrap_or("-").to_string(),
+                Mark::Plain,
+            ),
+            (bytes(m.db_size), Mark::Plain),
+            (bytes(m.db_size_in_use), Mark::Plain),
+            (
+                m.fragmentation_percent
+                    .map(|p| format!("{p:.1}%"))
+                    .unwrap_or_else(|| "-".into()),
+                Mark::Plain,
+            ),
+            (bytes(m.expected_reclaim), Mark::Plain),
             action,
         ]);
         t.marked_row(cells);
@@ -92,7 +101,7 @@ pub fn defrag_result_table(outcome: &Outcome) -> Table {
     }
     if let Some(s) = &outcome.stopped {
         t.marked_row(vec![
-            (s.member.clone(), Mark::Bad),
+            (s.member.clone().unwrap_or_else(|| "-".into()), Mark::Bad),
             ("-".into(), Mark::Plain),
             ("-".into(), Mark::Plain),
             ("-".into(), Mark::Plain),

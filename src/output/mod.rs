@@ -4,11 +4,15 @@
 //! Renderers take data and a writer; they never talk to etcd. Results go to
 //! stdout; progress, warnings and errors go to stderr.
 
+pub mod count;
+pub mod history;
 pub mod maintenance;
 pub mod progress;
 pub mod recover;
 pub mod restore;
+pub mod size;
 pub mod snapshot;
+pub mod status;
 pub mod table;
 pub mod text;
 

@@ -104,11 +104,11 @@ pub fn survey_table(candidates: &[Candidate], survivor: Option<&str>) -> Table {
 }
 
 pub fn plan_tables(plan: &Plan) -> Vec<Table> {
-    let mut steps = Table::new(&["step", "action"]);
+    let mut steps = Table::new(&["step", "action"]).keep_whole(&[1]);
     for (i, s) in plan.steps.iter().enumerate() {
         steps.row([(i + 1).to_string(), s.clone()]);
     }
-    let mut nodes = Table::new(&["member", "role", "run on its node"]);
+    let mut nodes = Table::new(&["member", "role", "run on its node"]).keep_whole(&[2]);
     for n in &plan.nodes {
         for (i, c) in n.commands.iter().enumerate() {
             let (m, r) = if i == 0 {
@@ -130,7 +130,7 @@ pub fn plan_tables(plan: &Plan) -> Vec<Table> {
 }
 
 pub fn local_table(steps: &[Planned], dry_run: bool) -> Table {
-    let mut t = Table::new(&["step", "action", "status", "undo"]);
+    let mut t = Table::new(&["step", "action", "status", "undo"]).keep_whole(&[1, 3]);
     for (i, s) in steps.iter().enumerate() {
         t.marked_row(vec![
             ((i + 1).to_string(), Mark::Plain),

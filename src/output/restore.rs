@@ -1,10 +1,44 @@
 //! Tables of the restore wizard: the plan for every member, this node's
 //! steps, keys per type in the snapshot and live, the cluster after.
 
+use serde::Serialize;
+
+use crate::dbfile::SnapshotInfo;
 use crate::etcd;
 use crate::ops::restore::executor::{short, After, Count};
 use crate::ops::restore::{LocalPlan, Plan};
 use crate::output::table::{Mark, Table};
+
+/// What `restore` verified, planned and did, for every output format.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The snapshot restored; `null` in a dry run that would take one.
+    pub snapshot: Option<SnapshotInfo>,
+    /// Where a run without --snapshot saves the snapshot it takes.
+    pub save_to: Option<String>,
+    pub plan: Plan,
+    pub local: Option<LocalPlan>,
+    pub dry_run: bool,
+    /// The etcd process started on the new data dir (`--pid` mode).
+    pub started_pid: Option<u32>,
+    pub after: Option<After>,
+    pub counts: Vec<Count>,
+}
+
+/// The tables of `report`: the plan of every member without --local, this
+/// node's steps with it (and the cluster after, once restored), with the
+/// keys per type.
+pub fn report_tables(r: &Report) -> Vec<Table> {
+    let Some(local) = &r.local else {
+        return vec![plan_table(&r.plan), counts_table(&r.counts)];
+    };
+    let mut tables = vec![local_table(local, r.dry_run), counts_table(&r.counts)];
+    if let Some(a) = &r.after {
+        tables.push(after_table(a));
+    }
+    tables
+}
 
 /// The restored cluster's members.
 pub fn after_table(a: &After) -> Table {
@@ -32,7 +66,7 @@ pub fn after_table(a: &After) -> Table {
 
 /// The restore command of every member.
 pub fn plan_table(plan: &Plan) -> Table {
-    let mut t = Table::new(&["member", "data dir", "restore command"]);
+    let mut t = Table::new(&["member", "data dir", "restore command"]).keep_whole(&[2]);
     for m in &plan.members {
         t.row([m.name.clone(), m.data_dir.clone(), m.shell.clone()]);
     }
@@ -54,7 +88,7 @@ pub fn plan_table(plan: &Plan) -> Table {
 
 /// This node's steps, done or pending, with their undo.
 pub fn local_table(plan: &LocalPlan, dry_run: bool) -> Table {
-    let mut t = Table::new(&["step", "action", "status", "undo"]);
+    let mut t = Table::new(&["step", "action", "status", "undo"]).keep_whole(&[1, 3]);
     for (i, s) in plan.steps.iter().enumerate() {
         t.marked_row(vec![
             ((i + 1).to_string(), Mark::Plain),

@@ -27,6 +27,8 @@ pub struct Table {
     pub rows: Vec<Vec<(String, Mark)>>,
     /// Columns aligned right (numbers).
     pub right: Vec<usize>,
+    /// Columns never elided: commands the operator copies (still escaped).
+    pub whole: Vec<usize>,
 }
 
 impl Table {
@@ -44,6 +46,13 @@ impl Table {
 
     pub fn right_align(mut self, cols: &[usize]) -> Table {
         self.right = cols.to_vec();
+        self
+    }
+
+    /// Cells of these columns are shown whole, past
+    /// [`text::MAX_CELL_CHARS`]: a command cut in the middle cannot be run.
+    pub fn keep_whole(mut self, cols: &[usize]) -> Table {
+        self.whole = cols.to_vec();
         self
     }
 
@@ -78,8 +87,12 @@ impl Table {
         }
         t.set_header(self.headers.iter().map(Cell::new));
         for row in &self.rows {
-            t.add_row(row.iter().map(|(content, mark)| {
-                let cell = Cell::new(text::cell(content));
+            t.add_row(row.iter().enumerate().map(|(i, (content, mark))| {
+                let cell = Cell::new(if self.whole.contains(&i) {
+                    text::escape(content)
+                } else {
+                    text::cell(content)
+                });
                 match (color, mark) {
                     (true, Mark::Bad) => cell.fg(Color::Red),
                     (true, Mark::Warn) => cell.fg(Color::Yellow),
@@ -108,6 +121,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn commands_stay_whole_where_other_long_cells_are_elided() {
+        let long = format!("etcdutl snapshot restore {}", "x".repeat(300));
+        let mut t = Table::new(&["key", "command"]).keep_whole(&[1]);
+        t.row([long.clone(), long.clone()]);
+        let mut out = Vec::new();
+        t.write(&mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with(&long), "{row}");
+        assert!(row.starts_with("etcdutl snapshot restore xxx"), "{row}");
+        assert!(row.contains('…'), "the first column is elided: {row}");
+    }
+
+    #[test]
     fn renders_like_kubectl_without_borders_or_trailing_space() {
         let mut t = Table::new(&["name", "db size"]);
         t.row(["etcd-0", "1.5 MiB"]);
@@ -122,9 +149,11 @@ mod tests {
     }
 }
 
-/// A table printed page by page, for listings too big to hold: column
-/// widths are fixed by the first page (a longer cell later just pushes its
-/// line out), and memory holds one page.
+/// A table printed page by page, for listings too big to hold; memory holds
+/// one page. Column widths are measured on the first page. A later page
+/// with a wider cell widens its column from then on and prints the header
+/// again, at the new widths, before its rows: every row is aligned with the
+/// header right above it, and no line is pushed out of its columns.
 pub struct StreamingTable {
     headers: Vec<String>,
     widths: Option<Vec<usize>>,
@@ -143,15 +172,20 @@ impl StreamingTable {
             .iter()
             .map(|r| r.iter().map(|c| text::cell(c).into_owned()).collect())
             .collect();
-        if self.widths.is_none() {
-            let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-            for row in &rows {
-                for (i, cell) in row.iter().enumerate() {
-                    if let Some(wd) = widths.get_mut(i) {
-                        *wd = (*wd).max(cell.chars().count());
-                    }
+        let last = self.headers.len().saturating_sub(1);
+        let mut widths = self
+            .widths
+            .clone()
+            .unwrap_or_else(|| self.headers.iter().map(|h| h.chars().count()).collect());
+        for row in &rows {
+            // The last column is not padded: its width never matters.
+            for (i, cell) in row.iter().enumerate().take(last) {
+                if let Some(wd) = widths.get_mut(i) {
+                    *wd = (*wd).max(cell.chars().count());
                 }
             }
+        }
+        if self.widths.as_ref() != Some(&widths) {
             let header = self.headers.clone();
             self.widths = Some(widths);
             self.write_line(w, &header)?;
@@ -188,15 +222,27 @@ mod streaming_tests {
     use super::*;
 
     #[test]
-    fn widths_come_from_the_first_page_and_stay() {
-        let mut t = StreamingTable::new(&["name", "size"]);
+    fn a_wider_page_widens_its_column_under_a_new_header() {
+        let mut t = StreamingTable::new(&["name", "size", "key"]);
         let mut out = Vec::new();
-        t.write_page(&mut out, &[vec!["a".into(), "1".into()]])
+        let row = |a: &str, b: &str, c: &str| vec![a.to_string(), b.to_string(), c.to_string()];
+        t.write_page(&mut out, &[row("a", "1", "/a")]).unwrap();
+        // Same widths: no new header.
+        t.write_page(&mut out, &[row("b", "2", "/b-longer-key")])
             .unwrap();
-        t.write_page(&mut out, &[vec!["bbbbbb".into(), "2".into()]])
-            .unwrap();
+        t.write_page(&mut out, &[row("cccccc", "3", "/c")]).unwrap();
+        // Narrower again: the wider widths stay.
+        t.write_page(&mut out, &[row("d", "4", "/d")]).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text, "NAME  SIZE\na     1\nbbbbbb  2\n");
+        assert_eq!(
+            text,
+            "NAME  SIZE  KEY\n\
+             a     1     /a\n\
+             b     2     /b-longer-key\n\
+             NAME    SIZE  KEY\n\
+             cccccc  3     /c\n\
+             d       4     /d\n"
+        );
     }
 }
 

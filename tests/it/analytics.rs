@@ -6,60 +6,32 @@ use crate::support;
 
 use crate::objects;
 
-use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Output};
+use std::collections::BTreeMap;
+use std::process::Output;
 
 use base64::Engine as _;
-use etcd_client::{Client, PutOptions, Txn, TxnOp};
+use etcd_client::{PutOptions, Txn, TxnOp};
 use serde_json::Value;
-use support::Cluster;
+use support::{cli, keys, Cluster};
 
 /// Small pages so every scan crosses many of them.
 const PAGE: &str = "--page-keys=37";
 const OBJECTS: u64 = 2500;
 
-fn plugin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ETCDCTL_") || k.starts_with("KUBECTL_ETCD_") || k == "KUBECONFIG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
 fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .expect("run kubectl-etcd")
+    cli::run_on(c, args)
 }
 
 fn ok(c: &Cluster, args: &[&str]) -> String {
-    let o = run(c, args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).expect("utf-8 stdout")
+    cli::stdout(&cli::run_code(c, args, 0))
 }
 
 fn json(c: &Cluster, args: &[&str]) -> Value {
-    let out = ok(c, args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    cli::json_on(c, args)
 }
 
 fn json_lines(c: &Cluster, args: &[&str]) -> Vec<Value> {
-    ok(c, args)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+    cli::json_lines(&cli::run_code(c, args, 0))
 }
 
 /// One key as etcd holds it.
@@ -77,18 +49,24 @@ impl Kv {
     fn key_str(&self) -> String {
         String::from_utf8_lossy(&self.key).into_owned()
     }
-    fn info(&self) -> registry::key::KeyInfo<'_> {
-        registry::key::parse(&self.key, "/registry")
+    /// Labelled by a plain split of the key (not the crate's parser).
+    fn info(&self) -> keys::Label<'_> {
+        keys::label(std::str::from_utf8(&self.key).expect("utf-8 key"))
     }
     fn type_name(&self) -> String {
-        self.info().type_name().to_string()
+        self.info().type_name
     }
 }
 
 /// Everything in etcd, read in one go by etcdctl.
 fn brute_force(c: &Cluster) -> Vec<Kv> {
     let o = c.etcdctl(&["get", "", "--from-key", "-w", "json"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;
     v["kvs"]
@@ -113,13 +91,8 @@ fn brute_force(c: &Cluster) -> Vec<Kv> {
 /// resource type without CRD, keys outside `/registry`, and events attached
 /// to leases (30 on one, 5 on another).
 fn seed(c: &Cluster) {
-    let endpoints: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut client = Client::connect(&endpoints, None).await.unwrap();
+    support::etcdctl::runtime().block_on(async {
+        let mut client = support::etcdctl::client(c).await;
         let l1 = client.lease_grant(3600, None).await.unwrap().id();
         let l2 = client.lease_grant(3600, None).await.unwrap().id();
         let mut puts: Vec<(Vec<u8>, Vec<u8>, i64)> = Vec::new();
@@ -324,44 +297,14 @@ fn count_by_namespace_and_namespace_filter_match_brute_force() {
     let (c, all) = seeded();
     let report = json(&c, &["count", PAGE, "-o", "json"]);
     assert_eq!(report["total"], all.len() as u64);
-    let got: BTreeMap<String, u64> = report["types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["type"].as_str().unwrap().to_string(),
-                t["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let got = crate::support::keys::reported_types(&report);
     let want: BTreeMap<String, u64> = by_type(&all).into_iter().map(|(k, v)| (k, v.0)).collect();
     assert_eq!(got, want);
 
     let report = json(&c, &["count", "--by-namespace", PAGE, "-o", "json"]);
-    let mut want: HashMap<(String, Option<String>), u64> = HashMap::new();
-    for kv in &all {
-        let info = kv.info();
-        *want
-            .entry((kv.type_name(), info.namespace.map(str::to_string)))
-            .or_default() += 1;
-    }
-    let mut seen = 0;
-    for t in report["types"].as_array().unwrap() {
-        for n in t["namespaces"].as_array().unwrap() {
-            let key = (
-                t["type"].as_str().unwrap().to_string(),
-                n["namespace"].as_str().map(str::to_string),
-            );
-            assert_eq!(
-                Some(&n["count"].as_u64().unwrap()),
-                want.get(&key),
-                "{key:?}"
-            );
-            seen += 1;
-        }
-    }
-    assert_eq!(seen, want.len());
+    let names: Vec<String> = all.iter().map(Kv::key_str).collect();
+    let want = keys::brute_force_counts(names.iter().map(String::as_str), None);
+    assert_eq!(keys::reported_counts(&report), want);
 
     let report = json(&c, &["count", "-n", "ns-3", PAGE, "-o", "json"]);
     let want = all
@@ -460,7 +403,15 @@ fn search_substring_glob_regex_values_and_no_match() {
             "json",
         ],
     );
-    assert!(!hits.is_empty());
+    // Seeded by objects::mixed(i, 4, ..): deployments are i % 20 in 15..=16
+    // in ns-{i % 4}, labelled app-{i % 50}; here i = 15 + 100k.
+    let mut want: Vec<String> = (0..OBJECTS)
+        .filter(|i| (15..=16).contains(&(i % 20)) && i % 4 == 3 && i % 50 == 15)
+        .map(|i| format!("/registry/deployments/ns-3/deploy-{i}"))
+        .collect();
+    want.sort();
+    assert_eq!(want.len(), 25);
+    assert_eq!(keys(&hits), want, "one hit per matching object");
     for h in &hits {
         assert_eq!(h["field"], "metadata.labels.app", "{h}");
     }
@@ -589,7 +540,10 @@ fn ls_and_get_all_page_through_every_key_once() {
         .iter()
         .filter(|kv| kv.type_name() == "configmaps" && kv.info().namespace == Some("ns-0"))
         .count();
-    assert_eq!(table.lines().count(), want + 1, "{table}");
+    // A page with wider cells prints the header again above its rows.
+    let rows = table.lines().filter(|l| !l.starts_with("TYPE ")).count();
+    assert_eq!(rows, want, "{table}");
+    assert!(table.starts_with("TYPE "), "{table}");
 
     let objs = json_lines(&c, &["get", "configmaps", "--all", PAGE, "-o", "json"]);
     let want: Vec<String> = all
@@ -630,7 +584,7 @@ fn three_members_seeded() -> (Cluster, Vec<Kv>, Vec<String>) {
 fn scans_spread_over_members_match_brute_force_with_a_member_down() {
     let (mut c, all, pods_1) = three_members_seeded();
     let every_key: Vec<String> = all.iter().map(Kv::key_str).collect();
-    let check = |c: &Cluster, when: &str| {
+    let check = |c: &Cluster, when: &str, size_code: i32| {
         let keys = |rows: Vec<Value>| -> Vec<String> {
             rows.iter()
                 .map(|r| r["key"].as_str().unwrap().to_string())
@@ -645,6 +599,12 @@ fn scans_spread_over_members_match_brute_force_with_a_member_down() {
         // `size` also reports every member, and says so in its exit code
         // when one is down; its keyspace part is whole either way.
         let o = run(c, &["size", "--by-type", PAGE, "-o", "json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(size_code),
+            "size {when}: {}",
+            crate::support::output_text(&o)
+        );
         let size: Value = serde_json::from_slice(&o.stdout).expect("size JSON");
         assert_eq!(
             size["keyspace"]["totalBytes"],
@@ -652,12 +612,13 @@ fn scans_spread_over_members_match_brute_force_with_a_member_down() {
             "size {when}: {size}"
         );
     };
-    check(&c, "with every member up");
+    // A member down is a failed row: exit 1.
+    check(&c, "with every member up", 0);
     c.stop(2);
-    check(&c, "with the last member down");
+    check(&c, "with the last member down", 1);
     c.restart(2);
     c.stop(0);
-    check(&c, "with the first member down");
+    check(&c, "with the first member down", 1);
 }
 
 /// With quorum lost, `--consistency s` still shows what the surviving

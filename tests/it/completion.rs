@@ -106,7 +106,7 @@ fn seeded() -> Cluster {
     objs.push(orphan);
     for o in &objs {
         let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
-        assert!(out.status.success(), "put {}", o.key);
+        assert_eq!(out.status.code(), Some(0), "put {}", o.key);
     }
     c
 }
@@ -255,7 +255,7 @@ fn bash_complete(endpoints: &str, words: &[&str]) -> Vec<String> {
         .args(["completion", "bash"])
         .output()
         .unwrap();
-    assert!(script.status.success());
+    assert_eq!(script.status.code(), Some(0));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kubectl-etcd.bash");
     std::fs::write(&file, &script.stdout).unwrap();
@@ -315,7 +315,7 @@ fn completion_scripts_for_every_shell_call_back_the_binary() {
             .args(["completion", shell])
             .output()
             .unwrap();
-        assert!(o.status.success(), "{shell}");
+        assert_eq!(o.status.code(), Some(0), "{shell}");
         let script = String::from_utf8_lossy(&o.stdout);
         assert!(
             script.contains("KUBECTL_ETCD_COMPLETE"),

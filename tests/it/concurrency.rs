@@ -3,58 +3,21 @@
 //! from that revision, against real etcd with a second client (etcdctl)
 //! writing in between.
 
-use std::process::Output;
-
-use k8s_pb::api::apps::v1::Deployment;
-use k8s_pb::apimachinery::pkg::runtime::Unknown;
-use prost::Message;
 use serde_json::Value;
 
 use crate::objects;
-use crate::support::cli::{code, plugin, stderr as err, stdout as out};
+use crate::support::cli::{code, stderr as err, stdout as out};
 use crate::support::Cluster;
 
 const KEY: &str = "/registry/deployments/default/web";
 
-fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Another client (the real etcdctl) writes a storage-form object.
-fn etcdctl_put(c: &Cluster, o: &objects::Object) {
-    let r = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-}
+use crate::support::cli::run_on as run;
+use crate::support::etcdctl::{decode_deployment, put_object as etcdctl_put};
 
 /// The key's mod revision and stored bytes, as etcdctl sees them.
 fn etcdctl_get(c: &Cluster, key: &str) -> (i64, Vec<u8>) {
-    let o = c.etcdctl(&["get", key, "-w", "json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let kv = &v["kvs"][0];
-    let value = base64_decode(kv["value"].as_str().unwrap());
-    (kv["mod_revision"].as_i64().unwrap(), value)
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
-}
-
-/// Decode stored bytes with k8s-pb's prost types, independently of the
-/// plugin's decoder.
-fn decode_deployment(stored: &[u8]) -> Deployment {
-    assert!(stored.starts_with(b"k8s\0"), "stored as protobuf");
-    let unknown = Unknown::decode(&stored[4..]).expect("k8s envelope");
-    assert_eq!(
-        unknown.type_meta.as_ref().unwrap().kind.as_deref(),
-        Some("Deployment")
-    );
-    Deployment::decode(unknown.raw.as_deref().unwrap()).expect("deployment")
+    let (value, rev) = crate::support::etcdctl::get_raw(c, key).expect("key is stored");
+    (rev, value)
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
@@ -78,6 +41,7 @@ fn get_shows_the_mod_revision_as_resource_version_in_yaml_json_and_all() {
     assert_eq!(meta[at - 1], "uid", "after uid, as kubectl shows it");
 
     let o = run(&c, &["get", "deploy/default/web"]);
+    crate::support::cli::assert_code(&o, 0);
     assert!(
         out(&o).contains(&format!("resourceVersion: '{rev}'"))
             || out(&o).contains(&format!("resourceVersion: \"{rev}\"")),
@@ -88,6 +52,7 @@ fn get_shows_the_mod_revision_as_resource_version_in_yaml_json_and_all() {
     etcdctl_put(&c, &objects::deployment("default", "api", 2, 1, 0));
     let (api_rev, _) = etcdctl_get(&c, "/registry/deployments/default/api");
     let o = run(&c, &["get", "--all", "deploy", "-o", "json"]);
+    crate::support::cli::assert_code(&o, 0);
     let revs: Vec<String> = out(&o)
         .lines()
         .map(|l| {
@@ -277,6 +242,7 @@ fn put_shows_a_secret_change_by_size_without_its_value() {
     etcdctl_put(&c, &secret);
     let dir = tempfile::tempdir().unwrap();
     let o = run(&c, &["get", "secret/default/db", "--show-secrets"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     // s3cr3t-7 -> new-password
     let file = write(
         &dir,
@@ -305,6 +271,7 @@ fn put_shows_a_secret_change_by_size_without_its_value() {
             "--show-secrets",
         ],
     );
+    crate::support::cli::assert_code(&o, 0);
     assert!(
         err(&o).contains("data.password: czNjcjN0LTc= -> bmV3LXBhc3N3b3Jk"),
         "{}",

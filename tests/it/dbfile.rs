@@ -23,28 +23,7 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Put `n` keys `{prefix}{i:05}` with values of `size` bytes, in
-/// transactions.
-fn put_many(c: &Cluster, prefix: &str, n: usize, size: usize) {
-    let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut cl = etcd_client::Client::connect(&eps, None).await.unwrap();
-        let per_txn = (64usize).min((1 << 20) / (size + 64)).max(1);
-        let value = vec![b'v'; size];
-        let mut i = 0;
-        while i < n {
-            let ops: Vec<_> = (i..n.min(i + per_txn))
-                .map(|j| etcd_client::TxnOp::put(format!("{prefix}{j:05}"), value.clone(), None))
-                .collect();
-            i += ops.len();
-            cl.txn(etcd_client::Txn::new().and_then(ops)).await.unwrap();
-        }
-    });
-}
+use crate::support::etcdctl::seed_in_txns as put_many;
 
 /// A snapshot of `c` saved with kubectl-etcd.
 fn save(c: &Cluster, file: &Path) {
@@ -58,7 +37,7 @@ fn save(c: &Cluster, file: &Path) {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
 }
 
 fn page_size(data: &[u8]) -> usize {
@@ -106,7 +85,7 @@ fn fixture(dir: &Path) -> (Cluster, std::path::PathBuf, Value) {
     let file = dir.join("sound.db");
     save(&c, &file);
     let out = offline(&["snapshot", "status", path_str(&file), "-o", "json"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let status = json(&out);
     assert_eq!(status["totalKeys"].as_u64(), Some(KEYS));
     (c, file, status)
@@ -162,7 +141,7 @@ fn swapped_pages_with_a_recomputed_trailer_are_damage_not_a_wrong_answer() {
 
     // `inspect --ls FILE` lists all of FILE (FILE is not taken as a type).
     let out = offline(&["snapshot", "inspect", "--ls", path_str(&file), "-o", "json"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count() as u64,
         KEYS
@@ -273,13 +252,13 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
     let f = path_str(&file);
     let eps = c.endpoints();
     let (save_rss, out) = peak_rss_kib(&["--endpoints", &eps, "snapshot", "save", f, "-o", "json"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let size = std::fs::metadata(&file).unwrap().len();
     assert!(size > 60 << 20, "snapshot of {size} bytes");
     // What the binary takes to start and talk to etcd at all (a debug build
     // maps a big binary); the reads may add a quarter of the file at most.
     let (base, health) = peak_rss_kib(&["--endpoints", &eps, "health"]);
-    assert!(health.status.success(), "{}", output_text(&health));
+    assert_eq!(health.status.code(), Some(0), "{}", output_text(&health));
     let limit_kib = base + (size / 1024) / 4;
     for (what, rss, out) in [
         ("save", save_rss, out),
@@ -295,15 +274,37 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
             let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--ls", "-o", "json"]);
             ("inspect --ls", r, o)
         },
+        {
+            let key = "/registry/configmaps/default/small-00007";
+            let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--history", key, "-o", "json"]);
+            ("inspect --history", r, o)
+        },
+        {
+            let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--history-size", "-o", "json"]);
+            ("inspect --history-size", r, o)
+        },
     ] {
-        assert!(out.status.success(), "{what}: {}", output_text(&out));
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", output_text(&out));
         eprintln!("{what}: {rss} KiB (baseline {base} KiB)");
         assert!(
             rss < limit_kib,
             "{what} peaked at {rss} KiB for a {size}-byte file (baseline {base} KiB, limit {limit_kib} KiB)"
         );
-        if what != "inspect --ls" {
+        if ["save", "status", "inspect"].contains(&what) {
             assert_eq!(json(&out)["totalKeys"].as_u64(), Some(20_056), "{what}");
         }
     }
+    // Live, `size --history` reads pages as `size --by-type` does (a fixed
+    // budget of pages in flight) plus a fragmented watch replay: it may
+    // take no more than the by-type scan and a few fragments.
+    let (by_type, out) = peak_rss_kib(&["--endpoints", &eps, "size", "--by-type", "-o", "json"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let (history, out) = peak_rss_kib(&["--endpoints", &eps, "size", "--history", "-o", "json"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    eprintln!("size --history: {history} KiB (size --by-type {by_type} KiB)");
+    assert!(
+        history < by_type + 8 * 1024,
+        "size --history peaked at {history} KiB, size --by-type at {by_type} KiB"
+    );
+    assert_eq!(json(&out)["history"]["currentKeys"].as_u64(), Some(20_056));
 }

@@ -83,14 +83,24 @@ fn doctor_on_a_healthy_three_member_cluster_finds_no_fail_and_keeps_its_json_sha
         );
     }
     for m in ["m0", "m1", "m2"] {
-        for check in [
-            "health",
-            "quota",
-            "fragmentation",
-            "read-linearizable",
-            "write",
-        ] {
+        for check in ["health", "quota", "fragmentation"] {
             assert_eq!(one(&r, check, m)["severity"], "ok", "{check} {m}: {r:#}");
+        }
+        // The probes time real requests against a fixed threshold: on a
+        // loaded machine one may honestly be over it (a put took 103ms
+        // once). Then it warns, naming a time over the threshold; never fail.
+        for check in ["read-linearizable", "write"] {
+            let f = one(&r, check, m);
+            if f["severity"] != "ok" {
+                assert_eq!(f["severity"], "warn", "{check} {m}: {r:#}");
+                let took = f["value"].as_str().unwrap();
+                let limit = f["threshold"].as_str().unwrap().trim_start_matches("< ");
+                let limit = limit.split(' ').next().unwrap();
+                assert!(
+                    seconds(took) >= seconds(limit),
+                    "{check} {m} warns under its threshold: {f}"
+                );
+            }
         }
         // Every member's metrics were read twice.
         assert!(!findings(&r, "wal-fsync").is_empty());
@@ -155,6 +165,7 @@ fn doctor_fails_a_killed_member_and_still_checks_the_others() {
         .iter()
         .filter(|f| f["severity"] == "fail")
         .collect();
+    assert!(!fails.is_empty(), "the killed member fails: {r:#}");
     assert!(fails.iter().all(|f| f["member"] == "m2"), "{fails:#?}");
     for m in ["m0", "m1"] {
         assert_eq!(one(&r, "health", m)["severity"], "ok");
@@ -212,7 +223,7 @@ fn doctor_names_the_member_whose_data_diverged() {
         .arg(&restored)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", output_text(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
     c.set_data_dir(1, Path::new(&restored));
     for i in 0..3 {
         c.restart_no_wait(i);
@@ -257,12 +268,16 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
     });
     let stop = AtomicBool::new(false);
     let out = std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut i = 0;
+        let writer = s.spawn(|| {
+            let (mut i, mut acked) = (0, 0);
             while !stop.load(Ordering::Relaxed) {
-                let _ = c.ctl().run(&["put", &format!("w{}", i % 50), "v"]);
+                // Load, not a check: a put timing out on the slowed member
+                // is counted out, not fatal.
+                let put = c.ctl().run(&["put", &format!("w{}", i % 50), "v"]);
+                acked += usize::from(put.status.success());
                 i += 1;
             }
+            acked
         });
         let out = doctor(
             &c,
@@ -278,8 +293,12 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
             ],
         );
         stop.store(true, Ordering::Relaxed);
-        out
+        (out, writer.join().unwrap())
     });
+    let (out, acked) = out;
+    assert!(acked > 0, "the writer wrote during the window");
+    // A warn finding (the slow member) makes the exit code 1.
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let r = report(&out);
     // Hashes at one common revision agree while writes go on.
     assert_eq!(one(&r, "consistency", "cluster")["severity"], "ok", "{r:#}");
@@ -287,12 +306,14 @@ fn doctor_flags_the_member_with_a_slow_wal_fsync() {
     assert_eq!(slow["severity"], "warn", "{r:#}");
     let p99 = seconds(slow["value"].as_str().unwrap());
     assert!(p99 >= 0.1, "{slow}");
-    // Compare members: the shared disk may itself be slow, but not 100ms.
+    // Compare members: the shared disk may itself be slow, but not as slow
+    // as 100ms on every fsync. (etcd's fsync buckets double, so "half of
+    // m1's" is one bucket away: a loaded disk reached it.)
     for m in ["m0", "m2"] {
         let f = one(&r, "wal-fsync", m);
         let v = f["value"].as_str().unwrap();
         if v.starts_with("p99") {
-            assert!(seconds(v) * 2.0 < p99, "{m} {v} against m1 {p99}: {r:#}");
+            assert!(seconds(v) < p99, "{m} {v} against m1 {p99}: {r:#}");
         }
     }
 }
@@ -418,6 +439,7 @@ fn doctor_in_kubernetes_mode_reads_metrics_through_the_pods_metrics_port_and_rep
     let out = env.run(&["doctor", "--window", "2s", "-o", "json"]);
     let r = report(&out);
     assert_ne!(r["worst"], "fail", "{r:#}");
+    assert_eq!(code(&out), if r["worst"] == "ok" { 0 } else { 1 });
     for i in 0..3 {
         let m = format!("m{i}");
         assert_eq!(

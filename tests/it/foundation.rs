@@ -46,7 +46,7 @@ fn run_owned(args: &[String]) -> Output {
 /// `etcdctl endpoint status -w json`, by endpoint.
 fn etcdctl_status(c: &Cluster) -> std::collections::HashMap<String, Value> {
     let o = c.etcdctl(&["endpoint", "status", "-w", "json"]);
-    assert!(o.status.success());
+    assert_eq!(o.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     v.as_array()
         .unwrap()
@@ -372,6 +372,7 @@ fn size_reports_bytes_in_json_and_units_in_tables() {
         "--quota-bytes",
         "8MiB",
     ]);
+    crate::support::cli::assert_code(&o, 0);
     let out = stdout(&o);
     assert!(out.contains("KiB") || out.contains("MiB"), "{out}");
     // The metrics give the real quota: --quota-bytes is only the fallback.
@@ -380,6 +381,7 @@ fn size_reports_bytes_in_json_and_units_in_tables() {
         "real quota, not the assumed one: {out}"
     );
     let o = run(&["--endpoints", &c.endpoints(), "size", "-o", "yaml"]);
+    crate::support::cli::assert_code(&o, 0);
     let yaml: Value = serde_saphyr::from_str(&stdout(&o)).unwrap();
     // The file only grows between two reads (etcd commits its own metadata).
     let again = yaml["members"][0]["dbSize"].as_u64().unwrap();
@@ -524,7 +526,7 @@ fn tls_failures_each_name_their_cause() {
         "/nonexistent/ca.crt",
         "status",
     ]);
-    assert_ne!(code(&o), 0);
+    assert_eq!(code(&o), 3, "a TLS set-up failure: {}", stderr(&o));
     assert!(stderr(&o).contains("/nonexistent/ca.crt"), "{}", stderr(&o));
 
     // Plain HTTP against the TLS port.

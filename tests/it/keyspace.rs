@@ -7,34 +7,14 @@ use crate::objects;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 use support::cli::{code, plugin, stderr as err, stdout as out};
 use support::{Cluster, ClusterOpts};
 
-fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Store raw bytes under a key with the real etcdctl.
-fn put_raw(c: &Cluster, key: &str, value: &[u8]) {
-    let o = c.ctl().stdin(value.to_vec()).run(&["put", key]);
-    assert!(
-        o.status.success(),
-        "put {key}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn put_object(c: &Cluster, o: &objects::Object) {
-    put_raw(c, &o.key, &o.value);
-}
+use support::cli::run_on as run;
+use support::etcdctl::{self, put_object, put_raw};
 
 /// Kubernetes' v1.35 fixtures beside the repository. Missing fixtures fail
 /// the test unless `KUBECTL_ETCD_NO_FIXTURES=1` opts out (README.md).
@@ -108,6 +88,7 @@ fn get_shows_objects_and_redacts_secrets_unless_asked() {
     assert_eq!(keys[..2], ["apiVersion", "kind"], "kubectl's field order");
 
     let o = run(&c, &["get", "secret/default/db"]);
+    crate::support::cli::assert_code(&o, 0);
     let text = out(&o);
     assert!(text.contains("password: <redacted 8 bytes>"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
@@ -115,15 +96,20 @@ fn get_shows_objects_and_redacts_secrets_unless_asked() {
         &c,
         &["get", "secret/default/db", "--show-secrets", "-o", "json"],
     );
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["data"]["password"], "czNjcjN0LTc=", "base64 of s3cr3t-7");
 
-    // A raw key, and the raw bytes.
+    // A raw key, and the raw bytes: exactly what etcdctl reads.
     let o = run(
         &c,
         &["get", "/registry/deployments/default/web", "-o", "raw"],
     );
-    assert!(o.stdout.starts_with(b"k8s\0"));
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let (stored, _) = etcdctl::get_raw(&c, "/registry/deployments/default/web").unwrap();
+    assert!(o.stdout.starts_with(b"k8s\0"), "the protobuf magic");
+    assert_eq!(o.stdout.len(), stored.len());
+    assert_eq!(o.stdout, stored);
 }
 
 #[test]
@@ -190,6 +176,7 @@ fn get_at_a_past_revision_and_a_compacted_one() {
     };
     put_object(&c, &objects::deployment("default", "web", 1, 5, 0));
     let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(
         serde_json::from_slice::<Value>(&o.stdout).unwrap()["spec"]["replicas"],
         5
@@ -242,6 +229,7 @@ fn get_all_streams_every_object_of_a_type() {
     assert_eq!(lines.len(), 30);
     assert!(lines.iter().all(|v| v["kind"] == "ConfigMap"));
     let o = run(&c, &["get", "cm", "--all", "-n", "ns-1"]);
+    crate::support::cli::assert_code(&o, 0);
     let docs = out(&o);
     assert_eq!(docs.matches("kind: ConfigMap").count(), 10);
     assert_eq!(
@@ -286,7 +274,7 @@ fn decode_reads_etcdctl_output_from_stdin() {
     assert_eq!(v["encoding"], "protobuf");
 }
 
-const ENCRYPTION_CONFIG: &str = r#"
+pub(crate) const ENCRYPTION_CONFIG: &str = r#"
 apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:
@@ -341,6 +329,7 @@ fn aescbc_encrypted_secret_decrypts_with_the_config_and_otherwise_names_provider
     assert_eq!(v["data"]["password"], "czNjcjN0LTU=");
 
     let o = run(&c, &["ls", "secrets", "-o", "json"]);
+    crate::support::cli::assert_code(&o, 0);
     let entry: Value = serde_json::from_str(out(&o).lines().next().unwrap()).unwrap();
     assert_eq!(entry["encoding"], "encrypted:aescbc");
 }
@@ -433,6 +422,7 @@ fn count_matches_a_brute_force_count_across_many_pages() {
     assert_eq!(widgets.unwrap()["kind"], "custom");
 
     let o = run(&c, &["count", "pods", "--by-namespace", "-o", "json"]);
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let pods = &v["types"][0];
     let per_ns: u64 = pods["namespaces"]
@@ -443,6 +433,7 @@ fn count_matches_a_brute_force_count_across_many_pages() {
         .sum();
     assert_eq!(per_ns, want["pods"]);
     let o = run(&c, &["count", "-n", "ns-0", "-o", "json"]);
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let in_ns0 = objs
         .iter()
@@ -454,10 +445,17 @@ fn count_matches_a_brute_force_count_across_many_pages() {
 #[test]
 fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     let c = Cluster::single();
-    put_object(&c, &objects::deployment("default", "web", 1, 3, 0));
+    let web = objects::deployment("default", "web", 1, 3, 0);
+    put_object(&c, &web);
+    let key = "/registry/deployments/default/web";
+    let unchanged = || {
+        let (stored, _) = etcdctl::get_raw(&c, key).unwrap();
+        assert_eq!(stored, web.value, "nothing was written");
+    };
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.yaml");
     let o = run(&c, &["get", "deploy/default/web"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     std::fs::write(
         &file,
         out(&o).replace("replicas: 3\n  selector", "replicas: 7\n  selector"),
@@ -468,6 +466,7 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     // No terminal and no --yes: refused, nothing written.
     let o = run(&c, &["put", "deploy/default/web", "-f", &file_arg]);
     assert_eq!(code(&o), 4, "{}", err(&o));
+    unchanged();
     let o = run(
         &c,
         &["put", "deploy/default/web", "-f", &file_arg, "--dry-run"],
@@ -478,36 +477,27 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
         "{}",
         err(&o)
     );
-    let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
-    assert_eq!(
-        serde_json::from_slice::<Value>(&o.stdout).unwrap()["spec"]["replicas"],
-        3
-    );
+    unchanged();
 
     let o = run(&c, &["put", "deploy/default/web", "-f", &file_arg, "--yes"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
-    let o = run(&c, &["get", "deploy/default/web", "-o", "json"]);
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["spec"]["replicas"], 7);
+    // What etcd now holds, read by etcdctl and decoded by k8s-pb (not by
+    // the plugin): protobuf as kube-apiserver writes it, with the edit.
+    let d = etcdctl::deployment(&c, key);
+    let spec = d.spec.as_ref().unwrap();
+    assert_eq!(spec.replicas, Some(7));
+    let pod = spec.template.as_ref().unwrap().spec.as_ref().unwrap();
+    assert_eq!(pod.containers[0].name.as_deref(), Some("main"));
     assert_eq!(
-        v["spec"]["template"]["spec"]["containers"][0]["name"],
-        "main"
-    );
-    let raw = c
-        .etcdctl(&[
-            "get",
-            "/registry/deployments/default/web",
-            "--print-value-only",
-        ])
-        .stdout;
-    assert!(
-        raw.starts_with(b"k8s\0"),
-        "stored as protobuf, as kube-apiserver would"
+        d.metadata.as_ref().unwrap().name.as_deref(),
+        Some("web"),
+        "the rest as it was"
     );
 
     // A Secret shown redacted must not be written back.
     put_object(&c, &objects::secret("default", "db", 1, 0));
     let o = run(&c, &["get", "secrets/default/db"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
     let redacted = dir.path().join("db.yaml");
     std::fs::write(&redacted, out(&o)).unwrap();
     let o = run(
@@ -522,6 +512,8 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     );
     assert_eq!(code(&o), 4, "{}", err(&o));
     assert!(err(&o).contains("redacted"), "{}", err(&o));
+    let (stored, _) = etcdctl::get_raw(&c, "/registry/secrets/default/db").unwrap();
+    assert_eq!(stored, objects::secret("default", "db", 1, 0).value);
 }
 
 #[test]
@@ -550,6 +542,7 @@ fn put_keeps_an_encrypted_secret_encrypted() {
             &enc,
         ],
     );
+    crate::support::cli::assert_code(&o, 0);
     let edited = out(&o).replace("czNjcjN0LTU=", "bmV3LXBhc3N3b3Jk");
     let file = dir.path().join("creds.yaml");
     std::fs::write(&file, edited).unwrap();
@@ -594,6 +587,7 @@ fn put_keeps_an_encrypted_secret_encrypted() {
             "json",
         ],
     );
+    crate::support::cli::assert_code(&o, 0);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["data"]["password"], "bmV3LXBhc3N3b3Jk");
 }
@@ -626,6 +620,7 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
     assert_eq!(sorted, ["etcd-0", "web-0"]);
     assert!(!names.contains(&"later"));
     let o = offline(&["snapshot", "inspect", file, "--ls", "-n", "default"]);
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(
         out(&o).lines().count(),
         4,
@@ -647,6 +642,7 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
     assert_eq!(v["kind"], "Pod");
     assert_eq!(v["spec"]["nodeName"], "node-1");
     let o = offline(&["snapshot", "inspect", file, "--get", "secrets/default/db"]);
+    crate::support::cli::assert_code(&o, 0);
     assert!(out(&o).contains("<redacted"), "{}", out(&o));
     let o = offline(&[
         "snapshot",
@@ -657,6 +653,7 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
         "-o",
         "json",
     ]);
+    crate::support::cli::assert_code(&o, 0);
     assert_eq!(
         serde_json::from_slice::<Value>(&o.stdout).unwrap()["kind"],
         "Widget"

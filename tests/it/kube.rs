@@ -82,12 +82,12 @@ pub(crate) fn host_port(url: &str) -> String {
 
 pub(crate) struct Env {
     pub(crate) double: Double,
-    dir: TempDir,
-    kubeconfig: PathBuf,
+    pub(crate) dir: TempDir,
+    pub(crate) kubeconfig: PathBuf,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let double = Double::start();
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
@@ -171,7 +171,7 @@ impl Env {
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     support::output_text(out)
 }
 
@@ -197,7 +197,7 @@ fn assert_full_status(out: &Output) {
     assert_eq!(leaders, 1, "{}", text(out));
 }
 
-fn tls_cluster() -> Cluster {
+pub(crate) fn tls_cluster() -> Cluster {
     Cluster::start(ClusterOpts {
         members: 3,
         tls: Some(TlsMode::ClientCertAuth),
@@ -544,6 +544,7 @@ fn no_etcd_pods_says_where_it_looked_and_which_flags_to_use() {
     );
 
     let out = env.run(&["status", "-n", "etcd", "-l", "app=my-etcd"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("looked in namespace `etcd` (`app=my-etcd`)"),
         "{}",
@@ -587,6 +588,7 @@ fn api_server_refusals_and_absence_are_named() {
     }});
     std::fs::write(&env.kubeconfig, config.to_string()).unwrap();
     let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("may not `list` `pods`"),
         "the plugin's token was used: {}",
@@ -680,7 +682,7 @@ fn kubeadm_host_path_certificates_name_the_files_and_flags() {
 }
 
 /// Start `port-forward` and collect what it prints before serving.
-fn start_port_forward(env: &Env, args: &[&str]) -> (std::process::Child, Vec<String>) {
+pub(crate) fn start_port_forward(env: &Env, args: &[&str]) -> (std::process::Child, Vec<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
@@ -812,6 +814,7 @@ fn runs_as_a_kubectl_plugin() {
         cmd.output().unwrap()
     };
     let out = kubectl_cmd(&["plugin", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("kubectl-etcd"),
         "{}",
@@ -852,9 +855,13 @@ fn keyspace_and_maintenance_commands_work_through_port_forwards() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(events.len(), 5, "{}", text(&out));
-    assert!(events
-        .iter()
-        .all(|e| e["type"] == "ADDED" && e["resource"] == "configmaps"));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] == "ADDED" && e["resource"] == "configmaps"),
+        "{}",
+        text(&out)
+    );
 
     let out = env.run(&["defrag", "--dry-run", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -876,7 +883,9 @@ fn keyspace_and_maintenance_commands_work_through_port_forwards() {
     let out = env.run(&["snapshot", "status", file.to_str().unwrap(), "-o", "json"]);
     let v = stdout_json(&out);
     assert_eq!(v["integrity"], "verified", "{}", text(&out));
-    assert!(v["totalKeys"].as_u64().unwrap() >= 5);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The five configmaps written above are the whole keyspace.
+    assert_eq!(v["totalKeys"].as_u64(), Some(5), "{}", text(&out));
 }
 
 #[test]
@@ -1099,6 +1108,7 @@ fn adding_a_member_scales_its_statefulset_up_and_promotes_through_the_new_pod() 
         text(&out)
     );
     let out = env.run(&["resize", "add", "other", "--peer-urls", &peer, "--dry-run"]);
+    crate::support::cli::assert_code(&out, 0);
     assert!(
         text(&out).contains("the StatefulSet's next pod is `etcd-2`, not `other`"),
         "{}",

@@ -11,46 +11,8 @@ use crate::objects;
 use crate::support::cli::{code, plugin, stderr, stdout};
 use crate::support::{Cluster, ClusterOpts, TlsMode};
 
-fn ke(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
-
-fn put(c: &Cluster, o: &objects::Object) {
-    let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
-    assert!(out.status.success(), "put {}", o.key);
-}
-
-/// Many objects through one client connection (etcdctl per key is slow).
-fn put_many(c: &Cluster, objs: &[objects::Object]) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let eps: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-        let mut cl = etcd_client::Client::connect(eps, None).await.unwrap();
-        for o in objs {
-            cl.put(o.key.clone(), o.value.clone(), None).await.unwrap();
-        }
-    });
-}
-
-/// The current revision, as etcdctl reports it.
-fn revision(c: &Cluster) -> i64 {
-    let out = c.ctl().ok(&["get", "nothing-here", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["header"]["revision"].as_i64().unwrap()
-}
+use crate::support::cli::{json, run_on as ke};
+use crate::support::etcdctl::{put_many, put_object as put, revision};
 
 /// Whether etcdctl can still read `key` at `rev` (false: compacted away).
 fn readable_at(c: &Cluster, key: &str, rev: i64) -> bool {
@@ -213,7 +175,7 @@ fn one_undecodable_value_among_many_exits_1_and_the_rest_print() {
     // A protobuf envelope whose object bytes are garbage.
     let bad = objects::envelope("v1", "Pod", vec![0xff, 0xff, 0xff, 0x0f]);
     let out = c.ctl().stdin(bad).run(&["put", "/registry/pods/ns/p2x"]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
     let o = ke(&c, &["get", "pods", "-n", "ns", "--all", "-o", "json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let names: Vec<String> = stdout(&o)
@@ -237,7 +199,7 @@ fn a_non_default_prefix_and_ls_at_a_past_revision() {
     let o = objects::pod("ns", "elsewhere", 1, 0);
     let key = o.key.replacen("/registry/", "/other-apiserver/", 1);
     let out = c.ctl().stdin(o.value.clone()).run(&["put", &key]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
     put(&c, &objects::pod("ns", "here", 2, 0));
     let before_delete = revision(&c);
     c.ctl().ok(&["del", "/registry/pods/ns/here"]);
@@ -418,7 +380,7 @@ fn ls_json_gives_the_lease_as_the_hex_id_etcdctl_printed() {
         .ctl()
         .stdin(ev.value.clone())
         .run(&["put", &ev.key, &format!("--lease={id}")]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
     put(&c, &objects::pod("ns", "unleased", 2, 0));
     let o = ke(&c, &["ls", "-o", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));

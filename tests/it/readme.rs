@@ -20,7 +20,7 @@ use crate::support::{Cluster, ClusterOpts};
 
 /// The shape of a documented value.
 #[derive(Debug, Clone)]
-enum Shape {
+pub(crate) enum Shape {
     /// Keys with their optional flag and nested shape.
     Object(Vec<(String, bool, Shape)>),
     Array(Box<Shape>),
@@ -146,7 +146,7 @@ fn parse(spec: &str) -> Shape {
 
 /// Every documented shape of a command, from README's "JSON output": the
 /// backticked command names the entry, each `{...}` after it is one shape.
-fn documented(entry: &str) -> Vec<Shape> {
+pub(crate) fn documented(entry: &str) -> Vec<Shape> {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
     let section = readme
@@ -187,7 +187,7 @@ fn documented(entry: &str) -> Vec<Shape> {
 }
 
 /// Compares `v` with `shape`; differences are pushed as `path: problem`.
-fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
+pub(crate) fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
     match (shape, v) {
         (Shape::Any, _) | (_, Value::Null) => {}
         (Shape::Array(inner), Value::Array(items)) => {
@@ -218,13 +218,19 @@ fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
 /// the shapes README documents for `entry`: each output must fit one.
 /// Returns the differences, deduplicated.
 fn differences(c: &Cluster, entry: &str, args: &[&str]) -> BTreeSet<String> {
+    differences_exiting(c, entry, args, &[0, 1])
+}
+
+/// [`differences`] for a run whose exit code is one of `codes` (a refusal
+/// still prints its document).
+fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -> BTreeSet<String> {
     let shapes = documented(entry);
     assert!(!shapes.is_empty(), "README gives no shape for `{entry}`");
     let mut cmd = plugin();
     cmd.arg("--endpoints").arg(c.endpoints()).args(args);
     let o = cmd.output().unwrap();
     assert!(
-        matches!(code(&o), 0 | 1),
+        codes.contains(&code(&o)),
         "{entry}: exit {}: {}",
         code(&o),
         stderr(&o)
@@ -258,7 +264,7 @@ fn differences(c: &Cluster, entry: &str, args: &[&str]) -> BTreeSet<String> {
 
 fn put(c: &Cluster, o: &objects::Object) {
     let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
-    assert!(out.status.success(), "put {}", o.key);
+    assert_eq!(out.status.code(), Some(0), "put {}", o.key);
 }
 
 #[test]
@@ -301,7 +307,7 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         c.ctl()
             .stdin(ev.value.clone())
             .run(&["put", &ev.key, &format!("--lease={lease_id}")]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
 
     let mut problems = BTreeSet::new();
     for (entry, args) in [
@@ -317,6 +323,10 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         (
             "size --by-type -o json",
             vec!["size", "--by-type", "-o", "json"],
+        ),
+        (
+            "size --history -o json",
+            vec!["size", "--history", "-o", "json"],
         ),
         ("search -o json", vec!["search", "web*", "-o", "json"]),
         ("custom -o json", vec!["custom", "-o", "json"]),
@@ -368,6 +378,23 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
             vec!["snapshot", "inspect", file, "-o", "json"],
         ),
         (
+            "snapshot inspect --history -o json",
+            vec![
+                "snapshot",
+                "inspect",
+                file,
+                "--history",
+                "pods/ns-a/web-0",
+                "-o",
+                "json",
+                "--objects",
+            ],
+        ),
+        (
+            "snapshot inspect --history-size -o json",
+            vec!["snapshot", "inspect", file, "--history-size", "-o", "json"],
+        ),
+        (
             "decode --type-only -o json",
             vec!["decode", value, "--type-only", "-o", "json"],
         ),
@@ -378,6 +405,20 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
     ] {
         problems.extend(differences(&c, entry, &args));
     }
+    // defrag's outcome: every member skipped by a threshold (nothing is
+    // written), and a refusal (no terminal to confirm on, exit 4), which
+    // still prints its `stopped` object.
+    problems.extend(differences(
+        &c,
+        "defrag -o json",
+        &["defrag", "--yes", "--if-fragmented", "100", "-o", "json"],
+    ));
+    problems.extend(differences_exiting(
+        &c,
+        "defrag -o json",
+        &["defrag", "--pause", "0s", "-o", "json"],
+        &[4],
+    ));
     assert!(
         problems.is_empty(),
         "JSON output differs from README.md:\n  {}",

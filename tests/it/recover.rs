@@ -9,7 +9,7 @@
 use crate::support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -19,28 +19,8 @@ use serde_json::Value;
 use support::cli::plugin;
 use support::{output_text, Cluster, ClusterOpts};
 
-fn ke(endpoints: &str, args: &[&str]) -> Output {
-    let mut cmd = plugin();
-    cmd.arg("--endpoints").arg(endpoints).args(args);
-    cmd.stdin(Stdio::null()).output().expect("run kubectl-etcd")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Kill the etcd the wizard started, whatever happens to the test.
-struct KillOnDrop(Vec<u32>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        for pid in &self.0 {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
-}
+use support::cli::{run_at as ke, stderr};
+use support::process::KillOnDrop;
 
 /// The live process (not a zombie) whose command line has `--data-dir DIR`.
 fn etcd_on(dir: &Path) -> Option<(u32, Vec<String>)> {
@@ -108,7 +88,7 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
 
     // Without --local: the survey, the plan and each node's commands.
     let out = ke(&eps, &["-o", "json", "recover"]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let plan = &v["plan"];
     assert_eq!(plan["choice"]["survivor"], "m0", "{v}");
@@ -139,7 +119,7 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
         &["recover", "--local", "--dry-run", "--pid", &pid.to_string()],
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(
         text.contains("start etcd with --force-new-cluster"),
         "{text}"
@@ -159,8 +139,10 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
         .filter(|n| n.contains("recover"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    // Still three members (etcdctl 3.5 lists them only with a quorum).
+    // Still three members (etcdctl 3.5 lists them only with a quorum); the
+    // two that are down make the exit code 1.
     let out = ke(&eps, &["members", "-o", "json"]);
+    crate::support::cli::assert_code(&out, 1);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["members"].as_array().unwrap().len(), 3, "{v}");
 }
@@ -169,9 +151,14 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
 fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
     let mut c = Cluster::start(ClusterOpts::members(3));
     c.put("early", "1");
-    thread::sleep(Duration::from_secs(1));
-    // m1 stops first: it misses what follows.
-    c.kill(1);
+    wait_until(
+        "m1 to apply the first write",
+        Duration::from_secs(30),
+        || c.get_from(1, "early").is_some(),
+    );
+    // m1 stops first: it misses what follows. A SIGTERM, on which etcd
+    // commits its backend: the db file then holds what it applied.
+    c.stop(1);
     // m1 may have led: the first write waits for the next leader.
     wait_until("a leader without m1", Duration::from_secs(30), || {
         c.ctl().run(&["put", "late/0", "x"]).status.success()
@@ -179,10 +166,15 @@ fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
     for i in 1..30 {
         c.put(&format!("late/{i}"), "x");
     }
-    // Let the backends commit (every 100ms), then lose everything.
-    thread::sleep(Duration::from_secs(1));
-    c.kill(0);
-    c.kill(2);
+    // Once m2 applied the last write, lose everything; stopped as m1 was,
+    // so the db files hold what was applied.
+    wait_until(
+        "m2 to apply the last write",
+        Duration::from_secs(30),
+        || c.get_from(2, "late/29").is_some(),
+    );
+    c.stop(0);
+    c.stop(2);
     let (d1, d2) = (data_dir(&c, 1), data_dir(&c, 2));
     let arg = |n: &str, d: &Path| format!("{n}={}", d.display());
     let out = ke(
@@ -197,7 +189,7 @@ fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
             &arg("m2", &d2),
         ],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let plan = &v["plan"];
     assert_eq!(plan["choice"]["survivor"], "m2", "{v}");
@@ -243,7 +235,7 @@ fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
         ],
     );
     let err = stderr(&out);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(err.contains("`m1` is behind `m2` by"), "{err}");
     assert!(
         err.contains("revisions: recovering from it loses those writes"),
@@ -307,36 +299,10 @@ impl Writer {
     }
 }
 
-/// Wait until `f` holds, or fail with `what`.
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(200));
-    }
-}
+use support::etcdctl::member_revision as revision;
+use support::wait_until;
 
-fn revision(c: &Cluster, i: usize) -> i64 {
-    let out = c
-        .ctl()
-        .endpoint(i)
-        .ok(&["endpoint", "status", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v[0]["Status"]["header"]["revision"].as_i64().unwrap()
-}
-
-fn member_names(c: &Cluster, i: usize) -> Vec<String> {
-    let out = c.ctl().endpoint(i).ok(&["member", "list", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let mut names: Vec<String> = v["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    names.sort();
-    names
-}
+use support::etcdctl::member_names;
 
 #[test]
 fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
@@ -576,7 +542,7 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
     let out = plugin().args(args).stdin(Stdio::null()).output().unwrap();
     let again = etcd_on(&dir);
     guard.0.extend(again.iter().map(|a| a.0));
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(stderr(&out).contains("resuming"), "{}", output_text(&out));
     let (_, argv) = again.expect("etcd runs after the re-run");
     assert!(
@@ -722,7 +688,7 @@ fn recover_local_rewrites_a_static_pod_manifest_and_puts_the_original_back() {
         ],
     );
     let err = stderr(&out);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(
         err.contains("start etcd with --force-new-cluster: write"),
         "{err}"

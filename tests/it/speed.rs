@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use base64::Engine as _;
-use etcd_client::{Client, Txn, TxnOp};
+use etcd_client::{Txn, TxnOp};
 use serde_json::Value;
 
 use crate::objects;
@@ -34,13 +34,8 @@ fn ok(c: &Cluster, args: &[&str]) -> Output {
 /// prefix (one starting like a searched namespace), and a value that does
 /// not decode.
 fn seed(c: &Cluster) {
-    let endpoints: Vec<String> = c.endpoints().split(',').map(str::to_string).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = Client::connect(&endpoints, None).await.unwrap();
+    crate::support::etcdctl::runtime().block_on(async {
+        let client = crate::support::etcdctl::client(c).await;
         let mut puts: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut put = |o: objects::Object| puts.push((o.key.into_bytes(), o.value));
         // Namespace objects for ns-0..ns-3 and kube-system; ns-4, ns-5,
@@ -184,34 +179,20 @@ fn get_all_decoded_on_every_core_prints_what_one_thread_prints() {
     }
 }
 
-/// (type, namespace or "") -> count, as parsed from every key.
+/// (type, namespace or "") -> count of the keys under `/registry/`, by a
+/// plain split of each key (support::keys), not the crate's parser.
 fn brute_force_counts(
     keys: &[Vec<u8>],
     namespace: Option<&str>,
 ) -> BTreeMap<(String, String), u64> {
-    let mut m = BTreeMap::new();
-    for k in keys {
-        let info = registry::key::parse(k, "/registry");
-        if !k.starts_with(b"/registry/") || !info.in_namespace(namespace) {
-            continue;
-        }
-        let ns = info.namespace.unwrap_or("").to_string();
-        *m.entry((info.type_name().to_string(), ns)).or_default() += 1;
-    }
-    m
+    let keys = keys
+        .iter()
+        .map(|k| std::str::from_utf8(k).expect("utf-8 key"))
+        .filter(|k| k.starts_with("/registry/"));
+    crate::support::keys::brute_force_counts(keys, namespace)
 }
 
-fn reported_counts(report: &Value) -> BTreeMap<(String, String), u64> {
-    let mut m = BTreeMap::new();
-    for t in report["types"].as_array().unwrap() {
-        let ty = t["type"].as_str().unwrap().to_string();
-        for n in t["namespaces"].as_array().unwrap() {
-            let ns = n["namespace"].as_str().unwrap_or("").to_string();
-            *m.entry((ty.clone(), ns)).or_default() += n["count"].as_u64().unwrap();
-        }
-    }
-    m
-}
+use crate::support::keys::reported_counts;
 
 #[test]
 fn count_by_namespace_from_the_index_equals_a_brute_force_count() {
@@ -254,17 +235,7 @@ fn count_by_namespace_from_the_index_equals_a_brute_force_count() {
         }
         let report = ok(&c, &["-n", ns, "count", "-o", "json", PAGE]);
         let report: Value = serde_json::from_slice(&report.stdout).unwrap();
-        let got: BTreeMap<String, u64> = report["types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["type"].as_str().unwrap().to_string(),
-                    t["count"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let got = crate::support::keys::reported_types(&report);
         assert_eq!(got, by_type, "-n {ns}");
         let both = ok(&c, &["-n", ns, "count", "--by-namespace", "-o", "json"]);
         let both: Value = serde_json::from_slice(&both.stdout).unwrap();
@@ -404,7 +375,7 @@ fn all_values(c: &Cluster, prefix: &str) -> Vec<(Vec<u8>, Vec<u8>, i64)> {
 /// (key, value, mod revision) of what an etcdctl `get -w json` printed.
 fn etcdctl_kvs(c: &Cluster, args: &[&str]) -> Vec<(Vec<u8>, Vec<u8>, i64)> {
     let o = c.etcdctl(args);
-    assert!(o.status.success(), "{}", cli::stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", cli::stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD;
     v["kvs"]

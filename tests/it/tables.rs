@@ -85,7 +85,9 @@ fn default_tables_fit_120_columns_and_wide_shows_every_column() {
         assert!(widest(&wide) > widest(&narrow), "{args:?}");
     }
     // Exactly one leader, named in the ROLE column.
-    let status = out(&run(&c, &["status"]));
+    let status = run(&c, &["status"]);
+    crate::support::cli::assert_code(&status, 0);
+    let status = out(&status);
     let role = |r: &str| {
         status
             .lines()

@@ -7,21 +7,14 @@ use crate::objects;
 use crate::support;
 
 use std::process::Output;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcd_client::PutOptions;
 use serde_json::{json, Value};
 use support::cli::{code, plugin, stderr, stdout};
 use support::{Cluster, ClusterOpts};
 
-fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .args(["--endpoints", &c.endpoints()])
-        .args(args)
-        .output()
-        .expect("run kubectl-etcd")
-}
+use support::cli::run_on as run;
 
 fn ok(out: Output) -> String {
     assert_eq!(
@@ -50,13 +43,7 @@ fn leader_seen_by(c: &Cluster, i: usize) -> u64 {
     v[0]["Status"]["leader"].as_u64().unwrap_or(0)
 }
 
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(200));
-    }
-}
+use crate::support::wait_until as wait_for;
 
 // ----- move-leader ------------------------------------------------------------
 
@@ -104,7 +91,11 @@ fn move_leader_to_a_named_follower_then_by_default_and_refusals() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(1500));
+    // Once its Ctrl-C handler is in place (the survey then waits on the
+    // black hole for up to the 6s dial timeout).
+    wait_for("the SIGINT handler", Duration::from_secs(30), || {
+        crate::support::cli::catches_sigint(child.id())
+    });
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -140,33 +131,7 @@ fn move_leader_to_a_named_follower_then_by_default_and_refusals() {
     }
 
     // A learner is refused (exit 4) and leadership stays.
-    let l = c.add_member("learner");
-    let peer = c.member(l).peer_url().to_string();
-    // etcd refuses membership changes for a moment after a leader change.
-    wait_for("the learner to be added", Duration::from_secs(30), || {
-        let add = [
-            "member",
-            "add",
-            "learner",
-            "--learner",
-            "--peer-urls",
-            &peer,
-        ];
-        c.ctl().run(&add).status.success() || c.ctl().ok(&["member", "list"]).contains(&peer)
-    });
-    let initial: Vec<String> = c
-        .members()
-        .iter()
-        .map(|m| format!("{}={}", m.name(), m.peer_url()))
-        .collect();
-    c.start_joining(l, &initial.join(","));
-    wait_for("the learner to answer", Duration::from_secs(30), || {
-        c.ctl()
-            .endpoint(l)
-            .run(&["endpoint", "status"])
-            .status
-            .success()
-    });
+    c.add_learner("learner");
     let out = run(&c, &["move-leader", "--to", "learner", "--yes"]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(stderr(&out).contains("learner"), "{}", stderr(&out));
@@ -349,10 +314,7 @@ fn widget_by(
 }
 
 fn put_bytes(c: &Cluster, key: &str, value: Vec<u8>) -> i64 {
-    let out = c.ctl().stdin(value).run(&["put", key, "-w", "json"]);
-    assert!(out.status.success(), "{}", support::output_text(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["header"]["revision"].as_i64().unwrap()
+    support::etcdctl::put_raw(c, key, &value)
 }
 
 fn noise(c: &Cluster, n: usize) {
@@ -694,10 +656,19 @@ fn top_shows_two_writers_at_their_rates_by_type_and_by_manager() {
             .spawn()
             .expect("spawn top")
     };
+    // Both watches are open before the writers start: etcd counts the
+    // watchers of every member (top may watch through more than one).
+    let watchers = || -> f64 {
+        (0..c.len())
+            .filter_map(|i| c.metric(i, "etcd_debugging_mvcc_watcher_total"))
+            .sum()
+    };
+    let idle = watchers();
     let by_type = spawn_top("type");
     let by_manager = spawn_top("manager");
-    // Both watches are open well before the writers start.
-    thread::sleep(Duration::from_millis(1500));
+    wait_for("both top watches", Duration::from_secs(30), || {
+        watchers() >= idle + 2.0
+    });
     runtime().block_on(async {
         let client = etcd_client::Client::connect(&urls, None).await.unwrap();
         let events = write_at(

@@ -15,30 +15,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::cli::plugin;
 use support::{output_text, Cluster, ClusterOpts};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
 
-fn command(endpoints: &str, args: &[&str]) -> Command {
-    let mut cmd = plugin();
-    if !endpoints.is_empty() {
-        cmd.arg("--endpoints").arg(endpoints);
-    }
-    cmd.args(args);
-    cmd
-}
-
-/// Run kubectl-etcd with stdin closed (no terminal).
-fn ke(endpoints: &str, args: &[&str]) -> Output {
-    command(endpoints, args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run kubectl-etcd")
-}
+use support::cli::{command_at as command, run_at as ke};
+use support::process::KillOnDrop;
 
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{}", output_text(out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -100,7 +85,15 @@ impl Running {
                 return l;
             }
             if Instant::now() > deadline || self.child.try_wait().unwrap().is_some() {
-                thread::sleep(Duration::from_millis(200));
+                // Ended (or stuck): the readers then have every line.
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                for r in self.readers.drain(..) {
+                    r.join().unwrap();
+                }
+                if let Some(l) = find(&self.out).or_else(|| find(&self.err)) {
+                    return l;
+                }
                 panic!(
                     "no `{prefix}` line:\n{}\n{}",
                     self.out.lock().unwrap().join("\n"),
@@ -309,7 +302,7 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
         &["resize", "add", "m4", "--peer-urls", &peer4, "--yes"],
     );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     // The plan is on stdout, where `> plan.txt` keeps it.
     let plan = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -335,6 +328,7 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
             "--yes",
         ],
     );
+    crate::support::cli::assert_code(&out, 0);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nothing to do"),
         "{}",
@@ -348,7 +342,7 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
     let all = urls(&c, &[0, 1, 2, 3, 4]);
     let out = ke(&all, &["resize", "remove", &leader_name, "--yes"]);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(
         err.contains(&format!("move leadership from `{leader_name}`")),
         "{err}"
@@ -503,16 +497,12 @@ fn restore_tool(c: &Cluster) -> (Vec<String>, u64) {
     }
 }
 
+/// `p` if it is a path, else the program of that name on PATH.
 fn which(p: &Path) -> PathBuf {
     if p.is_absolute() {
         return p.to_owned();
     }
-    std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join(p))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| p.to_owned())
+    support::find_on_path(&p.to_string_lossy()).unwrap_or_else(|| p.to_owned())
 }
 
 fn seed(c: &Cluster, n: usize) -> Vec<(String, String)> {
@@ -532,14 +522,7 @@ fn seed(c: &Cluster, n: usize) -> Vec<(String, String)> {
     kv
 }
 
-fn revision_of(c: &Cluster, i: usize) -> i64 {
-    let out = c
-        .ctl()
-        .endpoint(i)
-        .ok(&["endpoint", "status", "-w", "json"]);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v[0]["Status"]["header"]["revision"].as_i64().unwrap()
-}
+use support::etcdctl::member_revision as revision_of;
 
 #[test]
 fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
@@ -595,7 +578,7 @@ fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
             .env("ETCDCTL_API", "3")
             .output()
             .unwrap();
-        assert!(run.status.success(), "{}", output_text(&run));
+        assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
         let i = (0..3)
             .find(|&i| c.member(i).name() == m["name"].as_str().unwrap())
             .unwrap();
@@ -637,19 +620,6 @@ fn fake_node(c: &mut Cluster) -> (tempfile::TempDir, PathBuf) {
     c.set_data_dir(0, &r.join("var/lib/etcd"));
     c.restart(0);
     (root, manifest)
-}
-
-/// Kills a process started by the wizard when the test ends.
-struct KillOnDrop(Option<u32>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
 }
 
 #[test]
@@ -698,7 +668,7 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
         .nth(1)
         .and_then(|s| s.split(|ch: char| !ch.is_ascii_digit()).next())
         .and_then(|s| s.parse::<u32>().ok());
-    let _guard = KillOnDrop(started);
+    let _guard = KillOnDrop(started.into_iter().collect());
     assert!(ok_pty, "{text}");
     assert!(started.is_some(), "{text}");
     // Every step was asked for, and its undo shown.
@@ -751,6 +721,7 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
     again.extend(tool.iter().map(String::as_str));
     let report: Value = serde_json::from_str(&ok(&ke(&c.endpoints(), &again))).unwrap();
     let steps = report["local"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6, "{report}");
     assert!(steps.iter().all(|s| s["done"] == true), "{report}");
     assert_eq!(std::fs::read_to_string(&manifest).unwrap(), m);
 }
@@ -815,7 +786,7 @@ fn resize_add_interrupted_while_waiting_for_catch_up_stops_with_130_and_resumes(
         &base,
         &["resize", "add", "m1", "--peer-urls", &peer, "--yes"],
     );
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("votes now"), "{err}");
     assert!(!err.contains("step: add `m1` as a learner"), "{err}");
@@ -859,7 +830,8 @@ fn restore_local_interrupted_between_steps_stops_with_130_and_a_rerun_finishes()
     // running and step 2 waits for it to stop, until Ctrl-C.
     let mut run = Running::spawn(command("", &args));
     run.wait_line("step 2/", Duration::from_secs(30));
-    thread::sleep(Duration::from_millis(300));
+    // Step 2 has begun (its line is printed as it starts): Ctrl-C now is
+    // during step 2, whether or not its wait for etcd has begun.
     run.interrupt();
     let (code, out, err) = run.finish_code();
     assert_eq!(code, Some(130), "{out}\n{err}");
@@ -886,7 +858,7 @@ fn restore_local_interrupted_between_steps_stops_with_130_and_a_rerun_finishes()
     // step 1 and finishes.
     c.kill(0);
     let out = ke("", &args);
-    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("step 1/"), "{err}");
     let new_dir = r.join(format!("var/lib/etcd.restored-{tag}"));

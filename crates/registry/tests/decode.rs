@@ -550,14 +550,29 @@ fn empty_type_meta_uses_the_callers_type() {
     assert_eq!(d.to_value(), json!({"data": {"k": "v"}}));
 }
 
+/// A decode of damaged bytes either refuses them or yields a document that
+/// reads back as JSON: never a silent `null` (the failure mode of issue 13).
+fn answers_or_refuses(result: Result<registry::value::Decoded, DecodeError>) {
+    if let Ok(d) = result {
+        assert!(!d.to_value().is_null(), "decoded to null: {}", d.json);
+    }
+}
+
 #[test]
 fn malformed_protobuf_is_an_error_not_a_panic() {
     let full = envelope("v1", "Pod", sample_pod().encode_to_vec());
     // Every truncation: an error or (for cuts on a field boundary of the
     // outer envelope) a shorter object, but never a panic.
     for n in 0..full.len() {
-        let _ = decode(&full[..n], &lenient());
-        let _ = type_meta(&full[..n]);
+        answers_or_refuses(decode(&full[..n], &lenient()));
+        if let Some((api_version, kind)) = type_meta(&full[..n]) {
+            // a cut envelope never invents type meta
+            assert!(
+                (api_version.is_empty() || api_version == "v1")
+                    && (kind.is_empty() || kind == "Pod"),
+                "{api_version}/{kind} from a cut at {n}"
+            );
+        }
     }
     assert!(matches!(
         decode(&full[..full.len() - 3], &lenient()),
@@ -579,8 +594,8 @@ fn malformed_protobuf_is_an_error_not_a_panic() {
             let i = 4 + (seed as usize) % (v.len() - 4);
             v[i] = (seed >> 32) as u8;
         }
-        let _ = decode(&v, &lenient());
-        let _ = decode(&v, &DecodeOptions { strict: true });
+        answers_or_refuses(decode(&v, &lenient()));
+        answers_or_refuses(decode(&v, &DecodeOptions { strict: true }));
     }
     // Random bodies under an unknown kind (generic dump) and random CBOR.
     for n in 0..2000usize {
@@ -591,13 +606,13 @@ fn malformed_protobuf_is_an_error_not_a_panic() {
             seed ^= seed << 17;
             body.push(seed as u8);
         }
-        let _ = decode(
+        answers_or_refuses(decode(
             &envelope("example.com/v1", "Widget", body.clone()),
             &lenient(),
-        );
+        ));
         let mut cbor = vec![0xd9, 0xd9, 0xf7];
         cbor.extend_from_slice(&body);
-        let _ = decode(&cbor, &lenient());
+        answers_or_refuses(decode(&cbor, &lenient()));
     }
     // Hostile nesting depth is refused rather than overflowing the stack.
     let mut deep = Vec::new();

@@ -9,9 +9,8 @@
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, ListParams};
 
-use super::Kube;
+use super::{Error, Kube, Result};
 use crate::connect::PodInfo;
-use crate::error::{Error, Kind, Result};
 
 /// The well-known places etcd pods live, in lookup order.
 pub const DEFAULT_LOCATIONS: [(Option<&str>, &str); 3] = [
@@ -140,11 +139,10 @@ async fn get_named(kube: &Kube, opts: &Discovery) -> Result<Vec<Pod>> {
         match api.get(name).await {
             Ok(p) => pods.push(p),
             Err(kube::Error::Api(s)) if s.code == 404 => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    format!("no pod `{name}` in namespace `{ns}`"),
-                )
-                .with_hint("list the etcd pods with `kubectl get pods -A -l component=etcd` and pass --pod NAME -n NAMESPACE"))
+                return Err(Error::NoSuchPod {
+                    name: name.clone(),
+                    namespace: ns.to_string(),
+                })
             }
             Err(e) => return Err(kube.explain(e, "get", "pods", Some(ns))),
         }
@@ -189,30 +187,10 @@ async fn list(kube: &Kube, opts: &Discovery) -> Result<Vec<Pod>> {
     if let Some(err) = refused {
         return Err(err);
     }
-    let looked = locations
-        .iter()
-        .map(|l| l.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let what = if opts.pods.is_empty() {
-        "no etcd pods found".to_string()
-    } else {
-        format!(
-            "no etcd pod named {} found",
-            opts.pods
-                .iter()
-                .map(|p| format!("`{p}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    Err(Error::new(
-        Kind::Unavailable,
-        format!("{what}: looked in {looked}"),
-    )
-    .with_hint(
-        "pass -n NAMESPACE and -l SELECTOR (or --pod NAME) for your etcd pods, or --endpoints to reach etcd directly",
-    ))
+    Err(Error::NoPods {
+        looked: locations.iter().map(|l| l.to_string()).collect(),
+        names: opts.pods.clone(),
+    })
 }
 
 /// Read one pod spec: which container runs etcd, on which port, with TLS or
@@ -223,27 +201,23 @@ pub fn etcd_pod(pod: &Pod, container: Option<&str>) -> Result<EtcdPod> {
     let spec = pod.spec.as_ref();
     let containers = spec.map(|s| s.containers.as_slice()).unwrap_or_default();
     let chosen = match container {
-        Some(c) => containers.iter().find(|x| x.name == c).ok_or_else(|| {
-            Error::usage(format!(
-                "pod `{namespace}/{name}` has no container `{c}`; it has: {}",
-                containers
-                    .iter()
-                    .map(|x| format!("`{}`", x.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .with_hint("pass --container with one of these names")
-        })?,
+        Some(c) => {
+            containers
+                .iter()
+                .find(|x| x.name == c)
+                .ok_or_else(|| Error::NoSuchContainer {
+                    pod: format!("{namespace}/{name}"),
+                    wanted: c.to_string(),
+                    has: containers.iter().map(|x| x.name.clone()).collect(),
+                })?
+        }
         None => containers
             .iter()
             .find(|x| x.name == "etcd")
             .or_else(|| containers.iter().find(|x| runs_etcd(x)))
             .or_else(|| containers.first())
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Other,
-                    format!("pod `{namespace}/{name}` has no containers"),
-                )
+            .ok_or_else(|| Error::NoContainers {
+                pod: format!("{namespace}/{name}"),
             })?,
     };
     let flags = parse_flags(&command_line(chosen));
@@ -260,15 +234,11 @@ pub fn etcd_pod(pod: &Pod, container: Option<&str>) -> Result<EtcdPod> {
         } else {
             format!("`{phase}`")
         };
-        Some(
-            Error::new(
-                Kind::Unavailable,
-                format!("pod `{namespace}/{name}` is {state}, not Running"),
-            )
-            .with_hint(format!(
-                "see why with `kubectl describe pod -n {namespace} {name}`"
-            )),
-        )
+        Some(Error::PodNotRunning {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            state,
+        })
     } else {
         None
     };
@@ -479,11 +449,15 @@ mod tests {
         let c = container("etcd", vec![]);
         let p = etcd_pod(&pod(c, "Pending"), None).unwrap();
         let e = p.problem.unwrap();
-        assert_eq!(e.kind, Kind::Unavailable);
         assert!(
-            e.message.contains("`Pending`, not Running"),
-            "{}",
-            e.message
+            matches!(&e, Error::PodNotRunning { state, .. } if state == "`Pending`"),
+            "{e:?}"
+        );
+        let e = crate::error::Error::from(e);
+        assert_eq!(e.kind, crate::error::Kind::Unavailable);
+        assert_eq!(
+            e.message,
+            "pod `kube-system/etcd-cp-1` is `Pending`, not Running"
         );
     }
 
@@ -491,7 +465,11 @@ mod tests {
     fn a_missing_container_names_the_ones_there() {
         let c = container("etcd", vec![]);
         let e = etcd_pod(&pod(c, "Running"), Some("server")).unwrap_err();
-        assert!(e.message.contains("no container `server`; it has: `etcd`"));
+        assert_eq!(
+            e.to_string(),
+            "pod `kube-system/etcd-cp-1` has no container `server`; it has: `etcd`"
+        );
+        assert_eq!(crate::error::Error::from(e).exit_code() as i32, 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! reads etcd keys.
 
 pub mod discovery;
+pub mod error;
 pub mod portforward;
 pub mod secrets;
 pub mod statefulset;
@@ -18,9 +19,13 @@ use std::sync::Arc;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::{PodInfo, Target};
-use crate::error::{Error, Kind, Result};
+use crate::error::Kind;
 
 pub use discovery::{Discovery, EtcdPod};
+pub use error::{Call, Error};
+
+/// The result of Kubernetes-mode work.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A client for the cluster the kubeconfig points at.
 #[derive(Clone)]
@@ -32,26 +37,31 @@ pub struct Kube {
     pub default_namespace: String,
 }
 
-/// One line for a kubeconfig that cannot be used. A file that cannot be
-/// read means the Kubernetes API cannot be reached (exit 3); a file that
-/// does not parse or names a missing context is a usage error. kube-rs
-/// quotes paths with `{:?}` inside quotes and YAML errors span lines: say
-/// each cause once, on one line.
-fn kubeconfig_error(e: &kube::config::KubeconfigError) -> Error {
+/// A kubeconfig that cannot be used. A file that cannot be read means the
+/// Kubernetes API cannot be reached (exit 3); a file that does not parse or
+/// names a missing context is a usage error. kube-rs quotes paths with
+/// `{:?}` inside quotes and YAML errors span lines: say each cause once, on
+/// one line.
+fn kubeconfig_error(e: kube::config::KubeconfigError, flag: bool) -> Error {
     use kube::config::KubeconfigError as K;
     match e {
-        K::ReadConfig(io, path) => Error::new(
-            Kind::Unavailable,
-            format!("cannot read kubeconfig `{}`: {io}", path.display()),
-        ),
+        K::ReadConfig(io, path) => Error::KubeconfigUnreadable {
+            path,
+            cause: Arc::new(io),
+        },
         other => {
             let text = other.to_string();
             let first = text
                 .lines()
                 .next()
                 .unwrap_or_default()
-                .trim_end_matches(':');
-            Error::new(Kind::Usage, format!("cannot load kubeconfig: {first}"))
+                .trim_end_matches(':')
+                .to_string();
+            Error::KubeconfigInvalid {
+                first,
+                flag,
+                cause: Arc::new(other),
+            }
         }
     }
 }
@@ -70,9 +80,7 @@ impl Kube {
         }
         let config = match kubeconfig {
             Some(path) => {
-                let file = Kubeconfig::read_from(path).map_err(|e| {
-                    kubeconfig_error(&e).with_hint("pass --kubeconfig with a valid kubeconfig file")
-                })?;
+                let file = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(e, true))?;
                 kube::Config::from_custom_kubeconfig(file, &options).await
             }
             None => kube::Config::from_kubeconfig(&options).await,
@@ -82,19 +90,13 @@ impl Kube {
             // Like kubectl inside a pod: no kubeconfig, but a service account.
             Err(e) => match (kubeconfig, context, kube::Config::incluster()) {
                 (None, None, Ok(c)) => c,
-                _ => {
-                    return Err(kubeconfig_error(&e).with_hint(
-                            "set KUBECONFIG or pass --kubeconfig/--context (or --endpoints to reach etcd directly)",
-                        ))
-                }
+                _ => return Err(kubeconfig_error(e, kubeconfig.is_some())),
             },
         };
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
-        let client = kube::Client::try_from(config).map_err(|e| {
-            Error::new(Kind::Usage, format!("cannot use the kubeconfig: {e}"))
-                .with_hint("check the cluster and user entries of the kubeconfig context")
-        })?;
+        let client =
+            kube::Client::try_from(config).map_err(|e| Error::Client { cause: Arc::new(e) })?;
         Ok(Kube {
             client,
             server: server.trim_end_matches('/').to_string(),
@@ -140,7 +142,7 @@ impl Kube {
         out
     }
 
-    /// Explain a failed API call: `verb` on `resource` in `namespace`.
+    /// Classify a failed API call: `verb` on `resource` in `namespace`.
     pub fn explain(
         &self,
         err: kube::Error,
@@ -148,78 +150,7 @@ impl Kube {
         resource: &str,
         namespace: Option<&str>,
     ) -> Error {
-        explain(&self.server, err, verb, resource, namespace)
-    }
-}
-
-/// Turn a Kubernetes client error into one line and a hint.
-pub fn explain(
-    server: &str,
-    err: kube::Error,
-    verb: &str,
-    resource: &str,
-    namespace: Option<&str>,
-) -> Error {
-    let scope = match namespace {
-        Some(ns) => format!("in namespace `{ns}`"),
-        None => "in all namespaces".to_string(),
-    };
-    let ns_flag = match namespace {
-        Some(ns) => format!("-n {ns}"),
-        None => "-A".to_string(),
-    };
-    match err {
-        kube::Error::Api(status) if status.code == 403 => Error::new(
-            Kind::Unavailable,
-            format!("forbidden: your Kubernetes user may not `{verb}` `{resource}` {scope}"),
-        )
-        .with_hint(format!(
-            "ask for RBAC permission `{verb}` on `{resource}` (check: `kubectl auth can-i {verb} {resource} {ns_flag}`)"
-        )),
-        kube::Error::Api(status) if status.code == 401 => Error::new(
-            Kind::Auth,
-            format!("the Kubernetes API at {server} rejected the credentials (401)"),
-        )
-        .with_hint("refresh the kubeconfig credentials: `kubectl get pods` must work first"),
-        kube::Error::Api(status) if status.code == 404 => Error::new(
-            Kind::NotFound,
-            format!("not found: {}", status.message.trim()),
-        ),
-        kube::Error::Api(status) => Error::new(
-            Kind::Other,
-            format!(
-                "the Kubernetes API refused to {verb} `{resource}` ({}): {}",
-                status.code,
-                status.message.trim()
-            ),
-        ),
-        kube::Error::UpgradeConnection(e) => Error::new(
-            Kind::Unavailable,
-            format!("the Kubernetes API did not open the `{resource}` stream: {e}"),
-        )
-        .with_hint("a proxy between here and the API server may block websocket upgrades"),
-        kube::Error::Auth(e) => Error::new(
-            Kind::Auth,
-            format!("cannot get Kubernetes credentials: {e}"),
-        )
-        .with_hint("check the kubeconfig user (exec plugin, token): `kubectl get pods` must work first"),
-        other => {
-            // The root cause says it best ("Connection refused", a DNS or
-            // certificate failure); the layers above only wrap it.
-            let mut text = other.to_string();
-            let mut cur = std::error::Error::source(&other);
-            while let Some(e) = cur {
-                text = e.to_string();
-                cur = e.source();
-            }
-            Error::new(
-                Kind::Unavailable,
-                format!("cannot reach the Kubernetes API at {server}: {text}"),
-            )
-            .with_hint(
-                "check the kubeconfig context (`kubectl cluster-info`), or pass --endpoints to reach etcd directly",
-            )
-        }
+        Error::api(&self.server, err, Call::new(verb, resource, namespace))
     }
 }
 
@@ -280,11 +211,11 @@ fn check_kubeconfig_size(path: &Path) -> Result<()> {
         .map(drop)
         .map_err(|e| {
             // Unreadable: exit 3, as kubeconfig_error says; too large: 2.
-            e.into_error(
+            Error::KubeconfigInput(Box::new(e.into_error(
                 &format!("kubeconfig `{}`", path.display()),
                 Kind::Unavailable,
                 Kind::Usage,
-            )
+            )))
         })
 }
 

@@ -15,9 +15,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Portforwarder};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 
-use super::Kube;
+use super::{Error, Kube};
 use crate::connect::{BoxStream, DialFuture, Dialer, PodInfo};
-use crate::error::{Error, Kind};
 
 /// Dials one pod's port through the API server.
 #[derive(Clone)]
@@ -63,17 +62,15 @@ impl PortForwardDialer {
             .portforward(&self.name, &[self.port])
             .await
             .map_err(|e| {
-                super::explain(
+                Error::api(
                     &self.server,
                     e,
-                    "create",
-                    "pods/portforward",
-                    Some(&self.namespace),
+                    super::Call::new("create", "pods/portforward", Some(&self.namespace)),
                 )
             })?;
         let stream = forwarder
             .take_stream(self.port)
-            .ok_or_else(|| Error::new(Kind::Other, "port-forward opened without a stream"))?;
+            .ok_or(Error::NoForwardStream)?;
         let error = forwarder
             .take_error(self.port)
             .map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = Option<String>> + Send>>);
@@ -117,13 +114,10 @@ impl ForwardStream {
             }
             Poll::Ready(Some(msg)) => {
                 self.error = None;
-                Some(io::Error::other(
-                    Error::new(
-                        Kind::Unavailable,
-                        format!("port-forward to {} failed: {}", self.what, msg.trim()),
-                    )
-                    .with_hint("check that etcd listens on this port inside the pod (--container, the `client` port)"),
-                ))
+                Some(io::Error::other(Error::Forward {
+                    what: self.what.clone(),
+                    message: msg.trim().to_string(),
+                }))
             }
         }
     }

@@ -14,10 +14,9 @@ use kube::api::{Api, AttachParams};
 use tokio::io::AsyncReadExt;
 
 use super::discovery::EtcdPod;
-use super::Kube;
+use super::{Error, Kube, Result};
 use crate::connect::tls::TlsMaterial;
 use crate::connect::{Pem, PemOrigin};
-use crate::error::{Error, Kind, Result};
 
 /// Keys a CA may be stored under, in preference order.
 pub const CA_KEYS: [&str; 6] = [
@@ -54,8 +53,7 @@ pub fn parse_secret_ref(s: &str, default_ns: &str) -> Result<(String, String)> {
         None => (default_ns, s),
     };
     if ns.is_empty() || name.is_empty() || name.contains('/') {
-        return Err(Error::usage(format!("`{s}` is not a secret reference"))
-            .with_hint("pass --tls-secret NAME or --tls-secret NAMESPACE/NAME"));
+        return Err(Error::SecretRef(s.to_string()));
     }
     Ok((ns.to_string(), name.to_string()))
 }
@@ -98,13 +96,10 @@ async fn get_secret(kube: &Kube, namespace: &str, name: &str) -> Result<BTreeMap
             .into_iter()
             .map(|(k, v)| (k, v.0))
             .collect()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Err(Error::new(
-            Kind::Tls,
-            format!("secret `{namespace}/{name}` not found"),
-        )
-        .with_hint(format!(
-            "list candidates with `kubectl get secrets -n {namespace}` and pass --tls-secret NAMESPACE/NAME"
-        ))),
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(Error::NoSuchSecret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }),
         Err(e) => Err(kube.explain(e, "get", "secrets", Some(namespace))),
     }
 }
@@ -162,28 +157,15 @@ pub fn material_from_data(data: &BTreeMap<String, Vec<u8>>, source: &str) -> Res
         source: source.to_string(),
     };
     if material.cert.is_none() && material.ca.is_none() {
-        let found = if data.is_empty() {
-            "no keys".to_string()
-        } else {
-            data.keys()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        return Err(Error::new(
-            Kind::Tls,
-            format!("{source} holds no etcd client certificate; it has {found}"),
-        )
-        .with_hint(
-            "the secret needs `ca.crt`, `tls.crt` and `tls.key` (or `ca`/`cert`/`key`, `etcd-client-ca.crt`/`etcd-client.crt`/`etcd-client.key`)",
-        ));
+        return Err(Error::NoClientCertificate {
+            source_name: source.to_string(),
+            has: data.keys().cloned().collect(),
+        });
     }
     if material.cert.is_some() != material.key.is_some() {
-        return Err(Error::new(
-            Kind::Tls,
-            format!("{source} has a client certificate or key, but not both"),
-        )
-        .with_hint("the secret needs both `tls.crt` and `tls.key`"));
+        return Err(Error::HalfPair {
+            source_name: source.to_string(),
+        });
     }
     Ok(material)
 }
@@ -358,14 +340,9 @@ pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<Found> {
     }
     let ns = pod.info.namespace.clone();
     let Some((ca, cert, key)) = etcd_tls_files(pod) else {
-        return Err(Error::new(
-            Kind::Tls,
-            format!(
-                "etcd in pod `{ns}/{}` uses TLS, but its command line names no --trusted-ca-file/--cert-file/--key-file",
-                pod.info.name
-            ),
-        )
-        .with_hint("pass --cacert, --cert and --key, or --tls-secret NAMESPACE/NAME"));
+        return Err(Error::NoTlsFlags {
+            pod: format!("{ns}/{}", pod.info.name),
+        });
     };
     let mut cache: BTreeMap<(bool, String), BTreeMap<String, Vec<u8>>> = BTreeMap::new();
     let mut out = [None, None, None];
@@ -439,18 +416,10 @@ pub async fn automatic(kube: &Kube, pod: &EtcdPod) -> Result<Found> {
 }
 
 fn lookup(data: &BTreeMap<String, Vec<u8>>, key: &str, what: &str) -> Result<Vec<u8>> {
-    data.get(key).cloned().ok_or_else(|| {
-        Error::new(
-            Kind::Tls,
-            format!(
-                "{what} has no key `{key}`; it has {}",
-                data.keys()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-        .with_hint("pass --tls-secret NAMESPACE/NAME with the etcd client certificate")
+    data.get(key).cloned().ok_or_else(|| Error::NoSuchKey {
+        source_name: what.to_string(),
+        key: key.to_string(),
+        has: data.keys().cloned().collect(),
     })
 }
 
@@ -508,15 +477,11 @@ async fn read_by_exec(kube: &Kube, pod: &EtcdPod, path: &str) -> Result<Vec<u8>>
             .and_then(|s| s.message)
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| String::from_utf8_lossy(&err).trim().to_string());
-        let why = if failed && !ran {
-            // Refused before it ran: the runtime's own words follow.
-            format!("the container has no `cat` to run (a distroless image), or could not start it: {why}")
-        } else if why.is_empty() {
-            "no output".to_string()
-        } else {
-            why
-        };
-        return Err(Error::new(Kind::Tls, format!("`cat {path}` failed: {why}")));
+        return Err(Error::Exec {
+            path: path.to_string(),
+            started: !failed || ran,
+            why,
+        });
     }
     Ok(out)
 }
@@ -549,16 +514,13 @@ fn node_files_error(
         ),
         None => format!("inside pod `{}/{}`", pod.info.namespace, pod.info.name),
     };
-    Error::new(
-        Kind::Tls,
-        format!(
-            "the etcd client certificates are {place} and could not be read through the API ({})",
-            cause.message
-        ),
-    )
-    .with_hint(format!(
-        "copy them from the node and pass --cacert {ca} --cert {cert} --key {key}, or pass --tls-secret NAMESPACE/NAME"
-    ))
+    Error::NodeFiles {
+        place,
+        ca: ca.to_string(),
+        cert,
+        key,
+        cause: Box::new(cause),
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +551,8 @@ mod tests {
     #[test]
     fn a_secret_without_known_keys_lists_what_it_has() {
         let e = material_from_data(&data(&["password", "username"]), "secret `a/b`").unwrap_err();
+        let e = crate::error::Error::from(e);
+        assert_eq!(e.exit_code() as i32, 3);
         assert_eq!(
             e.message,
             "secret `a/b` holds no etcd client certificate; it has `password`, `username`"

@@ -8,7 +8,7 @@ use super::gather::{Gathered, MemberFacts};
 use super::{certs, Check, Finding, Severity};
 use crate::etcd::format_id;
 use crate::etcd::metrics::{Histogram, Metrics};
-use crate::ops::quota::{self, QuotaSource, DEFAULT_QUOTA};
+use crate::ops::quota::{self, Quota};
 use crate::output::{human_bytes, human_duration, percent};
 
 /// etcd's hardware guidance: WAL fsync p99 under 10 ms.
@@ -659,12 +659,12 @@ fn flag<'a>(m: &'a MemberFacts, name: &str) -> Option<&'a str> {
     crate::connect::kube::discovery::flag(&pod.flags, name)
 }
 
-pub fn member_quota(m: &MemberFacts) -> (u64, QuotaSource) {
+pub fn member_quota(m: &MemberFacts) -> Quota {
     quota::choose(
         m.status.as_ref().map(|s| s.db_size_quota).unwrap_or(0),
         m.metrics_quota,
         flag(m, "quota-backend-bytes"),
-        DEFAULT_QUOTA,
+        None,
     )
 }
 
@@ -672,7 +672,10 @@ pub fn space(g: &Gathered) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in answered(g) {
         let s = m.status.as_ref().expect("answered");
-        let (quota, source) = member_quota(m);
+        let Quota {
+            bytes: quota,
+            source,
+        } = member_quota(m);
         let pct = percent(s.db_size, quota);
         let nospace = g
             .alarms
@@ -1032,6 +1035,7 @@ mod tests {
             db_size: db,
             db_size_in_use: db / 2,
             db_size_quota: 0,
+            quota_origin: crate::etcd::QuotaOrigin::Status,
             leader,
             raft_term: 2,
             raft_index: 100,

@@ -623,6 +623,26 @@ pub fn etcd_on(data_dir: &Path, root: &Path) -> Option<u32> {
     None
 }
 
+/// [`wait_after`] until done or interrupted; an interrupt says that every
+/// step is done and only the health check was left.
+pub async fn after(
+    cluster: &Cluster,
+    prefix: &str,
+    wait: Duration,
+    counts: &mut [Count],
+    interrupt: &Interrupt,
+    op: &mut dyn Operator,
+) -> Result<After> {
+    let waiting = wait_after(cluster, prefix, wait, counts, op);
+    interrupt.unless(waiting).await.ok_or_else(|| {
+        Error::interrupted(
+            "interrupted (Ctrl-C) while waiting for the restored member: every step is done; \
+             its health was not checked",
+        )
+        .with_hint("check it with `kubectl etcd status`")
+    })?
+}
+
 /// Wait for the restored cluster to be healthy, then read its status and
 /// count keys per type next to the snapshot's.
 pub async fn wait_after(

@@ -1,7 +1,9 @@
 //! A Kubernetes API server double for the Kubernetes-mode tests.
 //!
-//! Owns: an HTTPS server (its own throw-away CA) that checks a bearer token
-//! and answers the calls kubectl-etcd makes, on the real wire protocol: pod
+//! Owns: an HTTPS server (its own throw-away CA) that authenticates a
+//! bearer token or a client certificate signed by its own client CA (a
+//! certificate from any other CA fails the TLS handshake, as with
+//! kube-apiserver's `--client-ca-file`), and answers the calls kubectl-etcd makes, on the real wire protocol: pod
 //! lists by label selector (one namespace or all); pod, secret and configmap
 //! gets; `pods/{name}/exec` (v5 framing: `cat` of given files, or failing as
 //! a distroless image does; refused with 403 unless configured); and the
@@ -11,7 +13,9 @@
 //! members; StatefulSet gets and the `scale` subresource (GET, PATCH),
 //! recording the replicas asked for (the test starts or stops the etcd
 //! behind a new or dropped pod itself). RBAC refusals (403) are configured
-//! per verb and resource. It never fakes etcd: bytes go to real etcd.
+//! per verb and resource. Several doubles, one per cluster, share one
+//! kubeconfig with a context each ([`kubeconfig_for`]). It never fakes
+//! etcd: bytes go to real etcd.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -25,7 +29,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -49,6 +55,8 @@ pub struct State {
     pub forbidden: HashSet<(String, String)>,
     /// Every request line seen, for assertions.
     pub requests: Vec<String>,
+    /// When each of `requests` arrived (same order).
+    pub request_times: Vec<std::time::Instant>,
     /// `(namespace, pod)` -> how `pods/exec` behaves there; absent: 403.
     pub exec: HashMap<(String, String), Exec>,
     /// `(namespace, name)` -> replicas of a StatefulSet.
@@ -69,6 +77,9 @@ pub enum Exec {
 pub struct Double {
     pub url: String,
     pub ca_pem: String,
+    /// A client certificate and key (PEM) the double accepts instead of
+    /// the token: signed by its client CA, for user `tester`.
+    pub client_cert: (String, String),
     pub state: Arc<Mutex<State>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
@@ -89,7 +100,7 @@ impl Double {
     /// Start on a free 127.0.0.1 port, in a thread of its own.
     pub fn start() -> Double {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (ca_pem, server_config) = pki();
+        let (ca_pem, client_cert, server_config) = pki();
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind double");
         std_listener.set_nonblocking(true).unwrap();
         let port = std_listener.local_addr().unwrap().port();
@@ -116,9 +127,16 @@ impl Double {
                             let Ok(tls) = acceptor.accept(tcp).await else {
                                 return;
                             };
+                            // The verifier rejects a certificate it cannot
+                            // verify, so one presented here is the client CA's.
+                            let by_cert = tls.get_ref().1.peer_certificates().is_some();
                             let svc = hyper::service::service_fn(move |req| {
                                 let st = st.clone();
-                                async move { Ok::<_, std::convert::Infallible>(handle(req, st).await) }
+                                async move {
+                                    Ok::<_, std::convert::Infallible>(
+                                        handle(req, st, by_cert).await,
+                                    )
+                                }
                             });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(TokioIo::new(tls), svc)
@@ -137,6 +155,7 @@ impl Double {
         Double {
             url: format!("https://127.0.0.1:{port}"),
             ca_pem,
+            client_cert,
             state,
             shutdown: Some(tx),
             thread: Some(thread),
@@ -212,6 +231,18 @@ impl Double {
         self.with(|s| s.forbidden.insert((verb.to_string(), resource.to_string())));
     }
 
+    /// A kubeconfig whose user authenticates with `cert`/`key` (PEM) as
+    /// `client-certificate-data`/`client-key-data`, without a token.
+    pub fn kubeconfig_with_client_cert(&self, cert: &str, key: &str) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut config: Value = serde_json::from_str(&self.kubeconfig()).unwrap();
+        config["users"][0]["user"] = json!({
+            "client-certificate-data": b64.encode(cert),
+            "client-key-data": b64.encode(key),
+        });
+        config.to_string()
+    }
+
     /// A kubeconfig for this double, as JSON (which is YAML).
     pub fn kubeconfig(&self) -> String {
         let b64 = base64::engine::general_purpose::STANDARD;
@@ -230,15 +261,66 @@ impl Double {
     }
 }
 
-fn pki() -> (String, Arc<rustls::ServerConfig>) {
+/// One kubeconfig for several clusters: a context (with its cluster and
+/// user entries) per `(name, API server URL, CA PEM)`, in that order; the
+/// first is the current context. A URL where nothing listens stands for a
+/// cluster that is down.
+pub fn kubeconfig_for(contexts: &[(&str, &str, &str)]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let clusters: Vec<Value> = contexts
+        .iter()
+        .map(|(name, url, ca)| {
+            json!({"name": name, "cluster": {
+                "server": url,
+                "certificate-authority-data": b64.encode(ca),
+            }})
+        })
+        .collect();
+    let named: Vec<Value> = contexts
+        .iter()
+        .map(|(name, _, _)| json!({"name": name, "context": {"cluster": name, "user": "tester"}}))
+        .collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": clusters,
+        "users": [{"name": "tester", "user": {"token": TOKEN}}],
+        "contexts": named,
+        "current-context": contexts.first().map(|c| c.0).unwrap_or_default(),
+    })
+    .to_string()
+}
+
+/// A throw-away CA: its certificate (PEM) and issuer.
+fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "kube-double CA");
+    ca_params.distinguished_name.push(DnType::CommonName, name);
     let ca_key = KeyPair::generate().unwrap();
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
+    (ca_cert.pem(), Issuer::new(ca_params, ca_key))
+}
+
+/// A client certificate for `user` and its key (PEM) from `issuer`.
+fn client_cert(issuer: &Issuer<'static, KeyPair>, user: &str) -> (String, String) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, user);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A client certificate and key (PEM) from a CA the double does not trust.
+pub fn stray_client_cert() -> (String, String) {
+    let (_, issuer) = ca("some other CA");
+    client_cert(&issuer, "tester")
+}
+
+/// The server CA (PEM), a client certificate and key the double accepts,
+/// and the server's TLS config.
+fn pki() -> (String, (String, String), Arc<rustls::ServerConfig>) {
+    let (ca_pem, issuer) = ca("kube-double CA");
     let mut params =
         CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
     params
@@ -246,18 +328,40 @@ fn pki() -> (String, Arc<rustls::ServerConfig>) {
         .push(DnType::CommonName, "kube-apiserver");
     let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
+    let (client_ca_pem, client_issuer) = ca("kube-double client CA");
+    let client = client_cert(&client_issuer, "tester");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile_certs(&client_ca_pem) {
+        roots.add(c).unwrap();
+    }
+    // A token alone still works (no certificate); a certificate presented
+    // must chain to the client CA, or the handshake fails.
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .unwrap();
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_no_client_auth()
+        .with_client_cert_verifier(verifier)
         .with_single_cert(
             vec![cert.der().clone()],
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    (ca_cert.pem(), Arc::new(config))
+    (ca_pem, client, Arc::new(config))
+}
+
+fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.unwrap())
+        .collect()
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -335,19 +439,20 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>) -> Resp {
+async fn handle(req: Request<Incoming>, st: Arc<Mutex<State>>, by_cert: bool) -> Resp {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    st.lock()
-        .unwrap()
-        .requests
-        .push(format!("{} {path}?{query}", req.method()));
+    {
+        let mut st = st.lock().unwrap();
+        st.requests.push(format!("{} {path}?{query}", req.method()));
+        st.request_times.push(std::time::Instant::now());
+    }
     let auth = req
         .headers()
         .get("authorization")
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    if auth != format!("Bearer {TOKEN}") {
+    if auth != format!("Bearer {TOKEN}") && !by_cert {
         return status(401, "Unauthorized", "Unauthorized".into());
     }
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();

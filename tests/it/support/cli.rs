@@ -2,14 +2,14 @@
 
 use std::process::{Command, Output};
 
-/// The built `kubectl-etcd` with a clean environment: no `ETCDCTL_*` or
-/// `KUBECONFIG` leaking in from the machine running the tests, no colour,
+/// The built `kubectl-etcd` with a clean environment: no `ETCDCTL_*`,
+/// `KUBECTL_ETCD_*` or `KUBECONFIG` leaking in from the machine running the tests, no colour,
 /// and no terminal on stdin (so commands that write refuse without `--yes`).
 pub fn plugin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"));
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy();
-        if k.starts_with("ETCDCTL_") || k == "KUBECONFIG" {
+        if k.starts_with("ETCDCTL_") || k.starts_with("KUBECTL_ETCD_") || k == "KUBECONFIG" {
             cmd.env_remove(k.as_ref());
         }
     }
@@ -40,4 +40,70 @@ pub fn run_on(c: &super::Cluster, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run kubectl-etcd")
+}
+
+/// Run the plugin on `c` and assert its exact exit code (with stdout and
+/// stderr in the failure message).
+pub fn run_code(c: &super::Cluster, args: &[&str], want: i32) -> Output {
+    let o = run_on(c, args);
+    assert_eq!(code(&o), want, "{args:?}\n{}", super::output_text(&o));
+    o
+}
+
+/// Run the plugin on `c`, assert exit 0 and parse stdout as JSON.
+pub fn json_on(c: &super::Cluster, args: &[&str]) -> serde_json::Value {
+    json(&run_code(c, args, 0))
+}
+
+/// Stdout as one JSON document.
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", super::output_text(o)))
+}
+
+/// Stdout as JSON lines.
+pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The plugin with `--endpoints endpoints` (none when empty) and `args`,
+/// not run yet.
+pub fn command_at(endpoints: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = plugin();
+    if !endpoints.is_empty() {
+        cmd.arg("--endpoints").arg(endpoints);
+    }
+    cmd.args(args);
+    cmd
+}
+
+/// Run the plugin with explicit `--endpoints` (a subset of a cluster's
+/// members, a proxy, ...) and `args`.
+pub fn run_at(endpoints: &str, args: &[&str]) -> Output {
+    command_at(endpoints, args)
+        .output()
+        .expect("run kubectl-etcd")
+}
+
+/// Whether process `pid` has a handler installed for SIGINT (bit 2 of
+/// `SigCgt` in /proc/PID/status).
+pub fn catches_sigint(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (2 - 1)) != 0)
+}
+
+/// Asserts the exact exit code of a finished run, showing its output.
+#[track_caller]
+pub fn assert_code(o: &Output, want: i32) {
+    assert_eq!(o.status.code(), Some(want), "{}", super::output_text(o));
 }

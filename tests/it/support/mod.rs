@@ -15,6 +15,9 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod etcdctl;
+pub mod keys;
+pub mod process;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -111,6 +114,17 @@ impl Default for ClusterOpts {
 }
 
 impl ClusterOpts {
+    /// URL schemes of client and peer traffic.
+    fn schemes(&self) -> (&'static str, &'static str) {
+        let client = if self.tls.is_some() { "https" } else { "http" };
+        let peer = if self.tls == Some(TlsMode::Full) {
+            "https"
+        } else {
+            "http"
+        };
+        (client, peer)
+    }
+
     pub fn members(n: usize) -> Self {
         ClusterOpts {
             members: n,
@@ -148,9 +162,47 @@ pub struct Member {
     /// The child leads its own process group (a command prefix runs etcd
     /// as its child): killing means killing the group.
     group: bool,
+    /// Listeners holding the ports of a member not started yet, so no other
+    /// test's free-port search gets them; dropped right before etcd is
+    /// spawned. (A member that was stopped does not hold its ports: a test
+    /// connecting to it must see "connection refused", not a listener that
+    /// never answers; `restart` retries when one was taken meanwhile.)
+    reserved: Vec<TcpListener>,
+    /// Length of the log when the member was last spawned: what its
+    /// current run wrote starts there.
+    log_start: u64,
 }
 
 impl Member {
+    /// A member not started yet, in `dir/name`, on `ports` (client, peer
+    /// and, when there are three, metrics), holding `reserved` until spawned.
+    fn new(
+        opts: &ClusterOpts,
+        dir: &Path,
+        name: &str,
+        ports: &[u16],
+        reserved: Vec<TcpListener>,
+    ) -> Member {
+        let (client_scheme, peer_scheme) = opts.schemes();
+        let mdir = dir.join(name);
+        fs::create_dir_all(&mdir).expect("create member dir");
+        Member {
+            name: name.to_owned(),
+            client_url: format!("{client_scheme}://127.0.0.1:{}", ports[0]),
+            peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[1]),
+            metrics_url: ports.get(2).map(|p| format!("http://127.0.0.1:{p}")),
+            // etcd creates it itself with the 0700 mode it insists on.
+            data_dir: mdir.join("data"),
+            log_path: mdir.join("etcd.log"),
+            dir: mdir,
+            child: None,
+            exited: None,
+            group: false,
+            reserved,
+            log_start: 0,
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -195,6 +247,18 @@ impl Member {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Whether its current run failed because a port was taken.
+    fn lost_a_port(&self) -> bool {
+        use std::io::{Seek, SeekFrom};
+        let Ok(mut f) = fs::File::open(&self.log_path) else {
+            return false;
+        };
+        let mut text = String::new();
+        let _ = f.seek(SeekFrom::Start(self.log_start));
+        let _ = f.read_to_string(&mut text);
+        self.exited.is_some() && text.contains("address already in use")
     }
 }
 
@@ -404,35 +468,15 @@ impl Cluster {
         let tls = opts.tls.map(|_| {
             TlsFiles::generate_with(&dir.path().join("tls"), &names, opts.server_cert_days)
         });
-        let client_scheme = if opts.tls.is_some() { "https" } else { "http" };
-        let peer_scheme = if opts.tls == Some(TlsMode::Full) {
-            "https"
-        } else {
-            "http"
-        };
         let per_member = if opts.metrics_urls { 3 } else { 2 };
         let (listeners, ports) = reserve_ports(opts.members * per_member);
+        let mut listeners = listeners.into_iter();
         let members = names
             .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let mdir = dir.path().join(name);
-                fs::create_dir_all(&mdir).expect("create member dir");
-                Member {
-                    name: name.clone(),
-                    client_url: format!("{client_scheme}://127.0.0.1:{}", ports[per_member * i]),
-                    peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[per_member * i + 1]),
-                    metrics_url: opts
-                        .metrics_urls
-                        .then(|| format!("http://127.0.0.1:{}", ports[per_member * i + 2])),
-                    // etcd creates it itself with the 0700 mode it insists on.
-                    data_dir: mdir.join("data"),
-                    log_path: mdir.join("etcd.log"),
-                    dir: mdir,
-                    child: None,
-                    exited: None,
-                    group: false,
-                }
+            .zip(ports.chunks(per_member))
+            .map(|(name, ports)| {
+                let reserved = listeners.by_ref().take(per_member).collect();
+                Member::new(opts, dir.path(), name, ports, reserved)
             })
             .collect();
         let mut cluster = Cluster {
@@ -445,18 +489,12 @@ impl Cluster {
             etcdctl_bin: etcdctl_bin(),
             dir,
         };
-        drop(listeners);
         for i in 0..cluster.members.len() {
             cluster.spawn(i, "new");
         }
         if let Err(e) = cluster.poll_healthy(opts.startup_timeout) {
             let msg = cluster.failure_report(&format!("cluster did not become healthy: {e}"));
-            let port_taken = cluster.members.iter().any(|m| {
-                m.exited.is_some()
-                    && fs::read_to_string(&m.log_path)
-                        .map(|l| l.contains("address already in use"))
-                        .unwrap_or(false)
-            });
+            let port_taken = cluster.members.iter().any(Member::lost_a_port);
             // `cluster` drops here and kills the members that did start.
             return Err(if port_taken {
                 StartError::PortTaken(msg)
@@ -489,32 +527,34 @@ impl Cluster {
     /// started; returns its index. Start it with [`Cluster::start_joining`].
     pub fn add_member(&mut self, name: &str) -> usize {
         let (listeners, ports) = reserve_ports(2);
-        drop(listeners);
-        let client_scheme = if self.opts.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let peer_scheme = if self.opts.tls == Some(TlsMode::Full) {
-            "https"
-        } else {
-            "http"
-        };
-        let mdir = self.dir.path().join(name);
-        fs::create_dir_all(&mdir).expect("create member dir");
-        self.members.push(Member {
-            name: name.to_owned(),
-            client_url: format!("{client_scheme}://127.0.0.1:{}", ports[0]),
-            peer_url: format!("{peer_scheme}://127.0.0.1:{}", ports[1]),
-            data_dir: mdir.join("data"),
-            log_path: mdir.join("etcd.log"),
-            dir: mdir,
-            child: None,
-            exited: None,
-            group: false,
-            metrics_url: None,
-        });
+        // Held until `start_joining` spawns it.
+        let member = Member::new(&self.opts, self.dir.path(), name, &ports, listeners);
+        self.members.push(member);
         self.members.len() - 1
+    }
+
+    /// Adds a learner `name` (`etcdctl member add --learner`, retried while
+    /// etcd refuses membership changes just after a leader change), starts
+    /// it, and returns its index once it answers `endpoint status`.
+    pub fn add_learner(&mut self, name: &str) -> usize {
+        let i = self.add_member(name);
+        let peer = self.members[i].peer_url.clone();
+        let timeout = self.opts.startup_timeout;
+        wait_until("the learner to be added", timeout, || {
+            let add = ["member", "add", name, "--learner", "--peer-urls", &peer];
+            self.ctl().run(&add).status.success()
+                || self.ctl().ok(&["member", "list"]).contains(&peer)
+        });
+        let initial = self.initial_cluster();
+        self.start_joining(i, &initial);
+        wait_until("the learner to answer", timeout, || {
+            self.ctl()
+                .endpoint(i)
+                .run(&["endpoint", "status"])
+                .status
+                .success()
+        });
+        i
     }
 
     /// Start member `i` joining a running cluster
@@ -588,9 +628,12 @@ impl Cluster {
             }
         }
         cmd.args(&self.opts.extra_args);
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log);
+        // Released at the last moment: etcd binds them right after.
+        self.members[i].reserved.clear();
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
                 "cannot run etcd {:?} ({e}); install etcd-server or set ETCD_BIN \
@@ -602,6 +645,7 @@ impl Cluster {
         m.child = Some(child);
         m.exited = None;
         m.group = prefix.is_some();
+        m.log_start = log_start;
     }
 
     // ----- accessors -------------------------------------------------------
@@ -795,6 +839,29 @@ impl Cluster {
         }
     }
 
+    /// The sum of the samples of metric `name` (all label sets) on member
+    /// `i`'s `/metrics`, served on its plain-http client URL; `None` when
+    /// the member does not answer or has no such metric.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        use std::net::TcpStream;
+        let url = &self.members[i].client_url;
+        let addr = url.strip_prefix("http://")?;
+        let mut conn = TcpStream::connect(addr).ok()?;
+        conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(conn, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+        let mut text = String::new();
+        conn.read_to_string(&mut text).ok()?;
+        let samples: Vec<f64> = text
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        (!samples.is_empty()).then(|| samples.iter().sum())
+    }
+
     /// The raft member id of member `i` (needed by `member remove` & co).
     pub fn member_id(&self, i: usize) -> u64 {
         let out = self
@@ -842,9 +909,26 @@ impl Cluster {
 
     /// Starts member `i` again on the same data dir and ports and waits until
     /// all running members are healthy.
+    ///
+    /// A port of the member taken meanwhile (by another process's outgoing
+    /// connection, say) makes etcd exit with "address already in use": the
+    /// start is retried a few times, as such ports are soon free again.
     pub fn restart(&mut self, i: usize) {
-        self.restart_no_wait(i);
-        self.wait_healthy();
+        for attempt in 1..=START_ATTEMPTS {
+            self.restart_no_wait(i);
+            let timeout = self.opts.startup_timeout;
+            match self.poll_healthy(timeout) {
+                Ok(()) => return,
+                Err(_) if attempt < START_ATTEMPTS && self.members[i].lost_a_port() => {
+                    eprintln!("etcd test member {i}: port taken (attempt {attempt}), retrying");
+                    thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => panic!(
+                    "{}",
+                    self.failure_report(&format!("cluster not healthy within {timeout:?}: {e}"))
+                ),
+            }
+        }
     }
 
     /// Starts member `i` again without waiting (e.g. when quorum needs more
@@ -1068,6 +1152,20 @@ impl<'a> Etcdctl<'a> {
             );
         }
         String::from_utf8(out.stdout).expect("utf-8 etcdctl output")
+    }
+}
+
+/// Waits until `cond` holds, polling every 100 ms; fails the test naming
+/// `what` once `timeout` has passed. For waits on a condition instead of a
+/// fixed sleep.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        thread::sleep(POLL);
     }
 }
 

@@ -1,0 +1,18 @@
+//! Processes a test did not start through the harness but must not leak.
+
+use std::process::Command;
+
+/// SIGKILLs the processes started by the command under test (the etcd a
+/// `restore --local --pid` or `recover --local` starts) when the test ends,
+/// also while it unwinds from a failed assertion.
+pub struct KillOnDrop(pub Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
