@@ -13,51 +13,13 @@
 # ...) so the page cache and etcd's state favour neither.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/prereqs.sh
-if [ ! -x /usr/bin/time ]; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get install -y -qq time >/dev/null
-fi
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 
 KEYS="${KEYS:-300000}"
 PAD="${PAD:-3400}"
-RUNS="${RUNS:-3}"
-echo "building kubectl-etcd (release)..." >&2
-cargo build -q --release --bin kubectl-etcd --example seed
-BIN="$PWD/target/release/kubectl-etcd"
-SEED="$PWD/target/release/examples/seed"
-
-dir="$(mktemp -d "${BENCH_TMP:-/tmp}/bench-snapshot.XXXXXX")"
+bench_setup --example seed
 ETCD_EXTRA_ARGS="--quota-backend-bytes 8589934592"
-# shellcheck source=scripts/local-cluster.sh
-. scripts/local-cluster.sh
-cleanup() { stop_cluster; rm -rf "$dir"; }
-trap cleanup EXIT
-
-declare -A WALL RSS CMD
-# measure LABEL COMMAND: best wall time (s) and peak RSS (KiB) of $RUNS runs.
-measure_once() {
-    local label="$1" cmd="$2" out="$dir/time.txt" w r
-    if ! /usr/bin/time -v -o "$out" bash -c "$cmd" >/dev/null 2>"$dir/stderr.txt"; then
-        echo "error: \`$cmd\` failed:" >&2
-        cat "$dir/stderr.txt" >&2
-        exit 1
-    fi
-    w=$(awk -F': ' '/Elapsed \(wall clock\)/ {
-            n = split($2, p, ":"); s = 0
-            for (i = 1; i <= n; i++) s = s * 60 + p[i]
-            print s }' "$out")
-    r=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out")
-    if [ -z "${WALL[$label]:-}" ] || awk -v a="$w" -v b="${WALL[$label]}" 'BEGIN{exit !(a < b)}'; then
-        WALL[$label]="$w"
-    fi
-    if [ -z "${RSS[$label]:-}" ] || [ "$r" -gt "${RSS[$label]}" ]; then
-        RSS[$label]="$r"
-    fi
-    CMD[$label]="$cmd"
-    printf '  %-16s %8.2fs %8.1f MiB\n' "$label" "$w" "$(awk -v r="$r" 'BEGIN{print r/1024}')" >&2
-}
 
 echo "== seeding $KEYS objects (pad $PAD bytes) into one member" >&2
 start_cluster snap 1
@@ -83,15 +45,10 @@ for _ in $(seq "$RUNS"); do
 done
 snap_size=$(stat -c %s "$OURS")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-mib() { awk -v r="$1" 'BEGIN{printf "%.1f", r / 1024}'; }
 row() {
     local label="$1" vs="${2:-}" target="${3:-}" r=""
     [ -n "$vs" ] && r="$label/$vs = $(ratio "${WALL[$label]}" "${WALL[$vs]}")x"
-    local cmd="${CMD[$label]//$BIN/kubectl-etcd}"
-    cmd="${cmd//$dir\//}"
-    cmd="${cmd//$E/\$E}"
-    printf '| %s | `%s` | %.2f | %s | %s | %s |\n' "$label" "$cmd" "${WALL[$label]}" \
+    printf '| %s | `%s` | %.2f | %s | %s | %s |\n' "$label" "$(shown_cmd "$label")" "${WALL[$label]}" \
         "$(mib "${RSS[$label]}")" "$r" "$target"
 }
 echo

@@ -12,11 +12,10 @@ use crate::context::Session;
 use crate::error::{Error, Kind, Result};
 use crate::etcd;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
-use crate::keyspace::edit::set_resource_version;
 use crate::keyspace::parallel::{self, Pool};
 use crate::keyspace::resolve::Resolver;
 use crate::keyspace::scan::{scan, Page, ScanFlags, ScanOptions};
-use crate::output::objects::{render, Printer, Rendered};
+use crate::output::objects::{Printer, Rendered};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -77,10 +76,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let workers = parallel::workers(args.scan.decode_workers);
         let decode_page = {
             let (decoder, prefix, namespace) = (Arc::new(decoder), prefix.clone(), namespace);
-            move |kvs: &[KeyValue]| -> Vec<Rendered> {
-                kvs.iter()
-                    .filter_map(|kv| render(&decoder, &prefix, namespace.as_deref(), format, kv))
-                    .collect()
+            move |kvs: &[KeyValue]| -> Rendered {
+                let mut rendered = Rendered::default();
+                for kv in kvs {
+                    if registry::key::in_namespace(kv.key(), &prefix, namespace.as_deref()) {
+                        rendered.push(&decoder, format, kv);
+                    }
+                }
+                rendered
             }
         };
         // One worker: decode on this thread, as before the pool.
@@ -93,7 +96,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 shell.warn(page.notice().unwrap_or_default());
                 return Ok(());
             };
-            let mut show = |items: Vec<Rendered>| printer.print(shell, items);
+            let mut show = |items: Rendered| printer.print(shell, items);
             match pool.as_mut() {
                 Some(pool) => {
                     for chunk in parallel::chunks(kvs) {
@@ -170,8 +173,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         session.shell.out().write_all(kv.value())?;
         return Ok(());
     }
-    let mut obj = decoder.decode(kv.key(), kv.value())?;
-    set_resource_version(&mut obj.value, kv.mod_revision());
+    let obj = decoder.decode_at(kv.key(), kv.value(), Some(kv.mod_revision()))?;
     for w in &obj.warnings {
         session.shell.warn(w);
     }

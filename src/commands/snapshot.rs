@@ -223,7 +223,7 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
     if let Some(reference) = &a.get {
         let key = object_key(reference, namespace.as_deref(), &prefix)?;
         let found = report::get(&file, key.as_bytes(), a.revision).map_err(ctx)?;
-        let Some((_, value)) = &found.value else {
+        let Some((revision, value)) = &found.value else {
             damage_outcome(&file, &found.readout, session)?;
             return Err(Error::new(
                 Kind::NotFound,
@@ -237,7 +237,11 @@ fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
         if session.format_or(OutputFormat::Yaml) == OutputFormat::Raw {
             session.shell.out().write_all(value)?;
         } else {
-            let obj = Decoder::new(&a.decode, &prefix)?.decode(key.as_bytes(), value)?;
+            let obj = Decoder::new(&a.decode, &prefix)?.decode_at(
+                key.as_bytes(),
+                value,
+                Some(revision.main),
+            )?;
             for w in &obj.warnings {
                 session.shell.warn(w);
             }

@@ -314,6 +314,7 @@ mod tests {
             key: b"/registry/example.com/widgets/default/w1".to_vec(),
             value,
             prev_value: prev,
+            prev_revision: 41,
             revision: 42,
         };
         Change::new(&ev, &d, "/registry", false)

@@ -3,37 +3,13 @@
 //! read and cleared on every write; a write names the revision it was based
 //! on and fails if the key moved since.
 //!
-//! Pure: values in, values out. `get` fills the field, `put` takes it out
-//! and decides whether the write may go ahead; neither the field nor the
-//! decision touches etcd here.
+//! Pure: values in, values out. Reads fill the field (in one place:
+//! `keyspace::decode`), `put` takes it out here and decides whether the
+//! write may go ahead; neither the field nor the decision touches etcd.
 
 use serde_json::{Map, Value};
 
 use super::diff::{Diff, FieldChange};
-
-/// The ObjectMeta fields kube-apiserver writes before `resourceVersion`
-/// (its protobuf and JSON field order), so the field lands where
-/// `kubectl get` shows it.
-const BEFORE_RESOURCE_VERSION: &[&str] = &["name", "generateName", "namespace", "selfLink", "uid"];
-
-/// Set `metadata.resourceVersion` to the key's mod revision, as a string,
-/// replacing whatever the stored value carried. An object without a
-/// `metadata` map is left alone.
-pub fn set_resource_version(object: &mut Value, mod_revision: i64) {
-    let Some(Value::Object(meta)) = object.get_mut("metadata") else {
-        return;
-    };
-    let value = Value::String(mod_revision.to_string());
-    if let Some(slot) = meta.get_mut("resourceVersion") {
-        *slot = value;
-        return;
-    }
-    let at = meta
-        .keys()
-        .rposition(|k| BEFORE_RESOURCE_VERSION.contains(&k.as_str()))
-        .map_or(0, |i| i + 1);
-    meta.shift_insert(at, "resourceVersion".to_string(), value);
-}
 
 /// `metadata.resourceVersion` holds something that is not a revision.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -149,40 +125,6 @@ mod tests {
     use super::*;
     use crate::keyspace::diff::diff;
     use serde_json::json;
-
-    #[test]
-    fn resource_version_lands_after_uid_as_a_string_and_replaces_a_stored_one() {
-        let mut obj = json!({"metadata": {"name": "web", "namespace": "default", "uid": "u",
-                                          "generation": 2, "labels": {}}});
-        set_resource_version(&mut obj, 1234);
-        let keys: Vec<&String> = obj["metadata"].as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "name",
-                "namespace",
-                "uid",
-                "resourceVersion",
-                "generation",
-                "labels"
-            ]
-        );
-        assert_eq!(obj["metadata"]["resourceVersion"], "1234");
-
-        let mut stored = json!({"metadata": {"name": "a", "resourceVersion": "stale"}});
-        set_resource_version(&mut stored, 7);
-        assert_eq!(stored["metadata"]["resourceVersion"], "7");
-
-        let mut bare = json!({"metadata": {"labels": {}}});
-        set_resource_version(&mut bare, 7);
-        assert_eq!(
-            bare["metadata"].as_object().unwrap().keys().next().unwrap(),
-            "resourceVersion"
-        );
-        let mut no_meta = json!({"spec": {}});
-        set_resource_version(&mut no_meta, 7);
-        assert_eq!(no_meta, json!({"spec": {}}));
-    }
 
     #[test]
     fn taking_the_resource_version_removes_it_and_parses_it() {

@@ -330,7 +330,10 @@ impl Walker<'_> {
         Stored {
             mod_revision: kv.mod_revision(),
             create_revision: kv.create_revision(),
-            object: self.decoder.decode(kv.key(), kv.value()).map(|o| o.value),
+            object: self
+                .decoder
+                .decode_at(kv.key(), kv.value(), Some(kv.mod_revision()))
+                .map(|o| o.value),
         }
     }
 
@@ -501,7 +504,9 @@ pub fn replay(
         r.put.as_ref().map(|(create, value)| Stored {
             mod_revision: r.revision,
             create_revision: *create,
-            object: decoder.decode(key.as_bytes(), value).map(|o| o.value),
+            object: decoder
+                .decode_at(key.as_bytes(), value, Some(r.revision))
+                .map(|o| o.value),
         })
     };
     // Each version is decoded once: as itself, then kept as the one

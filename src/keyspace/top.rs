@@ -242,6 +242,7 @@ mod tests {
             key: key.as_bytes().to_vec(),
             value: value.as_bytes().to_vec(),
             prev_value: None,
+            prev_revision: 0,
             revision: 1,
         }
     }

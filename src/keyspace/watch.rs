@@ -64,6 +64,8 @@ pub struct Event {
     pub value: Vec<u8>,
     /// The value before the event, when etcd still had it.
     pub prev_value: Option<Vec<u8>>,
+    /// The mod revision of `prev_value` (0 without it).
+    pub prev_revision: i64,
     /// The revision of the event (for a deletion: of the deletion).
     pub revision: i64,
 }
@@ -382,6 +384,7 @@ where
                 key: kv.key().to_vec(),
                 value: kv.value().to_vec(),
                 prev_value: ev.prev_kv().map(|p| p.value().to_vec()),
+                prev_revision: ev.prev_kv().map_or(0, |p| p.mod_revision()),
                 revision,
             };
             if on(Update::Event(event))? == Flow::Stop {
@@ -458,19 +461,28 @@ impl Change {
             String::new()
         };
         let mut error = None;
-        let mut decode = |bytes: &[u8]| match decoder.decode(&event.key, bytes) {
+        // Each object's resourceVersion is the revision it is shown at, as
+        // kube-apiserver's watch fills it: a deleted object's last state
+        // at the deletion's revision, the state before a modification at
+        // its own mod revision.
+        let mut decode = |bytes: &[u8], revision: i64| match decoder.decode_at(
+            &event.key,
+            bytes,
+            Some(revision),
+        ) {
             Ok(o) => Some(o),
             Err(e) => {
                 error.get_or_insert(e);
                 None
             }
         };
+        let prev = event.prev_value.as_deref();
         let (object, previous) = match event.kind {
-            EventKind::Deleted => (event.prev_value.as_deref().and_then(&mut decode), None),
-            EventKind::Added => (decode(&event.value), None),
+            EventKind::Deleted => (prev.and_then(|p| decode(p, event.revision)), None),
+            EventKind::Added => (decode(&event.value, event.revision), None),
             EventKind::Modified => {
-                let now = decode(&event.value);
-                let before = event.prev_value.as_deref().and_then(&mut decode);
+                let now = decode(&event.value, event.revision);
+                let before = prev.and_then(|p| decode(p, event.prev_revision));
                 (now, before)
             }
         };
@@ -513,6 +525,7 @@ mod tests {
             key: b"/registry/example.com/widgets/default/w1".to_vec(),
             value: value.as_bytes().to_vec(),
             prev_value: prev.map(|p| p.as_bytes().to_vec()),
+            prev_revision: 6,
             revision: 7,
         }
     }

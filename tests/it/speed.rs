@@ -121,15 +121,9 @@ fn seeded() -> Cluster {
 
 /// Every key in etcd, read by etcdctl.
 fn all_keys(c: &Cluster) -> Vec<Vec<u8>> {
-    let o = c.etcdctl(&["get", "", "--from-key", "--keys-only", "-w", "json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", cli::stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD;
-    v["kvs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|kv| b64.decode(kv["key"].as_str().unwrap()).unwrap())
+    etcdctl_kvs(c, &["get", "", "--from-key", "--keys-only", "-w", "json"])
+        .into_iter()
+        .map(|(k, _, _)| k)
         .collect()
 }
 
@@ -349,4 +343,203 @@ fn search_values_decoded_on_every_core_prints_what_one_thread_prints() {
         assert_eq!(hits, cli::stdout(&many), "{workers} workers");
         assert_eq!(cli::stderr(&one), cli::stderr(&many), "{workers} workers");
     }
+}
+
+/// `metadata.resourceVersion` as the reads before the one-pass edit set
+/// it: the key's mod revision, replacing a stored one in place, else after
+/// the last of name, generateName, namespace, selfLink, uid.
+fn with_resource_version(mut obj: Value, rev: i64) -> Value {
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
+        let v = Value::String(rev.to_string());
+        if let Some(slot) = meta.get_mut("resourceVersion") {
+            *slot = v;
+        } else {
+            let at = meta
+                .keys()
+                .rposition(|k| {
+                    ["name", "generateName", "namespace", "selfLink", "uid"].contains(&k.as_str())
+                })
+                .map_or(0, |i| i + 1);
+            meta.shift_insert(at, "resourceVersion".to_string(), v);
+        }
+    }
+    obj
+}
+
+/// Every key under `prefix` with its value and mod revision, read by
+/// etcdctl, in key order.
+fn all_values(c: &Cluster, prefix: &str) -> Vec<(Vec<u8>, Vec<u8>, i64)> {
+    etcdctl_kvs(c, &["get", prefix, "--prefix", "-w", "json"])
+}
+
+/// (key, value, mod revision) of what an etcdctl `get -w json` printed.
+fn etcdctl_kvs(c: &Cluster, args: &[&str]) -> Vec<(Vec<u8>, Vec<u8>, i64)> {
+    let o = c.etcdctl(args);
+    assert_eq!(o.status.code(), Some(0), "{}", cli::stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    v["kvs"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| {
+            (
+                b64.decode(kv["key"].as_str().unwrap()).unwrap(),
+                kv.get("value")
+                    .and_then(Value::as_str)
+                    .map(|s| b64.decode(s).unwrap())
+                    .unwrap_or_default(),
+                kv["mod_revision"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `get --all -o json` writes each object straight from the decoder's
+/// text; its bytes are what parsing that text to a tree, redacting Secrets
+/// and setting resourceVersion there, and printing the tree gave (the
+/// output before the one-pass edit), object by object, on a keyspace of
+/// built-in objects, Secrets, JSON custom resources and odd values.
+#[test]
+fn get_all_json_prints_the_bytes_the_decoded_tree_printed() {
+    let c = seeded();
+    let stored = all_values(&c, "/registry/");
+    for show_secrets in [false, true] {
+        let mut want = String::new();
+        for (key, value, rev) in &stored {
+            let Ok(decoded) = registry::value::decode(value, &Default::default()) else {
+                continue;
+            };
+            let mut obj = decoded.to_value();
+            if !show_secrets {
+                registry::value::redact_secrets(&mut obj);
+            }
+            let line = serde_json::to_string(&with_resource_version(obj, *rev)).unwrap();
+            assert!(!line.is_empty(), "{}", String::from_utf8_lossy(key));
+            want.push_str(&line);
+            want.push('\n');
+        }
+        let mut args = vec!["get", "/registry/", "--all", "-o", "json", PAGE];
+        if show_secrets {
+            args.push("--show-secrets");
+        }
+        let o = run(&c, &args);
+        // The one broken value: exit 1, everything else printed.
+        assert_eq!(cli::code(&o), 1, "{}", cli::stderr(&o));
+        let got = cli::stdout(&o);
+        assert!(got.lines().count() > 700, "{} lines", got.lines().count());
+        assert_eq!(
+            got.contains("<redacted "),
+            !show_secrets,
+            "show_secrets {show_secrets}"
+        );
+        for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            assert_eq!(g, w, "line {n}, show_secrets {show_secrets}");
+        }
+        assert!(got == want, "show_secrets {show_secrets}: other lines");
+    }
+}
+
+/// The object's `metadata.resourceVersion` is the revision it is shown at
+/// in `watch` (the event's; a deleted object's at the deletion, the state
+/// before a modification at its own) and `snapshot inspect --get` (the
+/// key's mod revision in the file), as in `get`.
+#[test]
+fn watch_and_snapshot_inspect_show_the_mod_revision_as_resource_version() {
+    let c = Cluster::single();
+    let rev = |key: &str| -> i64 {
+        all_values(&c, key)
+            .first()
+            .map(|(_, _, r)| *r)
+            .expect("the key exists")
+    };
+    let put = |o: &objects::Object| {
+        let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
+        assert!(out.status.success(), "{}", cli::stderr(&out));
+    };
+    let rv = |obj: &Value| -> i64 {
+        obj["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no resourceVersion string: {obj}"))
+            .parse()
+            .unwrap()
+    };
+    let web1 = objects::pod("default", "web", 1, 0);
+    put(&web1);
+    let r1 = rev(&web1.key);
+    put(&objects::pod("default", "web", 2, 0));
+    let r2 = rev(&web1.key);
+    let del = c.ctl().run(&["del", &web1.key]);
+    assert!(del.status.success(), "{}", cli::stderr(&del));
+    let secret = objects::secret("default", "db", 3, 0);
+    put(&secret);
+    let r4 = rev(&secret.key);
+    assert!(r1 < r2 && r2 < r4);
+
+    let from = r1.to_string();
+    let watch = ["watch", "-o", "json", "--rev", &from, "--count", "4"];
+    let o = run(&c, &[&watch[..], &["--timeout", "20s"]].concat());
+    assert_eq!(cli::code(&o), 0, "{}", cli::stderr(&o));
+    let ev: Vec<Value> = cli::stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ADDED", "MODIFIED", "DELETED", "ADDED"]);
+    assert_eq!(rv(&ev[0]["object"]), r1);
+    assert_eq!(rv(&ev[1]["object"]), r2);
+    assert_eq!(rv(&ev[1]["previous"]), r1);
+    let deleted_at = ev[2]["revision"].as_i64().unwrap();
+    assert!(deleted_at > r2);
+    assert_eq!(rv(&ev[2]["object"]), deleted_at);
+    assert_eq!(rv(&ev[3]["object"]), r4);
+    // Where `get` puts it: right after uid.
+    let meta = ev[3]["object"]["metadata"].as_object().unwrap();
+    let keys: Vec<&str> = meta.keys().map(String::as_str).collect();
+    let uid = keys.iter().position(|k| *k == "uid").unwrap();
+    assert_eq!(keys[uid + 1], "resourceVersion", "{keys:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let file = file.to_str().unwrap();
+    let o = run(&c, &["snapshot", "save", file]);
+    assert_eq!(cli::code(&o), 0, "{}", cli::stderr(&o));
+    let offline = |args: &[&str]| cli::plugin().args(args).output().unwrap();
+    let inspected = offline(&[
+        "snapshot",
+        "inspect",
+        file,
+        "--get",
+        "secrets/default/db",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(cli::code(&inspected), 0, "{}", cli::stderr(&inspected));
+    let obj: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(rv(&obj), r4);
+    // The same object `get` shows live.
+    let live = run(&c, &["get", "secrets/default/db", "-o", "json"]);
+    assert_eq!(cli::code(&live), 0, "{}", cli::stderr(&live));
+    assert_eq!(obj, serde_json::from_slice::<Value>(&live.stdout).unwrap());
+    // An older state of the key, read at a revision before its last write.
+    put(&objects::secret("default", "db", 4, 0));
+    let at = r4.to_string();
+    let file = dir.path().join("s2.db");
+    let file = file.to_str().unwrap();
+    let o = run(&c, &["snapshot", "save", file]);
+    assert_eq!(cli::code(&o), 0, "{}", cli::stderr(&o));
+    let old = offline(&[
+        "snapshot",
+        "inspect",
+        file,
+        "--get",
+        "secrets/default/db",
+        "--revision",
+        &at,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(cli::code(&old), 0, "{}", cli::stderr(&old));
+    assert_eq!(rv(&serde_json::from_slice(&old.stdout).unwrap()), r4);
 }
