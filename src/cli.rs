@@ -114,7 +114,7 @@ pub struct GlobalArgs {
     ///
     /// Several, comma-separated (`a,b,c`), for status, health, members,
     /// count and doctor: one table with a CONTEXT column.
-    #[arg(long, global = true, value_name = "NAME[,NAME...]", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::contexts))]
+    #[arg(long, global = true, value_name = "NAME[,NAME...]", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::contexts))]
     pub context: Option<String>,
 
     /// Every context of the kubeconfig (status, health, members, count, doctor).
@@ -127,7 +127,7 @@ pub struct GlobalArgs {
 
     /// Namespace: of the Kubernetes objects for keyspace commands, of the
     /// etcd pods for cluster commands.
-    #[arg(short = 'n', long, global = true, value_name = "NS", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::namespaces))]
+    #[arg(short = 'n', long, global = true, value_name = "NS", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::namespaces))]
     pub namespace: Option<String>,
 
     /// Label selector for the etcd pods.

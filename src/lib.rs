@@ -48,15 +48,15 @@ where
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // A completion script asking for candidates, or kubectl's plugin
     // completion (`__complete WORDS...`), answered before clap parses: the
-    // words may hold any flag (see commands::completion).
-    if commands::completion::env_complete(&args) {
+    // words may hold any flag (see crate::completion).
+    if completion::env_complete(&args) {
         return ExitCode::Ok as i32;
     }
     if args
         .get(1)
-        .is_some_and(|a| a == commands::completion::KUBECTL_PROTOCOL)
+        .is_some_and(|a| a == completion::KUBECTL_PROTOCOL)
     {
-        return commands::completion::kubectl_complete(&args[2..]);
+        return completion::kubectl_complete(&args[2..]);
     }
     if args
         .get(1)

@@ -41,7 +41,7 @@ pub struct ListArgs {
 #[derive(Debug, clap::Args)]
 pub struct DisarmArgs {
     /// Only this member's alarms (name or 16-hex id).
-    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::members))]
     pub member: Option<String>,
 
     /// Only this alarm type.

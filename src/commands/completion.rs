@@ -8,12 +8,6 @@ use crate::completion::{BIN, ENV_VAR};
 use crate::context::Session;
 use crate::error::Result;
 
-// The value completers are named by clap attributes across the commands.
-pub use crate::completion::{
-    contexts, env_complete, kubectl_complete, members, namespaces, object_names, references, types,
-    ETCD_TIMEOUT, KUBECTL_PROTOCOL,
-};
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The shell to print a completion script for.

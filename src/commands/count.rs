@@ -17,7 +17,7 @@ use crate::output::Shell;
 pub struct Args {
     /// A type (`pods`, `events`, `widgets.example.com`) or a key prefix
     /// starting with `/`; default: every key in etcd.
-    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub reference: Option<String>,
 
     /// Break each type down by namespace.

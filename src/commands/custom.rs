@@ -18,7 +18,7 @@ use crate::output::table::{Listing, Mark, Table};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A custom resource type (`widgets`, `widgets.example.com`): list its objects.
-    #[arg(value_name = "TYPE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(value_name = "TYPE", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub r#type: Option<String>,
 
     #[command(flatten)]

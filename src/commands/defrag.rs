@@ -14,7 +14,7 @@ use crate::output::maintenance::{defrag_plan_table, defrag_result_table};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this member (name or 16-hex id).
-    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::members))]
     pub member: Option<String>,
 
     /// Only members whose db file is at least this many percent free space.

@@ -21,11 +21,11 @@ use crate::output::objects::{Printer, Rendered};
 pub struct Args {
     /// A key (`/registry/pods/default/web-0`), `TYPE/NAME`, `TYPE/NAMESPACE/NAME`,
     /// or `TYPE` followed by NAME; with --all, a TYPE or key prefix.
-    #[arg(value_name = "REF", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::references))]
+    #[arg(value_name = "REF", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::references))]
     pub reference: String,
 
     /// Object name, when REF is only a type.
-    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::object_names))]
+    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::object_names))]
     pub name: Option<String>,
 
     /// Read the object as it was at this revision.

@@ -18,11 +18,11 @@ use crate::output::history::HistoryPrinter;
 pub struct Args {
     /// A key, `TYPE/NAME`, `TYPE/NAMESPACE/NAME`, or `TYPE` followed by NAME
     /// (as for `get`).
-    #[arg(value_name = "REF", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::references))]
+    #[arg(value_name = "REF", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::references))]
     pub reference: String,
 
     /// Object name, when REF is only a type.
-    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::object_names))]
+    #[arg(value_name = "NAME", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::object_names))]
     pub name: Option<String>,
 
     #[command(flatten)]

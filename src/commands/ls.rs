@@ -15,7 +15,7 @@ use crate::output::table::Listing;
 pub struct Args {
     /// A type (`pods`, `deploy`, `widgets.example.com`) or a key prefix
     /// starting with `/`; default: every key.
-    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub reference: Option<String>,
 
     /// List as of this revision.

@@ -17,7 +17,7 @@ use crate::output::table::Table;
 pub struct Args {
     /// The member to lead next, by name or 16-hex id; default: the healthiest
     /// voting follower with the highest applied index.
-    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::members))]
     pub to: Option<String>,
 
     /// Name the member that would lead, and change nothing.

@@ -121,7 +121,7 @@ pub struct AddArgs {
 #[derive(Debug, clap::Args)]
 pub struct RemoveArgs {
     /// The member to remove: name or 16-hex id.
-    #[arg(value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
+    #[arg(value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::members))]
     pub member: String,
     #[command(flatten)]
     pub common: Common,
@@ -130,7 +130,7 @@ pub struct RemoveArgs {
 #[derive(Debug, clap::Args)]
 pub struct ReplaceArgs {
     /// The failed member: name or 16-hex id.
-    #[arg(value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
+    #[arg(value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::members))]
     pub member: String,
     /// Name of the replacement (default: the same name).
     #[arg(long, value_name = "NAME")]

@@ -36,7 +36,7 @@ pub struct Args {
     pub regex: bool,
 
     /// Only this type (`pods`, `widgets.example.com`) or key prefix (`/...`).
-    #[arg(long = "type", value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(long = "type", value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub r#type: Option<String>,
 
     /// Also search the decoded objects' fields.

@@ -19,7 +19,7 @@ use crate::output::size::{tables, SizeReport};
 pub struct Args {
     /// Break down this type (`events`, `widgets.example.com`) or key prefix
     /// (starting with `/`) by type; implies --by-type.
-    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(value_name = "TYPE|PREFIX", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub reference: Option<String>,
 
     /// Bytes per type: share, count, average and largest object.

@@ -55,7 +55,7 @@ pub struct SaveArgs {
 
     /// The member to stream from (name or 16-hex id); default: the most up
     /// to date healthy member.
-    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::members))]
+    #[arg(long, value_name = "NAME|ID", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::members))]
     pub member: Option<String>,
 
     /// Replace FILE if it exists.

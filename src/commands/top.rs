@@ -26,7 +26,7 @@ use crate::output::{human_bytes, share_bar, Shell};
 pub struct Args {
     /// What to watch: a TYPE or a key prefix starting with `/`; default:
     /// every key (`-n NS` keeps one namespace).
-    #[arg(value_name = "PREFIX|TYPE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(value_name = "PREFIX|TYPE", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub what: Option<String>,
 
     /// Group writes by resource type, namespace, manager (the managedFields

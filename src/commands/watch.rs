@@ -32,7 +32,7 @@ pub struct Args {
     /// prefix starting with `/`; default: everything under --prefix.
     ///
     /// `-n NS` limits a TYPE (or everything) to one namespace.
-    #[arg(value_name = "PREFIX|TYPE[/NS[/NAME]]", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::types))]
+    #[arg(value_name = "PREFIX|TYPE[/NS[/NAME]]", add = clap_complete::engine::ArgValueCompleter::new(crate::completion::types))]
     pub what: Option<String>,
 
     /// Start at this revision, replaying the history since then.
