@@ -295,15 +295,17 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
         }
     }
     // Live, `size --history` reads pages as `size --by-type` does (a fixed
-    // budget of pages in flight) plus a fragmented watch replay: it may
-    // take no more than the by-type scan and a few fragments.
+    // budget of pages in flight) plus a fragmented watch replay, whose
+    // in-flight fragments depend on HTTP/2 flow control and on how far the
+    // reader lags on a loaded machine: like the offline reads, it may add a
+    // quarter of the file at most (a replay held whole would add all of it).
     let (by_type, out) = peak_rss_kib(&["--endpoints", &eps, "size", "--by-type", "-o", "json"]);
     assert!(out.status.success(), "{}", output_text(&out));
     let (history, out) = peak_rss_kib(&["--endpoints", &eps, "size", "--history", "-o", "json"]);
     assert!(out.status.success(), "{}", output_text(&out));
     eprintln!("size --history: {history} KiB (size --by-type {by_type} KiB)");
     assert!(
-        history < by_type + 8 * 1024,
+        history < by_type + (size / 1024) / 4,
         "size --history peaked at {history} KiB, size --by-type at {by_type} KiB"
     );
     assert_eq!(json(&out)["history"]["currentKeys"].as_u64(), Some(20_056));
