@@ -778,4 +778,27 @@ mod tests {
         let err = d.decode(b"/k", b"\x01\x02garbage").unwrap_err();
         assert_eq!(err.kind, Kind::Data);
     }
+
+    #[test]
+    fn floats_come_back_to_the_last_digit() {
+        // A custom resource's floats, re-read into an object for YAML,
+        // watch and history: the nearest double, not one digit off
+        // (serde_json's `float_roundtrip`).
+        let d = Decoder::new(&DecodeFlags::default(), "/registry").unwrap();
+        let stored = br#"{"apiVersion":"example.com/v1","kind":"Widget","spec":{"a":0.30000000000000004,"b":1.7976931348623157e308,"c":5e-324,"d":0.1234567890123456789}}"#;
+        let obj = d.decode(b"/k", stored).unwrap();
+        let spec = &obj.value["spec"];
+        for (field, want) in [
+            ("a", 0.1 + 0.2),
+            ("b", f64::MAX),
+            ("c", 5e-324),
+            ("d", 0.123_456_789_012_345_68),
+        ] {
+            assert_eq!(
+                spec[field].as_f64().unwrap().to_bits(),
+                want.to_bits(),
+                "{field}"
+            );
+        }
+    }
 }
