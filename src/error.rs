@@ -408,6 +408,45 @@ impl From<crate::keyspace::Error> for Error {
                 err.to_string(),
                 Some("write TYPE/NAMESPACE/NAME, or TYPE NAME -n NAMESPACE"),
             ),
+            K::Encrypted { .. } => (
+                Kind::Data,
+                err.to_string(),
+                Some("pass --encryption-config with kube-apiserver's EncryptionConfiguration file"),
+            ),
+            K::Decrypt(_) => (Kind::Data, err.to_string(), None),
+            K::Decode(d) => {
+                use registry::value::DecodeError as D;
+                (
+                    Kind::Data,
+                    err.to_string(),
+                    match d {
+                        D::UnknownField { .. } | D::UnknownKind { .. } => {
+                            Some("without --strict, unknown fields are kept under their field numbers")
+                        }
+                        D::UnknownEncoding(_) => Some(
+                            "this value was not written by kube-apiserver; `get -o raw` shows the bytes",
+                        ),
+                        D::TooDeep { .. } | D::TooLarge { .. } => Some(
+                            "no Kubernetes object is shaped like this; `get -o raw` shows the bytes (limits: README, \"Input limits\")",
+                        ),
+                        _ => None,
+                    },
+                )
+            }
+            K::EncryptionConfigUnreadable { path, cause } => {
+                let mut e = cause.to_error(
+                    &format!("--encryption-config `{}`", path.display()),
+                    Kind::Usage,
+                    Kind::Usage,
+                );
+                e.cause = Some(Box::new(Cause::Keyspace(err)));
+                return e;
+            }
+            K::BadEncryptionConfig { .. } => (
+                Kind::Data,
+                err.to_string(),
+                Some("pass the file kube-apiserver reads with --encryption-provider-config"),
+            ),
         };
         Error {
             kind,

@@ -39,8 +39,13 @@ impl ReadError {
     /// kind `too_large_kind` (usage for configuration files, data for
     /// values) and names the limit.
     pub fn into_error(self, what: &str, io_kind: Kind, too_large_kind: Kind) -> Error {
-        match self {
-            ReadError::Io(e) => Error::new(io_kind, format!("cannot read {what}: {e}")),
+        self.to_error(what, io_kind, too_large_kind)
+    }
+
+    /// [`ReadError::into_error`] of an error kept by a lower layer.
+    pub fn to_error(&self, what: &str, io_kind: Kind, too_large_kind: Kind) -> Error {
+        match *self {
+            ReadError::Io(ref e) => Error::new(io_kind, format!("cannot read {what}: {e}")),
             ReadError::TooLarge { limit } => Error::new(
                 too_large_kind,
                 format!(

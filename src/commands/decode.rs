@@ -95,7 +95,7 @@ pub fn run(args: Args, session: &mut Session) -> Result<()> {
             raw.pop();
             decoder.decode(args.etcd_key.as_bytes(), &raw)?
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     for w in &obj.warnings {
         session.shell.warn(w);
@@ -149,7 +149,7 @@ fn type_info(raw: &[u8], etcd_key: &[u8], decoder: &Decoder) -> Result<TypeInfo>
                         .and_then(|t| decoder.decrypt(etcd_key, t))
                     {
                         Some(Ok(plain)) => plain,
-                        _ => return Err(e),
+                        _ => return Err(e.into()),
                     },
                 };
                 (registry::value::type_meta(&plain), Some(true))

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use registry::encryption::EncryptionConfig;
-use registry::value::{self, DecodeError, DecodeOptions, Encoding};
+use registry::value::{self, DecodeOptions, Encoding};
 use serde_json::Value;
 
-use crate::error::{Error, Kind, Result};
+use super::error::{Error, Result};
 
 /// Flags shared by every command that shows decoded objects.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -62,11 +62,7 @@ impl Decoder {
     /// `--encryption-config` was given. A plain value comes back as it is.
     pub fn decrypt(&self, key: &[u8], stored: &[u8]) -> Option<Result<Vec<u8>>> {
         let config = self.encryption.as_ref()?;
-        Some(
-            config
-                .decrypt(key, stored)
-                .map_err(|e| Error::new(Kind::Data, e.to_string())),
-        )
+        Some(config.decrypt(key, stored).map_err(Error::Decrypt))
     }
 
     /// Decode the value stored at `key` (the key matters: AES-GCM binds the
@@ -129,60 +125,34 @@ impl Decoder {
         let bytes = match &encoding {
             Encoding::Encrypted { provider, key_name } => {
                 let Some(config) = &self.encryption else {
-                    return Err(Error::new(
-                        Kind::Data,
-                        format!("the value is encrypted at rest ({provider}, key `{key_name}`)"),
-                    )
-                    .with_hint(
-                        "pass --encryption-config with kube-apiserver's EncryptionConfiguration file",
-                    ));
+                    return Err(Error::Encrypted {
+                        provider: provider.clone(),
+                        key_name: key_name.clone(),
+                    });
                 };
-                plain = config
-                    .decrypt(key, stored)
-                    .map_err(|e| Error::new(Kind::Data, e.to_string()))?;
+                plain = config.decrypt(key, stored).map_err(Error::Decrypt)?;
                 &plain[..]
             }
             _ => stored,
         };
-        value::decode(bytes, &self.options).map_err(explain)
+        value::decode(bytes, &self.options).map_err(Error::Decode)
     }
 }
 
 /// Read kube-apiserver's EncryptionConfiguration file.
 pub fn load_encryption_config(path: &Path, prefix: &str) -> Result<EncryptionConfig> {
     let text = crate::input::read_text(path, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
-        e.into_error(
-            &format!("--encryption-config `{}`", path.display()),
-            Kind::Usage,
-            Kind::Usage,
-        )
+        Error::EncryptionConfigUnreadable {
+            path: path.to_path_buf(),
+            cause: std::sync::Arc::new(e),
+        }
     })?;
     EncryptionConfig::from_yaml(&text)
         .map(|c| c.with_prefix(prefix))
-        .map_err(|e| {
-            Error::new(Kind::Data, format!("`{}`: {e}", path.display()))
-                .with_hint("pass the file kube-apiserver reads with --encryption-provider-config")
+        .map_err(|cause| Error::BadEncryptionConfig {
+            path: path.to_path_buf(),
+            cause,
         })
-}
-
-fn explain(e: DecodeError) -> Error {
-    let hint = match &e {
-        DecodeError::UnknownField { .. } | DecodeError::UnknownKind { .. } => {
-            Some("without --strict, unknown fields are kept under their field numbers")
-        }
-        DecodeError::UnknownEncoding(_) => {
-            Some("this value was not written by kube-apiserver; `get -o raw` shows the bytes")
-        }
-        DecodeError::TooDeep { .. } | DecodeError::TooLarge { .. } => Some(
-            "no Kubernetes object is shaped like this; `get -o raw` shows the bytes (limits: README, \"Input limits\")",
-        ),
-        _ => None,
-    };
-    let err = Error::new(Kind::Data, format!("cannot decode: {e}"));
-    match hint {
-        Some(h) => err.with_hint(h),
-        None => err,
-    }
 }
 
 /// What the decoder changes in an object on the way out.
@@ -753,13 +723,18 @@ mod tests {
     #[test]
     fn encrypted_values_without_a_config_say_which_key_and_what_to_pass() {
         let d = Decoder::new(&DecodeFlags::default(), "/registry").unwrap();
-        let err = d
-            .decode(
+        let err = crate::error::Error::from(
+            d.decode(
                 b"/registry/secrets/a/b",
                 b"k8s:enc:aescbc:v1:key1:\x00\x01\x02",
             )
-            .unwrap_err();
-        assert_eq!(err.kind, Kind::Data);
+            .unwrap_err(),
+        );
+        assert!(matches!(
+            err.keyspace(),
+            Some(Error::Encrypted { provider, key_name }) if provider == "aescbc" && key_name == "key1"
+        ));
+        assert_eq!(err.kind, crate::error::Kind::Data);
         assert!(
             err.message.contains("aescbc") && err.message.contains("key1"),
             "{}",
@@ -776,7 +751,11 @@ mod tests {
             .unwrap();
         assert_eq!(obj.kind, "Widget");
         let err = d.decode(b"/k", b"\x01\x02garbage").unwrap_err();
-        assert_eq!(err.kind, Kind::Data);
+        assert!(matches!(err, Error::Decode(_)), "{err:?}");
+        assert_eq!(
+            crate::error::Error::from(err).kind,
+            crate::error::Kind::Data
+        );
     }
 
     #[test]

@@ -93,6 +93,27 @@ pub enum Error {
     NoQuorumRead(etcd::Error),
     #[error(transparent)]
     Etcd(#[from] etcd::Error),
+    /// A value encrypted at rest, and no `--encryption-config` to open it.
+    #[error("the value is encrypted at rest ({provider}, key `{key_name}`)")]
+    Encrypted { provider: String, key_name: String },
+    /// The encryption configuration could not open a value.
+    #[error(transparent)]
+    Decrypt(registry::encryption::EncryptionError),
+    /// A value the decoder cannot read.
+    #[error("cannot decode: {0}")]
+    Decode(registry::value::DecodeError),
+    /// `--encryption-config FILE` could not be read.
+    #[error("cannot read --encryption-config `{}`", path.display())]
+    EncryptionConfigUnreadable {
+        path: std::path::PathBuf,
+        cause: std::sync::Arc<crate::input::ReadError>,
+    },
+    /// `--encryption-config FILE` is not an EncryptionConfiguration.
+    #[error("`{}`: {cause}", path.display())]
+    BadEncryptionConfig {
+        path: std::path::PathBuf,
+        cause: registry::encryption::EncryptionError,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -333,7 +333,8 @@ impl Walker<'_> {
             object: self
                 .decoder
                 .decode_at(kv.key(), kv.value(), Some(kv.mod_revision()))
-                .map(|o| o.value),
+                .map(|o| o.value)
+                .map_err(Into::into),
         }
     }
 
@@ -506,7 +507,8 @@ pub fn replay(
             create_revision: *create,
             object: decoder
                 .decode_at(key.as_bytes(), value, Some(r.revision))
-                .map(|o| o.value),
+                .map(|o| o.value)
+                .map_err(Into::into),
         })
     };
     // Each version is decoded once: as itself, then kept as the one

@@ -472,7 +472,7 @@ impl Change {
         ) {
             Ok(o) => Some(o),
             Err(e) => {
-                error.get_or_insert(e);
+                error.get_or_insert(e.into());
                 None
             }
         };

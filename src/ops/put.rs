@@ -28,7 +28,7 @@ pub fn field_changes(
     )?;
     let old = match decoder.decode(key, stored) {
         Ok(obj) => obj,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Err(e.into())),
     };
     let new = decoder.decode(key, plain)?;
     let mut changes = diff::diff(&old.value, &new.value, false);

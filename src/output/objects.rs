@@ -40,10 +40,13 @@ impl Rendered {
     pub fn push(&mut self, decoder: &Decoder, format: OutputFormat, kv: &KeyValue) {
         let at = self.text.len();
         let outcome = if format == OutputFormat::Json {
-            decoder.write_json_line(kv.key(), kv.value(), kv.mod_revision(), &mut self.text)
+            decoder
+                .write_json_line(kv.key(), kv.value(), kv.mod_revision(), &mut self.text)
+                .map_err(Error::from)
         } else {
             decoder
                 .decode_at(kv.key(), kv.value(), Some(kv.mod_revision()))
+                .map_err(Error::from)
                 .and_then(|obj| {
                     if self.shown > 0 {
                         self.text.extend_from_slice(b"---\n");

@@ -183,7 +183,7 @@ impl Decoded {
 }
 
 /// Why a value could not be decoded.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("empty value")]
     Empty,
