@@ -12,9 +12,10 @@ use crate::error::Result;
 use crate::ops::cluster_state::LAG_THRESHOLD;
 use crate::ops::resize::executor::{self, Prepared, Report, Request};
 use crate::ops::resize::Change;
-use crate::ops::statefulset::{self, Decision};
+use crate::ops::statefulset::Decision;
 use crate::ops::Operator;
 use crate::output::maintenance::resize_members_table;
+use crate::output::resize;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -219,21 +220,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 /// The plan, for the operator to keep: the members, the quorum now and
 /// after, the steps (done ones marked), what happens to a StatefulSet.
 fn show_plan(session: &mut Session, prepared: &Prepared) {
-    let Prepared { state, plan, sts } = prepared;
-    let mut text = Vec::new();
-    let _ = resize_members_table(&state.members, state.leader).write(&mut text, false);
-    let mut text = String::from_utf8_lossy(&text).into_owned();
-    text.push_str(&format!("now:   {}\n", plan.before.describe()));
-    text.push_str(&format!("after: {}\n", plan.after.describe()));
-    text.push_str(&format!("plan: {}", plan.change));
-    let scale = sts.as_ref().and_then(|d| d.scale.as_ref());
-    for (i, (what, done)) in statefulset::ordered_steps(&plan.steps, scale)
-        .iter()
-        .enumerate()
-    {
-        let done = if *done { "  (done)" } else { "" };
-        text.push_str(&format!("\n  {}. {what}{done}", i + 1));
-    }
+    let Prepared { plan, sts, .. } = prepared;
+    let text = resize::plan_text(prepared);
     session.keep(&text);
     for w in &plan.warnings {
         session.shell.warn(w);

@@ -13,12 +13,11 @@ use std::time::Duration;
 use crate::cli::{parse_duration, OutputFormat};
 use crate::context::Session;
 use crate::error::Result;
-use crate::etcd::maintenance;
 use crate::ops::restore::executor::{self as exec, NodeArgs};
 use crate::ops::restore::source::{self, absolute, Snapshot};
 use crate::ops::restore::{self, parse_bump, parse_member, BumpSpec, Choices, TargetMember};
 use crate::ops::Operator;
-use crate::output::restore::{report_tables, Report};
+use crate::output::restore::{report_tables, restored_note, run_each_note, Report};
 use crate::output::snapshot::info_table;
 
 /// Restore etcd from a snapshot: verify, plan every member, restore this node.
@@ -138,20 +137,8 @@ async fn snapshot(args: &Args, session: &mut Session) -> Result<Snapshot> {
             if session.global.endpoints.is_empty() {
                 return Err(source::no_snapshot_source());
             }
-            let cluster = session.cluster().await?;
-            let client = cluster.connect_any().await?;
-            let revision = maintenance::current_revision(&client, false).await?;
-            session.shell.note(format!(
-                "dry run: no snapshot taken; a real run saves one from the healthiest member to \
-                 `{}` (at revision {revision} or later, which names its files)",
-                path.display()
-            ));
-            return Ok(Snapshot {
-                path,
-                info: None,
-                revision,
-                counts: Vec::new(),
-            });
+            let client = session.cluster().await?.connect_any().await?;
+            return source::planned(&client, path, session).await;
         }
         None => take_snapshot(args, session).await?,
     };
@@ -202,12 +189,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         counts: snap.counts,
     };
     if !args.local {
-        session.shell.note(format!(
-            "run each command on its member's node (the old data dirs stay untouched), then \
-             start every member with its new --data-dir; the restored cluster starts at \
-             revision {} or later",
-            report.plan.expected_revision
-        ));
+        session.shell.note(run_each_note(&report.plan));
         return session.shell.emit(format, &report, report_tables);
     }
 
@@ -236,11 +218,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         let prefix = session.global.prefix.clone();
         let (wait, counts) = (args.wait, &mut report.counts);
         let after = exec::after(&cluster, &prefix, wait, counts, &interrupt, session).await?;
-        let expected = report.plan.expected_revision;
-        session.shell.note(format!(
-            "restored: revision {} (snapshot {}, at least {expected} expected)",
-            after.revision, report.plan.snapshot_revision
-        ));
+        session.shell.note(restored_note(&report.plan, &after));
         report.after = Some(after);
     }
     session.shell.emit(format, &report, report_tables)

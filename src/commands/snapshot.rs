@@ -1,23 +1,22 @@
 //! `snapshot save|status|inspect`: take a verified snapshot from a member
 //! ([`crate::ops::snapshot_save`]), or read a snapshot (or a member's
-//! `member/snap/db`) offline ([`crate::dbfile`]).
+//! `member/snap/db`) offline ([`crate::dbfile`], shown as objects by
+//! [`crate::ops::inspect`]).
 
 use std::path::{Path, PathBuf};
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
-use crate::dbfile::report::{self, ListError};
-use crate::dbfile::{self, Readout};
-use crate::error::{Error, Kind, Result};
-use crate::keyspace::decode::{DecodeFlags, Decoder};
-use crate::keyspace::history::{self, Flow, HistoryFlags};
-use crate::keyspace::resolve::offline_range;
+use crate::dbfile::{self, report};
+use crate::error::{Error, Result};
+use crate::keyspace::decode::DecodeFlags;
+use crate::keyspace::history::HistoryFlags;
+use crate::ops::inspect::{self, Offline};
 use crate::ops::{snapshot_save, Interrupt};
-use crate::output::history::HistoryPrinter;
 use crate::output::progress;
 use crate::output::size::history_tables;
-use crate::output::snapshot::{info_table, inspect_table, list_row, LIST_COLUMNS};
-use crate::output::table::Listing;
+use crate::output::snapshot::{info_table, inspect_table};
+use crate::output::Shell;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -167,16 +166,29 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             Error::usage("--limit, --since-revision, --objects and --all-fields need --history")
                 .with_hint("kubectl etcd snapshot inspect FILE --history REF --limit N"),
         ),
-        SnapshotCommand::Inspect(a) if a.history.is_some() => history(a, session),
+        SnapshotCommand::Inspect(a) if a.history.is_some() => {
+            let (file, _) = a.file_and_filter()?;
+            let reference = a.history.as_deref().unwrap_or_default();
+            let (at, shell) = offline(&file, None, session);
+            inspect::history(&at, reference, &a.history_flags, &a.decode, format, shell)
+        }
         SnapshotCommand::Inspect(a) if a.history_size => {
             let (file, _) = a.file_and_filter()?;
             let prefix = &session.global.prefix;
             let (size, readout) =
                 report::history_size(&file, prefix, a.top).map_err(in_file(&file))?;
             session.shell.emit(format, &size, history_tables)?;
-            damage_outcome(&file, &readout, session)
+            inspect::damage_outcome(&file, &readout, &mut session.shell)
         }
-        SnapshotCommand::Inspect(a) if a.get.is_some() || a.ls.is_some() => browse(a, session),
+        SnapshotCommand::Inspect(a) if a.get.is_some() || a.ls.is_some() => {
+            let (file, ls) = a.file_and_filter()?;
+            let yaml = session.format_or(OutputFormat::Yaml);
+            let (at, shell) = offline(&file, a.revision, session);
+            match &a.get {
+                Some(reference) => inspect::get(&at, reference, &a.decode, yaml, shell),
+                None => inspect::list(&at, ls.as_deref().unwrap_or_default(), format, shell),
+            }
+        }
         SnapshotCommand::Inspect(a) => {
             let (file, _) = a.file_and_filter()?;
             let prefix = &session.global.prefix;
@@ -185,155 +197,23 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             session
                 .shell
                 .emit(format, &report, |r| vec![inspect_table(r)])?;
-            damage_outcome(&file, &readout, session)
+            inspect::damage_outcome(&file, &readout, &mut session.shell)
         }
     }
 }
 
-/// Damage a lenient read skipped: each named on stderr, then exit 1 when
-/// the rest could be read, 5 when nothing could.
-fn damage_outcome(file: &Path, readout: &Readout, session: &mut Session) -> Result<()> {
-    let d = &readout.damage;
-    if d.is_empty() {
-        return Ok(());
-    }
-    for e in &d.first {
-        session.shell.warn(format!("`{}`: {e}", file.display()));
-    }
-    let what = format!(
-        "`{}`: {} damaged pages or entries skipped",
-        file.display(),
-        d.count
-    );
-    let hint = "the file is damaged: take a new snapshot, or restore from an older one";
-    if readout.entries == 0 {
-        return Err(Error::data(format!("{what}, nothing readable")).with_hint(hint));
-    }
-    Err(Error::partial(format!("{what}; the rest is shown")).with_hint(hint))
-}
-
-/// `inspect --ls` and `inspect --get`: the keyspace of a file that no etcd
-/// serves any more, as objects.
-fn browse(a: InspectArgs, session: &mut Session) -> Result<()> {
-    let (file, ls) = a.file_and_filter()?;
-    let ctx = |e: dbfile::DbError| Error::from(e).context(format!("`{}`", file.display()));
-    let prefix = session.global.prefix.clone();
-    let namespace = session.global.namespace.clone();
-
-    if let Some(reference) = &a.get {
-        let key = object_key(reference, namespace.as_deref(), &prefix)?;
-        let found = report::get(&file, key.as_bytes(), a.revision).map_err(ctx)?;
-        let Some((revision, value)) = &found.value else {
-            damage_outcome(&file, &found.readout, session)?;
-            return Err(Error::new(
-                Kind::NotFound,
-                format!(
-                    "`{key}` is not in the snapshot at revision {}",
-                    a.revision.unwrap_or(found.header.revision)
-                ),
-            )
-            .with_hint("`snapshot inspect FILE --ls TYPE` lists what it holds"));
-        };
-        if session.format_or(OutputFormat::Yaml) == OutputFormat::Raw {
-            session.shell.out().write_all(value)?;
-        } else {
-            let obj = Decoder::new(&a.decode, &prefix)?.decode_at(
-                key.as_bytes(),
-                value,
-                Some(revision.main),
-            )?;
-            for w in &obj.warnings {
-                session.shell.warn(w);
-            }
-            match session.format_or(OutputFormat::Yaml) {
-                OutputFormat::Json => session.shell.json(&obj.value)?,
-                _ => session.shell.yaml(&obj.value)?,
-            }
-        }
-        return damage_outcome(&file, &found.readout, session);
-    }
-
-    let start = match ls.as_deref().unwrap_or_default() {
-        "" => String::new(),
-        f if f.starts_with('/') => f.to_string(),
-        f => offline_range(f, namespace.as_deref(), &prefix, false)?.0,
+/// What an offline read needs from the session: the file, `--prefix` and
+/// `-n`, and the shell its rows go to.
+fn offline<'a>(
+    file: &'a Path,
+    revision: Option<i64>,
+    session: &'a mut Session,
+) -> (Offline<'a>, &'a mut Shell) {
+    let at = Offline {
+        file,
+        revision,
+        prefix: &session.global.prefix,
+        namespace: session.global.namespace.as_deref(),
     };
-    let mut listing = Listing::new(
-        session.format_or(OutputFormat::Table),
-        "snapshot inspect --ls",
-        LIST_COLUMNS,
-    )?;
-    let shell = &mut session.shell;
-    let (_, readout) = report::list(&file, a.revision, start.as_bytes(), |key, latest| {
-        let info = registry::key::parse(key, &prefix);
-        if !info.in_namespace(namespace.as_deref()) {
-            return Ok(());
-        }
-        let (entry, cells) = list_row(key, &info, latest);
-        listing.push(shell, &entry, || cells)?;
-        if listing.shown % 1000 == 0 {
-            listing.flush(shell)?;
-        }
-        Ok::<_, Error>(())
-    })
-    .map_err(|e| match e {
-        ListError::Db(e) => ctx(e),
-        ListError::Visit(e) => e,
-    })?;
-    listing.flush(&mut session.shell)?;
-    damage_outcome(&file, &readout, session)?;
-    if listing.shown == 0 {
-        return Err(Error::new(Kind::NotFound, "no keys match in the snapshot"));
-    }
-    Ok(())
-}
-
-/// A key, or the key of `TYPE/NAME` / `TYPE/NAMESPACE/NAME`.
-fn object_key(reference: &str, namespace: Option<&str>, prefix: &str) -> Result<String> {
-    if reference.starts_with('/') {
-        return Ok(reference.to_string());
-    }
-    Ok(offline_range(reference, namespace, prefix, true)?.0)
-}
-
-/// `inspect --history`: the object's retained versions in the file, shown
-/// as `history` shows them live.
-fn history(a: InspectArgs, session: &mut Session) -> Result<()> {
-    let (file, _) = a.file_and_filter()?;
-    let ctx = |e: dbfile::DbError| Error::from(e).context(format!("`{}`", file.display()));
-    let prefix = session.global.prefix.clone();
-    let namespace = session.global.namespace.clone();
-    let reference = a.history.as_deref().unwrap_or_default();
-    let key = object_key(reference, namespace.as_deref(), &prefix)?;
-    let format = session.format_or(OutputFormat::Table);
-    let flags = &a.history_flags;
-    let mut printer = HistoryPrinter::new(format, "snapshot inspect --history", flags.objects)?;
-    let decoder = Decoder::new(&a.decode, &prefix)?;
-    let opts = flags.options();
-    // The versions shown and the one the oldest of them is diffed against.
-    let keep = opts.limit.map(|l| l + 1);
-    let floor = opts.since_revision.unwrap_or(1);
-    let mut found = report::versions(&file, key.as_bytes(), keep, floor).map_err(ctx)?;
-    let shell = &mut session.shell;
-    let summary = history::replay(
-        &key,
-        found.read.versions.make_contiguous(),
-        found.header.revision,
-        found.header.compacted_revision,
-        &decoder,
-        &opts,
-        |v| {
-            printer.push(shell, &v)?;
-            Ok(Flow::Continue)
-        },
-    );
-    let summary = match summary {
-        Ok(s) => s,
-        Err(e) => {
-            damage_outcome(&file, &found.readout, session)?;
-            return Err(e.into());
-        }
-    };
-    printer.finish(&mut session.shell, &summary, &key, flags.since_revision)?;
-    damage_outcome(&file, &found.readout, session)
+    (at, &mut session.shell)
 }

@@ -20,6 +20,7 @@ pub mod pattern;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
+pub mod scope;
 pub mod search;
 pub mod size;
 pub mod stats;

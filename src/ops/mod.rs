@@ -11,6 +11,7 @@ pub mod contexts;
 pub mod defrag;
 pub mod doctor;
 pub mod health;
+pub mod inspect;
 pub mod members;
 pub mod move_leader;
 pub mod put;

@@ -14,6 +14,7 @@ pub mod members;
 pub mod objects;
 pub mod progress;
 pub mod recover;
+pub mod resize;
 pub mod restore;
 pub mod search;
 pub mod size;
@@ -21,6 +22,7 @@ pub mod snapshot;
 pub mod status;
 pub mod table;
 pub mod text;
+pub mod watch;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -129,3 +129,22 @@ pub fn counts_table(counts: &[Count]) -> Table {
     }
     t
 }
+
+/// Without --local: what the operator does with the plan's commands.
+pub fn run_each_note(plan: &Plan) -> String {
+    format!(
+        "run each command on its member's node (the old data dirs stay untouched), then \
+         start every member with its new --data-dir; the restored cluster starts at \
+         revision {} or later",
+        plan.expected_revision
+    )
+}
+
+/// After --local: the revision the restored cluster serves, against the
+/// snapshot's and the least expected.
+pub fn restored_note(plan: &Plan, after: &After) -> String {
+    format!(
+        "restored: revision {} (snapshot {}, at least {} expected)",
+        after.revision, plan.snapshot_revision, plan.expected_revision
+    )
+}

@@ -515,20 +515,7 @@ fn history_lists_every_version_with_managers_diffs_and_both_lives() {
     // A compaction in the middle: history stops there and says so.
     c.ctl().ok(&["compaction", &r3.to_string()]);
     let out = run(&c, &["history", reference, "-o", "json"]);
-    let lines = json_lines(&ok(out.clone()));
-    let revs: Vec<i64> = lines
-        .iter()
-        .map(|l| l["revision"].as_i64().unwrap())
-        .collect();
-    assert_eq!(revs, vec![r5, deleted, r4, r3]);
-    // The oldest retained version has no predecessor to diff against.
-    assert_eq!(lines[3]["diff"], json!([]));
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!("history stops before revision {r3}"))
-            && err.contains(&format!("revisions before {r3} were compacted")),
-        "{err}"
-    );
+    support::cli::assert_history_stops_at(&out, &[r5, deleted, r4, r3], r3);
 }
 
 #[test]

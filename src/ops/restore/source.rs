@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::connect::Target;
 use crate::dbfile::{report, Integrity, SnapshotInfo};
 use crate::error::{Error, Result};
-use crate::etcd::ConnectSettings;
+use crate::etcd::{maintenance, ConnectSettings, EtcdClient};
 use crate::ops::restore::executor::Count;
 use crate::ops::restore::{self, Choices, Plan, PlanError, TargetMember, Tool};
 use crate::ops::snapshot_save::{self, Event};
@@ -88,6 +88,27 @@ pub fn verify(path: PathBuf, prefix: &str, op: &mut dyn Operator) -> Result<Snap
         revision: info.revision,
         info: Some(info),
         counts,
+    })
+}
+
+/// A dry run without --snapshot: no snapshot taken, only where a real run
+/// would save one (`path`) and the revision it would have at least.
+pub async fn planned(
+    client: &EtcdClient,
+    path: PathBuf,
+    op: &mut dyn Operator,
+) -> Result<Snapshot> {
+    let revision = maintenance::current_revision(client, false).await?;
+    op.note(&format!(
+        "dry run: no snapshot taken; a real run saves one from the healthiest member to \
+         `{}` (at revision {revision} or later, which names its files)",
+        path.display()
+    ));
+    Ok(Snapshot {
+        path,
+        info: None,
+        revision,
+        counts: Vec::new(),
     })
 }
 

@@ -61,6 +61,27 @@ pub fn json(o: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", super::output_text(o)))
 }
 
+/// `history -o json` (live or `snapshot inspect --history`) after a
+/// compaction at `floor`: exactly the versions `revisions`, newest first,
+/// the oldest with no predecessor to diff against, and stderr saying where
+/// the history stops and why.
+pub fn assert_history_stops_at(o: &Output, revisions: &[i64], floor: i64) {
+    assert_eq!(code(o), 0, "{}", super::output_text(o));
+    let lines = json_lines(o);
+    let got: Vec<i64> = lines
+        .iter()
+        .map(|l| l["revision"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, revisions);
+    assert_eq!(lines.last().unwrap()["diff"], serde_json::json!([]));
+    let err = stderr(o);
+    assert!(
+        err.contains(&format!("history stops before revision {floor}"))
+            && err.contains(&format!("revisions before {floor} were compacted")),
+        "{err}"
+    );
+}
+
 /// Stdout as JSON lines.
 pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
     stdout(o)
