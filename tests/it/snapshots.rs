@@ -233,13 +233,7 @@ fn mask_json(v: &mut Value) {
 }
 
 fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .env("COLUMNS", "200")
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
+    crate::support::cli::run_wide(c, args)
 }
 
 /// A fixed keyspace: a few built-in objects in two namespaces, a custom

@@ -5,17 +5,11 @@
 
 use std::process::Output;
 
-use crate::support::cli::{code, plugin, stderr as err, stdout as out};
+use crate::support::cli::{code, stderr as err, stdout as out};
 use crate::support::{Cluster, ClusterOpts};
 
 fn run(c: &Cluster, args: &[&str]) -> Output {
-    plugin()
-        .env("COLUMNS", "200")
-        .arg("--endpoints")
-        .arg(c.endpoints())
-        .args(args)
-        .output()
-        .unwrap()
+    crate::support::cli::run_wide(c, args)
 }
 
 fn widest(text: &str) -> usize {

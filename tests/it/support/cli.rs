@@ -42,6 +42,18 @@ pub fn run_on(c: &super::Cluster, args: &[&str]) -> Output {
         .expect("run kubectl-etcd")
 }
 
+/// [`run_on`] as a 200-column terminal would: the width the pinned tables
+/// (`tables`, `snapshots`) are laid out for.
+pub fn run_wide(c: &super::Cluster, args: &[&str]) -> Output {
+    plugin()
+        .env("COLUMNS", "200")
+        .arg("--endpoints")
+        .arg(c.endpoints())
+        .args(args)
+        .output()
+        .expect("run kubectl-etcd")
+}
+
 /// Run the plugin on `c` and assert its exact exit code (with stdout and
 /// stderr in the failure message).
 pub fn run_code(c: &super::Cluster, args: &[&str], want: i32) -> Output {
