@@ -7,6 +7,7 @@
 
 use crate::objects;
 use crate::support;
+use crate::timeline::widget_by;
 
 use std::path::Path;
 use std::process::Output;
@@ -55,19 +56,6 @@ fn etcdctl_mod_revision(c: &Cluster, key: &str, rev: i64) -> Option<i64> {
     v["kvs"][0]["mod_revision"].as_i64()
 }
 
-fn widget(base: &Value, managers: &[(&str, &str, &str)], edit: impl FnOnce(&mut Value)) -> Vec<u8> {
-    let mut v = base.clone();
-    v["metadata"]["managedFields"] = managers
-        .iter()
-        .map(|(m, op, t)| {
-            json!({"manager": m, "operation": op, "apiVersion": "example.com/v1",
-                   "time": t, "fieldsType": "FieldsV1", "fieldsV1": {}})
-        })
-        .collect();
-    edit(&mut v);
-    serde_json::to_vec(&v).unwrap()
-}
-
 fn save(c: &Cluster, file: &Path) {
     ok(&run(c, &["snapshot", "save", file.to_str().unwrap()]));
 }
@@ -95,18 +83,18 @@ fn offline_history_from_a_snapshot_matches_live_history_and_stops_at_a_compactio
     let r1 = put_bytes(
         &c,
         &w.key,
-        widget(&base, &[created], |v| v["spec"]["size"] = json!(1)),
+        widget_by(&base, &[created], |v| v["spec"]["size"] = json!(1)),
     );
     c.put("/registry/configmaps/other/noise-1", "x");
     let r2 = put_bytes(
         &c,
         &w.key,
-        widget(&base, &[created, hpa], |v| v["spec"]["size"] = json!(2)),
+        widget_by(&base, &[created, hpa], |v| v["spec"]["size"] = json!(2)),
     );
     let r3 = put_bytes(
         &c,
         &w.key,
-        widget(&base, &[created, hpa, argo], |v| {
+        widget_by(&base, &[created, hpa, argo], |v| {
             v["spec"]["size"] = json!(2);
             v["spec"]["color"] = json!("red");
         }),
@@ -114,7 +102,7 @@ fn offline_history_from_a_snapshot_matches_live_history_and_stops_at_a_compactio
     let r4 = put_bytes(
         &c,
         &w.key,
-        widget(&base, &[created, hpa, argo, edit], |v| {
+        widget_by(&base, &[created, hpa, argo, edit], |v| {
             v["spec"]["size"] = json!(2);
             v["spec"]["color"] = json!("red");
             v["metadata"]["labels"] = json!({"tier": "web"});
@@ -129,7 +117,7 @@ fn offline_history_from_a_snapshot_matches_live_history_and_stops_at_a_compactio
     let r5 = put_bytes(
         &c,
         &w.key,
-        widget(&base, &[again], |v| v["spec"]["size"] = json!(9)),
+        widget_by(&base, &[again], |v| v["spec"]["size"] = json!(9)),
     );
     // A secret, to check redaction offline.
     let s1 = objects::secret("default", "db", 1, 0);

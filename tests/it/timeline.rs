@@ -296,7 +296,7 @@ fn lease_list_counts_keys_per_type_and_forgets_expired_leases() {
 
 /// The widget `w` of `default` as `manager` writes it at `time`, with the
 /// managedFields entries of the managers before it.
-fn widget_by(
+pub(crate) fn widget_by(
     base: &Value,
     managers: &[(&str, &str, &str)],
     edit: impl FnOnce(&mut Value),
