@@ -11,6 +11,10 @@ command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 # The test through the real kubectl (tests/it/kube.rs) and doctor's slow-disk
 # test (strace) need these; kubectl comes from the machine's package sources.
 command -v strace >/dev/null 2>&1 || need+=(strace)
+# GNU time measures peak RSS in the memory tests (tests/it/dbfile.rs);
+# script(1) gives the progress and colour tests a terminal.
+[ -x /usr/bin/time ] || need+=(time)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v kubectl >/dev/null 2>&1 || { apt-cache show kubectl >/dev/null 2>&1 && need+=(kubectl); }
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo is not installed (https://rustup.rs)" >&2; exit 1; }
 
