@@ -13,7 +13,7 @@
 # Needs bash 4 (associative arrays); the caller runs from the repository root.
 
 RUNS="${RUNS:-3}"
-declare -A WALL RSS CMD ETCDCPU
+declare -A WALL RSS CMD CMDE ETCDCPU
 
 # bench_setup [CARGO ARGS]: prerequisites and GNU time; build release
 # kubectl-etcd (plus CARGO ARGS, e.g. `--example seed`) unless $BIN is
@@ -76,6 +76,8 @@ measure_once() {
         RSS[$label]="$r"
     fi
     CMD[$label]="$cmd"
+    # The endpoints of this row's cluster: a later part may start another.
+    CMDE[$label]="${E:-}"
     printf '  %-22s %8.2fs %8.2fs etcd CPU %8.1f MiB\n' "$label" "$w" "$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b - a}')" \
         "$(mib "$r")" >&2
 }
@@ -93,13 +95,13 @@ mib() { awk -v r="$1" 'BEGIN{printf "%.1f", r / 1024}'; }
 
 # shown_cmd LABEL: the command of LABEL for a Markdown table: binaries by
 # name ($BEFORE_BIN as kubectl-etcd-before), the temp dir left out,
-# endpoints as $E, pipes escaped.
+# the endpoints the row ran against as $E, pipes escaped.
 shown_cmd() {
     local cmd="${CMD[$1]}"
     [ -n "${BEFORE_BIN:-}" ] && cmd="${cmd//$BEFORE_BIN/kubectl-etcd-before}"
     cmd="${cmd//$BIN/kubectl-etcd}"
     cmd="${cmd//$dir\//}"
-    [ -n "${E:-}" ] && cmd="${cmd//$E/\$E}"
+    [ -n "${CMDE[$1]:-}" ] && cmd="${cmd//${CMDE[$1]}/\$E}"
     printf '%s' "${cmd//|/\\|}"
 }
 

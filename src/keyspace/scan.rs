@@ -24,8 +24,9 @@
 //!   (3.4 returns every revision in it; 3.5 still counts them), so a page
 //!   asked against a far range end costs as much as reading to that end.
 //!   After the first page of a piece, each request ends where the keys seen
-//!   so far say about one page more will be: a scan walks each key about
-//!   once instead of once per page.
+//!   so far say about one page more will be (see [`PiecePages`]): a scan
+//!   walks each key a few times instead of once per page, in a few
+//!   requests per page.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -663,6 +664,18 @@ struct Response<'a> {
 /// The requests that page through one piece `[start, end)`: told what each
 /// response held, it says what to ask next. Every key of the piece is in
 /// exactly one response, whatever the guesses.
+///
+/// Guesses go by how keys were spread in the last response: over the whole
+/// requested range when it held a few pages at most (its count includes
+/// the gaps between clusters of keys), else over the page's own keys. An
+/// empty range says nothing of what follows: the next one reaches to the
+/// end of the subtree the empty one was in, so a gap (after the last name
+/// that starts with `pod-1`, say) costs a request or two instead of a
+/// dozen of ever wider guesses.
+///
+/// What a plan costs etcd: each request a fixed price, about that of
+/// walking 1,000 keys of its index (etcd 3.4, measured: 0.27 ms against
+/// 0.23 µs a key), plus a walk over every key of the requested range.
 #[derive(Debug)]
 struct PiecePages {
     end: Vec<u8>,
@@ -690,16 +703,29 @@ impl PiecePages {
     /// Take in the response to [`range`](Self::range); false once the piece
     /// is done. `want` is the next page's size.
     fn advance(&mut self, resp: Response<'_>, want: usize) -> bool {
-        match (resp.first, resp.last) {
+        // The range's count over its width, gaps included, when the range
+        // was about as wide as a page or a few.
+        let local = resp.in_range >= 1
+            && resp.in_range <= (want as u64).saturating_mul(4)
+            && self.to != [0];
+        let over_range = local
+            .then(|| Stride::learn(&self.from, &self.to, resp.in_range as usize + 1, want))
+            .flatten();
+        let over_page = match (resp.first, resp.last) {
             (Some(first), Some(last)) if resp.len >= 2 => {
-                self.stride = Stride::learn(first, last, resp.len, want).or(self.stride.take());
+                Stride::learn(first, last, resp.len, want)
             }
+            _ => None,
+        };
+        match over_range.or(over_page) {
+            Some(stride) => self.stride = Some(stride),
             // A sparse stretch: reach further next time.
-            _ => {
+            None if resp.len < 2 => {
                 if let Some(s) = self.stride.as_mut() {
                     s.grow();
                 }
             }
+            None => {}
         }
         match (resp.more, resp.last) {
             (true, Some(last)) => {
@@ -715,6 +741,17 @@ impl PiecePages {
                 true
             }
             _ if self.to == self.end => false,
+            _ if resp.len == 0 => {
+                // The rest of the subtree `[from, to)` lies in: the keys
+                // under the longest prefix both share.
+                let shared = shared_len(&self.from, &self.to);
+                let skip = prefix_end(&self.to[..shared]);
+                self.from = std::mem::replace(&mut self.to, self.end.clone());
+                if skip != [0] && (self.end == [0] || skip < self.end) {
+                    self.to = skip;
+                }
+                true
+            }
             _ => {
                 self.from = std::mem::replace(&mut self.to, self.end.clone());
                 let bound = std::mem::take(&mut self.to);
@@ -866,6 +903,12 @@ mod tests {
         }
     }
 
+    /// What a plan costs etcd, in keys walked: a request costs about as
+    /// much as walking 1,000 keys of the index (see [`PiecePages`]).
+    fn cost(requests: usize, walked: usize) -> usize {
+        requests * 1000 + walked
+    }
+
     #[test]
     fn paging_sees_every_key_once_and_walks_each_about_once() {
         // Kubernetes-shaped keys: namespaces of very different sizes, names
@@ -888,16 +931,57 @@ mod tests {
         // Without the stride every page walks to the piece's end: about
         // 65,000 * 65 / 2 = 2,100,000 keys, 32 times the keys. With it: the
         // first request walks the piece once, later ones what they span
-        // (decimal names sort unevenly, so a guess may span 1.6 pages).
+        // (decimal names sort unevenly, so a guess may span a few pages).
         assert!(
-            walked < 4 * keys.len(),
+            walked < 8 * keys.len(),
             "walked {walked} keys for {}",
             keys.len()
         );
         assert!(
-            requests < 600,
+            requests < 250,
             "{requests} requests for {} pages",
             keys.len() / 1000
+        );
+        // Guesses by the page's keys alone made 356 requests and walked
+        // 240,635 keys, a cost of 596,635: no worse than that.
+        assert!(
+            cost(requests, walked) < 650_000,
+            "{requests} requests, {walked} walked"
+        );
+    }
+
+    #[test]
+    fn paging_jumps_the_gaps_between_decimal_names() {
+        // The benchmark's keyspace (examples/seed.rs): objects numbered
+        // 0..200,000 spread over 20 namespaces and several types, so each
+        // namespace's names are every 20th number, in decimal: dense runs
+        // (`pod-1000..`) with gaps at every digit (`pod-1999..` to
+        // `pod-2`) and after the last name of each namespace. Guesses by a
+        // page's keys alone made 1,818 requests over the benchmark's
+        // 200,000 keys, most of them short or empty, and etcd spent 40%
+        // more CPU than on exact pages; here they made 490 requests and
+        // walked 247,334 keys (a cost of 737,334).
+        let mut keys: Vec<Vec<u8>> = (0..120_000u64)
+            .filter(|i| i % 2 == 0)
+            .map(|i| format!("/registry/pods/ns-{}/pod-{i}", i % 20).into_bytes())
+            .collect();
+        keys.sort();
+        let (start, end) = (b"/registry/pods/".to_vec(), b"/registry/pods0".to_vec());
+        let (seen, requests, walked) = page_through(&keys, &start, &end, 1000);
+        assert_eq!(seen, keys, "every key once, in order");
+        let pages = keys.len() / 1000;
+        assert!(
+            requests < 4 * pages,
+            "{requests} requests for {pages} pages"
+        );
+        assert!(
+            walked < 8 * keys.len(),
+            "walked {walked} keys for {}",
+            keys.len()
+        );
+        assert!(
+            cost(requests, walked) < 600_000,
+            "{requests} requests, {walked} walked"
         );
     }
 
