@@ -533,6 +533,7 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
         &["recover-space", "--yes", "--pause", "0s", "-o", "json"],
     );
     let report = ok_json(&out);
+    crate::readme::assert_documented("recover-space -o json", &out);
     assert_eq!(
         report["defragmented"].as_array().unwrap().len(),
         3,

@@ -7,7 +7,8 @@
 //! are exactly `a`, `b` (optional) and `c`; `[X]` is an array of X (the test
 //! checks every element); quoted values after `:` (`"ok|warn"`), `null | {..}`
 //! alternatives and bare words (`[SPACE]`, `[as defrag]`) describe values
-//! and are checked where they are objects.
+//! and are checked where they are objects; `...` among an object's keys
+//! says it has more, named elsewhere (the listed ones are still required).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,6 +29,9 @@ pub(crate) enum Shape {
     /// documented elsewhere.
     Any,
 }
+
+/// The key standing for `...` in an object: other keys may be printed.
+const OPEN: &str = "...";
 
 struct Parser<'a> {
     s: &'a [u8],
@@ -110,6 +114,11 @@ impl Parser<'_> {
                     return Shape::Object(keys);
                 }
                 Some(b',') => self.i += 1,
+                // `{"action", ..., "done"}`: more keys, named elsewhere.
+                Some(b'.') if self.s[self.i..].starts_with(b"...") => {
+                    self.i += 3;
+                    keys.push((OPEN.to_owned(), true, Shape::Any));
+                }
                 Some(b'"') => {
                     let name = self.string();
                     let mut optional = false;
@@ -199,13 +208,19 @@ pub(crate) fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<Str
             let doc: BTreeSet<&str> = keys.iter().map(|(k, _, _)| k.as_str()).collect();
             for (k, optional, inner) in keys {
                 match map.get(k) {
+                    _ if k == OPEN => {}
                     Some(child) => check(inner, child, &format!("{path}.{k}"), problems),
                     None if *optional => {}
                     None => problems.push(format!("{path}.{k}: documented, not printed")),
                 }
             }
             for k in map.keys() {
-                if !doc.contains(k.as_str()) {
+                // README: "field names are camelCase" (also where `...`
+                // leaves the names open).
+                if k.contains('_') || k.contains('-') {
+                    problems.push(format!("{path}.{k}: not camelCase"));
+                }
+                if !doc.contains(k.as_str()) && !doc.contains(OPEN) {
                     problems.push(format!("{path}.{k}: printed, not documented"));
                 }
             }
@@ -224,8 +239,6 @@ fn differences(c: &Cluster, entry: &str, args: &[&str]) -> BTreeSet<String> {
 /// [`differences`] for a run whose exit code is one of `codes` (a refusal
 /// still prints its document).
 fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -> BTreeSet<String> {
-    let shapes = documented(entry);
-    assert!(!shapes.is_empty(), "README gives no shape for `{entry}`");
     let mut cmd = plugin();
     cmd.arg("--endpoints").arg(c.endpoints()).args(args);
     let o = cmd.output().unwrap();
@@ -235,18 +248,28 @@ fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -
         code(&o),
         stderr(&o)
     );
-    let text = stdout(&o);
+    output_differences(entry, &o)
+}
+
+/// The differences between the JSON `o` printed (a document, or one per
+/// line) and the shapes README documents for `entry`: each document must
+/// fit one. For tests elsewhere that have the output at hand (a cluster
+/// in NOSPACE, one that lost quorum).
+pub(crate) fn output_differences(entry: &str, o: &std::process::Output) -> BTreeSet<String> {
+    let shapes = documented(entry);
+    assert!(!shapes.is_empty(), "README gives no shape for `{entry}`");
+    let text = stdout(o);
     let docs: Vec<Value> = match serde_json::from_str::<Value>(&text) {
         Ok(v) => vec![v],
         Err(_) => text
             .lines()
             .map(|l| {
                 serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("{entry}: not JSON ({e}): {l}\n{}", stderr(&o)))
+                    .unwrap_or_else(|e| panic!("{entry}: not JSON ({e}): {l}\n{}", stderr(o)))
             })
             .collect(),
     };
-    assert!(!docs.is_empty(), "{entry}: printed nothing: {}", stderr(&o));
+    assert!(!docs.is_empty(), "{entry}: printed nothing: {}", stderr(o));
     let mut all = BTreeSet::new();
     for doc in &docs {
         let mut best: Option<Vec<String>> = None;
@@ -262,6 +285,16 @@ fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -
     all
 }
 
+/// Asserts that `o`'s JSON is what README documents for `entry`.
+pub(crate) fn assert_documented(entry: &str, o: &std::process::Output) {
+    let problems = output_differences(entry, o);
+    assert!(
+        problems.is_empty(),
+        "JSON output differs from README.md:\n  {}",
+        problems.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
 fn put(c: &Cluster, o: &objects::Object) {
     let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
     assert_eq!(out.status.code(), Some(0), "put {}", o.key);
@@ -269,6 +302,26 @@ fn put(c: &Cluster, o: &objects::Object) {
 
 #[test]
 fn the_readme_notation_parses_as_documented() {
+    let open = parse(r#"{"a", ..., "b"}"#);
+    let mut problems = Vec::new();
+    check(
+        &open,
+        &serde_json::json!({"a": 1, "b": 2, "z": 3}),
+        "o",
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    check(
+        &open,
+        &serde_json::json!({"a": 1, "z": 3}),
+        "o",
+        &mut problems,
+    );
+    assert_eq!(problems, ["o.b: documented, not printed"]);
+    problems.clear();
+    let snake = serde_json::json!({"a": 1, "b": 2, "peer_urls": []});
+    check(&open, &snake, "o", &mut problems);
+    assert_eq!(problems, ["o.peer_urls: not camelCase"]);
     let s = parse(r#"{"a", "b"?, "c": [{"d", "e": "x|y"}], "f": null | {"g"}}"#);
     let mut problems = Vec::new();
     let ok = serde_json::json!({"a": 1, "c": [{"d": 1, "e": "x"}], "f": {"g": 2}});
@@ -330,6 +383,14 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         ),
         ("search -o json", vec!["search", "web*", "-o", "json"]),
         ("custom -o json", vec!["custom", "-o", "json"]),
+        (
+            "custom -o json",
+            vec!["custom", "widgets.example.com", "-o", "json"],
+        ),
+        (
+            "watch -o json",
+            vec!["watch", "--rev", "1", "--count", "8", "-o", "json"],
+        ),
         ("ls -o json", vec!["ls", "-o", "json"]),
         ("defrag -o json", vec!["defrag", "--dry-run", "-o", "json"]),
         ("alarm list -o json", vec!["alarm", "list", "-o", "json"]),
@@ -395,6 +456,27 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
             vec!["snapshot", "inspect", file, "--history-size", "-o", "json"],
         ),
         (
+            "snapshot inspect --ls -o json",
+            vec!["snapshot", "inspect", file, "--ls", "-o", "json"],
+        ),
+        (
+            "restore -o json",
+            vec!["restore", "--snapshot", file, "--dry-run", "-o", "json"],
+        ),
+        (
+            "resize -o json",
+            vec![
+                "resize",
+                "add",
+                "m9",
+                "--peer-urls",
+                "http://127.0.0.1:1",
+                "--dry-run",
+                "-o",
+                "json",
+            ],
+        ),
+        (
             "decode --type-only -o json",
             vec!["decode", value, "--type-only", "-o", "json"],
         ),
@@ -408,17 +490,38 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
     // defrag's outcome: every member skipped by a threshold (nothing is
     // written), and a refusal (no terminal to confirm on, exit 4), which
     // still prints its `stopped` object.
-    problems.extend(differences(
-        &c,
-        "defrag -o json",
-        &["defrag", "--yes", "--if-fragmented", "100", "-o", "json"],
-    ));
+    let o = plugin()
+        .args(["--endpoints", &c.endpoints()])
+        .args(["defrag", "--yes", "--if-fragmented", "100", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Every member the table shows as skipped is in `skipped`, by cause.
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let causes: Vec<&Value> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["cause"])
+        .collect();
+    assert_eq!(causes, ["notFragmented"; 3], "{v}");
+    problems.extend(output_differences("defrag -o json", &o));
     problems.extend(differences_exiting(
         &c,
         "defrag -o json",
         &["defrag", "--pause", "0s", "-o", "json"],
         &[4],
     ));
+    // ...and a real run, whose `members` are the members defragmented.
+    let o = plugin()
+        .args(["--endpoints", &c.endpoints()])
+        .args(["defrag", "--yes", "--pause", "0s", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["members"].as_array().map(Vec::len), Some(3), "{v}");
+    problems.extend(output_differences("defrag -o json", &o));
     assert!(
         problems.is_empty(),
         "JSON output differs from README.md:\n  {}",
