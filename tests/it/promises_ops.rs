@@ -127,6 +127,7 @@ fn alarm_disarm_refuses_while_the_space_is_short_and_disarms_by_member_type_or_f
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    crate::readme::assert_documented("alarm list -o json", &o);
     let rows = json(&o);
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["member"], "m0");
@@ -681,9 +682,9 @@ fn slow_proxy(upstream: &str, rate: usize) -> String {
     format!("http://{addr}")
 }
 
-#[test]
-fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
-    let c = Cluster::single();
+/// Thirty 100 KiB values in `c` (a snapshot of about 3 MiB), and a proxy
+/// to member 0 that passes its bytes at `rate` bytes per second.
+fn slow_snapshot_source(c: &Cluster, rate: usize) -> String {
     let value = vec![b'p'; 100 * 1024];
     for i in 0..30 {
         let out = c
@@ -692,8 +693,14 @@ fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
             .run(&["put", &format!("big/{i}")]);
         assert!(out.status.success());
     }
+    slow_proxy(c.member(0).client_url(), rate)
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
+    let c = Cluster::single();
     // About 3 MiB at 1 MiB/s: the bar's first tick (1 s) comes.
-    let proxy = slow_proxy(c.member(0).client_url(), 1024 * 1024);
+    let proxy = slow_snapshot_source(&c, 1024 * 1024);
     let dir = tempfile::tempdir().unwrap();
     let script = find_on_path("script").expect("script(1) from util-linux");
     let on_tty = |file: &str, extra: &str| -> String {
@@ -863,4 +870,164 @@ fn restore_counts_and_revision_bump_are_what_etcdctl_sees_on_the_restored_member
     } else {
         assert!(old.status.success(), "{}", stderr(&old));
     }
+}
+
+// ----- Ctrl-C at the confirmation of put and compact --------------------------
+
+/// Runs the plugin with `args` on a pseudo-terminal (util-linux `script`),
+/// waits for its `[y/N]` question, types Ctrl-C there as a terminal user
+/// would, and returns the exit code and everything the terminal showed.
+fn ctrl_c_at_the_question(c: &Cluster, args: &[&str]) -> (Option<i32>, String) {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let line = std::iter::once(env!("CARGO_BIN_EXE_kubectl-etcd").to_owned())
+        .chain(["--endpoints", &c.endpoints()].map(String::from))
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let script = find_on_path("script").expect("script(1) from util-linux");
+    let mut child = Command::new(script)
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "dumb")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut pipe = child.stdout.take().unwrap();
+    let sink = shown.clone();
+    let reader = thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !text().contains("[y/N]") {
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "no question ({exited:?}): {}",
+            text()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after Ctrl-C: {}",
+            text()
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    (status.code(), text())
+}
+
+#[test]
+fn ctrl_c_at_the_question_of_put_and_compact_exits_130_and_writes_nothing() {
+    let c = Cluster::single();
+    let cm = objects::configmap("default", "conf", 1, 10);
+    let out = c.ctl().stdin(cm.value.clone()).run(&["put", &cm.key]);
+    assert!(out.status.success());
+    for i in 0..5 {
+        c.put("/other/bump", &i.to_string());
+    }
+    let mod_revision = |c: &Cluster| -> i64 {
+        let v: Value = serde_json::from_str(&c.ctl().ok(&["get", &cm.key, "-w", "json"])).unwrap();
+        v["kvs"][0]["mod_revision"].as_i64().unwrap()
+    };
+    let before = mod_revision(&c);
+
+    // put: the field diff is shown before the question; Ctrl-C there
+    // writes nothing and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("conf.yaml");
+    let got = run_on(&c, &["get", "configmaps/default/conf"]);
+    assert_eq!(code(&got), 0, "{}", stderr(&got));
+    let edited = stdout(&got).replace("app: app-1\n", "app: edited\n");
+    assert_ne!(edited, stdout(&got));
+    std::fs::write(&file, edited).unwrap();
+    let (status, text) = ctrl_c_at_the_question(
+        &c,
+        &[
+            "put",
+            "configmaps/default/conf",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(status, Some(130), "{text}");
+    let diff = text
+        .find("metadata.labels")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        diff < text.find("[y/N]").unwrap(),
+        "diff before the question: {text}"
+    );
+    assert!(
+        text.contains(
+            "interrupted (Ctrl-C) at the question: did not replace `/registry/configmaps/default/conf`"
+        ),
+        "{text}"
+    );
+    assert_eq!(mod_revision(&c), before, "nothing written");
+
+    // compact: Ctrl-C at the question compacts nothing.
+    let (status, text) = ctrl_c_at_the_question(&c, &["compact"]);
+    assert_eq!(status, Some(130), "{text}");
+    assert!(
+        text.contains("interrupted (Ctrl-C) at the question: did not compact the keyspace"),
+        "{text}"
+    );
+    let old = c
+        .ctl()
+        .run(&["get", "/other/bump", "--rev", &before.to_string()]);
+    assert!(old.status.success(), "revision {before} still readable");
+}
+
+#[test]
+fn ctrl_c_during_snapshot_save_exits_130_and_leaves_no_file() {
+    let c = Cluster::single();
+    // About 3 MiB at 256 KiB/s: the stream lasts seconds.
+    let proxy = slow_snapshot_source(&c, 256 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let part = dir.path().join("s.db.part");
+    let child = plugin()
+        .args(["--endpoints", &proxy, "snapshot", "save"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("bytes in the .part file", Duration::from_secs(60), || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+    });
+    crate::support::cli::send_sigint(child.id());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("interrupted (Ctrl-C) after ")
+            && stderr(&o).contains("no file was written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!file.exists(), "no file");
+    assert!(!part.exists(), "no .part");
 }
