@@ -283,6 +283,14 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
             let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--history-size", "-o", "json"]);
             ("inspect --history-size", r, o)
         },
+        {
+            // restore verifies the file offline and counts its keys per
+            // type before planning.
+            let member = "m0=http://127.0.0.1:2380";
+            let args = ["restore", "--snapshot", f, "--member", member, "--dry-run"];
+            let (r, o) = peak_rss_kib(&[&args[..], &["-o", "json"]].concat());
+            ("restore --snapshot", r, o)
+        },
     ] {
         assert_eq!(out.status.code(), Some(0), "{what}: {}", output_text(&out));
         eprintln!("{what}: {rss} KiB (baseline {base} KiB)");
@@ -292,6 +300,11 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
         );
         if ["save", "status", "inspect"].contains(&what) {
             assert_eq!(json(&out)["totalKeys"].as_u64(), Some(20_056), "{what}");
+        }
+        if what == "restore --snapshot" {
+            let v = json(&out);
+            assert_eq!(v["snapshot"]["totalKeys"].as_u64(), Some(20_056), "{v}");
+            assert_eq!(v["snapshot"]["integrity"], "verified", "{v}");
         }
     }
     // Live, `size --history` reads pages as `size --by-type` does (a fixed
