@@ -808,6 +808,12 @@ fn restore_counts_and_revision_bump_are_what_etcdctl_sees_on_the_restored_member
             .collect(),
     );
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    // Every field as README documents it, `local` and `after` included.
+    crate::readme::assert_documented("restore -o json", &o);
+    assert!(
+        report["after"]["members"][0]["memberId"].is_string(),
+        "{report}"
+    );
     assert_eq!(report["plan"]["bump"].as_i64(), Some(bump), "{report}");
     let argv: Vec<&str> = report["plan"]["members"][0]["argv"]
         .as_array()

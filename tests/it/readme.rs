@@ -153,16 +153,21 @@ fn parse(spec: &str) -> Shape {
     p.value()
 }
 
+/// The text of README's `## TITLE` section, up to the next `## `.
+fn section(title: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let start = readme
+        .split(&format!("\n## {title}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no `## {title}` section"));
+    start.split("\n## ").next().unwrap().to_owned()
+}
+
 /// Every documented shape of a command, from README's "JSON output": the
 /// backticked command names the entry, each `{...}` after it is one shape.
 pub(crate) fn documented(entry: &str) -> Vec<Shape> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("\n## JSON output")
-        .nth(1)
-        .expect("README has a JSON output section");
-    let section = section.split("\n## ").next().unwrap();
+    let section = section("JSON output");
     let wanted = format!("- `{entry}`");
     let line = section
         .lines()
@@ -527,4 +532,65 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         "JSON output differs from README.md:\n  {}",
         problems.into_iter().collect::<Vec<_>>().join("\n  ")
     );
+}
+
+/// The cells of a table line: runs of two spaces or more separate them.
+fn cells(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_sample_tables_show_the_headers_the_commands_print() {
+    let section = section("Sample tables");
+    let lines: Vec<&str> = section.lines().collect();
+    // The same keyspace as the sample: namespace shop, a ConfigMap, a
+    // Deployment and two Pods, on three members.
+    let c = Cluster::start(ClusterOpts::members(3));
+    put(&c, &objects::namespace("shop", 1));
+    put(&c, &objects::configmap("shop", "web-config", 2, 0));
+    put(&c, &objects::deployment("shop", "web", 3, 3, 0));
+    put(&c, &objects::pod("shop", "web-0", 4, 0));
+    put(&c, &objects::pod("shop", "web-1", 5, 0));
+    let mut samples = 0;
+    let mut problems = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(args) = line.strip_prefix("$ kubectl etcd ") else {
+            continue;
+        };
+        samples += 1;
+        let shown: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take_while(|l| !l.is_empty() && !l.starts_with("```"))
+            .copied()
+            .collect();
+        let o = plugin()
+            .args(["--endpoints", &c.endpoints()])
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{args}: {}", stderr(&o));
+        let printed = stdout(&o);
+        let printed: Vec<&str> = printed.lines().collect();
+        if cells(shown[0]) != cells(printed[0]) {
+            problems.push(format!(
+                "{args}: README shows\n    {}\n  the command prints\n    {}",
+                shown[0], printed[0]
+            ));
+        }
+        // One row per member, one line per type and the total.
+        if shown.len() != printed.len() {
+            problems.push(format!(
+                "{args}: README shows {} lines, the command prints {}:\n{}",
+                shown.len(),
+                printed.len(),
+                printed.join("\n")
+            ));
+        }
+    }
+    assert!(samples >= 7, "{samples} samples found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
