@@ -22,9 +22,10 @@ use tokio::io::AsyncReadExt;
 const PROBE_LIMIT: Duration = Duration::from_secs(3);
 
 /// Where and how to shake hands: the API server, as kube-rs reaches it.
+/// The TLS settings are built only when a probe runs.
 #[derive(Clone)]
 pub struct Probe {
-    config: Arc<rustls::ClientConfig>,
+    config: kube::Config,
     host: String,
     port: u16,
     name: ServerName<'static>,
@@ -52,7 +53,7 @@ impl Probe {
             .clone()
             .unwrap_or_else(|| host.clone());
         Some(Probe {
-            config: Arc::new(config.rustls_client_config().ok()?),
+            config: config.clone(),
             port: url.port_u16().unwrap_or(443),
             name: ServerName::try_from(name).ok()?,
             host,
@@ -68,10 +69,11 @@ impl Probe {
     }
 
     async fn handshake(&self) -> Option<rustls::Error> {
+        let tls_config = Arc::new(self.config.rustls_client_config().ok()?);
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
             .ok()?;
-        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        let connector = tokio_rustls::TlsConnector::from(tls_config);
         let mut tls = match connector.connect(self.name.clone(), tcp).await {
             Ok(tls) => tls,
             Err(e) => return carried(&e),
