@@ -488,8 +488,8 @@ fn ok_json_allowing(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("json: {e}\n{}", output_text(out)))
 }
 
-#[test]
-fn recover_space_makes_a_nospace_cluster_writable_again() {
+/// Three members with a 2 MiB quota, filled until NOSPACE is raised.
+fn nospace_cluster() -> Cluster {
     let c = Cluster::start(ClusterOpts {
         members: 3,
         quota_backend_bytes: Some(2 * 1024 * 1024),
@@ -500,6 +500,12 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
     wait_until("the NOSPACE alarm", Duration::from_secs(20), || {
         c.alarm_list().contains("NOSPACE")
     });
+    c
+}
+
+#[test]
+fn recover_space_makes_a_nospace_cluster_writable_again() {
+    let c = nospace_cluster();
     let out = c.ctl().run(&["put", "k", "v"]);
     assert!(
         !out.status.success() && cli::stderr(&out).contains("database space exceeded"),
@@ -559,6 +565,52 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
     }
     c.put("after-recovery", "writable");
     assert_eq!(c.get("after-recovery").as_deref(), Some("writable"));
+}
+
+#[test]
+fn recover_space_interrupted_between_members_exits_130_and_a_rerun_finishes() {
+    let c = nospace_cluster();
+    c.ctl().ok(&["del", "fill/", "--prefix"]);
+    let mut child = plugin()
+        .args(["--endpoints", &c.endpoints()])
+        .args(["recover-space", "--yes", "--pause", "30s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ctrl-C in the pause after the first member's defrag.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
+            panic!("recover-space ended before pausing: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("pausing") {
+            break;
+        }
+    }
+    cli::send_sigint(child.id());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{seen}{rest}");
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(text.contains("1 of 3 members defragmented"), "{text}");
+    assert!(
+        text.contains("step 2 of 3 (") && text.contains("left: "),
+        "which step stopped and what is left: {text}"
+    );
+    assert!(c.alarm_list().contains("NOSPACE"), "not disarmed yet");
+
+    // The same command again finishes: compacted already, the rest of the
+    // members defragmented, the alarm disarmed.
+    let out = ke(&c, &["recover-space", "--yes", "--pause", "0s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(c.alarm_list().trim(), "", "etcdctl lists no alarm");
+    c.put("after-recovery", "writable");
 }
 
 #[test]
