@@ -274,41 +274,8 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
     );
 
     // Ctrl-C during the pause after the first member stops before the next.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
-        .args([
-            "--endpoints",
-            &c.endpoints(),
-            "defrag",
-            "--yes",
-            "--pause",
-            "20s",
-            "-o",
-            "json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
-            panic!("defrag ended before pausing: {seen}");
-        }
-        seen.push_str(&line);
-        if line.starts_with("pausing") {
-            break;
-        }
-    }
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (out, seen, rest) =
+        ctrl_c_in_the_pause(&c, &["defrag", "--yes", "--pause", "20s", "-o", "json"]);
     assert_eq!(out.status.code(), Some(130), "{seen}{rest}");
     assert!(rest.contains("1 of 3 members defragmented"), "{seen}{rest}");
     assert!(rest.contains("left: "), "{seen}{rest}");
@@ -488,6 +455,29 @@ fn ok_json_allowing(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("json: {e}\n{}", output_text(out)))
 }
 
+/// Runs `args` (a rolling defrag with a long `--pause`), sends Ctrl-C once
+/// stderr says it is pausing after a member, and returns the output with
+/// stderr up to that line and after it.
+fn ctrl_c_in_the_pause(c: &Cluster, args: &[&str]) -> (Output, String, String) {
+    let mut child = cli::spawn_piped(plugin().args(["--endpoints", &c.endpoints()]).args(args));
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
+            panic!("{args:?} ended before pausing: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("pausing") {
+            break;
+        }
+    }
+    cli::send_sigint(child.id());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    (child.wait_with_output().unwrap(), seen, rest)
+}
+
 /// Three members with a 2 MiB quota, filled until NOSPACE is raised.
 fn nospace_cluster() -> Cluster {
     let c = Cluster::start(ClusterOpts {
@@ -571,31 +561,8 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
 fn recover_space_interrupted_between_members_exits_130_and_a_rerun_finishes() {
     let c = nospace_cluster();
     c.ctl().ok(&["del", "fill/", "--prefix"]);
-    let mut child = plugin()
-        .args(["--endpoints", &c.endpoints()])
-        .args(["recover-space", "--yes", "--pause", "30s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Ctrl-C in the pause after the first member's defrag.
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
-            panic!("recover-space ended before pausing: {seen}");
-        }
-        seen.push_str(&line);
-        if line.starts_with("pausing") {
-            break;
-        }
-    }
-    cli::send_sigint(child.id());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (out, seen, rest) = ctrl_c_in_the_pause(&c, &["recover-space", "--yes", "--pause", "30s"]);
     let text = format!("{seen}{rest}");
     assert_eq!(out.status.code(), Some(130), "{text}");
     assert!(text.contains("1 of 3 members defragmented"), "{text}");

@@ -436,13 +436,7 @@ struct Background {
 
 impl Background {
     fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Background {
-        let mut child = plugin()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = support::cli::spawn_piped(plugin().args(args));
         let (tx, lines) = std::sync::mpsc::channel::<String>();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();

@@ -135,6 +135,16 @@ pub fn catches_sigint(pid: u32) -> bool {
         .is_some_and(|m| m & (1 << (2 - 1)) != 0)
 }
 
+/// `cmd` started with stdin closed and stdout and stderr piped, to be
+/// read while it runs.
+pub fn spawn_piped(cmd: &mut std::process::Command) -> std::process::Child {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl-etcd")
+}
+
 /// Ctrl-C, as a terminal sends it: SIGINT to process `pid`.
 pub fn send_sigint(pid: u32) {
     let sent = std::process::Command::new("kill")
