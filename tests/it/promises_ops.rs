@@ -118,6 +118,19 @@ fn alarm_disarm_refuses_while_the_space_is_short_and_disarms_by_member_type_or_f
         assert!(stderr(&o).contains("nothing to disarm"), "{}", stderr(&o));
         assert_eq!(alarms(&c), [(m0, "NOSPACE".to_owned())], "{args:?}");
     }
+    // Ctrl-C at the question: nothing disarmed, exit 130.
+    let (status, text) = ctrl_c_at_the_question(
+        &c,
+        &[
+            "alarm", "disarm", "--member", "m0", "--alarm", "nospace", "--force",
+        ],
+    );
+    assert_eq!(status, Some(130), "{text}");
+    assert!(
+        text.contains("interrupted (Ctrl-C) at the question: did not disarm 1 alarm(s)"),
+        "{text}"
+    );
+    assert_eq!(alarms(&c), [(m0, "NOSPACE".to_owned())]);
     // --force disarms although the space is still short.
     let o = run_on(
         &c,
