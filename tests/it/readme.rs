@@ -192,11 +192,33 @@ pub(crate) fn documented(entry: &str) -> Vec<Shape> {
             })
             .collect();
     }
-    line.split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|code| code.starts_with('{') || code.starts_with('['))
-        .map(parse)
+    // Backticked shapes, each with the text before it. "with WORD `{...}`"
+    // defines WORD: it stands for that object wherever the shapes name it.
+    let parts: Vec<&str> = line.split('`').collect();
+    let mut defs = Vec::new();
+    let mut shapes = Vec::new();
+    for pair in parts.chunks(2).filter(|p| p.len() == 2) {
+        let (before, code) = (pair[0], pair[1]);
+        if !(code.starts_with('{') || code.starts_with('[')) {
+            continue;
+        }
+        match before.trim_end().rsplit_once(" with ") {
+            Some((_, word)) if word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase()) => {
+                defs.push((word.to_owned(), code.to_owned()))
+            }
+            _ => shapes.push(code.to_owned()),
+        }
+    }
+    shapes
+        .iter()
+        .map(|code| {
+            let mut code = code.clone();
+            for (word, def) in &defs {
+                let whole = regex::Regex::new(&format!(r"\b{word}\b")).unwrap();
+                code = whole.replace_all(&code, def.as_str()).into_owned();
+            }
+            parse(&code)
+        })
         .collect()
 }
 
@@ -328,6 +350,21 @@ fn the_readme_notation_parses_as_documented() {
     check(&open, &snake, "o", &mut problems);
     assert_eq!(problems, ["o.peer_urls: not camelCase"]);
     let s = parse(r#"{"a", "b"?, "c": [{"d", "e": "x|y"}], "f": null | {"g"}}"#);
+    // "with ROW `{...}`" is resolved by `documented`; `top` uses it.
+    let top = documented("top -o json");
+    assert_eq!(
+        top.len(),
+        1,
+        "the definition is not an alternative: {top:?}"
+    );
+    let Shape::Object(keys) = &top[0] else {
+        panic!("{top:?}")
+    };
+    let rows = keys.iter().find(|(k, _, _)| k == "rows").unwrap();
+    assert!(
+        matches!(&rows.2, Shape::Array(inner) if matches!(**inner, Shape::Object(_))),
+        "ROW resolved: {rows:?}"
+    );
     let mut problems = Vec::new();
     let ok = serde_json::json!({"a": 1, "c": [{"d": 1, "e": "x"}], "f": {"g": 2}});
     check(&s, &ok, "t", &mut problems);
