@@ -656,43 +656,66 @@ fn strict_turns_a_kept_unknown_field_into_a_decode_failure() {
 
 // ----- progress only on a terminal ------------------------------------------------------
 
-/// A TCP proxy to `upstream` that passes the server's bytes at about
-/// `rate` bytes per second, so a snapshot stream lasts seconds.
-fn slow_proxy(upstream: &str, rate: usize) -> String {
+/// A TCP proxy on a free port: `pass(client, server)` runs on its own
+/// thread for every connection that `admit` lets through, with `server`
+/// connected to `upstream`. Returns the proxy's URL.
+fn tcp_proxy(
+    upstream: &str,
+    admit: impl Fn(&TcpStream) -> bool + Send + 'static,
+    pass: impl Fn(TcpStream, TcpStream) + Send + Sync + 'static,
+) -> String {
+    let pass = std::sync::Arc::new(pass);
     let upstream = upstream.trim_start_matches("http://").to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(client) = client else { return };
+            if !admit(&client) {
+                continue;
+            }
             let Ok(server) = TcpStream::connect(&upstream) else {
                 continue;
             };
-            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            thread::spawn(move || {
-                let _ = std::io::copy(&mut c_in, &mut s_out);
-                let _ = s_out.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut s_in, mut c_out) = (server, client);
-            thread::spawn(move || {
-                let chunk = rate / 20;
-                let mut buf = vec![0u8; chunk];
-                loop {
-                    match s_in.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if c_out.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                            thread::sleep(Duration::from_millis(50));
-                        }
-                    }
-                }
-                let _ = c_out.shutdown(std::net::Shutdown::Write);
-            });
+            let pass = pass.clone();
+            thread::spawn(move || pass(client, server));
         }
     });
     format!("http://{addr}")
+}
+
+/// Copies `from` to `to` until either ends, then closes `to` for writing.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A TCP proxy to `upstream` that passes the server's bytes at about
+/// `rate` bytes per second, so a snapshot stream lasts seconds.
+fn slow_proxy(upstream: &str, rate: usize) -> String {
+    tcp_proxy(
+        upstream,
+        |_| true,
+        move |client, server| {
+            let (c_in, s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || pipe(c_in, s_out));
+            let (mut s_in, mut c_out) = (server, client);
+            let chunk = rate / 20;
+            let mut buf = vec![0u8; chunk];
+            loop {
+                match s_in.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            let _ = c_out.shutdown(std::net::Shutdown::Write);
+        },
+    )
 }
 
 /// Thirty 100 KiB values in `c` (a snapshot of about 3 MiB), and a proxy
@@ -1049,4 +1072,63 @@ fn ctrl_c_during_snapshot_save_exits_130_and_leaves_no_file() {
     );
     assert!(!file.exists(), "no file");
     assert!(!part.exists(), "no .part");
+}
+
+// ----- the quota when the member does not tell it ------------------------------
+
+/// A TCP proxy to `upstream` that passes gRPC (HTTP/2) and drops every
+/// plain HTTP request: the member's `/metrics` cannot be read through it,
+/// as behind a firewall that only lets gRPC through.
+fn grpc_only_proxy(upstream: &str) -> String {
+    let not_http1 = |client: &TcpStream| {
+        let mut first = [0u8; 4];
+        client.peek(&mut first).is_ok() && &first != b"GET "
+    };
+    tcp_proxy(upstream, not_http1, |client, server| {
+        let (c_in, s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || pipe(c_in, s_out));
+        pipe(server, client);
+    })
+}
+
+#[test]
+fn a_quota_nothing_reports_is_assumed_and_says_where_it_came_from() {
+    let c = Cluster::single();
+    let proxy = grpc_only_proxy(c.member(0).client_url());
+    let run = |args: &[&str]| {
+        plugin()
+            .args(["--endpoints", &proxy])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // --quota-bytes: the figure is the flag's, assumed, said under the table.
+    for cmd in ["status", "size"] {
+        let o = run(&[cmd, "--quota-bytes", "512MiB", "-o", "json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let row = &json(&o)["members"][0];
+        assert_eq!(row["quotaBytes"], 512 * 1024 * 1024, "{cmd}: {row}");
+        assert_eq!(row["quotaSource"], "flag", "{cmd}: {row}");
+        assert_eq!(row["quotaAssumed"], true, "{cmd}: {row}");
+        let o = run(&[cmd, "--quota-bytes", "512MiB"]);
+        let text = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(text.contains("512.0 MiB*"), "{cmd}: {text}");
+        assert!(text.contains("* quota from --quota-bytes"), "{cmd}: {text}");
+    }
+    // Nothing at all: etcd's default, assumed, said so.
+    let o = run(&["status", "-o", "json"]);
+    let row = &json(&o)["members"][0];
+    assert_eq!(row["quotaBytes"], 2u64 * 1024 * 1024 * 1024, "{row}");
+    assert_eq!(row["quotaSource"], "default", "{row}");
+    assert_eq!(row["quotaAssumed"], true, "{row}");
+    let o = run(&["status"]);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        text.contains("* quota assumed: etcd default 2 GiB"),
+        "{text}"
+    );
+    assert!(!text.contains("--quota-bytes:"), "{text}");
+    // Through the member itself the metrics give it: not assumed.
+    let o = run_on(&c, &["status", "--quota-bytes", "512MiB", "-o", "json"]);
+    assert_eq!(json(&o)["members"][0]["quotaSource"], "metrics");
 }
