@@ -229,8 +229,14 @@ async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
         return Err(source::no_snapshot_source());
     }
     let file = args.save_path();
+    // The hint only where the place was not chosen.
+    let hint = if args.save_to.is_none() {
+        " (--save-to to choose where)"
+    } else {
+        ""
+    };
     session.shell.note(format!(
-        "taking a snapshot into `{}` (--save-to to choose where)",
+        "taking a snapshot into `{}`{hint}",
         absolute(&file).display()
     ));
     let cluster = session.cluster().await?;
