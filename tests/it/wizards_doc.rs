@@ -1460,6 +1460,12 @@ fn regenerate_the_wizards_doc() {
     recover_grow_walkthrough(&mut b);
 
     let mut doc = doc();
+    // The prose names the etcd the blocks come from.
+    let version = crate::support::etcd_version();
+    assert!(
+        doc.contains(&format!("real runs: etcd {version} processes")),
+        "docs/wizards.md's introduction names another etcd than {version}: update it"
+    );
     for name in GENERATED {
         let raw = b
             .raw
