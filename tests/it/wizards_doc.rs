@@ -266,6 +266,7 @@ const GENERATED: &[&str] = &[
     "recover-member",
     "recover-local",
     "recover-snapshot-status",
+    "recover-interrupted",
     "recover-grow",
 ];
 
@@ -1421,9 +1422,28 @@ fn recover_grow_walkthrough(b: &mut Blocks) {
         "90s",
         "--yes",
     ]);
-    // Every member's endpoint, as the operator gives them: the lost ones
-    // answer again once added back.
-    let grown = capture_joining(c.endpoints(), &mut c, &[1, 2], &args, "", None);
+    // Ctrl-C as soon as etcd runs with --force-new-cluster.
+    let interrupted = capture_joining(
+        c.endpoints(),
+        &mut c,
+        &[],
+        &args,
+        "Ctrl-C after the forced start",
+        Some("step 5/11"),
+    );
+    let forced = crate::recover::etcd_on(Path::new(&d0));
+    let _forced = crate::support::process::KillOnDrop(forced.iter().map(|p| p.0).collect());
+    b.put("recover-interrupted", &interrupted);
+    // The same command again, with every member's endpoint as the operator
+    // gives them: the lost ones answer again once added back.
+    let grown = capture_joining(
+        c.endpoints(),
+        &mut c,
+        &[1, 2],
+        &args,
+        "the same again",
+        None,
+    );
     let survivor = crate::recover::etcd_on(Path::new(&d0));
     let _guard = crate::support::process::KillOnDrop(survivor.iter().map(|p| p.0).collect());
     assert!(survivor.is_some(), "{}", grown.block());
@@ -1434,7 +1454,6 @@ fn recover_grow_walkthrough(b: &mut Blocks) {
     let shown = elide(
         grown,
         &[
-            ("step 1/11", "step 9/11"),
             ("as a plain process:", "waiting up to"),
             ("step: add `m2`", "done: 3 voting members"),
             ("on the survivor's node", "keys per type"),
