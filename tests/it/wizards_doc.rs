@@ -1052,8 +1052,9 @@ fn new_member(c: &mut Cluster, norm: &mut Norm, name: &str) -> (usize, String, S
 }
 
 /// Waits until every running member has applied the same raft index: the
-/// wizard moves leadership to the follower that applied the most, so the
-/// doc's choice must not hang on one lagging by an entry.
+/// wizards pick the member that applied the most (to lead, to take a
+/// snapshot from), so the doc's choice must not hang on one lagging by an
+/// entry.
 fn settled(c: &Cluster) {
     let running: Vec<usize> = (0..c.len()).filter(|&i| c.member(i).is_running()).collect();
     crate::support::wait_until(
@@ -1203,6 +1204,9 @@ fn resize_walkthrough(b: &mut Blocks) {
     let dir = tempfile::Builder::new().prefix("wzdoc-").tempdir().unwrap();
     b.norm.dir(dir.path());
     let snap = dir.path().join("snap.db").display().to_string();
+    // The snapshot comes from the member that applied the most (then the
+    // first name): the same one every run once all have applied the same.
+    settled(&c);
     let taken = run(
         &c.running_endpoints(),
         &[
