@@ -902,8 +902,7 @@ fn capture_joining(
                 if let Some(v) = l.strip_prefix("--initial-cluster=") {
                     let _ = tx.send(v.to_owned());
                 }
-                if let Some(at) = interrupt_at.filter(|at| !interrupted && l.starts_with(at)) {
-                    let _ = at;
+                if !interrupted && interrupt_at.is_some_and(|at| l.starts_with(at)) {
                     interrupted = true;
                     interrupt(pid);
                 }
