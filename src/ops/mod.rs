@@ -10,6 +10,7 @@ pub mod compaction;
 pub mod contexts;
 pub mod defrag;
 pub mod doctor;
+pub mod error;
 pub mod health;
 pub mod inspect;
 pub mod members;
@@ -33,7 +34,7 @@ use futures::future::LocalBoxFuture;
 use tokio::sync::Notify;
 
 use crate::context::Cluster;
-use crate::error::{Error, Result};
+pub use error::{Error, Result};
 
 /// The person at the keyboard, as an executor sees them: progress lines,
 /// what they must keep (plans, commands to run on another node), and
@@ -54,12 +55,7 @@ pub trait Operator {
     fn confirm(&mut self, action: &str) -> Result<()>;
     /// The cluster discovered again (Kubernetes: a pod created meanwhile).
     fn rediscover(&mut self) -> LocalBoxFuture<'_, Result<Cluster>> {
-        Box::pin(async {
-            Err(Error::new(
-                crate::error::Kind::Unavailable,
-                "cannot discover the cluster again here",
-            ))
-        })
+        Box::pin(async { Err(Error::CannotRediscover) })
     }
 }
 
@@ -90,7 +86,10 @@ impl Operator for Recorded {
     fn confirm(&mut self, action: &str) -> Result<()> {
         self.asked.push(action.to_string());
         if self.refuse {
-            Err(Error::new(crate::error::Kind::Refused, "not confirmed"))
+            Err(crate::prompt::Declined::No {
+                action: action.to_string(),
+            }
+            .into())
         } else {
             Ok(())
         }

@@ -208,13 +208,6 @@ pub enum PlanError {
     NameTaken { name: String, peer_urls: String },
 }
 
-impl From<PlanError> for crate::error::Error {
-    /// The command line asked for something the cluster rules out.
-    fn from(e: PlanError) -> Self {
-        crate::error::Error::usage(e.to_string())
-    }
-}
-
 /// Plan `change` against `state`. `Err` is a usage problem (a name taken by
 /// another URL); refusals stay in the plan.
 pub fn plan(state: &ClusterState, change: &Change, promote: bool) -> Result<Plan, PlanError> {
