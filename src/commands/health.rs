@@ -30,6 +30,6 @@ impl PerContext for Args {
     }
 
     fn finish(&self, report: &HealthReport, _: OutputFormat, _: &mut Shell) -> Result<()> {
-        verdict(report)
+        Ok(verdict(report)?)
     }
 }
