@@ -54,7 +54,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let before = recover_space::survey(&cluster, args.quota_bytes).await?;
     session.shell.note("space before:");
     space_table(&before.rows).write(session.shell.err(), false)?;
-    if let Some(note) = crate::ops::quota::footnote(before.rows.iter().map(|r| r.quota_source)) {
+    if let Some(note) = crate::ops::quota::footnote(before.rows.iter().map(|r| r.quota.source)) {
         session.shell.note(note);
     }
     if !before.nospace {

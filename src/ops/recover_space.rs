@@ -98,7 +98,7 @@ pub fn refusal(before: &Before) -> Option<Error> {
         && before
             .rows
             .iter()
-            .any(|r| r.quota_source == crate::ops::quota::QuotaSource::Default)
+            .any(|r| r.quota.source == crate::ops::quota::QuotaSource::Default)
     {
         return Some(Error::QuotaUnknown);
     }
@@ -262,12 +262,14 @@ mod tests {
                 id: format_id(1),
                 db_size: Some(1000),
                 db_size_in_use: Some(in_use),
-                quota_bytes: 1000,
-                quota_assumed: assumed,
-                quota_source: if assumed {
-                    crate::ops::quota::QuotaSource::Default
-                } else {
-                    crate::ops::quota::QuotaSource::Metrics
+                quota: crate::ops::quota::QuotaColumns {
+                    bytes: 1000,
+                    assumed,
+                    source: if assumed {
+                        crate::ops::quota::QuotaSource::Default
+                    } else {
+                        crate::ops::quota::QuotaSource::Metrics
+                    },
                 },
                 headroom: Some(0),
                 alarms: vec!["NOSPACE".into()],

@@ -22,6 +22,18 @@ use crate::ops::{Error, Interrupt, Operator, Result};
 
 const POLL: Duration = Duration::from_millis(500);
 
+/// How long a refused membership change is tried again, and how often.
+struct Retry {
+    within: Duration,
+    pause: Duration,
+}
+
+/// A removal or a learner's addition, right after the operator confirmed.
+const MEMBERSHIP: Retry = Retry {
+    within: Duration::from_secs(30),
+    pause: Duration::from_secs(1),
+};
+
 /// The member being added: where it listens, how long to wait for it.
 #[derive(Debug, Clone)]
 pub struct NewMember {
@@ -399,23 +411,14 @@ async fn execute_step(
             op.confirm(&format!("remove member `{name}`"))?;
             // etcd refuses ("unhealthy cluster") until the remaining members
             // have been connected for a few seconds, e.g. after a new leader.
-            let deadline = Instant::now() + Duration::from_secs(30);
             let what = format!("removing `{name}`");
-            retry_transient(
-                op,
-                interrupt,
-                &what,
-                deadline,
-                Duration::from_secs(1),
-                || async {
-                    let (survey, state) = survey_all(cluster).await;
-                    let client = any_voter_except(&survey, &state, *raw_id)
-                        .ok_or(Error::NoMemberToAsk { other: true })?;
-                    Ok(membership::remove(&client, *raw_id).await?)
-                },
-            )
-            .await
-            .map_err(|e| e.context(&what))?;
+            retry_transient(op, interrupt, &what, MEMBERSHIP, || async {
+                let (survey, state) = survey_all(cluster).await;
+                let client = any_voter_except(&survey, &state, *raw_id)
+                    .ok_or(Error::NoMemberToAsk { other: true })?;
+                Ok(membership::remove(&client, *raw_id).await?)
+            })
+            .await?;
             wait_for(cluster, Duration::from_secs(20), "the removal", |s| {
                 s.member(*raw_id).is_none()
             })
@@ -438,18 +441,11 @@ async fn execute_step(
             op.confirm(&format!("add `{name}` as a learner"))?;
             let client = any_voter_except(&survey, &state, 0)
                 .ok_or(Error::NoMemberToAsk { other: false })?;
-            let deadline = Instant::now() + Duration::from_secs(30);
             let what = format!("adding `{name}`");
-            retry_transient(
-                op,
-                interrupt,
-                &what,
-                deadline,
-                Duration::from_secs(1),
-                || async { Ok(membership::add_learner(&client, peer_urls).await?) },
-            )
-            .await
-            .map_err(|e| e.context(&what))?;
+            retry_transient(op, interrupt, &what, MEMBERSHIP, || async {
+                Ok(membership::add_learner(&client, peer_urls).await?)
+            })
+            .await?;
             wait_for(cluster, Duration::from_secs(20), "the new learner", |s| {
                 find_new(s, peer_urls).is_some()
             })
@@ -511,16 +507,18 @@ async fn execute_step(
             let after = Quorum::of(now.voters + 1, now.healthy + 1);
             show_step(op, &step.describe(), &now, &after);
             op.confirm(&format!("promote `{name}` to a voting member"))?;
-            let deadline = Instant::now() + new.wait;
             let what = format!("promoting `{name}`");
-            retry_transient(op, interrupt, &what, deadline, POLL, || async {
+            let retry = Retry {
+                within: new.wait,
+                pause: POLL,
+            };
+            retry_transient(op, interrupt, &what, retry, || async {
                 let (survey, state) = survey_all(cluster).await;
                 let client = any_voter_except(&survey, &state, id)
                     .ok_or(Error::NoMemberToAsk { other: false })?;
                 Ok(membership::promote(&client, id).await?)
             })
-            .await
-            .map_err(|e| e.context(&what))?;
+            .await?;
             wait_for(cluster, Duration::from_secs(20), "the promotion", |s| {
                 s.member(id).is_some_and(|m| !m.is_learner)
             })
@@ -704,49 +702,57 @@ async fn wait_for(
     }
 }
 
-/// Run one membership change, retrying while etcd refuses it for a passing
-/// reason ("unhealthy cluster" until peers have been connected a few
-/// seconds; a learner not yet caught up) until `deadline`. Ctrl-C between
-/// attempts stops with nothing applied; during an attempt, the attempt is
-/// waited for (a second Ctrl-C leaves it).
+/// Run one membership change (`what`), retrying while etcd refuses it for
+/// a passing reason ("unhealthy cluster" until peers have been connected a
+/// few seconds; a learner not yet caught up) for up to `retry.within`. Ctrl-C
+/// between attempts stops with nothing applied; during an attempt, the
+/// attempt is waited for (a second Ctrl-C leaves it). A failure names
+/// `what`.
 async fn retry_transient<T, F, Fut>(
     op: &mut dyn Operator,
     interrupt: &Interrupt,
     what: &str,
-    deadline: Instant,
-    pause: Duration,
+    retry: Retry,
     mut attempt: F,
 ) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
+    let deadline = Instant::now() + retry.within;
     let not_applied = || {
         Error::interrupted(format!(
             "interrupted (Ctrl-C) before {what}: nothing was applied"
         ))
     };
-    loop {
-        if interrupt.fired() {
-            return Err(not_applied());
-        }
-        let result = interrupt
-            .finish(attempt(), what, &mut |l| op.note(l))
-            .await
-            .map_err(|()| abandoned(what))?;
-        match result {
-            Err(e)
-                if e.etcd().is_some_and(crate::etcd::Error::is_transient)
-                    && Instant::now() < deadline =>
-            {
-                op.verbose(&format!("  etcd says `{}`; retrying", e.line()));
-                if interrupt.unless(tokio::time::sleep(pause)).await.is_none() {
-                    return Err(not_applied());
-                }
+    let attempts = async {
+        loop {
+            if interrupt.fired() {
+                return Err(not_applied());
             }
-            other => return other,
+            let result = interrupt
+                .finish(attempt(), what, &mut |l| op.note(l))
+                .await
+                .map_err(|()| abandoned(what))?;
+            match result {
+                Err(e)
+                    if e.etcd().is_some_and(crate::etcd::Error::is_transient)
+                        && Instant::now() < deadline =>
+                {
+                    op.verbose(&format!("  etcd says `{}`; retrying", e.line()));
+                    if interrupt
+                        .unless(tokio::time::sleep(retry.pause))
+                        .await
+                        .is_none()
+                    {
+                        return Err(not_applied());
+                    }
+                }
+                other => return other,
+            }
         }
-    }
+    };
+    attempts.await.map_err(|e| e.context(what))
 }
 
 /// A step with the quorum before and after it, so the operator sees what
