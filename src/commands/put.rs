@@ -153,7 +153,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         match put::field_changes(&args.decode, &prefix, kv.key(), kv.value(), &plain)? {
             Ok(changes) => diff::show(&mut session.shell, &changes),
             Err(e) => session.shell.warn(format!(
-                "the stored value does not decode, so no diff is shown: {e}"
+                "the stored value does not decode, so no diff is shown: {}",
+                Error::from(e)
             )),
         }
     }

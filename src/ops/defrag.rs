@@ -604,7 +604,7 @@ async fn one(
             ))
             .resume("check it with `kubectl etcd status` before anything else")
         })?;
-    result.map_err(|e| e.context("defragment"))?;
+    result.map_err(|e| Error::from(e).context("defragment"))?;
     let took = start.elapsed();
     let (_, after_state) = wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
         .await

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::keyspace;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::diff::{self, Diff};
 use crate::keyspace::edit::{self, Precondition};
@@ -18,7 +18,7 @@ pub fn field_changes(
     key: &[u8],
     stored: &[u8],
     plain: &[u8],
-) -> Result<std::result::Result<Diff, Error>> {
+) -> crate::ops::Result<Result<Diff, keyspace::Error>> {
     let decoder = Decoder::new(
         &DecodeFlags {
             show_secrets: true,
@@ -28,7 +28,7 @@ pub fn field_changes(
     )?;
     let old = match decoder.decode(key, stored) {
         Ok(obj) => obj,
-        Err(e) => return Ok(Err(e.into())),
+        Err(e) => return Ok(Err(e)),
     };
     let new = decoder.decode(key, plain)?;
     let mut changes = diff::diff(&old.value, &new.value, false);
