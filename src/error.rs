@@ -79,6 +79,8 @@ pub enum Cause {
     Etcd(crate::etcd::Error),
     Keyspace(crate::keyspace::Error),
     Kube(crate::connect::kube::Error),
+    /// TLS settings that cannot work (files, PEM, a missing `--key`).
+    Connect(crate::connect::Error),
     Io(std::io::ErrorKind),
     /// A multi-step operation's failure, in ops terms.
     Ops(std::sync::Arc<crate::ops::Error>),
@@ -311,8 +313,43 @@ impl From<crate::keyspace::Error> for Error {
                 cause: Some(Box::new(Cause::Keyspace(err))),
             };
         }
+        let owned_hint: String;
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
             K::Etcd(e) => return Error::from(e.clone()),
+            K::Connect(inner) => return (**inner).clone(),
+            K::Member { endpoint, cause } => {
+                let mut e = Error::from((**cause).clone()).context(format!("`{endpoint}`"));
+                e.cause = Some(Box::new(Cause::Keyspace(err)));
+                return e;
+            }
+            K::WatchCompacted { compact, .. } => {
+                owned_hint = format!(
+                    "etcd keeps history only since the last compaction: start from `--rev {compact}` or later, or leave out --rev"
+                );
+                (Kind::Data, err.to_string(), Some(owned_hint.as_str()))
+            }
+            K::WatchDenied => (
+                Kind::Auth,
+                err.to_string(),
+                Some("use a user allowed to read this key range"),
+            ),
+            K::WatchLost { next, last, .. } => {
+                let last = last
+                    .as_ref()
+                    .map(|l| Error::from((**l).clone()).message)
+                    .unwrap_or_default();
+                owned_hint = format!(
+                    "restart with `--rev {next}` to resume without missing events once etcd is back"
+                );
+                (
+                    Kind::Unavailable,
+                    format!("{err}; last error: {last}"),
+                    Some(owned_hint.as_str()),
+                )
+            }
+            K::WatchUnconfirmed | K::WatchNoAnswer => (Kind::Unavailable, err.to_string(), None),
+            K::NoEndpoint => (Kind::Usage, err.to_string(), None),
+            K::WorkerStopped => (Kind::Other, err.to_string(), None),
             K::NoQuorumRead(e) => {
                 let e = Error::from(e.clone());
                 if e.kind != Kind::Unavailable {
@@ -490,7 +527,49 @@ impl From<crate::connect::Error> for Error {
                 Some("if the member uses TLS, use an https:// endpoint with --cacert"),
             ),
             C::Io { detail, .. } => (Kind::Unavailable, detail.clone(), None),
+            C::TlsFile { flag, path, cause } => {
+                let mut e = cause.to_error(
+                    &format!("{flag} `{}`", path.display()),
+                    Kind::Tls,
+                    Kind::Usage,
+                );
+                e.cause = Some(Box::new(Cause::Connect(err)));
+                return e;
+            }
+            C::NoCa => (
+                Kind::Tls,
+                err.to_string(),
+                Some("pass --cacert FILE (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)"),
+            ),
+            C::NoTlsMaterial => (
+                Kind::Tls,
+                err.to_string(),
+                Some("pass --cacert (and --cert/--key when etcd checks client certificates)"),
+            ),
+            C::TlsSetup(_)
+            | C::Pem { .. }
+            | C::BadCa { .. }
+            | C::BadCaVerifier { .. }
+            | C::KeyMismatch { .. } => (Kind::Tls, err.to_string(), None),
+            C::HalfPair { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("pass both --cert and --key"),
+            ),
+            C::BadServerName { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("pass --tls-server-name with a DNS name or IP address"),
+            ),
         };
+        if err.is_settings() {
+            return Error {
+                kind,
+                message,
+                hint: hint.map(str::to_string),
+                cause: Some(Box::new(Cause::Connect(err))),
+            };
+        }
         let kind_of_io = match &err {
             C::Io { kind, .. } => Some(Box::new(Cause::Io(*kind))),
             _ => None,

@@ -77,11 +77,10 @@ impl EtcdClient {
     ) -> Result<EtcdClient> {
         // Errors carry no member prefix: callers show them next to the member.
         let tls = if target.tls {
-            let config = settings.tls.clone().ok_or_else(|| {
-                Error::new(Kind::Tls, "https endpoint but no TLS material").with_hint(
-                    "pass --cacert (and --cert/--key when etcd checks client certificates)",
-                )
-            })?;
+            let config = settings
+                .tls
+                .clone()
+                .ok_or_else(|| Error::from(connect::Error::NoTlsMaterial))?;
             let name = settings
                 .server_name_override
                 .clone()

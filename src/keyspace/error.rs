@@ -82,9 +82,44 @@ pub enum Error {
     /// The member closed a watch stream before it was done.
     #[error("the member closed the watch stream")]
     WatchClosed,
-    /// etcd cancelled a watch, for a reason other than a compaction.
-    #[error("etcd cancelled the watch: {reason}")]
-    WatchCancelled { reason: String },
+    /// etcd cancelled a watch, for a reason other than a compaction or a
+    /// permission; `reason` is etcd's, when it gave one.
+    #[error("etcd cancelled the watch{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    WatchCancelled { reason: Option<String> },
+    /// etcd cancelled a watch from `requested`: history before `compact`
+    /// is gone.
+    #[error("revision {requested} has been compacted; the oldest available revision is {compact}")]
+    WatchCompacted { requested: i64, compact: i64 },
+    /// etcd cancelled a watch: this user may not read the range.
+    #[error("permission denied for this watch")]
+    WatchDenied,
+    /// The member did not confirm a new watch within the command timeout.
+    #[error("the member did not confirm the watch")]
+    WatchUnconfirmed,
+    /// A reconnect attempt got no answer before the reconnect deadline.
+    #[error("no answer")]
+    WatchNoAnswer,
+    /// The watch was lost and no member answered for `waited`; `next` is
+    /// the first revision not delivered.
+    #[error("the watch was lost and no member answered for {} (--reconnect-timeout)", humantime::format_duration(*waited))]
+    WatchLost {
+        waited: std::time::Duration,
+        next: i64,
+        /// The last attempt's failure.
+        last: Option<Box<Error>>,
+    },
+    /// No endpoint to watch.
+    #[error("no etcd endpoint to watch")]
+    NoEndpoint,
+    /// What failed on the member `endpoint`.
+    #[error("`{endpoint}`: {cause}")]
+    Member { endpoint: String, cause: Box<Error> },
+    /// Connecting to a member failed; the etcd layer's error says why.
+    #[error("{0}")]
+    Connect(Box<crate::error::Error>),
+    /// A decoding thread ended without a result (a panic in a decoder).
+    #[error("a decoding thread stopped before the end of its work")]
+    WorkerStopped,
     /// A scan or count under a lookup failed; its error says why.
     #[error("{0}")]
     Scan(Box<crate::error::Error>),

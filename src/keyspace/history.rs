@@ -428,7 +428,7 @@ impl Walker<'_> {
                         continue 'watch;
                     }
                     return Err(Error::WatchCancelled {
-                        reason: resp.cancel_reason().to_string(),
+                        reason: Some(resp.cancel_reason().to_string()).filter(|r| !r.is_empty()),
                     });
                 }
                 for ev in resp.events() {

@@ -401,11 +401,11 @@ fn denied(e: ScanError, pieces: &[(Vec<u8>, Vec<u8>)]) -> ScanError {
 
 /// A linearizable read that got no answer: without quorum none will, but
 /// each member can still say what it holds.
-pub fn suggest_serializable(e: etcd::Error, serializable: bool) -> crate::error::Error {
+pub fn suggest_serializable(e: etcd::Error, serializable: bool) -> ScanError {
     if serializable {
-        e.into()
+        ScanError::Etcd(e)
     } else {
-        ScanError::NoQuorumRead(e).into()
+        ScanError::NoQuorumRead(e)
     }
 }
 
