@@ -504,3 +504,151 @@ impl Error {
         crate::error::Error::from(self).message
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Error as Reported, Kind};
+
+    fn out(e: Error) -> Reported {
+        Reported::from(e)
+    }
+
+    #[test]
+    fn refusals_exit_4_with_the_fix_for_what_was_refused() {
+        let e = out(Error::Unsafe {
+            action: Guarded::Resize("remove `m2`".into()),
+            why: "`m3` is down".into(),
+        });
+        assert_eq!(e.exit_code() as i32, 4);
+        assert_eq!(e.message, "refusing to remove `m2`: `m3` is down");
+        assert!(e.hint.unwrap().contains("--force"));
+        let e = out(Error::CannotLead {
+            member: "m2".into(),
+            why: CannotLead::Learner,
+        });
+        assert_eq!(
+            e.message,
+            "`m2` is a learner: a learner does not vote and cannot lead"
+        );
+        assert!(e.hint.unwrap().starts_with("promote it first"));
+        assert_eq!(e.kind, Kind::Refused);
+    }
+
+    #[test]
+    fn an_interruption_says_what_was_done_and_left_and_exits_130() {
+        let e = Error::interrupted_with(
+            "interrupted (Ctrl-C) between steps",
+            Progress {
+                done: vec!["a".into()],
+                left: vec!["b".into()],
+                unit: "steps done",
+            },
+        )
+        .resume("run it again")
+        .context("resize");
+        assert!(e.is_interrupted());
+        let e = out(e);
+        assert_eq!(e.exit_code() as i32, 130);
+        assert_eq!(
+            e.message,
+            "resize: interrupted (Ctrl-C) between steps: 1 of 2 steps done (a); left: b"
+        );
+        assert_eq!(e.hint.as_deref(), Some("run it again"));
+        // Ctrl-C at the question is one too, wherever it was raised.
+        let at_prompt = Error::from(crate::prompt::Declined::Interrupted {
+            action: "defragment".into(),
+        });
+        assert!(at_prompt.is_interrupted() && !at_prompt.is_refusal());
+        let no = Error::from(crate::prompt::Declined::No {
+            action: "defragment".into(),
+        });
+        assert!(no.is_refusal() && !no.is_interrupted());
+        assert_eq!(out(no).message, "not confirmed: did not defragment");
+    }
+
+    #[test]
+    fn a_wrapped_cause_is_worded_once_by_its_own_layer_and_keeps_its_exit_code() {
+        let e = out(Error::from(etcd::Error::NoSpace).context("defragment"));
+        assert!(
+            e.message.starts_with("defragment: etcd is out of space"),
+            "{}",
+            e.message
+        );
+        assert!(matches!(
+            e.cause.as_deref(),
+            Some(crate::error::Cause::Etcd(etcd::Error::NoSpace))
+        ));
+        let broke = out(Error::StreamBroke {
+            after: 2000,
+            source: Box::new(etcd::Error::ConnectionDropped.into()),
+        });
+        assert_eq!(broke.exit_code() as i32, 3);
+        assert!(
+            broke
+                .message
+                .starts_with("the snapshot stream broke after 2000 bytes: "),
+            "{}",
+            broke.message
+        );
+        assert!(broke.message.ends_with("; no file was written"));
+        assert_eq!(
+            broke.hint.as_deref(),
+            Some("retry, or pick another member with --member")
+        );
+    }
+
+    #[test]
+    fn a_defrag_stop_takes_its_kind_from_the_cause() {
+        let stop = |source: Error| {
+            out(Error::DefragStopped {
+                member: "m1".into(),
+                progress: Progress {
+                    done: vec![],
+                    left: vec!["m1".into()],
+                    unit: "members defragmented",
+                },
+                source: Box::new(source),
+            })
+        };
+        let e = stop(Error::interrupted(
+            "interrupted (Ctrl-C) before defragmenting",
+        ));
+        assert_eq!(e.exit_code() as i32, 130);
+        assert_eq!(
+            e.message,
+            "stopped at member `m1`: interrupted (Ctrl-C) before defragmenting; \
+             0 of 1 members defragmented; left: m1"
+        );
+        assert!(e.hint.unwrap().contains("--member NAME"));
+        let e = stop(Error::NoConnection);
+        assert_eq!(e.exit_code() as i32, 1);
+        let e = stop(Error::ClusterUnhealthy {
+            blocker: "`m2` lags".into(),
+        });
+        assert_eq!(e.exit_code() as i32, 4);
+    }
+
+    #[test]
+    fn damage_is_exit_1_when_the_rest_was_shown_and_5_when_nothing_was() {
+        let damaged = |readable| {
+            out(Error::Damaged {
+                file: "s.db".into(),
+                count: 3,
+                readable,
+            })
+        };
+        assert_eq!(damaged(true).exit_code() as i32, 1);
+        assert_eq!(damaged(false).exit_code() as i32, 5);
+        assert_eq!(
+            damaged(false).message,
+            "`s.db`: 3 damaged pages or entries skipped, nothing readable"
+        );
+        let io = out(Error::io(
+            "writing `x`",
+            io::Error::from(io::ErrorKind::StorageFull),
+        ));
+        assert_eq!(io.io_kind(), Some(io::ErrorKind::StorageFull));
+        assert_eq!(io.exit_code() as i32, 1);
+    }
+}
