@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::context::Cluster;
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, ExitCode};
 use crate::etcd::{self, format_id, EtcdClient};
 use crate::output::human_duration;
 
@@ -30,7 +30,7 @@ pub struct HealthReport {
 }
 
 /// Ask every member of `cluster`; a member that fails is a row, not an error.
-pub async fn gather(cluster: &Cluster) -> Result<HealthReport> {
+pub async fn gather(cluster: &Cluster) -> crate::ops::Result<HealthReport> {
     let clients = cluster.connect_all().await;
     let checks = futures::future::join_all(clients.into_iter().map(|c| async move {
         let client = c?;

@@ -4,6 +4,11 @@
 //! Plans never print; executors report progress and ask for confirmation
 //! through an [`Operator`], check an [`Interrupt`] between steps, and return
 //! what they did, so the command decides how to show it.
+//!
+//! They fail with an [`Error`] that says what happened in ops terms and
+//! keeps its cause whole; callers decide on its variants (never its text),
+//! and [`crate::error`] turns it into the operator's line, `help:` and exit
+//! code.
 
 pub mod cluster_state;
 pub mod compaction;

@@ -11,7 +11,7 @@ use super::Check;
 use crate::connect::kube::{secrets, EtcdPod};
 use crate::connect::{PodInfo, Target};
 use crate::context::Cluster;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::etcd::maintenance::{compacted_revision, current_revision};
 use crate::etcd::metrics::{self, Metrics, Source};
 use crate::etcd::probes::{self, Hash, View};
@@ -206,7 +206,7 @@ fn pem_certs(pem: Option<&Vec<u8>>) -> Vec<Vec<u8>> {
 }
 
 /// Ask everything; the window runs from the first scrape to the second.
-pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
+pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gathered> {
     let settings = &cluster.settings;
     let timeout = settings.command_timeout;
     let survey = Survey::take(&cluster.targets, settings).await;
@@ -221,8 +221,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
         return Err(crate::ops::Error::NoneReached {
             total: survey.views.len(),
             first: Some(Box::new(first)),
-        }
-        .into());
+        });
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
