@@ -10,11 +10,11 @@ use std::path::Path;
 use crate::cli::OutputFormat;
 use crate::dbfile::report::{self, ListError};
 use crate::dbfile::{self, Readout};
-use crate::error::{Error, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::history::{self, Flow, HistoryFlags};
 use crate::keyspace::resolve::offline_range;
-use crate::ops::Error as OpsError;
+use crate::ops::{Error, Result};
+
 use crate::output::history::HistoryPrinter;
 use crate::output::snapshot::{list_row, LIST_COLUMNS};
 use crate::output::table::Listing;
@@ -54,7 +54,7 @@ pub fn damage_outcome(file: &Path, readout: &Readout, shell: &mut Shell) -> Resu
     for e in &d.first {
         shell.warn(format!("`{}`: {e}", file.display()));
     }
-    Err(OpsError::Damaged {
+    Err(Error::Damaged {
         file: file.to_path_buf(),
         count: d.count,
         readable: readout.entries != 0,
@@ -75,7 +75,7 @@ pub fn get(
     let found = report::get(at.file, key.as_bytes(), at.revision).map_err(|e| at.ctx(e))?;
     let Some((revision, value)) = &found.value else {
         damage_outcome(at.file, &found.readout, shell)?;
-        return Err(OpsError::NotInSnapshot {
+        return Err(Error::NotInSnapshot {
             key,
             revision: at.revision.unwrap_or(found.header.revision),
         }
@@ -128,7 +128,7 @@ pub fn list(at: &Offline, ls: &str, format: OutputFormat, shell: &mut Shell) -> 
     listing.flush(shell)?;
     damage_outcome(at.file, &readout, shell)?;
     if listing.shown == 0 {
-        return Err(OpsError::NoMatch.into());
+        return Err(Error::NoMatch.into());
     }
     Ok(())
 }
