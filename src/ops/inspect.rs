@@ -58,8 +58,7 @@ pub fn damage_outcome(file: &Path, readout: &Readout, shell: &mut Shell) -> Resu
         file: file.to_path_buf(),
         count: d.count,
         readable: readout.entries != 0,
-    }
-    .into())
+    })
 }
 
 /// `inspect --get REF`: one object, decoded (or its stored bytes with
@@ -78,8 +77,7 @@ pub fn get(
         return Err(Error::NotInSnapshot {
             key,
             revision: at.revision.unwrap_or(found.header.revision),
-        }
-        .into());
+        });
     };
     if format == OutputFormat::Raw {
         shell.out().write_all(value)?;
@@ -128,7 +126,7 @@ pub fn list(at: &Offline, ls: &str, format: OutputFormat, shell: &mut Shell) -> 
     listing.flush(shell)?;
     damage_outcome(at.file, &readout, shell)?;
     if listing.shown == 0 {
-        return Err(Error::NoMatch.into());
+        return Err(Error::NoMatch);
     }
     Ok(())
 }
