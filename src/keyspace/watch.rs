@@ -286,7 +286,7 @@ fn fatal(e: &WatchError) -> bool {
             Some(Cause::Kube(k)) => k.is_permanent(),
             Some(Cause::Keyspace(k)) => fatal(k),
             // Our own deadlines (--dial-timeout) and the operating system.
-            Some(Cause::Io(_)) | None => false,
+            Some(Cause::Io(_) | Cause::Ops(_)) | None => false,
         },
         _ => false,
     }
