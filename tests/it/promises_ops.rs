@@ -1132,3 +1132,48 @@ fn a_quota_nothing_reports_is_assumed_and_says_where_it_came_from() {
     let o = run_on(&c, &["status", "--quota-bytes", "512MiB", "-o", "json"]);
     assert_eq!(json(&o)["members"][0]["quotaSource"], "metrics");
 }
+
+#[test]
+fn ctrl_c_while_compact_physical_waits_exits_130_saying_the_compaction_is_done() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..20 {
+        c.put("/registry/configmaps/default/k", &i.to_string());
+    }
+    let mut child =
+        crate::support::cli::spawn_piped(plugin().args(["--endpoints", &c.endpoints()]).args([
+            "compact",
+            "--physical",
+            "--yes",
+        ]));
+    // The compaction is sent and answered; the wait for every member
+    // (two still readings 700 ms apart at least) is what Ctrl-C ends.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if err.read_line(&mut line).unwrap() == 0 {
+            panic!("compact ended before waiting: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("waiting for every member") {
+            break;
+        }
+    }
+    crate::support::cli::send_sigint(child.id());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{seen}{rest}");
+    let now = crate::support::etcdctl::revision(&c);
+    assert!(
+        rest.contains(&format!(
+            "interrupted (Ctrl-C) after compacting at revision {now}"
+        )) && rest.contains("in the background"),
+        "says what was done: {seen}{rest}"
+    );
+    // It was done: the history before it is gone, per etcdctl.
+    let old = c
+        .ctl()
+        .run(&["get", "/registry/configmaps/default/k", "--rev", "2"]);
+    assert!(!old.status.success(), "revision 2 is compacted");
+}
