@@ -19,6 +19,12 @@ pub enum Error {
     /// The revision asked for is newer than the keyspace.
     #[error("required revision is a future revision")]
     FutureRevision,
+    /// A compaction at `revision`, which is compacted already.
+    #[error("revision {revision} is already compacted")]
+    AlreadyCompacted { revision: i64 },
+    /// A compaction at `revision`, which is newer than the keyspace.
+    #[error("revision {revision} is newer than the current revision")]
+    CompactAhead { revision: i64 },
     /// The NOSPACE alarm is raised: writes are refused.
     #[error("database space exceeded")]
     NoSpace,
@@ -56,6 +62,19 @@ pub enum Error {
     /// Our own deadline passed (`--command-timeout`, `--dial-timeout`).
     #[error("no answer within {0:?}")]
     NoAnswer(Duration),
+    /// No connection to the member within `--dial-timeout`.
+    #[error("no answer within {0:?} (--dial-timeout)")]
+    DialTimeout(Duration),
+    /// Connected, and the authentication call got no answer within the
+    /// command timeout.
+    #[error("connected, but authentication got no answer")]
+    AuthNoAnswer,
+    /// Nothing to connect to: no endpoint was given or discovered.
+    #[error("no etcd endpoint to connect to")]
+    NoEndpoint,
+    /// Of the members surveyed, not one answered.
+    #[error("no member answered")]
+    NoMemberAnswered,
     /// The member could not be reached, or TLS failed.
     #[error(transparent)]
     Connect(#[from] connect::Error),
@@ -96,7 +115,11 @@ impl Error {
     pub fn is_transport(&self) -> bool {
         matches!(
             self,
-            Error::Connect(_) | Error::ConnectionDropped | Error::NoAnswer(_)
+            Error::Connect(_)
+                | Error::ConnectionDropped
+                | Error::NoAnswer(_)
+                | Error::DialTimeout(_)
+                | Error::AuthNoAnswer
         )
     }
 }

@@ -6,6 +6,7 @@ use crate::connect::Target;
 use crate::error::{Error, Kind, Result};
 
 use super::{alarms, member_list, status, Alarm, ConnectSettings, EtcdClient, Member, Status};
+use super::{Error as EtcdError, Result as EtcdResult};
 
 /// One target as seen now.
 pub struct MemberView {
@@ -59,7 +60,7 @@ impl Survey {
                         target: t.clone(),
                         client: None,
                         status: None,
-                        error: Some(e),
+                        error: Some(e.into()),
                     },
                     Ok(client) => match status(&client).await {
                         Ok(s) => MemberView {
@@ -153,7 +154,7 @@ impl Survey {
             .views
             .iter()
             .find_map(|v| v.error.clone())
-            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
+            .unwrap_or_else(|| EtcdError::NoMemberAnswered.into());
         e.kind = Kind::Unavailable;
         Err(e.context(if n == 1 {
             format!("`{}` could not be reached", self.views[0].target.endpoint)
@@ -163,11 +164,11 @@ impl Survey {
     }
 
     /// A member that answered, for cluster-wide requests.
-    pub fn answering_client(&self) -> Result<&EtcdClient> {
+    pub fn answering_client(&self) -> EtcdResult<&EtcdClient> {
         self.views
             .iter()
             .find_map(|v| v.status.as_ref().and(v.client.as_ref()))
-            .ok_or_else(|| Error::new(Kind::Unavailable, "no member answered"))
+            .ok_or(EtcdError::NoMemberAnswered)
     }
 
     /// Whether a member is behind the others: an older raft term (it missed

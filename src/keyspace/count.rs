@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use registry::key::KeyKind;
 use serde::Serialize;
 
-use crate::error::Result;
+use super::error::Result;
 use crate::etcd::Readers;
 use crate::keyspace::plan;
 use crate::keyspace::resolve::{Range, Resolver};

@@ -14,7 +14,7 @@ use super::decode::{Decoder, Object};
 use super::diff::{self, Diff};
 use super::error::{Error as WatchError, Result as WatchResult};
 use crate::connect::Target;
-use crate::error::{Cause, Error, Result};
+use crate::error::{Error, Result};
 use crate::etcd::error::classify;
 use crate::etcd::{ConnectSettings, EtcdClient};
 
@@ -280,14 +280,6 @@ fn fatal(e: &WatchError) -> bool {
         }
         WatchError::Member { cause, .. } => fatal(cause),
         WatchError::Etcd(e) => fatal_etcd(e),
-        WatchError::Connect(e) => match e.cause.as_deref() {
-            Some(Cause::Etcd(e)) => fatal_etcd(e),
-            Some(Cause::Connect(c)) => c.is_permanent(),
-            Some(Cause::Kube(k)) => k.is_permanent(),
-            Some(Cause::Keyspace(k)) => fatal(k),
-            // Our own deadlines (--dial-timeout) and the operating system.
-            Some(Cause::Io(_)) | None => false,
-        },
         _ => false,
     }
 }
@@ -317,9 +309,7 @@ async fn open(
     spec: &Spec,
     next: &mut i64,
 ) -> WatchResult<Live> {
-    let client = EtcdClient::connect_requiring_leader(target, settings)
-        .await
-        .map_err(|e| WatchError::Connect(Box::new(e)))?;
+    let client = EtcdClient::connect_requiring_leader(target, settings).await?;
     let mut options = WatchOptions::new()
         .with_prev_key()
         .with_progress_notify()
@@ -632,10 +622,10 @@ mod tests {
         assert!(!fatal(&WatchError::Etcd(E::ConnectionDropped)));
         assert!(!fatal(&WatchError::Etcd(E::Connect(C::Refused))));
         // A failed connect, judged on the typed cause under it.
-        let no_tls = Error::from(C::NoTlsMaterial);
-        assert!(fatal(&WatchError::Connect(Box::new(no_tls))));
-        let refused = Error::from(E::Connect(C::Refused));
-        assert!(!fatal(&WatchError::Connect(Box::new(refused))));
+        assert!(fatal(&WatchError::Etcd(E::Connect(C::NoTlsMaterial))));
+        assert!(!fatal(&WatchError::Etcd(E::DialTimeout(
+            std::time::Duration::from_secs(1)
+        ))));
     }
 
     #[test]

@@ -254,7 +254,11 @@ pub async fn scrape_any(
     for s in sources {
         match metrics::scrape(s, timeout).await {
             Ok(scrape) => return Ok((scrape.metrics, s.url.clone())),
-            Err(e) => errors.push(format!("{}: {}", s.url, e.message)),
+            Err(e) => errors.push(format!(
+                "{}: {}",
+                s.url,
+                crate::error::Error::from(e).message
+            )),
         }
     }
     if errors.is_empty() {

@@ -661,7 +661,7 @@ pub async fn wait_after(
         let err = match cluster.connect_any().await {
             Ok(c) => match etcd::health_check(&c).await {
                 Ok(_) => break c,
-                Err(e) => e.into(),
+                Err(e) => e,
             },
             Err(e) => e,
         };
