@@ -201,6 +201,20 @@ impl From<crate::etcd::Error> for Error {
                 e.cause = Some(Box::new(Cause::Etcd(err)));
                 return e;
             }
+            E::Unreached {
+                total,
+                endpoint,
+                first,
+            } => {
+                // Whatever the first member's failure was, the cluster was
+                // not reached: exit 3, with its cause and help kept.
+                let mut e = Error::from(first.as_deref().cloned().unwrap_or(E::NoMemberAnswered));
+                e.kind = Kind::Unavailable;
+                return e.context(match endpoint {
+                    Some(ep) => format!("`{ep}` could not be reached"),
+                    None => format!("none of the {total} members could be reached"),
+                });
+            }
             E::Compacted => (
                 Kind::Data,
                 "the revision read has been compacted: etcd no longer has it".into(),
@@ -635,7 +649,17 @@ impl From<crate::connect::kube::Error> for Error {
         use crate::connect::kube::Error as K;
         let reach_hint = "check the kubeconfig context (`kubectl cluster-info`), or pass --endpoints to reach etcd directly";
         let (kind, hint): (Kind, Option<String>) = match &err {
-            K::KubeconfigInput(ours) => return (**ours).clone(),
+            K::KubeconfigInput { path, cause } => {
+                // Unreadable: exit 3, as for an unreadable kubeconfig; too
+                // large: 2.
+                let mut e = cause.to_error(
+                    &format!("kubeconfig `{}`", path.display()),
+                    Kind::Unavailable,
+                    Kind::Usage,
+                );
+                e.cause = Some(Box::new(Cause::Kube(err)));
+                return e;
+            }
             K::During { what, cause } => {
                 let mut e = Error::from((**cause).clone()).context(what);
                 e.cause = Some(Box::new(Cause::Kube(err)));

@@ -3,10 +3,9 @@
 //! plans all start from a [`Survey`].
 
 use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
 
 use super::{alarms, member_list, status, Alarm, ConnectSettings, EtcdClient, Member, Status};
-use super::{Error as EtcdError, Result as EtcdResult};
+use super::{Error, Result};
 
 /// One target as seen now.
 pub struct MemberView {
@@ -60,7 +59,7 @@ impl Survey {
                         target: t.clone(),
                         client: None,
                         status: None,
-                        error: Some(e.into()),
+                        error: Some(e),
                     },
                     Ok(client) => match status(&client).await {
                         Ok(s) => MemberView {
@@ -73,7 +72,7 @@ impl Survey {
                             target: t.clone(),
                             client: Some(client),
                             status: None,
-                            error: Some(e.into()),
+                            error: Some(e),
                         },
                     },
                 }
@@ -149,26 +148,24 @@ impl Survey {
         if self.views.is_empty() || self.views.iter().any(|v| v.status.is_some()) {
             return Ok(());
         }
-        let n = self.views.len();
-        let mut e = self
-            .views
-            .iter()
-            .find_map(|v| v.error.clone())
-            .unwrap_or_else(|| EtcdError::NoMemberAnswered.into());
-        e.kind = Kind::Unavailable;
-        Err(e.context(if n == 1 {
-            format!("`{}` could not be reached", self.views[0].target.endpoint)
-        } else {
-            format!("none of the {n} members could be reached")
-        }))
+        let total = self.views.len();
+        Err(Error::Unreached {
+            total,
+            endpoint: (total == 1).then(|| self.views[0].target.endpoint.clone()),
+            first: self
+                .views
+                .iter()
+                .find_map(|v| v.error.clone())
+                .map(Box::new),
+        })
     }
 
     /// A member that answered, for cluster-wide requests.
-    pub fn answering_client(&self) -> EtcdResult<&EtcdClient> {
+    pub fn answering_client(&self) -> Result<&EtcdClient> {
         self.views
             .iter()
             .find_map(|v| v.status.as_ref().and(v.client.as_ref()))
-            .ok_or(EtcdError::NoMemberAnswered)
+            .ok_or(Error::NoMemberAnswered)
     }
 
     /// Whether a member is behind the others: an older raft term (it missed

@@ -45,7 +45,7 @@ pub async fn gather(cluster: &Cluster) -> Result<MembersReport> {
         let cause = survey
             .views
             .iter()
-            .find_map(|v| v.error.clone())
+            .find_map(|v| v.error.clone().map(crate::error::Error::from))
             .unwrap_or_else(|| Error::partial("no member answered"));
         return Err(cause);
     };
@@ -69,7 +69,7 @@ pub async fn gather(cluster: &Cluster) -> Result<MembersReport> {
         let mut applied = view
             .and_then(|v| v.status.as_ref())
             .map(|s| s.raft_applied_index);
-        let error = view.and_then(|v| v.error.clone());
+        let error = view.and_then(|v| v.error.clone().map(Error::from));
         let health = match (view.and_then(|v| v.client.as_ref()), error) {
             // A learner serves no linearizable reads: its status is its health.
             (Some(_), _) if m.is_learner && applied.is_some() => Ok(()),

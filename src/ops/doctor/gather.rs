@@ -215,7 +215,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
         let first = survey
             .views
             .iter()
-            .find_map(|v| v.error.clone())
+            .find_map(|v| v.error.clone().map(crate::error::Error::from))
             .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
         let total = survey.views.len();
         // Exit 3 whatever stopped the first member: nothing was reached.
@@ -277,7 +277,10 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                     })
                     .unwrap_or_else(|| v.target.endpoint.clone()),
                 status: v.status.clone(),
-                error: v.error.as_ref().map(|e| e.message.clone()),
+                error: v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message),
                 names: names(&v.target, settings.server_name_override.as_ref()),
                 pod: cluster.pods.get(i).map(pod_facts),
                 ..Default::default()

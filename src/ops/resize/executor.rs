@@ -72,7 +72,7 @@ pub async fn prepare(cluster: &Cluster, request: &Request) -> Result<Prepared> {
         return Err(survey
             .views
             .iter()
-            .find_map(|v| v.error.clone())
+            .find_map(|v| v.error.clone().map(crate::error::Error::from))
             .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered")));
     }
     let plan = super::plan(&state, &request.change, promote)?;
