@@ -113,7 +113,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 &news_in,
                 format!(
                     "lost the watch on {endpoint}: {}; reconnecting",
-                    error.message
+                    crate::error::Error::from(error).message
                 ),
             ),
             Update::Reconnected { endpoint, revision } => push(

@@ -87,12 +87,12 @@ pub enum Update {
     /// The stream broke; reconnecting.
     Lost {
         endpoint: String,
-        error: Error,
+        error: WatchError,
     },
     /// One reconnect attempt failed.
     Retry {
         endpoint: String,
-        error: Error,
+        error: WatchError,
     },
     /// Watching again, from `revision`.
     Reconnected {
@@ -171,7 +171,7 @@ where
             End::Lost(error) => {
                 if on(Update::Lost {
                     endpoint: live.endpoint.clone(),
-                    error: error.into(),
+                    error,
                 })? == Flow::Stop
                 {
                     return Ok(());
@@ -253,7 +253,7 @@ where
             };
             on(Update::Retry {
                 endpoint: t.endpoint.clone(),
-                error: err.clone().into(),
+                error: err.clone(),
             })?;
             last = Some(on_member(&t.endpoint, err));
         }
