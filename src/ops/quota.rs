@@ -66,6 +66,29 @@ pub struct Quota {
     pub source: QuotaSource,
 }
 
+/// A row's quota columns, flattened into it: JSON `quotaBytes`,
+/// `quotaAssumed` (etcd's default taken for want of anything better) and
+/// `quotaSource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuotaColumns {
+    #[serde(rename = "quotaBytes")]
+    pub bytes: u64,
+    #[serde(rename = "quotaAssumed")]
+    pub assumed: bool,
+    #[serde(rename = "quotaSource")]
+    pub source: QuotaSource,
+}
+
+impl From<Quota> for QuotaColumns {
+    fn from(q: Quota) -> Self {
+        QuotaColumns {
+            bytes: q.bytes,
+            assumed: q.assumed(),
+            source: q.source,
+        }
+    }
+}
+
 impl Quota {
     /// See [`QuotaSource::assumed`].
     pub fn assumed(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::etcd::{format_id, Survey};
 use crate::output::percent;
 use crate::output::Shell;
@@ -186,16 +186,12 @@ impl Problems {
             shell.error(e);
         }
         let total = self.total;
-        match self.failures {
-            0 => Ok(()),
-            n if n == total => Err(Error::new(
-                Kind::Unavailable,
-                format!("none of the {total} members could be reached"),
-            )),
-            n => Err(Error::partial(format!(
-                "{n} of {total} members could not be reached"
-            ))),
-        }
+        let e = match self.failures {
+            0 => return Ok(()),
+            n if n == total => crate::ops::Error::NoneReached { total, first: None },
+            failed => crate::ops::Error::SomeUnreachable { failed, total },
+        };
+        Err(e.into())
     }
 }
 

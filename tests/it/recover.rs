@@ -23,7 +23,7 @@ use support::cli::{run_at as ke, stderr};
 use support::process::KillOnDrop;
 
 /// The live process (not a zombie) whose command line has `--data-dir DIR`.
-fn etcd_on(dir: &Path) -> Option<(u32, Vec<String>)> {
+pub(crate) fn etcd_on(dir: &Path) -> Option<(u32, Vec<String>)> {
     let want = dir.to_string_lossy().into_owned();
     for e in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
