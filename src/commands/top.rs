@@ -172,7 +172,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
     };
     tokio::select! {
-        r = watching => r,
+        r = watching => Ok(r?),
         r = ticker => r,
     }
 }

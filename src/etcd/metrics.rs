@@ -403,6 +403,33 @@ go_goroutines 95
     }
 
     #[test]
+    fn scrape_failures_keep_their_cause_line_and_exit_code() {
+        // The parser fails only on its input's I/O errors.
+        let err = Error::Parse(Arc::new(std::io::Error::from(
+            std::io::ErrorKind::InvalidData,
+        )));
+        let user = crate::error::Error::from(err);
+        assert_eq!(user.exit_code() as i32, 5);
+        assert!(user.message.starts_with("cannot read the metrics: "));
+        let status = Error::Status {
+            url: "http://127.0.0.1:2381/metrics".into(),
+            status: http::StatusCode::NOT_FOUND,
+        };
+        let user = crate::error::Error::from(status);
+        assert_eq!(
+            (user.exit_code() as i32, user.message.as_str()),
+            (3, "`http://127.0.0.1:2381/metrics` answered 404 Not Found")
+        );
+        let user = crate::error::Error::from(Error::NoCertificate);
+        assert_eq!(user.kind, crate::error::Kind::Tls);
+        let user = crate::error::Error::from(Error::Dial(connect::Error::Refused));
+        assert_eq!(
+            (user.exit_code() as i32, user.message.as_str()),
+            (3, "connection refused")
+        );
+    }
+
+    #[test]
     fn quantiles_interpolate_within_the_bucket_like_prometheus() {
         let m = Metrics::parse(SAMPLE).unwrap();
         let wal = m.histogram("etcd_disk_wal_fsync_duration_seconds").unwrap();

@@ -127,22 +127,9 @@ enum End {
 
 /// Watch until `on` returns [`Flow::Stop`], a fatal error (a compacted
 /// revision, refused credentials), or no target answers for
-/// `reconnect_timeout`.
+/// `reconnect_timeout`. Fails with the keyspace error that ended it; the
+/// caller's own errors come back whole as [`WatchError::Visitor`].
 pub async fn watch<F>(
-    targets: &[Target],
-    settings: &ConnectSettings,
-    spec: &Spec,
-    on: F,
-) -> Result<()>
-where
-    F: FnMut(Update) -> Result<Flow>,
-{
-    Ok(watch_typed(targets, settings, spec, on).await?)
-}
-
-/// [`watch`], failing with the keyspace error that ended it (the caller's
-/// own errors come back as [`WatchError::Visitor`]).
-async fn watch_typed<F>(
     targets: &[Target],
     settings: &ConnectSettings,
     spec: &Spec,
