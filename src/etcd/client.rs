@@ -1,5 +1,6 @@
-//! One gRPC connection per member, and the translation of etcd's failures into
-//! operator language.
+//! One gRPC connection per member. Every failure, of the connection or of a
+//! call, comes back as an [`super::Error`] variant, classified once here
+//! (see [`super::error::classify`]); [`crate::error`] words it.
 //!
 //! etcd-client's own `connect` load-balances over all endpoints, so a status
 //! call could be answered by any member. We build one channel per [`Target`]

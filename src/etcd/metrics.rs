@@ -40,7 +40,7 @@ pub enum Error {
         url: String,
         cause: Arc<hyper::Error>,
     },
-    /// The body could not be read, or was larger than [`MAX_BODY`].
+    /// The body could not be read, or was larger than `MAX_BODY`.
     #[error("reading `{url}`: {cause}")]
     Body {
         url: String,
