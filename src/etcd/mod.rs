@@ -188,24 +188,22 @@ pub async fn health_check(client: &EtcdClient) -> Result<Duration> {
 pub async fn connect_all(
     targets: &[Target],
     settings: &ConnectSettings,
-) -> Vec<crate::error::Result<EtcdClient>> {
+) -> Vec<Result<EtcdClient>> {
     futures::future::join_all(targets.iter().map(|t| EtcdClient::connect(t, settings))).await
 }
 
 /// Connect to the first target that answers, for cluster-wide reads.
-pub async fn connect_any(
-    targets: &[Target],
-    settings: &ConnectSettings,
-) -> crate::error::Result<EtcdClient> {
+pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Result<EtcdClient> {
     connect_any_index(targets, settings).await.map(|(_, c)| c)
 }
 
-/// Like [`connect_any`], also saying which target answered.
+/// Like [`connect_any`], also saying which target answered. The first
+/// target's failure when none answers.
 pub async fn connect_any_index(
     targets: &[Target],
     settings: &ConnectSettings,
-) -> crate::error::Result<(usize, EtcdClient)> {
-    let mut first_err: Option<crate::error::Error> = None;
+) -> Result<(usize, EtcdClient)> {
+    let mut first_err: Option<Error> = None;
     for (i, t) in targets.iter().enumerate() {
         match EtcdClient::connect(t, settings).await {
             Ok(c) => return Ok((i, c)),
@@ -214,7 +212,7 @@ pub async fn connect_any_index(
             }
         }
     }
-    Err(first_err.unwrap_or_else(|| crate::error::Error::usage("no etcd endpoint to connect to")))
+    Err(first_err.unwrap_or(Error::NoEndpoint))
 }
 
 #[cfg(test)]

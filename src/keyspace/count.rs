@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use registry::key::KeyKind;
 use serde::Serialize;
 
-use crate::error::Result;
+use super::error::Result;
 use crate::etcd::maintenance::current_revision;
 use crate::etcd::Readers;
 use crate::keyspace::plan;
@@ -106,16 +106,14 @@ pub async fn count(
 ) -> Result<CountReport> {
     use crate::keyspace::Error as K;
     match count_at(readers, range, opts_in, 0, &progress, &mut warn).await {
-        Err(e) if matches!(e.keyspace(), Some(K::Compacted { .. })) => {
+        Err(K::Compacted { .. }) => {
             let serializable = opts_in.scan.apply(ScanOptions::keys_only()).serializable;
             let now = current_revision(readers.primary(), serializable).await?;
             warn(format!(
                 "the scan's revision was compacted: counting again at revision {now}"
             ));
             match count_at(readers, range, opts_in, now, &progress, &mut warn).await {
-                Err(e) if matches!(e.keyspace(), Some(K::Compacted { .. })) => {
-                    Err(K::CompactedRepeatedly { times: 2 }.into())
-                }
+                Err(K::Compacted { .. }) => Err(K::CompactedRepeatedly { times: 2 }),
                 r => r,
             }
         }
