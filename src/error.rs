@@ -79,7 +79,11 @@ pub enum Cause {
     Etcd(crate::etcd::Error),
     Keyspace(crate::keyspace::Error),
     Kube(crate::connect::kube::Error),
+    /// TLS settings that cannot work (files, PEM, a missing `--key`).
+    Connect(crate::connect::Error),
     Io(std::io::ErrorKind),
+    /// A multi-step operation's failure, in ops terms.
+    Ops(std::sync::Arc<crate::ops::Error>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -199,6 +203,20 @@ impl From<crate::etcd::Error> for Error {
                 e.cause = Some(Box::new(Cause::Etcd(err)));
                 return e;
             }
+            E::Unreached {
+                total,
+                endpoint,
+                first,
+            } => {
+                // Whatever the first member's failure was, the cluster was
+                // not reached: exit 3, with its cause and help kept.
+                let mut e = Error::from(first.as_deref().cloned().unwrap_or(E::NoMemberAnswered));
+                e.kind = Kind::Unavailable;
+                return e.context(match endpoint {
+                    Some(ep) => format!("`{ep}` could not be reached"),
+                    None => format!("none of the {total} members could be reached"),
+                });
+            }
             E::Compacted => (
                 Kind::Data,
                 "the revision read has been compacted: etcd no longer has it".into(),
@@ -209,6 +227,12 @@ impl From<crate::etcd::Error> for Error {
                 "the revision asked for is newer than the cluster's current revision".into(),
                 Some("pass a revision at most the current one (`kubectl etcd status` shows it), or none"),
             ),
+            E::AlreadyCompacted { .. } => (
+                Kind::Refused,
+                err.to_string(),
+                Some("nothing to do: pick a newer revision, or omit REV for the current one"),
+            ),
+            E::CompactAhead { .. } => (Kind::Usage, err.to_string(), None),
             E::NoSpace => (
                 Kind::NoSpace,
                 "etcd is out of space (NOSPACE alarm): writes are refused".into(),
@@ -278,6 +302,13 @@ impl From<crate::etcd::Error> for Error {
                 format!("no answer within {t:?}"),
                 Some("the member may be overloaded or without quorum; raise --command-timeout to wait longer"),
             ),
+            E::DialTimeout(_) => (
+                Kind::Unavailable,
+                err.to_string(),
+                Some("check that the member is running and the address is right"),
+            ),
+            E::AuthNoAnswer | E::NoMemberAnswered => (Kind::Unavailable, err.to_string(), None),
+            E::NoEndpoint => (Kind::Usage, err.to_string(), None),
             E::ClientCertRejected => (
                 Kind::Tls,
                 "the member closed the TLS connection: it may have rejected the client certificate".into(),
@@ -295,6 +326,22 @@ impl From<crate::etcd::Error> for Error {
     }
 }
 
+impl From<crate::etcd::metrics::Error> for Error {
+    fn from(err: crate::etcd::metrics::Error) -> Self {
+        use crate::etcd::metrics::Error as M;
+        let kind = match &err {
+            M::Dial(c) => return Error::from(c.clone()),
+            M::NoAnswer(_) | M::Http { .. } | M::Body { .. } | M::Status { .. } => {
+                Kind::Unavailable
+            }
+            M::NoCertificate => Kind::Tls,
+            M::Request(_) => Kind::Other,
+            M::Parse(_) => Kind::Data,
+        };
+        Error::new(kind, err.to_string())
+    }
+}
+
 impl From<crate::keyspace::Error> for Error {
     fn from(err: crate::keyspace::Error) -> Self {
         use crate::keyspace::Error as K;
@@ -309,8 +356,42 @@ impl From<crate::keyspace::Error> for Error {
                 cause: Some(Box::new(Cause::Keyspace(err))),
             };
         }
+        let owned_hint: String;
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
             K::Etcd(e) => return Error::from(e.clone()),
+            K::Member { endpoint, cause } => {
+                let mut e = Error::from((**cause).clone()).context(format!("`{endpoint}`"));
+                e.cause = Some(Box::new(Cause::Keyspace(err)));
+                return e;
+            }
+            K::WatchCompacted { compact, .. } => {
+                owned_hint = format!(
+                    "etcd keeps history only since the last compaction: start from `--rev {compact}` or later, or leave out --rev"
+                );
+                (Kind::Data, err.to_string(), Some(owned_hint.as_str()))
+            }
+            K::WatchDenied => (
+                Kind::Auth,
+                err.to_string(),
+                Some("use a user allowed to read this key range"),
+            ),
+            K::WatchLost { next, last, .. } => {
+                let last = last
+                    .as_ref()
+                    .map(|l| Error::from((**l).clone()).message)
+                    .unwrap_or_default();
+                owned_hint = format!(
+                    "restart with `--rev {next}` to resume without missing events once etcd is back"
+                );
+                (
+                    Kind::Unavailable,
+                    format!("{err}; last error: {last}"),
+                    Some(owned_hint.as_str()),
+                )
+            }
+            K::WatchUnconfirmed | K::WatchNoAnswer => (Kind::Unavailable, err.to_string(), None),
+            K::NoEndpoint => (Kind::Usage, err.to_string(), None),
+            K::WorkerStopped => (Kind::Other, err.to_string(), None),
             K::NoQuorumRead(e) => {
                 let e = Error::from(e.clone());
                 if e.kind != Kind::Unavailable {
@@ -339,7 +420,7 @@ impl From<crate::keyspace::Error> for Error {
             K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
-            K::Scan(inner) | K::Visitor(inner) => return (**inner).clone(),
+            K::Visitor(inner) => return (**inner).clone(),
             K::ReadAt {
                 key,
                 revision,
@@ -360,6 +441,14 @@ impl From<crate::keyspace::Error> for Error {
                         "`kubectl etcd ls TYPE` lists what is stored"
                     }
                 }),
+            ),
+            K::CompactedWhileMeasured { .. } => {
+                (Kind::Other, err.to_string(), Some("run it again"))
+            }
+            K::ReplayStalled { .. } => (
+                Kind::Unavailable,
+                err.to_string(),
+                Some("the member may be overloaded; try again"),
             ),
             K::ReplayTooSlow { .. } => (
                 Kind::Unavailable,
@@ -461,8 +550,8 @@ impl From<crate::connect::Error> for Error {
     fn from(err: crate::connect::Error) -> Self {
         use crate::connect::Error as C;
         let unreachable = "check that the member is running and the address is right";
+        let owned_hint: String;
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
-            C::Dialer(ours) => return (**ours).clone(),
             C::Kube(k) => return Error::from((**k).clone()),
             C::Tls(r) => return tls_error(r),
             C::Refused => (Kind::Unavailable, err.to_string(), Some(unreachable)),
@@ -488,7 +577,60 @@ impl From<crate::connect::Error> for Error {
                 Some("if the member uses TLS, use an https:// endpoint with --cacert"),
             ),
             C::Io { detail, .. } => (Kind::Unavailable, detail.clone(), None),
+            C::TlsFile { flag, path, cause } => {
+                let mut e = cause.to_error(
+                    &format!("{flag} `{}`", path.display()),
+                    Kind::Tls,
+                    Kind::Usage,
+                );
+                e.cause = Some(Box::new(Cause::Connect(err)));
+                return e;
+            }
+            C::NoCa => (
+                Kind::Tls,
+                err.to_string(),
+                Some("pass --cacert FILE (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)"),
+            ),
+            C::NoTlsMaterial => (
+                Kind::Tls,
+                err.to_string(),
+                Some("pass --cacert (and --cert/--key when etcd checks client certificates)"),
+            ),
+            C::TlsSetup(_)
+            | C::Pem { .. }
+            | C::BadCa { .. }
+            | C::BadCaVerifier { .. }
+            | C::KeyMismatch { .. } => (Kind::Tls, err.to_string(), None),
+            C::HalfPair { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("pass both --cert and --key"),
+            ),
+            C::BadServerName { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("pass --tls-server-name with a DNS name or IP address"),
+            ),
+            C::BadEndpoint { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("write endpoints as https://HOST:PORT, comma-separated"),
+            ),
+            C::CredentialsInEndpoint { scheme, host } => {
+                owned_hint = format!(
+                    "pass them with --user NAME:PASSWORD (or ETCDCTL_USER) and the endpoint as {scheme}://{host}"
+                );
+                (Kind::Usage, err.to_string(), Some(owned_hint.as_str()))
+            }
         };
+        if err.is_settings() {
+            return Error {
+                kind,
+                message,
+                hint: hint.map(str::to_string),
+                cause: Some(Box::new(Cause::Connect(err))),
+            };
+        }
         let kind_of_io = match &err {
             C::Io { kind, .. } => Some(Box::new(Cause::Io(*kind))),
             _ => None,
@@ -509,7 +651,17 @@ impl From<crate::connect::kube::Error> for Error {
         use crate::connect::kube::Error as K;
         let reach_hint = "check the kubeconfig context (`kubectl cluster-info`), or pass --endpoints to reach etcd directly";
         let (kind, hint): (Kind, Option<String>) = match &err {
-            K::KubeconfigInput(ours) => return (**ours).clone(),
+            K::KubeconfigInput { path, cause } => {
+                // Unreadable: exit 3, as for an unreadable kubeconfig; too
+                // large: 2.
+                let mut e = cause.to_error(
+                    &format!("kubeconfig `{}`", path.display()),
+                    Kind::Unavailable,
+                    Kind::Usage,
+                );
+                e.cause = Some(Box::new(Cause::Kube(err)));
+                return e;
+            }
             K::During { what, cause } => {
                 let mut e = Error::from((**cause).clone()).context(what);
                 e.cause = Some(Box::new(Cause::Kube(err)));
@@ -729,6 +881,453 @@ impl From<crate::dbfile::DbError> for Error {
         err.hint = hint.map(str::to_string);
         err.cause = e.io_kind().map(|k| Box::new(Cause::Io(k)));
         err
+    }
+}
+
+/// The operator's "no" (or Ctrl-C) at a question.
+impl From<crate::prompt::Declined> for Error {
+    fn from(d: crate::prompt::Declined) -> Self {
+        use crate::prompt::Declined as D;
+        let message = d.to_string();
+        match d {
+            D::NoTerminal { .. } => Error::new(Kind::Refused, message)
+                .with_hint("pass --yes to confirm, or --dry-run to only see the plan"),
+            D::No { .. } => Error::new(Kind::Refused, message),
+            D::Interrupted { .. } => Error::interrupted(message),
+            D::CannotAsk { .. } => Error::new(Kind::Refused, message)
+                .with_hint("pass --yes to confirm without a prompt"),
+        }
+    }
+}
+
+impl From<crate::ops::resize::PlanError> for Error {
+    /// The command line asked for something the cluster rules out.
+    fn from(e: crate::ops::resize::PlanError) -> Self {
+        Error::usage(e.to_string())
+    }
+}
+
+impl From<crate::ops::restore::PlanError> for Error {
+    /// The members come from the command line.
+    fn from(e: crate::ops::restore::PlanError) -> Self {
+        Error::usage(e.to_string())
+    }
+}
+
+impl From<crate::ops::restore::LocalPlanError> for Error {
+    fn from(e: crate::ops::restore::LocalPlanError) -> Self {
+        Error::new(Kind::Refused, e.to_string())
+            .with_hint("inspect the files named, then run again")
+    }
+}
+
+impl From<crate::ops::recover::ChoiceError> for Error {
+    fn from(e: crate::ops::recover::ChoiceError) -> Self {
+        use crate::ops::recover::ChoiceError as C;
+        let (kind, hint) = match e {
+            C::NoCandidate => (
+                Kind::Unavailable,
+                "pass the endpoints of the members still running, or --data-dir NAME=PATH \
+                 for the data dirs of those that no longer start",
+            ),
+            _ => (
+                Kind::Usage,
+                "pass --member with the name of a member the survey read",
+            ),
+        };
+        Error::new(kind, e.to_string()).with_hint(hint)
+    }
+}
+
+impl From<crate::ops::put::Conflict> for Error {
+    fn from(c: crate::ops::put::Conflict) -> Self {
+        crate::ops::Error::Conflict(c).into()
+    }
+}
+
+/// The kind of an error of ops' own (not a wrapped lower layer's): what
+/// decides its exit code. `None` for a wrapper, whose cause decides.
+pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
+    use crate::ops::Error as O;
+    Some(match err {
+        O::Etcd(_)
+        | O::Keyspace(_)
+        | O::Connect(_)
+        | O::Kube(_)
+        | O::Db(_)
+        | O::Declined(_)
+        | O::Reported(_)
+        | O::ResizePlan(_)
+        | O::RestorePlan(_)
+        | O::LocalPlan(_)
+        | O::Survivor(_)
+        | O::During { .. }
+        | O::LocalStepFailed { .. }
+        | O::RecoverStepFailed { .. }
+        | O::RestoredUnhealthy { .. }
+        | O::RecoverSpaceStep { .. }
+        | O::DefragStopped { .. }
+        | O::StreamBroke { .. }
+        | O::NoneReached { .. }
+        | O::ContextsFailed { .. } => return None,
+        O::Conflict(_)
+        | O::Unsafe { .. }
+        | O::ClusterUnhealthy { .. }
+        | O::QuotaUnknown
+        | O::FullAfterCompaction { .. }
+        | O::StillOverQuota { .. }
+        | O::NoLeader
+        | O::LeaderNotListed { .. }
+        | O::LeaderUnreachable { .. }
+        | O::NoSuccessor { .. }
+        | O::CannotLead { .. }
+        | O::LeadershipChanged { .. }
+        | O::FileExists { .. }
+        | O::StillRunning { .. }
+        | O::WentBack { .. } => Kind::Refused,
+        O::Interrupted { .. } => Kind::Interrupted,
+        O::NoSuchMember { .. }
+        | O::NegativeKeep
+        | O::BeforeFirstRevision { .. }
+        | O::FutureRevision { .. }
+        | O::NoSnapshotSource
+        | O::NoMembersGiven
+        | O::NotARestoredMember { .. }
+        | O::WhichMember
+        | O::NothingToStop { .. }
+        | O::NoDataDirFlag { .. }
+        | O::NoEtcdHere { .. } => Kind::Usage,
+        O::NoMemberAnswered
+        | O::NoneHealthy { .. }
+        | O::NoMemberToAsk { .. }
+        | O::NoMemberToSnapshot
+        | O::MemberUnreachable { .. }
+        | O::NoConnection
+        | O::LeftMemberList
+        | O::LeaderLost { .. }
+        | O::NoClientUrl
+        | O::NoPodYet { .. }
+        | O::StreamIdle { .. }
+        | O::MembersStill { .. }
+        | O::CannotRediscover => Kind::Unavailable,
+        O::StreamEmpty { .. }
+        | O::Integrity { .. }
+        | O::NotADatabase { .. }
+        | O::NotAJournal { .. }
+        | O::CopyRevision { .. }
+        | O::ManifestLacks { .. } => Kind::Data,
+        O::Damaged { readable, .. } => {
+            if *readable {
+                Kind::Partial
+            } else {
+                Kind::Data
+            }
+        }
+        O::Io { .. } | O::CopyDiffers { .. } => Kind::Io,
+        O::CommandFailed { .. } | O::WontStop { .. } | O::NotCaughtUp { .. } | O::GaveUp { .. } => {
+            Kind::Other
+        }
+        O::NotHealthyAfter { .. }
+        | O::LeaderNotConfirmed { .. }
+        | O::Unhealthy { .. }
+        | O::SomeUnreachable { .. }
+        | O::Member(_) => Kind::Partial,
+        O::LearnerGone { .. } | O::NoProcess { .. } | O::NotInSnapshot { .. } | O::NoMatch => {
+            Kind::NotFound
+        }
+    })
+}
+
+/// The `help:` line of an error of ops' own, when the fix is known.
+fn ops_hint(err: &crate::ops::Error) -> Option<String> {
+    use crate::ops::error::{CannotLead, Guarded, ManifestPart};
+    use crate::ops::Error as O;
+    const MAJORITY: &str =
+        "a majority of voting members must be running; `kubectl etcd status` shows them";
+    let hint = match err {
+        O::Conflict(c) => return Some(c.hint()),
+        O::Interrupted { resume, .. } => return resume.clone(),
+        O::NoSuchMember { members, .. } if !members.is_empty() => {
+            return Some(format!(
+                "members: {} (names or 16-hex ids)",
+                members.join(", ")
+            ))
+        }
+        O::NoProcess { survivor: true, .. } => {
+            "pass the pid of the surviving etcd, or its --data-dir"
+        }
+        O::NoProcess {
+            survivor: false, ..
+        } => "pass the pid of the running etcd, or leave --pid out",
+        O::Unsafe { action, .. } => match action {
+            Guarded::Resize(_) => {
+                "fix the cluster first, or pass --force if you know why this is safe"
+            }
+            Guarded::Defragment => {
+                "every voting member must be reachable, with a leader and none lagging; \
+                 check `kubectl etcd status`"
+            }
+            Guarded::Recover => {
+                "a member that is gone for good is replaced while the quorum holds: \
+                 `kubectl etcd resize replace NAME --peer-urls URL`"
+            }
+            Guarded::CompactAndDefragment => {
+                "nothing was changed; raise --quota-backend-bytes on every member, or delete \
+                 data (deletes are allowed under NOSPACE), then run recover-space again"
+            }
+        },
+        O::ClusterUnhealthy { .. } => {
+            "fix that member first; `kubectl etcd status` shows every member"
+        }
+        O::QuotaUnknown => "pass --quota-bytes with the members' --quota-backend-bytes",
+        O::FullAfterCompaction { .. } => {
+            "raise --quota-backend-bytes on every member, or delete data, then run \
+             recover-space again"
+        }
+        O::StillOverQuota { .. } => {
+            "the live data itself fills the quota: raise --quota-backend-bytes on every \
+             member, or delete data, then `kubectl etcd alarm disarm`"
+        }
+        O::NoLeader | O::LeaderUnreachable { .. } => MAJORITY,
+        O::NoSuccessor { .. } => {
+            "`kubectl etcd status` shows which members are down, lagging or learners"
+        }
+        O::CannotLead { why, .. } => match why {
+            CannotLead::Learner => {
+                "promote it first (`kubectl etcd resize`), or name a voting member"
+            }
+            CannotLead::Unreachable(_) => {
+                "a new leader must be running and answer; name another member"
+            }
+            CannotLead::Lagging { .. } => "wait until it has caught up, or name another member",
+        },
+        O::LeadershipChanged { .. } => "run the command again to plan from the current leader",
+        O::FileExists { .. } => "choose another name, or pass --overwrite to replace it",
+        O::NoSnapshotSource => "pass --snapshot FILE, or --endpoints to take one now",
+        O::NoMembersGiven => "pass --member NAME=PEER_URL for every member of the restored cluster",
+        O::WhichMember => "pass --name NAME (one of the --member names)",
+        O::NothingToStop { .. } => {
+            "point --manifest-dir at the static pod manifests, or pass --pid or --service"
+        }
+        O::NoDataDirFlag { .. } => "pass --data-dir DIR",
+        O::NoEtcdHere { .. } => {
+            "run this on the survivor's node; pass --pid PID or --data-dir DIR for a plain process"
+        }
+        O::NoneHealthy { .. } => {
+            "the rows above say why for each member (unreachable, TLS, authentication or no quorum)"
+        }
+        O::NoMemberToSnapshot => "check `kubectl etcd status`",
+        O::Integrity { .. } => "the stream was damaged or cut: take the snapshot again",
+        O::ManifestLacks { what, .. } => match what {
+            ManifestPart::DataDir(_) => "pass --data-dir with the path the manifest uses",
+            ManifestPart::ForceAnchor => {
+                "add the flag to etcd's command by hand, or run etcd with it yourself"
+            }
+        },
+        O::Damaged { .. } => {
+            "the file is damaged: take a new snapshot, or restore from an older one"
+        }
+        O::LeaderNotConfirmed { .. } => {
+            "check `kubectl etcd status`: an election may still be going on"
+        }
+        O::NotInSnapshot { .. } => "`snapshot inspect FILE --ls TYPE` lists what it holds",
+        O::NotAJournal { .. } => "move it away to start a new recovery",
+        O::NotCaughtUp { .. } => {
+            "check the new member's log, then run the same command again: it resumes here"
+        }
+        O::GaveUp { .. } => {
+            "check `kubectl etcd members`, then run the same command again: it resumes where \
+             the cluster is"
+        }
+        O::CopyDiffers { .. } => "check the disk, then run again",
+        O::WentBack { .. } => "it is not the data the survey read: check its data dir and log",
+        _ => return None,
+    };
+    Some(hint.to_string())
+}
+
+/// The one mapping of ops' errors to the operator's line, `help:` and exit
+/// code. A wrapped cause is worded by its own layer, once.
+impl From<crate::ops::Error> for Error {
+    fn from(err: crate::ops::Error) -> Self {
+        use crate::ops::Error as O;
+        match err {
+            O::Etcd(e) => e.into(),
+            O::Keyspace(e) => e.into(),
+            O::Connect(e) => e.into(),
+            O::Kube(e) => e.into(),
+            O::Db(e) => e.into(),
+            O::Declined(e) => e.into(),
+            O::Reported(e) => *e,
+            O::ResizePlan(e) => e.into(),
+            O::RestorePlan(e) => e.into(),
+            O::LocalPlan(e) => e.into(),
+            O::Survivor(e) => e.into(),
+            O::During { what, source } => Error::from(*source).context(what),
+            O::RecoverStepFailed {
+                step,
+                force_on,
+                source,
+            } => {
+                let mut e = Error::from(*source).context(format!("step {step}"));
+                let mut hint = String::from(
+                    "fix the cause and run the same command again: it resumes at this step",
+                );
+                if force_on {
+                    hint.push_str(&format!(
+                        "; etcd still runs with {}: do not restart it by hand with the flag",
+                        crate::ops::recover::FORCE_FLAG
+                    ));
+                }
+                e.hint = Some(hint);
+                e
+            }
+            O::RestoredUnhealthy { source } => {
+                let mut e = Error::from(*source).context("the restored member is not healthy");
+                e.hint = Some(
+                    "check its log; the old data dir is kept aside (see the undo lines above)"
+                        .into(),
+                );
+                e
+            }
+            O::LocalStepFailed { step, undo, source } => {
+                let mut e = Error::from(*source).context(format!("step {step}"));
+                e.hint = Some(format!(
+                    "fix the cause and run the same command again: done steps are skipped{}",
+                    crate::ops::restore::executor::go_back(&undo)
+                ));
+                e
+            }
+            O::RecoverSpaceStep { step, source } => {
+                let inner = Error::from(*source);
+                if inner.kind != Kind::Interrupted {
+                    return inner;
+                }
+                let steps = crate::ops::recover_space::STEPS;
+                let left = &steps[step + 1..];
+                let left = if left.is_empty() {
+                    "nothing is left".to_string()
+                } else {
+                    format!("left: {}", left.join(", "))
+                };
+                let mut e = Error::interrupted(format!(
+                    "{}; step {} of 3 ({}) stopped, {left}",
+                    inner.message,
+                    step + 1,
+                    steps[step],
+                ));
+                e.hint =
+                    Some(inner.hint.unwrap_or_else(|| {
+                        "run `kubectl etcd recover-space` again to finish".into()
+                    }));
+                e.cause = inner.cause;
+                e
+            }
+            O::DefragStopped {
+                member,
+                progress,
+                source,
+            } => {
+                let inner = Error::from(*source);
+                let kind = match inner.kind {
+                    Kind::Refused | Kind::Interrupted => inner.kind,
+                    _ => Kind::Partial,
+                };
+                let mut e = Error::new(
+                    kind,
+                    format!(
+                        "stopped at member `{member}`: {}; {progress}",
+                        inner.message
+                    ),
+                );
+                e.hint = inner.hint;
+                if kind == Kind::Interrupted && e.hint.is_none() {
+                    e.hint = Some(
+                        "run the same command again for the rest (--member NAME for one member)"
+                            .into(),
+                    );
+                }
+                e.cause = inner.cause;
+                e
+            }
+            O::StreamBroke { after, source } => {
+                let inner = Error::from(*source);
+                Error {
+                    kind: inner.kind,
+                    message: format!(
+                        "the snapshot stream broke after {after} bytes: {}; no file was written",
+                        inner.message
+                    ),
+                    hint: Some("retry, or pick another member with --member".into()),
+                    cause: inner.cause,
+                }
+            }
+            O::NoneReached { total, first } => match first {
+                None => Error::new(
+                    Kind::Unavailable,
+                    format!("none of the {total} members could be reached"),
+                ),
+                Some(first) => {
+                    // Exit 3 whatever stopped the first member: nothing was reached.
+                    let kind = match first.kind {
+                        Kind::Tls | Kind::Auth | Kind::NoQuorum => first.kind,
+                        _ => Kind::Unavailable,
+                    };
+                    Error {
+                        kind,
+                        message: format!(
+                            "none of the {total} members could be reached: {}",
+                            first.message
+                        ),
+                        hint: Some(first.hint.unwrap_or_else(|| {
+                            "check the endpoints (or pods) and the TLS flags".to_string()
+                        })),
+                        cause: first.cause,
+                    }
+                }
+            },
+            O::ContextsFailed {
+                failed,
+                total,
+                worst,
+            } => {
+                let message = O::ContextsFailed {
+                    failed,
+                    total,
+                    worst,
+                }
+                .to_string();
+                let kind = [
+                    Kind::Partial,
+                    Kind::Usage,
+                    Kind::Unavailable,
+                    Kind::Refused,
+                    Kind::Data,
+                    Kind::Interrupted,
+                ]
+                .into_iter()
+                .find(|k| k.exit_code() as i32 == worst)
+                .unwrap_or(Kind::Other);
+                Error::new(kind, message).with_hint("the rows above say why for each context")
+            }
+            O::Io { what, source } => Error::io(what, source),
+            own => {
+                let kind = ops_kind(&own).unwrap_or(Kind::Other);
+                let io = match &own {
+                    O::NotADatabase { source, .. } => source.io_kind(),
+                    _ => None,
+                };
+                Error {
+                    kind,
+                    message: own.to_string(),
+                    hint: ops_hint(&own),
+                    cause: Some(Box::new(match io {
+                        Some(k) => Cause::Io(k),
+                        None => Cause::Ops(std::sync::Arc::new(own)),
+                    })),
+                }
+            }
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use futures::future::LocalBoxFuture;
 
 use crate::cli::OutputFormat;
 use crate::context::{Cluster, Session};
-use crate::error::{Error, Kind, Result};
+#[cfg(test)]
+use crate::error::{Error, Kind};
 use crate::ops::Operator;
 
 /// Asks the operator, or answers for them with `--yes`.
@@ -39,17 +40,14 @@ impl Prompter {
     }
 
     /// `Ok` when the operator agrees to `action` (a short phrase such as
-    /// "defragment 3 members"); a `Refused` error otherwise.
-    pub fn confirm(&self, action: &str) -> Result<()> {
+    /// "defragment 3 members"); why not otherwise.
+    pub fn confirm(&self, action: &str) -> std::result::Result<(), Declined> {
         if self.yes {
             return Ok(());
         }
+        let action = action.to_string();
         if !self.terminal {
-            return Err(Error::new(
-                Kind::Refused,
-                format!("refusing to {action} without confirmation: no terminal to ask on"),
-            )
-            .with_hint("pass --yes to confirm, or --dry-run to only see the plan"));
+            return Err(Declined::NoTerminal { action });
         }
         let answer = tokio::task::block_in_place(|| {
             dialoguer::Confirm::new()
@@ -59,21 +57,36 @@ impl Prompter {
         });
         match answer {
             Ok(true) => Ok(()),
-            Ok(false) => Err(Error::new(
-                Kind::Refused,
-                format!("not confirmed: did not {action}"),
-            )),
+            Ok(false) => Err(Declined::No { action }),
             Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-                Err(Error::interrupted(format!(
-                    "interrupted (Ctrl-C) at the question: did not {action}"
-                )))
+                Err(Declined::Interrupted { action })
             }
-            Err(e) => Err(Error::new(
-                Kind::Refused,
-                format!("could not ask for confirmation: {e}"),
-            )
-            .with_hint("pass --yes to confirm without a prompt")),
+            Err(e) => Err(Declined::CannotAsk {
+                action,
+                detail: e.to_string(),
+            }),
         }
+    }
+}
+
+/// Why an action was not confirmed. Ctrl-C at the question exits 130, any
+/// other answer but yes 4 ([`crate::error`] says so).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Declined {
+    #[error("refusing to {action} without confirmation: no terminal to ask on")]
+    NoTerminal { action: String },
+    #[error("not confirmed: did not {action}")]
+    No { action: String },
+    #[error("interrupted (Ctrl-C) at the question: did not {action}")]
+    Interrupted { action: String },
+    /// The terminal failed; dialoguer's words are kept.
+    #[error("could not ask for confirmation: {detail}")]
+    CannotAsk { action: String, detail: String },
+}
+
+impl Declined {
+    pub fn is_interrupted(&self) -> bool {
+        matches!(self, Declined::Interrupted { .. })
     }
 }
 
@@ -103,12 +116,12 @@ impl Operator for Session {
         }
     }
 
-    fn confirm(&mut self, action: &str) -> Result<()> {
-        self.prompt().confirm(action)
+    fn confirm(&mut self, action: &str) -> crate::ops::Result<()> {
+        Ok(self.prompt().confirm(action)?)
     }
 
-    fn rediscover(&mut self) -> LocalBoxFuture<'_, Result<Cluster>> {
-        Box::pin(self.cluster())
+    fn rediscover(&mut self) -> LocalBoxFuture<'_, crate::ops::Result<Cluster>> {
+        Box::pin(async { Ok(self.cluster().await?) })
     }
 }
 
@@ -128,6 +141,7 @@ mod tests {
         let err = Prompter::with_terminal(false, false)
             .confirm("defragment 3 members")
             .unwrap_err();
+        let err = Error::from(err);
         assert_eq!(err.kind, Kind::Refused);
         assert_eq!(err.exit_code() as i32, 4);
         assert!(err.message.contains("defragment 3 members"));

@@ -84,7 +84,7 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
         session.shell.note("no active alarms");
     }
     if format == OutputFormat::Table {
-        if let Some(note) = quota::footnote(rows.iter().map(|r| r.quota_source)) {
+        if let Some(note) = quota::footnote(rows.iter().map(|r| r.quota.source)) {
             session.shell.note(note);
         }
     }
@@ -197,8 +197,8 @@ pub fn table(rows: &[AlarmRow]) -> Table {
                     r.quota_use_percent
                         .map(|p| format!("{p:.1}%"))
                         .unwrap_or_else(|| "-".into()),
-                    human_bytes(r.quota_bytes),
-                    if r.quota_assumed { "*" } else { "" }
+                    human_bytes(r.quota.bytes),
+                    if r.quota.assumed { "*" } else { "" }
                 ),
                 Mark::Plain,
             ),
@@ -219,9 +219,11 @@ mod tests {
             member_id: 1,
             alarm: "NOSPACE".into(),
             db_size: Some(1),
-            quota_bytes: 100,
-            quota_assumed: false,
-            quota_source: crate::ops::quota::QuotaSource::Metrics,
+            quota: crate::ops::quota::QuotaColumns {
+                bytes: 100,
+                assumed: false,
+                source: crate::ops::quota::QuotaSource::Metrics,
+            },
             quota_use_percent: Some(1.0),
             still_there: None,
             disarmed: false,

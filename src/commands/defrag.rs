@@ -117,7 +117,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     session
         .shell
         .emit(format, &outcome, |o| vec![defrag_result_table(o)])?;
-    defrag::finish(&outcome)
+    defrag::finish(outcome)?;
+    Ok(())
 }
 
 #[cfg(test)]

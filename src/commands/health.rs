@@ -22,7 +22,7 @@ impl PerContext for Args {
 
     async fn gather(&self, session: &mut Session) -> Result<HealthReport> {
         let cluster = session.cluster().await?;
-        gather(&cluster).await
+        Ok(gather(&cluster).await?)
     }
 
     fn table(&self, report: &HealthReport, _wide: bool) -> Table {
@@ -30,6 +30,6 @@ impl PerContext for Args {
     }
 
     fn finish(&self, report: &HealthReport, _: OutputFormat, _: &mut Shell) -> Result<()> {
-        verdict(report)
+        Ok(verdict(report)?)
     }
 }

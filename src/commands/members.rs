@@ -21,7 +21,7 @@ impl PerContext for Args {
 
     async fn gather(&self, session: &mut Session) -> Result<MembersReport> {
         let cluster = session.cluster().await?;
-        gather(&cluster).await
+        Ok(gather(&cluster).await?)
     }
 
     fn table(&self, report: &MembersReport, wide: bool) -> Table {

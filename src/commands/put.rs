@@ -113,7 +113,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         Precondition::Create => {
             Compare::create_revision(target.key.as_bytes(), CompareOp::Equal, 0)
         }
-        refused => return Err(refusal(refused, &target.key, &source(&args))),
+        refused => return Err(refusal(refused, &target.key, &source(&args)).into()),
     };
 
     // Keep encryption at rest: never replace an encrypted value with plaintext.
@@ -153,7 +153,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         match put::field_changes(&args.decode, &prefix, kv.key(), kv.value(), &plain)? {
             Ok(changes) => diff::show(&mut session.shell, &changes),
             Err(e) => session.shell.warn(format!(
-                "the stored value does not decode, so no diff is shown: {e}"
+                "the stored value does not decode, so no diff is shown: {}",
+                Error::from(e)
             )),
         }
     }
@@ -195,7 +196,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             _ => None,
         });
         let refused = edit::precondition(expected, now.flatten());
-        return Err(refusal(refused, &target.key, &source(&args)));
+        return Err(refusal(refused, &target.key, &source(&args)).into());
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
     let wrote = format!("wrote `{}` at revision {revision}", target.key);

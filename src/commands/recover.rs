@@ -191,13 +191,17 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         after: None,
     };
     let Some(mut journal) = journal else {
+        // After the plan it explains: stdout is flushed first, so a
+        // terminal shows the note below the tables.
+        session.shell.emit(format, &report, |r| {
+            r.plan.as_ref().map(plan_tables).unwrap_or_default()
+        })?;
+        let _ = session.shell.flush();
         session.shell.note(
             "nothing changed: run the survivor's command on its node, then each added-back \
              member's, in order",
         );
-        return session.shell.emit(format, &report, |r| {
-            r.plan.as_ref().map(plan_tables).unwrap_or_default()
-        });
+        return Ok(());
     };
     report.local = rec::local_plan(&journal);
     if args.dry_run {

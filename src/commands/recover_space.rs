@@ -54,7 +54,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let before = recover_space::survey(&cluster, args.quota_bytes).await?;
     session.shell.note("space before:");
     space_table(&before.rows).write(session.shell.err(), false)?;
-    if let Some(note) = crate::ops::quota::footnote(before.rows.iter().map(|r| r.quota_source)) {
+    if let Some(note) = crate::ops::quota::footnote(before.rows.iter().map(|r| r.quota.source)) {
         session.shell.note(note);
     }
     if !before.nospace {
@@ -73,7 +73,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         if let Some(e) = recover_space::refusal(&before) {
             session
                 .shell
-                .warn(format!("a real run would refuse: {}", e.message));
+                .warn(format!("a real run would refuse: {}", e.line()));
         }
         let survey = crate::ops::quota::survey(&cluster).await;
         let plan = crate::ops::defrag::plan(&ClusterState::from_survey(&survey), &opts.defrag())?;
@@ -84,7 +84,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     }
     // Everything that makes a run refuse, before the first write.
     if let Some(e) = recover_space::refusal(&before) {
-        return Err(e);
+        return Err(e.into());
     }
     let interrupt = session.interrupt.clone();
     let report = recover_space::execute(&cluster, &opts, before, &interrupt, session).await?;

@@ -135,10 +135,10 @@ async fn snapshot(args: &Args, session: &mut Session) -> Result<Snapshot> {
         None if args.dry_run => {
             let path = absolute(&args.save_path());
             if session.global.endpoints.is_empty() {
-                return Err(source::no_snapshot_source());
+                return Err(source::no_snapshot_source().into());
             }
             let client = session.cluster().await?.connect_any().await?;
-            return source::planned(&client, path, session).await;
+            return Ok(source::planned(&client, path, session).await?);
         }
         None => take_snapshot(args, session).await?,
     };
@@ -226,11 +226,17 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 
 async fn take_snapshot(args: &Args, session: &mut Session) -> Result<PathBuf> {
     if session.global.endpoints.is_empty() {
-        return Err(source::no_snapshot_source());
+        return Err(source::no_snapshot_source().into());
     }
     let file = args.save_path();
+    // The hint only where the place was not chosen.
+    let hint = if args.save_to.is_none() {
+        " (--save-to to choose where)"
+    } else {
+        ""
+    };
     session.shell.note(format!(
-        "taking a snapshot into `{}` (--save-to to choose where)",
+        "taking a snapshot into `{}`{hint}",
         absolute(&file).display()
     ));
     let cluster = session.cluster().await?;

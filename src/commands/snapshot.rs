@@ -170,7 +170,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             let (file, _) = a.file_and_filter()?;
             let reference = a.history.as_deref().unwrap_or_default();
             let (at, shell) = offline(&file, None, session);
-            inspect::history(&at, reference, &a.history_flags, &a.decode, format, shell)
+            Ok(inspect::history(
+                &at,
+                reference,
+                &a.history_flags,
+                &a.decode,
+                format,
+                shell,
+            )?)
         }
         SnapshotCommand::Inspect(a) if a.history_size => {
             let (file, _) = a.file_and_filter()?;
@@ -178,16 +185,21 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             let (size, readout) =
                 report::history_size(&file, prefix, a.top).map_err(in_file(&file))?;
             session.shell.emit(format, &size, history_tables)?;
-            inspect::damage_outcome(&file, &readout, &mut session.shell)
+            Ok(inspect::damage_outcome(
+                &file,
+                &readout,
+                &mut session.shell,
+            )?)
         }
         SnapshotCommand::Inspect(a) if a.get.is_some() || a.ls.is_some() => {
             let (file, ls) = a.file_and_filter()?;
             let yaml = session.format_or(OutputFormat::Yaml);
             let (at, shell) = offline(&file, a.revision, session);
             match &a.get {
-                Some(reference) => inspect::get(&at, reference, &a.decode, yaml, shell),
-                None => inspect::list(&at, ls.as_deref().unwrap_or_default(), format, shell),
+                Some(reference) => inspect::get(&at, reference, &a.decode, yaml, shell)?,
+                None => inspect::list(&at, ls.as_deref().unwrap_or_default(), format, shell)?,
             }
+            Ok(())
         }
         SnapshotCommand::Inspect(a) => {
             let (file, _) = a.file_and_filter()?;
@@ -197,7 +209,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             session
                 .shell
                 .emit(format, &report, |r| vec![inspect_table(r)])?;
-            inspect::damage_outcome(&file, &readout, &mut session.shell)
+            Ok(inspect::damage_outcome(
+                &file,
+                &readout,
+                &mut session.shell,
+            )?)
         }
     }
 }

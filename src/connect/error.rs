@@ -6,6 +6,8 @@
 //! the line and the `help:` an operator reads.
 
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A failure to reach or keep talking to a member.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -28,10 +30,6 @@ pub enum Error {
     /// alert), or the member closed or reset the connection.
     #[error("the member closed the connection")]
     Closed,
-    /// A dialer's own explanation (pod not Running, port-forward
-    /// forbidden), already in operator language.
-    #[error("{0}")]
-    Dialer(Box<crate::error::Error>),
     /// The Kubernetes half failed: a port-forward refused, a pod not
     /// Running, the forward's error channel.
     #[error(transparent)]
@@ -39,9 +37,130 @@ pub enum Error {
     /// Anything else from the operating system, with its kind.
     #[error("{detail}")]
     Io { kind: io::ErrorKind, detail: String },
+    /// `--cacert`, `--cert` or `--key` (`flag`) could not be read.
+    #[error("cannot read {flag} `{}`", path.display())]
+    TlsFile {
+        flag: &'static str,
+        path: PathBuf,
+        cause: Arc<crate::input::ReadError>,
+    },
+    /// rustls refused its own settings (the protocol versions).
+    #[error("tls setup: {0}")]
+    TlsSetup(rustls::Error),
+    /// An https endpoint, and no CA to check its certificate with.
+    #[error("an https endpoint needs the CA that signed the etcd server certificate")]
+    NoCa,
+    /// An https endpoint, and no TLS settings at all.
+    #[error("https endpoint but no TLS material")]
+    NoTlsMaterial,
+    /// PEM that does not hold what it should; `what` names it (`CA from
+    /// flags`, `client key from secret ns/name`).
+    #[error("{what} {problem}")]
+    Pem { what: String, problem: PemProblem },
+    /// A CA certificate rustls does not take as a trust anchor.
+    #[error("CA from {source_name}: {cause}")]
+    BadCa {
+        source_name: String,
+        cause: Box<rustls::Error>,
+    },
+    /// The CA certificates could not make a verifier.
+    #[error("CA from {source_name}: {cause}")]
+    BadCaVerifier {
+        source_name: String,
+        cause: Box<rustls::client::VerifierBuilderError>,
+    },
+    /// The client key is not the certificate's.
+    #[error("client certificate and key from {source_name} do not match: {cause}")]
+    KeyMismatch {
+        source_name: String,
+        cause: Box<rustls::Error>,
+    },
+    /// `--cert` without `--key`, or the reverse: a usage error.
+    #[error("--{given} was given without --{missing}")]
+    HalfPair {
+        given: &'static str,
+        missing: &'static str,
+    },
+    /// `--tls-server-name` (or a member's host) is no DNS name or IP.
+    #[error("`{name}` is not a valid TLS server name")]
+    BadServerName { name: String },
+    /// An endpoint URL (`--endpoints`, a member's client URL) that cannot
+    /// be dialled.
+    #[error("endpoint `{url}` {problem}")]
+    BadEndpoint {
+        url: String,
+        problem: EndpointProblem,
+    },
+    /// An endpoint URL with `user:password@` in it; `host` is the part
+    /// after the `@`, so the password is never echoed.
+    #[error("endpoint `{scheme}://{host}` has a user name and password in it")]
+    CredentialsInEndpoint { scheme: &'static str, host: String },
 }
 
+/// What is wrong with an endpoint URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("has a scheme other than http or https")]
+    Scheme,
+    #[error("is not HOST:PORT")]
+    NotHostPort,
+    #[error("has an invalid port")]
+    BadPort,
+}
+
+/// What is wrong with PEM input.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PemProblem {
+    #[error("is not PEM: {0}")]
+    NotPem(Arc<rustls::pki_types::pem::Error>),
+    #[error("holds no PEM certificate")]
+    NoCertificate,
+    #[error("is not a PEM private key: {0}")]
+    NotAKey(Arc<rustls::pki_types::pem::Error>),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 impl Error {
+    /// Whether trying again (another member, a later attempt) cannot help:
+    /// the TLS settings or the handshake itself are wrong.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Kube(k) => k.is_permanent(),
+            Error::Tls(_) | Error::NotTls => true,
+            other => other.is_settings(),
+        }
+    }
+
+    /// TLS settings that cannot work, found before any connection
+    /// (rather than a failure on the way to a member).
+    pub fn is_settings(&self) -> bool {
+        match self {
+            Error::TlsFile { .. }
+            | Error::TlsSetup(_)
+            | Error::NoCa
+            | Error::NoTlsMaterial
+            | Error::Pem { .. }
+            | Error::BadCa { .. }
+            | Error::BadCaVerifier { .. }
+            | Error::KeyMismatch { .. }
+            | Error::HalfPair { .. }
+            | Error::BadServerName { .. }
+            | Error::BadEndpoint { .. }
+            | Error::CredentialsInEndpoint { .. } => true,
+            Error::Refused
+            | Error::TimedOut
+            | Error::Dns { .. }
+            | Error::Tls(_)
+            | Error::NotTls
+            | Error::Closed
+            | Error::Kube(_)
+            | Error::Io { .. } => false,
+        }
+    }
+
     /// Wrap `self` as an `io::Error`, for dialers and connectors whose
     /// signature is `io::Result`; [`classify`] finds it again.
     pub fn into_io(self) -> io::Error {
@@ -108,16 +227,14 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     }
 }
 
-/// An error that already says what happened: ours, a dialer's, rustls's.
+/// An error that already says what happened: ours, the Kubernetes
+/// dialer's, rustls's.
 fn known(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
     if let Some(ours) = e.downcast_ref::<Error>() {
         return Some(ours.clone());
     }
     if let Some(k) = e.downcast_ref::<crate::connect::kube::Error>() {
         return Some(Error::Kube(Box::new(k.clone())));
-    }
-    if let Some(ours) = e.downcast_ref::<crate::error::Error>() {
-        return Some(Error::Dialer(Box::new(ours.clone())));
     }
     e.downcast_ref::<rustls::Error>()
         .map(|r| Error::Tls(r.clone()))
@@ -149,5 +266,32 @@ mod tests {
         assert!(
             matches!(classify(&e), Some(Error::Io { kind: io::ErrorKind::Other, ref detail }) if detail == "bytes remaining on stream")
         );
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_work_are_permanent_and_exit_by_their_kind() {
+        let half = Error::HalfPair {
+            given: "cert",
+            missing: "key",
+        };
+        assert!(half.is_permanent() && half.is_settings());
+        let e = crate::error::Error::from(half);
+        assert_eq!(e.exit_code() as i32, 2);
+        assert_eq!(e.message, "--cert was given without --key");
+        assert!(matches!(
+            e.cause.as_deref(),
+            Some(crate::error::Cause::Connect(Error::HalfPair { .. }))
+        ));
+        let pem = Error::Pem {
+            what: "CA from flags".into(),
+            problem: PemProblem::NoCertificate,
+        };
+        let e = crate::error::Error::from(pem);
+        assert_eq!(e.exit_code() as i32, 3);
+        assert_eq!(e.message, "CA from flags holds no PEM certificate");
+        let name = crate::error::Error::from(Error::BadServerName { name: "a b".into() });
+        assert_eq!(name.exit_code() as i32, 2);
+        assert!(!Error::Refused.is_permanent() && !Error::Closed.is_permanent());
+        assert!(Error::NotTls.is_permanent());
     }
 }

@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::error::{Error, Kind, Result};
+use super::error::{Error, PemProblem, Result};
 
 /// PEM material for a client connection, in memory.
 #[derive(Clone, Default)]
@@ -43,10 +43,14 @@ impl TlsMaterial {
 
     /// Read the files named by `--cacert`, `--cert` and `--key`.
     pub fn from_files(ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>) -> Result<Self> {
-        let read = |flag: &str, path: Option<&Path>| -> Result<Option<Vec<u8>>> {
+        let read = |flag: &'static str, path: Option<&Path>| -> Result<Option<Vec<u8>>> {
             path.map(|p| {
                 crate::input::read_file(p, crate::input::MAX_CONFIG_BYTES).map_err(|e| {
-                    e.into_error(&format!("{flag} `{}`", p.display()), Kind::Tls, Kind::Usage)
+                    Error::TlsFile {
+                        flag,
+                        path: p.to_path_buf(),
+                        cause: Arc::new(e),
+                    }
                 })
             })
             .transpose()
@@ -64,9 +68,10 @@ impl TlsMaterial {
 pub(crate) fn root_store(ca: &[u8], source: &str) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     for cert in parse_certs(ca, &format!("CA from {source}"))? {
-        roots
-            .add(cert)
-            .map_err(|e| Error::new(Kind::Tls, format!("CA from {source}: {e}")))?;
+        roots.add(cert).map_err(|cause| Error::BadCa {
+            source_name: source.to_string(),
+            cause: Box::new(cause),
+        })?;
     }
     Ok(roots)
 }
@@ -76,19 +81,15 @@ pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<Clien
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(Kind::Tls, format!("tls setup: {e}")))?;
+        .map_err(Error::TlsSetup)?;
 
     let builder = if insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider)))
+            .with_custom_certificate_verifier(Arc::new(Verifier::new(provider, AnyCertificate)))
     } else {
         let Some(ca) = &material.ca else {
-            return Err(Error::new(
-                Kind::Tls,
-                "an https endpoint needs the CA that signed the etcd server certificate",
-            )
-            .with_hint("pass --cacert FILE (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)"));
+            return Err(Error::NoCa);
         };
         builder.with_root_certificates(root_store(ca, &material.source)?)
     };
@@ -99,32 +100,28 @@ pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<Clien
                 cert,
                 &format!("client certificate from {}", material.source),
             )?;
-            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| {
-                Error::new(
-                    Kind::Tls,
-                    format!(
-                        "client key from {} is not a PEM private key: {e}",
-                        material.source
-                    ),
-                )
+            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| Error::Pem {
+                what: format!("client key from {}", material.source),
+                problem: PemProblem::NotAKey(Arc::new(e)),
             })?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
-                Error::new(
-                    Kind::Tls,
-                    format!(
-                        "client certificate and key from {} do not match: {e}",
-                        material.source
-                    ),
-                )
-            })?
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|cause| Error::KeyMismatch {
+                    source_name: material.source.clone(),
+                    cause: Box::new(cause),
+                })?
         }
         (Some(_), None) => {
-            return Err(Error::usage("--cert was given without --key")
-                .with_hint("pass both --cert and --key"))
+            return Err(Error::HalfPair {
+                given: "cert",
+                missing: "key",
+            })
         }
         (None, Some(_)) => {
-            return Err(Error::usage("--key was given without --cert")
-                .with_hint("pass both --cert and --key"))
+            return Err(Error::HalfPair {
+                given: "key",
+                missing: "cert",
+            })
         }
         (None, None) => builder.with_no_client_auth(),
     };
@@ -134,40 +131,73 @@ pub fn client_config(material: &TlsMaterial, insecure: bool) -> Result<Arc<Clien
 }
 
 fn parse_certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let problem = |problem| Error::Pem {
+        what: what.to_string(),
+        problem,
+    };
     let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| Error::new(Kind::Tls, format!("{what} is not PEM: {e}")))?;
+        .map_err(|e| problem(PemProblem::NotPem(Arc::new(e))))?;
     if certs.is_empty() {
-        return Err(Error::new(
-            Kind::Tls,
-            format!("{what} holds no PEM certificate"),
-        ));
+        return Err(problem(PemProblem::NoCertificate));
     }
     Ok(certs)
 }
 
 /// The server name to verify, as rustls wants it.
 pub fn server_name(name: &str) -> Result<ServerName<'static>> {
-    ServerName::try_from(name.to_string()).map_err(|_| {
-        Error::usage(format!("`{name}` is not a valid TLS server name"))
-            .with_hint("pass --tls-server-name with a DNS name or IP address")
+    ServerName::try_from(name.to_string()).map_err(|_| Error::BadServerName {
+        name: name.to_string(),
     })
 }
 
-/// `--insecure-skip-tls-verify`: accept any certificate but still check the
-/// handshake signatures, so the connection is at least encrypted.
-#[derive(Debug)]
-struct AcceptAnyServerCert(Arc<rustls::crypto::CryptoProvider>);
+/// The certificate a server presented, with what rustls knows of the
+/// handshake, for a [`CertificateCheck`].
+pub(crate) struct Presented<'a, 'b> {
+    pub end_entity: &'a CertificateDer<'b>,
+    pub intermediates: &'a [CertificateDer<'b>],
+    pub server_name: &'a ServerName<'b>,
+    pub ocsp_response: &'a [u8],
+    pub now: UnixTime,
+}
 
-impl ServerCertVerifier for AcceptAnyServerCert {
+/// How a server certificate is judged; [`Verifier`] checks the handshake
+/// signatures whatever this says.
+pub(crate) trait CertificateCheck: std::fmt::Debug + Send + Sync {
+    fn check(&self, cert: &Presented<'_, '_>) -> std::result::Result<(), rustls::Error>;
+}
+
+/// A certificate verifier made of a [`CertificateCheck`] and the
+/// provider's signature checks: one implementation of rustls's trait for
+/// `--insecure-skip-tls-verify` and for pod names in Kubernetes mode.
+#[derive(Debug)]
+pub(crate) struct Verifier<C> {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    check: C,
+}
+
+impl<C: CertificateCheck> Verifier<C> {
+    pub(crate) fn new(provider: Arc<rustls::crypto::CryptoProvider>, check: C) -> Self {
+        Verifier { provider, check }
+    }
+}
+
+impl<C: CertificateCheck> ServerCertVerifier for Verifier<C> {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        self.check.check(&Presented {
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        })?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -181,7 +211,7 @@ impl ServerCertVerifier for AcceptAnyServerCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -195,11 +225,25 @@ impl ServerCertVerifier for AcceptAnyServerCert {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// `--insecure-skip-tls-verify`: accept any certificate; [`Verifier`]
+/// still checks the handshake signatures, so the connection is at least
+/// encrypted.
+#[derive(Debug)]
+struct AnyCertificate;
+
+impl CertificateCheck for AnyCertificate {
+    fn check(&self, _: &Presented<'_, '_>) -> std::result::Result<(), rustls::Error> {
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 
 use etcd_client::GetOptions;
 
-use super::error::{Error, Result};
+use super::error::Result;
 use super::plan;
 use super::scan::prefix_end;
 use crate::etcd::EtcdClient;
@@ -33,9 +33,7 @@ pub async fn discover(
     // Only the pieces between built-in types can hold custom resources;
     // probing within them keeps each read's index walk short.
     let (revision, pieces) =
-        plan::count_pieces(client, base.as_bytes(), &end, prefix, 0, serializable)
-            .await
-            .map_err(|e| Error::Scan(Box::new(e)))?;
+        plan::count_pieces(client, base.as_bytes(), &end, prefix, 0, serializable).await?;
     let pieces: Vec<(Vec<u8>, Vec<u8>)> = pieces
         .into_iter()
         .filter(|p| p.count > 0 && p.builtin.is_none())

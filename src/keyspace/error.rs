@@ -76,18 +76,53 @@ pub enum Error {
     /// A key with no version in the retained history.
     #[error("`{key}` has no version in the retained history")]
     NoHistory { key: String, stop: HistoryStop },
+    /// `size --history`: a compaction moved the history while it was read.
+    #[error("the keyspace was compacted while it was measured (now at revision {now})")]
+    CompactedWhileMeasured { now: i64 },
+    /// `size --history`: the replay of revisions `from..=until` went quiet.
+    #[error("the replay of revisions {from} to {until} stalled")]
+    ReplayStalled { from: i64, until: i64 },
     /// Replaying a key's deletions through a watch took too long.
     #[error("replaying the deletions of `{key}` took too long")]
     ReplayTooSlow { key: String },
     /// The member closed a watch stream before it was done.
     #[error("the member closed the watch stream")]
     WatchClosed,
-    /// etcd cancelled a watch, for a reason other than a compaction.
-    #[error("etcd cancelled the watch: {reason}")]
-    WatchCancelled { reason: String },
-    /// A scan or count under a lookup failed; its error says why.
-    #[error("{0}")]
-    Scan(Box<crate::error::Error>),
+    /// etcd cancelled a watch, for a reason other than a compaction or a
+    /// permission; `reason` is etcd's, when it gave one.
+    #[error("etcd cancelled the watch{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    WatchCancelled { reason: Option<String> },
+    /// etcd cancelled a watch from `requested`: history before `compact`
+    /// is gone.
+    #[error("revision {requested} has been compacted; the oldest available revision is {compact}")]
+    WatchCompacted { requested: i64, compact: i64 },
+    /// etcd cancelled a watch: this user may not read the range.
+    #[error("permission denied for this watch")]
+    WatchDenied,
+    /// The member did not confirm a new watch within the command timeout.
+    #[error("the member did not confirm the watch")]
+    WatchUnconfirmed,
+    /// A reconnect attempt got no answer before the reconnect deadline.
+    #[error("no answer")]
+    WatchNoAnswer,
+    /// The watch was lost and no member answered for `waited`; `next` is
+    /// the first revision not delivered.
+    #[error("the watch was lost and no member answered for {} (--reconnect-timeout)", humantime::format_duration(*waited))]
+    WatchLost {
+        waited: std::time::Duration,
+        next: i64,
+        /// The last attempt's failure.
+        last: Option<Box<Error>>,
+    },
+    /// No endpoint to watch.
+    #[error("no etcd endpoint to watch")]
+    NoEndpoint,
+    /// What failed on the member `endpoint`.
+    #[error("`{endpoint}`: {cause}")]
+    Member { endpoint: String, cause: Box<Error> },
+    /// A decoding thread ended without a result (a panic in a decoder).
+    #[error("a decoding thread stopped before the end of its work")]
+    WorkerStopped,
     /// A linearizable read got no answer: the member may lack quorum.
     #[error(transparent)]
     NoQuorumRead(etcd::Error),

@@ -169,11 +169,9 @@ impl<J, R> Drop for Pool<J, R> {
     }
 }
 
+/// A worker ended without a result; the caller's errors stay its own.
 fn stopped() -> Error {
-    Error::new(
-        crate::error::Kind::Other,
-        "a decoding thread stopped before the end of its work",
-    )
+    super::Error::WorkerStopped.into()
 }
 
 #[cfg(test)]
@@ -219,6 +217,9 @@ mod tests {
             }
         }
         let outcome = outcome.and_then(|()| pool.finish(&mut |_| Ok(())));
-        assert!(outcome.is_err());
+        assert!(matches!(
+            outcome.unwrap_err().keyspace(),
+            Some(super::super::Error::WorkerStopped)
+        ));
     }
 }

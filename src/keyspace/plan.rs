@@ -10,8 +10,8 @@
 use etcd_client::{GetOptions, Txn, TxnOp, TxnOpResponse};
 use registry::resources::{self, ResourceType};
 
+use super::error::Result;
 use super::scan::{prefix_end, scan, suggest_serializable, Page, ScanOptions};
-use crate::error::Result;
 use crate::etcd::{EtcdClient, Readers};
 
 /// etcd's default `--max-txn-ops` is 128.

@@ -12,9 +12,10 @@ use etcd_client::{EventType, WatchOptions, WatchResponseStream};
 
 use super::decode::{Decoder, Object};
 use super::diff::{self, Diff};
+use super::error::{Error as WatchError, Result as WatchResult};
 use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
-use crate::etcd::client::explain;
+use crate::error::{Error, Result};
+use crate::etcd::error::classify;
 use crate::etcd::{ConnectSettings, EtcdClient};
 
 /// Pause after the first failed round of reconnect attempts; doubles up to
@@ -86,12 +87,12 @@ pub enum Update {
     /// The stream broke; reconnecting.
     Lost {
         endpoint: String,
-        error: Error,
+        error: WatchError,
     },
     /// One reconnect attempt failed.
     Retry {
         endpoint: String,
-        error: Error,
+        error: WatchError,
     },
     /// Watching again, from `revision`.
     Reconnected {
@@ -121,24 +122,26 @@ struct Live {
 /// Why a stream ended.
 enum End {
     Stop,
-    Lost(Error),
+    Lost(WatchError),
 }
 
 /// Watch until `on` returns [`Flow::Stop`], a fatal error (a compacted
 /// revision, refused credentials), or no target answers for
-/// `reconnect_timeout`.
+/// `reconnect_timeout`. Fails with the keyspace error that ended it; the
+/// caller's own errors come back whole as [`WatchError::Visitor`].
 pub async fn watch<F>(
     targets: &[Target],
     settings: &ConnectSettings,
     spec: &Spec,
     mut on: F,
-) -> Result<()>
+) -> WatchResult<()>
 where
     F: FnMut(Update) -> Result<Flow>,
 {
     if targets.is_empty() {
-        return Err(Error::usage("no etcd endpoint to watch"));
+        return Err(WatchError::NoEndpoint);
     }
+    let mut on = |u: Update| on(u).map_err(|e| WatchError::Visitor(Box::new(e)));
     // The next revision to deliver; 0 until the first stream says "now".
     let mut next = spec.start_revision;
     let mut live = first(targets, settings, spec, &mut next).await?;
@@ -175,20 +178,28 @@ where
     }
 }
 
+/// `err` on the member at `endpoint`.
+fn on_member(endpoint: &str, err: WatchError) -> WatchError {
+    WatchError::Member {
+        endpoint: endpoint.to_string(),
+        cause: Box::new(err),
+    }
+}
+
 /// The first stream: each target once, in the order given.
 async fn first(
     targets: &[Target],
     settings: &ConnectSettings,
     spec: &Spec,
     next: &mut i64,
-) -> Result<Live> {
+) -> WatchResult<Live> {
     let mut first_err = None;
     for (i, t) in targets.iter().enumerate() {
         match open(i, t, settings, spec, next).await {
             Ok(live) => return Ok(live),
-            Err(e) if fatal(&e) => return Err(e.context(format!("`{}`", t.endpoint))),
+            Err(e) if fatal(&e) => return Err(on_member(&t.endpoint, e)),
             Err(e) => {
-                first_err.get_or_insert(e.context(format!("`{}`", t.endpoint)));
+                first_err.get_or_insert(on_member(&t.endpoint, e));
             }
         }
     }
@@ -204,14 +215,14 @@ async fn reconnect<F>(
     failed: usize,
     mut next: i64,
     on: &mut F,
-) -> Result<Live>
+) -> WatchResult<Live>
 where
-    F: FnMut(Update) -> Result<Flow>,
+    F: FnMut(Update) -> WatchResult<Flow>,
 {
     let deadline = Instant::now() + spec.reconnect_timeout;
     let mut backoff = FIRST_BACKOFF;
     let n = targets.len();
-    let mut last: Option<Error> = None;
+    let mut last: Option<WatchError> = None;
     loop {
         for k in 1..=n {
             let i = (failed + k) % n;
@@ -223,38 +234,56 @@ where
             let attempt = tokio::time::timeout(left, open(i, t, settings, spec, &mut next)).await;
             let err = match attempt {
                 Ok(Ok(live)) => return Ok(live),
-                Ok(Err(e)) if fatal(&e) => return Err(e.context(format!("`{}`", t.endpoint))),
+                Ok(Err(e)) if fatal(&e) => return Err(on_member(&t.endpoint, e)),
                 Ok(Err(e)) => e,
-                Err(_) => Error::new(Kind::Unavailable, "no answer"),
+                Err(_) => WatchError::WatchNoAnswer,
             };
             on(Update::Retry {
                 endpoint: t.endpoint.clone(),
                 error: err.clone(),
             })?;
-            last = Some(err.context(format!("`{}`", t.endpoint)));
+            last = Some(on_member(&t.endpoint, err));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            let cause = last.map(|e| e.message).unwrap_or_default();
-            return Err(Error::new(
-                Kind::Unavailable,
-                format!(
-                    "the watch was lost and no member answered for {} (--reconnect-timeout); last error: {cause}",
-                    humantime::format_duration(spec.reconnect_timeout)
-                ),
-            )
-            .with_hint(format!(
-                "restart with `--rev {next}` to resume without missing events once etcd is back"
-            )));
+            return Err(WatchError::WatchLost {
+                waited: spec.reconnect_timeout,
+                next,
+                last: last.map(Box::new),
+            });
         }
         tokio::time::sleep(backoff.min(left)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-/// Errors no other member or later attempt will fix.
-fn fatal(e: &Error) -> bool {
-    matches!(e.kind, Kind::Auth | Kind::Tls | Kind::Data | Kind::Usage)
+/// Errors no other member or later attempt will fix: a compacted or
+/// future revision, refused credentials or permissions, TLS that cannot
+/// work. Decided on the variants, never on the words.
+fn fatal(e: &WatchError) -> bool {
+    match e {
+        WatchError::WatchCompacted { .. } | WatchError::WatchDenied | WatchError::NoEndpoint => {
+            true
+        }
+        WatchError::Member { cause, .. } => fatal(cause),
+        WatchError::Etcd(e) => fatal_etcd(e),
+        _ => false,
+    }
+}
+
+/// An etcd failure no other member or later attempt will fix.
+fn fatal_etcd(e: &crate::etcd::Error) -> bool {
+    use crate::etcd::Error as E;
+    match e {
+        E::Compacted
+        | E::FutureRevision
+        | E::PermissionDenied
+        | E::AuthFailed
+        | E::AuthRequired
+        | E::ClientCertRejected => true,
+        E::Connect(c) => c.is_permanent(),
+        _ => false,
+    }
 }
 
 /// Connect to one member and create the watch from `next`; waits for etcd
@@ -266,7 +295,7 @@ async fn open(
     settings: &ConnectSettings,
     spec: &Spec,
     next: &mut i64,
-) -> Result<Live> {
+) -> WatchResult<Live> {
     let client = EtcdClient::connect_requiring_leader(target, settings).await?;
     let mut options = WatchOptions::new()
         .with_prev_key()
@@ -281,19 +310,9 @@ async fn open(
         .await?;
     let (sender, mut stream) = stream.split();
     let created = match tokio::time::timeout(client.command_timeout, stream.message()).await {
-        Err(_) => {
-            return Err(Error::new(
-                Kind::Unavailable,
-                "the member did not confirm the watch",
-            ))
-        }
-        Ok(Err(e)) => return Err(explain(&e)),
-        Ok(Ok(None)) => {
-            return Err(Error::new(
-                Kind::Unavailable,
-                "the member closed the watch stream",
-            ))
-        }
+        Err(_) => return Err(WatchError::WatchUnconfirmed),
+        Ok(Err(e)) => return Err(WatchError::Etcd(classify(&e))),
+        Ok(Ok(None)) => return Err(WatchError::WatchClosed),
         Ok(Ok(Some(resp))) => resp,
     };
     if created.canceled() {
@@ -314,9 +333,9 @@ async fn open(
 }
 
 /// Deliver events until the caller stops or the stream breaks.
-async fn pump<F>(live: &mut Live, spec: &Spec, next: &mut i64, on: &mut F) -> Result<End>
+async fn pump<F>(live: &mut Live, spec: &Spec, next: &mut i64, on: &mut F) -> WatchResult<End>
 where
-    F: FnMut(Update) -> Result<Flow>,
+    F: FnMut(Update) -> WatchResult<Flow>,
 {
     // Far enough never to fire; the branch is disabled anyway.
     let idle = spec
@@ -327,19 +346,14 @@ where
             m = live.stream.message() => m,
             _ = tokio::time::sleep(idle), if spec.idle_progress.is_some() => {
                 if let Err(e) = live.sender.request_progress().await {
-                    return Ok(End::Lost(explain(&e)));
+                    return Ok(End::Lost(WatchError::Etcd(classify(&e))));
                 }
                 continue;
             }
         };
         let resp = match msg {
-            Err(e) => return Ok(End::Lost(explain(&e))),
-            Ok(None) => {
-                return Ok(End::Lost(Error::new(
-                    Kind::Unavailable,
-                    "the member closed the watch stream",
-                )))
-            }
+            Err(e) => return Ok(End::Lost(WatchError::Etcd(classify(&e)))),
+            Ok(None) => return Ok(End::Lost(WatchError::WatchClosed)),
             Ok(Some(resp)) => resp,
         };
         if resp.canceled() {
@@ -395,39 +409,28 @@ where
     }
 }
 
-/// Why etcd cancelled a watch, in operator terms.
-fn cancelled(resp: &etcd_client::WatchResponse, next: i64) -> Error {
-    let compact = resp.compact_revision();
+/// Why etcd cancelled a watch: classified once, here.
+fn cancelled(resp: &etcd_client::WatchResponse, next: i64) -> WatchError {
+    cancel_reason(resp.compact_revision(), resp.cancel_reason(), next)
+}
+
+/// A cancellation with `compact` (0: none) and etcd's `reason`, of a watch
+/// from `next`. etcd says "permission denied" only in the reason: the
+/// etcd layer's classifier reads it.
+fn cancel_reason(compact: i64, reason: &str, next: i64) -> WatchError {
     if compact > 0 {
-        return Error::new(
-            Kind::Data,
-            format!(
-                "revision {next} has been compacted; the oldest available revision is {compact}"
-            ),
-        )
-        .with_hint(format!(
-            "etcd keeps history only since the last compaction: start from `--rev {compact}` or later, or leave out --rev"
-        ));
+        return WatchError::WatchCompacted {
+            requested: next,
+            compact,
+        };
     }
-    let reason = resp.cancel_reason().trim_start_matches("etcdserver: ");
-    if matches!(
-        crate::etcd::error::from_reason(reason),
-        Some(crate::etcd::Error::PermissionDenied)
-    ) {
-        return Error::new(Kind::Auth, "permission denied for this watch")
-            .with_hint("use a user allowed to read this key range");
+    let reason = reason.trim_start_matches("etcdserver: ");
+    match crate::etcd::error::from_reason(reason) {
+        Some(crate::etcd::Error::PermissionDenied) => WatchError::WatchDenied,
+        _ => WatchError::WatchCancelled {
+            reason: Some(reason.to_string()).filter(|r| !r.is_empty()),
+        },
     }
-    Error::new(
-        Kind::Unavailable,
-        format!(
-            "etcd cancelled the watch{}",
-            if reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {reason}")
-            }
-        ),
-    )
 }
 
 /// An event with its key understood and its values decoded.
@@ -563,6 +566,93 @@ mod tests {
         let c = Change::new(&ev, &d, "/registry", false);
         assert_eq!(c.object.unwrap().value["spec"]["size"], 3);
         assert!(c.previous.is_none());
+    }
+
+    #[test]
+    fn a_cancellation_is_classified_by_compaction_then_by_etcds_reason() {
+        assert!(matches!(
+            cancel_reason(5, "", 3),
+            WatchError::WatchCompacted {
+                requested: 3,
+                compact: 5
+            }
+        ));
+        assert!(matches!(
+            cancel_reason(0, "etcdserver: permission denied", 3),
+            WatchError::WatchDenied
+        ));
+        assert!(matches!(
+            cancel_reason(0, "", 3),
+            WatchError::WatchCancelled { reason: None }
+        ));
+        assert!(matches!(
+            cancel_reason(0, "etcdserver: some reason", 3),
+            WatchError::WatchCancelled { reason: Some(ref r) } if r == "some reason"
+        ));
+    }
+
+    #[test]
+    fn only_what_no_member_can_fix_ends_the_watch() {
+        use crate::connect::Error as C;
+        use crate::etcd::Error as E;
+        assert!(fatal(&WatchError::WatchCompacted {
+            requested: 3,
+            compact: 5
+        }));
+        assert!(fatal(&WatchError::WatchDenied));
+        assert!(fatal(&on_member("m1", WatchError::Etcd(E::AuthFailed))));
+        assert!(fatal(&WatchError::Etcd(E::Connect(C::NotTls))));
+        assert!(!fatal(&WatchError::WatchCancelled { reason: None }));
+        assert!(!fatal(&WatchError::WatchClosed));
+        assert!(!fatal(&WatchError::WatchNoAnswer));
+        assert!(!fatal(&WatchError::WatchUnconfirmed));
+        assert!(!fatal(&WatchError::Etcd(E::ConnectionDropped)));
+        assert!(!fatal(&WatchError::Etcd(E::Connect(C::Refused))));
+        // A failed connect, judged on the typed cause under it.
+        assert!(fatal(&WatchError::Etcd(E::Connect(C::NoTlsMaterial))));
+        assert!(!fatal(&WatchError::Etcd(E::DialTimeout(
+            std::time::Duration::from_secs(1)
+        ))));
+    }
+
+    #[test]
+    fn watch_errors_keep_their_lines_hints_and_exit_codes() {
+        let e = Error::from(WatchError::WatchCompacted {
+            requested: 3,
+            compact: 5,
+        });
+        assert_eq!(e.exit_code() as i32, 5);
+        assert_eq!(
+            e.message,
+            "revision 3 has been compacted; the oldest available revision is 5"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("etcd keeps history only since the last compaction: start from `--rev 5` or later, or leave out --rev")
+        );
+        let e = Error::from(on_member("m1", WatchError::WatchDenied));
+        assert_eq!(e.exit_code() as i32, 3);
+        assert_eq!(e.message, "`m1`: permission denied for this watch");
+        assert!(matches!(
+            e.keyspace(),
+            Some(WatchError::Member { cause, .. }) if matches!(**cause, WatchError::WatchDenied)
+        ));
+        let e = Error::from(WatchError::WatchLost {
+            waited: Duration::from_secs(2),
+            next: 9,
+            last: Some(Box::new(on_member("m2", WatchError::WatchNoAnswer))),
+        });
+        assert_eq!(
+            e.message,
+            "the watch was lost and no member answered for 2s (--reconnect-timeout); last error: `m2`: no answer"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("restart with `--rev 9` to resume without missing events once etcd is back")
+        );
+        assert_eq!(e.exit_code() as i32, 3);
+        let e = Error::from(WatchError::NoEndpoint);
+        assert_eq!(e.exit_code() as i32, 2);
     }
 
     #[test]

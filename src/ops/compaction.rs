@@ -16,10 +16,10 @@ use serde::Serialize;
 
 use crate::connect::Target;
 use crate::context::Cluster;
-use crate::error::{Error, Result};
 use crate::etcd::{maintenance, ConnectSettings, EtcdClient, Survey};
 
 use super::cluster_state::ClusterState;
+use super::error::{Error, Result};
 use super::{Interrupt, Operator};
 
 /// What the operator asked for.
@@ -118,19 +118,18 @@ impl CompactReport {
 pub fn target_revision(rev: Option<i64>, keep: Option<i64>, current: i64) -> Result<i64> {
     let target = match (rev, keep) {
         (Some(r), _) => r,
-        (None, Some(k)) if k < 0 => return Err(Error::usage("--keep must not be negative")),
+        (None, Some(k)) if k < 0 => return Err(Error::NegativeKeep),
         (None, Some(k)) => current - k,
         (None, None) => current,
     };
     if target < 1 {
-        return Err(Error::usage(format!(
-            "nothing to compact: revision {target} is before the first revision"
-        )));
+        return Err(Error::BeforeFirstRevision { revision: target });
     }
     if target > current {
-        return Err(Error::usage(format!(
-            "revision {target} is newer than the current revision {current}"
-        )));
+        return Err(Error::FutureRevision {
+            revision: target,
+            current,
+        });
     }
     Ok(target)
 }
@@ -189,7 +188,7 @@ pub async fn compact(
                 "interrupted (Ctrl-C) while compacting at revision {revision}: etcd may have \
                  applied it"
             ))
-            .with_hint("`kubectl etcd compact --dry-run` shows where history starts now")
+            .resume("`kubectl etcd compact --dry-run` shows where history starts now")
         })??;
     if interrupt.fired() {
         return Err(Error::interrupted(format!(

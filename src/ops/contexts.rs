@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::cli::OutputFormat;
 use crate::context::Session;
-use crate::error::{Error, ExitCode, Kind, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::output::table::{Mark, Table};
 use crate::output::Shell;
 
@@ -79,7 +79,7 @@ pub async fn run<C: PerContext>(cmd: &C, session: &mut Session) -> Result<()> {
             );
         }
     }
-    verdict(&runs)
+    Ok(verdict(&runs)?)
 }
 
 /// Every context, at most `--max-concurrency` at a time, in the order given.
@@ -235,37 +235,16 @@ fn merge<R>(runs: &[Run<R>], table: impl Fn(&R) -> Table) -> Table {
 
 /// The exit status of the whole run: the highest exit code of any context,
 /// with the contexts that failed named.
-fn verdict<R>(runs: &[Run<R>]) -> Result<()> {
+fn verdict<R>(runs: &[Run<R>]) -> std::result::Result<(), crate::ops::Error> {
     let failed: Vec<&Run<R>> = runs.iter().filter(|r| r.outcome.is_err()).collect();
     let Some(worst) = failed.iter().map(|r| r.exit_code()).max() else {
         return Ok(());
     };
-    let names: Vec<String> = failed.iter().map(|r| format!("`{}`", r.context)).collect();
-    Err(Error::new(
-        kind_for(worst),
-        format!(
-            "{} of {} contexts failed: {}",
-            failed.len(),
-            runs.len(),
-            names.join(", ")
-        ),
-    )
-    .with_hint("the rows above say why for each context"))
-}
-
-/// The error kind that exits with `code`.
-fn kind_for(code: i32) -> Kind {
-    [
-        Kind::Partial,
-        Kind::Usage,
-        Kind::Unavailable,
-        Kind::Refused,
-        Kind::Data,
-        Kind::Interrupted,
-    ]
-    .into_iter()
-    .find(|k| k.exit_code() as i32 == code)
-    .unwrap_or(Kind::Other)
+    Err(crate::ops::Error::ContextsFailed {
+        failed: failed.iter().map(|r| r.context.clone()).collect(),
+        total: runs.len(),
+        worst,
+    })
 }
 
 /// A writer whose bytes are read back once the context is done.
@@ -295,6 +274,7 @@ impl Write for Captured {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
 
     fn run(context: &str, table: Option<Table>, outcome: Result<()>) -> Run<Table> {
         Run {
@@ -351,7 +331,7 @@ mod tests {
                 vec!["c", "", "x", "e0"],
             ]
         );
-        let err = verdict(&runs).unwrap_err();
+        let err = Error::from(verdict(&runs).unwrap_err());
         assert_eq!(err.exit_code(), ExitCode::Unavailable);
         assert_eq!(err.message, "2 of 3 contexts failed: `b`, `c`");
     }

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cluster_state::{ClusterState, MemberState};
-use super::{progress, Interrupt, Operator};
+use super::error::{Error, Guarded, Progress, Result};
+use super::{Interrupt, Operator};
 use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, format_id, ConnectSettings, EtcdClient, Survey};
 
 /// What the operator asked for.
@@ -152,12 +152,10 @@ pub fn plan(state: &ClusterState, opts: &Options) -> Result<Plan> {
     if let Some(want) = &opts.member {
         if state.find(want).is_none() {
             let names: Vec<String> = state.members.iter().map(|m| m.label()).collect();
-            return Err(
-                Error::usage(format!("no member `{want}` in this cluster")).with_hint(format!(
-                    "members: {} (names or 16-hex ids)",
-                    names.join(", ")
-                )),
-            );
+            return Err(Error::NoSuchMember {
+                name: want.clone(),
+                members: names,
+            });
         }
     }
     let selected = opts
@@ -294,12 +292,14 @@ impl Outcome {
     /// Nothing done: refused (or interrupted at the prompt) before the
     /// first member.
     pub fn not_started(plan: &Plan, error: Error) -> Outcome {
+        let kind = StopKind::of(&error);
+        let error = crate::error::Error::from(error);
         Outcome {
             members: Vec::new(),
             skipped: plan.skipped(),
             stopped: Some(StopReason {
                 member: plan.steps().next().map(|m| m.name.clone()),
-                kind: StopKind::of(&error),
+                kind,
                 message: error.message.clone(),
                 done: Vec::new(),
                 left: plan.steps().map(|m| m.name.clone()).collect(),
@@ -336,10 +336,12 @@ pub enum StopKind {
 
 impl StopKind {
     fn of(e: &Error) -> StopKind {
-        match e.kind {
-            Kind::Refused => StopKind::Refused,
-            Kind::Interrupted => StopKind::Interrupted,
-            _ => StopKind::Failed,
+        if e.is_interrupted() {
+            StopKind::Interrupted
+        } else if e.is_refusal() {
+            StopKind::Refused
+        } else {
+            StopKind::Failed
         }
     }
 }
@@ -358,8 +360,9 @@ pub struct StopReason {
     /// Refused before the first member: `error` is the whole story.
     #[serde(skip)]
     pub before_start: bool,
+    /// The stop in the operator's words (`message` is its line).
     #[serde(skip)]
-    pub error: Error,
+    pub error: crate::error::Error,
 }
 
 /// Follow the plan one member at a time: check the cluster, move leadership
@@ -377,11 +380,13 @@ pub async fn execute(
     let mut done: Vec<Done> = Vec::new();
     let mut skipped = plan.skipped();
     let steps: Vec<&PlannedMember> = plan.steps().collect();
-    let stop = |step: &PlannedMember, done: &[Done], skipped: &[Skipped], message, error| {
+    let stop = |step: &PlannedMember, done: &[Done], skipped: &[Skipped], error: Error| {
+        let kind = StopKind::of(&error);
+        let error = crate::error::Error::from(error);
         Some(StopReason {
             member: Some(step.name.clone()),
-            kind: StopKind::of(&error),
-            message,
+            kind,
+            message: error.message.clone(),
             done: done.iter().map(|d| d.member.clone()).collect(),
             left: steps
                 .iter()
@@ -400,8 +405,7 @@ pub async fn execute(
                 step,
                 &done,
                 &skipped,
-                "interrupted (Ctrl-C) before this member".into(),
-                Error::interrupted("interrupted"),
+                Error::interrupted("interrupted (Ctrl-C) before this member"),
             );
             return Outcome {
                 members: done,
@@ -431,7 +435,7 @@ pub async fn execute(
                 continue;
             }
             Err(error) => {
-                let stopped = stop(step, &done, &skipped, error.message.clone(), error);
+                let stopped = stop(step, &done, &skipped, error);
                 return Outcome {
                     members: done,
                     skipped,
@@ -496,41 +500,31 @@ pub async fn run(
 
 /// Why a run may not start: the cluster may not be disturbed.
 fn blocked(why: &str) -> Error {
-    Error::new(Kind::Refused, format!("refusing to defragment: {why}")).with_hint(
-        "every voting member must be reachable, with a leader and none lagging; \
-         check `kubectl etcd status`",
-    )
+    Error::Unsafe {
+        action: Guarded::Defragment,
+        why: why.to_string(),
+    }
 }
 
 /// The exit status: a stop is an error that says what was done and what
 /// is left; Ctrl-C exits 130, a refusal 4, any other stop 1. A refusal
 /// before the first member is the refusal itself.
-pub fn finish(outcome: &Outcome) -> Result<()> {
-    let Some(stop) = &outcome.stopped else {
-        return Ok(());
+pub fn finish(mut outcome: Outcome) -> Result<Outcome> {
+    let Some(stop) = outcome.stopped.take() else {
+        return Ok(outcome);
     };
     if stop.before_start {
-        return Err(stop.error.clone());
+        return Err(stop.error.into());
     }
-    let kind = match stop.error.kind {
-        Kind::Refused | Kind::Interrupted => stop.error.kind,
-        _ => Kind::Partial,
-    };
-    let mut e = Error::new(
-        kind,
-        format!(
-            "stopped at member `{}`: {}; {}",
-            stop.member.as_deref().unwrap_or("-"),
-            stop.message,
-            progress(&stop.done, &stop.left, "members defragmented")
-        ),
-    );
-    e.hint = stop.error.hint.clone();
-    if kind == Kind::Interrupted && e.hint.is_none() {
-        e.hint =
-            Some("run the same command again for the rest (--member NAME for one member)".into());
-    }
-    Err(e)
+    Err(Error::DefragStopped {
+        member: stop.member.unwrap_or_else(|| "-".into()),
+        progress: Progress {
+            done: stop.done,
+            left: stop.left,
+            unit: "members defragmented",
+        },
+        source: Box::new(stop.error.into()),
+    })
 }
 
 async fn state_now(targets: &[Target], settings: &ConnectSettings) -> (Survey, ClusterState) {
@@ -557,10 +551,7 @@ async fn one(
     let id = step.member_id;
     let (mut survey, mut state) = state_now(targets, settings).await;
     if let Some(b) = state.blocker() {
-        return Err(
-            Error::new(Kind::Refused, format!("cluster not healthy: {b}"))
-                .with_hint("fix that member first; `kubectl etcd status` shows every member"),
-        );
+        return Err(Error::ClusterUnhealthy { blocker: b });
     }
     let mut leader_moved_to = None;
     if state.is_leader(id) && opts.move_leader {
@@ -587,12 +578,9 @@ async fn one(
             )),
         }
     }
-    let member = state
-        .member(id)
-        .ok_or_else(|| Error::new(Kind::Unavailable, "member left the member list"))?;
+    let member = state.member(id).ok_or(Error::LeftMemberList)?;
     let before = member.db_size;
-    let client = client_of(&survey, &state, id)
-        .ok_or_else(|| Error::new(Kind::Unavailable, "no connection to the member"))?;
+    let client = client_of(&survey, &state, id).ok_or(Error::NoConnection)?;
     note(format!(
         "defragmenting `{}` ({})",
         step.name,
@@ -614,9 +602,9 @@ async fn one(
                 "interrupted: left `{}` defragmenting on the server",
                 step.name
             ))
-            .with_hint("check it with `kubectl etcd status` before anything else")
+            .resume("check it with `kubectl etcd status` before anything else")
         })?;
-    result.map_err(|e| e.context("defragment"))?;
+    result.map_err(|e| Error::from(e).context("defragment"))?;
     let took = start.elapsed();
     let (_, after_state) = wait_until(targets, settings, pacing.recover, |s| s.blocker().is_none())
         .await
@@ -653,10 +641,7 @@ async fn wait_until(
             let why = state
                 .blocker()
                 .unwrap_or_else(|| "leadership did not move".into());
-            return Err(Error::new(
-                Kind::Partial,
-                format!("still not healthy after {limit:?}: {why}"),
-            ));
+            return Err(Error::NotHealthyAfter { after: limit, why });
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -665,6 +650,7 @@ async fn wait_until(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
     use crate::ops::cluster_state::fixtures::*;
 
     fn names(p: &Plan) -> Vec<&str> {
@@ -777,7 +763,7 @@ mod tests {
             member: Some("m9".into()),
             ..Options::default()
         };
-        let e = plan(&s, &opts).unwrap_err();
+        let e = crate::error::Error::from(plan(&s, &opts).unwrap_err());
         assert_eq!(e.kind, Kind::Usage);
         assert!(e.hint.unwrap().contains("m1, m2, m3"));
     }
@@ -804,7 +790,8 @@ mod tests {
         assert_eq!(stop.kind, StopKind::Refused);
         assert_eq!(stop.member.as_deref(), Some("m2"));
         assert_eq!(stop.left, ["m2", "m1"]);
-        assert_eq!(finish(&out).unwrap_err().kind, Kind::Refused);
+        let e = crate::error::Error::from(finish(out).unwrap_err());
+        assert_eq!(e.kind, Kind::Refused);
     }
 
     #[test]

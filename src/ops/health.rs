@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::context::Cluster;
-use crate::error::{Error, ExitCode, Kind, Result};
+use crate::error::{Error, ExitCode};
 use crate::etcd::{self, format_id, EtcdClient};
 use crate::output::human_duration;
 
@@ -30,7 +30,7 @@ pub struct HealthReport {
 }
 
 /// Ask every member of `cluster`; a member that fails is a row, not an error.
-pub async fn gather(cluster: &Cluster) -> Result<HealthReport> {
+pub async fn gather(cluster: &Cluster) -> crate::ops::Result<HealthReport> {
     let clients = cluster.connect_all().await;
     let checks = futures::future::join_all(clients.into_iter().map(|c| async move {
         let client = c?;
@@ -72,21 +72,17 @@ pub async fn gather(cluster: &Cluster) -> Result<HealthReport> {
 }
 
 /// Exit 3 when no member answered, 1 when any is unhealthy.
-pub fn verdict(report: &HealthReport) -> Result<()> {
+pub fn verdict(report: &HealthReport) -> crate::ops::Result<()> {
     let unreachable = report.unreachable;
     let unhealthy = report.endpoints.iter().filter(|e| !e.health).count();
     if unreachable > 0 && unreachable == report.endpoints.len() {
-        return Err(Error::new(
-            Kind::Unavailable,
-            format!("none of the {unreachable} members answered a health read"),
-        )
-        .with_hint("the rows above say why for each member (unreachable, TLS, authentication or no quorum)"));
+        return Err(crate::ops::Error::NoneHealthy { total: unreachable });
     }
     if unhealthy > 0 {
-        return Err(Error::partial(format!(
-            "{unhealthy} of {} members are unhealthy",
-            report.endpoints.len()
-        )));
+        return Err(crate::ops::Error::Unhealthy {
+            unhealthy,
+            total: report.endpoints.len(),
+        });
     }
     Ok(())
 }

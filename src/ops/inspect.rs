@@ -10,10 +10,11 @@ use std::path::Path;
 use crate::cli::OutputFormat;
 use crate::dbfile::report::{self, ListError};
 use crate::dbfile::{self, Readout};
-use crate::error::{Error, Kind, Result};
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::history::{self, Flow, HistoryFlags};
 use crate::keyspace::resolve::offline_range;
+use crate::ops::{Error, Result};
+
 use crate::output::history::HistoryPrinter;
 use crate::output::snapshot::{list_row, LIST_COLUMNS};
 use crate::output::table::Listing;
@@ -53,16 +54,11 @@ pub fn damage_outcome(file: &Path, readout: &Readout, shell: &mut Shell) -> Resu
     for e in &d.first {
         shell.warn(format!("`{}`: {e}", file.display()));
     }
-    let what = format!(
-        "`{}`: {} damaged pages or entries skipped",
-        file.display(),
-        d.count
-    );
-    let hint = "the file is damaged: take a new snapshot, or restore from an older one";
-    if readout.entries == 0 {
-        return Err(Error::data(format!("{what}, nothing readable")).with_hint(hint));
-    }
-    Err(Error::partial(format!("{what}; the rest is shown")).with_hint(hint))
+    Err(Error::Damaged {
+        file: file.to_path_buf(),
+        count: d.count,
+        readable: readout.entries != 0,
+    })
 }
 
 /// `inspect --get REF`: one object, decoded (or its stored bytes with
@@ -78,14 +74,10 @@ pub fn get(
     let found = report::get(at.file, key.as_bytes(), at.revision).map_err(|e| at.ctx(e))?;
     let Some((revision, value)) = &found.value else {
         damage_outcome(at.file, &found.readout, shell)?;
-        return Err(Error::new(
-            Kind::NotFound,
-            format!(
-                "`{key}` is not in the snapshot at revision {}",
-                at.revision.unwrap_or(found.header.revision)
-            ),
-        )
-        .with_hint("`snapshot inspect FILE --ls TYPE` lists what it holds"));
+        return Err(Error::NotInSnapshot {
+            key,
+            revision: at.revision.unwrap_or(found.header.revision),
+        });
     };
     if format == OutputFormat::Raw {
         shell.out().write_all(value)?;
@@ -134,7 +126,7 @@ pub fn list(at: &Offline, ls: &str, format: OutputFormat, shell: &mut Shell) -> 
     listing.flush(shell)?;
     damage_outcome(at.file, &readout, shell)?;
     if listing.shown == 0 {
-        return Err(Error::new(Kind::NotFound, "no keys match in the snapshot"));
+        return Err(Error::NoMatch);
     }
     Ok(())
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::connect::direct::Endpoint;
 use crate::context::Cluster;
-use crate::error::{Error, Result};
 use crate::etcd::{self, format_id, EtcdClient, Survey};
+use crate::ops::error::{Error, MemberProblem, Result};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,7 +46,8 @@ pub async fn gather(cluster: &Cluster) -> Result<MembersReport> {
             .views
             .iter()
             .find_map(|v| v.error.clone())
-            .unwrap_or_else(|| Error::partial("no member answered"));
+            .map(Error::from)
+            .unwrap_or(Error::NoMemberAnswered);
         return Err(cause);
     };
 
@@ -77,15 +78,15 @@ pub async fn gather(cluster: &Cluster) -> Result<MembersReport> {
                 .await
                 .map(|_| ())
                 .map_err(Error::from),
-            (None, _) if !m.started() => Err(Error::partial("not started yet")),
+            (None, _) if !m.started() => Err(Error::Member(MemberProblem::NotStarted)),
             // Its pod is known but could not be reached (not Running, ...).
-            (None, Some(e)) => Err(e),
+            (None, Some(e)) => Err(e.into()),
             // In direct mode a member outside --endpoints is dialled at its
             // advertised client URL, as etcdctl would.
             (None, None) if cluster.direct() => {
                 dial_advertised(m, cluster).await.map(|a| applied = Some(a))
             }
-            (None, None) => Err(Error::partial("no etcd pod found for this member")),
+            (None, None) => Err(Error::Member(MemberProblem::NoPod)),
         };
         rows.push(MemberRow {
             id: format_id(m.id),
@@ -97,7 +98,7 @@ pub async fn gather(cluster: &Cluster) -> Result<MembersReport> {
             pod: view.and_then(|v| v.target.pod.as_ref().map(|p| p.name.clone())),
             node: view.and_then(|v| v.target.pod.as_ref().and_then(|p| p.node.clone())),
             healthy: health.is_ok(),
-            error: health.err().map(|e| e.message),
+            error: health.err().map(Error::line),
             raft_applied_index: applied,
             catch_up_percent: None,
         });
@@ -120,7 +121,7 @@ async fn dial_advertised(m: &etcd::Member, cluster: &Cluster) -> Result<u64> {
     let url = m
         .client_urls
         .first()
-        .ok_or_else(|| Error::partial("advertises no client URL"))?;
+        .ok_or(Error::Member(MemberProblem::NoClientUrl))?;
     let target = Endpoint::parse(url, false)?.target();
     let client = EtcdClient::connect(&target, &cluster.settings).await?;
     let status = etcd::status(&client).await?;

@@ -4,12 +4,18 @@
 //! Plans never print; executors report progress and ask for confirmation
 //! through an [`Operator`], check an [`Interrupt`] between steps, and return
 //! what they did, so the command decides how to show it.
+//!
+//! They fail with an [`Error`] that says what happened in ops terms and
+//! keeps its cause whole; callers decide on its variants (never its text),
+//! and [`crate::error`] turns it into the operator's line, `help:` and exit
+//! code.
 
 pub mod cluster_state;
 pub mod compaction;
 pub mod contexts;
 pub mod defrag;
 pub mod doctor;
+pub mod error;
 pub mod health;
 pub mod inspect;
 pub mod members;
@@ -33,7 +39,7 @@ use futures::future::LocalBoxFuture;
 use tokio::sync::Notify;
 
 use crate::context::Cluster;
-use crate::error::{Error, Result};
+pub use error::{Error, Result};
 
 /// The person at the keyboard, as an executor sees them: progress lines,
 /// what they must keep (plans, commands to run on another node), and
@@ -54,12 +60,7 @@ pub trait Operator {
     fn confirm(&mut self, action: &str) -> Result<()>;
     /// The cluster discovered again (Kubernetes: a pod created meanwhile).
     fn rediscover(&mut self) -> LocalBoxFuture<'_, Result<Cluster>> {
-        Box::pin(async {
-            Err(Error::new(
-                crate::error::Kind::Unavailable,
-                "cannot discover the cluster again here",
-            ))
-        })
+        Box::pin(async { Err(Error::CannotRediscover) })
     }
 }
 
@@ -90,7 +91,10 @@ impl Operator for Recorded {
     fn confirm(&mut self, action: &str) -> Result<()> {
         self.asked.push(action.to_string());
         if self.refuse {
-            Err(Error::new(crate::error::Kind::Refused, "not confirmed"))
+            Err(crate::prompt::Declined::No {
+                action: action.to_string(),
+            }
+            .into())
         } else {
             Ok(())
         }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::cluster_state::{ClusterState, MemberState};
+use super::error::{CannotLead, Error, Result};
 use super::Interrupt;
 use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, format_id, ConnectSettings, EtcdClient, Survey};
 
 /// A leadership transfer: from the current leader to one voting follower.
@@ -61,56 +61,32 @@ pub fn state_of(survey: &Survey) -> ClusterState {
 /// (exit 4) a cluster without a leader, a learner, and a target that does
 /// not answer or lags; an unknown name is a usage error.
 pub fn plan(state: &ClusterState, to: Option<&str>) -> Result<Plan> {
-    let leader = state.leader.ok_or_else(|| {
-        Error::new(
-            Kind::Refused,
-            "the cluster has no leader: there is no leadership to move",
-        )
-        .with_hint("a majority of voting members must be running; `kubectl etcd status` shows them")
-    })?;
-    let from = state.member(leader).ok_or_else(|| {
-        Error::new(
-            Kind::Refused,
-            format!("the leader {} is not in the member list", format_id(leader)),
-        )
-    })?;
+    let leader = state.leader.ok_or(Error::NoLeader)?;
+    let from = state
+        .member(leader)
+        .ok_or(Error::LeaderNotListed { id: leader })?;
     if let Some(e) = &from.error {
-        return Err(Error::new(
-            Kind::Refused,
-            format!(
-                "the cluster has no leader that answers: `{}`, the last one reported, is not \
-                 reachable: {e}",
-                from.label()
-            ),
-        )
-        .with_hint(
-            "a majority of voting members must be running; `kubectl etcd status` shows them",
-        ));
+        return Err(Error::LeaderUnreachable {
+            leader: from.label(),
+            why: e.clone(),
+        });
     }
     let target = match to {
         Some(want) => {
-            let t = state.find(want).ok_or_else(|| {
-                let names: Vec<String> = state.members.iter().map(MemberState::label).collect();
-                Error::usage(format!("no member `{want}` in this cluster")).with_hint(format!(
-                    "members: {} (names or 16-hex ids)",
-                    names.join(", ")
-                ))
+            let t = state.find(want).ok_or_else(|| Error::NoSuchMember {
+                name: want.to_string(),
+                members: state.members.iter().map(MemberState::label).collect(),
             })?;
             if t.id != leader {
                 check_target(t)?;
             }
             t
         }
-        None => state.healthiest_follower(leader).ok_or_else(|| {
-            Error::new(
-                Kind::Refused,
-                format!(
-                    "no voting follower of `{}` can take over: none answers without lagging",
-                    from.label()
-                ),
-            )
-            .with_hint("`kubectl etcd status` shows which members are down, lagging or learners")
-        })?,
+        None => state
+            .healthiest_follower(leader)
+            .ok_or_else(|| Error::NoSuccessor {
+                leader: from.label(),
+            })?,
     };
     Ok(Plan {
         from: from.label(),
@@ -124,32 +100,21 @@ pub fn plan(state: &ClusterState, to: Option<&str>) -> Result<Plan> {
 
 /// Why `t` may not lead, as a refusal.
 fn check_target(t: &MemberState) -> Result<()> {
-    let (why, hint) = if t.is_learner {
-        (
-            format!(
-                "`{}` is a learner: a learner does not vote and cannot lead",
-                t.label()
-            ),
-            "promote it first (`kubectl etcd resize`), or name a voting member",
-        )
+    let why = if t.is_learner {
+        CannotLead::Learner
     } else if let Some(e) = &t.error {
-        (
-            format!("`{}` is not reachable: {e}", t.label()),
-            "a new leader must be running and answer; name another member",
-        )
+        CannotLead::Unreachable(e.clone())
     } else if t.lagging {
-        (
-            format!(
-                "`{}` is lagging behind the leader (applied index {})",
-                t.label(),
-                t.raft_applied_index
-            ),
-            "wait until it has caught up, or name another member",
-        )
+        CannotLead::Lagging {
+            applied: t.raft_applied_index,
+        }
     } else {
         return Ok(());
     };
-    Err(Error::new(Kind::Refused, why).with_hint(hint))
+    Err(Error::CannotLead {
+        member: t.label(),
+        why,
+    })
 }
 
 /// Ask the leader to hand leadership to `plan.to`, then wait (up to
@@ -170,20 +135,12 @@ pub async fn transfer(
         return Ok((survey, state));
     }
     if state.leader != Some(plan.from_id) {
-        return Err(Error::new(
-            Kind::Refused,
-            format!(
-                "leadership changed meanwhile: `{}` no longer leads",
-                plan.from
-            ),
-        )
-        .with_hint("run the command again to plan from the current leader"));
+        return Err(Error::LeadershipChanged {
+            from: plan.from.clone(),
+        });
     }
-    let leader = client_of(&survey, &state, plan.from_id).ok_or_else(|| {
-        Error::new(
-            Kind::Unavailable,
-            format!("lost the connection to the leader `{}`", plan.from),
-        )
+    let leader = client_of(&survey, &state, plan.from_id).ok_or_else(|| Error::LeaderLost {
+        leader: plan.from.clone(),
     })?;
     if interrupt.fired() {
         return Err(Error::interrupted(format!(
@@ -197,7 +154,7 @@ pub async fn transfer(
     ));
     etcd::maintenance::move_leader(leader, plan.to_id)
         .await
-        .map_err(|e| e.context(format!("moving leadership to `{}`", plan.to)))?;
+        .map_err(|e| Error::from(e).context(format!("moving leadership to `{}`", plan.to)))?;
     let deadline = Instant::now() + timeout;
     let mut clients = Survey::live_clients(&survey);
     loop {
@@ -208,15 +165,10 @@ pub async fn transfer(
             return Ok((survey, state));
         }
         if Instant::now() >= deadline {
-            return Err(Error::new(
-                Kind::Partial,
-                format!(
-                    "leadership was handed to `{}`, but not every member reports it as leader \
-                     after {timeout:?}",
-                    plan.to
-                ),
-            )
-            .with_hint("check `kubectl etcd status`: an election may still be going on"));
+            return Err(Error::LeaderNotConfirmed {
+                to: plan.to.clone(),
+                after: timeout,
+            });
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(300)) => {}
@@ -226,7 +178,7 @@ pub async fn transfer(
                      not yet confirmed by every member",
                     plan.from, plan.to
                 ))
-                .with_hint("check `kubectl etcd status` to see who leads now"));
+                .resume("check `kubectl etcd status` to see who leads now"));
             }
         }
     }
@@ -246,6 +198,7 @@ fn client_of<'a>(survey: &'a Survey, state: &ClusterState, id: u64) -> Option<&'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
     use crate::ops::cluster_state::fixtures::*;
 
     #[test]
@@ -261,7 +214,7 @@ mod tests {
         s.members[2].lagging = true;
         assert_eq!(plan(&s, None).unwrap().to, "m2");
         s.members[1].error = Some("connection refused".into());
-        let e = plan(&s, None).unwrap_err();
+        let e = crate::error::Error::from(plan(&s, None).unwrap_err());
         assert_eq!(e.kind, Kind::Refused);
     }
 
@@ -271,7 +224,10 @@ mod tests {
         assert_eq!(plan(&s, Some("m3")).unwrap().to_id, 3);
         assert_eq!(plan(&s, Some("0000000000000001")).unwrap().to, "m1");
         assert!(plan(&s, Some("m2")).unwrap().already);
-        assert_eq!(plan(&s, Some("nope")).unwrap_err().kind, Kind::Usage);
+        assert_eq!(
+            crate::error::Error::from(plan(&s, Some("nope")).unwrap_err()).kind,
+            Kind::Usage
+        );
     }
 
     #[test]
@@ -279,22 +235,43 @@ mod tests {
         let mut s = three(1);
         s.members[1].is_learner = true;
         s.members[2].error = Some("connection refused".into());
-        let e = plan(&s, Some("m2")).unwrap_err();
+        let e = crate::error::Error::from(plan(&s, Some("m2")).unwrap_err());
         assert_eq!(e.kind, Kind::Refused);
-        assert!(e.message.contains("learner"), "{}", e.message);
-        let e = plan(&s, Some("m3")).unwrap_err();
+        assert!(
+            matches!(e.cause.as_deref(), Some(crate::error::Cause::Ops(o)) if matches!(**o, Error::CannotLead { why: CannotLead::Learner, .. })),
+            "{}",
+            e.message
+        );
+        let e = crate::error::Error::from(plan(&s, Some("m3")).unwrap_err());
         assert_eq!(e.kind, Kind::Refused);
-        assert!(e.message.contains("not reachable"), "{}", e.message);
+        assert!(
+            matches!(e.cause.as_deref(), Some(crate::error::Cause::Ops(o)) if matches!(**o, Error::CannotLead { why: CannotLead::Unreachable(_), .. })),
+            "{}",
+            e.message
+        );
         let mut s = three(1);
         s.members[2].lagging = true;
-        assert_eq!(plan(&s, Some("m3")).unwrap_err().kind, Kind::Refused);
+        assert_eq!(
+            crate::error::Error::from(plan(&s, Some("m3")).unwrap_err()).kind,
+            Kind::Refused
+        );
         // A leader that no longer answers (a learner still names it).
         s.members[0].error = Some("connection refused".into());
-        let e = plan(&s, None).unwrap_err();
+        let e = crate::error::Error::from(plan(&s, None).unwrap_err());
         assert_eq!(e.kind, Kind::Refused);
-        assert!(e.message.contains("no leader"), "{}", e.message);
+        assert!(
+            matches!(e.cause.as_deref(), Some(crate::error::Cause::Ops(o)) if matches!(**o, Error::LeaderUnreachable { .. })),
+            "{}",
+            e.message
+        );
         s.leader = None;
-        assert_eq!(plan(&s, None).unwrap_err().kind, Kind::Refused);
-        assert_eq!(plan(&s, Some("m2")).unwrap_err().kind, Kind::Refused);
+        assert_eq!(
+            crate::error::Error::from(plan(&s, None).unwrap_err()).kind,
+            Kind::Refused
+        );
+        assert_eq!(
+            crate::error::Error::from(plan(&s, Some("m2")).unwrap_err()).kind,
+            Kind::Refused
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Kind, Result};
+use crate::keyspace;
 use crate::keyspace::decode::{DecodeFlags, Decoder};
 use crate::keyspace::diff::{self, Diff};
 use crate::keyspace::edit::{self, Precondition};
@@ -18,7 +18,7 @@ pub fn field_changes(
     key: &[u8],
     stored: &[u8],
     plain: &[u8],
-) -> Result<std::result::Result<Diff, Error>> {
+) -> crate::ops::Result<Result<Diff, keyspace::Error>> {
     let decoder = Decoder::new(
         &DecodeFlags {
             show_secrets: true,
@@ -28,7 +28,7 @@ pub fn field_changes(
     )?;
     let old = match decoder.decode(key, stored) {
         Ok(obj) => obj,
-        Err(e) => return Ok(Err(e.into())),
+        Err(e) => return Ok(Err(e)),
     };
     let new = decoder.decode(key, plain)?;
     let mut changes = diff::diff(&old.value, &new.value, false);
@@ -48,50 +48,81 @@ pub struct Source<'a> {
     pub reference: &'a str,
 }
 
-/// Why the write may not go ahead, naming both revisions.
-pub fn refusal(p: Precondition, key: &str, args: &Source) -> Error {
-    let source = if args.if_revision {
-        "--if-revision".to_string()
-    } else {
-        format!("`{}`", args.file.display())
-    };
-    let get_again = format!(
-        "run `kubectl etcd get {} -o yaml > FILE` again, re-apply your edit to that file, and put it",
-        args.reference
-    );
-    match p {
-        Precondition::Changed { expected: 0, current } => Error::new(
-            Kind::Refused,
-            format!("`{key}` exists (revision {current}) but {source} asks to create it: nothing written"),
-        )
-        .with_hint(get_again),
-        Precondition::Changed { expected, current } => Error::new(
-            Kind::Refused,
-            format!(
-                "`{key}` changed since it was read: {source} is based on revision {expected}, etcd has revision {current}: nothing written"
-            ),
-        )
-        .with_hint(get_again),
-        Precondition::NoRevision { current } => Error::new(
-            Kind::Refused,
-            format!(
-                "`{}` has no metadata.resourceVersion, so there is no telling whether `{key}` (now at revision {current}) changed since it was read",
-                args.file.display()
-            ),
-        )
-        .with_hint(format!(
-            "run `kubectl etcd get {} -o yaml` first and edit its output, or pass --if-revision N with the revision your edit is based on",
-            args.reference
-        )),
-        Precondition::Deleted { expected } => Error::new(
-            Kind::Refused,
-            format!("`{key}` was deleted since it was read at revision {expected}: nothing written"),
-        )
-        .with_hint("to create it again, pass --if-revision 0"),
-        Precondition::Unchanged { .. } | Precondition::Create => Error::new(
-            Kind::Refused,
-            format!("`{key}` changed while it was being written: nothing written"),
-        )
-        .with_hint(get_again),
+/// The compare-and-swap did not hold: why the write may not go ahead,
+/// naming both revisions. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub precondition: Precondition,
+    pub key: String,
+    /// The object file given with -f.
+    pub file: std::path::PathBuf,
+    /// The revision came from --if-revision rather than the file.
+    pub if_revision: bool,
+    /// The REF the operator wrote, for the `get` to run again.
+    pub reference: String,
+}
+
+/// Why the write may not go ahead.
+pub fn refusal(p: Precondition, key: &str, args: &Source) -> Conflict {
+    Conflict {
+        precondition: p,
+        key: key.to_string(),
+        file: args.file.to_path_buf(),
+        if_revision: args.if_revision,
+        reference: args.reference.to_string(),
     }
 }
+
+impl Conflict {
+    /// What to run to start the edit again (the `help:` line).
+    pub fn hint(&self) -> String {
+        let get_again = format!(
+            "run `kubectl etcd get {} -o yaml > FILE` again, re-apply your edit to that file, and put it",
+            self.reference
+        );
+        match self.precondition {
+            Precondition::NoRevision { .. } => format!(
+                "run `kubectl etcd get {} -o yaml` first and edit its output, or pass --if-revision N with the revision your edit is based on",
+                self.reference
+            ),
+            Precondition::Deleted { .. } => "to create it again, pass --if-revision 0".into(),
+            _ => get_again,
+        }
+    }
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = &self.key;
+        let source = if self.if_revision {
+            "--if-revision".to_string()
+        } else {
+            format!("`{}`", self.file.display())
+        };
+        match self.precondition {
+            Precondition::Changed { expected: 0, current } => write!(
+                f,
+                "`{key}` exists (revision {current}) but {source} asks to create it: nothing written"
+            ),
+            Precondition::Changed { expected, current } => write!(
+                f,
+                "`{key}` changed since it was read: {source} is based on revision {expected}, etcd has revision {current}: nothing written"
+            ),
+            Precondition::NoRevision { current } => write!(
+                f,
+                "`{}` has no metadata.resourceVersion, so there is no telling whether `{key}` (now at revision {current}) changed since it was read",
+                self.file.display()
+            ),
+            Precondition::Deleted { expected } => write!(
+                f,
+                "`{key}` was deleted since it was read at revision {expected}: nothing written"
+            ),
+            Precondition::Unchanged { .. } | Precondition::Create => write!(
+                f,
+                "`{key}` changed while it was being written: nothing written"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Conflict {}

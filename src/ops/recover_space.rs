@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::compaction::{self, Request};
 use super::defrag::{self, Done, Pacing, Skipped};
-use super::space::{self, History, SpaceRow, TooFull, QUOTA_UNKNOWN};
+use super::error::{Error, Guarded, Result};
+use super::space::{self, History, SpaceRow, TooFull};
 use super::{Interrupt, Operator};
 use crate::context::Cluster;
-use crate::error::{Error, Kind, Result};
 use crate::etcd::maintenance::{self, AlarmKind};
 use crate::etcd::EtcdClient;
 use crate::ops::cluster_state::ClusterState;
@@ -98,28 +98,18 @@ pub fn refusal(before: &Before) -> Option<Error> {
         && before
             .rows
             .iter()
-            .any(|r| r.quota_source == crate::ops::quota::QuotaSource::Default)
+            .any(|r| r.quota.source == crate::ops::quota::QuotaSource::Default)
     {
-        return Some(
-            Error::new(
-                Kind::Refused,
-                format!("cannot tell when NOSPACE may be disarmed: {QUOTA_UNKNOWN}"),
-            )
-            .with_hint("pass --quota-bytes with the members' --quota-backend-bytes"),
-        );
+        return Some(Error::QuotaUnknown);
     }
     space::too_full(&before.rows, &before.history).map(too_full_error)
 }
 
 fn too_full_error(t: TooFull) -> Error {
-    Error::new(
-        Kind::Refused,
-        format!("refusing to compact and defragment: {}", t.describe()),
-    )
-    .with_hint(
-        "nothing was changed; raise --quota-backend-bytes on every member, or delete data \
-         (deletes are allowed under NOSPACE), then run recover-space again",
-    )
+    Error::Unsafe {
+        action: Guarded::CompactAndDefragment,
+        why: t.describe(),
+    }
 }
 
 /// The steps, for `--dry-run` and for messages.
@@ -129,30 +119,16 @@ pub const STEPS: [&str; 3] = [
     "disarm NOSPACE alarms once under the quota",
 ];
 
-fn left_after(done: usize) -> String {
-    let left: Vec<&str> = STEPS[done..].to_vec();
-    if left.is_empty() {
-        "nothing is left".into()
-    } else {
-        format!("left: {}", left.join(", "))
-    }
-}
-
+/// A stop inside `step` (0-based): Ctrl-C says which steps are left;
+/// anything else is the error itself.
 fn interrupted_at(step: usize, e: Error) -> Error {
-    if e.kind != Kind::Interrupted {
+    if !e.is_interrupted() {
         return e;
     }
-    let msg = format!(
-        "{}; step {} of 3 ({}) stopped, {}",
-        e.message,
-        step + 1,
-        STEPS[step],
-        left_after(step + 1)
-    );
-    Error::interrupted(msg).with_hint(
-        e.hint
-            .unwrap_or_else(|| "run `kubectl etcd recover-space` again to finish".into()),
-    )
+    Error::RecoverSpaceStep {
+        step,
+        source: Box::new(e),
+    }
 }
 
 /// Compact, defragment, disarm. `before` is what [`survey`] read; the
@@ -190,18 +166,10 @@ pub async fn execute(
     let compacted_rows = space::picture(&survey, &state, opts.quota_bytes);
     drop(survey);
     if let Some(t) = space::too_full(&compacted_rows, &History::all_live()) {
-        return Err(Error::new(
-            Kind::Refused,
-            format!(
-                "compacted at revision {}, and stopping before the defrag: {}",
-                compacted.revision,
-                t.describe()
-            ),
-        )
-        .with_hint(
-            "raise --quota-backend-bytes on every member, or delete data, then run \
-             recover-space again",
-        ));
+        return Err(Error::FullAfterCompaction {
+            revision: compacted.revision,
+            why: t.describe(),
+        });
     }
 
     // 2. rolling defrag
@@ -223,17 +191,12 @@ pub async fn execute(
         op,
     )
     .await?;
-    if outcome.stopped.is_some() {
-        return Err(defrag::finish(&outcome)
-            .err()
-            .map(|e| interrupted_at(1, e))
-            .unwrap_or_else(|| Error::partial("the defrag stopped")));
-    }
+    let outcome = defrag::finish(outcome).map_err(|e| interrupted_at(1, e))?;
     if interrupt.fired() {
         return Err(interrupted_at(
             1,
             Error::interrupted("interrupted (Ctrl-C) after the defrag")
-                .with_hint("finish with `kubectl etcd alarm disarm`"),
+                .resume("finish with `kubectl etcd alarm disarm`"),
         ));
     }
 
@@ -246,18 +209,10 @@ pub async fn execute(
         .filter(|r| r.alarm == "NOSPACE")
         .collect();
     if let Some(r) = rows.iter().find(|r| r.still_there.is_some()) {
-        return Err(Error::new(
-            Kind::Refused,
-            format!(
-                "compaction and defragmentation did not free enough space on `{}`: {}",
-                r.member,
-                r.still_there.clone().unwrap_or_default()
-            ),
-        )
-        .with_hint(
-            "the live data itself fills the quota: raise --quota-backend-bytes on every \
-             member, or delete data, then `kubectl etcd alarm disarm`",
-        ));
+        return Err(Error::StillOverQuota {
+            member: r.member.clone(),
+            why: r.still_there.clone().unwrap_or_default(),
+        });
     }
     let mut disarmed = Vec::new();
     if !rows.is_empty() {
@@ -270,11 +225,13 @@ pub async fn execute(
                     disarmed.len(),
                     rows.len()
                 ))
-                .with_hint("finish with `kubectl etcd alarm disarm`"));
+                .resume("finish with `kubectl etcd alarm disarm`"));
             }
             maintenance::disarm(client, r.member_id, AlarmKind::Nospace)
                 .await
-                .map_err(|e| e.context(format!("disarming NOSPACE on `{}`", r.member)))?;
+                .map_err(|e| {
+                    Error::from(e).context(format!("disarming NOSPACE on `{}`", r.member))
+                })?;
             disarmed.push(r.member.clone());
         }
     }
@@ -295,6 +252,7 @@ pub async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Kind;
     use crate::etcd::format_id;
 
     fn before(in_use: u64, assumed: bool, history: History) -> Before {
@@ -304,12 +262,14 @@ mod tests {
                 id: format_id(1),
                 db_size: Some(1000),
                 db_size_in_use: Some(in_use),
-                quota_bytes: 1000,
-                quota_assumed: assumed,
-                quota_source: if assumed {
-                    crate::ops::quota::QuotaSource::Default
-                } else {
-                    crate::ops::quota::QuotaSource::Metrics
+                quota: crate::ops::quota::QuotaColumns {
+                    bytes: 1000,
+                    assumed,
+                    source: if assumed {
+                        crate::ops::quota::QuotaSource::Default
+                    } else {
+                        crate::ops::quota::QuotaSource::Metrics
+                    },
                 },
                 headroom: Some(0),
                 alarms: vec!["NOSPACE".into()],
@@ -327,12 +287,12 @@ mod tests {
             live_keys: 10,
             live_keys_since_compaction: 10,
         };
-        let e = refusal(&before(990, false, once)).unwrap();
+        let e = crate::error::Error::from(refusal(&before(990, false, once)).unwrap());
         assert_eq!(e.kind, Kind::Refused);
         assert!(e.message.contains("live data alone fills the quota"), "{e}");
         assert!(e.hint.unwrap().contains("nothing was changed"));
         // A guessed quota is refused first, for its own reason.
-        let e = refusal(&before(990, true, once)).unwrap();
+        let e = crate::error::Error::from(refusal(&before(990, true, once)).unwrap());
         assert!(e.message.contains("gave the quota"), "{e}");
         // Mostly old versions: compaction frees it, so go ahead.
         let churn = History {
@@ -348,10 +308,10 @@ mod tests {
 
     #[test]
     fn an_interrupted_step_names_the_steps_left() {
-        let e = interrupted_at(
+        let e = crate::error::Error::from(interrupted_at(
             0,
             Error::interrupted("interrupted (Ctrl-C) after compacting"),
-        );
+        ));
         assert_eq!(e.kind, Kind::Interrupted);
         assert!(e.message.contains("step 1 of 3"), "{e}");
         assert!(
@@ -359,7 +319,7 @@ mod tests {
                 .contains("left: defragment every member, leader last, disarm"),
             "{e}"
         );
-        let other = interrupted_at(1, Error::partial("x"));
-        assert_eq!(other.message, "x");
+        let other = interrupted_at(1, Error::NoConnection);
+        assert!(matches!(other, Error::NoConnection), "{other}");
     }
 }

@@ -102,7 +102,11 @@ pub enum Change {
 
 /// One step of a membership change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Step {
     /// Hand leadership to `to` before the leader is removed.
     MoveLeader {
@@ -206,13 +210,6 @@ pub fn caught_up(learner_applied: u64, leader_applied: u64, threshold: u64) -> b
 pub enum PlanError {
     #[error("a member named `{name}` already exists with peer URLs {peer_urls}")]
     NameTaken { name: String, peer_urls: String },
-}
-
-impl From<PlanError> for crate::error::Error {
-    /// The command line asked for something the cluster rules out.
-    fn from(e: PlanError) -> Self {
-        crate::error::Error::usage(e.to_string())
-    }
 }
 
 /// Plan `change` against `state`. `Err` is a usage problem (a name taken by
@@ -548,6 +545,19 @@ mod tests {
     use super::*;
     use crate::ops::cluster_state::fixtures::*;
 
+    fn add(name: &str, peer_url: &str) -> Change {
+        Change::Add {
+            name: name.into(),
+            peer_urls: urls(peer_url),
+        }
+    }
+
+    fn remove(member: &str) -> Change {
+        Change::Remove {
+            member: member.into(),
+        }
+    }
+
     fn urls(u: &str) -> Vec<String> {
         vec![u.to_string()]
     }
@@ -588,15 +598,7 @@ mod tests {
     #[test]
     fn adding_to_three_plans_learner_start_catch_up_promote_and_warns_on_four() {
         let s = with_urls(three(1));
-        let p = plan(
-            &s,
-            &Change::Add {
-                name: "m4".into(),
-                peer_urls: urls("http://m4:2380"),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&s, &add("m4", "http://m4:2380"), true).unwrap();
         assert_eq!(p.refusal, None);
         assert_eq!(p.before, Quorum::of(3, 3));
         assert_eq!(p.after, Quorum::of(4, 4));
@@ -646,25 +648,9 @@ mod tests {
         l.peer_urls = urls("http://m4:2380");
         l.is_learner = true;
         s.members.push(l);
-        let p = plan(
-            &s,
-            &Change::Add {
-                name: "m5".into(),
-                peer_urls: urls("http://m5:2380"),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&s, &add("m5", "http://m5:2380"), true).unwrap();
         assert!(p.refusal.unwrap().contains("one learner at a time"));
-        let err = plan(
-            &s,
-            &Change::Add {
-                name: "m2".into(),
-                peer_urls: urls("http://elsewhere:2380"),
-            },
-            true,
-        )
-        .unwrap_err();
+        let err = plan(&s, &add("m2", "http://elsewhere:2380"), true).unwrap_err();
         assert!(matches!(&err, PlanError::NameTaken { name, .. } if name == "m2"));
         assert!(err.to_string().contains("already exists"), "{err}");
     }
@@ -673,26 +659,12 @@ mod tests {
     fn removing_a_healthy_member_when_one_is_dead_is_refused() {
         let mut s = with_urls(three(1));
         s.members[2].error = Some("connection refused".into());
-        let p = plan(
-            &s,
-            &Change::Remove {
-                member: "m2".into(),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&s, &remove("m2"), true).unwrap();
         let why = p.refusal.unwrap();
         assert!(why.contains("would stop"), "{why}");
         assert_eq!(p.after, Quorum::of(2, 1));
         // Removing the dead one is fine (but leaves no margin).
-        let p = plan(
-            &s,
-            &Change::Remove {
-                member: "m3".into(),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&s, &remove("m3"), true).unwrap();
         assert_eq!(p.refusal, None);
         assert_eq!(p.after, Quorum::of(2, 2));
         assert!(p.warnings.iter().any(|w| w.contains("odd size")));
@@ -701,37 +673,16 @@ mod tests {
     #[test]
     fn removing_the_leader_moves_leadership_first_and_the_last_member_is_refused() {
         let s = with_urls(three(2));
-        let p = plan(
-            &s,
-            &Change::Remove {
-                member: "m2".into(),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&s, &remove("m2"), true).unwrap();
         let pending: Vec<_> = p.pending().cloned().collect();
         assert!(matches!(&pending[0], Step::MoveLeader { from, .. } if from == "m2"));
         assert!(matches!(&pending[1], Step::Remove { raw_id: 2, .. }));
         let mut one = with_urls(three(1));
         one.members.truncate(1);
-        let p = plan(
-            &one,
-            &Change::Remove {
-                member: "m1".into(),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&one, &remove("m1"), true).unwrap();
         assert!(p.refusal.unwrap().contains("only voting member"));
         // Removing by hex id; an unknown member is already done.
-        let p = plan(
-            &s,
-            &Change::Remove {
-                member: "0000000000000003".into(),
-            },
-            true,
-        )
-        .unwrap();
+        let p = plan(&s, &remove("0000000000000003"), true).unwrap();
         assert!(matches!(
             p.pending().next(),
             Some(Step::Remove { raw_id: 3, .. })

@@ -135,13 +135,6 @@ pub enum PlanError {
     Duplicate(String),
 }
 
-impl From<PlanError> for crate::error::Error {
-    /// The members come from the command line.
-    fn from(e: PlanError) -> Self {
-        crate::error::Error::usage(e.to_string())
-    }
-}
-
 /// Why this node's part cannot be planned: what is on disk does not match
 /// any point of a restore, and guessing could lose data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,13 +147,6 @@ pub enum LocalPlanError {
         .aside.display()
     )]
     LeftOver { data_dir: PathBuf, aside: PathBuf },
-}
-
-impl From<LocalPlanError> for crate::error::Error {
-    fn from(e: LocalPlanError) -> Self {
-        crate::error::Error::new(crate::error::Kind::Refused, e.to_string())
-            .with_hint("inspect the files named, then run again")
-    }
 }
 
 /// The operator's choices that have defaults.
@@ -343,7 +329,11 @@ pub struct Node {
 
 /// One node-local step with the command that undoes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum LocalStep {
     /// Move the static pod manifest out of the manifest dir: kubelet stops etcd.
     MoveManifestAside {

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 
 use super::cluster_state::{ClusterState, MemberState};
+use super::error::{Error, Result};
 use super::Interrupt;
 use crate::connect::Target;
 use crate::dbfile::{self, hex, SnapshotInfo, HASH_LEN};
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{format_id, maintenance, ConnectSettings, Survey};
 
 /// How long the snapshot stream may stay silent before it counts as broken.
@@ -50,9 +50,10 @@ pub enum Event<'a> {
 /// learners).
 pub fn pick_member<'a>(state: &'a ClusterState, asked: Option<&str>) -> Result<&'a MemberState> {
     let member = match asked {
-        Some(w) => state
-            .find(w)
-            .ok_or_else(|| Error::usage(format!("no member `{w}` in this cluster")))?,
+        Some(w) => state.find(w).ok_or_else(|| Error::NoSuchMember {
+            name: w.to_string(),
+            members: Vec::new(),
+        })?,
         None => state
             .members
             .iter()
@@ -63,19 +64,13 @@ pub fn pick_member<'a>(state: &'a ClusterState, asked: Option<&str>) -> Result<&
                     .then_with(|| a.raft_applied_index.cmp(&b.raft_applied_index))
                     .then_with(|| b.name.cmp(&a.name))
             })
-            .ok_or_else(|| {
-                Error::new(
-                    Kind::Unavailable,
-                    "no healthy member to take a snapshot from",
-                )
-                .with_hint("check `kubectl etcd status`")
-            })?,
+            .ok_or(Error::NoMemberToSnapshot)?,
     };
     if let Some(e) = &member.error {
-        return Err(Error::new(
-            Kind::Unavailable,
-            format!("member `{}` is not reachable: {e}", member.label()),
-        ));
+        return Err(Error::MemberUnreachable {
+            member: member.label(),
+            why: e.clone(),
+        });
     }
     Ok(member)
 }
@@ -90,11 +85,9 @@ pub async fn save_from_cluster(
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<SnapshotInfo> {
     if req.file.exists() && !req.overwrite {
-        return Err(Error::new(
-            Kind::Refused,
-            format!("`{}` already exists", req.file.display()),
-        )
-        .with_hint("choose another name, or pass --overwrite to replace it"));
+        return Err(Error::FileExists {
+            path: req.file.clone(),
+        });
     }
     let survey = Survey::take(targets, settings).await;
     let state = ClusterState::from_survey(&survey);
@@ -102,7 +95,7 @@ pub async fn save_from_cluster(
     let view = member.target.and_then(|i| survey.views.get(i));
     let client = view
         .and_then(|v| v.client.clone())
-        .ok_or_else(|| Error::new(Kind::Unavailable, "no connection to the member"))?;
+        .ok_or(Error::NoConnection)?;
     let etcd_version = view
         .and_then(|v| v.status.as_ref())
         .map(|s| s.version.clone());
@@ -249,10 +242,7 @@ impl dbfile::Source for Growing {
 /// The next blob and the bytes still to come, with an idle timeout.
 async fn next_chunk(s: &mut etcd_client::SnapshotStreaming) -> Result<Option<(Vec<u8>, u64)>> {
     match tokio::time::timeout(STREAM_IDLE, s.message()).await {
-        Err(_) => Err(Error::new(
-            Kind::Unavailable,
-            format!("no data for {STREAM_IDLE:?}"),
-        )),
+        Err(_) => Err(Error::StreamIdle { idle: STREAM_IDLE }),
         // A connection cut mid-body is etcd::Error::ConnectionDropped.
         Ok(Err(e)) => Err(crate::etcd::classify_stream(&e).into()),
         Ok(Ok(None)) => Ok(None),
@@ -324,15 +314,9 @@ where
             }
         };
         let Some(chunk) = next else { break };
-        let chunk = chunk.map_err(|e| {
-            Error::new(
-                e.kind,
-                format!(
-                    "the snapshot stream broke after {total} bytes: {}; no file was written",
-                    e.message
-                ),
-            )
-            .with_hint("retry, or pick another member with --member")
+        let chunk = chunk.map_err(|e| Error::StreamBroke {
+            after: total,
+            source: Box::new(e),
         })?;
         total += chunk.len() as u64;
         tail.extend_from_slice(&chunk);
@@ -346,23 +330,14 @@ where
         progress(total);
     }
     if tail.len() < HASH_LEN {
-        return Err(Error::new(
-            Kind::Data,
-            format!("the snapshot stream ended after {total} bytes, before any data; no file was written"),
-        ));
+        return Err(Error::StreamEmpty { after: total });
     }
     let sum = ctx.finish();
     if sum.as_ref() != tail.as_slice() {
-        return Err(Error::new(
-            Kind::Data,
-            format!(
-                "the snapshot failed its integrity check (sha256 {} but the trailer says {}); \
-                 no file was written",
-                hex(sum.as_ref()),
-                hex(&tail)
-            ),
-        )
-        .with_hint("the stream was damaged or cut: take the snapshot again"));
+        return Err(Error::Integrity {
+            sha256: hex(sum.as_ref()),
+            trailer: hex(&tail),
+        });
     }
     // Keep the trailer: `etcdctl snapshot restore` checks it too.
     file.write_all(&tail)
@@ -450,7 +425,7 @@ mod tests {
         let path = dir.path().join("s.db");
         let data = snapshot_bytes();
         let mut items = chunks(&data[..2000], 500);
-        items.push(Err(Error::new(Kind::Unavailable, "connection reset")));
+        items.push(Err(Error::NoConnection));
         let err = save(
             futures::stream::iter(items),
             &path,
@@ -460,10 +435,11 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            err.message.contains("broke after 2000 bytes"),
-            "{}",
-            err.message
+            matches!(err, Error::StreamBroke { after: 2000, .. }),
+            "{err}"
         );
+        let err = crate::error::Error::from(err);
+        assert_eq!(err.kind, crate::error::Kind::Unavailable, "{}", err.message);
         assert!(!path.exists());
         assert!(!part_path(&path).exists());
     }
@@ -482,7 +458,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert_eq!(err.kind, Kind::Data);
+        assert!(matches!(err, Error::Integrity { .. }), "{err}");
         assert!(!path.exists() && !part_path(&path).exists());
         // Cut before the end: the last 32 bytes are not the hash.
         let data = snapshot_bytes();
@@ -494,7 +470,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(err.message.contains("integrity"));
+        assert!(matches!(err, Error::Integrity { .. }), "{err}");
         assert!(!path.exists() && !part_path(&path).exists());
     }
 
@@ -518,8 +494,7 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(seen, 1000);
-        assert!(err.message.contains("interrupted"), "{}", err.message);
-        assert_eq!(err.kind, Kind::Interrupted);
+        assert!(err.is_interrupted(), "{err}");
         assert!(!path.exists() && !part_path(&path).exists());
     }
 }

@@ -10,7 +10,7 @@ use crate::ops::cluster_state::{ClusterState, MemberState};
 use crate::output::{human_bytes, percent};
 
 pub use crate::ops::quota::DEFAULT_QUOTA;
-use crate::ops::quota::{self, Quota, QuotaSource};
+use crate::ops::quota::{self, Quota, QuotaColumns, QuotaSource};
 
 /// A NOSPACE alarm is only worth disarming below this share of the quota:
 /// any closer and the next writes raise it again.
@@ -65,9 +65,8 @@ pub struct AlarmRow {
     pub member_id: u64,
     pub alarm: String,
     pub db_size: Option<u64>,
-    pub quota_bytes: u64,
-    pub quota_assumed: bool,
-    pub quota_source: QuotaSource,
+    #[serde(flatten)]
+    pub quota: QuotaColumns,
     pub quota_use_percent: Option<f64>,
     /// Why it must not be disarmed yet; `None` when the cause is gone.
     pub still_there: Option<String>,
@@ -95,9 +94,7 @@ pub fn alarm_rows(
                 member_id: a.member_id,
                 alarm: a.alarm.clone(),
                 db_size: db,
-                quota_bytes: q.bytes,
-                quota_assumed: q.assumed(),
-                quota_source: q.source,
+                quota: q.into(),
                 quota_use_percent: db.map(|d| percent(d, q.bytes)),
                 still_there: still_there(&a.alarm, db, q),
                 disarmed: false,
@@ -114,9 +111,8 @@ pub struct SpaceRow {
     pub id: String,
     pub db_size: Option<u64>,
     pub db_size_in_use: Option<u64>,
-    pub quota_bytes: u64,
-    pub quota_assumed: bool,
-    pub quota_source: QuotaSource,
+    #[serde(flatten)]
+    pub quota: QuotaColumns,
     pub headroom: Option<u64>,
     pub alarms: Vec<String>,
 }
@@ -134,9 +130,7 @@ pub fn picture(survey: &Survey, state: &ClusterState, given: Option<u64>) -> Vec
                 id: format_id(m.id),
                 db_size: db,
                 db_size_in_use: m.reachable().then_some(m.db_size_in_use),
-                quota_bytes: q.bytes,
-                quota_assumed: q.assumed(),
-                quota_source: q.source,
+                quota: q.into(),
                 headroom: db.map(|d| q.bytes.saturating_sub(d)),
                 alarms: survey
                     .alarms
@@ -225,14 +219,14 @@ impl TooFull {
 pub fn too_full(rows: &[SpaceRow], history: &History) -> Option<TooFull> {
     let share = history.live_share();
     rows.iter().find_map(|r| {
-        if r.quota_source == QuotaSource::Default {
+        if r.quota.source == QuotaSource::Default {
             return None;
         }
         let live = (r.db_size_in_use? as f64 * share) as u64;
-        (percent(live, r.quota_bytes) >= NOSPACE_SAFE_PERCENT).then(|| TooFull {
+        (percent(live, r.quota.bytes) >= NOSPACE_SAFE_PERCENT).then(|| TooFull {
             member: r.member.clone(),
             live_bytes: live,
-            quota_bytes: r.quota_bytes,
+            quota_bytes: r.quota.bytes,
         })
     })
 }
@@ -298,9 +292,11 @@ mod tests {
             id: format_id(1),
             db_size: Some(quota),
             db_size_in_use: Some(in_use),
-            quota_bytes: quota,
-            quota_assumed: false,
-            quota_source: QuotaSource::Metrics,
+            quota: QuotaColumns {
+                bytes: quota,
+                assumed: false,
+                source: QuotaSource::Metrics,
+            },
             headroom: Some(0),
             alarms: vec!["NOSPACE".into()],
         }
@@ -341,8 +337,8 @@ mod tests {
         assert_eq!(deleted.compactable(), 20);
         // A guessed quota is not judged.
         let mut r = row(1000, 1000);
-        r.quota_assumed = true;
-        r.quota_source = QuotaSource::Default;
+        r.quota.assumed = true;
+        r.quota.source = QuotaSource::Default;
         assert_eq!(too_full(&[r], &once), None);
     }
 }

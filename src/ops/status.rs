@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::etcd::{format_id, Survey};
 use crate::output::percent;
 use crate::output::Shell;
@@ -82,7 +82,10 @@ pub fn report(survey: &Survey, quota_bytes: Option<u64>, lag_threshold: u64) -> 
                 lagging: None,
                 alarms: Vec::new(),
                 errors: Vec::new(),
-                error: v.error.as_ref().map(|e| e.message.clone()),
+                error: v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message),
             };
             // A pod that did not answer still names its member.
             if let (None, Some(m)) = (&v.status, survey.member_behind(&v.target)) {
@@ -144,9 +147,9 @@ impl Problems {
     pub fn of(survey: &Survey) -> Problems {
         // One line per distinct cause: a missing RBAC grant fails every
         // member the same way and should be said once.
-        let mut causes: Vec<(&Error, Vec<&str>)> = Vec::new();
+        let mut causes: Vec<(Error, Vec<&str>)> = Vec::new();
         for v in &survey.views {
-            if let Some(e) = &v.error {
+            if let Some(e) = v.error.clone().map(Error::from) {
                 match causes.iter_mut().find(|(c, _)| c.message == e.message) {
                     Some((_, members)) => members.push(&v.target.endpoint),
                     None => causes.push((e, vec![&v.target.endpoint])),
@@ -162,7 +165,7 @@ impl Problems {
                 } else {
                     "members"
                 };
-                e.clone().context(format!("{label} {}", names.join(", ")))
+                e.context(format!("{label} {}", names.join(", ")))
             })
             .collect();
         Problems {
@@ -183,16 +186,12 @@ impl Problems {
             shell.error(e);
         }
         let total = self.total;
-        match self.failures {
-            0 => Ok(()),
-            n if n == total => Err(Error::new(
-                Kind::Unavailable,
-                format!("none of the {total} members could be reached"),
-            )),
-            n => Err(Error::partial(format!(
-                "{n} of {total} members could not be reached"
-            ))),
-        }
+        let e = match self.failures {
+            0 => return Ok(()),
+            n if n == total => crate::ops::Error::NoneReached { total, first: None },
+            failed => crate::ops::Error::SomeUnreachable { failed, total },
+        };
+        Err(e.into())
     }
 }
 

@@ -126,7 +126,7 @@ pub fn space_table(rows: &[SpaceRow]) -> Table {
         "alarms",
     ]);
     for r in rows {
-        let use_pct = r.db_size.map(|d| percent(d, r.quota_bytes));
+        let use_pct = r.db_size.map(|d| percent(d, r.quota.bytes));
         let dash = || "-".to_string();
         t.marked_row(vec![
             (r.member.clone(), Mark::Plain),
@@ -139,8 +139,8 @@ pub fn space_table(rows: &[SpaceRow]) -> Table {
             (
                 format!(
                     "{}{}",
-                    human_bytes(r.quota_bytes),
-                    if r.quota_assumed { "*" } else { "" }
+                    human_bytes(r.quota.bytes),
+                    if r.quota.assumed { "*" } else { "" }
                 ),
                 Mark::Plain,
             ),

@@ -604,7 +604,7 @@ fn restore_a_destroyed_three_member_cluster_with_the_planned_commands() {
 /// A node layout under a temporary root for member 0: a kubeadm-style
 /// manifest, and the member's data dir moved to /var/lib/etcd below it
 /// (the member runs on it again). The root, and the manifest's path.
-fn fake_node(c: &mut Cluster) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn fake_node(c: &mut Cluster) -> (tempfile::TempDir, PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     std::fs::create_dir_all(r.join("etc/kubernetes/manifests")).unwrap();

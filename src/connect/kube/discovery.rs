@@ -117,10 +117,16 @@ pub fn flag<'a>(flags: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Find the etcd pods; the first location with any wins.
 pub async fn discover(kube: &Kube, opts: &Discovery) -> Result<Vec<EtcdPod>> {
-    let pods = if !opts.pods.is_empty() && opts.namespace.is_some() && opts.selector.is_none() {
-        get_named(kube, opts).await?
+    // The first calls to the API server: a failure may hide a refused
+    // client certificate.
+    let found = if !opts.pods.is_empty() && opts.namespace.is_some() && opts.selector.is_none() {
+        get_named(kube, opts).await
     } else {
-        list(kube, opts).await?
+        list(kube, opts).await
+    };
+    let pods = match found {
+        Ok(pods) => pods,
+        Err(e) => return Err(kube.recognise(e).await),
     };
     let mut out = pods
         .iter()

@@ -64,8 +64,11 @@ pub enum Error {
         cause: Arc<kube::config::KubeconfigError>,
     },
     /// A kubeconfig over the input limit, or unreadable when checked.
-    #[error("{0}")]
-    KubeconfigInput(Box<crate::error::Error>),
+    #[error("cannot read kubeconfig `{}`", path.display())]
+    KubeconfigInput {
+        path: PathBuf,
+        cause: Arc<crate::input::ReadError>,
+    },
     /// kube-rs could not build a client from the kubeconfig.
     #[error("cannot use the kubeconfig: {cause}")]
     Client { cause: Arc<kube::Error> },
@@ -281,31 +284,116 @@ impl Error {
                 detail: e.to_string(),
                 cause,
             },
-            other => {
-                // The root cause says it best ("Connection refused", a DNS
-                // or certificate failure); the layers above only wrap it.
-                let mut root = other.to_string();
-                let mut cur = std::error::Error::source(other);
-                let mut tls = None;
-                while let Some(e) = cur {
-                    root = e.to_string();
-                    // An io::Error hides what it carries from `source()`.
-                    let carried = e
-                        .downcast_ref::<std::io::Error>()
-                        .and_then(|io| io.get_ref())
-                        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                    if let Some(r) = e.downcast_ref::<rustls::Error>().or(carried) {
-                        tls = Some(r.clone());
-                    }
-                    cur = e.source();
-                }
-                Error::Unreachable {
-                    server: server.to_string(),
-                    tls,
-                    root,
-                    cause,
+            _ => Error::unreachable(server, cause),
+        }
+    }
+
+    /// The API server could not be reached: the deepest cause's words, and
+    /// the TLS failure in the chain, if there is one.
+    fn unreachable(server: &str, cause: Arc<kube::Error>) -> Error {
+        // The root cause says it best ("Connection refused", a DNS or
+        // certificate failure); the layers above only wrap it.
+        let mut root = cause.to_string();
+        let mut cur = std::error::Error::source(cause.as_ref());
+        let mut tls = None;
+        while let Some(e) = cur {
+            root = e.to_string();
+            if let Some(r) = carried_tls(e) {
+                tls = Some(r.clone());
+            }
+            cur = e.source();
+        }
+        Error::Unreachable {
+            server: server.to_string(),
+            tls,
+            root,
+            cause,
+        }
+    }
+
+    /// The API server dropped the connection (no TLS failure read): under
+    /// TLS 1.3 what a refused client certificate can look like, when the
+    /// alert was lost. Decided on the types in the chain: hyper's closed or
+    /// canceled connection, or an I/O error of a closed connection.
+    pub fn connection_dropped(&self) -> bool {
+        let Error::Unreachable {
+            tls: None, cause, ..
+        } = self
+        else {
+            return false;
+        };
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(cause.as_ref());
+        while let Some(e) = cur {
+            if let Some(h) = e.downcast_ref::<hyper::Error>() {
+                if h.is_canceled() || h.is_closed() || h.is_incomplete_message() {
+                    return true;
                 }
             }
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind as K;
+                if matches!(
+                    io.kind(),
+                    K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+                ) {
+                    return true;
+                }
+            }
+            cur = e.source();
+        }
+        false
+    }
+
+    /// An unreachable API server with the TLS failure that explains it
+    /// (read again by [`super::probe`]); other errors are kept as they are.
+    pub fn with_tls(self, found: rustls::Error) -> Error {
+        match self {
+            Error::Unreachable {
+                server,
+                tls: None,
+                root,
+                cause,
+            } => Error::Unreachable {
+                server,
+                tls: Some(found),
+                root,
+                cause,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether trying again (another pod, a later attempt) cannot help:
+    /// the kubeconfig, the credentials, RBAC-free misconfiguration or the
+    /// TLS material is wrong.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::During { cause, .. } => cause.is_permanent(),
+            Error::Unreachable { tls, .. } => tls.is_some(),
+            Error::KubeconfigInvalid { .. }
+            | Error::Client { .. }
+            | Error::Unauthorized { .. }
+            | Error::Credentials { .. }
+            | Error::NoSuchContainer { .. }
+            | Error::SecretRef(_)
+            | Error::NoSuchSecret { .. }
+            | Error::NoClientCertificate { .. }
+            | Error::HalfPair { .. }
+            | Error::NoSuchKey { .. }
+            | Error::NoTlsFlags { .. }
+            | Error::Exec { .. }
+            | Error::NodeFiles { .. } => true,
+            Error::KubeconfigUnreadable { .. }
+            | Error::KubeconfigInput { .. }
+            | Error::Forbidden { .. }
+            | Error::NotFound { .. }
+            | Error::Refused { .. }
+            | Error::Upgrade { .. }
+            | Error::NoPods { .. }
+            | Error::NoSuchPod { .. }
+            | Error::NoContainers { .. }
+            | Error::PodNotRunning { .. }
+            | Error::NoForwardStream
+            | Error::Forward { .. } => false,
         }
     }
 
@@ -330,5 +418,89 @@ impl Error {
             what: what.to_string(),
             cause: Box::new(self),
         }
+    }
+}
+
+/// The rustls error `e` is, or an `io::Error` carries (it hides it from
+/// `source()`).
+fn carried_tls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let carried = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    e.downcast_ref::<rustls::Error>().or(carried)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use rustls::AlertDescription as A;
+
+    use super::*;
+    use crate::error::Kind;
+
+    const SERVER: &str = "https://127.0.0.1:6443";
+
+    fn failed(cause: io::Error) -> Error {
+        let err = kube::Error::Service(Box::new(cause));
+        Error::api(SERVER, err, Call::new("list", "pods", None))
+    }
+
+    #[test]
+    fn a_dropped_connection_is_told_from_a_refused_one_by_its_io_kind() {
+        let dropped = failed(io::ErrorKind::ConnectionReset.into());
+        assert!(matches!(dropped, Error::Unreachable { tls: None, .. }));
+        assert!(dropped.connection_dropped());
+        assert!(failed(io::ErrorKind::UnexpectedEof.into()).connection_dropped());
+        let refused = failed(io::ErrorKind::ConnectionRefused.into());
+        assert!(!refused.connection_dropped());
+        assert!(!refused.is_permanent());
+        assert_eq!(crate::error::Error::from(refused).kind, Kind::Unavailable);
+    }
+
+    #[test]
+    fn an_alert_in_the_chain_is_a_refused_client_certificate() {
+        // tokio-rustls hands rustls's error over inside an io::Error.
+        let e = failed(io::Error::other(rustls::Error::AlertReceived(A::UnknownCA)));
+        assert!(matches!(
+            e,
+            Error::Unreachable {
+                tls: Some(rustls::Error::AlertReceived(A::UnknownCA)),
+                ..
+            }
+        ));
+        // Already explained: nothing to probe for.
+        assert!(!e.connection_dropped());
+        assert!(e.is_permanent());
+        let user = crate::error::Error::from(e);
+        assert_eq!(user.kind, Kind::Auth);
+        assert_eq!(
+            user.message,
+            format!("the Kubernetes API at {SERVER} rejected the client certificate")
+        );
+    }
+
+    #[test]
+    fn an_alert_read_again_after_a_dropped_connection_says_the_certificate_was_refused() {
+        for alert in [A::CertificateRequired, A::BadCertificate, A::UnknownCA] {
+            let e = failed(io::ErrorKind::ConnectionReset.into())
+                .with_tls(rustls::Error::AlertReceived(alert));
+            assert!(!e.connection_dropped());
+            let user = crate::error::Error::from(e);
+            assert_eq!(user.kind, Kind::Auth, "{alert:?}");
+            assert_eq!(
+                user.message,
+                format!("the Kubernetes API at {SERVER} rejected the client certificate")
+            );
+            assert_eq!(user.exit_code() as i32, 3);
+        }
+        // Only an unexplained unreachable server takes the probe's answer.
+        let forbidden = Error::NoSuchPod {
+            name: "etcd-0".into(),
+            namespace: "kube-system".into(),
+        }
+        .with_tls(rustls::Error::AlertReceived(A::UnknownCA));
+        assert!(matches!(forbidden, Error::NoSuchPod { .. }));
     }
 }

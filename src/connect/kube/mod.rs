@@ -9,6 +9,7 @@
 pub mod discovery;
 pub mod error;
 pub mod portforward;
+pub mod probe;
 pub mod secrets;
 pub mod statefulset;
 pub mod verify;
@@ -19,7 +20,6 @@ use std::sync::Arc;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::{PodInfo, Target};
-use crate::error::Kind;
 
 pub use discovery::{Discovery, EtcdPod};
 pub use error::{Call, Error};
@@ -35,6 +35,8 @@ pub struct Kube {
     pub server: String,
     /// The kubeconfig context's namespace.
     pub default_namespace: String,
+    /// For the alert a refused client certificate gets; see [`probe`].
+    probe: Option<probe::Probe>,
 }
 
 /// A kubeconfig that cannot be used. A file that cannot be read means the
@@ -95,13 +97,28 @@ impl Kube {
         };
         let server = config.cluster_url.to_string();
         let default_namespace = config.default_namespace.clone();
+        let probe = probe::Probe::new(&config);
         let client =
             kube::Client::try_from(config).map_err(|e| Error::Client { cause: Arc::new(e) })?;
         Ok(Kube {
             client,
             server: server.trim_end_matches('/').to_string(),
             default_namespace,
+            probe,
         })
+    }
+
+    /// `err`, or what it hid: when the API server dropped the connection
+    /// right after a handshake with a client certificate, a refusal of the
+    /// certificate whose alert was lost; one probe reads it again.
+    pub async fn recognise(&self, err: Error) -> Error {
+        let Some(probe) = self.probe.as_ref().filter(|_| err.connection_dropped()) else {
+            return err;
+        };
+        match probe.refusal().await {
+            Some(tls) => err.with_tls(tls),
+            None => err,
+        }
     }
 
     /// The target for one etcd pod: a port-forward to its client port.
@@ -209,13 +226,9 @@ fn check_kubeconfig_size(path: &Path) -> Result<()> {
     }
     crate::input::read_file(path, crate::input::MAX_CONFIG_BYTES)
         .map(drop)
-        .map_err(|e| {
-            // Unreadable: exit 3, as kubeconfig_error says; too large: 2.
-            Error::KubeconfigInput(Box::new(e.into_error(
-                &format!("kubeconfig `{}`", path.display()),
-                Kind::Unavailable,
-                Kind::Usage,
-            )))
+        .map_err(|e| Error::KubeconfigInput {
+            path: path.to_path_buf(),
+            cause: Arc::new(e),
         })
 }
 

@@ -9,15 +9,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::ServerName;
+use rustls::{CertificateError, ClientConfig};
 
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct};
-
-use crate::connect::tls::TlsMaterial;
+use crate::connect::error::{Error, Result};
+use crate::connect::tls::{CertificateCheck, Presented, TlsMaterial, Verifier};
 use crate::connect::PodInfo;
-use crate::error::{Error, Kind, Result};
 
 /// The names a pod's etcd certificate may carry besides its IP.
 pub fn pod_names(pod: &PodInfo, hostname: Option<&str>, subdomain: Option<&str>) -> Vec<String> {
@@ -46,11 +45,14 @@ pub fn with_pod_names(
     let Some(ca) = &material.ca else {
         return Ok(config.clone());
     };
-    let roots = super::super::tls::root_store(ca, &material.source)?;
+    let roots = crate::connect::tls::root_store(ca, &material.source)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| Error::new(Kind::Tls, format!("CA from {}: {e}", material.source)))?;
+        .map_err(|cause| Error::BadCaVerifier {
+            source_name: material.source.clone(),
+            cause: Box::new(cause),
+        })?;
     let names = names
         .into_iter()
         .map(|(k, v)| {
@@ -64,74 +66,51 @@ pub fn with_pod_names(
     let mut config = (**config).clone();
     config
         .dangerous()
-        .set_certificate_verifier(Arc::new(AnyPodName { inner, names }));
+        .set_certificate_verifier(Arc::new(Verifier::new(
+            provider,
+            AnyPodName { inner, names },
+        )));
     Ok(Arc::new(config))
 }
 
+/// The chain verified against the CA, and the name dialled or any other
+/// name of the same pod.
 #[derive(Debug)]
 struct AnyPodName {
     inner: Arc<WebPkiServerVerifier>,
     names: HashMap<String, Vec<ServerName<'static>>>,
 }
 
-impl ServerCertVerifier for AnyPodName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let first = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
+impl CertificateCheck for AnyPodName {
+    fn check(&self, cert: &Presented<'_, '_>) -> std::result::Result<(), rustls::Error> {
+        let verify = |name: &ServerName<'_>| {
+            self.inner
+                .verify_server_cert(
+                    cert.end_entity,
+                    cert.intermediates,
+                    name,
+                    cert.ocsp_response,
+                    cert.now,
+                )
+                .map(drop)
+        };
+        let first = verify(cert.server_name);
         let Err(rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         )) = &first
         else {
             return first;
         };
-        let dialled = match server_name {
+        let dialled = match cert.server_name {
             ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
             ServerName::DnsName(d) => d.as_ref().to_string(),
             _ => return first,
         };
-        for alt in self.names.get(&dialled).into_iter().flatten() {
-            if let Ok(ok) =
-                self.inner
-                    .verify_server_cert(end_entity, intermediates, alt, ocsp_response, now)
-            {
-                return Ok(ok);
-            }
+        let mut alts = self.names.get(&dialled).into_iter().flatten();
+        if alts.any(|alt| verify(alt).is_ok()) {
+            return Ok(());
         }
         first
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 

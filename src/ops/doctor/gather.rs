@@ -11,7 +11,7 @@ use super::Check;
 use crate::connect::kube::{secrets, EtcdPod};
 use crate::connect::{PodInfo, Target};
 use crate::context::Cluster;
-use crate::error::{Error, Kind, Result};
+use crate::error::Error;
 use crate::etcd::maintenance::{compacted_revision, current_revision};
 use crate::etcd::metrics::{self, Metrics, Source};
 use crate::etcd::probes::{self, Hash, View};
@@ -206,35 +206,22 @@ fn pem_certs(pem: Option<&Vec<u8>>) -> Vec<Vec<u8>> {
 }
 
 /// Ask everything; the window runs from the first scrape to the second.
-pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
+pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gathered> {
     let settings = &cluster.settings;
     let timeout = settings.command_timeout;
     let survey = Survey::take(&cluster.targets, settings).await;
     if survey.statuses().next().is_none() {
-        // Nothing answered: say why (the first member's error).
+        // Nothing answered: say why (the first member's error); exit 3
+        // whatever stopped it.
         let first = survey
             .views
             .iter()
-            .find_map(|v| v.error.clone())
-            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
-        let total = survey.views.len();
-        // Exit 3 whatever stopped the first member: nothing was reached.
-        let kind = match first.kind {
-            Kind::Tls | Kind::Auth | Kind::NoQuorum => first.kind,
-            _ => Kind::Unavailable,
-        };
-        return Err(Error::new(
-            kind,
-            format!(
-                "none of the {total} members could be reached: {}",
-                first.message
-            ),
-        )
-        .with_hint(
-            first
-                .hint
-                .unwrap_or_else(|| "check the endpoints (or pods) and the TLS flags".to_string()),
-        ));
+            .find_map(|v| v.error.clone().map(crate::error::Error::from))
+            .unwrap_or_else(|| crate::ops::Error::NoMemberAnswered.into());
+        return Err(crate::ops::Error::NoneReached {
+            total: survey.views.len(),
+            first: Some(Box::new(first)),
+        });
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -277,7 +264,10 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> Result<Gathered> {
                     })
                     .unwrap_or_else(|| v.target.endpoint.clone()),
                 status: v.status.clone(),
-                error: v.error.as_ref().map(|e| e.message.clone()),
+                error: v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message),
                 names: names(&v.target, settings.server_name_override.as_ref()),
                 pod: cluster.pods.get(i).map(pod_facts),
                 ..Default::default()

@@ -12,19 +12,18 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     choose, flag_on_after, journal_path, local_plan, manifest_asides, manifest_with_force,
-    quorum_refusal, Candidate, Choice, ChoiceError, Journal, Lost, Planned, Runner, Seen, Step,
-    FORCE_FLAG,
+    quorum_refusal, Candidate, Choice, Journal, Lost, Planned, Runner, Seen, Step, FORCE_FLAG,
 };
 use crate::context::Cluster;
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, EtcdClient};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 use crate::ops::cluster_state::{same_url, LAG_THRESHOLD};
+use crate::ops::error::{Guarded, ManifestPart};
 use crate::ops::resize::executor as resize_exec;
 use crate::ops::resize::Change;
 use crate::ops::restore::executor::{self as restore_exec, NodeArgs};
 use crate::ops::restore::rooted;
-use crate::ops::{Interrupt, Operator};
+use crate::ops::{Error, Interrupt, Operator, Result};
 
 // ----- reading: the live survey and the offline data dirs -----------------
 
@@ -52,11 +51,9 @@ pub fn read_offline(data_dir: &Path) -> Result<Offline> {
 /// (positioned page reads: memory does not grow with the file).
 fn read_db(path: &Path) -> Result<Offline> {
     use crate::dbfile::{DbError, DbFile};
-    let bad = |e: DbError| {
-        Error::data(format!(
-            "`{}` is not a readable etcd database: {e}",
-            path.display()
-        ))
+    let bad = |e: DbError| Error::NotADatabase {
+        path: path.to_path_buf(),
+        source: e,
     };
     let file = DbFile::open(path).map_err(bad)?;
     let db = file.db().map_err(bad)?;
@@ -206,7 +203,7 @@ pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surve
                 Some(_) => None,
                 None => Some(
                     view.and_then(|v| v.error.as_ref())
-                        .map(|e| e.message.clone())
+                        .map(|e| crate::error::Error::from(e.clone()).message)
                         .unwrap_or_else(|| "not reachable".into()),
                 ),
             },
@@ -219,19 +216,23 @@ pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surve
     }
     let voters = list.iter().filter(|m| !m.is_learner).count();
     for (name, dir) in data_dirs {
-        let read = read_offline(dir);
-        let c = match &read {
-            Ok(o) => Candidate {
-                name: name.clone(),
-                id: None,
-                seen: Seen::Offline,
-                location: dir.display().to_string(),
-                revision: Some(o.revision),
-                raft_term: o.term,
-                applied_index: None,
-                consistent_index: o.consistent_index,
-                error: None,
-            },
+        let c = match read_offline(dir) {
+            Ok(o) => {
+                if members.is_empty() {
+                    members = o.members;
+                }
+                Candidate {
+                    name: name.clone(),
+                    id: None,
+                    seen: Seen::Offline,
+                    location: dir.display().to_string(),
+                    revision: Some(o.revision),
+                    raft_term: o.term,
+                    applied_index: None,
+                    consistent_index: o.consistent_index,
+                    error: None,
+                }
+            }
             Err(e) => Candidate {
                 name: name.clone(),
                 id: None,
@@ -241,14 +242,9 @@ pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surve
                 raft_term: None,
                 applied_index: None,
                 consistent_index: None,
-                error: Some(e.message.clone()),
+                error: Some(e.line()),
             },
         };
-        if let Ok(o) = read {
-            if members.is_empty() {
-                members = o.members;
-            }
-        }
         // An offline read replaces a live row that could not answer.
         match candidates.iter_mut().find(|x| x.name == *name) {
             Some(row) if row.seen != Seen::Live => {
@@ -319,30 +315,12 @@ pub async fn assess(
 ) -> Result<(Surveyed, Choice)> {
     let surveyed = survey(cluster, data_dirs).await;
     if let Some(why) = quorum_refusal(surveyed.voters, surveyed.answering_voters) {
-        return Err(
-            Error::new(Kind::Refused, format!("refusing to recover: {why}")).with_hint(
-                "a member that is gone for good is replaced while the quorum holds: \
-                 `kubectl etcd resize replace NAME --peer-urls URL`",
-            ),
-        );
+        return Err(Error::Unsafe {
+            action: Guarded::Recover,
+            why,
+        });
     }
-    let choice = choose(&surveyed.candidates, want).map_err(|e| {
-        let hint = match e {
-            ChoiceError::NoCandidate => {
-                "pass the endpoints of the members still running, or --data-dir NAME=PATH \
-                 for the data dirs of those that no longer start"
-            }
-            _ => "pass --member with the name of a member the survey read",
-        };
-        Error::new(
-            match e {
-                ChoiceError::NoCandidate => Kind::Unavailable,
-                _ => Kind::Usage,
-            },
-            e.to_string(),
-        )
-        .with_hint(hint)
-    })?;
+    let choice = choose(&surveyed.candidates, want)?;
     Ok((surveyed, choice))
 }
 
@@ -375,18 +353,15 @@ pub struct FoundNode {
 pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
     use crate::ops::restore::{data_dir_arg, manifest_data_dir, manifest_name, name_arg};
     let process = |pid: u32| -> Result<FoundNode> {
-        let argv = restore_exec::cmdline(pid).ok_or_else(|| {
-            Error::new(Kind::NotFound, format!("no process {pid}"))
-                .with_hint("pass the pid of the surviving etcd, or its --data-dir")
+        let argv = restore_exec::cmdline(pid).ok_or(Error::NoProcess {
+            pid,
+            survivor: true,
         })?;
         let data_dir = spec
             .data_dir
             .clone()
             .or_else(|| data_dir_arg(&argv).map(PathBuf::from))
-            .ok_or_else(|| {
-                Error::usage(format!("process {pid} has no --data-dir flag"))
-                    .with_hint("pass --data-dir DIR")
-            })?;
+            .ok_or(Error::NoDataDirFlag { pid })?;
         let name = name_arg(&argv);
         Ok(FoundNode {
             runner: Runner::Process { pid, argv },
@@ -428,13 +403,9 @@ pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
             return process(pid);
         }
     }
-    Err(Error::usage(format!(
-        "no etcd found here: no manifest at `{}`, no --pid, and no etcd running on --data-dir",
-        rooted(&spec.root, &manifest).display()
-    ))
-    .with_hint(
-        "run this on the survivor's node; pass --pid PID or --data-dir DIR for a plain process",
-    ))
+    Err(Error::NoEtcdHere {
+        manifest: rooted(&spec.root, &manifest),
+    })
 }
 
 /// The unfinished recovery recorded next to `data_dir`, if any.
@@ -445,12 +416,9 @@ pub fn load_journal(root: &Path, data_dir: &Path) -> Result<Option<Journal>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("reading `{}`", path.display()), e)),
     };
-    let j: Journal = serde_json::from_str(&text).map_err(|e| {
-        Error::data(format!(
-            "`{}` is not a recovery journal: {e}",
-            path.display()
-        ))
-        .with_hint("move it away to start a new recovery")
+    let j: Journal = serde_json::from_str(&text).map_err(|e| Error::NotAJournal {
+        path: path.clone(),
+        source: e,
     })?;
     Ok((j.done < local_plan(&j).len()).then_some(j))
 }
@@ -582,7 +550,7 @@ pub async fn execute(
                         outcome.added.push(member.name.clone());
                         Ok(())
                     }
-                    Err(e) if e.kind == Kind::Interrupted => {
+                    Err(e) if e.is_interrupted() => {
                         return Err(stopped(&steps, i, "while adding a member back"))
                     }
                     Err(e) => Err(e),
@@ -590,15 +558,11 @@ pub async fn execute(
             }
         };
         if let Err(e) = result {
-            let mut hint = String::from(
-                "fix the cause and run the same command again: it resumes at this step",
-            );
-            if flag_on_after(&steps, i) {
-                hint.push_str(&format!(
-                    "; etcd still runs with {FORCE_FLAG}: do not restart it by hand with the flag"
-                ));
-            }
-            return Err(e.context(format!("step {}", i + 1)).with_hint(hint));
+            return Err(Error::RecoverStepFailed {
+                step: i + 1,
+                force_on: flag_on_after(&steps, i),
+                source: Box::new(e),
+            });
         }
         journal.done = i + 1;
         save_journal(journal)?;
@@ -639,9 +603,8 @@ async fn add_back(
         op.note(&format!("  `{}` is a voting member already", member.name));
         return Ok(());
     }
-    resize_exec::execute(cluster, prepared, &request, interrupt, op)
-        .await
-        .map(|_| ())
+    resize_exec::execute(cluster, prepared, &request, interrupt, op).await?;
+    Ok(())
 }
 
 /// The error for Ctrl-C at step `i`: what was done, what is left, and
@@ -662,7 +625,7 @@ fn stopped(steps: &[Planned], i: usize, when: &str) -> Error {
         msg.push_str(&format!("; etcd runs with {FORCE_FLAG} now"));
     }
     Error::interrupted(msg)
-        .with_hint("run the same command again: it resumes where it stopped and removes the flag")
+        .resume("run the same command again: it resumes where it stopped and removes the flag")
 }
 
 /// Copy the db aside (`.part`, fsync, rename) and check the copy: the same
@@ -685,19 +648,17 @@ fn backup(db: &Path, to: &Path, revision: i64) -> Result<()> {
             .map_err(|e| Error::io(format!("copying `{}`", db.display()), e))?;
     }
     let checked = if file_sha256(db)? != file_sha256(&part)? {
-        Err(Error::new(
-            Kind::Io,
-            format!("the copy of `{}` differs from it", db.display()),
-        )
-        .with_hint("check the disk, then run again"))
+        Err(Error::CopyDiffers {
+            path: db.to_path_buf(),
+        })
     } else {
         match read_db(&part) {
             Ok(o) if o.revision >= revision => Ok(()),
-            Ok(o) => Err(Error::data(format!(
-                "the copy of `{}` holds revision {}, the survey saw {revision}",
-                db.display(),
-                o.revision
-            ))),
+            Ok(o) => Err(Error::CopyRevision {
+                path: db.to_path_buf(),
+                found: o.revision,
+                expected: revision,
+            }),
             Err(e) => Err(e),
         }
     };
@@ -734,10 +695,11 @@ async fn set_drop_in(path: &Path, on: bool) -> Result<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(Error::new(
-            Kind::Other,
-            format!("`systemctl daemon-reload` failed: {status}"),
-        ))
+        Err(Error::CommandFailed {
+            command: "systemctl daemon-reload".into(),
+            status,
+            detail: None,
+        })
     }
 }
 
@@ -745,12 +707,9 @@ async fn set_drop_in(path: &Path, on: bool) -> Result<()> {
 fn write_forced(from: &Path, to: &Path) -> Result<()> {
     let text = std::fs::read_to_string(from)
         .map_err(|e| Error::io(format!("reading `{}`", from.display()), e))?;
-    let forced = manifest_with_force(&text, true).ok_or_else(|| {
-        Error::data(format!(
-            "`{}` has no `- --data-dir=` argument to add {FORCE_FLAG} next to",
-            from.display()
-        ))
-        .with_hint("add the flag to etcd's command by hand, or run etcd with it yourself")
+    let forced = manifest_with_force(&text, true).ok_or_else(|| Error::ManifestLacks {
+        path: from.to_path_buf(),
+        what: ManifestPart::ForceAnchor,
     })?;
     let part = crate::ops::snapshot_save::part_path(to);
     std::fs::write(&part, forced)
@@ -773,13 +732,11 @@ async fn wait_survivor(
         let last = match check_survivor(cluster, survivor, alone).await {
             Ok(rev) if rev >= revision => return Ok(rev),
             Ok(rev) => {
-                return Err(Error::new(
-                    Kind::Refused,
-                    format!(
-                        "`{survivor}` came back at revision {rev}, below the {revision} the                          survey saw"
-                    ),
-                )
-                .with_hint("it is not the data the survey read: check its data dir and log"))
+                return Err(Error::WentBack {
+                    member: survivor.to_string(),
+                    found: rev,
+                    expected: revision,
+                })
             }
             Err(e) => e,
         };
@@ -800,10 +757,9 @@ async fn check_survivor(cluster: &Cluster, survivor: &str, alone: bool) -> Resul
     let members = etcd::member_list(&client).await?;
     if alone && (members.len() != 1 || members[0].name != survivor) {
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-        return Err(Error::new(
-            Kind::Unavailable,
-            format!("the member list is still [{}]", names.join(", ")),
-        ));
+        return Err(Error::MembersStill {
+            members: names.into_iter().map(str::to_string).collect(),
+        });
     }
     Ok(etcd::maintenance::current_revision(&client, false).await?)
 }

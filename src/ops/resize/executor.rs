@@ -13,14 +13,26 @@ use super::{caught_up, Change, Plan, Quorum, StartInstructions, Step};
 use crate::connect::direct::Endpoint;
 use crate::connect::kube::statefulset as sts_api;
 use crate::context::Cluster;
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, membership, EtcdClient, Survey};
 use crate::ops::cluster_state::{same_url, ClusterState, MemberState};
+use crate::ops::error::{Guarded, Progress};
 use crate::ops::move_leader;
 use crate::ops::statefulset::{self, Decision};
-use crate::ops::{progress, Interrupt, Operator};
+use crate::ops::{Error, Interrupt, Operator, Result};
 
 const POLL: Duration = Duration::from_millis(500);
+
+/// How long a refused membership change is tried again, and how often.
+struct Retry {
+    within: Duration,
+    pause: Duration,
+}
+
+/// A removal or a learner's addition, right after the operator confirmed.
+const MEMBERSHIP: Retry = Retry {
+    within: Duration::from_secs(30),
+    pause: Duration::from_secs(1),
+};
 
 /// The member being added: where it listens, how long to wait for it.
 #[derive(Debug, Clone)]
@@ -73,7 +85,8 @@ pub async fn prepare(cluster: &Cluster, request: &Request) -> Result<Prepared> {
             .views
             .iter()
             .find_map(|v| v.error.clone())
-            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered")));
+            .map(Error::from)
+            .unwrap_or(Error::NoMemberAnswered));
     }
     let plan = super::plan(&state, &request.change, promote)?;
     let sts = if plan.is_done() {
@@ -115,11 +128,10 @@ pub async fn execute(
     let Prepared { plan, sts, .. } = prepared;
     if let Some(why) = &plan.refusal {
         if !request.force {
-            return Err(
-                Error::new(Kind::Refused, format!("refusing to {}: {why}", plan.change)).with_hint(
-                    "fix the cluster first, or pass --force if you know why this is safe",
-                ),
-            );
+            return Err(Error::Unsafe {
+                action: Guarded::Resize(plan.change.to_string()),
+                why: why.clone(),
+            });
         }
         op.warn(&format!("--force: going ahead although {why}"));
     }
@@ -140,11 +152,18 @@ pub async fn execute(
         let stop = |done: &[String], head: &str, scale: &Option<statefulset::Scale>| {
             let mut left: Vec<String> = pending[i..].iter().map(Step::describe).collect();
             left.extend(scale.as_ref().map(|s| s.describe()));
-            Error::interrupted(format!("{head}: {}", progress(done, &left, "steps done")))
-                .with_hint(
-                    "run the same command again: it resumes where the cluster is \
+            Error::interrupted_with(
+                head,
+                Progress {
+                    done: done.to_vec(),
+                    left,
+                    unit: "steps done",
+                },
+            )
+            .resume(
+                "run the same command again: it resumes where the cluster is \
                  (`kubectl etcd members` shows it now)",
-                )
+            )
         };
         if interrupt.fired() {
             return Err(stop(&done, "interrupted (Ctrl-C) between steps", &scale));
@@ -157,7 +176,7 @@ pub async fn execute(
         let sts_pod = new_pod.as_deref();
         match execute_step(cluster, op, interrupt, step, new, &mut start, sts_pod).await {
             Ok(()) => done.push(step.describe()),
-            Err(e) if e.kind == Kind::Interrupted => return Err(stop(&done, &e.message, &scale)),
+            Err(e) if e.is_interrupted() => return Err(stop(&done, &e.line(), &scale)),
             Err(e) => return Err(e),
         }
     }
@@ -166,7 +185,7 @@ pub async fn execute(
             "interrupted (Ctrl-C): the membership change is done; left: {}",
             scale.as_ref().map(|s| s.describe()).unwrap_or_default()
         ))
-        .with_hint("run the same command again to finish"));
+        .resume("run the same command again to finish"));
     }
     scale_up_or_down(cluster, op, interrupt, scale.take()).await?;
     // A new pod is one more target.
@@ -392,24 +411,14 @@ async fn execute_step(
             op.confirm(&format!("remove member `{name}`"))?;
             // etcd refuses ("unhealthy cluster") until the remaining members
             // have been connected for a few seconds, e.g. after a new leader.
-            let deadline = Instant::now() + Duration::from_secs(30);
             let what = format!("removing `{name}`");
-            retry_transient(
-                op,
-                interrupt,
-                &what,
-                deadline,
-                Duration::from_secs(1),
-                || async {
-                    let (survey, state) = survey_all(cluster).await;
-                    let client = any_voter_except(&survey, &state, *raw_id).ok_or_else(|| {
-                        Error::new(Kind::Unavailable, "no other healthy member to ask")
-                    })?;
-                    Ok(membership::remove(&client, *raw_id).await?)
-                },
-            )
-            .await
-            .map_err(|e| e.context(&what))?;
+            retry_transient(op, interrupt, &what, MEMBERSHIP, || async {
+                let (survey, state) = survey_all(cluster).await;
+                let client = any_voter_except(&survey, &state, *raw_id)
+                    .ok_or(Error::NoMemberToAsk { other: true })?;
+                Ok(membership::remove(&client, *raw_id).await?)
+            })
+            .await?;
             wait_for(cluster, Duration::from_secs(20), "the removal", |s| {
                 s.member(*raw_id).is_none()
             })
@@ -431,19 +440,12 @@ async fn execute_step(
             ));
             op.confirm(&format!("add `{name}` as a learner"))?;
             let client = any_voter_except(&survey, &state, 0)
-                .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
-            let deadline = Instant::now() + Duration::from_secs(30);
+                .ok_or(Error::NoMemberToAsk { other: false })?;
             let what = format!("adding `{name}`");
-            retry_transient(
-                op,
-                interrupt,
-                &what,
-                deadline,
-                Duration::from_secs(1),
-                || async { Ok(membership::add_learner(&client, peer_urls).await?) },
-            )
-            .await
-            .map_err(|e| e.context(&what))?;
+            retry_transient(op, interrupt, &what, MEMBERSHIP, || async {
+                Ok(membership::add_learner(&client, peer_urls).await?)
+            })
+            .await?;
             wait_for(cluster, Duration::from_secs(20), "the new learner", |s| {
                 find_new(s, peer_urls).is_some()
             })
@@ -500,21 +502,23 @@ async fn execute_step(
         Step::Promote { name } => {
             let new = new.expect("a promote step comes with the new member's flags");
             let m = find_new(&state, &new.peer_urls)
-                .ok_or_else(|| Error::new(Kind::NotFound, format!("learner `{name}` is gone")))?;
+                .ok_or_else(|| Error::LearnerGone { name: name.clone() })?;
             let id = m.id;
             let after = Quorum::of(now.voters + 1, now.healthy + 1);
             show_step(op, &step.describe(), &now, &after);
             op.confirm(&format!("promote `{name}` to a voting member"))?;
-            let deadline = Instant::now() + new.wait;
             let what = format!("promoting `{name}`");
-            retry_transient(op, interrupt, &what, deadline, POLL, || async {
+            let retry = Retry {
+                within: new.wait,
+                pause: POLL,
+            };
+            retry_transient(op, interrupt, &what, retry, || async {
                 let (survey, state) = survey_all(cluster).await;
                 let client = any_voter_except(&survey, &state, id)
-                    .ok_or_else(|| Error::new(Kind::Unavailable, "no healthy member to ask"))?;
+                    .ok_or(Error::NoMemberToAsk { other: false })?;
                 Ok(membership::promote(&client, id).await?)
             })
-            .await
-            .map_err(|e| e.context(&what))?;
+            .await?;
             wait_for(cluster, Duration::from_secs(20), "the promotion", |s| {
                 s.member(id).is_some_and(|m| !m.is_learner)
             })
@@ -585,36 +589,31 @@ async fn catch_up(
         let applied = match (sts_pod, endpoint) {
             (Some(pod), _) => pod_applied(op, pod).await,
             (None, Some(url)) => learner_applied(cluster, &url).await,
-            (None, None) => Err(Error::new(Kind::Unavailable, "no client URL known yet")),
+            (None, None) => Err(Error::NoClientUrl),
         };
-        let line = match &applied {
+        let applied_index = applied.as_ref().ok().copied();
+        let line = match applied {
             Ok(a) => format!(
                 "  learner applied {a} of the leader's {leader_applied} ({:.1}%)",
-                crate::output::percent((*a).min(leader_applied), leader_applied.max(1))
+                crate::output::percent(a.min(leader_applied), leader_applied.max(1))
             ),
-            Err(e) => format!("  learner not reachable yet: {}", e.message),
+            Err(e) => format!("  learner not reachable yet: {}", e.line()),
         };
         if line != last {
             op.note(&line);
             last = line;
         }
-        if let Ok(a) = applied {
+        if let Some(a) = applied_index {
             if caught_up(a, leader_applied, new.catch_up_threshold) {
                 op.note(&format!("  `{name}` has caught up"));
                 return Ok(());
             }
         }
         if Instant::now() >= deadline {
-            return Err(Error::new(
-                Kind::Other,
-                format!(
-                    "`{name}` did not catch up within {}",
-                    humantime::format_duration(new.wait)
-                ),
-            )
-            .with_hint(
-                "check the new member's log, then run the same command again: it resumes here",
-            ));
+            return Err(Error::NotCaughtUp {
+                member: name.to_string(),
+                within: new.wait,
+            });
         }
         tokio::time::sleep(POLL).await;
     }
@@ -628,7 +627,9 @@ async fn pod_applied(op: &mut dyn Operator, pod: &str) -> Result<u64> {
         .targets
         .iter()
         .find(|t| t.pod.as_ref().is_some_and(|p| p.name == pod))
-        .ok_or_else(|| Error::new(Kind::Unavailable, format!("no pod `{pod}` yet")))?;
+        .ok_or_else(|| Error::NoPodYet {
+            pod: pod.to_string(),
+        })?;
     let client = EtcdClient::connect(target, &fresh.settings).await?;
     Ok(etcd::status(&client).await?.raft_applied_index)
 }
@@ -692,59 +693,66 @@ async fn wait_for(
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::new(
-                Kind::Other,
-                format!("gave up waiting for {what} after {}", humantime::format_duration(timeout)),
-            )
-            .with_hint("check `kubectl etcd members`, then run the same command again: it resumes where the cluster is"));
+            return Err(Error::GaveUp {
+                what: what.to_string(),
+                after: timeout,
+            });
         }
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// Run one membership change, retrying while etcd refuses it for a passing
-/// reason ("unhealthy cluster" until peers have been connected a few
-/// seconds; a learner not yet caught up) until `deadline`. Ctrl-C between
-/// attempts stops with nothing applied; during an attempt, the attempt is
-/// waited for (a second Ctrl-C leaves it).
+/// Run one membership change (`what`), retrying while etcd refuses it for
+/// a passing reason ("unhealthy cluster" until peers have been connected a
+/// few seconds; a learner not yet caught up) for up to `retry.within`. Ctrl-C
+/// between attempts stops with nothing applied; during an attempt, the
+/// attempt is waited for (a second Ctrl-C leaves it). A failure names
+/// `what`.
 async fn retry_transient<T, F, Fut>(
     op: &mut dyn Operator,
     interrupt: &Interrupt,
     what: &str,
-    deadline: Instant,
-    pause: Duration,
+    retry: Retry,
     mut attempt: F,
 ) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
+    let deadline = Instant::now() + retry.within;
     let not_applied = || {
         Error::interrupted(format!(
             "interrupted (Ctrl-C) before {what}: nothing was applied"
         ))
     };
-    loop {
-        if interrupt.fired() {
-            return Err(not_applied());
-        }
-        let result = interrupt
-            .finish(attempt(), what, &mut |l| op.note(l))
-            .await
-            .map_err(|()| abandoned(what))?;
-        match result {
-            Err(e)
-                if e.etcd().is_some_and(crate::etcd::Error::is_transient)
-                    && Instant::now() < deadline =>
-            {
-                op.verbose(&format!("  etcd says `{}`; retrying", e.message));
-                if interrupt.unless(tokio::time::sleep(pause)).await.is_none() {
-                    return Err(not_applied());
-                }
+    let attempts = async {
+        loop {
+            if interrupt.fired() {
+                return Err(not_applied());
             }
-            other => return other,
+            let result = interrupt
+                .finish(attempt(), what, &mut |l| op.note(l))
+                .await
+                .map_err(|()| abandoned(what))?;
+            match result {
+                Err(e)
+                    if e.etcd().is_some_and(crate::etcd::Error::is_transient)
+                        && Instant::now() < deadline =>
+                {
+                    op.verbose(&format!("  etcd says `{}`; retrying", e.line()));
+                    if interrupt
+                        .unless(tokio::time::sleep(retry.pause))
+                        .await
+                        .is_none()
+                    {
+                        return Err(not_applied());
+                    }
+                }
+                other => return other,
+            }
         }
-    }
+    };
+    attempts.await.map_err(|e| e.context(what))
 }
 
 /// A step with the quorum before and after it, so the operator sees what

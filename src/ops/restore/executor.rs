@@ -17,11 +17,11 @@ use serde::Serialize;
 use super::{LocalPlan, LocalStep, Node, Plan, TargetMember, Tool};
 use crate::context::Cluster;
 use crate::dbfile as snap;
-use crate::error::{Error, Kind, Result};
 use crate::etcd::{self, Survey};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
+use crate::ops::error::{ManifestPart, Progress};
 use crate::ops::restore;
-use crate::ops::{progress, Interrupt, Operator};
+use crate::ops::{Error, Interrupt, Operator, Result};
 
 /// How to find and handle this node's etcd.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ pub fn prepare_local(
         .iter()
         .find(|m| m.name == name)
         .map(|m| m.argv.clone())
-        .ok_or_else(|| Error::usage(format!("`{name}` is not one of the members to restore")))?;
+        .ok_or_else(|| Error::NotARestoredMember { name: name.clone() })?;
     let local = restore::local_plan(&node, &argv, &|p: &Path| p.exists())?;
     Ok((name, local))
 }
@@ -74,15 +74,6 @@ pub async fn run_local(
     let mut undo: Vec<String> = Vec::new();
     let mut started = None;
     let label = |i: usize, s: &LocalStep| format!("{}. {}", i + 1, short(s));
-    let go_back = |undo: &[String]| {
-        if undo.is_empty() {
-            String::new()
-        } else {
-            let mut u = undo.to_vec();
-            u.reverse();
-            format!("; to go back instead, run: {}", u.join(" && "))
-        }
-    };
     for (i, s) in local.steps.iter().enumerate() {
         if s.done {
             continue;
@@ -98,11 +89,15 @@ pub async fn run_local(
                 .enumerate()
                 .map(|(j, s)| label(i + j, &s.step))
                 .collect();
-            Error::interrupted(format!(
-                "interrupted (Ctrl-C) {why}: {}",
-                progress(&done, &left, "steps done")
-            ))
-            .with_hint(format!(
+            Error::interrupted_with(
+                format!("interrupted (Ctrl-C) {why}"),
+                Progress {
+                    done,
+                    left,
+                    unit: "steps done",
+                },
+            )
+            .resume(format!(
                 "run the same command again: done steps are skipped{}",
                 go_back(undo)
             ))
@@ -115,7 +110,7 @@ pub async fn run_local(
             op.note(&format!("  undo: {u}"));
         }
         match op.confirm(&format!("step {}: {}", i + 1, short(&s.step))) {
-            Err(e) if e.kind == Kind::Interrupted => {
+            Err(e) if e.is_interrupted() => {
                 return Err(stopped(
                     &format!("at the question for step {}", i + 1),
                     &undo,
@@ -154,11 +149,11 @@ pub async fn run_local(
                 }
             }
             Err(e) => {
-                let hint = format!(
-                    "fix the cause and run the same command again: done steps are skipped{}",
-                    go_back(&undo)
-                );
-                return Err(e.context(format!("step {}", i + 1)).with_hint(hint));
+                return Err(Error::LocalStepFailed {
+                    step: i + 1,
+                    undo,
+                    source: Box::new(e),
+                });
             }
         }
     }
@@ -167,9 +162,21 @@ pub async fn run_local(
             "interrupted (Ctrl-C) after the last step: this node is restored; its health \
              was not checked",
         )
-        .with_hint("check it with `kubectl etcd status`"));
+        .resume("check it with `kubectl etcd status`"));
     }
     Ok(started)
+}
+
+/// "; to go back instead, run: UNDO2 && UNDO1" for the steps done (in
+/// the order they were done); empty when none was.
+pub fn go_back(undo: &[String]) -> String {
+    if undo.is_empty() {
+        String::new()
+    } else {
+        let mut u = undo.to_vec();
+        u.reverse();
+        format!("; to go back instead, run: {}", u.join(" && "))
+    }
 }
 
 /// The data dir a restore step writes (real path).
@@ -229,10 +236,7 @@ pub async fn live_members(
     op: &mut dyn Operator,
 ) -> Result<Vec<TargetMember>> {
     let Some(cluster) = cluster else {
-        return Err(
-            Error::usage("no --member given and no --endpoints to list them from")
-                .with_hint("pass --member NAME=PEER_URL for every member of the restored cluster"),
-        );
+        return Err(Error::NoMembersGiven);
     };
     let client = cluster.connect_any().await?;
     let list = etcd::member_list(&client).await?;
@@ -331,20 +335,15 @@ pub fn inspect_node(args: &NodeArgs, tag: &str) -> Result<Node> {
         Some(pid) => cmdline(pid).map(|argv| (pid, argv)),
     };
     if args.pid.is_some() && process.is_none() {
-        return Err(Error::new(
-            Kind::NotFound,
-            format!("no process {}", args.pid.unwrap_or_default()),
-        )
-        .with_hint("pass the pid of the running etcd, or leave --pid out"));
+        return Err(Error::NoProcess {
+            pid: args.pid.unwrap_or_default(),
+            survivor: false,
+        });
     }
     if manifest.is_none() && process.is_none() && args.service.is_none() {
-        return Err(Error::usage(format!(
-            "nothing to stop: no manifest at `{}`, no --pid and no --service",
-            manifest_real.display()
-        ))
-        .with_hint(
-            "point --manifest-dir at the static pod manifests, or pass --pid or --service",
-        ));
+        return Err(Error::NothingToStop {
+            manifest: manifest_real,
+        });
     }
     let data_dir = args
         .data_dir
@@ -400,8 +399,7 @@ pub fn node_name(args: &NodeArgs, node: &Node, members: &[TargetMember]) -> Resu
     }
     match members {
         [one] => Ok(one.name.clone()),
-        _ => Err(Error::usage("which member is this node?")
-            .with_hint("pass --name NAME (one of the --member names)")),
+        _ => Err(Error::WhichMember),
     }
 }
 
@@ -443,10 +441,10 @@ pub async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
             let deadline = Instant::now() + args.wait;
             while let Some(pid) = etcd_on(data_dir, &args.root) {
                 if Instant::now() >= deadline {
-                    return Err(Error::new(
-                        Kind::Refused,
-                        format!("etcd (pid {pid}) still runs on `{}`", data_dir.display()),
-                    ));
+                    return Err(Error::StillRunning {
+                        pid,
+                        data_dir: data_dir.clone(),
+                    });
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -467,15 +465,11 @@ pub async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
             if !out.status.success() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 let tail: Vec<&str> = err.lines().rev().take(5).collect();
-                return Err(Error::new(
-                    Kind::Other,
-                    format!(
-                        "`{} snapshot restore` failed ({}): {}",
-                        argv[0],
-                        out.status,
-                        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-                    ),
-                ));
+                return Err(Error::CommandFailed {
+                    command: format!("{} snapshot restore", argv[0]),
+                    status: out.status,
+                    detail: Some(tail.into_iter().rev().collect::<Vec<_>>().join(" | ")),
+                });
             }
         }
         LocalStep::RewriteManifest {
@@ -488,11 +482,10 @@ pub async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
                 .map_err(|e| Error::io(format!("reading `{}`", from.display()), e))?;
             let (new, changed) = restore::rewrite_manifest(&text, old_data_dir, new_data_dir);
             if changed == 0 {
-                return Err(Error::data(format!(
-                    "`{}` has no --data-dir or hostPath `{old_data_dir}` to rewrite",
-                    from.display()
-                ))
-                .with_hint("pass --data-dir with the path the manifest uses"));
+                return Err(Error::ManifestLacks {
+                    path: from.clone(),
+                    what: ManifestPart::DataDir(old_data_dir.clone()),
+                });
             }
             let part = crate::ops::snapshot_save::part_path(to);
             std::fs::write(&part, new)
@@ -532,10 +525,11 @@ async fn systemctl(verb: &str, unit: &str) -> Result<()> {
     if status.success() {
         Ok(())
     } else {
-        Err(Error::new(
-            Kind::Other,
-            format!("`systemctl {verb} {unit}` failed: {status}"),
-        ))
+        Err(Error::CommandFailed {
+            command: format!("systemctl {verb} {unit}"),
+            status,
+            detail: None,
+        })
     }
 }
 
@@ -572,10 +566,7 @@ pub async fn stop_process(pid: u32, wait: Duration) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if alive(pid) {
-        return Err(Error::new(
-            Kind::Other,
-            format!("process {pid} does not stop"),
-        ));
+        return Err(Error::WontStop { pid });
     }
     Ok(())
 }
@@ -639,7 +630,7 @@ pub async fn after(
             "interrupted (Ctrl-C) while waiting for the restored member: every step is done; \
              its health was not checked",
         )
-        .with_hint("check it with `kubectl etcd status`")
+        .resume("check it with `kubectl etcd status`")
     })?
 }
 
@@ -661,14 +652,14 @@ pub async fn wait_after(
         let err = match cluster.connect_any().await {
             Ok(c) => match etcd::health_check(&c).await {
                 Ok(_) => break c,
-                Err(e) => e.into(),
+                Err(e) => Error::from(e),
             },
-            Err(e) => e,
+            Err(e) => Error::from(e),
         };
         if Instant::now() >= deadline {
-            return Err(err.context("the restored member is not healthy").with_hint(
-                "check its log; the old data dir is kept aside (see the undo lines above)",
-            ));
+            return Err(Error::RestoredUnhealthy {
+                source: Box::new(err),
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -788,7 +779,8 @@ mod tests {
         let e = run_local(&plan_of(dir), &node_of(dir), &interrupt, &mut op)
             .await
             .unwrap_err();
-        assert_eq!(e.kind, Kind::Interrupted);
+        assert!(e.is_interrupted(), "{e}");
+        let e = crate::error::Error::from(e);
         assert!(
             e.message.contains(
                 "before step 2: 1 of 2 steps done (1. stop etcd (move its manifest aside)); \
@@ -816,7 +808,7 @@ mod tests {
         let e = run_local(&plan_of(dir), &node_of(dir), &Interrupt::never(), &mut op)
             .await
             .unwrap_err();
-        assert_eq!(e.kind, Kind::Refused);
+        assert!(e.is_refusal(), "{e}");
         assert!(dir.join("etcd.yaml").is_file());
     }
 }

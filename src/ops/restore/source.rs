@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 
 use crate::connect::Target;
 use crate::dbfile::{report, Integrity, SnapshotInfo};
-use crate::error::{Error, Result};
 use crate::etcd::{maintenance, ConnectSettings, EtcdClient};
 use crate::ops::restore::executor::Count;
 use crate::ops::restore::{self, Choices, Plan, PlanError, TargetMember, Tool};
 use crate::ops::snapshot_save::{self, Event};
-use crate::ops::{Interrupt, Operator};
+use crate::ops::{Error, Interrupt, Operator, Result};
 
 /// The snapshot to plan with: verified offline, or (a dry run without
 /// --snapshot) only where a real run would save it and the revision now.
@@ -62,8 +61,7 @@ pub fn absolute(p: &Path) -> PathBuf {
 
 /// Neither a snapshot file nor a cluster to take one from.
 pub fn no_snapshot_source() -> Error {
-    Error::usage("no --snapshot given and no --endpoints to take one from")
-        .with_hint("pass --snapshot FILE, or --endpoints to take one now")
+    Error::NoSnapshotSource
 }
 
 /// Verify the snapshot at `path` offline (page by page, never whole in
