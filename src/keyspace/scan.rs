@@ -596,7 +596,7 @@ async fn read_piece(
 ) -> std::result::Result<(), Stop> {
     let opts = work.opts;
     let mut limit = opts.first_limit();
-    let mut plan = PiecePages::new(start, end);
+    let mut plan = PiecePages::new(start, end, !opts.keys_only);
     loop {
         let (from, to) = plan.range();
         let mut resp = match get_page(client, from, to, limit, work).await {
@@ -676,22 +676,31 @@ struct Response<'a> {
 /// What a plan costs etcd: each request a fixed price, about that of
 /// walking 1,000 keys of its index (etcd 3.4, measured: 0.27 ms against
 /// 0.23 µs a key), plus a walk over every key of the requested range.
+///
+/// Keys-only scans (pages of 50,000 keys, each spanning many gaps) keep
+/// guessing by the page's keys and widening after an empty range: over the
+/// benchmark's 1,000,000 keys the guesses above made 179 requests instead
+/// of 400 but walked 25% more of the index, and etcd spent about 15% more
+/// CPU on `search` (4 alternating runs).
 #[derive(Debug)]
 struct PiecePages {
     end: Vec<u8>,
     from: Vec<u8>,
     to: Vec<u8>,
     stride: Option<Stride>,
+    /// Guess by whole ranges and skip empty subtrees (pages of values).
+    by_range: bool,
 }
 
 impl PiecePages {
-    fn new(start: &[u8], end: &[u8]) -> PiecePages {
+    fn new(start: &[u8], end: &[u8], by_range: bool) -> PiecePages {
         // The first request spans the piece: nothing is known of its keys yet.
         PiecePages {
             end: end.to_vec(),
             from: start.to_vec(),
             to: end.to_vec(),
             stride: None,
+            by_range,
         }
     }
 
@@ -705,7 +714,8 @@ impl PiecePages {
     fn advance(&mut self, resp: Response<'_>, want: usize) -> bool {
         // The range's count over its width, gaps included, when the range
         // was about as wide as a page or a few.
-        let local = resp.in_range >= 1
+        let local = self.by_range
+            && resp.in_range >= 1
             && resp.in_range <= (want as u64).saturating_mul(4)
             && self.to != [0];
         let over_range = local
@@ -741,7 +751,7 @@ impl PiecePages {
                 true
             }
             _ if self.to == self.end => false,
-            _ if resp.len == 0 => {
+            _ if resp.len == 0 && self.by_range => {
                 // The rest of the subtree `[from, to)` lies in: the keys
                 // under the longest prefix both share.
                 let shared = shared_len(&self.from, &self.to);
@@ -876,7 +886,18 @@ mod tests {
         end: &[u8],
         want: usize,
     ) -> (Vec<Vec<u8>>, usize, usize) {
-        let mut plan = PiecePages::new(start, end);
+        page_through_as(keys, start, end, want, true)
+    }
+
+    /// [`page_through`], guessing by whole ranges or (keys-only scans) not.
+    fn page_through_as(
+        keys: &[Vec<u8>],
+        start: &[u8],
+        end: &[u8],
+        want: usize,
+        by_range: bool,
+    ) -> (Vec<Vec<u8>>, usize, usize) {
+        let mut plan = PiecePages::new(start, end, by_range);
         let (mut seen, mut requests, mut walked) = (Vec::new(), 0, 0);
         loop {
             let (from, to) = plan.range();
@@ -998,16 +1019,19 @@ mod tests {
         keys.extend((0..50).map(|i| format!("/registry/a/zz{i}").into_bytes()));
         keys.push(b"/registry/a/\xff\xff".to_vec());
         keys.sort();
-        for want in [1, 3, 1000] {
+        for (want, by_range) in [1, 3, 1000]
+            .into_iter()
+            .flat_map(|w| [(w, true), (w, false)])
+        {
             assert_eq!(
-                page_through(&keys, &start, &end, want).0,
+                page_through_as(&keys, &start, &end, want, by_range).0,
                 keys,
-                "pages of {want}"
+                "pages of {want}, by range: {by_range}"
             );
             assert_eq!(
-                page_through(&keys, b"\0", &[0], want).0,
+                page_through_as(&keys, b"\0", &[0], want, by_range).0,
                 keys,
-                "to the keyspace's end, pages of {want}"
+                "to the keyspace's end, pages of {want}, by range: {by_range}"
             );
         }
     }
