@@ -956,7 +956,9 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::Kube(_)
         | O::Db(_)
         | O::Declined(_)
-        | O::Reported(_)
+        | O::Output(_)
+        | O::Rediscover(_)
+        | O::DefragStop { .. }
         | O::ResizePlan(_)
         | O::RestorePlan(_)
         | O::LocalPlan(_)
@@ -1158,7 +1160,7 @@ impl From<crate::ops::Error> for Error {
             O::Kube(e) => e.into(),
             O::Db(e) => e.into(),
             O::Declined(e) => e.into(),
-            O::Reported(e) => *e,
+            O::Output(e) | O::Rediscover(e) | O::DefragStop { worded: e, .. } => *e,
             O::ResizePlan(e) => e.into(),
             O::RestorePlan(e) => e.into(),
             O::LocalPlan(e) => e.into(),
@@ -1268,6 +1270,7 @@ impl From<crate::ops::Error> for Error {
                     format!("none of the {total} members could be reached"),
                 ),
                 Some(first) => {
+                    let first = Error::from(first);
                     // Exit 3 whatever stopped the first member: nothing was reached.
                     let kind = match first.kind {
                         Kind::Tls | Kind::Auth | Kind::NoQuorum => first.kind,

@@ -513,8 +513,12 @@ pub fn finish(mut outcome: Outcome) -> Result<Outcome> {
     let Some(stop) = outcome.stopped.take() else {
         return Ok(outcome);
     };
+    let worded = Error::DefragStop {
+        kind: stop.kind,
+        worded: Box::new(stop.error),
+    };
     if stop.before_start {
-        return Err(stop.error.into());
+        return Err(worded);
     }
     Err(Error::DefragStopped {
         member: stop.member.unwrap_or_else(|| "-".into()),
@@ -523,7 +527,7 @@ pub fn finish(mut outcome: Outcome) -> Result<Outcome> {
             left: stop.left,
             unit: "members defragmented",
         },
-        source: Box::new(stop.error.into()),
+        source: Box::new(worded),
     })
 }
 

@@ -32,10 +32,24 @@ pub enum Error {
     /// The operator did not confirm (or could not be asked).
     #[error(transparent)]
     Declined(#[from] crate::prompt::Declined),
-    /// A layer that already speaks the operator's terms: discovering and
-    /// dialling the cluster, a member's survey row, an output writer.
+    /// The output layer failed: a format it cannot write, or writing
+    /// failed (it words its own failures; a closed pipe keeps its
+    /// `io::ErrorKind`).
     #[error(transparent)]
-    Reported(Box<crate::error::Error>),
+    Output(Box<crate::error::Error>),
+    /// Discovering the cluster again (the caller's context: kubeconfig,
+    /// pods, TLS files) failed; that layer words its own failure.
+    #[error(transparent)]
+    Rediscover(Box<crate::error::Error>),
+    /// A rolling defrag's stop as its outcome worded it when the run
+    /// stopped (the outcome's `message` is printed before the exit status
+    /// is decided, and this error is not `Clone`); `kind` is the typed
+    /// reason every decision reads.
+    #[error("{worded}")]
+    DefragStop {
+        kind: super::defrag::StopKind,
+        worded: Box<crate::error::Error>,
+    },
     #[error(transparent)]
     ResizePlan(#[from] super::resize::PlanError),
     #[error(transparent)]
@@ -186,7 +200,7 @@ pub enum Error {
     #[error("none of the {total} members could be reached")]
     NoneReached {
         total: usize,
-        first: Option<Box<crate::error::Error>>,
+        first: Option<etcd::Error>,
     },
     #[error("none of the {total} members answered a health read")]
     NoneHealthy { total: usize },
@@ -397,20 +411,6 @@ impl std::fmt::Display for Progress {
     }
 }
 
-impl From<crate::error::Error> for Error {
-    fn from(e: crate::error::Error) -> Self {
-        Error::Reported(Box::new(e))
-    }
-}
-
-impl From<io::Error> for Error {
-    /// An I/O error without context (writing output): the operator's
-    /// line is the error itself.
-    fn from(e: io::Error) -> Self {
-        Error::Reported(Box::new(e.into()))
-    }
-}
-
 impl Error {
     /// Stopped by Ctrl-C at `when` ("interrupted (Ctrl-C) before ...").
     pub fn interrupted(when: impl Into<String>) -> Self {
@@ -447,6 +447,11 @@ impl Error {
         }
     }
 
+    /// The output layer's failure (see [`Error::Output`]).
+    pub fn output(e: impl Into<crate::error::Error>) -> Self {
+        Error::Output(Box::new(e.into()))
+    }
+
     /// Name where this happened: `what: cause`.
     pub fn context(self, what: impl std::fmt::Display) -> Self {
         Error::During {
@@ -461,7 +466,7 @@ impl Error {
         match self {
             Error::Interrupted { .. } => true,
             Error::Declined(d) => d.is_interrupted(),
-            Error::Reported(e) => e.kind == crate::error::Kind::Interrupted,
+            Error::DefragStop { kind, .. } => *kind == super::defrag::StopKind::Interrupted,
             Error::During { source, .. }
             | Error::LocalStepFailed { source, .. }
             | Error::RecoverStepFailed { source, .. }
@@ -476,7 +481,7 @@ impl Error {
         use crate::error::Kind;
         match self {
             Error::Etcd(e) => crate::error::Error::from(e.clone()).kind == Kind::Refused,
-            Error::Reported(e) => e.kind == Kind::Refused,
+            Error::DefragStop { kind, .. } => *kind == super::defrag::StopKind::Refused,
             Error::Declined(d) => !d.is_interrupted(),
             Error::Conflict(_) | Error::LocalPlan(_) => true,
             Error::During { source, .. }
@@ -492,7 +497,7 @@ impl Error {
     pub fn etcd(&self) -> Option<&etcd::Error> {
         match self {
             Error::Etcd(e) => Some(e),
-            Error::Reported(e) => e.etcd(),
+            Error::Rediscover(e) | Error::DefragStop { worded: e, .. } => e.etcd(),
             Error::During { source, .. } => source.etcd(),
             _ => None,
         }
@@ -650,5 +655,71 @@ mod tests {
         ));
         assert_eq!(io.io_kind(), Some(io::ErrorKind::StorageFull));
         assert_eq!(io.exit_code() as i32, 1);
+    }
+
+    #[test]
+    fn nothing_reached_keeps_the_first_members_etcd_error_and_exits_3() {
+        let e = Error::NoneReached {
+            total: 3,
+            first: Some(etcd::Error::AuthFailed),
+        };
+        assert!(!e.is_refusal() && !e.is_interrupted());
+        let e = out(e);
+        assert_eq!(e.exit_code() as i32, 3);
+        assert_eq!(e.kind, Kind::Auth);
+        assert!(
+            e.message
+                .starts_with("none of the 3 members could be reached: "),
+            "{}",
+            e.message
+        );
+        assert!(matches!(
+            e.cause.as_deref(),
+            Some(crate::error::Cause::Etcd(etcd::Error::AuthFailed))
+        ));
+        // Whatever stopped it, nothing was reached: exit 3.
+        let e = out(Error::NoneReached {
+            total: 1,
+            first: Some(etcd::Error::NoSpace),
+        });
+        assert_eq!(e.exit_code() as i32, 3);
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn a_defrag_stop_decides_on_its_stop_kind_and_keeps_its_worded_line() {
+        use super::super::defrag::StopKind;
+        let stop = |kind, worded: Reported| Error::DefragStop {
+            kind,
+            worded: Box::new(worded),
+        };
+        let refused = stop(
+            StopKind::Refused,
+            out(Error::ClusterUnhealthy {
+                blocker: "`m2` lags".into(),
+            }),
+        );
+        assert!(refused.is_refusal() && !refused.is_interrupted());
+        let e = out(refused.context("step 2"));
+        assert_eq!(e.exit_code() as i32, 4);
+        assert_eq!(e.message, "step 2: cluster not healthy: `m2` lags");
+        let ctrl_c = stop(
+            StopKind::Interrupted,
+            out(Error::interrupted(
+                "interrupted (Ctrl-C) before this member",
+            )),
+        );
+        assert!(ctrl_c.is_interrupted() && !ctrl_c.is_refusal());
+        assert_eq!(out(ctrl_c).exit_code() as i32, 130);
+        let failed = stop(StopKind::Failed, out(Error::from(etcd::Error::NoSpace)));
+        assert!(!failed.is_interrupted() && !failed.is_refusal());
+        assert!(matches!(failed.etcd(), Some(etcd::Error::NoSpace)));
+    }
+
+    #[test]
+    fn an_output_failure_keeps_its_io_kind_for_the_broken_pipe_check() {
+        let e = out(Error::output(io::Error::from(io::ErrorKind::BrokenPipe)));
+        assert_eq!(e.io_kind(), Some(io::ErrorKind::BrokenPipe));
+        assert!(!Error::output(io::Error::from(io::ErrorKind::BrokenPipe)).is_refusal());
     }
 }

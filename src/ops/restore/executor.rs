@@ -499,7 +499,10 @@ pub async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
             let mut cmd = std::process::Command::new(&argv[0]);
             cmd.args(&argv[1..])
                 .stdin(std::process::Stdio::null())
-                .stdout(file.try_clone()?)
+                .stdout(
+                    file.try_clone()
+                        .map_err(|e| Error::io(format!("opening `{}`", log.display()), e))?,
+                )
                 .stderr(file)
                 .process_group(0);
             for (k, _) in std::env::vars_os() {
