@@ -45,9 +45,13 @@ pub enum QuotaOrigin {
     PodFlag,
 }
 
-/// What `Status` reports about one member.
+/// What `Status` reports about one member. Serialized as README's JSON
+/// rules say (restore's and recover's `after.members`): camelCase, member
+/// ids as 16-digit hex strings.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Status {
+    #[serde(serialize_with = "hex_id")]
     pub member_id: u64,
     pub version: String,
     pub db_size: u64,
@@ -58,6 +62,7 @@ pub struct Status {
     /// in by `ops::quota::survey`) the member's metrics or its pod's flag.
     #[serde(skip)]
     pub quota_origin: QuotaOrigin,
+    #[serde(serialize_with = "hex_id")]
     pub leader: u64,
     pub raft_term: u64,
     pub raft_index: u64,
@@ -65,6 +70,10 @@ pub struct Status {
     pub revision: i64,
     pub is_learner: bool,
     pub errors: Vec<String>,
+}
+
+fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&format_id(*id))
 }
 
 pub async fn status(client: &EtcdClient) -> Result<Status> {
