@@ -848,8 +848,15 @@ pub fn tls_error(err: &rustls::Error) -> Error {
 /// exit 1; a file that is not what it should be is bad data (exit 5).
 impl From<crate::dbfile::DbError> for Error {
     fn from(e: crate::dbfile::DbError) -> Self {
+        Error::from(&e)
+    }
+}
+
+/// Worded from a borrow: ops keeps its database errors shared.
+impl From<&crate::dbfile::DbError> for Error {
+    fn from(e: &crate::dbfile::DbError) -> Self {
         use crate::dbfile::DbError as D;
-        let kind = match &e {
+        let kind = match e {
             D::Open { .. } | D::NotAFile | D::FutureRevision { .. } => Kind::Usage,
             D::Read { .. } | D::Spill { .. } => Kind::Io,
             D::Length { .. }
@@ -862,7 +869,7 @@ impl From<crate::dbfile::DbError> for Error {
             | D::NoKeyBucket
             | D::Compacted { .. } => Kind::Data,
         };
-        let hint = match &e {
+        let hint = match e {
             D::Length { .. } | D::Truncated { .. } => {
                 Some("a snapshot cut off mid-way cannot be used: take a new one")
             }
@@ -958,7 +965,6 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::Declined(_)
         | O::Output(_)
         | O::Rediscover(_)
-        | O::DefragStop { .. }
         | O::ResizePlan(_)
         | O::RestorePlan(_)
         | O::LocalPlan(_)
@@ -1158,9 +1164,9 @@ impl From<crate::ops::Error> for Error {
             O::Keyspace(e) => e.into(),
             O::Connect(e) => e.into(),
             O::Kube(e) => e.into(),
-            O::Db(e) => e.into(),
+            O::Db(e) => Error::from(&*e),
             O::Declined(e) => e.into(),
-            O::Output(e) | O::Rediscover(e) | O::DefragStop { worded: e, .. } => *e,
+            O::Output(e) | O::Rediscover(e) => *e,
             O::ResizePlan(e) => e.into(),
             O::RestorePlan(e) => e.into(),
             O::LocalPlan(e) => e.into(),
@@ -1313,7 +1319,11 @@ impl From<crate::ops::Error> for Error {
                 .unwrap_or(Kind::Other);
                 Error::new(kind, message).with_hint("the rows above say why for each context")
             }
-            O::Io { what, source } => Error::io(what, source),
+            O::Io { what, source } => {
+                let mut e = Error::new(Kind::Io, format!("{what}: {source}"));
+                e.cause = Some(Box::new(Cause::Io(source.kind())));
+                e
+            }
             own => {
                 let kind = ops_kind(&own).unwrap_or(Kind::Other);
                 let io = match &own {

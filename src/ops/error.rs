@@ -9,6 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{connect, dbfile, etcd, keyspace};
@@ -16,7 +17,7 @@ use crate::{connect, dbfile, etcd, keyspace};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A failed multi-step operation.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     // ----- causes from a lower layer, kept whole ---------------------------
     #[error(transparent)]
@@ -27,8 +28,9 @@ pub enum Error {
     Connect(#[from] connect::Error),
     #[error(transparent)]
     Kube(#[from] connect::kube::Error),
+    /// Shared so that an error can be kept in an outcome and returned.
     #[error(transparent)]
-    Db(#[from] dbfile::DbError),
+    Db(Arc<dbfile::DbError>),
     /// The operator did not confirm (or could not be asked).
     #[error(transparent)]
     Declined(#[from] crate::prompt::Declined),
@@ -41,15 +43,6 @@ pub enum Error {
     /// pods, TLS files) failed; that layer words its own failure.
     #[error(transparent)]
     Rediscover(Box<crate::error::Error>),
-    /// A rolling defrag's stop as its outcome worded it when the run
-    /// stopped (the outcome's `message` is printed before the exit status
-    /// is decided, and this error is not `Clone`); `kind` is the typed
-    /// reason every decision reads.
-    #[error("{worded}")]
-    DefragStop {
-        kind: super::defrag::StopKind,
-        worded: Box<crate::error::Error>,
-    },
     #[error(transparent)]
     ResizePlan(#[from] super::resize::PlanError),
     #[error(transparent)]
@@ -245,12 +238,12 @@ pub enum Error {
     #[error("`{}` is not a readable etcd database: {source}", path.display())]
     NotADatabase {
         path: PathBuf,
-        source: dbfile::DbError,
+        source: Arc<dbfile::DbError>,
     },
     #[error("`{}` is not a recovery journal: {source}", path.display())]
     NotAJournal {
         path: PathBuf,
-        source: serde_json::Error,
+        source: Arc<serde_json::Error>,
     },
     #[error("the copy of `{}` holds revision {found}, the survey saw {expected}", path.display())]
     CopyRevision {
@@ -277,7 +270,10 @@ pub enum Error {
     // ----- failed (exit 1) -------------------------------------------------
     /// A file or process call failed.
     #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    Io {
+        what: String,
+        source: Arc<io::Error>,
+    },
     #[error("the copy of `{}` differs from it", path.display())]
     CopyDiffers { path: PathBuf },
     /// A command we ran exited non-zero; `detail` is the end of its stderr.
@@ -411,6 +407,12 @@ impl std::fmt::Display for Progress {
     }
 }
 
+impl From<dbfile::DbError> for Error {
+    fn from(e: dbfile::DbError) -> Self {
+        Error::Db(Arc::new(e))
+    }
+}
+
 impl Error {
     /// Stopped by Ctrl-C at `when` ("interrupted (Ctrl-C) before ...").
     pub fn interrupted(when: impl Into<String>) -> Self {
@@ -443,7 +445,7 @@ impl Error {
     pub fn io(what: impl std::fmt::Display, source: io::Error) -> Self {
         Error::Io {
             what: what.to_string(),
-            source,
+            source: Arc::new(source),
         }
     }
 
@@ -466,7 +468,6 @@ impl Error {
         match self {
             Error::Interrupted { .. } => true,
             Error::Declined(d) => d.is_interrupted(),
-            Error::DefragStop { kind, .. } => *kind == super::defrag::StopKind::Interrupted,
             Error::During { source, .. }
             | Error::LocalStepFailed { source, .. }
             | Error::RecoverStepFailed { source, .. }
@@ -481,7 +482,6 @@ impl Error {
         use crate::error::Kind;
         match self {
             Error::Etcd(e) => crate::error::Error::from(e.clone()).kind == Kind::Refused,
-            Error::DefragStop { kind, .. } => *kind == super::defrag::StopKind::Refused,
             Error::Declined(d) => !d.is_interrupted(),
             Error::Conflict(_) | Error::LocalPlan(_) => true,
             Error::During { source, .. }
@@ -497,7 +497,7 @@ impl Error {
     pub fn etcd(&self) -> Option<&etcd::Error> {
         match self {
             Error::Etcd(e) => Some(e),
-            Error::Rediscover(e) | Error::DefragStop { worded: e, .. } => e.etcd(),
+            Error::Rediscover(e) => e.etcd(),
             Error::During { source, .. } => source.etcd(),
             _ => None,
         }
@@ -687,39 +687,25 @@ mod tests {
     }
 
     #[test]
-    fn a_defrag_stop_decides_on_its_stop_kind_and_keeps_its_worded_line() {
-        use super::super::defrag::StopKind;
-        let stop = |kind, worded: Reported| Error::DefragStop {
-            kind,
-            worded: Box::new(worded),
-        };
-        let refused = stop(
-            StopKind::Refused,
-            out(Error::ClusterUnhealthy {
-                blocker: "`m2` lags".into(),
-            }),
-        );
-        assert!(refused.is_refusal() && !refused.is_interrupted());
-        let e = out(refused.context("step 2"));
-        assert_eq!(e.exit_code() as i32, 4);
-        assert_eq!(e.message, "step 2: cluster not healthy: `m2` lags");
-        let ctrl_c = stop(
-            StopKind::Interrupted,
-            out(Error::interrupted(
-                "interrupted (Ctrl-C) before this member",
-            )),
-        );
-        assert!(ctrl_c.is_interrupted() && !ctrl_c.is_refusal());
-        assert_eq!(out(ctrl_c).exit_code() as i32, 130);
-        let failed = stop(StopKind::Failed, out(Error::from(etcd::Error::NoSpace)));
-        assert!(!failed.is_interrupted() && !failed.is_refusal());
-        assert!(matches!(failed.etcd(), Some(etcd::Error::NoSpace)));
-    }
-
-    #[test]
     fn an_output_failure_keeps_its_io_kind_for_the_broken_pipe_check() {
         let e = out(Error::output(io::Error::from(io::ErrorKind::BrokenPipe)));
         assert_eq!(e.io_kind(), Some(io::ErrorKind::BrokenPipe));
         assert!(!Error::output(io::Error::from(io::ErrorKind::BrokenPipe)).is_refusal());
+    }
+
+    #[test]
+    fn an_error_kept_in_an_outcome_is_the_same_error_when_returned() {
+        // A defrag keeps its stop in the outcome (worded for `message`)
+        // and returns it for the exit status: a clone keeps cause and kind.
+        let e = Error::io("writing `x`", io::Error::from(io::ErrorKind::StorageFull))
+            .context("defragment");
+        let kept = e.clone();
+        assert_eq!(
+            kept.clone().line(),
+            "defragment: writing `x`: no storage space"
+        );
+        let (a, b) = (out(e), out(kept));
+        assert_eq!((&a.message, a.exit_code()), (&b.message, b.exit_code()));
+        assert_eq!(b.io_kind(), Some(io::ErrorKind::StorageFull));
     }
 }

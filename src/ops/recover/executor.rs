@@ -53,7 +53,7 @@ fn read_db(path: &Path) -> Result<Offline> {
     use crate::dbfile::{DbError, DbFile};
     let bad = |e: DbError| Error::NotADatabase {
         path: path.to_path_buf(),
-        source: e,
+        source: e.into(),
     };
     let file = DbFile::open(path).map_err(bad)?;
     let db = file.db().map_err(bad)?;
@@ -418,7 +418,7 @@ pub fn load_journal(root: &Path, data_dir: &Path) -> Result<Option<Journal>> {
     };
     let j: Journal = serde_json::from_str(&text).map_err(|e| Error::NotAJournal {
         path: path.clone(),
-        source: e,
+        source: e.into(),
     })?;
     Ok((j.done < local_plan(&j).len()).then_some(j))
 }
