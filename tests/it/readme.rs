@@ -6,9 +6,11 @@
 //! The README's notation: `{"a", "b"?, "c": VALUE}` is an object whose keys
 //! are exactly `a`, `b` (optional) and `c`; `[X]` is an array of X (the test
 //! checks every element); quoted values after `:` (`"ok|warn"`), `null | {..}`
-//! alternatives and bare words (`[SPACE]`, `[as defrag]`) describe values
-//! and are checked where they are objects; `...` among an object's keys
-//! says it has more, named elsewhere (the listed ones are still required).
+//! alternatives and bare words (`[SPACE]`) describe values and are checked
+//! where they are objects; `as CMD's KEY` is the shape of KEY in CMD's
+//! documented JSON (`[as defrag's members]`: each element as an element of
+//! defrag's `members`); `...` among an object's keys says it has more,
+//! named elsewhere (the listed ones are still required).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,6 +28,12 @@ pub(crate) enum Shape {
     /// Keys with their optional flag and nested shape.
     Object(Vec<(String, bool, Shape)>),
     Array(Box<Shape>),
+    /// `as CMD's KEY`: the shape of KEY in `CMD -o json`, resolved by
+    /// [`documented`].
+    As {
+        command: String,
+        key: String,
+    },
     /// Anything else: a scalar, an alternative, a word standing for a shape
     /// documented elsewhere.
     Any,
@@ -80,13 +88,21 @@ impl Parser<'_> {
                 Shape::Any
             }
             _ => {
+                let start = self.i;
                 while let Some(c) = self.s.get(self.i) {
                     if matches!(c, b',' | b'}' | b']' | b'{' | b'"') {
                         break;
                     }
                     self.i += 1;
                 }
-                Shape::Any
+                let word = std::str::from_utf8(&self.s[start..self.i]).unwrap().trim();
+                match word.strip_prefix("as ").and_then(|w| w.split_once("'s ")) {
+                    Some((command, key)) => Shape::As {
+                        command: command.to_owned(),
+                        key: key.to_owned(),
+                    },
+                    None => Shape::Any,
+                }
             }
         };
         // `null | {...}`: the object alternative is the shape to check.
@@ -218,15 +234,47 @@ pub(crate) fn documented(entry: &str) -> Vec<Shape> {
                 let whole = regex::Regex::new(&format!(r"\b{word}\b")).unwrap();
                 code = whole.replace_all(&code, def.as_str()).into_owned();
             }
-            parse(&code)
+            resolve(parse(&code))
         })
         .collect()
+}
+
+/// `shape` with every `as CMD's KEY` replaced by the shape README documents
+/// for KEY in `CMD -o json` (the first of CMD's shapes that has KEY).
+fn resolve(shape: Shape) -> Shape {
+    match shape {
+        Shape::As { command, key } => {
+            let entry = format!("{command} -o json");
+            documented(&entry)
+                .into_iter()
+                .find_map(|s| match s {
+                    Shape::Object(keys) => keys.into_iter().find(|(k, _, _)| *k == key),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("README: `{entry}` documents no `{key}`"))
+                .2
+        }
+        Shape::Array(inner) => match resolve(*inner) {
+            // `[as defrag's members]`: an element of that array.
+            Shape::Array(element) => Shape::Array(element),
+            other => Shape::Array(Box::new(other)),
+        },
+        Shape::Object(keys) => Shape::Object(
+            keys.into_iter()
+                .map(|(k, optional, s)| (k, optional, resolve(s)))
+                .collect(),
+        ),
+        Shape::Any => Shape::Any,
+    }
 }
 
 /// Compares `v` with `shape`; differences are pushed as `path: problem`.
 pub(crate) fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
     match (shape, v) {
         (Shape::Any, _) | (_, Value::Null) => {}
+        (Shape::As { command, key }, _) => {
+            problems.push(format!("{path}: `as {command}'s {key}` not resolved"))
+        }
         (Shape::Array(inner), Value::Array(items)) => {
             for item in items {
                 check(inner, item, &format!("{path}[]"), problems);
@@ -381,6 +429,25 @@ fn the_readme_notation_parses_as_documented() {
     assert!(
         matches!(&rows.2, Shape::Array(inner) if matches!(**inner, Shape::Object(_))),
         "ROW resolved: {rows:?}"
+    );
+    // "as defrag's members" is resolved to defrag's documented element:
+    // recover-space's `defragmented[]` is checked field by field.
+    let recover = documented("recover-space -o json");
+    let mut problems = Vec::new();
+    let run = serde_json::json!({
+        "before": [], "compactedAt": 9, "disarmed": [], "after": [],
+        "defragmented": [{"member": "m0", "id": "1", "dbSizeBefore": 1, "dbSizeAfter": 1,
+            "reclaimed": 0, "tookMs": 1, "leaderMovedTo": null, "extra": 1}],
+        "skipped": [{"member": "m1", "id": "2", "reason": "r", "dbSize": 1,
+            "fragmentationPercent": 0.0}],
+    });
+    check(&recover[0], &run, "r", &mut problems);
+    assert_eq!(
+        problems,
+        [
+            "r.defragmented[].extra: printed, not documented",
+            "r.skipped[].cause: documented, not printed",
+        ]
     );
     let mut problems = Vec::new();
     let ok = serde_json::json!({"a": 1, "c": [{"d": 1, "e": "x"}], "f": {"g": 2}});
