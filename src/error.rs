@@ -1060,7 +1060,7 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "check `kubectl etcd status`: an election may still be going on"
         }
         O::NotInSnapshot { .. } => "`snapshot inspect FILE --ls TYPE` lists what it holds",
-        O::NotAJournal { .. } => "move it away to start a new recovery",
+        O::NotAJournal { .. } => "move it away to start anew",
         O::NotCaughtUp { .. } => {
             "check the new member's log, then run the same command again: it resumes here"
         }
