@@ -6,6 +6,9 @@
 
 use std::fmt;
 
+mod key;
+pub use key::FailureKey;
+
 /// Exit codes. Documented in README.md; scripts depend on them, so a value
 /// never changes meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +103,13 @@ impl Error {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Keep `cause` under this message: what failed, typed, for callers
+    /// that decide or group on it.
+    pub fn with_cause(mut self, cause: Cause) -> Self {
+        self.cause = Some(Box::new(cause));
         self
     }
 

@@ -16,7 +16,7 @@ use tokio_rustls::TlsConnector;
 use super::error::{classify, Error as EtcdError};
 use crate::connect::tls::server_name;
 use crate::connect::{self, BoxStream, FailureSlot, Recording, Target};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Cause, Error, Kind, Result};
 
 /// Largest response accepted: etcd values are at most 1.5 MiB by default,
 /// and scans size their pages by bytes to stay far below this (and shrink
@@ -149,7 +149,8 @@ impl EtcdClient {
                         settings.dial_timeout
                     ),
                 )
-                .with_hint("check that the member is running and the address is right"))
+                .with_hint("check that the member is running and the address is right")
+                .with_cause(Cause::Etcd(EtcdError::Connect(connect::Error::TimedOut))))
             }
             Ok(Err(e)) => return Err(super::error::transport(&e).into()),
             Ok(Ok(channel)) => channel,
@@ -169,7 +170,8 @@ impl EtcdClient {
                 return Err(Error::new(
                     Kind::Unavailable,
                     "connected, but authentication got no answer",
-                ))
+                )
+                .with_cause(Cause::Etcd(EtcdError::NoAnswer(settings.command_timeout))))
             }
             Ok(r) => r.map_err(|e| recorded(&failure).unwrap_or_else(|| classify(&e)))?,
         };
