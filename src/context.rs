@@ -43,18 +43,18 @@ impl Cluster {
     }
 
     /// Connect to every member; failures stay per member.
-    pub async fn connect_all(&self) -> Vec<Result<EtcdClient>> {
+    pub async fn connect_all(&self) -> Vec<etcd::Result<EtcdClient>> {
         etcd::connect_all(&self.targets, &self.settings).await
     }
 
     /// Every member for a long read: the first that answers pins the
     /// revision, the others share the pages (see [`etcd::Readers`]).
-    pub async fn connect_readers(&self) -> Result<etcd::Readers> {
+    pub async fn connect_readers(&self) -> etcd::Result<etcd::Readers> {
         etcd::Readers::connect(&self.targets, &self.settings).await
     }
 
     /// Any one member, for cluster-wide reads.
-    pub async fn connect_any(&self) -> Result<EtcdClient> {
+    pub async fn connect_any(&self) -> etcd::Result<EtcdClient> {
         etcd::connect_any(&self.targets, &self.settings).await
     }
 }
@@ -178,7 +178,7 @@ impl Session {
             .iter()
             .filter(|e| !e.trim().is_empty())
             .map(|e| Endpoint::parse(e.trim(), tls_default).map(|e| e.target()))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let settings = self.settings(&targets, &material)?;
         Ok(Cluster {
             targets,

@@ -106,13 +106,6 @@ impl Error {
         self
     }
 
-    /// Keep `cause` under this message: what failed, typed, for callers
-    /// that decide or group on it.
-    pub fn with_cause(mut self, cause: Cause) -> Self {
-        self.cause = Some(Box::new(cause));
-        self
-    }
-
     pub fn usage(message: impl Into<String>) -> Self {
         Error::new(Kind::Usage, message)
     }
@@ -213,6 +206,20 @@ impl From<crate::etcd::Error> for Error {
                 e.cause = Some(Box::new(Cause::Etcd(err)));
                 return e;
             }
+            E::Unreached {
+                total,
+                endpoint,
+                first,
+            } => {
+                // Whatever the first member's failure was, the cluster was
+                // not reached: exit 3, with its cause and help kept.
+                let mut e = Error::from(first.as_deref().cloned().unwrap_or(E::NoMemberAnswered));
+                e.kind = Kind::Unavailable;
+                return e.context(match endpoint {
+                    Some(ep) => format!("`{ep}` could not be reached"),
+                    None => format!("none of the {total} members could be reached"),
+                });
+            }
             E::Compacted => (
                 Kind::Data,
                 "the revision read has been compacted: etcd no longer has it".into(),
@@ -223,6 +230,12 @@ impl From<crate::etcd::Error> for Error {
                 "the revision asked for is newer than the cluster's current revision".into(),
                 Some("pass a revision at most the current one (`kubectl etcd status` shows it), or none"),
             ),
+            E::AlreadyCompacted { .. } => (
+                Kind::Refused,
+                err.to_string(),
+                Some("nothing to do: pick a newer revision, or omit REV for the current one"),
+            ),
+            E::CompactAhead { .. } => (Kind::Usage, err.to_string(), None),
             E::NoSpace => (
                 Kind::NoSpace,
                 "etcd is out of space (NOSPACE alarm): writes are refused".into(),
@@ -292,6 +305,13 @@ impl From<crate::etcd::Error> for Error {
                 format!("no answer within {t:?}"),
                 Some("the member may be overloaded or without quorum; raise --command-timeout to wait longer"),
             ),
+            E::DialTimeout(_) => (
+                Kind::Unavailable,
+                err.to_string(),
+                Some("check that the member is running and the address is right"),
+            ),
+            E::AuthNoAnswer | E::NoMemberAnswered => (Kind::Unavailable, err.to_string(), None),
+            E::NoEndpoint => (Kind::Usage, err.to_string(), None),
             E::ClientCertRejected => (
                 Kind::Tls,
                 "the member closed the TLS connection: it may have rejected the client certificate".into(),
@@ -306,6 +326,22 @@ impl From<crate::etcd::Error> for Error {
             hint: hint.map(str::to_string),
             cause: Some(Box::new(Cause::Etcd(err))),
         }
+    }
+}
+
+impl From<crate::etcd::metrics::Error> for Error {
+    fn from(err: crate::etcd::metrics::Error) -> Self {
+        use crate::etcd::metrics::Error as M;
+        let kind = match &err {
+            M::Dial(c) => return Error::from(c.clone()),
+            M::NoAnswer(_) | M::Http { .. } | M::Body { .. } | M::Status { .. } => {
+                Kind::Unavailable
+            }
+            M::NoCertificate => Kind::Tls,
+            M::Request(_) => Kind::Other,
+            M::Parse(_) => Kind::Data,
+        };
+        Error::new(kind, err.to_string())
     }
 }
 
@@ -326,7 +362,6 @@ impl From<crate::keyspace::Error> for Error {
         let owned_hint: String;
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
             K::Etcd(e) => return Error::from(e.clone()),
-            K::Connect(inner) => return (**inner).clone(),
             K::Member { endpoint, cause } => {
                 let mut e = Error::from((**cause).clone()).context(format!("`{endpoint}`"));
                 e.cause = Some(Box::new(Cause::Keyspace(err)));
@@ -388,7 +423,7 @@ impl From<crate::keyspace::Error> for Error {
             K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
-            K::Scan(inner) | K::Visitor(inner) => return (**inner).clone(),
+            K::Visitor(inner) => return (**inner).clone(),
             K::ReadAt {
                 key,
                 revision,
@@ -409,6 +444,14 @@ impl From<crate::keyspace::Error> for Error {
                         "`kubectl etcd ls TYPE` lists what is stored"
                     }
                 }),
+            ),
+            K::CompactedWhileMeasured { .. } => {
+                (Kind::Other, err.to_string(), Some("run it again"))
+            }
+            K::ReplayStalled { .. } => (
+                Kind::Unavailable,
+                err.to_string(),
+                Some("the member may be overloaded; try again"),
             ),
             K::ReplayTooSlow { .. } => (
                 Kind::Unavailable,
@@ -510,8 +553,8 @@ impl From<crate::connect::Error> for Error {
     fn from(err: crate::connect::Error) -> Self {
         use crate::connect::Error as C;
         let unreachable = "check that the member is running and the address is right";
+        let owned_hint: String;
         let (kind, message, hint): (Kind, String, Option<&str>) = match &err {
-            C::Dialer(ours) => return (**ours).clone(),
             C::Kube(k) => return Error::from((**k).clone()),
             C::Tls(r) => return tls_error(r),
             C::Refused => (Kind::Unavailable, err.to_string(), Some(unreachable)),
@@ -571,6 +614,17 @@ impl From<crate::connect::Error> for Error {
                 err.to_string(),
                 Some("pass --tls-server-name with a DNS name or IP address"),
             ),
+            C::BadEndpoint { .. } => (
+                Kind::Usage,
+                err.to_string(),
+                Some("write endpoints as https://HOST:PORT, comma-separated"),
+            ),
+            C::CredentialsInEndpoint { scheme, host } => {
+                owned_hint = format!(
+                    "pass them with --user NAME:PASSWORD (or ETCDCTL_USER) and the endpoint as {scheme}://{host}"
+                );
+                (Kind::Usage, err.to_string(), Some(owned_hint.as_str()))
+            }
         };
         if err.is_settings() {
             return Error {
@@ -600,7 +654,17 @@ impl From<crate::connect::kube::Error> for Error {
         use crate::connect::kube::Error as K;
         let reach_hint = "check the kubeconfig context (`kubectl cluster-info`), or pass --endpoints to reach etcd directly";
         let (kind, hint): (Kind, Option<String>) = match &err {
-            K::KubeconfigInput(ours) => return (**ours).clone(),
+            K::KubeconfigInput { path, cause } => {
+                // Unreadable: exit 3, as for an unreadable kubeconfig; too
+                // large: 2.
+                let mut e = cause.to_error(
+                    &format!("kubeconfig `{}`", path.display()),
+                    Kind::Unavailable,
+                    Kind::Usage,
+                );
+                e.cause = Some(Box::new(Cause::Kube(err)));
+                return e;
+            }
             K::During { what, cause } => {
                 let mut e = Error::from((**cause).clone()).context(what);
                 e.cause = Some(Box::new(Cause::Kube(err)));

@@ -59,7 +59,7 @@ impl PerContext for Args {
         };
         let report = count(&readers, &range, &opts, |n| bar.inc(n), |w| shell.warn(w)).await;
         bar.finish_and_clear();
-        report
+        Ok(report?)
     }
 
     fn table(&self, report: &CountReport, _wide: bool) -> Table {

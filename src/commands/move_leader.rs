@@ -46,6 +46,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let interrupt = session.interrupt.clone();
     let cluster = session.cluster().await?;
     let survey = Survey::take(&cluster.targets, &cluster.settings).await;
+    // Not one member answered: unreachable (3), not "no leader" (4).
+    survey.reached()?;
     let state = move_leader::state_of(&survey);
     drop(survey);
     let plan = move_leader::plan(&state, args.to.as_deref())?;

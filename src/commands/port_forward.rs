@@ -90,7 +90,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                         Ok(mut remote) => {
                             let _ = tokio::io::copy_bidirectional(&mut socket, &mut remote).await;
                         }
-                        Err(e) => { let _ = tx.send(dial_error(e)); }
+                        Err(e) => { let _ = tx.send(Error::from(dial_error(e))); }
                     }
                 });
             }
@@ -109,7 +109,7 @@ async fn first_reachable<'a>(targets: &'a [Target], session: &mut Session) -> Re
         match t.dialer.dial().await {
             Ok(_) => return Ok(t),
             Err(e) => {
-                let e = dial_error(e).context(&t.endpoint);
+                let e = Error::from(dial_error(e)).context(&t.endpoint);
                 session.shell.verbose(format!("{}: skipped", e.message));
                 first_err.get_or_insert(e);
             }

@@ -133,5 +133,5 @@ async fn keyspace(
     })
     .await;
     bar.finish_and_clear();
-    size
+    Ok(size?)
 }

@@ -113,7 +113,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 &news_in,
                 format!(
                     "lost the watch on {endpoint}: {}; reconnecting",
-                    error.message
+                    crate::error::Error::from(error).message
                 ),
             ),
             Update::Reconnected { endpoint, revision } => push(
@@ -172,7 +172,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         }
     };
     tokio::select! {
-        r = watching => r,
+        r = watching => Ok(r?),
         r = ticker => r,
     }
 }

@@ -98,10 +98,11 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let work = watch::watch(&cluster.targets, &cluster.settings, &spec, |u| {
         printer.on(u)
     });
-    match args.timeout {
+    let done = match args.timeout {
         Some(t) => tokio::time::timeout(t, work).await.unwrap_or(Ok(())),
         None => work.await,
-    }
+    };
+    Ok(done?)
 }
 
 /// Receives the watch's updates and prints them.

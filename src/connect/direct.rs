@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 
+use super::error::{EndpointProblem, Error, Result};
 use super::{BoxStream, DialFuture, Dialer, Target};
-use crate::error::{Error, Result};
 
 /// Dials `host:port` over TCP.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ impl Dialer for TcpDialer {
                 .await
                 .map_err(|e| {
                     let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
-                    super::Error::Dns {
+                    Error::Dns {
                         host: host
                             .trim_start_matches('[')
                             .trim_end_matches(']')
@@ -52,19 +52,19 @@ impl Endpoint {
     /// Parse `http://h:p`, `https://h:p` or a bare `h:p` (https when
     /// `tls_default`, as etcdctl does when TLS flags are set).
     pub fn parse(url: &str, tls_default: bool) -> Result<Endpoint> {
-        let bad = |why: &str| {
-            Error::usage(format!("endpoint `{url}` {why}"))
-                .with_hint("write endpoints as https://HOST:PORT, comma-separated")
+        let bad = |problem| Error::BadEndpoint {
+            url: url.to_string(),
+            problem,
         };
         if url.trim().is_empty() {
-            return Err(bad("is empty"));
+            return Err(bad(EndpointProblem::Empty));
         }
         let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
             (false, rest)
         } else if url.contains("://") {
-            return Err(bad("has a scheme other than http or https"));
+            return Err(bad(EndpointProblem::Scheme));
         } else {
             (tls_default, url)
         };
@@ -72,19 +72,19 @@ impl Endpoint {
         if let Some((_, host)) = rest.rsplit_once('@') {
             // Never echo the password back.
             let scheme = if tls { "https" } else { "http" };
-            return Err(Error::usage(format!(
-                "endpoint `{scheme}://{host}` has a user name and password in it"
-            ))
-            .with_hint(format!(
-                "pass them with --user NAME:PASSWORD (or ETCDCTL_USER) and the endpoint as {scheme}://{host}"
-            )));
+            return Err(Error::CredentialsInEndpoint {
+                scheme,
+                host: host.to_string(),
+            });
         }
         if rest.is_empty() || rest.contains('/') {
-            return Err(bad("is not HOST:PORT"));
+            return Err(bad(EndpointProblem::NotHostPort));
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) if !h.is_empty() && !h.ends_with(':') => {
-                let port = p.parse::<u16>().map_err(|_| bad("has an invalid port"))?;
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| bad(EndpointProblem::BadPort))?;
                 (h, port)
             }
             // No port (or an unbracketed IPv6 address): etcd's default.
@@ -145,9 +145,36 @@ mod tests {
 
     #[test]
     fn bad_urls_are_usage_errors() {
-        for bad in ["unix:///tmp/x", "http://h:notaport", "http://h:1/path", ""] {
+        let cases = [
+            ("unix:///tmp/x", EndpointProblem::Scheme),
+            ("http://h:notaport", EndpointProblem::BadPort),
+            ("http://h:1/path", EndpointProblem::NotHostPort),
+            ("", EndpointProblem::Empty),
+        ];
+        for (bad, why) in cases {
             let err = Endpoint::parse(bad, false).unwrap_err();
-            assert_eq!(err.kind, crate::error::Kind::Usage, "{bad}");
+            assert!(
+                matches!(&err, Error::BadEndpoint { problem, .. } if *problem == why),
+                "{bad}: {err:?}"
+            );
+            let user = crate::error::Error::from(err);
+            assert_eq!(user.kind, crate::error::Kind::Usage, "{bad}");
+            assert_eq!(
+                user.hint.as_deref(),
+                Some("write endpoints as https://HOST:PORT, comma-separated")
+            );
         }
+    }
+
+    #[test]
+    fn credentials_in_an_endpoint_are_refused_without_echoing_the_password() {
+        let err = Endpoint::parse("https://root:s3cret@10.0.0.1:2379", false).unwrap_err();
+        let user = crate::error::Error::from(err);
+        assert_eq!(user.kind, crate::error::Kind::Usage);
+        assert_eq!(
+            user.message,
+            "endpoint `https://10.0.0.1:2379` has a user name and password in it"
+        );
+        assert!(!format!("{user:?}").contains("s3cret"));
     }
 }

@@ -30,10 +30,6 @@ pub enum Error {
     /// alert), or the member closed or reset the connection.
     #[error("the member closed the connection")]
     Closed,
-    /// A dialer's own explanation (pod not Running, port-forward
-    /// forbidden), already in operator language.
-    #[error("{0}")]
-    Dialer(Box<crate::error::Error>),
     /// The Kubernetes half failed: a port-forward refused, a pod not
     /// Running, the forward's error channel.
     #[error(transparent)]
@@ -88,6 +84,30 @@ pub enum Error {
     /// `--tls-server-name` (or a member's host) is no DNS name or IP.
     #[error("`{name}` is not a valid TLS server name")]
     BadServerName { name: String },
+    /// An endpoint URL (`--endpoints`, a member's client URL) that cannot
+    /// be dialled.
+    #[error("endpoint `{url}` {problem}")]
+    BadEndpoint {
+        url: String,
+        problem: EndpointProblem,
+    },
+    /// An endpoint URL with `user:password@` in it; `host` is the part
+    /// after the `@`, so the password is never echoed.
+    #[error("endpoint `{scheme}://{host}` has a user name and password in it")]
+    CredentialsInEndpoint { scheme: &'static str, host: String },
+}
+
+/// What is wrong with an endpoint URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("has a scheme other than http or https")]
+    Scheme,
+    #[error("is not HOST:PORT")]
+    NotHostPort,
+    #[error("has an invalid port")]
+    BadPort,
 }
 
 /// What is wrong with PEM input.
@@ -127,14 +147,15 @@ impl Error {
             | Error::BadCaVerifier { .. }
             | Error::KeyMismatch { .. }
             | Error::HalfPair { .. }
-            | Error::BadServerName { .. } => true,
+            | Error::BadServerName { .. }
+            | Error::BadEndpoint { .. }
+            | Error::CredentialsInEndpoint { .. } => true,
             Error::Refused
             | Error::TimedOut
             | Error::Dns { .. }
             | Error::Tls(_)
             | Error::NotTls
             | Error::Closed
-            | Error::Dialer(_)
             | Error::Kube(_)
             | Error::Io { .. } => false,
         }
@@ -206,16 +227,14 @@ pub fn classify(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     }
 }
 
-/// An error that already says what happened: ours, a dialer's, rustls's.
+/// An error that already says what happened: ours, the Kubernetes
+/// dialer's, rustls's.
 fn known(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
     if let Some(ours) = e.downcast_ref::<Error>() {
         return Some(ours.clone());
     }
     if let Some(k) = e.downcast_ref::<crate::connect::kube::Error>() {
         return Some(Error::Kube(Box::new(k.clone())));
-    }
-    if let Some(ours) = e.downcast_ref::<crate::error::Error>() {
-        return Some(Error::Dialer(Box::new(ours.clone())));
     }
     e.downcast_ref::<rustls::Error>()
         .map(|r| Error::Tls(r.clone()))

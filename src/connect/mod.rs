@@ -88,12 +88,6 @@ impl<S> Recording<S> {
                     } else if let Some(k) = inner.and_then(|i| i.downcast_ref::<kube::Error>()) {
                         // The Kubernetes half's own failure, kept typed.
                         io::Error::new(e.kind(), k.clone())
-                    } else if let Some(ours) =
-                        inner.and_then(|i| i.downcast_ref::<crate::error::Error>())
-                    {
-                        // A dialer's own explanation (a port-forward's error
-                        // channel) is kept whole.
-                        io::Error::new(e.kind(), ours.clone())
                     } else {
                         io::Error::new(e.kind(), e.to_string())
                     };
@@ -143,17 +137,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recording<S> {
     }
 }
 
-/// A failed dial in the user's terms: a dialer's own explanation when it
-/// gave one (pod not Running, port-forward forbidden), else the I/O error
-/// classified.
-pub fn dial_error(err: io::Error) -> crate::error::Error {
+/// A failed dial, classified: a dialer's own explanation when it gave one
+/// (pod not Running, port-forward forbidden), else the I/O error's kind.
+pub fn dial_error(err: io::Error) -> Error {
     let kind = err.kind();
-    error::classify(&err)
-        .unwrap_or_else(|| Error::Io {
-            kind,
-            detail: err.to_string(),
-        })
-        .into()
+    error::classify(&err).unwrap_or_else(|| Error::Io {
+        kind,
+        detail: err.to_string(),
+    })
 }
 
 /// Which PEM of the material.

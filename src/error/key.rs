@@ -34,6 +34,9 @@ enum EtcdKey {
     /// etcd's (or the client's) own words, kept as data.
     Words(Discriminant<EtcdError>, String),
     NoAnswer(Duration),
+    DialTimeout(Duration),
+    /// A revision named in the message.
+    Revision(Discriminant<EtcdError>, i64),
     Status(tonic::Code, String),
     Connect(ConnectKey),
 }
@@ -41,14 +44,9 @@ enum EtcdKey {
 #[derive(Debug, Clone, PartialEq)]
 enum ConnectKey {
     Plain(Discriminant<ConnectError>),
-    Dns {
-        host: String,
-        detail: String,
-    },
+    Dns { host: String, detail: String },
     Io(std::io::ErrorKind, String),
     Tls(rustls::Error),
-    /// A dialer's own error, keyed by its cause.
-    Dialer(Box<FailureKey>),
     Kube(KubeKey),
 }
 
@@ -97,6 +95,12 @@ fn etcd_key(e: &EtcdError) -> Option<EtcdKey> {
     Some(match e {
         EtcdError::Connect(c) => EtcdKey::Connect(connect_key(c)?),
         EtcdError::NoAnswer(t) => EtcdKey::NoAnswer(*t),
+        EtcdError::DialTimeout(t) => EtcdKey::DialTimeout(*t),
+        EtcdError::AlreadyCompacted { revision } | EtcdError::CompactAhead { revision } => {
+            EtcdKey::Revision(d, *revision)
+        }
+        // The cluster as a whole, not one member's failure.
+        EtcdError::Unreached { .. } => return None,
         EtcdError::Status { code, message } => EtcdKey::Status(*code, message.clone()),
         EtcdError::NotCommitted(w) | EtcdError::ResponseTooLarge(w) | EtcdError::Client(w) => {
             EtcdKey::Words(d, w.clone())
@@ -113,6 +117,9 @@ fn etcd_key(e: &EtcdError) -> Option<EtcdKey> {
         | EtcdError::AuthRequired
         | EtcdError::NoLeader
         | EtcdError::ConnectionDropped
+        | EtcdError::AuthNoAnswer
+        | EtcdError::NoEndpoint
+        | EtcdError::NoMemberAnswered
         | EtcdError::ClientCertRejected => EtcdKey::Plain(d),
     })
 }
@@ -131,7 +138,6 @@ fn connect_key(c: &ConnectError) -> Option<ConnectKey> {
         },
         ConnectError::Io { kind, detail } => ConnectKey::Io(*kind, detail.clone()),
         ConnectError::Tls(r) => ConnectKey::Tls(r.clone()),
-        ConnectError::Dialer(inner) => ConnectKey::Dialer(Box::new(inner.failure_key()?)),
         ConnectError::Kube(k) => ConnectKey::Kube(kube_key(k)?),
         // TLS settings: the same for every member, but not a member's failure.
         _ => return None,

@@ -1,5 +1,6 @@
-//! One gRPC connection per member, and the translation of etcd's failures into
-//! operator language.
+//! One gRPC connection per member. Every failure, of the connection or of a
+//! call, comes back as an [`super::Error`] variant, classified once here
+//! (see [`super::error::classify`]); [`crate::error`] words it.
 //!
 //! etcd-client's own `connect` load-balances over all endpoints, so a status
 //! call could be answered by any member. We build one channel per [`Target`]
@@ -13,10 +14,9 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 use tokio_rustls::TlsConnector;
 
-use super::error::{classify, Error as EtcdError};
+use super::error::{classify, Error as EtcdError, Result};
 use crate::connect::tls::server_name;
 use crate::connect::{self, BoxStream, FailureSlot, Recording, Target};
-use crate::error::{Cause, Error, Kind, Result};
 
 /// Largest response accepted: etcd values are at most 1.5 MiB by default,
 /// and scans size their pages by bytes to stay far below this (and shrink
@@ -77,10 +77,7 @@ impl EtcdClient {
     ) -> Result<EtcdClient> {
         // Errors carry no member prefix: callers show them next to the member.
         let tls = if target.tls {
-            let config = settings
-                .tls
-                .clone()
-                .ok_or_else(|| Error::from(connect::Error::NoTlsMaterial))?;
+            let config = settings.tls.clone().ok_or(connect::Error::NoTlsMaterial)?;
             let name = settings
                 .server_name_override
                 .clone()
@@ -141,18 +138,8 @@ impl EtcdClient {
         )
         .await
         {
-            Err(_) => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    format!(
-                        "no answer within {:?} (--dial-timeout)",
-                        settings.dial_timeout
-                    ),
-                )
-                .with_hint("check that the member is running and the address is right")
-                .with_cause(Cause::Etcd(EtcdError::Connect(connect::Error::TimedOut))))
-            }
-            Ok(Err(e)) => return Err(super::error::transport(&e).into()),
+            Err(_) => return Err(EtcdError::DialTimeout(settings.dial_timeout)),
+            Ok(Err(e)) => return Err(super::error::transport(&e)),
             Ok(Ok(channel)) => channel,
         };
 
@@ -166,13 +153,7 @@ impl EtcdClient {
         )
         .await
         {
-            Err(_) => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "connected, but authentication got no answer",
-                )
-                .with_cause(Cause::Etcd(EtcdError::NoAnswer(settings.command_timeout))))
-            }
+            Err(_) => return Err(EtcdError::AuthNoAnswer),
             Ok(r) => r.map_err(|e| recorded(&failure).unwrap_or_else(|| classify(&e)))?,
         };
         Ok(EtcdClient {
@@ -185,7 +166,7 @@ impl EtcdClient {
     }
 
     /// Run one request with the command timeout, explaining any failure.
-    pub async fn call<T, F>(&self, fut: F) -> super::Result<T>
+    pub async fn call<T, F>(&self, fut: F) -> Result<T>
     where
         F: Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
@@ -193,7 +174,7 @@ impl EtcdClient {
     }
 
     /// Like [`call`](Self::call) with a timeout of its own, for long work.
-    pub async fn call_with_timeout<T, F>(&self, timeout: Duration, fut: F) -> super::Result<T>
+    pub async fn call_with_timeout<T, F>(&self, timeout: Duration, fut: F) -> Result<T>
     where
         F: Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
@@ -256,9 +237,4 @@ fn recorded(slot: &FailureSlot) -> Option<EtcdError> {
         .as_ref()
         .and_then(|e| connect::error::classify(e))
         .map(EtcdError::Connect)
-}
-
-/// Turn an etcd-client error into one line and a hint.
-pub fn explain(err: &etcd_client::Error) -> Error {
-    classify(err).into()
 }

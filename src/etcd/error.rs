@@ -19,6 +19,12 @@ pub enum Error {
     /// The revision asked for is newer than the keyspace.
     #[error("required revision is a future revision")]
     FutureRevision,
+    /// A compaction at `revision`, which is compacted already.
+    #[error("revision {revision} is already compacted")]
+    AlreadyCompacted { revision: i64 },
+    /// A compaction at `revision`, which is newer than the keyspace.
+    #[error("revision {revision} is newer than the current revision")]
+    CompactAhead { revision: i64 },
     /// The NOSPACE alarm is raised: writes are refused.
     #[error("database space exceeded")]
     NoSpace,
@@ -56,6 +62,34 @@ pub enum Error {
     /// Our own deadline passed (`--command-timeout`, `--dial-timeout`).
     #[error("no answer within {0:?}")]
     NoAnswer(Duration),
+    /// No connection to the member within `--dial-timeout`.
+    #[error("no answer within {0:?} (--dial-timeout)")]
+    DialTimeout(Duration),
+    /// Connected, and the authentication call got no answer within the
+    /// command timeout.
+    #[error("connected, but authentication got no answer")]
+    AuthNoAnswer,
+    /// Nothing to connect to: no endpoint was given or discovered.
+    #[error("no etcd endpoint to connect to")]
+    NoEndpoint,
+    /// Of the members surveyed, not one answered.
+    #[error("no member answered")]
+    NoMemberAnswered,
+    /// Not one of `total` members could be reached; `endpoint` when there
+    /// is one member, `first` the first member's failure.
+    #[error(
+        "{}{}",
+        match endpoint {
+            Some(e) => format!("`{e}` could not be reached"),
+            None => format!("none of the {total} members could be reached"),
+        },
+        first.as_ref().map(|f| format!(": {f}")).unwrap_or_default()
+    )]
+    Unreached {
+        total: usize,
+        endpoint: Option<String>,
+        first: Option<Box<Error>>,
+    },
     /// The member could not be reached, or TLS failed.
     #[error(transparent)]
     Connect(#[from] connect::Error),
@@ -96,7 +130,11 @@ impl Error {
     pub fn is_transport(&self) -> bool {
         matches!(
             self,
-            Error::Connect(_) | Error::ConnectionDropped | Error::NoAnswer(_)
+            Error::Connect(_)
+                | Error::ConnectionDropped
+                | Error::NoAnswer(_)
+                | Error::DialTimeout(_)
+                | Error::AuthNoAnswer
         )
     }
 }
@@ -311,6 +349,58 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
         let e = classify_stream(&etcd_client::Error::IoError(io));
         assert!(matches!(e, Error::ConnectionDropped), "{e:?}");
+    }
+
+    #[test]
+    fn connect_failures_keep_their_line_help_and_exit_code() {
+        let e = crate::error::Error::from(Error::DialTimeout(Duration::from_secs(5)));
+        assert_eq!(e.message, "no answer within 5s (--dial-timeout)");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("check that the member is running and the address is right")
+        );
+        assert_eq!(e.exit_code() as i32, 3);
+        assert!(matches!(e.etcd(), Some(Error::DialTimeout(_))));
+        let e = crate::error::Error::from(Error::NoEndpoint);
+        assert_eq!(e.exit_code() as i32, 2);
+        let e = crate::error::Error::from(Error::AlreadyCompacted { revision: 7 });
+        assert_eq!(
+            (e.exit_code() as i32, e.message.as_str()),
+            (4, "revision 7 is already compacted")
+        );
+    }
+
+    #[test]
+    fn an_unreached_cluster_exits_3_with_the_first_members_cause_and_help() {
+        // A permission refusal alone is exit 3 as well; what matters is
+        // that nothing was reached, and its help is kept.
+        let e = crate::error::Error::from(Error::Unreached {
+            total: 3,
+            endpoint: None,
+            first: Some(Box::new(Error::Connect(connect::Error::Refused))),
+        });
+        assert_eq!(e.exit_code() as i32, 3);
+        assert_eq!(
+            e.message,
+            "none of the 3 members could be reached: connection refused"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("check that the member is running and the address is right")
+        );
+        assert!(matches!(
+            e.etcd(),
+            Some(Error::Connect(connect::Error::Refused))
+        ));
+        let e = crate::error::Error::from(Error::Unreached {
+            total: 1,
+            endpoint: Some("https://10.0.0.1:2379".into()),
+            first: Some(Box::new(Error::NotSupportedForLearner)),
+        });
+        assert_eq!(e.kind, crate::error::Kind::Unavailable);
+        assert!(e
+            .message
+            .starts_with("`https://10.0.0.1:2379` could not be reached: "));
     }
 
     #[test]

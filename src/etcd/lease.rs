@@ -10,8 +10,7 @@
 
 use futures::stream::{self, StreamExt};
 
-use super::EtcdClient;
-use crate::error::Result;
+use super::{EtcdClient, Result};
 
 /// `TimeToLive` calls in flight at once.
 pub const PARALLEL: usize = 8;

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use etcd_client::{AlarmAction, AlarmOptions, AlarmType, CompactionOptions};
 
-use super::{EtcdClient, Result};
-use crate::error::{Error, Kind};
+use super::{Error, EtcdClient, Result};
 
 /// Defragment the member `client` talks to, waiting up to `timeout`.
 pub async fn defragment(client: &EtcdClient, timeout: Duration) -> Result<()> {
@@ -58,7 +57,7 @@ pub async fn compact(
     revision: i64,
     physical: bool,
     timeout: Duration,
-) -> crate::error::Result<()> {
+) -> Result<()> {
     let mut kv = client.kv();
     let mut opts = CompactionOptions::new();
     if physical {
@@ -69,15 +68,10 @@ pub async fn compact(
         .await
     {
         Ok(_) => Ok(()),
-        Err(super::Error::Compacted) => Err(Error::new(
-            Kind::Refused,
-            format!("revision {revision} is already compacted"),
-        )
-        .with_hint("nothing to do: pick a newer revision, or omit REV for the current one")),
-        Err(super::Error::FutureRevision) => Err(Error::usage(format!(
-            "revision {revision} is newer than the current revision"
-        ))),
-        Err(e) => Err(e.into()),
+        // Said of the revision asked to compact, not of a read.
+        Err(Error::Compacted) => Err(Error::AlreadyCompacted { revision }),
+        Err(Error::FutureRevision) => Err(Error::CompactAhead { revision }),
+        Err(e) => Err(e),
     }
 }
 

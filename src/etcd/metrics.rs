@@ -20,8 +20,47 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-use crate::connect::{dial_error, BoxStream, Dialer};
-use crate::error::{Error, Kind, Result};
+use crate::connect::{self, dial_error, BoxStream, Dialer};
+
+/// A scrape that failed, with its cause kept.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The member could not be reached, or the TLS handshake failed.
+    #[error(transparent)]
+    Dial(#[from] connect::Error),
+    /// Our deadline passed.
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+    /// A TLS connection without a server certificate.
+    #[error("the member presented no certificate")]
+    NoCertificate,
+    /// The HTTP exchange failed (handshake, request, response head).
+    #[error("reading `{url}`: {cause}")]
+    Http {
+        url: String,
+        cause: Arc<hyper::Error>,
+    },
+    /// The body could not be read, or was larger than `MAX_BODY`.
+    #[error("reading `{url}`: {cause}")]
+    Body {
+        url: String,
+        cause: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The request itself could not be built (a `Host` that is no header).
+    #[error("building the metrics request: {0}")]
+    Request(Arc<http::Error>),
+    /// The member answered with a non-success status.
+    #[error("`{url}` answered {status}")]
+    Status {
+        url: String,
+        status: http::StatusCode,
+    },
+    /// The body is not the Prometheus text format.
+    #[error("cannot read the metrics: {0}")]
+    Parse(Arc<std::io::Error>),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The families kept from a scrape. Every one exists in etcd 3.4 and 3.5.
 pub const KEPT: &[&str] = &[
@@ -135,8 +174,8 @@ impl Metrics {
     /// Parse the text exposition format, keeping the [`KEPT`] families.
     pub fn parse(text: &str) -> Result<Metrics> {
         let lines = text.lines().map(|l| Ok(l.to_string()));
-        let scrape = prometheus_parse::Scrape::parse(lines)
-            .map_err(|e| Error::data(format!("cannot read the metrics: {e}")))?;
+        let scrape =
+            prometheus_parse::Scrape::parse(lines).map_err(|e| Error::Parse(Arc::new(e)))?;
         let mut out = Metrics::default();
         for s in scrape.samples {
             if !KEPT.contains(&s.metric.as_str()) {
@@ -260,11 +299,11 @@ pub async fn presented_chain(source: &Source, timeout: Duration) -> Result<Vec<V
     let (_, chain) = tokio::time::timeout(timeout, open(source))
         .await
         .map_err(|_| no_answer(timeout))??;
-    chain.ok_or_else(|| Error::new(Kind::Tls, "the member presented no certificate"))
+    chain.ok_or(Error::NoCertificate)
 }
 
 fn no_answer(timeout: Duration) -> Error {
-    Error::new(Kind::Unavailable, format!("no answer within {timeout:?}"))
+    Error::NoAnswer(timeout)
 }
 
 /// `GET /metrics` on `source`, within `timeout`.
@@ -276,8 +315,10 @@ pub async fn scrape(source: &Source, timeout: Duration) -> Result<Scrape> {
 
 async fn scrape_now(source: &Source) -> Result<Scrape> {
     let (stream, chain) = open(source).await?;
-    let http =
-        |e: hyper::Error| Error::new(Kind::Unavailable, format!("reading `{}`: {e}", source.url));
+    let http = |e: hyper::Error| Error::Http {
+        url: source.url.clone(),
+        cause: Arc::new(e),
+    };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(http)?;
@@ -285,20 +326,23 @@ async fn scrape_now(source: &Source) -> Result<Scrape> {
     let request = http::Request::get("/metrics")
         .header(http::header::HOST, &source.host)
         .body(Empty::<Bytes>::new())
-        .map_err(|e| Error::new(Kind::Other, format!("building the metrics request: {e}")))?;
+        .map_err(|e| Error::Request(Arc::new(e)))?;
     let response = sender.send_request(request).await.map_err(http)?;
     let status = response.status();
     if !status.is_success() {
         driver.abort();
-        return Err(Error::new(
-            Kind::Unavailable,
-            format!("`{}` answered {status}", source.url),
-        ));
+        return Err(Error::Status {
+            url: source.url.clone(),
+            status,
+        });
     }
     let body = http_body_util::Limited::new(response.into_body(), MAX_BODY)
         .collect()
         .await
-        .map_err(|e| Error::new(Kind::Unavailable, format!("reading `{}`: {e}", source.url)))?
+        .map_err(|e| Error::Body {
+            url: source.url.clone(),
+            cause: Arc::from(e),
+        })?
         .to_bytes();
     driver.abort();
     let text = String::from_utf8_lossy(&body);
@@ -356,6 +400,33 @@ go_goroutines 95
             .histogram("etcd_network_peer_round_trip_time_seconds")
             .unwrap();
         assert_eq!(rtt.count(), 5.0);
+    }
+
+    #[test]
+    fn scrape_failures_keep_their_cause_line_and_exit_code() {
+        // The parser fails only on its input's I/O errors.
+        let err = Error::Parse(Arc::new(std::io::Error::from(
+            std::io::ErrorKind::InvalidData,
+        )));
+        let user = crate::error::Error::from(err);
+        assert_eq!(user.exit_code() as i32, 5);
+        assert!(user.message.starts_with("cannot read the metrics: "));
+        let status = Error::Status {
+            url: "http://127.0.0.1:2381/metrics".into(),
+            status: http::StatusCode::NOT_FOUND,
+        };
+        let user = crate::error::Error::from(status);
+        assert_eq!(
+            (user.exit_code() as i32, user.message.as_str()),
+            (3, "`http://127.0.0.1:2381/metrics` answered 404 Not Found")
+        );
+        let user = crate::error::Error::from(Error::NoCertificate);
+        assert_eq!(user.kind, crate::error::Kind::Tls);
+        let user = crate::error::Error::from(Error::Dial(connect::Error::Refused));
+        assert_eq!(
+            (user.exit_code() as i32, user.message.as_str()),
+            (3, "connection refused")
+        );
     }
 
     #[test]

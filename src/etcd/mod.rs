@@ -45,9 +45,13 @@ pub enum QuotaOrigin {
     PodFlag,
 }
 
-/// What `Status` reports about one member.
+/// What `Status` reports about one member. Serialized as README's JSON
+/// rules say (restore's and recover's `after.members`): camelCase, member
+/// ids as 16-digit hex strings.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Status {
+    #[serde(serialize_with = "hex_id")]
     pub member_id: u64,
     pub version: String,
     pub db_size: u64,
@@ -58,6 +62,7 @@ pub struct Status {
     /// in by `ops::quota::survey`) the member's metrics or its pod's flag.
     #[serde(skip)]
     pub quota_origin: QuotaOrigin,
+    #[serde(serialize_with = "hex_id")]
     pub leader: u64,
     pub raft_term: u64,
     pub raft_index: u64,
@@ -65,6 +70,10 @@ pub struct Status {
     pub revision: i64,
     pub is_learner: bool,
     pub errors: Vec<String>,
+}
+
+fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&format_id(*id))
 }
 
 pub async fn status(client: &EtcdClient) -> Result<Status> {
@@ -179,24 +188,22 @@ pub async fn health_check(client: &EtcdClient) -> Result<Duration> {
 pub async fn connect_all(
     targets: &[Target],
     settings: &ConnectSettings,
-) -> Vec<crate::error::Result<EtcdClient>> {
+) -> Vec<Result<EtcdClient>> {
     futures::future::join_all(targets.iter().map(|t| EtcdClient::connect(t, settings))).await
 }
 
 /// Connect to the first target that answers, for cluster-wide reads.
-pub async fn connect_any(
-    targets: &[Target],
-    settings: &ConnectSettings,
-) -> crate::error::Result<EtcdClient> {
+pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Result<EtcdClient> {
     connect_any_index(targets, settings).await.map(|(_, c)| c)
 }
 
-/// Like [`connect_any`], also saying which target answered.
+/// Like [`connect_any`], also saying which target answered. The first
+/// target's failure when none answers.
 pub async fn connect_any_index(
     targets: &[Target],
     settings: &ConnectSettings,
-) -> crate::error::Result<(usize, EtcdClient)> {
-    let mut first_err: Option<crate::error::Error> = None;
+) -> Result<(usize, EtcdClient)> {
+    let mut first_err: Option<Error> = None;
     for (i, t) in targets.iter().enumerate() {
         match EtcdClient::connect(t, settings).await {
             Ok(c) => return Ok((i, c)),
@@ -205,7 +212,7 @@ pub async fn connect_any_index(
             }
         }
     }
-    Err(first_err.unwrap_or_else(|| crate::error::Error::usage("no etcd endpoint to connect to")))
+    Err(first_err.unwrap_or(Error::NoEndpoint))
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
-use super::{connect_any_index, ConnectSettings, EtcdClient};
+use super::{connect_any_index, ConnectSettings, EtcdClient, Result};
 use crate::connect::Target;
-use crate::error::Result;
 
 type PendingClient = Shared<BoxFuture<'static, Option<EtcdClient>>>;
 

@@ -3,9 +3,9 @@
 //! plans all start from a [`Survey`].
 
 use crate::connect::Target;
-use crate::error::{Error, Kind, Result};
 
 use super::{alarms, member_list, status, Alarm, ConnectSettings, EtcdClient, Member, Status};
+use super::{Error, Result};
 
 /// One target as seen now.
 pub struct MemberView {
@@ -72,7 +72,7 @@ impl Survey {
                             target: t.clone(),
                             client: Some(client),
                             status: None,
-                            error: Some(e.into()),
+                            error: Some(e),
                         },
                     },
                 }
@@ -148,18 +148,16 @@ impl Survey {
         if self.views.is_empty() || self.views.iter().any(|v| v.status.is_some()) {
             return Ok(());
         }
-        let n = self.views.len();
-        let mut e = self
-            .views
-            .iter()
-            .find_map(|v| v.error.clone())
-            .unwrap_or_else(|| Error::new(Kind::Unavailable, "no member answered"));
-        e.kind = Kind::Unavailable;
-        Err(e.context(if n == 1 {
-            format!("`{}` could not be reached", self.views[0].target.endpoint)
-        } else {
-            format!("none of the {n} members could be reached")
-        }))
+        let total = self.views.len();
+        Err(Error::Unreached {
+            total,
+            endpoint: (total == 1).then(|| self.views[0].target.endpoint.clone()),
+            first: self
+                .views
+                .iter()
+                .find_map(|v| v.error.clone())
+                .map(Box::new),
+        })
     }
 
     /// A member that answered, for cluster-wide requests.
@@ -167,7 +165,7 @@ impl Survey {
         self.views
             .iter()
             .find_map(|v| v.status.as_ref().and(v.client.as_ref()))
-            .ok_or_else(|| Error::new(Kind::Unavailable, "no member answered"))
+            .ok_or(Error::NoMemberAnswered)
     }
 
     /// Whether a member is behind the others: an older raft term (it missed

@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use registry::key::KeyKind;
 use serde::Serialize;
 
-use crate::error::Result;
+use super::error::Result;
+use crate::etcd::maintenance::current_revision;
 use crate::etcd::Readers;
 use crate::keyspace::plan;
 use crate::keyspace::resolve::{Range, Resolver};
@@ -92,12 +93,42 @@ pub struct CountOptions<'a> {
 /// count-only reads, the rest by a keys-only scan. `progress` is told how
 /// many keys were counted, `warn` what the user should hear (a compaction
 /// that made the scan start again).
+///
+/// The count-only reads and the scan share one pinned revision, so a
+/// compaction of it mid-scan cannot be resumed: everything is counted
+/// again, once, at the current revision (a second compaction is an error).
 pub async fn count(
     readers: &Readers,
     range: &Range,
     opts_in: &CountOptions<'_>,
     progress: impl Fn(u64),
     mut warn: impl FnMut(String),
+) -> Result<CountReport> {
+    use crate::keyspace::Error as K;
+    match count_at(readers, range, opts_in, 0, &progress, &mut warn).await {
+        Err(K::Compacted { .. }) => {
+            let serializable = opts_in.scan.apply(ScanOptions::keys_only()).serializable;
+            let now = current_revision(readers.primary(), serializable).await?;
+            warn(format!(
+                "the scan's revision was compacted: counting again at revision {now}"
+            ));
+            match count_at(readers, range, opts_in, now, &progress, &mut warn).await {
+                Err(K::Compacted { .. }) => Err(K::CompactedRepeatedly { times: 2 }),
+                r => r,
+            }
+        }
+        r => r,
+    }
+}
+
+/// [`count`] at revision `at` (0: the current one).
+async fn count_at(
+    readers: &Readers,
+    range: &Range,
+    opts_in: &CountOptions<'_>,
+    at: i64,
+    progress: &impl Fn(u64),
+    warn: &mut impl FnMut(String),
 ) -> Result<CountReport> {
     let client = readers.primary();
     let prefix = opts_in.prefix;
@@ -118,7 +149,7 @@ pub async fn count(
             &range.start,
             &range.end,
             prefix,
-            0,
+            at,
             opts.serializable,
         )
         .await?;

@@ -76,6 +76,12 @@ pub enum Error {
     /// A key with no version in the retained history.
     #[error("`{key}` has no version in the retained history")]
     NoHistory { key: String, stop: HistoryStop },
+    /// `size --history`: a compaction moved the history while it was read.
+    #[error("the keyspace was compacted while it was measured (now at revision {now})")]
+    CompactedWhileMeasured { now: i64 },
+    /// `size --history`: the replay of revisions `from..=until` went quiet.
+    #[error("the replay of revisions {from} to {until} stalled")]
+    ReplayStalled { from: i64, until: i64 },
     /// Replaying a key's deletions through a watch took too long.
     #[error("replaying the deletions of `{key}` took too long")]
     ReplayTooSlow { key: String },
@@ -114,15 +120,9 @@ pub enum Error {
     /// What failed on the member `endpoint`.
     #[error("`{endpoint}`: {cause}")]
     Member { endpoint: String, cause: Box<Error> },
-    /// Connecting to a member failed; the etcd layer's error says why.
-    #[error("{0}")]
-    Connect(Box<crate::error::Error>),
     /// A decoding thread ended without a result (a panic in a decoder).
     #[error("a decoding thread stopped before the end of its work")]
     WorkerStopped,
-    /// A scan or count under a lookup failed; its error says why.
-    #[error("{0}")]
-    Scan(Box<crate::error::Error>),
     /// A linearizable read got no answer: the member may lack quorum.
     #[error(transparent)]
     NoQuorumRead(etcd::Error),

@@ -93,7 +93,7 @@ pub struct Version {
     /// The object at this version (for DELETED: its last state).
     pub object: Option<Value>,
     /// Why the value could not be decoded (the version is still shown).
-    pub error: Option<crate::error::Error>,
+    pub error: Option<Error>,
 }
 
 /// Why the walk ended.
@@ -130,7 +130,7 @@ pub enum Flow {
 struct Stored {
     mod_revision: i64,
     create_revision: i64,
-    object: std::result::Result<Value, crate::error::Error>,
+    object: Result<Value>,
 }
 
 /// The result of one read at a revision.
@@ -333,8 +333,7 @@ impl Walker<'_> {
             object: self
                 .decoder
                 .decode_at(kv.key(), kv.value(), Some(kv.mod_revision()))
-                .map(|o| o.value)
-                .map_err(Into::into),
+                .map(|o| o.value),
         }
     }
 
@@ -507,8 +506,7 @@ pub fn replay(
             create_revision: *create,
             object: decoder
                 .decode_at(key.as_bytes(), value, Some(r.revision))
-                .map(|o| o.value)
-                .map_err(Into::into),
+                .map(|o| o.value),
         })
     };
     // Each version is decoded once: as itself, then kept as the one

@@ -34,9 +34,8 @@ use std::time::Duration;
 use etcd_client::{EventType, WatchOptions};
 use serde::Serialize;
 
-use crate::error::{Error, Kind, Result};
-use crate::etcd::client::explain;
-use crate::etcd::{maintenance, Readers};
+use super::error::{Error, Result};
+use crate::etcd::{classify, maintenance, Readers};
 use crate::keyspace::count::TypeKind;
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 use crate::output::percent;
@@ -325,13 +324,7 @@ pub async fn measure(
         o.page_keys = 5000;
         o
     };
-    let moved = |now| {
-        Error::new(
-            Kind::Other,
-            format!("the keyspace was compacted while it was measured (now at revision {now})"),
-        )
-        .with_hint("run it again")
-    };
+    let moved = |now| crate::error::Error::from(Error::CompactedWhileMeasured { now });
     if let Some(c) = compacted {
         note(&format!(
             "reading the versions kept at the compacted revision {c}"
@@ -393,31 +386,15 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
         let wait = if reached { QUIET } else { stalled };
         let resp = match tokio::time::timeout(wait, stream.message()).await {
             Err(_) if reached => return Ok(()),
-            Err(_) => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    format!("the replay of revisions {from} to {until} stalled"),
-                )
-                .with_hint("the member may be overloaded; try again"))
-            }
-            Ok(Err(e)) => return Err(explain(&e)),
-            Ok(Ok(None)) => {
-                return Err(Error::new(
-                    Kind::Unavailable,
-                    "the member closed the watch stream",
-                ))
-            }
+            Err(_) => return Err(Error::ReplayStalled { from, until }),
+            Ok(Err(e)) => return Err(Error::Etcd(classify(&e))),
+            Ok(Ok(None)) => return Err(Error::WatchClosed),
             Ok(Ok(Some(resp))) => resp,
         };
         if resp.canceled() {
-            return Err(Error::new(
-                Kind::Other,
-                format!(
-                    "the keyspace was compacted while it was measured (now at revision {})",
-                    resp.compact_revision()
-                ),
-            )
-            .with_hint("run it again"));
+            return Err(Error::CompactedWhileMeasured {
+                now: resp.compact_revision(),
+            });
         }
         for ev in resp.events() {
             let Some(kv) = ev.kv() else { continue };

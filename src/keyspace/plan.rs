@@ -10,7 +10,7 @@
 use etcd_client::{GetOptions, Txn, TxnOp, TxnOpResponse};
 use registry::resources::{self, ResourceType};
 
-use super::error::{Error, Result};
+use super::error::Result;
 use super::scan::{prefix_end, scan, suggest_serializable, Page, ScanOptions};
 use crate::etcd::{EtcdClient, Readers};
 
@@ -259,8 +259,7 @@ pub async fn namespace_names(
         }
         Ok(())
     })
-    .await
-    .map_err(|e| Error::Scan(Box::new(e)))?;
+    .await?;
     Ok(names)
 }
 

@@ -85,7 +85,7 @@ impl<'a> Resolver<'a> {
                 // A user allowed only some types' keys may not read the
                 // CRDs: go on with the types found from keys alone.
                 Err(e) if denied(&e) => found.clear(),
-                Err(e) => return Err(Error::Scan(Box::new(e))),
+                Err(e) => return Err(e),
             }
             self.custom = Some(found);
         }
@@ -380,9 +380,14 @@ impl<'a> Resolver<'a> {
 }
 
 /// Whether a scan failed because this user may not read the range.
-fn denied(e: &crate::error::Error) -> bool {
-    matches!(e.keyspace(), Some(Error::ReadDenied { .. }))
-        || matches!(e.etcd(), Some(crate::etcd::Error::PermissionDenied))
+fn denied(e: &Error) -> bool {
+    use crate::etcd::Error::PermissionDenied;
+    matches!(
+        e,
+        Error::ReadDenied { .. }
+            | Error::Etcd(PermissionDenied)
+            | Error::NoQuorumRead(PermissionDenied)
+    )
 }
 
 /// The API group a stored value's apiVersion names (only the envelope or

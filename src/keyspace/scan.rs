@@ -34,7 +34,7 @@ use etcd_client::{GetOptions, GetResponse, KeyValue};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::error::Error as ScanError;
+use super::error::{Error as ScanError, Result as ScanResult};
 use super::plan;
 use crate::error::Result;
 use crate::etcd::maintenance::current_revision;
@@ -234,7 +234,7 @@ pub async fn scan<F>(
     end: &[u8],
     opts: ScanOptions,
     mut visit: F,
-) -> Result<ScanSummary>
+) -> ScanResult<ScanSummary>
 where
     F: FnMut(Page<'_>) -> Result<()>,
 {
@@ -276,7 +276,7 @@ pub async fn scan_pieces<F>(
     ranges: &[(Vec<u8>, Vec<u8>)],
     opts: ScanOptions,
     mut visit: F,
-) -> Result<ScanSummary>
+) -> ScanResult<ScanSummary>
 where
     F: FnMut(usize, Option<Page<'_>>) -> Result<()>,
 {
@@ -304,7 +304,7 @@ where
         .await;
         match outcome {
             Ok(()) => return Ok(summary),
-            Err(Stopped::Visitor(e)) => return Err(e),
+            Err(Stopped::Visitor(e)) => return Err(ScanError::Visitor(Box::new(e))),
             Err(Stopped::Read(ScanError::Etcd(etcd::Error::Compacted))) if opts.revision == 0 => {
                 compactions += 1;
                 let was = summary.revision;
@@ -313,17 +313,18 @@ where
                     .map_err(ScanError::Etcd)?;
                 match opts.on_compaction {
                     OnCompaction::Restart if compactions > 1 => {
-                        return Err(ScanError::CompactedRepeatedly { times: compactions }.into())
+                        return Err(ScanError::CompactedRepeatedly { times: compactions })
                     }
                     OnCompaction::Restart => {
                         progress.fill(Progress::Fresh);
                         summary.keys = 0;
-                        visit(0, Some(Page::Restart { now }))?;
+                        visit(0, Some(Page::Restart { now }))
+                            .map_err(|e| ScanError::Visitor(Box::new(e)))?;
                     }
                     // Each resume must have moved on, or the next
                     // compaction would only repeat this one.
                     OnCompaction::Resume if compactions > MAX_RESUMES || before == progress => {
-                        return Err(ScanError::CompactedRepeatedly { times: compactions }.into())
+                        return Err(ScanError::CompactedRepeatedly { times: compactions })
                     }
                     OnCompaction::Resume => {
                         let after = if opts.ordered { last_key.clone() } else { None };
@@ -336,15 +337,15 @@ where
                                 after,
                                 delivered,
                             }),
-                        )?;
+                        )
+                        .map_err(|e| ScanError::Visitor(Box::new(e)))?;
                     }
                 }
             }
             Err(Stopped::Read(ScanError::Etcd(etcd::Error::Compacted))) => {
                 return Err(ScanError::Compacted {
                     revision: opts.revision,
-                }
-                .into());
+                });
             }
             Err(Stopped::Read(ScanError::Etcd(etcd::Error::FutureRevision))) => {
                 let current = pin_revision(readers.primary(), opts.serializable, &pieces)
@@ -353,10 +354,9 @@ where
                 return Err(ScanError::FutureRevision {
                     revision: opts.revision,
                     current,
-                }
-                .into());
+                });
             }
-            Err(Stopped::Read(e)) => return Err(denied(e, &pieces).into()),
+            Err(Stopped::Read(e)) => return Err(denied(e, &pieces)),
         }
     }
 }

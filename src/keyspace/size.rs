@@ -5,7 +5,7 @@
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::error::Result;
+use super::error::Result;
 use crate::etcd::{EtcdClient, Readers};
 use crate::keyspace::count::TypeKind;
 use crate::keyspace::resolve::Range;
@@ -137,7 +137,10 @@ pub async fn measure(
     let leases = match lease_count(client).await {
         Ok(n) => Some(n),
         Err(e) => {
-            warn(format!("cannot list leases: {}", e.message));
+            warn(format!(
+                "cannot list leases: {}",
+                crate::error::Error::from(e).message
+            ));
             None
         }
     };
@@ -150,7 +153,7 @@ pub async fn measure(
     ))
 }
 
-async fn lease_count(client: &EtcdClient) -> Result<u64> {
+async fn lease_count(client: &EtcdClient) -> crate::etcd::Result<u64> {
     let mut lease = client.inner.lease_client();
     let resp = client.call(lease.leases()).await?;
     Ok(resp.leases().len() as u64)

@@ -14,7 +14,7 @@ use super::decode::{Decoder, Object};
 use super::diff::{self, Diff};
 use super::error::{Error as WatchError, Result as WatchResult};
 use crate::connect::Target;
-use crate::error::{Cause, Error, Result};
+use crate::error::{Error, Result};
 use crate::etcd::error::classify;
 use crate::etcd::{ConnectSettings, EtcdClient};
 
@@ -87,12 +87,12 @@ pub enum Update {
     /// The stream broke; reconnecting.
     Lost {
         endpoint: String,
-        error: Error,
+        error: WatchError,
     },
     /// One reconnect attempt failed.
     Retry {
         endpoint: String,
-        error: Error,
+        error: WatchError,
     },
     /// Watching again, from `revision`.
     Reconnected {
@@ -127,22 +127,9 @@ enum End {
 
 /// Watch until `on` returns [`Flow::Stop`], a fatal error (a compacted
 /// revision, refused credentials), or no target answers for
-/// `reconnect_timeout`.
+/// `reconnect_timeout`. Fails with the keyspace error that ended it; the
+/// caller's own errors come back whole as [`WatchError::Visitor`].
 pub async fn watch<F>(
-    targets: &[Target],
-    settings: &ConnectSettings,
-    spec: &Spec,
-    on: F,
-) -> Result<()>
-where
-    F: FnMut(Update) -> Result<Flow>,
-{
-    Ok(watch_typed(targets, settings, spec, on).await?)
-}
-
-/// [`watch`], failing with the keyspace error that ended it (the caller's
-/// own errors come back as [`WatchError::Visitor`]).
-async fn watch_typed<F>(
     targets: &[Target],
     settings: &ConnectSettings,
     spec: &Spec,
@@ -171,7 +158,7 @@ where
             End::Lost(error) => {
                 if on(Update::Lost {
                     endpoint: live.endpoint.clone(),
-                    error: error.into(),
+                    error,
                 })? == Flow::Stop
                 {
                     return Ok(());
@@ -253,7 +240,7 @@ where
             };
             on(Update::Retry {
                 endpoint: t.endpoint.clone(),
-                error: err.clone().into(),
+                error: err.clone(),
             })?;
             last = Some(on_member(&t.endpoint, err));
         }
@@ -280,14 +267,6 @@ fn fatal(e: &WatchError) -> bool {
         }
         WatchError::Member { cause, .. } => fatal(cause),
         WatchError::Etcd(e) => fatal_etcd(e),
-        WatchError::Connect(e) => match e.cause.as_deref() {
-            Some(Cause::Etcd(e)) => fatal_etcd(e),
-            Some(Cause::Connect(c)) => c.is_permanent(),
-            Some(Cause::Kube(k)) => k.is_permanent(),
-            Some(Cause::Keyspace(k)) => fatal(k),
-            // Our own deadlines (--dial-timeout) and the operating system.
-            Some(Cause::Io(_) | Cause::Ops(_)) | None => false,
-        },
         _ => false,
     }
 }
@@ -317,9 +296,7 @@ async fn open(
     spec: &Spec,
     next: &mut i64,
 ) -> WatchResult<Live> {
-    let client = EtcdClient::connect_requiring_leader(target, settings)
-        .await
-        .map_err(|e| WatchError::Connect(Box::new(e)))?;
+    let client = EtcdClient::connect_requiring_leader(target, settings).await?;
     let mut options = WatchOptions::new()
         .with_prev_key()
         .with_progress_notify()
@@ -632,10 +609,10 @@ mod tests {
         assert!(!fatal(&WatchError::Etcd(E::ConnectionDropped)));
         assert!(!fatal(&WatchError::Etcd(E::Connect(C::Refused))));
         // A failed connect, judged on the typed cause under it.
-        let no_tls = Error::from(C::NoTlsMaterial);
-        assert!(fatal(&WatchError::Connect(Box::new(no_tls))));
-        let refused = Error::from(E::Connect(C::Refused));
-        assert!(!fatal(&WatchError::Connect(Box::new(refused))));
+        assert!(fatal(&WatchError::Etcd(E::Connect(C::NoTlsMaterial))));
+        assert!(!fatal(&WatchError::Etcd(E::DialTimeout(
+            std::time::Duration::from_secs(1)
+        ))));
     }
 
     #[test]

@@ -148,7 +148,10 @@ impl ClusterState {
                 ..MemberState::default()
             };
             if let Some(v) = view {
-                row.error = v.error.as_ref().map(|e| e.message.clone());
+                row.error = v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message);
                 if let Some(s) = &v.status {
                     row.db_size = s.db_size;
                     row.db_size_in_use = s.db_size_in_use;
@@ -173,7 +176,7 @@ impl ClusterState {
                 error: Some(
                     v.error
                         .as_ref()
-                        .map(|e| e.message.clone())
+                        .map(|e| crate::error::Error::from(e.clone()).message)
                         .unwrap_or_else(|| "not in the member list".into()),
                 ),
                 client_urls: vec![v.target.endpoint.clone()],
@@ -349,8 +352,7 @@ mod tests {
 
     mod from_survey {
         use crate::connect::direct::Endpoint;
-        use crate::error::{Error, Kind};
-        use crate::etcd::{Member, MemberView, Status, Survey};
+        use crate::etcd::{Error, Member, MemberView, Status, Survey};
         use crate::ops::cluster_state::ClusterState;
 
         fn view(url: &str, status: Option<Status>) -> MemberView {
@@ -359,7 +361,7 @@ mod tests {
                 client: None,
                 error: status
                     .is_none()
-                    .then(|| Error::new(Kind::Unavailable, "connection refused")),
+                    .then_some(Error::Connect(crate::connect::Error::Refused)),
                 status,
             }
         }

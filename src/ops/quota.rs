@@ -277,7 +277,11 @@ pub async fn scrape_any(
     for s in sources {
         match metrics::scrape(s, timeout).await {
             Ok(scrape) => return Ok((scrape.metrics, s.url.clone())),
-            Err(e) => errors.push(format!("{}: {}", s.url, e.message)),
+            Err(e) => errors.push(format!(
+                "{}: {}",
+                s.url,
+                crate::error::Error::from(e).message
+            )),
         }
     }
     if errors.is_empty() {
@@ -330,7 +334,10 @@ pub fn member_sizes(survey: &Survey, quota_bytes: Option<u64>) -> Vec<MemberSize
                 quota_source: q.map(|q| q.source),
                 quota_headroom_bytes: s.map(|s| quota.saturating_sub(s.db_size)),
                 quota_use_percent: s.map(|s| percent(s.db_size, quota)),
-                error: v.error.as_ref().map(|e| e.message.clone()),
+                error: v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message),
             }
         })
         .collect()

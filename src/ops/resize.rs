@@ -102,7 +102,11 @@ pub enum Change {
 
 /// One step of a membership change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Step {
     /// Hand leadership to `to` before the leader is removed.
     MoveLeader {

@@ -334,7 +334,11 @@ pub struct Node {
 
 /// One node-local step with the command that undoes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum LocalStep {
     /// Move the static pod manifest out of the manifest dir: kubelet stops etcd.
     MoveManifestAside {

@@ -82,7 +82,10 @@ pub fn report(survey: &Survey, quota_bytes: Option<u64>, lag_threshold: u64) -> 
                 lagging: None,
                 alarms: Vec::new(),
                 errors: Vec::new(),
-                error: v.error.as_ref().map(|e| e.message.clone()),
+                error: v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message),
             };
             // A pod that did not answer still names its member.
             if let (None, Some(m)) = (&v.status, survey.member_behind(&v.target)) {
@@ -142,13 +145,14 @@ pub struct Problems {
 
 impl Problems {
     pub fn of(survey: &Survey) -> Problems {
-        let failed = survey
+        let failed: Vec<(Error, &str)> = survey
             .views
             .iter()
-            .filter_map(|v| Some((v.error.as_ref()?, v.target.endpoint.as_str())));
+            .filter_map(|v| Some((Error::from(v.error.clone()?), v.target.endpoint.as_str())))
+            .collect();
         Problems {
             no_leader: survey.statuses().next().is_some() && survey.leader_id().is_none(),
-            causes: group_causes(failed),
+            causes: group_causes(failed.iter().map(|(e, m)| (e, *m))),
             failures: survey.failures(),
             total: survey.views.len(),
         }

@@ -100,7 +100,7 @@ struct JsonVersion<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     object: Option<&'a serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
+    error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -128,13 +128,18 @@ fn json(v: &Version, objects: bool) -> JsonVersion<'_> {
             })
             .collect(),
         object: if objects { v.object.as_ref() } else { None },
-        error: v.error.as_ref().map(|e| e.message.as_str()),
+        error: v.error.as_ref().map(line),
     }
+}
+
+/// Why a version could not be decoded, in the operator's words.
+fn line(e: &crate::keyspace::Error) -> String {
+    crate::error::Error::from(e.clone()).message
 }
 
 fn row(v: &Version) -> Vec<String> {
     let detail = match (&v.error, &v.diff) {
-        (Some(e), _) => format!("error: {}", e.message),
+        (Some(e), _) => format!("error: {}", line(e)),
         (None, Some(d)) => d.render(MAX_CHANGES),
         (None, None) => String::new(),
     };

@@ -26,11 +26,12 @@ pub fn status(shell: &mut Shell, label: &str, update: Update) {
         Update::Progress { revision } => shell.verbose(format!("idle at revision {revision}")),
         Update::Lost { endpoint, error } => shell.warn(format!(
             "lost the watch on {endpoint}: {}; reconnecting",
-            error.message
+            crate::error::Error::from(error.clone()).message
         )),
-        Update::Retry { endpoint, error } => {
-            shell.verbose(format!("cannot resume on {endpoint}: {}", error.message))
-        }
+        Update::Retry { endpoint, error } => shell.verbose(format!(
+            "cannot resume on {endpoint}: {}",
+            crate::error::Error::from(error.clone()).message
+        )),
         Update::Reconnected { endpoint, revision } => shell.note(format!(
             "reconnected to {endpoint}; resuming at revision {revision}"
         )),

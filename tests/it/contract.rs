@@ -1,6 +1,7 @@
 //! Promises of README.md that hold across commands: `decode --type-only` on
-//! an encrypted value says what it knows, and streamed tables stay aligned
-//! across pages.
+//! an encrypted value says what it knows, streamed tables stay aligned
+//! across pages, and `search --values` sees Secret data only with
+//! `--show-secrets`.
 
 use serde_json::Value;
 
@@ -157,4 +158,37 @@ fn streamed_ls_keeps_its_columns_aligned_across_pages_of_mixed_widths() {
             .any(|l| l.starts_with("pods")),
         "{text}"
     );
+}
+
+#[test]
+fn search_values_sees_secret_data_only_with_show_secrets() {
+    use base64::Engine as _;
+    let c = Cluster::single();
+    let s = objects::secret("default", "creds", 5, 0);
+    let out = c.ctl().stdin(s.value.clone()).run(&["put", &s.key]);
+    assert!(out.status.success());
+    // The data as `get --show-secrets` shows it: base64.
+    let password = base64::engine::general_purpose::STANDARD.encode("s3cr3t-5");
+    let search = |args: &[&str]| {
+        plugin()
+            .args(["--endpoints", &c.endpoints(), "search", "--values"])
+            .args(args)
+            .args(["-o", "json"])
+            .output()
+            .unwrap()
+    };
+    // The Secret is searched (its labels match)...
+    let o = search(&["app=app-5"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"name\":\"creds\""), "{}", stdout(&o));
+    // ...but its data is redacted before matching: not found, exit 1.
+    let o = search(&[&password]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    // With --show-secrets it is found, at its field.
+    let o = search(&[&password, "--show-secrets"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let hit: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(hit["name"], "creds", "{hit}");
+    assert_eq!(hit["field"], "data.password", "{hit}");
 }

@@ -243,7 +243,7 @@ fn peak_rss_kib(args: &[&str]) -> (u64, Output) {
 
 #[test]
 fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
-    let c = Cluster::single();
+    let mut c = Cluster::single();
     // About 64 MiB: large values, and enough small keys to sort.
     put_many(&c, "/registry/secrets/default/big-", 56, 1 << 20);
     put_many(&c, "/registry/configmaps/default/small-", 20_000, 200);
@@ -283,6 +283,14 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
             let (r, o) = peak_rss_kib(&["snapshot", "inspect", f, "--history-size", "-o", "json"]);
             ("inspect --history-size", r, o)
         },
+        {
+            // restore verifies the file offline and counts its keys per
+            // type before planning.
+            let member = "m0=http://127.0.0.1:2380";
+            let args = ["restore", "--snapshot", f, "--member", member, "--dry-run"];
+            let (r, o) = peak_rss_kib(&[&args[..], &["-o", "json"]].concat());
+            ("restore --snapshot", r, o)
+        },
     ] {
         assert_eq!(out.status.code(), Some(0), "{what}: {}", output_text(&out));
         eprintln!("{what}: {rss} KiB (baseline {base} KiB)");
@@ -292,6 +300,11 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
         );
         if ["save", "status", "inspect"].contains(&what) {
             assert_eq!(json(&out)["totalKeys"].as_u64(), Some(20_056), "{what}");
+        }
+        if what == "restore --snapshot" {
+            let v = json(&out);
+            assert_eq!(v["snapshot"]["totalKeys"].as_u64(), Some(20_056), "{v}");
+            assert_eq!(v["snapshot"]["integrity"], "verified", "{v}");
         }
     }
     // Live, `size --history` reads pages as `size --by-type` does (a fixed
@@ -309,4 +322,31 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
         "size --history peaked at {history} KiB, size --by-type at {by_type} KiB"
     );
     assert_eq!(json(&out)["history"]["currentKeys"].as_u64(), Some(20_056));
+
+    // recover reads a stopped member's `member/snap/db` offline, through
+    // the same page reader: flat too.
+    let data_dir = c.member(0).data_dir().to_path_buf();
+    let revision = crate::support::etcdctl::revision(&c);
+    c.kill(0);
+    let kept = format!("m0={}", data_dir.display());
+    let (rss, out) = peak_rss_kib(&[
+        "--endpoints",
+        &eps,
+        "--dial-timeout",
+        "1s",
+        "recover",
+        "--data-dir",
+        &kept,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    eprintln!("recover --data-dir: {rss} KiB (baseline {base} KiB)");
+    assert!(
+        rss < limit_kib,
+        "recover --data-dir peaked at {rss} KiB (limit {limit_kib} KiB)"
+    );
+    let seen = &json(&out)["plan"]["candidates"][0];
+    assert_eq!(seen["seen"], "offline", "{seen}");
+    assert_eq!(seen["revision"].as_i64(), Some(revision), "{seen}");
 }

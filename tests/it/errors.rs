@@ -133,6 +133,7 @@ fn a_compaction_mid_scan_resumes_listings_and_never_prints_a_row_twice() {
         .map(|i| configmap(&format!("cm-{i:05}"), 200, 'x'))
         .collect();
     put_all(&c, &kvs, 100);
+    put_all(&c, &widgets(N), 100);
     for (args, field) in [
         (&["ls", "configmaps", "-o", "json"][..], "/key"),
         (
@@ -140,6 +141,7 @@ fn a_compaction_mid_scan_resumes_listings_and_never_prints_a_row_twice() {
             "/metadata/name",
         ),
         (&["search", "cm-", "-o", "json"][..], "/key"),
+        (&["custom", "widgets.example.com", "-o", "json"][..], "/key"),
     ] {
         let (lines, stderr, code) = run_compacted_midway(&c, args);
         assert_eq!(code, 0, "{args:?}: {stderr}");
@@ -152,6 +154,89 @@ fn a_compaction_mid_scan_resumes_listings_and_never_prints_a_row_twice() {
         assert!(twice.is_empty(), "{args:?} printed rows twice: {twice:?}");
         assert_eq!(seen.len(), N, "{args:?} printed every object once");
     }
+}
+
+/// `n` custom resources (`widgets.example.com`, no CRD stored), ~300 bytes each.
+fn widgets(n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let o = crate::objects::widget("default", &format!("w-{i:05}"), i as u64, 100);
+            (o.key, o.value)
+        })
+        .collect()
+}
+
+/// Range requests member 0 has started, from its gRPC metrics.
+fn ranges_started(c: &Cluster) -> u64 {
+    let url = format!("{}/metrics", c.member(0).client_url());
+    let out = std::process::Command::new("curl")
+        .args(["-sf", &url])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("grpc_server_started_total") && l.contains("grpc_method=\"Range\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no Range counter in {url}")) as u64
+}
+
+/// Start `args` with one key per page, wait until etcd has started 50 of
+/// its pages (the scan has pinned its revision and is paging), compact past
+/// that revision, and return the output.
+fn aggregate_compacted_midway(c: &Cluster, args: &[&str]) -> std::process::Output {
+    let before = ranges_started(c);
+    let child = plugin()
+        .arg("--endpoints")
+        .arg(c.endpoints())
+        .args(args)
+        .env("KUBECTL_ETCD_PAGE_KEYS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::wait_until(
+        "the scan to page",
+        std::time::Duration::from_secs(60),
+        || ranges_started(c) >= before + 50,
+    );
+    bump_and_compact(c);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_compaction_mid_scan_makes_count_and_size_start_again_once_with_exact_totals() {
+    let c = Cluster::single();
+    // One key per page: 2,000 requests, so the scan is still paging when
+    // the compaction lands.
+    const N: usize = 2000;
+    put_all(&c, &widgets(N), 100);
+    let o = aggregate_compacted_midway(&c, &["count", "widgets.example.com", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        err(&o).contains("the scan's revision was compacted: counting again at revision "),
+        "{}",
+        err(&o)
+    );
+    let v: Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["total"].as_u64(), Some(N as u64), "counted once: {v}");
+
+    let o = aggregate_compacted_midway(
+        &c,
+        &["size", "--by-type", "widgets.example.com", "-o", "json"],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        err(&o).contains("the scan's revision was compacted: measuring again at revision "),
+        "{}",
+        err(&o)
+    );
+    let v: Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(
+        v["keyspace"]["totalKeys"].as_u64(),
+        Some(N as u64),
+        "measured once: {v}"
+    );
 }
 
 #[test]

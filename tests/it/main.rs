@@ -25,6 +25,7 @@ mod hostile;
 mod keyspace;
 mod kube;
 mod kube_promises;
+mod layers;
 mod maintenance;
 mod packaging;
 mod promises;

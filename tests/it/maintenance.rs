@@ -274,41 +274,8 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
     );
 
     // Ctrl-C during the pause after the first member stops before the next.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-etcd"))
-        .args([
-            "--endpoints",
-            &c.endpoints(),
-            "defrag",
-            "--yes",
-            "--pause",
-            "20s",
-            "-o",
-            "json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
-            panic!("defrag ended before pausing: {seen}");
-        }
-        seen.push_str(&line);
-        if line.starts_with("pausing") {
-            break;
-        }
-    }
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (out, seen, rest) =
+        ctrl_c_in_the_pause(&c, &["defrag", "--yes", "--pause", "20s", "-o", "json"]);
     assert_eq!(out.status.code(), Some(130), "{seen}{rest}");
     assert!(rest.contains("1 of 3 members defragmented"), "{seen}{rest}");
     assert!(rest.contains("left: "), "{seen}{rest}");
@@ -493,8 +460,31 @@ fn ok_json_allowing(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("json: {e}\n{}", output_text(out)))
 }
 
-#[test]
-fn recover_space_makes_a_nospace_cluster_writable_again() {
+/// Runs `args` (a rolling defrag with a long `--pause`), sends Ctrl-C once
+/// stderr says it is pausing after a member, and returns the output with
+/// stderr up to that line and after it.
+fn ctrl_c_in_the_pause(c: &Cluster, args: &[&str]) -> (Output, String, String) {
+    let mut child = cli::spawn_piped(plugin().args(["--endpoints", &c.endpoints()]).args(args));
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut err, &mut line).unwrap() == 0 {
+            panic!("{args:?} ended before pausing: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("pausing") {
+            break;
+        }
+    }
+    cli::send_sigint(child.id());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    (child.wait_with_output().unwrap(), seen, rest)
+}
+
+/// Three members with a 2 MiB quota, filled until NOSPACE is raised.
+fn nospace_cluster() -> Cluster {
     let c = Cluster::start(ClusterOpts {
         members: 3,
         quota_backend_bytes: Some(2 * 1024 * 1024),
@@ -505,6 +495,12 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
     wait_until("the NOSPACE alarm", Duration::from_secs(20), || {
         c.alarm_list().contains("NOSPACE")
     });
+    c
+}
+
+#[test]
+fn recover_space_makes_a_nospace_cluster_writable_again() {
+    let c = nospace_cluster();
     let out = c.ctl().run(&["put", "k", "v"]);
     assert!(
         !out.status.success() && cli::stderr(&out).contains("database space exceeded"),
@@ -538,6 +534,7 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
         &["recover-space", "--yes", "--pause", "0s", "-o", "json"],
     );
     let report = ok_json(&out);
+    crate::readme::assert_documented("recover-space -o json", &out);
     assert_eq!(
         report["defragmented"].as_array().unwrap().len(),
         3,
@@ -563,6 +560,29 @@ fn recover_space_makes_a_nospace_cluster_writable_again() {
     }
     c.put("after-recovery", "writable");
     assert_eq!(c.get("after-recovery").as_deref(), Some("writable"));
+}
+
+#[test]
+fn recover_space_interrupted_between_members_exits_130_and_a_rerun_finishes() {
+    let c = nospace_cluster();
+    c.ctl().ok(&["del", "fill/", "--prefix"]);
+    // Ctrl-C in the pause after the first member's defrag.
+    let (out, seen, rest) = ctrl_c_in_the_pause(&c, &["recover-space", "--yes", "--pause", "30s"]);
+    let text = format!("{seen}{rest}");
+    assert_eq!(out.status.code(), Some(130), "{text}");
+    assert!(text.contains("1 of 3 members defragmented"), "{text}");
+    assert!(
+        text.contains("step 2 of 3 (") && text.contains("left: "),
+        "which step stopped and what is left: {text}"
+    );
+    assert!(c.alarm_list().contains("NOSPACE"), "not disarmed yet");
+
+    // The same command again finishes: compacted already, the rest of the
+    // members defragmented, the alarm disarmed.
+    let out = ke(&c, &["recover-space", "--yes", "--pause", "0s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert_eq!(c.alarm_list().trim(), "", "etcdctl lists no alarm");
+    c.put("after-recovery", "writable");
 }
 
 #[test]

@@ -71,6 +71,14 @@ fn compact_rev_keep_and_physical_are_what_etcdctl_sees() {
     let o = ke(&c, &["compact", &target.to_string(), "--yes"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!stdout(&o).contains(&target.to_string()), "{}", stdout(&o));
+    // The row says where the history starts, in both columns.
+    let row = stdout(&o).lines().nth(1).unwrap_or_default().to_owned();
+    assert!(
+        row.starts_with(&format!("{now} "))
+            && row.contains(&format!("nothing (already compacted at {now})")),
+        "{}",
+        stdout(&o)
+    );
 
     // --dry-run changes nothing.
     c.put("/registry/configmaps/default/k", "after");
@@ -398,6 +406,12 @@ fn ls_json_gives_the_lease_as_the_hex_id_etcdctl_printed() {
     );
     let unleased = rows.iter().find(|r| r["name"] == "unleased").unwrap();
     assert!(unleased["lease"].is_null(), "{unleased}");
+    // One form everywhere: `size --by-type` and `lease list` print the
+    // same hex string.
+    let size = json(&ke(&c, &["size", "--by-type", "-o", "json"]));
+    assert_eq!(size["keyspace"]["leases"]["busiestLease"], hex, "{size}");
+    let leases = json(&ke(&c, &["lease", "list", "-o", "json"]));
+    assert_eq!(leases["leases"][0]["id"], hex, "{leases}");
 }
 
 #[test]

@@ -118,6 +118,19 @@ fn alarm_disarm_refuses_while_the_space_is_short_and_disarms_by_member_type_or_f
         assert!(stderr(&o).contains("nothing to disarm"), "{}", stderr(&o));
         assert_eq!(alarms(&c), [(m0, "NOSPACE".to_owned())], "{args:?}");
     }
+    // Ctrl-C at the question: nothing disarmed, exit 130.
+    let (status, text) = ctrl_c_at_the_question(
+        &c,
+        &[
+            "alarm", "disarm", "--member", "m0", "--alarm", "nospace", "--force",
+        ],
+    );
+    assert_eq!(status, Some(130), "{text}");
+    assert!(
+        text.contains("interrupted (Ctrl-C) at the question: did not disarm 1 alarm(s)"),
+        "{text}"
+    );
+    assert_eq!(alarms(&c), [(m0, "NOSPACE".to_owned())]);
     // --force disarms although the space is still short.
     let o = run_on(
         &c,
@@ -127,6 +140,7 @@ fn alarm_disarm_refuses_while_the_space_is_short_and_disarms_by_member_type_or_f
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    crate::readme::assert_documented("alarm list -o json", &o);
     let rows = json(&o);
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["member"], "m0");
@@ -642,48 +656,71 @@ fn strict_turns_a_kept_unknown_field_into_a_decode_failure() {
 
 // ----- progress only on a terminal ------------------------------------------------------
 
-/// A TCP proxy to `upstream` that passes the server's bytes at about
-/// `rate` bytes per second, so a snapshot stream lasts seconds.
-fn slow_proxy(upstream: &str, rate: usize) -> String {
+/// A TCP proxy on a free port: `pass(client, server)` runs on its own
+/// thread for every connection that `admit` lets through, with `server`
+/// connected to `upstream`. Returns the proxy's URL.
+fn tcp_proxy(
+    upstream: &str,
+    admit: impl Fn(&TcpStream) -> bool + Send + 'static,
+    pass: impl Fn(TcpStream, TcpStream) + Send + Sync + 'static,
+) -> String {
+    let pass = std::sync::Arc::new(pass);
     let upstream = upstream.trim_start_matches("http://").to_owned();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(client) = client else { return };
+            if !admit(&client) {
+                continue;
+            }
             let Ok(server) = TcpStream::connect(&upstream) else {
                 continue;
             };
-            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            thread::spawn(move || {
-                let _ = std::io::copy(&mut c_in, &mut s_out);
-                let _ = s_out.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut s_in, mut c_out) = (server, client);
-            thread::spawn(move || {
-                let chunk = rate / 20;
-                let mut buf = vec![0u8; chunk];
-                loop {
-                    match s_in.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if c_out.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                            thread::sleep(Duration::from_millis(50));
-                        }
-                    }
-                }
-                let _ = c_out.shutdown(std::net::Shutdown::Write);
-            });
+            let pass = pass.clone();
+            thread::spawn(move || pass(client, server));
         }
     });
     format!("http://{addr}")
 }
 
-#[test]
-fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
-    let c = Cluster::single();
+/// Copies `from` to `to` until either ends, then closes `to` for writing.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A TCP proxy to `upstream` that passes the server's bytes at about
+/// `rate` bytes per second, so a snapshot stream lasts seconds.
+fn slow_proxy(upstream: &str, rate: usize) -> String {
+    tcp_proxy(
+        upstream,
+        |_| true,
+        move |client, server| {
+            let (c_in, s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || pipe(c_in, s_out));
+            let (mut s_in, mut c_out) = (server, client);
+            let chunk = rate / 20;
+            let mut buf = vec![0u8; chunk];
+            loop {
+                match s_in.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if c_out.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            let _ = c_out.shutdown(std::net::Shutdown::Write);
+        },
+    )
+}
+
+/// Thirty 100 KiB values in `c` (a snapshot of about 3 MiB), and a proxy
+/// to member 0 that passes its bytes at `rate` bytes per second.
+fn slow_snapshot_source(c: &Cluster, rate: usize) -> String {
     let value = vec![b'p'; 100 * 1024];
     for i in 0..30 {
         let out = c
@@ -692,8 +729,14 @@ fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
             .run(&["put", &format!("big/{i}")]);
         assert!(out.status.success());
     }
+    slow_proxy(c.member(0).client_url(), rate)
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_never_into_a_pipe() {
+    let c = Cluster::single();
     // About 3 MiB at 1 MiB/s: the bar's first tick (1 s) comes.
-    let proxy = slow_proxy(c.member(0).client_url(), 1024 * 1024);
+    let proxy = slow_snapshot_source(&c, 1024 * 1024);
     let dir = tempfile::tempdir().unwrap();
     let script = find_on_path("script").expect("script(1) from util-linux");
     let on_tty = |file: &str, extra: &str| -> String {
@@ -801,6 +844,12 @@ fn restore_counts_and_revision_bump_are_what_etcdctl_sees_on_the_restored_member
             .collect(),
     );
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    // Every field as README documents it, `local` and `after` included.
+    crate::readme::assert_documented("restore -o json", &o);
+    assert!(
+        report["after"]["members"][0]["memberId"].is_string(),
+        "{report}"
+    );
     assert_eq!(report["plan"]["bump"].as_i64(), Some(bump), "{report}");
     let argv: Vec<&str> = report["plan"]["members"][0]["argv"]
         .as_array()
@@ -863,4 +912,268 @@ fn restore_counts_and_revision_bump_are_what_etcdctl_sees_on_the_restored_member
     } else {
         assert!(old.status.success(), "{}", stderr(&old));
     }
+}
+
+// ----- Ctrl-C at the confirmation of put and compact --------------------------
+
+/// Runs the plugin with `args` on a pseudo-terminal (util-linux `script`),
+/// waits for its `[y/N]` question, types Ctrl-C there as a terminal user
+/// would, and returns the exit code and everything the terminal showed.
+fn ctrl_c_at_the_question(c: &Cluster, args: &[&str]) -> (Option<i32>, String) {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let line = std::iter::once(env!("CARGO_BIN_EXE_kubectl-etcd").to_owned())
+        .chain(["--endpoints", &c.endpoints()].map(String::from))
+        .chain(args.iter().map(|a| a.to_string()))
+        .map(|a| quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let script = find_on_path("script").expect("script(1) from util-linux");
+    let mut child = Command::new(script)
+        .args(["-qec", &line, "/dev/null"])
+        .env("TERM", "dumb")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut pipe = child.stdout.take().unwrap();
+    let sink = shown.clone();
+    let reader = thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !text().contains("[y/N]") {
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "no question ({exited:?}): {}",
+            text()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\x03").unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after Ctrl-C: {}",
+            text()
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    (status.code(), text())
+}
+
+#[test]
+fn ctrl_c_at_the_question_of_put_and_compact_exits_130_and_writes_nothing() {
+    let c = Cluster::single();
+    let cm = objects::configmap("default", "conf", 1, 10);
+    let out = c.ctl().stdin(cm.value.clone()).run(&["put", &cm.key]);
+    assert!(out.status.success());
+    for i in 0..5 {
+        c.put("/other/bump", &i.to_string());
+    }
+    let mod_revision = |c: &Cluster| -> i64 {
+        let v: Value = serde_json::from_str(&c.ctl().ok(&["get", &cm.key, "-w", "json"])).unwrap();
+        v["kvs"][0]["mod_revision"].as_i64().unwrap()
+    };
+    let before = mod_revision(&c);
+
+    // put: the field diff is shown before the question; Ctrl-C there
+    // writes nothing and says so.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("conf.yaml");
+    let got = run_on(&c, &["get", "configmaps/default/conf"]);
+    assert_eq!(code(&got), 0, "{}", stderr(&got));
+    let edited = stdout(&got).replace("app: app-1\n", "app: edited\n");
+    assert_ne!(edited, stdout(&got));
+    std::fs::write(&file, edited).unwrap();
+    let (status, text) = ctrl_c_at_the_question(
+        &c,
+        &[
+            "put",
+            "configmaps/default/conf",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(status, Some(130), "{text}");
+    let diff = text
+        .find("metadata.labels")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        diff < text.find("[y/N]").unwrap(),
+        "diff before the question: {text}"
+    );
+    assert!(
+        text.contains(
+            "interrupted (Ctrl-C) at the question: did not replace `/registry/configmaps/default/conf`"
+        ),
+        "{text}"
+    );
+    assert_eq!(mod_revision(&c), before, "nothing written");
+
+    // compact: Ctrl-C at the question compacts nothing.
+    let (status, text) = ctrl_c_at_the_question(&c, &["compact"]);
+    assert_eq!(status, Some(130), "{text}");
+    assert!(
+        text.contains("interrupted (Ctrl-C) at the question: did not compact the keyspace"),
+        "{text}"
+    );
+    let old = c
+        .ctl()
+        .run(&["get", "/other/bump", "--rev", &before.to_string()]);
+    assert!(old.status.success(), "revision {before} still readable");
+}
+
+#[test]
+fn ctrl_c_during_snapshot_save_exits_130_and_leaves_no_file() {
+    let c = Cluster::single();
+    // About 3 MiB at 256 KiB/s: the stream lasts seconds.
+    let proxy = slow_snapshot_source(&c, 256 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let part = dir.path().join("s.db.part");
+    let child = plugin()
+        .args(["--endpoints", &proxy, "snapshot", "save"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("bytes in the .part file", Duration::from_secs(60), || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() > 0)
+    });
+    crate::support::cli::send_sigint(child.id());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("interrupted (Ctrl-C) after ")
+            && stderr(&o).contains("no file was written"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!file.exists(), "no file");
+    assert!(!part.exists(), "no .part");
+}
+
+// ----- the quota when the member does not tell it ------------------------------
+
+/// A TCP proxy to `upstream` that passes gRPC (HTTP/2) and drops every
+/// plain HTTP request: the member's `/metrics` cannot be read through it,
+/// as behind a firewall that only lets gRPC through.
+fn grpc_only_proxy(upstream: &str) -> String {
+    let not_http1 = |client: &TcpStream| {
+        let mut first = [0u8; 4];
+        client.peek(&mut first).is_ok() && &first != b"GET "
+    };
+    tcp_proxy(upstream, not_http1, |client, server| {
+        let (c_in, s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        thread::spawn(move || pipe(c_in, s_out));
+        pipe(server, client);
+    })
+}
+
+#[test]
+fn a_quota_nothing_reports_is_assumed_and_says_where_it_came_from() {
+    let c = Cluster::single();
+    let proxy = grpc_only_proxy(c.member(0).client_url());
+    let run = |args: &[&str]| {
+        plugin()
+            .args(["--endpoints", &proxy])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // --quota-bytes: the figure is the flag's, assumed, said under the table.
+    for cmd in ["status", "size"] {
+        let o = run(&[cmd, "--quota-bytes", "512MiB", "-o", "json"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let row = &json(&o)["members"][0];
+        assert_eq!(row["quotaBytes"], 512 * 1024 * 1024, "{cmd}: {row}");
+        assert_eq!(row["quotaSource"], "flag", "{cmd}: {row}");
+        assert_eq!(row["quotaAssumed"], true, "{cmd}: {row}");
+        let o = run(&[cmd, "--quota-bytes", "512MiB"]);
+        let text = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(text.contains("512.0 MiB*"), "{cmd}: {text}");
+        assert!(text.contains("* quota from --quota-bytes"), "{cmd}: {text}");
+    }
+    // Nothing at all: etcd's default, assumed, said so.
+    let o = run(&["status", "-o", "json"]);
+    let row = &json(&o)["members"][0];
+    assert_eq!(row["quotaBytes"], 2u64 * 1024 * 1024 * 1024, "{row}");
+    assert_eq!(row["quotaSource"], "default", "{row}");
+    assert_eq!(row["quotaAssumed"], true, "{row}");
+    let o = run(&["status"]);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        text.contains("* quota assumed: etcd default 2 GiB"),
+        "{text}"
+    );
+    assert!(!text.contains("--quota-bytes:"), "{text}");
+    // Through the member itself the metrics give it: not assumed.
+    let o = run_on(&c, &["status", "--quota-bytes", "512MiB", "-o", "json"]);
+    assert_eq!(json(&o)["members"][0]["quotaSource"], "metrics");
+}
+
+#[test]
+fn ctrl_c_while_compact_physical_waits_exits_130_saying_the_compaction_is_done() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    for i in 0..20 {
+        c.put("/registry/configmaps/default/k", &i.to_string());
+    }
+    let mut child =
+        crate::support::cli::spawn_piped(plugin().args(["--endpoints", &c.endpoints()]).args([
+            "compact",
+            "--physical",
+            "--yes",
+        ]));
+    // The compaction is sent and answered; the wait for every member
+    // (two still readings 700 ms apart at least) is what Ctrl-C ends.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if err.read_line(&mut line).unwrap() == 0 {
+            panic!("compact ended before waiting: {seen}");
+        }
+        seen.push_str(&line);
+        if line.starts_with("waiting for every member") {
+            break;
+        }
+    }
+    crate::support::cli::send_sigint(child.id());
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{seen}{rest}");
+    let now = crate::support::etcdctl::revision(&c);
+    assert!(
+        rest.contains(&format!(
+            "interrupted (Ctrl-C) after compacting at revision {now}"
+        )) && rest.contains("in the background"),
+        "says what was done: {seen}{rest}"
+    );
+    // It was done: the history before it is gone, per etcdctl.
+    let old = c
+        .ctl()
+        .run(&["get", "/registry/configmaps/default/k", "--rev", "2"]);
+    assert!(!old.status.success(), "revision 2 is compacted");
 }

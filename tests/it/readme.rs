@@ -7,7 +7,8 @@
 //! are exactly `a`, `b` (optional) and `c`; `[X]` is an array of X (the test
 //! checks every element); quoted values after `:` (`"ok|warn"`), `null | {..}`
 //! alternatives and bare words (`[SPACE]`, `[as defrag]`) describe values
-//! and are checked where they are objects.
+//! and are checked where they are objects; `...` among an object's keys
+//! says it has more, named elsewhere (the listed ones are still required).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,6 +29,9 @@ pub(crate) enum Shape {
     /// documented elsewhere.
     Any,
 }
+
+/// The key standing for `...` in an object: other keys may be printed.
+const OPEN: &str = "...";
 
 struct Parser<'a> {
     s: &'a [u8],
@@ -110,6 +114,11 @@ impl Parser<'_> {
                     return Shape::Object(keys);
                 }
                 Some(b',') => self.i += 1,
+                // `{"action", ..., "done"}`: more keys, named elsewhere.
+                Some(b'.') if self.s[self.i..].starts_with(b"...") => {
+                    self.i += 3;
+                    keys.push((OPEN.to_owned(), true, Shape::Any));
+                }
                 Some(b'"') => {
                     let name = self.string();
                     let mut optional = false;
@@ -144,16 +153,21 @@ fn parse(spec: &str) -> Shape {
     p.value()
 }
 
+/// The text of README's `## TITLE` section, up to the next `## `.
+fn section(title: &str) -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let start = readme
+        .split(&format!("\n## {title}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("README has no `## {title}` section"));
+    start.split("\n## ").next().unwrap().to_owned()
+}
+
 /// Every documented shape of a command, from README's "JSON output": the
 /// backticked command names the entry, each `{...}` after it is one shape.
 pub(crate) fn documented(entry: &str) -> Vec<Shape> {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("\n## JSON output")
-        .nth(1)
-        .expect("README has a JSON output section");
-    let section = section.split("\n## ").next().unwrap();
+    let section = section("JSON output");
     let wanted = format!("- `{entry}`");
     let line = section
         .lines()
@@ -178,11 +192,33 @@ pub(crate) fn documented(entry: &str) -> Vec<Shape> {
             })
             .collect();
     }
-    line.split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|code| code.starts_with('{') || code.starts_with('['))
-        .map(parse)
+    // Backticked shapes, each with the text before it. "with WORD `{...}`"
+    // defines WORD: it stands for that object wherever the shapes name it.
+    let parts: Vec<&str> = line.split('`').collect();
+    let mut defs = Vec::new();
+    let mut shapes = Vec::new();
+    for pair in parts.chunks(2).filter(|p| p.len() == 2) {
+        let (before, code) = (pair[0], pair[1]);
+        if !(code.starts_with('{') || code.starts_with('[')) {
+            continue;
+        }
+        match before.trim_end().rsplit_once(" with ") {
+            Some((_, word)) if word.len() > 2 && word.chars().all(|c| c.is_ascii_uppercase()) => {
+                defs.push((word.to_owned(), code.to_owned()))
+            }
+            _ => shapes.push(code.to_owned()),
+        }
+    }
+    shapes
+        .iter()
+        .map(|code| {
+            let mut code = code.clone();
+            for (word, def) in &defs {
+                let whole = regex::Regex::new(&format!(r"\b{word}\b")).unwrap();
+                code = whole.replace_all(&code, def.as_str()).into_owned();
+            }
+            parse(&code)
+        })
         .collect()
 }
 
@@ -199,13 +235,19 @@ pub(crate) fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<Str
             let doc: BTreeSet<&str> = keys.iter().map(|(k, _, _)| k.as_str()).collect();
             for (k, optional, inner) in keys {
                 match map.get(k) {
+                    _ if k == OPEN => {}
                     Some(child) => check(inner, child, &format!("{path}.{k}"), problems),
                     None if *optional => {}
                     None => problems.push(format!("{path}.{k}: documented, not printed")),
                 }
             }
             for k in map.keys() {
-                if !doc.contains(k.as_str()) {
+                // README: "field names are camelCase" (also where `...`
+                // leaves the names open).
+                if k.contains('_') || k.contains('-') {
+                    problems.push(format!("{path}.{k}: not camelCase"));
+                }
+                if !doc.contains(k.as_str()) && !doc.contains(OPEN) {
                     problems.push(format!("{path}.{k}: printed, not documented"));
                 }
             }
@@ -224,8 +266,6 @@ fn differences(c: &Cluster, entry: &str, args: &[&str]) -> BTreeSet<String> {
 /// [`differences`] for a run whose exit code is one of `codes` (a refusal
 /// still prints its document).
 fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -> BTreeSet<String> {
-    let shapes = documented(entry);
-    assert!(!shapes.is_empty(), "README gives no shape for `{entry}`");
     let mut cmd = plugin();
     cmd.arg("--endpoints").arg(c.endpoints()).args(args);
     let o = cmd.output().unwrap();
@@ -235,18 +275,28 @@ fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -
         code(&o),
         stderr(&o)
     );
-    let text = stdout(&o);
+    output_differences(entry, &o)
+}
+
+/// The differences between the JSON `o` printed (a document, or one per
+/// line) and the shapes README documents for `entry`: each document must
+/// fit one. For tests elsewhere that have the output at hand (a cluster
+/// in NOSPACE, one that lost quorum).
+pub(crate) fn output_differences(entry: &str, o: &std::process::Output) -> BTreeSet<String> {
+    let shapes = documented(entry);
+    assert!(!shapes.is_empty(), "README gives no shape for `{entry}`");
+    let text = stdout(o);
     let docs: Vec<Value> = match serde_json::from_str::<Value>(&text) {
         Ok(v) => vec![v],
         Err(_) => text
             .lines()
             .map(|l| {
                 serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("{entry}: not JSON ({e}): {l}\n{}", stderr(&o)))
+                    .unwrap_or_else(|e| panic!("{entry}: not JSON ({e}): {l}\n{}", stderr(o)))
             })
             .collect(),
     };
-    assert!(!docs.is_empty(), "{entry}: printed nothing: {}", stderr(&o));
+    assert!(!docs.is_empty(), "{entry}: printed nothing: {}", stderr(o));
     let mut all = BTreeSet::new();
     for doc in &docs {
         let mut best: Option<Vec<String>> = None;
@@ -262,6 +312,16 @@ fn differences_exiting(c: &Cluster, entry: &str, args: &[&str], codes: &[i32]) -
     all
 }
 
+/// Asserts that `o`'s JSON is what README documents for `entry`.
+pub(crate) fn assert_documented(entry: &str, o: &std::process::Output) {
+    let problems = output_differences(entry, o);
+    assert!(
+        problems.is_empty(),
+        "JSON output differs from README.md:\n  {}",
+        problems.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
 fn put(c: &Cluster, o: &objects::Object) {
     let out = c.ctl().stdin(o.value.clone()).run(&["put", &o.key]);
     assert_eq!(out.status.code(), Some(0), "put {}", o.key);
@@ -269,7 +329,42 @@ fn put(c: &Cluster, o: &objects::Object) {
 
 #[test]
 fn the_readme_notation_parses_as_documented() {
+    let open = parse(r#"{"a", ..., "b"}"#);
+    let mut problems = Vec::new();
+    check(
+        &open,
+        &serde_json::json!({"a": 1, "b": 2, "z": 3}),
+        "o",
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    check(
+        &open,
+        &serde_json::json!({"a": 1, "z": 3}),
+        "o",
+        &mut problems,
+    );
+    assert_eq!(problems, ["o.b: documented, not printed"]);
+    problems.clear();
+    let snake = serde_json::json!({"a": 1, "b": 2, "peer_urls": []});
+    check(&open, &snake, "o", &mut problems);
+    assert_eq!(problems, ["o.peer_urls: not camelCase"]);
     let s = parse(r#"{"a", "b"?, "c": [{"d", "e": "x|y"}], "f": null | {"g"}}"#);
+    // "with ROW `{...}`" is resolved by `documented`; `top` uses it.
+    let top = documented("top -o json");
+    assert_eq!(
+        top.len(),
+        1,
+        "the definition is not an alternative: {top:?}"
+    );
+    let Shape::Object(keys) = &top[0] else {
+        panic!("{top:?}")
+    };
+    let rows = keys.iter().find(|(k, _, _)| k == "rows").unwrap();
+    assert!(
+        matches!(&rows.2, Shape::Array(inner) if matches!(**inner, Shape::Object(_))),
+        "ROW resolved: {rows:?}"
+    );
     let mut problems = Vec::new();
     let ok = serde_json::json!({"a": 1, "c": [{"d": 1, "e": "x"}], "f": {"g": 2}});
     check(&s, &ok, "t", &mut problems);
@@ -330,6 +425,14 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
         ),
         ("search -o json", vec!["search", "web*", "-o", "json"]),
         ("custom -o json", vec!["custom", "-o", "json"]),
+        (
+            "custom -o json",
+            vec!["custom", "widgets.example.com", "-o", "json"],
+        ),
+        (
+            "watch -o json",
+            vec!["watch", "--rev", "1", "--count", "8", "-o", "json"],
+        ),
         ("ls -o json", vec!["ls", "-o", "json"]),
         ("defrag -o json", vec!["defrag", "--dry-run", "-o", "json"]),
         ("alarm list -o json", vec!["alarm", "list", "-o", "json"]),
@@ -395,6 +498,27 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
             vec!["snapshot", "inspect", file, "--history-size", "-o", "json"],
         ),
         (
+            "snapshot inspect --ls -o json",
+            vec!["snapshot", "inspect", file, "--ls", "-o", "json"],
+        ),
+        (
+            "restore -o json",
+            vec!["restore", "--snapshot", file, "--dry-run", "-o", "json"],
+        ),
+        (
+            "resize -o json",
+            vec![
+                "resize",
+                "add",
+                "m9",
+                "--peer-urls",
+                "http://127.0.0.1:1",
+                "--dry-run",
+                "-o",
+                "json",
+            ],
+        ),
+        (
             "decode --type-only -o json",
             vec!["decode", value, "--type-only", "-o", "json"],
         ),
@@ -408,20 +532,102 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
     // defrag's outcome: every member skipped by a threshold (nothing is
     // written), and a refusal (no terminal to confirm on, exit 4), which
     // still prints its `stopped` object.
-    problems.extend(differences(
-        &c,
-        "defrag -o json",
-        &["defrag", "--yes", "--if-fragmented", "100", "-o", "json"],
-    ));
+    let o = plugin()
+        .args(["--endpoints", &c.endpoints()])
+        .args(["defrag", "--yes", "--if-fragmented", "100", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Every member the table shows as skipped is in `skipped`, by cause.
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let causes: Vec<&Value> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["cause"])
+        .collect();
+    assert_eq!(causes, ["notFragmented"; 3], "{v}");
+    problems.extend(output_differences("defrag -o json", &o));
     problems.extend(differences_exiting(
         &c,
         "defrag -o json",
         &["defrag", "--pause", "0s", "-o", "json"],
         &[4],
     ));
+    // ...and a real run, whose `members` are the members defragmented.
+    let o = plugin()
+        .args(["--endpoints", &c.endpoints()])
+        .args(["defrag", "--yes", "--pause", "0s", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["members"].as_array().map(Vec::len), Some(3), "{v}");
+    problems.extend(output_differences("defrag -o json", &o));
     assert!(
         problems.is_empty(),
         "JSON output differs from README.md:\n  {}",
         problems.into_iter().collect::<Vec<_>>().join("\n  ")
     );
+}
+
+/// The cells of a table line: runs of two spaces or more separate them.
+fn cells(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_sample_tables_show_the_headers_the_commands_print() {
+    let section = section("Sample tables");
+    let lines: Vec<&str> = section.lines().collect();
+    // The same keyspace as the sample: namespace shop, a ConfigMap, a
+    // Deployment and two Pods, on three members.
+    let c = Cluster::start(ClusterOpts::members(3));
+    put(&c, &objects::namespace("shop", 1));
+    put(&c, &objects::configmap("shop", "web-config", 2, 0));
+    put(&c, &objects::deployment("shop", "web", 3, 3, 0));
+    put(&c, &objects::pod("shop", "web-0", 4, 0));
+    put(&c, &objects::pod("shop", "web-1", 5, 0));
+    let mut samples = 0;
+    let mut problems = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(args) = line.strip_prefix("$ kubectl etcd ") else {
+            continue;
+        };
+        samples += 1;
+        let shown: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take_while(|l| !l.is_empty() && !l.starts_with("```"))
+            .copied()
+            .collect();
+        let o = plugin()
+            .args(["--endpoints", &c.endpoints()])
+            .args(args.split_whitespace())
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{args}: {}", stderr(&o));
+        let printed = stdout(&o);
+        let printed: Vec<&str> = printed.lines().collect();
+        if cells(shown[0]) != cells(printed[0]) {
+            problems.push(format!(
+                "{args}: README shows\n    {}\n  the command prints\n    {}",
+                shown[0], printed[0]
+            ));
+        }
+        // One row per member, one line per type and the total.
+        if shown.len() != printed.len() {
+            problems.push(format!(
+                "{args}: README shows {} lines, the command prints {}:\n{}",
+                shown.len(),
+                printed.len(),
+                printed.join("\n")
+            ));
+        }
+    }
+    assert!(samples >= 7, "{samples} samples found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

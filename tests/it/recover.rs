@@ -52,6 +52,28 @@ fn data_dir(c: &Cluster, i: usize) -> PathBuf {
     c.member(i).data_dir().to_path_buf()
 }
 
+/// `recover --local --yes` for member 0's process (by pid) and data dir,
+/// with `extra` flags; also the pid and the data dir it names.
+fn recover_local_args(c: &Cluster, extra: &[&str]) -> (Vec<String>, String, PathBuf) {
+    let pid = c.member(0).pid().unwrap().to_string();
+    let dir = data_dir(c, 0);
+    let mut args: Vec<String> = [
+        "--endpoints",
+        &c.endpoints(),
+        "recover",
+        "--local",
+        "--pid",
+        &pid,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.push("--yes".into());
+    (args, pid, dir)
+}
+
 /// SIGKILL these members and delete their data dirs: gone for good.
 fn lose_for_good(c: &mut Cluster, members: &[usize]) {
     for &i in members {
@@ -89,6 +111,7 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
     // Without --local: the survey, the plan and each node's commands.
     let out = ke(&eps, &["-o", "json", "recover"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    crate::readme::assert_documented("recover -o json", &out);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let plan = &v["plan"];
     assert_eq!(plan["choice"]["survivor"], "m0", "{v}");
@@ -114,10 +137,20 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
     );
 
     // With --local --dry-run: the survivor's steps too, still nothing done.
-    let out = ke(
-        &eps,
-        &["recover", "--local", "--dry-run", "--pid", &pid.to_string()],
+    let pid = pid.to_string();
+    let local = ["recover", "--local", "--dry-run", "--pid", &pid];
+    let out = ke(&eps, &[&["-o", "json"][..], &local].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    crate::readme::assert_documented("recover -o json", &out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v["local"].as_array().unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["done"] == false && s["action"].is_string()),
+        "{v}"
     );
+    let out = ke(&eps, &local);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(
@@ -130,7 +163,10 @@ fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
     );
     assert!(text.contains("pending"), "{text}");
     assert!(c.member(0).is_running());
-    assert_eq!(etcd_on(&dir).map(|p| p.0), Some(pid));
+    assert_eq!(
+        etcd_on(&dir).map(|p| p.0),
+        Some(pid.parse::<u32>().unwrap())
+    );
     let parent = dir.parent().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(parent)
         .unwrap()
@@ -177,17 +213,11 @@ fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
     c.stop(2);
     let (d1, d2) = (data_dir(&c, 1), data_dir(&c, 2));
     let arg = |n: &str, d: &Path| format!("{n}={}", d.display());
+    let (m1, m2) = (arg("m1", &d1), arg("m2", &d2));
+    let kept = ["--data-dir", &m1, "--data-dir", &m2];
     let out = ke(
         &c.endpoints(),
-        &[
-            "-o",
-            "json",
-            "recover",
-            "--data-dir",
-            &arg("m1", &d1),
-            "--data-dir",
-            &arg("m2", &d2),
-        ],
+        &[&["-o", "json", "recover"][..], &kept].concat(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -224,15 +254,7 @@ fn recover_reads_kept_data_dirs_offline_and_picks_the_most_up_to_date() {
     // --member m1 is allowed, with what it would lose.
     let out = ke(
         &c.endpoints(),
-        &[
-            "recover",
-            "--member",
-            "m1",
-            "--data-dir",
-            &arg("m1", &d1),
-            "--data-dir",
-            &arg("m2", &d2),
-        ],
+        &[&["recover", "--member", "m1"][..], &kept].concat(),
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -310,7 +332,6 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
     for i in 0..10 {
         c.put(&format!("/registry/configmaps/default/cm{i}"), "x");
     }
-    let eps = c.endpoints();
     let writer = Writer::start(&c);
     wait_until("the first writes", Duration::from_secs(30), || {
         writer.acked() >= 20
@@ -323,23 +344,8 @@ fn recover_local_keeps_every_acknowledged_write_and_grows_back_to_three() {
     });
     // Two members gone for good, disks included.
     lose_for_good(&mut c, &[1, 2]);
-    let pid = c.member(0).pid().unwrap();
-    let dir = data_dir(&c, 0);
-
-    let pid = pid.to_string();
-    let mut run = Background::spawn(&[
-        "--endpoints",
-        &eps,
-        "recover",
-        "--local",
-        "--pid",
-        &pid,
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--wait",
-        "90s",
-        "--yes",
-    ]);
+    let (args, pid, dir) = recover_local_args(&c, &["--wait", "90s"]);
+    let mut run = Background::spawn(&args);
     // The harness plays the lost members' nodes: each starts, with an empty
     // data dir, when the wizard says how.
     for i in [1, 2] {
@@ -429,14 +435,8 @@ struct Background {
 }
 
 impl Background {
-    fn spawn(args: &[&str]) -> Background {
-        let mut child = plugin()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+    fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Background {
+        let mut child = support::cli::spawn_piped(plugin().args(args));
         let (tx, lines) = std::sync::mpsc::channel::<String>();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
@@ -477,11 +477,7 @@ impl Background {
 
     /// Ctrl-C, as a terminal sends it.
     fn interrupt(&self) {
-        let ok = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        support::cli::send_sigint(self.child.id());
     }
 
     /// The exit status and every line printed.
@@ -502,23 +498,7 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
         c.put(&format!("k{i}"), "v");
     }
     lose_for_good(&mut c, &[1, 2]);
-    let pid = c.member(0).pid().unwrap().to_string();
-    let dir = data_dir(&c, 0);
-    let eps = c.endpoints();
-    let args = [
-        "--endpoints",
-        &eps,
-        "recover",
-        "--local",
-        "--pid",
-        &pid,
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--no-grow",
-        "--wait",
-        "60s",
-        "--yes",
-    ];
+    let (args, _, dir) = recover_local_args(&c, &["--no-grow", "--wait", "60s"]);
     let mut run = Background::spawn(&args);
     // Ctrl-C as soon as etcd was started with the flag.
     run.wait_line("step 5/");

@@ -64,8 +64,11 @@ pub enum Error {
         cause: Arc<kube::config::KubeconfigError>,
     },
     /// A kubeconfig over the input limit, or unreadable when checked.
-    #[error("{0}")]
-    KubeconfigInput(Box<crate::error::Error>),
+    #[error("cannot read kubeconfig `{}`", path.display())]
+    KubeconfigInput {
+        path: PathBuf,
+        cause: Arc<crate::input::ReadError>,
+    },
     /// kube-rs could not build a client from the kubeconfig.
     #[error("cannot use the kubeconfig: {cause}")]
     Client { cause: Arc<kube::Error> },
@@ -380,7 +383,7 @@ impl Error {
             | Error::Exec { .. }
             | Error::NodeFiles { .. } => true,
             Error::KubeconfigUnreadable { .. }
-            | Error::KubeconfigInput(_)
+            | Error::KubeconfigInput { .. }
             | Error::Forbidden { .. }
             | Error::NotFound { .. }
             | Error::Refused { .. }

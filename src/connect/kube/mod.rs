@@ -20,7 +20,6 @@ use std::sync::Arc;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::{PodInfo, Target};
-use crate::error::Kind;
 
 pub use discovery::{Discovery, EtcdPod};
 pub use error::{Call, Error};
@@ -227,13 +226,9 @@ fn check_kubeconfig_size(path: &Path) -> Result<()> {
     }
     crate::input::read_file(path, crate::input::MAX_CONFIG_BYTES)
         .map(drop)
-        .map_err(|e| {
-            // Unreadable: exit 3, as kubeconfig_error says; too large: 2.
-            Error::KubeconfigInput(Box::new(e.into_error(
-                &format!("kubeconfig `{}`", path.display()),
-                Kind::Unavailable,
-                Kind::Usage,
-            )))
+        .map_err(|e| Error::KubeconfigInput {
+            path: path.to_path_buf(),
+            cause: Arc::new(e),
         })
 }
 

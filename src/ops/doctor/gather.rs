@@ -216,7 +216,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
         let first = survey
             .views
             .iter()
-            .find_map(|v| v.error.clone())
+            .find_map(|v| v.error.clone().map(crate::error::Error::from))
             .unwrap_or_else(|| crate::ops::Error::NoMemberAnswered.into());
         return Err(crate::ops::Error::NoneReached {
             total: survey.views.len(),
@@ -264,7 +264,10 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
                     })
                     .unwrap_or_else(|| v.target.endpoint.clone()),
                 status: v.status.clone(),
-                error: v.error.as_ref().map(|e| e.message.clone()),
+                error: v
+                    .error
+                    .clone()
+                    .map(|e| crate::error::Error::from(e).message),
                 names: names(&v.target, settings.server_name_override.as_ref()),
                 pod: cluster.pods.get(i).map(pod_facts),
                 ..Default::default()

@@ -204,7 +204,7 @@ pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surve
                 Some(_) => None,
                 None => Some(
                     view.and_then(|v| v.error.as_ref())
-                        .map(|e| e.message.clone())
+                        .map(|e| crate::error::Error::from(e.clone()).message)
                         .unwrap_or_else(|| "not reachable".into()),
                 ),
             },

@@ -198,6 +198,7 @@ pub struct Plan {
     pub choice: Choice,
     /// The survivor's revision: the forced cluster must show it.
     pub revision: i64,
+    #[serde(rename = "survivorPeerURLs")]
     pub survivor_peer_urls: Vec<String>,
     pub lost: Vec<Lost>,
     pub steps: Vec<String>,
@@ -362,7 +363,11 @@ pub struct Journal {
 
 /// One step on the survivor's node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
+#[serde(
+    tag = "action",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Step {
     /// A restore step reused as it is: stop, wait, start, manifest moves.
     Local {

@@ -135,6 +135,25 @@ pub fn catches_sigint(pid: u32) -> bool {
         .is_some_and(|m| m & (1 << (2 - 1)) != 0)
 }
 
+/// `cmd` started with stdin closed and stdout and stderr piped, to be
+/// read while it runs.
+pub fn spawn_piped(cmd: &mut std::process::Command) -> std::process::Child {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kubectl-etcd")
+}
+
+/// Ctrl-C, as a terminal sends it: SIGINT to process `pid`.
+pub fn send_sigint(pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -INT {pid}");
+}
+
 /// Asserts the exact exit code of a finished run, showing its output.
 #[track_caller]
 pub fn assert_code(o: &Output, want: i32) {
