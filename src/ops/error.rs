@@ -233,7 +233,7 @@ pub enum Error {
         path: PathBuf,
         source: dbfile::DbError,
     },
-    #[error("`{}` is not a recovery journal: {source}", path.display())]
+    #[error("`{}` is not a journal kubectl-etcd wrote: {source}", path.display())]
     NotAJournal {
         path: PathBuf,
         source: serde_json::Error,
