@@ -6,6 +6,9 @@
 
 use std::fmt;
 
+mod key;
+pub use key::FailureKey;
+
 /// Exit codes. Documented in README.md; scripts depend on them, so a value
 /// never changes meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1139,7 +1142,7 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "check `kubectl etcd status`: an election may still be going on"
         }
         O::NotInSnapshot { .. } => "`snapshot inspect FILE --ls TYPE` lists what it holds",
-        O::NotAJournal { .. } => "move it away to start a new recovery",
+        O::NotAJournal { .. } => "move it away to start anew",
         O::NotCaughtUp { .. } => {
             "check the new member's log, then run the same command again: it resumes here"
         }

@@ -240,7 +240,7 @@ pub enum Error {
         path: PathBuf,
         source: Arc<dbfile::DbError>,
     },
-    #[error("`{}` is not a recovery journal: {source}", path.display())]
+    #[error("`{}` is not a journal kubectl-etcd wrote: {source}", path.display())]
     NotAJournal {
         path: PathBuf,
         source: Arc<serde_json::Error>,
