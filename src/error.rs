@@ -6,6 +6,9 @@
 
 use std::fmt;
 
+mod key;
+pub use key::FailureKey;
+
 /// Exit codes. Documented in README.md; scripts depend on them, so a value
 /// never changes meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -848,8 +851,15 @@ pub fn tls_error(err: &rustls::Error) -> Error {
 /// exit 1; a file that is not what it should be is bad data (exit 5).
 impl From<crate::dbfile::DbError> for Error {
     fn from(e: crate::dbfile::DbError) -> Self {
+        Error::from(&e)
+    }
+}
+
+/// Worded from a borrow: ops keeps its database errors shared.
+impl From<&crate::dbfile::DbError> for Error {
+    fn from(e: &crate::dbfile::DbError) -> Self {
         use crate::dbfile::DbError as D;
-        let kind = match &e {
+        let kind = match e {
             D::Open { .. } | D::NotAFile | D::FutureRevision { .. } => Kind::Usage,
             D::Read { .. } | D::Spill { .. } => Kind::Io,
             D::Length { .. }
@@ -862,7 +872,7 @@ impl From<crate::dbfile::DbError> for Error {
             | D::NoKeyBucket
             | D::Compacted { .. } => Kind::Data,
         };
-        let hint = match &e {
+        let hint = match e {
             D::Length { .. } | D::Truncated { .. } => {
                 Some("a snapshot cut off mid-way cannot be used: take a new one")
             }
@@ -956,7 +966,8 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::Kube(_)
         | O::Db(_)
         | O::Declined(_)
-        | O::Reported(_)
+        | O::Output(_)
+        | O::Rediscover(_)
         | O::ResizePlan(_)
         | O::RestorePlan(_)
         | O::LocalPlan(_)
@@ -1131,7 +1142,7 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "check `kubectl etcd status`: an election may still be going on"
         }
         O::NotInSnapshot { .. } => "`snapshot inspect FILE --ls TYPE` lists what it holds",
-        O::NotAJournal { .. } => "move it away to start a new recovery",
+        O::NotAJournal { .. } => "move it away to start anew",
         O::NotCaughtUp { .. } => {
             "check the new member's log, then run the same command again: it resumes here"
         }
@@ -1156,9 +1167,9 @@ impl From<crate::ops::Error> for Error {
             O::Keyspace(e) => e.into(),
             O::Connect(e) => e.into(),
             O::Kube(e) => e.into(),
-            O::Db(e) => e.into(),
+            O::Db(e) => Error::from(&*e),
             O::Declined(e) => e.into(),
-            O::Reported(e) => *e,
+            O::Output(e) | O::Rediscover(e) => *e,
             O::ResizePlan(e) => e.into(),
             O::RestorePlan(e) => e.into(),
             O::LocalPlan(e) => e.into(),
@@ -1268,6 +1279,7 @@ impl From<crate::ops::Error> for Error {
                     format!("none of the {total} members could be reached"),
                 ),
                 Some(first) => {
+                    let first = Error::from(first);
                     // Exit 3 whatever stopped the first member: nothing was reached.
                     let kind = match first.kind {
                         Kind::Tls | Kind::Auth | Kind::NoQuorum => first.kind,
@@ -1310,7 +1322,11 @@ impl From<crate::ops::Error> for Error {
                 .unwrap_or(Kind::Other);
                 Error::new(kind, message).with_hint("the rows above say why for each context")
             }
-            O::Io { what, source } => Error::io(what, source),
+            O::Io { what, source } => {
+                let mut e = Error::new(Kind::Io, format!("{what}: {source}"));
+                e.cause = Some(Box::new(Cause::Io(source.kind())));
+                e
+            }
             own => {
                 let kind = ops_kind(&own).unwrap_or(Kind::Other);
                 let io = match &own {

@@ -121,7 +121,11 @@ impl Operator for Session {
     }
 
     fn rediscover(&mut self) -> LocalBoxFuture<'_, crate::ops::Result<Cluster>> {
-        Box::pin(async { Ok(self.cluster().await?) })
+        Box::pin(async {
+            self.cluster()
+                .await
+                .map_err(|e| crate::ops::Error::Rediscover(Box::new(e)))
+        })
     }
 }
 

@@ -293,14 +293,14 @@ impl Outcome {
     /// first member.
     pub fn not_started(plan: &Plan, error: Error) -> Outcome {
         let kind = StopKind::of(&error);
-        let error = crate::error::Error::from(error);
+        let message = error.clone().line();
         Outcome {
             members: Vec::new(),
             skipped: plan.skipped(),
             stopped: Some(StopReason {
                 member: plan.steps().next().map(|m| m.name.clone()),
                 kind,
-                message: error.message.clone(),
+                message,
                 done: Vec::new(),
                 left: plan.steps().map(|m| m.name.clone()).collect(),
                 before_start: true,
@@ -360,9 +360,9 @@ pub struct StopReason {
     /// Refused before the first member: `error` is the whole story.
     #[serde(skip)]
     pub before_start: bool,
-    /// The stop in the operator's words (`message` is its line).
+    /// Why it stopped, kept whole (`message` is its line).
     #[serde(skip)]
-    pub error: crate::error::Error,
+    pub error: Error,
 }
 
 /// Follow the plan one member at a time: check the cluster, move leadership
@@ -382,11 +382,10 @@ pub async fn execute(
     let steps: Vec<&PlannedMember> = plan.steps().collect();
     let stop = |step: &PlannedMember, done: &[Done], skipped: &[Skipped], error: Error| {
         let kind = StopKind::of(&error);
-        let error = crate::error::Error::from(error);
         Some(StopReason {
             member: Some(step.name.clone()),
             kind,
-            message: error.message.clone(),
+            message: error.clone().line(),
             done: done.iter().map(|d| d.member.clone()).collect(),
             left: steps
                 .iter()
@@ -514,7 +513,7 @@ pub fn finish(mut outcome: Outcome) -> Result<Outcome> {
         return Ok(outcome);
     };
     if stop.before_start {
-        return Err(stop.error.into());
+        return Err(stop.error);
     }
     Err(Error::DefragStopped {
         member: stop.member.unwrap_or_else(|| "-".into()),
@@ -523,7 +522,7 @@ pub fn finish(mut outcome: Outcome) -> Result<Outcome> {
             left: stop.left,
             unit: "members defragmented",
         },
-        source: Box::new(stop.error.into()),
+        source: Box::new(stop.error),
     })
 }
 

@@ -9,6 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{connect, dbfile, etcd, keyspace};
@@ -16,7 +17,7 @@ use crate::{connect, dbfile, etcd, keyspace};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A failed multi-step operation.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     // ----- causes from a lower layer, kept whole ---------------------------
     #[error(transparent)]
@@ -27,15 +28,21 @@ pub enum Error {
     Connect(#[from] connect::Error),
     #[error(transparent)]
     Kube(#[from] connect::kube::Error),
+    /// Shared so that an error can be kept in an outcome and returned.
     #[error(transparent)]
-    Db(#[from] dbfile::DbError),
+    Db(Arc<dbfile::DbError>),
     /// The operator did not confirm (or could not be asked).
     #[error(transparent)]
     Declined(#[from] crate::prompt::Declined),
-    /// A layer that already speaks the operator's terms: discovering and
-    /// dialling the cluster, a member's survey row, an output writer.
+    /// The output layer failed: a format it cannot write, or writing
+    /// failed (it words its own failures; a closed pipe keeps its
+    /// `io::ErrorKind`).
     #[error(transparent)]
-    Reported(Box<crate::error::Error>),
+    Output(Box<crate::error::Error>),
+    /// Discovering the cluster again (the caller's context: kubeconfig,
+    /// pods, TLS files) failed; that layer words its own failure.
+    #[error(transparent)]
+    Rediscover(Box<crate::error::Error>),
     #[error(transparent)]
     ResizePlan(#[from] super::resize::PlanError),
     #[error(transparent)]
@@ -186,7 +193,7 @@ pub enum Error {
     #[error("none of the {total} members could be reached")]
     NoneReached {
         total: usize,
-        first: Option<Box<crate::error::Error>>,
+        first: Option<etcd::Error>,
     },
     #[error("none of the {total} members answered a health read")]
     NoneHealthy { total: usize },
@@ -231,12 +238,12 @@ pub enum Error {
     #[error("`{}` is not a readable etcd database: {source}", path.display())]
     NotADatabase {
         path: PathBuf,
-        source: dbfile::DbError,
+        source: Arc<dbfile::DbError>,
     },
-    #[error("`{}` is not a recovery journal: {source}", path.display())]
+    #[error("`{}` is not a journal kubectl-etcd wrote: {source}", path.display())]
     NotAJournal {
         path: PathBuf,
-        source: serde_json::Error,
+        source: Arc<serde_json::Error>,
     },
     #[error("the copy of `{}` holds revision {found}, the survey saw {expected}", path.display())]
     CopyRevision {
@@ -263,7 +270,10 @@ pub enum Error {
     // ----- failed (exit 1) -------------------------------------------------
     /// A file or process call failed.
     #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    Io {
+        what: String,
+        source: Arc<io::Error>,
+    },
     #[error("the copy of `{}` differs from it", path.display())]
     CopyDiffers { path: PathBuf },
     /// A command we ran exited non-zero; `detail` is the end of its stderr.
@@ -397,17 +407,9 @@ impl std::fmt::Display for Progress {
     }
 }
 
-impl From<crate::error::Error> for Error {
-    fn from(e: crate::error::Error) -> Self {
-        Error::Reported(Box::new(e))
-    }
-}
-
-impl From<io::Error> for Error {
-    /// An I/O error without context (writing output): the operator's
-    /// line is the error itself.
-    fn from(e: io::Error) -> Self {
-        Error::Reported(Box::new(e.into()))
+impl From<dbfile::DbError> for Error {
+    fn from(e: dbfile::DbError) -> Self {
+        Error::Db(Arc::new(e))
     }
 }
 
@@ -443,8 +445,13 @@ impl Error {
     pub fn io(what: impl std::fmt::Display, source: io::Error) -> Self {
         Error::Io {
             what: what.to_string(),
-            source,
+            source: Arc::new(source),
         }
+    }
+
+    /// The output layer's failure (see [`Error::Output`]).
+    pub fn output(e: impl Into<crate::error::Error>) -> Self {
+        Error::Output(Box::new(e.into()))
     }
 
     /// Name where this happened: `what: cause`.
@@ -461,7 +468,6 @@ impl Error {
         match self {
             Error::Interrupted { .. } => true,
             Error::Declined(d) => d.is_interrupted(),
-            Error::Reported(e) => e.kind == crate::error::Kind::Interrupted,
             Error::During { source, .. }
             | Error::LocalStepFailed { source, .. }
             | Error::RecoverStepFailed { source, .. }
@@ -476,7 +482,6 @@ impl Error {
         use crate::error::Kind;
         match self {
             Error::Etcd(e) => crate::error::Error::from(e.clone()).kind == Kind::Refused,
-            Error::Reported(e) => e.kind == Kind::Refused,
             Error::Declined(d) => !d.is_interrupted(),
             Error::Conflict(_) | Error::LocalPlan(_) => true,
             Error::During { source, .. }
@@ -492,7 +497,7 @@ impl Error {
     pub fn etcd(&self) -> Option<&etcd::Error> {
         match self {
             Error::Etcd(e) => Some(e),
-            Error::Reported(e) => e.etcd(),
+            Error::Rediscover(e) => e.etcd(),
             Error::During { source, .. } => source.etcd(),
             _ => None,
         }
@@ -650,5 +655,57 @@ mod tests {
         ));
         assert_eq!(io.io_kind(), Some(io::ErrorKind::StorageFull));
         assert_eq!(io.exit_code() as i32, 1);
+    }
+
+    #[test]
+    fn nothing_reached_keeps_the_first_members_etcd_error_and_exits_3() {
+        let e = Error::NoneReached {
+            total: 3,
+            first: Some(etcd::Error::AuthFailed),
+        };
+        assert!(!e.is_refusal() && !e.is_interrupted());
+        let e = out(e);
+        assert_eq!(e.exit_code() as i32, 3);
+        assert_eq!(e.kind, Kind::Auth);
+        assert!(
+            e.message
+                .starts_with("none of the 3 members could be reached: "),
+            "{}",
+            e.message
+        );
+        assert!(matches!(
+            e.cause.as_deref(),
+            Some(crate::error::Cause::Etcd(etcd::Error::AuthFailed))
+        ));
+        // Whatever stopped it, nothing was reached: exit 3.
+        let e = out(Error::NoneReached {
+            total: 1,
+            first: Some(etcd::Error::NoSpace),
+        });
+        assert_eq!(e.exit_code() as i32, 3);
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn an_output_failure_keeps_its_io_kind_for_the_broken_pipe_check() {
+        let e = out(Error::output(io::Error::from(io::ErrorKind::BrokenPipe)));
+        assert_eq!(e.io_kind(), Some(io::ErrorKind::BrokenPipe));
+        assert!(!Error::output(io::Error::from(io::ErrorKind::BrokenPipe)).is_refusal());
+    }
+
+    #[test]
+    fn an_error_kept_in_an_outcome_is_the_same_error_when_returned() {
+        // A defrag keeps its stop in the outcome (worded for `message`)
+        // and returns it for the exit status: a clone keeps cause and kind.
+        let e = Error::io("writing `x`", io::Error::from(io::ErrorKind::StorageFull))
+            .context("defragment");
+        let kept = e.clone();
+        assert_eq!(
+            kept.clone().line(),
+            "defragment: writing `x`: no storage space"
+        );
+        let (a, b) = (out(e), out(kept));
+        assert_eq!((&a.message, a.exit_code()), (&b.message, b.exit_code()));
+        assert_eq!(b.io_kind(), Some(io::ErrorKind::StorageFull));
     }
 }

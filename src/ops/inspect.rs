@@ -80,7 +80,7 @@ pub fn get(
         });
     };
     if format == OutputFormat::Raw {
-        shell.out().write_all(value)?;
+        shell.out().write_all(value).map_err(Error::output)?;
     } else {
         let obj = Decoder::new(decode, at.prefix)?.decode_at(
             key.as_bytes(),
@@ -91,8 +91,8 @@ pub fn get(
             shell.warn(w);
         }
         match format {
-            OutputFormat::Json => shell.json(&obj.value)?,
-            _ => shell.yaml(&obj.value)?,
+            OutputFormat::Json => shell.json(&obj.value).map_err(Error::output)?,
+            _ => shell.yaml(&obj.value).map_err(Error::output)?,
         }
     }
     damage_outcome(at.file, &found.readout, shell)
@@ -106,16 +106,19 @@ pub fn list(at: &Offline, ls: &str, format: OutputFormat, shell: &mut Shell) -> 
         f if f.starts_with('/') => f.to_string(),
         f => offline_range(f, at.namespace, at.prefix, false)?.0,
     };
-    let mut listing = Listing::new(format, "snapshot inspect --ls", LIST_COLUMNS)?;
+    let mut listing =
+        Listing::new(format, "snapshot inspect --ls", LIST_COLUMNS).map_err(Error::output)?;
     let (_, readout) = report::list(at.file, at.revision, start.as_bytes(), |key, latest| {
         let info = registry::key::parse(key, at.prefix);
         if !info.in_namespace(at.namespace) {
             return Ok(());
         }
         let (entry, cells) = list_row(key, &info, latest);
-        listing.push(shell, &entry, || cells)?;
+        listing
+            .push(shell, &entry, || cells)
+            .map_err(Error::output)?;
         if listing.shown % 1000 == 0 {
-            listing.flush(shell)?;
+            listing.flush(shell).map_err(Error::output)?;
         }
         Ok::<_, Error>(())
     })
@@ -123,7 +126,7 @@ pub fn list(at: &Offline, ls: &str, format: OutputFormat, shell: &mut Shell) -> 
         ListError::Db(e) => at.ctx(e),
         ListError::Visit(e) => e,
     })?;
-    listing.flush(shell)?;
+    listing.flush(shell).map_err(Error::output)?;
     damage_outcome(at.file, &readout, shell)?;
     if listing.shown == 0 {
         return Err(Error::NoMatch);
@@ -142,7 +145,8 @@ pub fn history(
     shell: &mut Shell,
 ) -> Result<()> {
     let key = at.object_key(reference)?;
-    let mut printer = HistoryPrinter::new(format, "snapshot inspect --history", flags.objects)?;
+    let mut printer = HistoryPrinter::new(format, "snapshot inspect --history", flags.objects)
+        .map_err(Error::output)?;
     let decoder = Decoder::new(decode, at.prefix)?;
     let opts = flags.options();
     // The versions shown and the one the oldest of them is diffed against.
@@ -169,6 +173,8 @@ pub fn history(
             return Err(e.into());
         }
     };
-    printer.finish(shell, &summary, &key, flags.since_revision)?;
+    printer
+        .finish(shell, &summary, &key, flags.since_revision)
+        .map_err(Error::output)?;
     damage_outcome(at.file, &found.readout, shell)
 }

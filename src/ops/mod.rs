@@ -18,6 +18,7 @@ pub mod doctor;
 pub mod error;
 pub mod health;
 pub mod inspect;
+pub mod journal;
 pub mod members;
 pub mod move_leader;
 pub mod put;

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::ops::journal;
+
 /// Default revision bump: far above anything a client could have seen.
 pub const DEFAULT_BUMP: u64 = 1_000_000_000;
 
@@ -323,6 +325,9 @@ pub struct Node {
     /// The member's current data dir (node path).
     pub data_dir: PathBuf,
     pub data_dir_exists: bool,
+    /// The data dir was read from the process's command line alone: once
+    /// the process has stopped, a re-run needs it as `--data-dir`.
+    pub data_dir_from_process: bool,
     /// Suffix that names this restore's files (`r<revision>`).
     pub tag: String,
 }
@@ -474,6 +479,29 @@ pub struct LocalPlan {
     pub new_data_dir: PathBuf,
     pub old_data_aside: PathBuf,
     pub steps: Vec<PlannedLocal>,
+    /// What to record before the first change (a plain process), so that
+    /// a re-run with the same `--pid` finds its command line after it
+    /// stopped.
+    #[serde(skip)]
+    pub journal: Option<ProcessJournal>,
+}
+
+/// The process a restore stops and starts again, recorded next to the
+/// data dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessJournal {
+    /// `<data dir>.restore-<tag>.json` (real path).
+    pub path: PathBuf,
+    pub process: journal::Process,
+    /// The data dir (node path) when only the process named it: a re-run
+    /// needs it as `--data-dir`.
+    pub data_dir_flag: Option<PathBuf>,
+}
+
+/// `<data dir>.restore-<tag>.json` (real path): the process a restore
+/// stopped, for a re-run.
+pub fn process_journal_path(root: &Path, data_dir: &Path, tag: &str) -> PathBuf {
+    journal::path(&rooted(root, data_dir), &format!(".restore-{tag}.json"))
 }
 
 impl LocalPlan {
@@ -634,11 +662,20 @@ pub fn local_plan(
     if let Some(name) = &node.service {
         push(LocalStep::StartService { name: name.clone() }, false);
     }
+    let journal = node.process.as_ref().map(|(pid, argv)| ProcessJournal {
+        path: process_journal_path(&node.root, &node.data_dir, &node.tag),
+        process: journal::Process {
+            pid: *pid,
+            argv: argv.clone(),
+        },
+        data_dir_flag: node.data_dir_from_process.then(|| node.data_dir.clone()),
+    });
     Ok(LocalPlan {
         data_dir: r(&node.data_dir),
         new_data_dir: r(&target),
         old_data_aside: r(&aside),
         steps,
+        journal,
     })
 }
 
@@ -910,6 +947,7 @@ mod tests {
             service: None,
             data_dir: PathBuf::from("/var/lib/etcd"),
             data_dir_exists: true,
+            data_dir_from_process: false,
             tag: "r9".into(),
         }
     }

@@ -145,32 +145,14 @@ pub struct Problems {
 
 impl Problems {
     pub fn of(survey: &Survey) -> Problems {
-        // One line per distinct cause: a missing RBAC grant fails every
-        // member the same way and should be said once.
-        let mut causes: Vec<(Error, Vec<&str>)> = Vec::new();
-        for v in &survey.views {
-            if let Some(e) = v.error.clone().map(Error::from) {
-                match causes.iter_mut().find(|(c, _)| c.message == e.message) {
-                    Some((_, members)) => members.push(&v.target.endpoint),
-                    None => causes.push((e, vec![&v.target.endpoint])),
-                }
-            }
-        }
-        let causes = causes
-            .into_iter()
-            .map(|(e, members)| {
-                let names: Vec<String> = members.iter().map(|m| format!("`{m}`")).collect();
-                let label = if names.len() == 1 {
-                    "member"
-                } else {
-                    "members"
-                };
-                e.context(format!("{label} {}", names.join(", ")))
-            })
+        let failed: Vec<(Error, &str)> = survey
+            .views
+            .iter()
+            .filter_map(|v| Some((Error::from(v.error.clone()?), v.target.endpoint.as_str())))
             .collect();
         Problems {
             no_leader: survey.statuses().next().is_some() && survey.leader_id().is_none(),
-            causes,
+            causes: group_causes(failed.iter().map(|(e, m)| (e, *m))),
             failures: survey.failures(),
             total: survey.views.len(),
         }
@@ -193,6 +175,36 @@ impl Problems {
         };
         Err(e.into())
     }
+}
+
+/// One error per distinct cause, naming the members it hit: a missing RBAC
+/// grant fails every member the same way and is said once. Causes are
+/// compared by their typed [`FailureKey`](crate::error::FailureKey); an
+/// error without one stands alone. Pure.
+pub fn group_causes<'a>(failed: impl IntoIterator<Item = (&'a Error, &'a str)>) -> Vec<Error> {
+    let mut causes: Vec<(&Error, Option<crate::error::FailureKey>, Vec<&str>)> = Vec::new();
+    for (e, member) in failed {
+        let key = e.failure_key();
+        let same = causes
+            .iter_mut()
+            .find(|(_, k, _)| key.is_some() && *k == key);
+        match same {
+            Some((_, _, members)) => members.push(member),
+            None => causes.push((e, key, vec![member])),
+        }
+    }
+    causes
+        .into_iter()
+        .map(|(e, _, members)| {
+            let names: Vec<String> = members.iter().map(|m| format!("`{m}`")).collect();
+            let label = if names.len() == 1 {
+                "member"
+            } else {
+                "members"
+            };
+            e.clone().context(format!("{label} {}", names.join(", ")))
+        })
+        .collect()
 }
 
 /// etcd's Status errors, each once: its alarm strings
@@ -227,6 +239,34 @@ pub fn tidy_errors(errors: &[String], member_id: u64, own_alarms: &[String]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_rbac_denial_on_two_members_is_one_line_and_other_causes_their_own() {
+        let denied = || Error::from(crate::etcd::Error::PermissionDenied);
+        let refused = Error::from(crate::connect::Error::Refused);
+        let (a, b, c) = (denied(), denied(), refused);
+        let lines: Vec<String> = group_causes([
+            (&a, "https://a:2379"),
+            (&b, "https://b:2379"),
+            (&c, "https://c:2379"),
+        ])
+        .iter()
+        .map(|e| e.message.clone())
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                format!("members `https://a:2379`, `https://b:2379`: {}", a.message),
+                format!("member `https://c:2379`: {}", c.message),
+            ]
+        );
+        // Untyped errors are never merged, even with the same words.
+        let (x, y) = (
+            Error::new(crate::error::Kind::Other, "x"),
+            Error::new(crate::error::Kind::Other, "x"),
+        );
+        assert_eq!(group_causes([(&x, "a"), (&y, "b")]).len(), 2);
+    }
 
     #[test]
     fn errors_show_each_alarm_once_with_hex_ids_and_not_the_members_own() {

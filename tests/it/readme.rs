@@ -6,12 +6,15 @@
 //! The README's notation: `{"a", "b"?, "c": VALUE}` is an object whose keys
 //! are exactly `a`, `b` (optional) and `c`; `[X]` is an array of X (the test
 //! checks every element); quoted values after `:` (`"ok|warn"`), `null | {..}`
-//! alternatives and bare words (`[SPACE]`, `[as defrag]`) describe values
-//! and are checked where they are objects; `...` among an object's keys
-//! says it has more, named elsewhere (the listed ones are still required).
+//! alternatives and bare words (`[SPACE]`) describe values and are checked
+//! where they are objects; `as CMD's KEY` is the shape of KEY in CMD's
+//! documented JSON (`[as defrag's members]`: each element as an element of
+//! defrag's `members`); `...` among an object's keys says it has more,
+//! named elsewhere (the listed ones are still required).
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -25,6 +28,12 @@ pub(crate) enum Shape {
     /// Keys with their optional flag and nested shape.
     Object(Vec<(String, bool, Shape)>),
     Array(Box<Shape>),
+    /// `as CMD's KEY`: the shape of KEY in `CMD -o json`, resolved by
+    /// [`documented`].
+    As {
+        command: String,
+        key: String,
+    },
     /// Anything else: a scalar, an alternative, a word standing for a shape
     /// documented elsewhere.
     Any,
@@ -79,13 +88,21 @@ impl Parser<'_> {
                 Shape::Any
             }
             _ => {
+                let start = self.i;
                 while let Some(c) = self.s.get(self.i) {
                     if matches!(c, b',' | b'}' | b']' | b'{' | b'"') {
                         break;
                     }
                     self.i += 1;
                 }
-                Shape::Any
+                let word = std::str::from_utf8(&self.s[start..self.i]).unwrap().trim();
+                match word.strip_prefix("as ").and_then(|w| w.split_once("'s ")) {
+                    Some((command, key)) => Shape::As {
+                        command: command.to_owned(),
+                        key: key.to_owned(),
+                    },
+                    None => Shape::Any,
+                }
             }
         };
         // `null | {...}`: the object alternative is the shape to check.
@@ -217,15 +234,47 @@ pub(crate) fn documented(entry: &str) -> Vec<Shape> {
                 let whole = regex::Regex::new(&format!(r"\b{word}\b")).unwrap();
                 code = whole.replace_all(&code, def.as_str()).into_owned();
             }
-            parse(&code)
+            resolve(parse(&code))
         })
         .collect()
+}
+
+/// `shape` with every `as CMD's KEY` replaced by the shape README documents
+/// for KEY in `CMD -o json` (the first of CMD's shapes that has KEY).
+fn resolve(shape: Shape) -> Shape {
+    match shape {
+        Shape::As { command, key } => {
+            let entry = format!("{command} -o json");
+            documented(&entry)
+                .into_iter()
+                .find_map(|s| match s {
+                    Shape::Object(keys) => keys.into_iter().find(|(k, _, _)| *k == key),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("README: `{entry}` documents no `{key}`"))
+                .2
+        }
+        Shape::Array(inner) => match resolve(*inner) {
+            // `[as defrag's members]`: an element of that array.
+            Shape::Array(element) => Shape::Array(element),
+            other => Shape::Array(Box::new(other)),
+        },
+        Shape::Object(keys) => Shape::Object(
+            keys.into_iter()
+                .map(|(k, optional, s)| (k, optional, resolve(s)))
+                .collect(),
+        ),
+        Shape::Any => Shape::Any,
+    }
 }
 
 /// Compares `v` with `shape`; differences are pushed as `path: problem`.
 pub(crate) fn check(shape: &Shape, v: &Value, path: &str, problems: &mut Vec<String>) {
     match (shape, v) {
         (Shape::Any, _) | (_, Value::Null) => {}
+        (Shape::As { command, key }, _) => {
+            problems.push(format!("{path}: `as {command}'s {key}` not resolved"))
+        }
         (Shape::Array(inner), Value::Array(items)) => {
             for item in items {
                 check(inner, item, &format!("{path}[]"), problems);
@@ -327,6 +376,22 @@ fn put(c: &Cluster, o: &objects::Object) {
     assert_eq!(out.status.code(), Some(0), "put {}", o.key);
 }
 
+/// Puts `o` attached to a new lease of `ttl` seconds; returns the lease id.
+fn put_on_lease(c: &Cluster, o: &objects::Object, ttl: &str) -> String {
+    let lease = c.ctl().ok(&["lease", "grant", ttl]);
+    let id = lease
+        .split_whitespace()
+        .nth(1)
+        .expect("lease id")
+        .to_owned();
+    let out = c
+        .ctl()
+        .stdin(o.value.clone())
+        .run(&["put", &o.key, &format!("--lease={id}")]);
+    assert_eq!(out.status.code(), Some(0), "put {}", o.key);
+    id
+}
+
 #[test]
 fn the_readme_notation_parses_as_documented() {
     let open = parse(r#"{"a", ..., "b"}"#);
@@ -365,6 +430,25 @@ fn the_readme_notation_parses_as_documented() {
         matches!(&rows.2, Shape::Array(inner) if matches!(**inner, Shape::Object(_))),
         "ROW resolved: {rows:?}"
     );
+    // "as defrag's members" is resolved to defrag's documented element:
+    // recover-space's `defragmented[]` is checked field by field.
+    let recover = documented("recover-space -o json");
+    let mut problems = Vec::new();
+    let run = serde_json::json!({
+        "before": [], "compactedAt": 9, "disarmed": [], "after": [],
+        "defragmented": [{"member": "m0", "id": "1", "dbSizeBefore": 1, "dbSizeAfter": 1,
+            "reclaimed": 0, "tookMs": 1, "leaderMovedTo": null, "extra": 1}],
+        "skipped": [{"member": "m1", "id": "2", "reason": "r", "dbSize": 1,
+            "fragmentationPercent": 0.0}],
+    });
+    check(&recover[0], &run, "r", &mut problems);
+    assert_eq!(
+        problems,
+        [
+            "r.defragmented[].extra: printed, not documented",
+            "r.skipped[].cause: documented, not printed",
+        ]
+    );
     let mut problems = Vec::new();
     let ok = serde_json::json!({"a": 1, "c": [{"d": 1, "e": "x"}], "f": {"g": 2}});
     check(&s, &ok, "t", &mut problems);
@@ -391,18 +475,7 @@ fn json_of_every_read_only_command_is_what_readme_documents() {
     put(&c, &objects::deployment("ns-a", "web", 5, 3, 0));
     put(&c, &objects::widget_crd());
     put(&c, &objects::widget("ns-a", "w1", 6, 0));
-    let lease = c.ctl().ok(&["lease", "grant", "600"]);
-    let lease_id = lease
-        .split_whitespace()
-        .nth(1)
-        .expect("lease id")
-        .to_owned();
-    let ev = objects::event("ns-a", "ev-1", 7, 0);
-    let out =
-        c.ctl()
-            .stdin(ev.value.clone())
-            .run(&["put", &ev.key, &format!("--lease={lease_id}")]);
-    assert_eq!(out.status.code(), Some(0));
+    let lease_id = put_on_lease(&c, &objects::event("ns-a", "ev-1", 7, 0), "600");
 
     let mut problems = BTreeSet::new();
     for (entry, args) in [
@@ -580,18 +653,108 @@ fn cells(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a sample's table starts: its header, the first line without a
+/// lowercase letter (`top` prints a title line and a blank line first).
+fn header_at(lines: &[&str]) -> Option<usize> {
+    lines
+        .iter()
+        .position(|l| !l.trim().is_empty() && !l.bytes().any(|b| b.is_ascii_lowercase()))
+}
+
+/// The shape of a sample: the header's cells, then the number of cells of
+/// every later line (a header printed again is a line like any other).
+fn table_shape(lines: &[&str]) -> (usize, Vec<String>, Vec<usize>) {
+    let at = header_at(lines).unwrap_or(0);
+    let rows = lines[at + 1..].iter().map(|l| cells(l).len()).collect();
+    (at, cells(lines[at]), rows)
+}
+
+/// `cmd` run on a terminal (`script` gives it one): `top` draws its table
+/// only there. Returns its output without the screen-clearing sequence
+/// and the terminal's carriage returns.
+fn on_a_terminal(cmd: &Command) -> (i32, String) {
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("'{}'", a.to_str().unwrap()))
+        .collect();
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .env("NO_COLOR", "1");
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let o = script.output().expect("script(1) from util-linux");
+    let text = stdout(&o).replace("\x1b[H\x1b[2J", "").replace('\r', "");
+    (code(&o), text)
+}
+
+/// The keyspace of README's sample tables: namespace `shop` with a
+/// ConfigMap, a Deployment scaled from 3 to 5 replicas, two Pods, a Widget
+/// (with its CRD) and an Event on a lease.
+fn sample_keyspace(c: &Cluster) {
+    put(c, &objects::namespace("shop", 1));
+    put(c, &objects::configmap("shop", "web-config", 2, 0));
+    put(c, &objects::deployment("shop", "web", 3, 3, 0));
+    put(c, &objects::pod("shop", "web-0", 4, 0));
+    put(c, &objects::pod("shop", "web-1", 5, 0));
+    put(c, &objects::widget_crd());
+    put(c, &objects::widget("shop", "blue", 6, 0));
+    put_on_lease(c, &objects::event("shop", "web-0.backoff", 7, 0), "3600");
+    // Scaled by kubectl: spec.replicas only, with kubectl's managedFields
+    // entry stamped a minute later.
+    let web = objects::deployment("shop", "web", 3, 3, 0);
+    let mut d = crate::support::etcdctl::decode_deployment(&web.value);
+    d.spec.as_mut().unwrap().replicas = Some(5);
+    let meta = d.metadata.as_mut().unwrap();
+    let mut scaled = meta.managed_fields[0].clone();
+    scaled.manager = Some("kubectl".into());
+    scaled.time.as_mut().unwrap().seconds = scaled.time.as_ref().unwrap().seconds.map(|s| s + 60);
+    meta.managed_fields.push(scaled);
+    let value = objects::envelope("apps/v1", "Deployment", prost::Message::encode_to_vec(&d));
+    let out = c.ctl().stdin(value).run(&["put", &web.key]);
+    assert_eq!(out.status.code(), Some(0), "put {}", web.key);
+}
+
+/// A cluster whose database filled its quota (2 MiB), with the NOSPACE
+/// alarm raised, then freed (keys deleted, compacted, defragmented): the
+/// `alarm list` sample, an alarm still active whose cause is gone.
+fn out_of_space() -> Cluster {
+    let c = Cluster::start(ClusterOpts {
+        quota_backend_bytes: Some(2 * 1024 * 1024),
+        ..ClusterOpts::members(3)
+    });
+    c.fill_until_nospace();
+    crate::support::wait_until(
+        "the NOSPACE alarm",
+        std::time::Duration::from_secs(20),
+        || c.alarm_list().contains("NOSPACE"),
+    );
+    c.ctl().ok(&["del", "--prefix", "fill/"]);
+    for args in [
+        &["compact", "--yes"][..],
+        &["defrag", "--yes", "--pause", "0s"],
+    ] {
+        let o = plugin()
+            .args(["--endpoints", &c.endpoints()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+    }
+    c
+}
+
 #[test]
 fn the_sample_tables_show_the_headers_the_commands_print() {
     let section = section("Sample tables");
     let lines: Vec<&str> = section.lines().collect();
-    // The same keyspace as the sample: namespace shop, a ConfigMap, a
-    // Deployment and two Pods, on three members.
     let c = Cluster::start(ClusterOpts::members(3));
-    put(&c, &objects::namespace("shop", 1));
-    put(&c, &objects::configmap("shop", "web-config", 2, 0));
-    put(&c, &objects::deployment("shop", "web", 3, 3, 0));
-    put(&c, &objects::pod("shop", "web-0", 4, 0));
-    put(&c, &objects::pod("shop", "web-1", 5, 0));
+    sample_keyspace(&c);
     let mut samples = 0;
     let mut problems = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -599,35 +762,79 @@ fn the_sample_tables_show_the_headers_the_commands_print() {
             continue;
         };
         samples += 1;
-        let shown: Vec<&str> = lines[i + 1..]
+        // The sample runs to the next command or the end of its block;
+        // blank lines inside it (top's title) belong to it.
+        let mut shown: Vec<&str> = lines[i + 1..]
             .iter()
-            .take_while(|l| !l.is_empty() && !l.starts_with("```"))
+            .take_while(|l| !l.starts_with("$ ") && !l.starts_with("```"))
             .copied()
             .collect();
-        let o = plugin()
-            .args(["--endpoints", &c.endpoints()])
-            .args(args.split_whitespace())
-            .output()
-            .unwrap();
-        assert_eq!(code(&o), 0, "{args}: {}", stderr(&o));
-        let printed = stdout(&o);
+        while shown.last().is_some_and(|l| l.is_empty()) {
+            shown.pop();
+        }
+        for l in &shown {
+            if l.chars().count() > 120 {
+                problems.push(format!("{args}: wider than 120 columns: {l}"));
+            }
+        }
+        let full;
+        let c = if args.starts_with("alarm") {
+            full = out_of_space();
+            &full
+        } else {
+            &c
+        };
+        let mut cmd = plugin();
+        cmd.args(["--endpoints", &c.endpoints()])
+            .args(args.split_whitespace());
+        let (status, printed) = if args.starts_with("top") {
+            // Writes to show: one ConfigMap rewritten while top watches.
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let cm = objects::configmap("shop", "web-config", 2, 0);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        c.ctl().stdin(cm.value.clone()).run(&["put", &cm.key]);
+                    }
+                });
+                let out = on_a_terminal(&cmd);
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                out
+            })
+        } else {
+            let o = cmd.output().unwrap();
+            assert_eq!(code(&o), 0, "{args}: {}", stderr(&o));
+            (code(&o), stdout(&o))
+        };
+        // What the command printed, to paste when the sample is redone.
+        eprintln!("$ kubectl etcd {args}\n{printed}");
+        assert_eq!(status, 0, "{args}: {printed}");
         let printed: Vec<&str> = printed.lines().collect();
-        if cells(shown[0]) != cells(printed[0]) {
+        let (shown_at, shown_header, shown_rows) = table_shape(&shown);
+        let (printed_at, printed_header, printed_rows) = table_shape(&printed);
+        if (shown_at, &shown_header) != (printed_at, &printed_header) {
             problems.push(format!(
                 "{args}: README shows\n    {}\n  the command prints\n    {}",
-                shown[0], printed[0]
+                shown.get(shown_at).unwrap_or(&""),
+                printed.get(printed_at).unwrap_or(&"")
             ));
         }
-        // One row per member, one line per type and the total.
-        if shown.len() != printed.len() {
+        // One row per member, one line per type and the total; each row
+        // with as many cells as the README's.
+        // Which members raise NOSPACE varies: alarm rows are compared by
+        // shape, not number.
+        let (mut shown_rows, mut printed_rows) = (shown_rows, printed_rows);
+        if args.starts_with("alarm") {
+            shown_rows.dedup();
+            printed_rows.dedup();
+        }
+        if shown_rows != printed_rows {
             problems.push(format!(
-                "{args}: README shows {} lines, the command prints {}:\n{}",
-                shown.len(),
-                printed.len(),
+                "{args}: README shows rows of {shown_rows:?} cells, the command prints {printed_rows:?}:\n{}",
                 printed.join("\n")
             ));
         }
     }
-    assert!(samples >= 7, "{samples} samples found");
+    assert!(samples >= 12, "{samples} samples found");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

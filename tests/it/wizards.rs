@@ -622,6 +622,17 @@ pub(crate) fn fake_node(c: &mut Cluster) -> (tempfile::TempDir, PathBuf) {
     (root, manifest)
 }
 
+/// `snapshot save` of the cluster into `dir/snap.db`: the file and the
+/// revision it holds.
+fn snapshot_into(c: &Cluster, dir: &Path) -> (PathBuf, i64) {
+    let snap = dir.join("snap.db");
+    ok(&ke(
+        &c.endpoints(),
+        &["snapshot", "save", snap.to_str().unwrap()],
+    ));
+    (snap, revision_of(c, 0))
+}
+
 #[test]
 fn restore_local_on_a_fake_node_through_a_terminal() {
     let mut c = Cluster::start(ClusterOpts::members(1));
@@ -630,12 +641,7 @@ fn restore_local_on_a_fake_node_through_a_terminal() {
     let r = root.path();
 
     let kv = seed(&c, 12);
-    let snap = r.join("snap.db");
-    ok(&ke(
-        &c.endpoints(),
-        &["snapshot", "save", snap.to_str().unwrap()],
-    ));
-    let snap_rev = revision_of(&c, 0);
+    let (snap, snap_rev) = snapshot_into(&c, r);
     c.put("/registry/pods/ns0/late", "written after the snapshot");
 
     // Without a terminal and without --yes: refused before any change.
@@ -876,6 +882,79 @@ fn restore_local_interrupted_between_steps_stops_with_130_and_a_rerun_finishes()
     for (k, v) in &kv {
         assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
     }
+}
+
+/// Regression: a re-run with `--pid N` after the first run stopped process
+/// N failed with "no process N", although the interrupt said to run the
+/// same command again.
+#[test]
+fn restore_local_pid_interrupted_after_the_stop_resumes_with_the_same_command() {
+    let mut c = Cluster::start(ClusterOpts::members(1));
+    let (tool, _) = restore_tool(&c);
+    let (root, manifest) = fake_node(&mut c);
+    let r = root.path();
+    let kv = seed(&c, 9);
+    let (snap, snap_rev) = snapshot_into(&c, r);
+    c.put("/registry/pods/ns0/late", "written after the snapshot");
+    let pid = c.member(0).pid().unwrap();
+    let pid_arg = pid.to_string();
+    let member = format!("m0={}", c.member(0).peer_url());
+    let mut args = vec![
+        "-o",
+        "json",
+        "restore",
+        "--local",
+        "--yes",
+        "--root",
+        r.to_str().unwrap(),
+        "--pid",
+        &pid_arg,
+        "--snapshot",
+        snap.to_str().unwrap(),
+        "--member",
+        &member,
+        "--wait",
+        "2m",
+    ];
+    args.extend(tool.iter().map(String::as_str));
+
+    // Ctrl-C once step 2 (stop etcd process N) has begun: it is finished,
+    // then the run stops between steps with N gone.
+    let mut run = Running::spawn(command(&c.endpoints(), &args));
+    run.wait_line("step 2/", Duration::from_secs(30));
+    run.interrupt();
+    let (code, out, err) = run.finish_code();
+    assert_eq!(code, Some(130), "{out}\n{err}");
+    assert!(err.contains("interrupted (Ctrl-C)"), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    // Step 2 was finished: process N is gone (a zombie at most).
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(cmdline.is_empty(), "process {pid} still runs");
+    assert!(!manifest.exists());
+
+    // The same command line again, --pid N included, finishes the restore.
+    let out = ke(&c.endpoints(), &args);
+    let report: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+    let started = report
+        .as_ref()
+        .and_then(|r| r["startedPid"].as_u64())
+        .map(|p| p as u32);
+    let _guard = KillOnDrop(started.into_iter().collect());
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let report = report.unwrap();
+    assert!(started.is_some(), "{report}");
+    assert_eq!(report["after"]["healthy"], true, "{report}");
+    let tag = format!("r{snap_rev}");
+    let m = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        m.contains(&format!("--data-dir=/var/lib/etcd.restored-{tag}")),
+        "{m}"
+    );
+    // The member runs on the restored dir and serves the snapshot's data.
+    for (k, v) in &kv {
+        assert_eq!(c.get(k).as_deref(), Some(v.as_str()), "{k}");
+    }
+    assert_eq!(c.get("/registry/pods/ns0/late"), None);
 }
 
 #[test]

@@ -1272,7 +1272,7 @@ fn resize_walkthrough(b: &mut Blocks) {
 
 /// `restore --local` on a node layout under a temporary root (a
 /// kubeadm-style manifest, the data dir at /var/lib/etcd) with a real etcd
-/// process; then the same command again.
+/// process; then the same command again, `--pid` included.
 fn restore_local_walkthrough(b: &mut Blocks) {
     let mut c = b.cluster(1);
     let (root, _manifest) = crate::wizards::fake_node(&mut c);
@@ -1291,32 +1291,27 @@ fn restore_local_walkthrough(b: &mut Blocks) {
     let snap_rev = crate::support::etcdctl::member_revision(&c, 0);
     let pid = c.member(0).pid().unwrap();
     b.norm.pid(pid);
-    let args = |pid: Option<u32>| {
-        let mut a = strings(&["restore", "--local", "--root", &r.display().to_string()]);
-        if let Some(pid) = pid {
-            a.extend(["--pid".to_owned(), pid.to_string()]);
-        }
-        a.extend(strings(&[
-            "--snapshot",
-            &snap,
-            "--etcdutl",
-            ".etcd-3.5/usr/bin/etcdutl",
-            "--yes",
-        ]));
-        a
-    };
-    let first = capture(&c.endpoints(), &args(Some(pid)), "", |_, _| {});
+    let args = strings(&[
+        "restore",
+        "--local",
+        "--root",
+        &r.display().to_string(),
+        "--pid",
+        &pid.to_string(),
+        "--snapshot",
+        &snap,
+        "--etcdutl",
+        ".etcd-3.5/usr/bin/etcdutl",
+        "--yes",
+    ]);
+    let first = capture(&c.endpoints(), &args, "", |_, _| {});
     let restored = crate::recover::etcd_on(&r.join(format!("var/lib/etcd.restored-r{snap_rev}")));
     let _guard = crate::support::process::KillOnDrop(restored.iter().map(|p| p.0).collect());
     assert!(restored.is_some(), "{}", first.block());
     b.norm.ids(&c.endpoints());
-    // The process named by --pid is gone now: the re-run leaves it out.
-    let again = capture(
-        &c.endpoints(),
-        &args(None),
-        "again, without --pid",
-        |_, _| {},
-    );
+    // The process named by --pid is gone now: the re-run finds what the
+    // first run recorded of it.
+    let again = capture(&c.endpoints(), &args, "the same command again", |_, _| {});
     let mut both = first;
     both.output.push(again.block());
     b.put("restore-local", &both);

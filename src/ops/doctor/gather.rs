@@ -216,11 +216,11 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
         let first = survey
             .views
             .iter()
-            .find_map(|v| v.error.clone().map(crate::error::Error::from))
-            .unwrap_or_else(|| crate::ops::Error::NoMemberAnswered.into());
+            .find_map(|v| v.error.clone())
+            .unwrap_or(crate::etcd::Error::NoMemberAnswered);
         return Err(crate::ops::Error::NoneReached {
             total: survey.views.len(),
-            first: Some(Box::new(first)),
+            first: Some(first),
         });
     }
     let now = SystemTime::now()

@@ -19,6 +19,7 @@ use crate::etcd::{self, EtcdClient};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 use crate::ops::cluster_state::{same_url, LAG_THRESHOLD};
 use crate::ops::error::{Guarded, ManifestPart};
+use crate::ops::journal;
 use crate::ops::resize::executor as resize_exec;
 use crate::ops::resize::Change;
 use crate::ops::restore::executor::{self as restore_exec, NodeArgs};
@@ -53,7 +54,7 @@ fn read_db(path: &Path) -> Result<Offline> {
     use crate::dbfile::{DbError, DbFile};
     let bad = |e: DbError| Error::NotADatabase {
         path: path.to_path_buf(),
-        source: e,
+        source: e.into(),
     };
     let file = DbFile::open(path).map_err(bad)?;
     let db = file.db().map_err(bad)?;
@@ -410,27 +411,13 @@ pub fn find_node(spec: &NodeSpec) -> Result<FoundNode> {
 
 /// The unfinished recovery recorded next to `data_dir`, if any.
 pub fn load_journal(root: &Path, data_dir: &Path) -> Result<Option<Journal>> {
-    let path = journal_path(&rooted(root, data_dir));
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("reading `{}`", path.display()), e)),
-    };
-    let j: Journal = serde_json::from_str(&text).map_err(|e| Error::NotAJournal {
-        path: path.clone(),
-        source: e,
-    })?;
-    Ok((j.done < local_plan(&j).len()).then_some(j))
+    let j: Option<Journal> = journal::load(&journal_path(&rooted(root, data_dir)))?;
+    Ok(j.filter(|j| j.done < local_plan(j).len()))
 }
 
 /// Write the journal (atomically) next to the survivor's data dir.
 pub fn save_journal(j: &Journal) -> Result<()> {
-    let path = journal_path(&rooted(&j.root, &j.data_dir));
-    let part = crate::ops::snapshot_save::part_path(&path);
-    let text = serde_json::to_string_pretty(j).expect("a journal serializes");
-    std::fs::write(&part, text)
-        .and_then(|_| std::fs::rename(&part, &path))
-        .map_err(|e| Error::io(format!("writing `{}`", path.display()), e))
+    journal::save(&journal_path(&rooted(&j.root, &j.data_dir)), j)
 }
 
 // ----- the executor ---------------------------------------------------------

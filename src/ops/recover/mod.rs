@@ -224,7 +224,7 @@ pub fn backup_path(data_dir: &Path, revision: i64) -> PathBuf {
 
 /// `<data dir>.recover.json`: what a re-run needs to resume.
 pub fn journal_path(data_dir: &Path) -> PathBuf {
-    suffixed(data_dir, ".recover.json")
+    crate::ops::journal::path(data_dir, ".recover.json")
 }
 
 fn suffixed(p: &Path, suffix: &str) -> PathBuf {

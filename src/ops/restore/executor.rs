@@ -6,7 +6,10 @@
 //! finished (a second Ctrl-C abandons it; a restore abandoned so is killed
 //! and its partial data dir moved aside), then the run stops, naming the
 //! steps done and left and the commands that undo the done ones (exit 130).
-//! A re-run skips what the node shows done.
+//! A re-run skips what the node shows done; a plain process's command line
+//! is recorded next to the data dir before the first change
+//! ([`crate::ops::journal`]), so the same `--pid` still finds it after the
+//! process has stopped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +23,7 @@ use crate::dbfile as snap;
 use crate::etcd::{self, Survey};
 use crate::keyspace::scan::{scan, Page, ScanOptions};
 use crate::ops::error::{ManifestPart, Progress};
+use crate::ops::journal;
 use crate::ops::restore;
 use crate::ops::{Error, Interrupt, Operator, Result};
 
@@ -74,6 +78,15 @@ pub async fn run_local(
     let mut undo: Vec<String> = Vec::new();
     let mut started = None;
     let label = |i: usize, s: &LocalStep| format!("{}. {}", i + 1, short(s));
+    let with_data_dir = match local
+        .journal
+        .as_ref()
+        .and_then(|j| j.data_dir_flag.as_ref())
+    {
+        Some(d) => format!(" with `--data-dir {}`", d.display()),
+        None => String::new(),
+    };
+    let mut recorded = false;
     for (i, s) in local.steps.iter().enumerate() {
         if s.done {
             continue;
@@ -98,7 +111,8 @@ pub async fn run_local(
                 },
             )
             .resume(format!(
-                "run the same command again: done steps are skipped{}",
+                "run the same command again{}: done steps are skipped{}",
+                with_data_dir,
                 go_back(undo)
             ))
         };
@@ -117,6 +131,12 @@ pub async fn run_local(
                 ));
             }
             other => other?,
+        }
+        // Before the first change: what a re-run needs once the process
+        // is gone.
+        if let Some(j) = local.journal.as_ref().filter(|_| !recorded) {
+            journal::save(&j.path, &j.process)?;
+            recorded = true;
         }
         let what = format!("step {} ({})", i + 1, short(&s.step));
         let run = execute(&s.step, node);
@@ -330,44 +350,51 @@ pub fn inspect_node(args: &NodeArgs, tag: &str) -> Result<Node> {
         .or_else(|_| std::fs::read_to_string(&aside_real))
         .ok();
     let manifest = manifest_text.as_ref().map(|_| manifest_node);
+    let running = args.pid.and_then(cmdline);
+    let from_manifest = args.data_dir.clone().or_else(|| {
+        manifest_text
+            .as_deref()
+            .and_then(restore::manifest_data_dir)
+    });
+    let from_process = || {
+        let d = restore::data_dir_arg(running.as_ref()?)?;
+        // A process outside the fake root sees real paths.
+        let root = args.root.display().to_string();
+        Some(match d.strip_prefix(root.trim_end_matches('/')) {
+            Some(rest) if args.root != Path::new("/") => rest.to_string(),
+            _ => d,
+        })
+    };
+    let data_dir_from_process = from_manifest.is_none() && from_process().is_some();
+    let data_dir = from_manifest
+        .or_else(from_process)
+        .unwrap_or_else(|| "/var/lib/etcd".into());
+    // A re-run after the restore finds the manifest on the restored dir.
+    let suffix = format!(".restored-{tag}");
+    let data_dir = PathBuf::from(data_dir.strip_suffix(&suffix).unwrap_or(&data_dir));
+    // A process a previous run stopped is found in what that run recorded.
     let process = match args.pid {
         None => None,
-        Some(pid) => cmdline(pid).map(|argv| (pid, argv)),
+        Some(pid) => {
+            let recorded = match running {
+                Some(_) => None,
+                None => journal::load(&restore::process_journal_path(&args.root, &data_dir, tag))?,
+            };
+            let p = journal::Process::find(pid, running, recorded).ok_or(Error::NoProcess {
+                pid,
+                survivor: false,
+            })?;
+            Some((p.pid, p.argv))
+        }
     };
-    if args.pid.is_some() && process.is_none() {
-        return Err(Error::NoProcess {
-            pid: args.pid.unwrap_or_default(),
-            survivor: false,
-        });
-    }
     if manifest.is_none() && process.is_none() && args.service.is_none() {
         return Err(Error::NothingToStop {
             manifest: manifest_real,
         });
     }
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| {
-            manifest_text
-                .as_deref()
-                .and_then(restore::manifest_data_dir)
-        })
-        .or_else(|| {
-            let d = restore::data_dir_arg(&process.as_ref()?.1)?;
-            // A process outside the fake root sees real paths.
-            let root = args.root.display().to_string();
-            Some(match d.strip_prefix(root.trim_end_matches('/')) {
-                Some(rest) if args.root != Path::new("/") => rest.to_string(),
-                _ => d,
-            })
-        })
-        .unwrap_or_else(|| "/var/lib/etcd".into());
-    // A re-run after the restore finds the manifest on the restored dir.
-    let suffix = format!(".restored-{tag}");
-    let data_dir = PathBuf::from(data_dir.strip_suffix(&suffix).unwrap_or(&data_dir));
     Ok(Node {
         data_dir_exists: restore::rooted(&args.root, &data_dir).exists(),
+        data_dir_from_process,
         root: args.root.clone(),
         manifest,
         manifest_text,
@@ -499,7 +526,10 @@ pub async fn execute(step: &LocalStep, args: &NodeArgs) -> Result<Option<u32>> {
             let mut cmd = std::process::Command::new(&argv[0]);
             cmd.args(&argv[1..])
                 .stdin(std::process::Stdio::null())
-                .stdout(file.try_clone()?)
+                .stdout(
+                    file.try_clone()
+                        .map_err(|e| Error::io(format!("opening `{}`", log.display()), e))?,
+                )
                 .stderr(file)
                 .process_group(0);
             for (k, _) in std::env::vars_os() {
@@ -750,6 +780,7 @@ mod tests {
                     to: dir.join("data.aside"),
                 }),
             ],
+            journal: None,
         }
     }
 
@@ -794,6 +825,56 @@ mod tests {
         assert!(dir.join("etcd.yaml.aside").is_file());
         assert!(dir.join("data").is_dir());
         assert_eq!(op.log.asked.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_process_is_recorded_before_the_first_change_and_found_again_once_stopped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("etcd.yaml"), "kind: Pod\n").unwrap();
+        std::fs::create_dir(dir.join("data")).unwrap();
+        std::fs::create_dir_all(dir.join("srv/etcd")).unwrap();
+        // No process has this pid.
+        let gone = u32::MAX - 1;
+        let argv = vec!["etcd".to_string(), "--data-dir=/srv/etcd".into()];
+        let mut plan = plan_of(dir);
+        plan.journal = Some(restore::ProcessJournal {
+            path: restore::process_journal_path(dir, Path::new("/srv/etcd"), "r9"),
+            process: journal::Process {
+                pid: gone,
+                argv: argv.clone(),
+            },
+            data_dir_flag: Some(PathBuf::from("/srv/etcd")),
+        });
+        let interrupt = Interrupt::never();
+        let mut op = CtrlCAtFirst {
+            log: Recorded::default(),
+            interrupt: interrupt.clone(),
+        };
+        let e = run_local(&plan, &node_of(dir), &interrupt, &mut op)
+            .await
+            .unwrap_err();
+        // Only the process named the data dir: the re-run must name it.
+        let hint = crate::error::Error::from(e).hint.unwrap();
+        assert!(
+            hint.starts_with("run the same command again with `--data-dir /srv/etcd`"),
+            "{hint}"
+        );
+        // The re-run with --pid and --data-dir finds the stopped process.
+        let args = NodeArgs {
+            pid: Some(gone),
+            data_dir: Some("/srv/etcd".into()),
+            manifest_dir: dir.join("none"),
+            ..node_of(dir)
+        };
+        let node = inspect_node(&args, "r9").unwrap();
+        assert_eq!(node.process, Some((gone, argv)));
+        // Another restore (tag) recorded nothing for it.
+        let e = inspect_node(&args, "r10").unwrap_err();
+        assert!(
+            matches!(e, Error::NoProcess { pid, .. } if pid == gone),
+            "{e}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
