@@ -152,24 +152,66 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
         let r = &mut rows[i];
         let kind = AlarmKind::parse(&r.alarm)
             .ok_or_else(|| Error::new(Kind::Other, format!("unknown alarm `{}`", r.alarm)))?;
-        maintenance::disarm(client, r.member_id, kind)
-            .await
-            .map_err(|e| e.context(format!("disarming {} on `{}`", r.alarm, r.member)))?;
-        r.disarmed = true;
+        let what = format!("disarming {} on `{}`", r.alarm, r.member);
+        // Once sent, waited for; left at a second Ctrl-C, or unanswered
+        // after the first, its outcome is unknown.
+        let done = interrupt
+            .finish(
+                maintenance::disarm(client, r.member_id, kind),
+                &what,
+                &mut |l| session.shell.note(l),
+            )
+            .await;
+        match done {
+            Err(()) => return Err(in_doubt(&rows, i, None)),
+            Ok(r) => {
+                if let Some(cause) = interrupt.unanswered(&r) {
+                    return Err(in_doubt(&rows, i, Some(cause)));
+                }
+                r.map_err(|e| Error::from(e).context(&what))?;
+            }
+        }
+        rows[i].disarmed = true;
     }
     session.shell.emit(format, &rows, |r| vec![table(r)])
 }
 
 /// Ctrl-C before row `next`: what was disarmed, what is still active.
 fn stopped(rows: &[AlarmRow], next: usize) -> Error {
+    Error::interrupted(format!(
+        "interrupted (Ctrl-C): {}",
+        done_and_left(rows, next)
+    ))
+    .with_hint("run the same command again to disarm the rest")
+}
+
+/// Ctrl-C while row `next` was being disarmed, left without an answer:
+/// that one may or may not be disarmed.
+fn in_doubt(rows: &[AlarmRow], next: usize, cause: Option<&crate::etcd::Error>) -> Error {
+    let r = &rows[next];
+    let why = cause
+        .map(|c| format!(" ({})", Error::from(c.clone()).message))
+        .unwrap_or_default();
+    let mut e = Error::interrupted(format!(
+        "interrupted (Ctrl-C) while disarming {} on `{}`: it may or may not be disarmed{why}; {}",
+        r.alarm,
+        r.member,
+        done_and_left(rows, next)
+    ))
+    .with_hint(
+        "`kubectl etcd alarm list` shows what is still active; the same command again \
+         disarms the rest",
+    );
+    e.cause = cause.and_then(|c| Error::from(c.clone()).cause);
+    e
+}
+
+/// "1 of 3 alarms disarmed (...); left: ..." before row `next`.
+fn done_and_left(rows: &[AlarmRow], next: usize) -> String {
     let name = |r: &AlarmRow| format!("{} on `{}`", r.alarm, r.member);
     let done: Vec<String> = rows[..next].iter().map(name).collect();
     let left: Vec<String> = rows[next..].iter().map(name).collect();
-    Error::interrupted(format!(
-        "interrupted (Ctrl-C): {}",
-        progress(&done, &left, "alarms disarmed")
-    ))
-    .with_hint("run the same command again to disarm the rest")
+    progress(&done, &left, "alarms disarmed")
 }
 
 pub fn table(rows: &[AlarmRow]) -> Table {

@@ -177,19 +177,33 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             target.key
         )));
     }
-    // Once sent, the write is waited for: its outcome must be told.
+    // Once sent, the write is waited for: its outcome must be told. Left
+    // at a second Ctrl-C, or unanswered after the first, it is unknown.
+    let in_doubt = |cause: Option<&crate::etcd::Error>| {
+        let why = cause
+            .map(|c| format!(" ({})", Error::from(c.clone()).message))
+            .unwrap_or_default();
+        let mut e = Error::interrupted(format!(
+            "interrupted (Ctrl-C) while writing `{}`: it may or may not be written{why}",
+            target.key
+        ))
+        .with_hint(format!(
+            "read it back with `kubectl etcd get {}` before doing anything else",
+            args.reference
+        ));
+        e.cause = cause.and_then(|c| Error::from(c.clone()).cause);
+        e
+    };
     let resp = interrupt
         .finish(client.call(kv.txn(txn)), "the write", &mut |l| {
             session.shell.note(l)
         })
         .await
-        .map_err(|()| {
-            Error::interrupted(format!(
-                "interrupted (Ctrl-C) while writing `{}`: it may or may not be written",
-                target.key
-            ))
-            .with_hint("read it back with `kubectl etcd get` before doing anything else")
-        })??;
+        .map_err(|()| in_doubt(None))?;
+    if let Some(cause) = interrupt.unanswered(&resp) {
+        return Err(in_doubt(Some(cause)));
+    }
+    let resp = resp?;
     if !resp.succeeded() {
         let now = resp.op_responses().into_iter().find_map(|op| match op {
             TxnOpResponse::Get(get) => Some(get.kvs().first().map(|kv| kv.mod_revision())),

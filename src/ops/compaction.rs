@@ -180,16 +180,25 @@ pub async fn compact(
     }
     let start = Instant::now();
     let request = maintenance::compact(client, revision, args.physical, args.timeout);
-    interrupt
+    // Left at a second Ctrl-C, or unanswered after the first: unknown.
+    let in_doubt = |cause: Option<&crate::etcd::Error>| {
+        let why = cause
+            .map(|c| format!(" ({})", crate::error::Error::from(c.clone()).message))
+            .unwrap_or_default();
+        Error::interrupted(format!(
+            "interrupted (Ctrl-C) while compacting at revision {revision}: etcd may have \
+             applied it{why}"
+        ))
+        .resume("`kubectl etcd compact --dry-run` shows where history starts now")
+    };
+    let done = interrupt
         .finish(request, "the compaction", &mut |l| op.note(l))
         .await
-        .map_err(|()| {
-            Error::interrupted(format!(
-                "interrupted (Ctrl-C) while compacting at revision {revision}: etcd may have \
-                 applied it"
-            ))
-            .resume("`kubectl etcd compact --dry-run` shows where history starts now")
-        })??;
+        .map_err(|()| in_doubt(None))?;
+    if let Some(cause) = interrupt.unanswered(&done) {
+        return Err(in_doubt(Some(cause)));
+    }
+    done?;
     if interrupt.fired() {
         return Err(Error::interrupted(format!(
             "interrupted (Ctrl-C) after compacting at revision {revision}: members remove the \

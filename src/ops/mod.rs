@@ -199,6 +199,22 @@ impl Interrupt {
         }
     }
 
+    /// After a Ctrl-C, the request [`Interrupt::finish`] waited for may
+    /// end without an answer (no answer in time, the connection dropped):
+    /// whether etcd applied it is then as unknown as if the operator had
+    /// left at once. `Some(cause)` in that case, for the caller's "may or
+    /// may not have been applied" message; `None` otherwise (no Ctrl-C, an
+    /// answer, or a definite refusal from etcd).
+    pub fn unanswered<'r, T>(
+        &self,
+        r: &'r std::result::Result<T, crate::etcd::Error>,
+    ) -> Option<&'r crate::etcd::Error> {
+        match r {
+            Err(e) if self.fired() && e.is_transport() => Some(e),
+            _ => None,
+        }
+    }
+
     /// Run `wait` (a wait that changes nothing, such as polling for a
     /// member to catch up) until it ends or Ctrl-C: `None` when
     /// interrupted, and the wait is simply abandoned.

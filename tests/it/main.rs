@@ -22,6 +22,7 @@ mod foundation;
 mod harness;
 mod history_offline;
 mod hostile;
+mod inflight;
 mod keyspace;
 mod kube;
 mod kube_promises;

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::objects;
 use crate::support::cli::{code, plugin, run_on, stderr, stdout};
 use crate::support::process::KillOnDrop;
+use crate::support::pty::Pty;
 use crate::support::{etcdctl_bin, find_on_path, Cluster, ClusterOpts};
 
 use crate::support::cli::json;
@@ -920,64 +921,10 @@ fn restore_counts_and_revision_bump_are_what_etcdctl_sees_on_the_restored_member
 /// waits for its `[y/N]` question, types Ctrl-C there as a terminal user
 /// would, and returns the exit code and everything the terminal showed.
 fn ctrl_c_at_the_question(c: &Cluster, args: &[&str]) -> (Option<i32>, String) {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    let line = std::iter::once(env!("CARGO_BIN_EXE_kubectl-etcd").to_owned())
-        .chain(["--endpoints", &c.endpoints()].map(String::from))
-        .chain(args.iter().map(|a| a.to_string()))
-        .map(|a| quote(&a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let script = find_on_path("script").expect("script(1) from util-linux");
-    let mut child = Command::new(script)
-        .args(["-qec", &line, "/dev/null"])
-        .env("TERM", "dumb")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
-    let mut pipe = child.stdout.take().unwrap();
-    let sink = shown.clone();
-    let reader = thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
-    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !text().contains("[y/N]") {
-        let exited = child.try_wait().unwrap();
-        assert!(
-            exited.is_none() && Instant::now() < deadline,
-            "no question ({exited:?}): {}",
-            text()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"\x03").unwrap();
-    stdin.flush().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no exit after Ctrl-C: {}",
-            text()
-        );
-        thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    reader.join().unwrap();
-    (status.code(), text())
+    let mut pty = Pty::spawn(c, args);
+    pty.wait_for("[y/N]");
+    pty.type_keys(b"\x03");
+    pty.exit(Duration::from_secs(60))
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod etcdctl;
 pub mod keys;
 pub mod process;
+pub mod pty;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -879,6 +880,27 @@ impl Cluster {
     /// SIGKILL member `i` and reap it.
     pub fn kill(&mut self, i: usize) {
         self.members[i].kill_and_reap();
+    }
+
+    /// SIGSTOP member `i`: it keeps its sockets (the kernel still accepts
+    /// and buffers what clients send) but answers nothing until
+    /// [`Cluster::resume`]. SIGKILL on drop works on a paused member.
+    pub fn pause(&mut self, i: usize) {
+        self.signal(i, "-STOP");
+    }
+
+    /// SIGCONT member `i` after [`Cluster::pause`].
+    pub fn resume(&mut self, i: usize) {
+        self.signal(i, "-CONT");
+    }
+
+    fn signal(&mut self, i: usize, sig: &str) {
+        let pid = self.members[i].pid().expect("member is running");
+        let sent = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(sent.success(), "kill {sig} {pid}");
     }
 
     /// SIGTERM member `i` and wait for it to exit (SIGKILL after 10 s).
