@@ -8,8 +8,7 @@ use crate::ops::cluster_state::ClusterState;
 use crate::ops::quota;
 use crate::ops::space::{alarm_rows, AlarmRow, QUOTA_UNKNOWN};
 use crate::ops::{progress, Operator};
-use crate::output::human_bytes;
-use crate::output::table::{Mark, Table};
+use crate::output::maintenance::alarm_table;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -79,7 +78,9 @@ async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     let state = ClusterState::from_survey(&survey);
     let rows = alarm_rows(&survey, &state, args.quota_bytes);
     let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &rows, |r| vec![table(r)])?;
+    session
+        .shell
+        .emit(format, &rows, |r| vec![alarm_table(r)])?;
     if rows.is_empty() && format == OutputFormat::Table {
         session.shell.note("no active alarms");
     }
@@ -116,9 +117,9 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
         session
             .shell
             .note("no matching active alarms: nothing to disarm");
-        return session.shell.emit(format, &rows, |r| vec![table(r)]);
+        return session.shell.emit(format, &rows, |r| vec![alarm_table(r)]);
     }
-    table(&rows).write(session.shell.err(), false)?;
+    alarm_table(&rows).write(session.shell.err(), false)?;
     if let Some(r) = rows.iter().find(|r| r.still_there.is_some()) {
         let why = r.still_there.clone().unwrap_or_default();
         if !args.force {
@@ -140,7 +141,7 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
             .warn(format!("--force: disarming although {why}"));
     }
     if args.dry_run {
-        return session.shell.emit(format, &rows, |r| vec![table(r)]);
+        return session.shell.emit(format, &rows, |r| vec![alarm_table(r)]);
     }
     session.confirm(&format!("disarm {} alarm(s)", rows.len()))?;
     let client = survey.answering_client()?;
@@ -173,7 +174,7 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
         }
         rows[i].disarmed = true;
     }
-    session.shell.emit(format, &rows, |r| vec![table(r)])
+    session.shell.emit(format, &rows, |r| vec![alarm_table(r)])
 }
 
 /// Ctrl-C before row `next`: what was disarmed, what is still active.
@@ -212,42 +213,6 @@ fn done_and_left(rows: &[AlarmRow], next: usize) -> String {
     let done: Vec<String> = rows[..next].iter().map(name).collect();
     let left: Vec<String> = rows[next..].iter().map(name).collect();
     progress(&done, &left, "alarms disarmed")
-}
-
-pub fn table(rows: &[AlarmRow]) -> Table {
-    let mut t = Table::new(&["member", "id", "alarm", "db size", "quota use", "state"]);
-    for r in rows {
-        let state = if r.disarmed {
-            ("disarmed".to_string(), Mark::Good)
-        } else {
-            match &r.still_there {
-                Some(why) => (format!("active: {why}"), Mark::Bad),
-                None => ("active; cause gone, safe to disarm".to_string(), Mark::Warn),
-            }
-        };
-        t.marked_row(vec![
-            (r.member.clone(), Mark::Plain),
-            (r.id.clone(), Mark::Plain),
-            (r.alarm.clone(), Mark::Bad),
-            (
-                r.db_size.map(human_bytes).unwrap_or_else(|| "-".into()),
-                Mark::Plain,
-            ),
-            (
-                format!(
-                    "{} of {}{}",
-                    r.quota_use_percent
-                        .map(|p| format!("{p:.1}%"))
-                        .unwrap_or_else(|| "-".into()),
-                    human_bytes(r.quota.bytes),
-                    if r.quota.assumed { "*" } else { "" }
-                ),
-                Mark::Plain,
-            ),
-            state,
-        ]);
-    }
-    t
 }
 
 #[cfg(test)]

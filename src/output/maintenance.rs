@@ -1,4 +1,4 @@
-//! Tables of the maintenance commands (`defrag`, `recover-space`):
+//! Tables of the maintenance commands (`defrag`, `recover-space`, `alarm`):
 //! built from the data [`crate::ops`] returns, shared by the commands that
 //! show them.
 
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::ops::cluster_state::MemberState;
 use crate::ops::defrag::{Outcome, Plan, Role};
-use crate::ops::space::SpaceRow;
+use crate::ops::space::{AlarmRow, SpaceRow};
 use crate::output::table::{Mark, Table};
 use crate::output::{human_bytes, human_duration, percent};
 
@@ -199,6 +199,44 @@ pub fn resize_members_table(members: &[MemberState], leader: Option<u64>) -> Tab
                 Some(e) => (format!("unreachable: {e}"), Mark::Bad),
             },
             (m.raft_applied_index.to_string(), Mark::Plain),
+        ]);
+    }
+    t
+}
+
+/// `alarm list` and `alarm disarm`: one row per member and alarm, its
+/// db size against the quota and whether the cause is gone.
+pub fn alarm_table(rows: &[AlarmRow]) -> Table {
+    let mut t = Table::new(&["member", "id", "alarm", "db size", "quota use", "state"]);
+    for r in rows {
+        let state = if r.disarmed {
+            ("disarmed".to_string(), Mark::Good)
+        } else {
+            match &r.still_there {
+                Some(why) => (format!("active: {why}"), Mark::Bad),
+                None => ("active; cause gone, safe to disarm".to_string(), Mark::Warn),
+            }
+        };
+        t.marked_row(vec![
+            (r.member.clone(), Mark::Plain),
+            (r.id.clone(), Mark::Plain),
+            (r.alarm.clone(), Mark::Bad),
+            (
+                r.db_size.map(human_bytes).unwrap_or_else(|| "-".into()),
+                Mark::Plain,
+            ),
+            (
+                format!(
+                    "{} of {}{}",
+                    r.quota_use_percent
+                        .map(|p| format!("{p:.1}%"))
+                        .unwrap_or_else(|| "-".into()),
+                    human_bytes(r.quota.bytes),
+                    if r.quota.assumed { "*" } else { "" }
+                ),
+                Mark::Plain,
+            ),
+            state,
         ]);
     }
     t
