@@ -546,7 +546,10 @@ fn columns_kept(line: &str, from: &str, to: &str) -> String {
         rest = &rest[i + from.len()..];
         let diff = from.chars().count() as isize - to.chars().count() as isize;
         let spaces = rest.len() - rest.trim_start_matches(' ').len();
-        if diff != 0 && spaces >= 2 && spaces < rest.len() {
+        // A trailing `(done)` is a note on the line, not a column: its gap
+        // stays as printed, whatever the length of what was replaced.
+        let note = rest[spaces..].starts_with('(') && rest.ends_with(')');
+        if diff != 0 && spaces >= 2 && spaces < rest.len() && !note {
             out.push_str(&" ".repeat((spaces as isize + diff).max(2) as usize));
             rest = &rest[spaces..];
         }
@@ -738,6 +741,17 @@ fn normalising_keeps_columns_and_sorts_rows_by_placeholder_id() {
         "stop process $PID    done    -"
     );
     assert_eq!(columns_kept("a x b", "x", "yy"), "a yy b");
+    // The gap before a trailing note does not depend on the pid's length.
+    for pid in ["4485", "123456", "1234567"] {
+        assert_eq!(
+            columns_kept(
+                &format!("  2. stop etcd: SIGTERM process {pid}  (done)"),
+                &format!("process {pid}"),
+                "process $PID"
+            ),
+            "  2. stop etcd: SIGTERM process $PID  (done)"
+        );
+    }
     let mut n = Norm::default();
     n.sub("cc9a69dfc1f12834", "0000000000000001");
     n.sub("715416c46257b667", "0000000000000002");
