@@ -979,6 +979,7 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::RecoverSpaceStep { .. }
         | O::DefragStopped { .. }
         | O::StreamBroke { .. }
+        | O::InDoubt(_)
         | O::NoneReached { .. }
         | O::ContextsFailed { .. } => return None,
         O::Conflict(_)
@@ -1273,6 +1274,23 @@ impl From<crate::ops::Error> for Error {
                     cause: inner.cause,
                 }
             }
+            O::InDoubt(d) => {
+                // The cause's kind (exit 3), and the operator told that the
+                // write may have been applied.
+                let crate::ops::error::InDoubt {
+                    doing,
+                    unknown,
+                    check,
+                    source,
+                } = *d;
+                let inner = Error::from(source);
+                Error {
+                    kind: inner.kind,
+                    message: format!("{doing} was not confirmed ({}): {unknown}", inner.message),
+                    hint: Some(check),
+                    cause: inner.cause,
+                }
+            }
             O::NoneReached { total, first } => match first {
                 None => Error::new(
                     Kind::Unavailable,
@@ -1382,6 +1400,38 @@ mod tests {
         let e = Error::from(swapped);
         assert_eq!(e.exit_code() as i32, 5);
         assert!(e.message.starts_with("page 7:"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_write_left_in_doubt_says_so_with_its_causes_exit_code() {
+        let in_doubt = |source| {
+            Error::from(crate::ops::Error::in_doubt(
+                "writing `/k`",
+                "it may or may not be written",
+                "read it back",
+                source,
+            ))
+        };
+        let e = in_doubt(crate::etcd::Error::NoAnswer(
+            std::time::Duration::from_secs(5),
+        ));
+        assert_eq!(
+            e.message,
+            "writing `/k` was not confirmed (no answer within 5s): it may or may not be written"
+        );
+        assert_eq!(e.hint.as_deref(), Some("read it back"));
+        assert_eq!(e.exit_code() as i32, 3);
+        let e = in_doubt(crate::etcd::Error::NotCommitted(
+            "etcdserver: request timed out".into(),
+        ));
+        assert_eq!(e.kind, Kind::NoQuorum);
+        assert!(
+            e.message.starts_with(
+                "writing `/k` was not confirmed (etcdserver: request timed out (quorum may be lost))"
+            ),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

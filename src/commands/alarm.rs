@@ -169,7 +169,16 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
                 if let Some(cause) = interrupt.unanswered(&r) {
                     return Err(in_doubt(&rows, i, Some(cause)));
                 }
-                r.map_err(|e| Error::from(e).context(&what))?;
+                r.map_err(|e| match e.leaves_write_in_doubt() {
+                    true => crate::ops::Error::in_doubt(
+                        &what,
+                        format!("it may or may not be disarmed; {}", done_and_left(&rows, i)),
+                        CHECK,
+                        e,
+                    )
+                    .into(),
+                    false => Error::from(e).context(&what),
+                })?;
             }
         }
         rows[i].disarmed = true;
@@ -186,6 +195,10 @@ fn stopped(rows: &[AlarmRow], next: usize) -> Error {
     .with_hint("run the same command again to disarm the rest")
 }
 
+/// How to see what a disarm whose outcome is unknown left.
+const CHECK: &str =
+    "`kubectl etcd alarm list` shows what is still active; the same command again disarms the rest";
+
 /// Ctrl-C while row `next` was being disarmed, left without an answer:
 /// that one may or may not be disarmed.
 fn in_doubt(rows: &[AlarmRow], next: usize, cause: Option<&crate::etcd::Error>) -> Error {
@@ -199,10 +212,7 @@ fn in_doubt(rows: &[AlarmRow], next: usize, cause: Option<&crate::etcd::Error>) 
         r.member,
         done_and_left(rows, next)
     ))
-    .with_hint(
-        "`kubectl etcd alarm list` shows what is still active; the same command again \
-         disarms the rest",
-    );
+    .with_hint(CHECK);
     e.cause = cause.and_then(|c| Error::from(c.clone()).cause);
     e
 }

@@ -187,10 +187,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             "interrupted (Ctrl-C) while writing `{}`: it may or may not be written{why}",
             target.key
         ))
-        .with_hint(format!(
-            "read it back with `kubectl etcd get {}` before doing anything else",
-            args.reference
-        ));
+        .with_hint(read_back(&args));
         e.cause = cause.and_then(|c| Error::from(c.clone()).cause);
         e
     };
@@ -203,7 +200,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     if let Some(cause) = interrupt.unanswered(&resp) {
         return Err(in_doubt(Some(cause)));
     }
-    let resp = resp?;
+    let resp = resp.map_err(|e| match e.leaves_write_in_doubt() {
+        true => Error::from(crate::ops::Error::in_doubt(
+            format!("writing `{}`", target.key),
+            "it may or may not be written",
+            read_back(&args),
+            e,
+        )),
+        false => Error::from(e),
+    })?;
     if !resp.succeeded() {
         let now = resp.op_responses().into_iter().find_map(|op| match op {
             TxnOpResponse::Get(get) => Some(get.kvs().first().map(|kv| kv.mod_revision())),
@@ -230,4 +235,12 @@ fn source(args: &Args) -> Source<'_> {
         if_revision: args.if_revision.is_some(),
         reference: &args.reference,
     }
+}
+
+/// The `help:` line when the write's outcome is unknown.
+fn read_back(args: &Args) -> String {
+    format!(
+        "read it back with `kubectl etcd get {}` before doing anything else",
+        args.reference
+    )
 }

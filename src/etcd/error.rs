@@ -126,6 +126,18 @@ impl Error {
         )
     }
 
+    /// Whether a write that ended with this may still have been applied:
+    /// no answer in time, the connection dropped after the request went
+    /// out, or etcd's own `request timed out`/`leader changed` (proposed,
+    /// not yet committed: it may commit later). A refusal, or a failure to
+    /// connect at all, leaves nothing in doubt.
+    pub fn leaves_write_in_doubt(&self) -> bool {
+        matches!(
+            self,
+            Error::NoAnswer(_) | Error::ConnectionDropped | Error::NotCommitted(_)
+        )
+    }
+
     /// Whether the connection itself failed (rather than etcd refusing).
     pub fn is_transport(&self) -> bool {
         matches!(
@@ -336,6 +348,26 @@ mod tests {
             Some(Error::PermissionDenied)
         ));
         assert!(from_reason("something else").is_none());
+    }
+
+    #[test]
+    fn only_an_unanswered_or_uncommitted_write_is_in_doubt() {
+        for e in [
+            Error::NoAnswer(Duration::from_secs(3)),
+            Error::ConnectionDropped,
+            Error::NotCommitted("etcdserver: request timed out".into()),
+        ] {
+            assert!(e.leaves_write_in_doubt(), "{e:?}");
+        }
+        for e in [
+            Error::Connect(connect::Error::Refused),
+            Error::DialTimeout(Duration::from_secs(3)),
+            Error::PermissionDenied,
+            Error::NoLeader,
+            Error::AuthNoAnswer,
+        ] {
+            assert!(!e.leaves_write_in_doubt(), "{e:?}");
+        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ use super::cluster_state::ClusterState;
 use super::error::{Error, Result};
 use super::{Interrupt, Operator};
 
+/// How to see whether a compaction whose outcome is unknown took place.
+const CHECK: &str = "`kubectl etcd compact --dry-run` shows where history starts now";
+
 /// What the operator asked for.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -189,7 +192,7 @@ pub async fn compact(
             "interrupted (Ctrl-C) while compacting at revision {revision}: etcd may have \
              applied it{why}"
         ))
-        .resume("`kubectl etcd compact --dry-run` shows where history starts now")
+        .resume(CHECK)
     };
     let done = interrupt
         .finish(request, "the compaction", &mut |l| op.note(l))
@@ -198,7 +201,17 @@ pub async fn compact(
     if let Some(cause) = interrupt.unanswered(&done) {
         return Err(in_doubt(Some(cause)));
     }
-    done?;
+    match done {
+        Err(e) if e.leaves_write_in_doubt() => {
+            return Err(Error::in_doubt(
+                format!("compacting at revision {revision}"),
+                "etcd may have applied it",
+                CHECK,
+                e,
+            ))
+        }
+        done => done?,
+    };
     if interrupt.fired() {
         return Err(Error::interrupted(format!(
             "interrupted (Ctrl-C) after compacting at revision {revision}: members remove the \

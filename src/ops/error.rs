@@ -89,6 +89,10 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A write went out and its outcome is unknown (see [`InDoubt`]).
+    #[error("{} was not confirmed: {}", .0.doing, .0.unknown)]
+    InDoubt(Box<InDoubt>),
+
     // ----- Ctrl-C (exit 130) -----------------------------------------------
     /// Stopped by Ctrl-C: `when` says where, `progress` what was done and
     /// what is left, `resume` how to finish.
@@ -407,6 +411,20 @@ impl std::fmt::Display for Progress {
     }
 }
 
+/// A write went out and no answer came back (`source` says why: none in
+/// time, the connection dropped, etcd did not commit it in time): etcd may
+/// or may not have applied it.
+#[derive(Debug, Clone)]
+pub struct InDoubt {
+    /// "writing `KEY`".
+    pub doing: String,
+    /// "it may or may not be written".
+    pub unknown: String,
+    /// How to see which (the `help:` line).
+    pub check: String,
+    pub source: etcd::Error,
+}
+
 impl From<dbfile::DbError> for Error {
     fn from(e: dbfile::DbError) -> Self {
         Error::Db(Arc::new(e))
@@ -439,6 +457,21 @@ impl Error {
             *resume = Some(how.into());
         }
         self
+    }
+
+    /// A write whose outcome `source` leaves unknown (see [`InDoubt`]).
+    pub fn in_doubt(
+        doing: impl Into<String>,
+        unknown: impl Into<String>,
+        check: impl Into<String>,
+        source: etcd::Error,
+    ) -> Self {
+        Error::InDoubt(Box::new(InDoubt {
+            doing: doing.into(),
+            unknown: unknown.into(),
+            check: check.into(),
+            source,
+        }))
     }
 
     /// `what` failed: keeps the cause and its kind.

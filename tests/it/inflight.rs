@@ -4,6 +4,8 @@
 //! queue) and gets no answer. Ctrl-C then must not hang until a timeout,
 //! must exit 130, and must say truthfully what may have happened; once
 //! the member runs again, etcdctl shows a state the message allowed.
+//! Without a Ctrl-C, the request's own timeout ends it: exit 3, saying as
+//! truthfully that the write may or may not have been applied.
 
 use std::time::{Duration, Instant};
 
@@ -38,18 +40,36 @@ fn client_port(c: &Cluster) -> u16 {
         .expect("client port")
 }
 
+/// What the operator does once the request is stuck in flight.
+#[derive(Clone, Copy, PartialEq)]
+enum CtrlC {
+    /// Nothing: the request's own timeout ends it.
+    None,
+    /// One Ctrl-C: the request is waited for, until its timeout.
+    Once,
+    /// Two: leave now.
+    Twice,
+}
+
+impl CtrlC {
+    /// The exit code the plugin must give.
+    fn code(self) -> Option<i32> {
+        Some(if self == CtrlC::None { 3 } else { 130 })
+    }
+}
+
 /// Answers the question with `y` after pausing the member, waits until at
 /// least `bytes` of the request sit unread in the member's socket, then
-/// types Ctrl-C: the first waits for the step, as promised; with `twice`
-/// a second one leaves now. The exit must come within 10 s of the last
-/// Ctrl-C (the plugin runs with a --command-timeout under that when
-/// `twice` is false, over it otherwise). Returns the exit code and the
-/// terminal text.
+/// types Ctrl-C as `ctrl_c` says: the first waits for the step, as
+/// promised; a second leaves now. The exit must come within 10 s of the
+/// last Ctrl-C (or of the request's arrival without one): the plugin runs
+/// with a timeout under that unless it is left by a second Ctrl-C.
+/// Returns the exit code and the terminal text.
 fn interrupt_in_flight(
     c: &mut Cluster,
     mut pty: Pty,
     bytes: u64,
-    twice: bool,
+    ctrl_c: CtrlC,
 ) -> (Option<i32>, String) {
     pty.wait_for("[y/N]");
     c.pause(0);
@@ -61,9 +81,11 @@ fn interrupt_in_flight(
         Duration::from_secs(30),
         || unread_bytes(port) >= before + bytes,
     );
-    pty.type_keys(b"\x03");
-    pty.wait_for("Ctrl-C again to leave now");
-    if twice {
+    if ctrl_c != CtrlC::None {
+        pty.type_keys(b"\x03");
+        pty.wait_for("Ctrl-C again to leave now");
+    }
+    if ctrl_c == CtrlC::Twice {
         pty.type_keys(b"\x03");
     }
     let start = Instant::now();
@@ -79,7 +101,7 @@ fn interrupt_in_flight(
 
 /// `put` of an edited ConfigMap, interrupted in flight (see
 /// [`interrupt_in_flight`]) with `--command-timeout timeout`.
-fn put_in_flight(twice: bool, timeout: &str) {
+fn put_in_flight(ctrl_c: CtrlC, timeout: &str) {
     let mut c = Cluster::single();
     let cm = objects::configmap("default", "conf", 1, 4000);
     assert!(c
@@ -107,15 +129,19 @@ fn put_in_flight(twice: bool, timeout: &str) {
         ],
     );
     // The value alone is over 4000 bytes.
-    let (code, text) = interrupt_in_flight(&mut c, pty, 4000, twice);
-    assert_eq!(code, Some(130), "{text}");
-    assert!(
-        text.contains(&format!(
+    let (code, text) = interrupt_in_flight(&mut c, pty, 4000, ctrl_c);
+    assert_eq!(code, ctrl_c.code(), "{text}");
+    let said = match ctrl_c {
+        CtrlC::None => format!(
+            "writing `{}` was not confirmed (no answer within 3s): it may or may not be written",
+            cm.key
+        ),
+        _ => format!(
             "interrupted (Ctrl-C) while writing `{}`: it may or may not be written",
             cm.key
-        )),
-        "{text}"
-    );
+        ),
+    };
+    assert!(text.contains(&said), "{text}");
     assert!(text.contains("kubectl etcd get"), "{text}");
 
     // What the message allowed: the old value or the edited one, whole.
@@ -136,16 +162,21 @@ fn put_in_flight(twice: bool, timeout: &str) {
 
 #[test]
 fn ctrl_c_twice_while_a_put_is_in_flight_exits_130_at_once_saying_it_may_or_may_not_be_written() {
-    put_in_flight(true, "120s");
+    put_in_flight(CtrlC::Twice, "120s");
 }
 
 #[test]
 fn ctrl_c_while_a_put_gets_no_answer_exits_130_saying_it_may_or_may_not_be_written() {
-    put_in_flight(false, "3s");
+    put_in_flight(CtrlC::Once, "3s");
+}
+
+#[test]
+fn a_put_that_gets_no_answer_exits_3_saying_it_may_or_may_not_be_written() {
+    put_in_flight(CtrlC::None, "3s");
 }
 
 /// `compact` interrupted in flight (see [`interrupt_in_flight`]).
-fn compact_in_flight(twice: bool, timeout: &str) {
+fn compact_in_flight(ctrl_c: CtrlC, timeout: &str) {
     let mut c = Cluster::single();
     for i in 0..10 {
         c.put("/bump", &i.to_string());
@@ -153,15 +184,20 @@ fn compact_in_flight(twice: bool, timeout: &str) {
     // compact waits --timeout for its request, not --command-timeout.
     let pty = Pty::spawn(&c, &["compact", "--timeout", timeout]);
     // HEADERS and a small DATA frame.
-    let (code, text) = interrupt_in_flight(&mut c, pty, 10, twice);
-    assert_eq!(code, Some(130), "{text}");
+    let (code, text) = interrupt_in_flight(&mut c, pty, 10, ctrl_c);
+    assert_eq!(code, ctrl_c.code(), "{text}");
     let revision = 11;
-    assert!(
-        text.contains(&format!(
+    let said = match ctrl_c {
+        CtrlC::None => format!(
+            "compacting at revision {revision} was not confirmed (no answer within 3s): etcd \
+             may have applied it"
+        ),
+        _ => format!(
             "interrupted (Ctrl-C) while compacting at revision {revision}: etcd may have applied it"
-        )),
-        "{text}"
-    );
+        ),
+    };
+    assert!(text.contains(&said), "{text}");
+    assert!(text.contains("kubectl etcd compact --dry-run"), "{text}");
     c.resume(0);
     c.wait_healthy();
     // Compacted or not, as the message allowed: an old revision is either
@@ -179,17 +215,22 @@ fn compact_in_flight(twice: bool, timeout: &str) {
 
 #[test]
 fn ctrl_c_twice_while_a_compaction_is_in_flight_exits_130_at_once_saying_it_may_be_applied() {
-    compact_in_flight(true, "120s");
+    compact_in_flight(CtrlC::Twice, "120s");
 }
 
 #[test]
 fn ctrl_c_while_a_compaction_gets_no_answer_exits_130_saying_it_may_be_applied() {
-    compact_in_flight(false, "3s");
+    compact_in_flight(CtrlC::Once, "3s");
+}
+
+#[test]
+fn a_compaction_that_gets_no_answer_exits_3_saying_it_may_be_applied() {
+    compact_in_flight(CtrlC::None, "3s");
 }
 
 /// `alarm disarm --force` of a real NOSPACE alarm (one member with a
 /// 1 MiB quota, filled), interrupted in flight.
-fn disarm_in_flight(twice: bool, timeout: &str) {
+fn disarm_in_flight(ctrl_c: CtrlC, timeout: &str) {
     let with_quota = [
         "sh",
         "-c",
@@ -220,14 +261,16 @@ fn disarm_in_flight(twice: bool, timeout: &str) {
         &["--command-timeout", timeout, "alarm", "disarm", "--force"],
     );
     // HEADERS and a small DATA frame.
-    let (code, text) = interrupt_in_flight(&mut c, pty, 10, twice);
-    assert_eq!(code, Some(130), "{text}");
-    assert!(
-        text.contains(
-            "interrupted (Ctrl-C) while disarming NOSPACE on `m0`: it may or may not be disarmed"
-        ),
-        "{text}"
-    );
+    let (code, text) = interrupt_in_flight(&mut c, pty, 10, ctrl_c);
+    assert_eq!(code, ctrl_c.code(), "{text}");
+    let said = match ctrl_c {
+        CtrlC::None => {
+            "disarming NOSPACE on `m0` was not confirmed (no answer within 3s): it may or may \
+             not be disarmed"
+        }
+        _ => "interrupted (Ctrl-C) while disarming NOSPACE on `m0`: it may or may not be disarmed",
+    };
+    assert!(text.contains(said), "{text}");
     assert!(
         text.contains("0 of 1 alarms disarmed; left: NOSPACE on `m0`"),
         "{text}"
@@ -251,10 +294,15 @@ fn disarm_in_flight(twice: bool, timeout: &str) {
 
 #[test]
 fn ctrl_c_twice_while_a_disarm_is_in_flight_exits_130_at_once_saying_it_may_be_disarmed() {
-    disarm_in_flight(true, "120s");
+    disarm_in_flight(CtrlC::Twice, "120s");
 }
 
 #[test]
 fn ctrl_c_while_a_disarm_gets_no_answer_exits_130_saying_it_may_be_disarmed() {
-    disarm_in_flight(false, "3s");
+    disarm_in_flight(CtrlC::Once, "3s");
+}
+
+#[test]
+fn a_disarm_that_gets_no_answer_exits_3_saying_it_may_be_disarmed() {
+    disarm_in_flight(CtrlC::None, "3s");
 }
