@@ -518,8 +518,14 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
     );
     assert!(PathBuf::from(format!("{}.recover.json", dir.display())).is_file());
 
-    // The same command again resumes and ends with the flag removed.
-    let out = plugin().args(args).stdin(Stdio::null()).output().unwrap();
+    // The same command again resumes and ends with the flag removed; its
+    // JSON is README's, `after` included.
+    let out = plugin()
+        .args(["-o", "json"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let again = etcd_on(&dir);
     guard.0.extend(again.iter().map(|a| a.0));
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
@@ -530,6 +536,21 @@ fn recover_interrupted_after_the_forced_start_resumes_and_removes_the_flag() {
         "{argv:?}"
     );
     assert_eq!(member_names(&c, 0), ["m0"]);
+    crate::readme::assert_documented("recover -o json", &out);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let after = &v["after"];
+    let members = after["members"].as_array().unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(members.len(), 1, "{v}");
+    let id = u64::from_str_radix(members[0]["memberId"].as_str().unwrap(), 16).unwrap();
+    assert_eq!(
+        format!("{id:016x}"),
+        members[0]["leader"].as_str().unwrap(),
+        "the one member leads: {v}"
+    );
+    let revision = after["revision"].as_i64().unwrap();
+    assert_eq!(members[0]["revision"].as_i64(), Some(revision), "{v}");
+    assert!(after["revisionBefore"].as_i64().unwrap() >= 11, "{v}");
+    assert!(revision >= after["revisionBefore"].as_i64().unwrap(), "{v}");
     c.ctl().endpoint(0).ok(&["put", "after", "1"]);
     assert_eq!(c.get_from(0, "k9").as_deref(), Some("v"));
 }
