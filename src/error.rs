@@ -1366,6 +1366,23 @@ impl From<crate::ops::Error> for Error {
 }
 
 #[cfg(test)]
+impl Error {
+    /// Asserts what the operator sees: the exit code, the line and the
+    /// `help:` line.
+    #[track_caller]
+    pub fn assert_line(&self, code: i32, message: &str, hint: Option<&str>) {
+        assert_eq!(
+            (
+                self.exit_code() as i32,
+                self.message.as_str(),
+                self.hint.as_deref()
+            ),
+            (code, message, hint)
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1415,12 +1432,11 @@ mod tests {
         let e = in_doubt(crate::etcd::Error::NoAnswer(
             std::time::Duration::from_secs(5),
         ));
-        assert_eq!(
-            e.message,
-            "writing `/k` was not confirmed (no answer within 5s): it may or may not be written"
+        e.assert_line(
+            3,
+            "writing `/k` was not confirmed (no answer within 5s): it may or may not be written",
+            Some("read it back"),
         );
-        assert_eq!(e.hint.as_deref(), Some("read it back"));
-        assert_eq!(e.exit_code() as i32, 3);
         let e = in_doubt(crate::etcd::Error::NotCommitted(
             "etcdserver: request timed out".into(),
         ));

@@ -411,14 +411,10 @@ mod tests {
             endpoint: None,
             first: Some(Box::new(Error::Connect(connect::Error::Refused))),
         });
-        assert_eq!(e.exit_code() as i32, 3);
-        assert_eq!(
-            e.message,
-            "none of the 3 members could be reached: connection refused"
-        );
-        assert_eq!(
-            e.hint.as_deref(),
-            Some("check that the member is running and the address is right")
+        e.assert_line(
+            3,
+            "none of the 3 members could be reached: connection refused",
+            Some("check that the member is running and the address is right"),
         );
         assert!(matches!(
             e.etcd(),

@@ -621,14 +621,10 @@ mod tests {
             requested: 3,
             compact: 5,
         });
-        assert_eq!(e.exit_code() as i32, 5);
-        assert_eq!(
-            e.message,
-            "revision 3 has been compacted; the oldest available revision is 5"
-        );
-        assert_eq!(
-            e.hint.as_deref(),
-            Some("etcd keeps history only since the last compaction: start from `--rev 5` or later, or leave out --rev")
+        e.assert_line(
+            5,
+            "revision 3 has been compacted; the oldest available revision is 5",
+            Some("etcd keeps history only since the last compaction: start from `--rev 5` or later, or leave out --rev"),
         );
         let e = Error::from(on_member("m1", WatchError::WatchDenied));
         assert_eq!(e.exit_code() as i32, 3);
@@ -642,15 +638,11 @@ mod tests {
             next: 9,
             last: Some(Box::new(on_member("m2", WatchError::WatchNoAnswer))),
         });
-        assert_eq!(
-            e.message,
-            "the watch was lost and no member answered for 2s (--reconnect-timeout); last error: `m2`: no answer"
+        e.assert_line(
+            3,
+            "the watch was lost and no member answered for 2s (--reconnect-timeout); last error: `m2`: no answer",
+            Some("restart with `--rev 9` to resume without missing events once etcd is back"),
         );
-        assert_eq!(
-            e.hint.as_deref(),
-            Some("restart with `--rev 9` to resume without missing events once etcd is back")
-        );
-        assert_eq!(e.exit_code() as i32, 3);
         let e = Error::from(WatchError::NoEndpoint);
         assert_eq!(e.exit_code() as i32, 2);
     }

@@ -19,7 +19,7 @@ use support::{output_text, Cluster, ClusterOpts};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kubectl-etcd");
 
-use support::cli::{command_at as command, run_at as ke};
+use support::cli::{command_at as command, resize_add, run_at as ke};
 use support::process::KillOnDrop;
 
 fn ok(out: &Output) -> String {
@@ -142,21 +142,8 @@ fn add_member(c: &mut Cluster, endpoints: &str, i: usize) -> String {
             m.client_url().to_owned(),
         )
     };
-    let mut run = Running::spawn(command(
-        endpoints,
-        &[
-            "resize",
-            "add",
-            &name,
-            "--peer-urls",
-            &peer,
-            "--client-url",
-            &client,
-            "--yes",
-            "--wait",
-            "60s",
-        ],
-    ));
+    let args = resize_add(&name, &peer, &client, &["--yes", "--wait", "60s"]);
+    let mut run = Running::spawn(command(endpoints, &strs(&args)));
     let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
     c.start_joining(i, &initial);
     let (ok, _out, err) = run.finish();
@@ -263,22 +250,13 @@ fn resize_three_to_five_to_three_under_writes_keeps_every_acknowledged_write() {
         c.member(m4).peer_url().to_owned(),
         c.member(m4).client_url().to_owned(),
     );
-    let mut run = Running::spawn(command(
-        &base,
-        &[
-            "resize",
-            "add",
-            "m4",
-            "--peer-urls",
-            &peer4,
-            "--client-url",
-            &client4,
-            "--yes",
-            "--no-promote",
-            "--wait",
-            "60s",
-        ],
-    ));
+    let args = resize_add(
+        "m4",
+        &peer4,
+        &client4,
+        &["--yes", "--no-promote", "--wait", "60s"],
+    );
+    let mut run = Running::spawn(command(&base, &strs(&args)));
     let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
     c.start_joining(m4, &initial);
     let (ok_run, _, err) = run.finish();
@@ -746,23 +724,19 @@ fn resize_add_interrupted_while_waiting_for_catch_up_stops_with_130_and_resumes(
     );
     // The learner's progress is asked where nothing answers: the wizard
     // waits in the catch-up step until Ctrl-C.
-    let mut run = Running::spawn(command(
-        &base,
+    let args = resize_add(
+        "m1",
+        &peer,
+        &client,
         &[
-            "resize",
-            "add",
-            "m1",
-            "--peer-urls",
-            &peer,
-            "--client-url",
-            &client,
             "--learner-endpoint",
             "http://127.0.0.1:1",
             "--yes",
             "--wait",
             "5m",
         ],
-    ));
+    );
+    let mut run = Running::spawn(command(&base, &strs(&args)));
     let initial = run.wait_line("--initial-cluster=", Duration::from_secs(30));
     c.start_joining(new, &initial);
     run.wait_line("learner not reachable yet", Duration::from_secs(60));
@@ -994,4 +968,9 @@ fn a_read_only_command_stops_on_ctrl_c_with_130() {
     let (code, out, err) = run.finish_code();
     assert_eq!(code, Some(130), "{out}\n{err}");
     assert_eq!(err.lines().last(), Some("interrupted"), "{err}");
+}
+
+/// `args` as the `&str`s a command takes.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use regex::Regex;
 
-use crate::support::cli::plugin;
+use crate::support::cli::{plugin, resize_add};
 use crate::support::{Cluster, ClusterOpts};
 
 /// One `$ kubectl etcd ...` line of the doc and the output shown under it.
@@ -1170,23 +1170,14 @@ fn resize_walkthrough(b: &mut Blocks) {
     b.norm.ids(&c.running_endpoints());
 
     let (m3, peer, client) = new_member(&mut c, &mut b.norm, "m3");
-    let add = |extra: &[&str]| {
-        let mut a = strings(&["resize", "add", "m3", "--peer-urls", &peer]);
-        a.extend(strings(extra));
-        a
-    };
-    let planned = capture(
-        &c.running_endpoints(),
-        &add(&["--client-url", &client, "--dry-run"]),
-        "",
-        |_, _| {},
-    );
+    let add = |extra: &[&str]| resize_add("m3", &peer, &client, extra);
+    let planned = capture(&c.running_endpoints(), &add(&["--dry-run"]), "", |_, _| {});
     b.put("resize-add-dry-run", &planned);
     let learner = capture_joining(
         c.running_endpoints(),
         &mut c,
         &[m3],
-        &add(&["--client-url", &client, "--no-promote", "--yes"]),
+        &add(&["--no-promote", "--yes"]),
         "",
         None,
     );
@@ -1194,9 +1185,10 @@ fn resize_walkthrough(b: &mut Blocks) {
     b.norm.ids(&c.running_endpoints());
     let members = run(&c.running_endpoints(), &["members"], "");
     b.put("members-learner", &members);
+    // Resumed as an operator would type it: the peer URL names the member.
     let promoted = capture(
         &c.running_endpoints(),
-        &add(&["--yes"]),
+        &strings(&["resize", "add", "m3", "--peer-urls", &peer, "--yes"]),
         "resumes: promotes",
         |_, _| {},
     );
@@ -1253,18 +1245,12 @@ fn resize_walkthrough(b: &mut Blocks) {
     // A learner whose progress is asked where nothing answers: the wizard
     // waits in the catch-up step, and Ctrl-C comes as it says so.
     let (m4, peer, client) = new_member(&mut c, &mut b.norm, "m4");
-    let args = strings(&[
-        "resize",
-        "add",
+    let args = resize_add(
         "m4",
-        "--peer-urls",
         &peer,
-        "--client-url",
         &client,
-        "--learner-endpoint",
-        "http://127.0.0.1:1",
-        "--yes",
-    ]);
+        &["--learner-endpoint", "http://127.0.0.1:1", "--yes"],
+    );
     let interrupted = capture_joining(
         c.running_endpoints(),
         &mut c,

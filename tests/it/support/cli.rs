@@ -116,6 +116,21 @@ pub fn command_at(endpoints: &str, args: &[&str]) -> std::process::Command {
 
 /// Run the plugin with explicit `--endpoints` (a subset of a cluster's
 /// members, a proxy, ...) and `args`.
+/// `resize add NAME --peer-urls PEER --client-url CLIENT`, then `extra`:
+/// the arguments of a member added by the wizard.
+pub fn resize_add(name: &str, peer: &str, client: &str, extra: &[&str]) -> Vec<String> {
+    let base = [
+        "resize",
+        "add",
+        name,
+        "--peer-urls",
+        peer,
+        "--client-url",
+        client,
+    ];
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
 pub fn run_at(endpoints: &str, args: &[&str]) -> Output {
     command_at(endpoints, args)
         .output()
