@@ -10,8 +10,10 @@ pub struct KillOnDrop(pub Vec<u32>);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         for pid in &self.0 {
+            // Most have exited already: kill(1)'s "No such process" is noise.
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
                 .status();
         }
     }
