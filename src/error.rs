@@ -345,6 +345,42 @@ impl From<crate::etcd::metrics::Error> for Error {
     }
 }
 
+/// A member's metrics that could not be read: when every source failed,
+/// each one's line after its URL, with the first one's kind and cause.
+impl From<crate::ops::quota::ScrapeError> for Error {
+    fn from(err: crate::ops::quota::ScrapeError) -> Self {
+        use crate::ops::quota::ScrapeError as S;
+        match err {
+            S::Scrape(e) => Error::from(e),
+            S::AllFailed(failed) => {
+                let mut lines = Vec::with_capacity(failed.len());
+                let mut first: Option<Error> = None;
+                for f in failed {
+                    let e = Error::from(f.source);
+                    lines.push(format!("{}: {}", f.url, e.message));
+                    first.get_or_insert(e);
+                }
+                let mut e = first.unwrap_or_else(|| Error::new(Kind::Other, ""));
+                e.message = lines.join("; ");
+                e
+            }
+            S::NoSource | S::Vanished => Error::new(Kind::Other, err.to_string()),
+        }
+    }
+}
+
+/// A certificate doctor could not read: not X.509, or no PEM in the file
+/// (bad data); a pod file that could not be read is worded by its layer.
+impl From<crate::ops::doctor::certs::CertError> for Error {
+    fn from(err: crate::ops::doctor::certs::CertError) -> Self {
+        use crate::ops::doctor::certs::CertError as C;
+        match err {
+            C::Unread(e) => Error::from(e),
+            C::NotX509(_) | C::NoPem { .. } => Error::data(err.to_string()),
+        }
+    }
+}
+
 impl From<crate::keyspace::Error> for Error {
     fn from(err: crate::keyspace::Error) -> Self {
         use crate::keyspace::Error as K;

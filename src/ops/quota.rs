@@ -267,27 +267,53 @@ pub fn metrics_sources(cluster: &Cluster, i: usize) -> Vec<Source> {
     out
 }
 
-/// The first source that answers, with its URL; the errors joined when
-/// none does.
+/// Why a member's metrics could not be read, each cause kept as it came
+/// ([`crate::error`] words it).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ScrapeError {
+    /// The member has no metrics URL this connection can read.
+    #[error("no metrics URL to read")]
+    NoSource,
+    /// Every source failed: one failure per source, in the order tried.
+    #[error("no metrics source answered")]
+    AllFailed(Vec<SourceFailed>),
+    /// The source that answered before is no longer among the member's.
+    #[error("metrics source vanished")]
+    Vanished,
+    /// The source that answered before failed this time.
+    #[error(transparent)]
+    Scrape(#[from] metrics::Error),
+}
+
+/// One metrics source that did not answer, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{url}")]
+pub struct SourceFailed {
+    pub url: String,
+    #[source]
+    pub source: metrics::Error,
+}
+
+/// The first source that answers, with its URL; every source's failure
+/// when none does.
 pub async fn scrape_any(
     sources: &[Source],
     timeout: Duration,
-) -> Result<(Metrics, String), String> {
-    let mut errors = Vec::new();
+) -> Result<(Metrics, String), ScrapeError> {
+    let mut failed = Vec::new();
     for s in sources {
         match metrics::scrape(s, timeout).await {
             Ok(scrape) => return Ok((scrape.metrics, s.url.clone())),
-            Err(e) => errors.push(format!(
-                "{}: {}",
-                s.url,
-                crate::error::Error::from(e).message
-            )),
+            Err(source) => failed.push(SourceFailed {
+                url: s.url.clone(),
+                source,
+            }),
         }
     }
-    if errors.is_empty() {
-        return Err("no metrics URL to read".into());
+    if failed.is_empty() {
+        return Err(ScrapeError::NoSource);
     }
-    Err(errors.join("; "))
+    Err(ScrapeError::AllFailed(failed))
 }
 
 #[derive(Debug, Serialize)]
@@ -391,6 +417,35 @@ mod tests {
             serde_json::to_value(QuotaSource::PodFlag).unwrap(),
             serde_json::json!("podFlag")
         );
+    }
+
+    #[test]
+    fn metrics_that_cannot_be_read_say_why_for_each_source() {
+        use crate::error::Error;
+        let failed = |url: &str, source| SourceFailed {
+            url: url.into(),
+            source,
+        };
+        let e = Error::from(ScrapeError::AllFailed(vec![
+            failed(
+                "pod/etcd-0:2381/metrics",
+                metrics::Error::NoAnswer(Duration::from_secs(5)),
+            ),
+            failed(
+                "https://10.0.0.1:2379/metrics",
+                metrics::Error::Dial(crate::connect::Error::Refused),
+            ),
+        ]));
+        e.assert_line(
+            3,
+            "pod/etcd-0:2381/metrics: no answer within 5s; \
+             https://10.0.0.1:2379/metrics: connection refused",
+            None,
+        );
+        Error::from(ScrapeError::NoSource).assert_line(1, "no metrics URL to read", None);
+        Error::from(ScrapeError::Vanished).assert_line(1, "metrics source vanished", None);
+        let e = Error::from(ScrapeError::from(metrics::Error::NoCertificate));
+        e.assert_line(3, "the member presented no certificate", None);
     }
 
     #[test]

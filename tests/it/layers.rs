@@ -84,16 +84,28 @@ fn no_decision_on_an_error_message_outside_the_classifier() {
         ".to_string().starts_with(",
         "e}\").contains(",
     ];
+    let problems = lines_where(|path, compact| {
+        if path == classifier {
+            return None;
+        }
+        suspicious
+            .iter()
+            .find(|s| compact.contains(*s))
+            .map(|s| format!("`{s}`"))
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Each non-test source line (whitespace removed) that `flag` names a
+/// problem in, as `path:line: problem: text`.
+fn lines_where(flag: impl Fn(&Path, &str) -> Option<String>) -> Vec<String> {
     let mut problems = Vec::new();
     for path in rust_files(&src()) {
-        if path == classifier {
-            continue;
-        }
         for (i, line) in non_test(&path).lines().enumerate() {
             let compact: String = line.split_whitespace().collect();
-            if let Some(s) = suspicious.iter().find(|s| compact.contains(*s)) {
+            if let Some(problem) = flag(&path, &compact) {
                 problems.push(format!(
-                    "{}:{}: `{s}`: {}",
+                    "{}:{}: {problem}: {}",
                     path.strip_prefix(src()).unwrap().display(),
                     i + 1,
                     line.trim()
@@ -101,6 +113,20 @@ fn no_decision_on_an_error_message_outside_the_classifier() {
             }
         }
     }
+    problems
+}
+
+/// "Plans return typed errors, not `String`" (issue 12.2): no `Result`
+/// has `String` for its error outside clap's value parsers (`fn parse_*`),
+/// which clap needs as they are.
+#[test]
+fn no_result_has_a_string_for_its_error_outside_the_clap_parsers() {
+    let problems = lines_where(|_, compact| {
+        (compact.contains("Result<")
+            && compact.contains(",String>")
+            && !compact.contains("fnparse_"))
+        .then(|| "a `String` error".to_string())
+    });
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

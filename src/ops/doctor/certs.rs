@@ -3,7 +3,24 @@
 
 use std::net::IpAddr;
 
+use x509_parser::error::X509Error;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+/// Why a certificate could not be read, with the cause kept
+/// ([`crate::error`] words it).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CertError {
+    /// The DER bytes are not an X.509 certificate (the parser's error).
+    #[error("not an X.509 certificate: {0}")]
+    NotX509(x509_parser::nom::Err<X509Error>),
+    /// A certificate file (a pod's `--peer-cert-file`) with no PEM
+    /// certificate in it.
+    #[error("`{path}` holds no PEM certificate")]
+    NoPem { path: String },
+    /// A certificate file in a pod that could not be read.
+    #[error(transparent)]
+    Unread(#[from] crate::connect::kube::Error),
+}
 
 /// The facts of one certificate.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,9 +36,8 @@ pub struct CertFacts {
     pub is_ca: bool,
 }
 
-pub fn read(der: &[u8]) -> Result<CertFacts, String> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+pub fn read(der: &[u8]) -> Result<CertFacts, CertError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(CertError::NotX509)?;
     let subject = cert
         .subject()
         .iter_common_name()
@@ -106,7 +122,30 @@ pub(crate) mod tests {
         assert_eq!((c.not_after - now) / 86_400, 20);
         assert_eq!(c.not_after_date.len(), 10);
         assert!(!c.is_ca);
-        assert!(read(b"not a certificate").is_err());
+        assert!(matches!(
+            read(b"not a certificate"),
+            Err(CertError::NotX509(_))
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_certificate_is_bad_data_with_the_parsers_cause() {
+        let e = crate::error::Error::from(read(b"not a certificate").unwrap_err());
+        assert_eq!(e.exit_code() as i32, 5);
+        assert!(
+            e.message.starts_with("not an X.509 certificate: "),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.hint, None);
+        crate::error::Error::from(CertError::NoPem {
+            path: "/etc/kubernetes/pki/etcd/peer.crt".into(),
+        })
+        .assert_line(
+            5,
+            "`/etc/kubernetes/pki/etcd/peer.crt` holds no PEM certificate",
+            None,
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::gather::{Gathered, MemberFacts};
 use super::{certs, Check, Finding, Severity};
-use crate::etcd::format_id;
 use crate::etcd::metrics::{Histogram, Metrics};
+use crate::etcd::{self, format_id};
 use crate::ops::quota::{self, Quota};
 use crate::output::{human_bytes, human_duration, percent};
 
@@ -66,6 +66,12 @@ pub fn run(g: &Gathered, checks: &[Check]) -> Vec<Finding> {
     out
 }
 
+/// A cause kept in [`Gathered`] as the operator's one line (a finding's
+/// detail), worded by [`crate::error`].
+fn line<E: Clone + Into<crate::error::Error>>(e: &E) -> String {
+    e.clone().into().message
+}
+
 fn answered(g: &Gathered) -> impl Iterator<Item = &MemberFacts> {
     g.members.iter().filter(|m| m.status.is_some())
 }
@@ -85,7 +91,7 @@ pub fn reachability(g: &Gathered) -> Vec<Finding> {
                 .detail(format!(
                     "cannot ask `{}`: {}",
                     m.endpoint,
-                    m.error.as_deref().unwrap_or("no answer")
+                    m.error.as_ref().map(line).as_deref().unwrap_or("no answer")
                 ))
                 .next(next)
         })
@@ -104,7 +110,7 @@ pub fn health(g: &Gathered) -> Vec<Finding> {
             Some(Err(e)) => out.push(
                 Finding::new("health", &m.label, Severity::Fail)
                     .value("no read")
-                    .detail(format!("a linearizable read failed: {e}"))
+                    .detail(format!("a linearizable read failed: {}", line(e)))
                     .next("kubectl etcd status"),
             ),
             None => {}
@@ -187,7 +193,7 @@ pub fn agreement(g: &Gathered) -> Vec<Finding> {
             out.push(
                 Finding::new("agreement", &m.label, Severity::Warn)
                     .value("no member list")
-                    .detail(format!("cannot read its member list: {e}")),
+                    .detail(format!("cannot read its member list: {}", line(e))),
             );
         }
     }
@@ -337,7 +343,7 @@ pub fn consistency(g: &Gathered) -> Vec<Finding> {
             out.push(
                 Finding::new("consistency", &m.label, Severity::Warn)
                     .value("no hash")
-                    .detail(format!("HashKV at revision {rev} failed: {e}")),
+                    .detail(format!("HashKV at revision {rev} failed: {}", line(e))),
             );
         }
     }
@@ -512,7 +518,7 @@ pub fn latency(g: &Gathered) -> Vec<Finding> {
                 out.push(
                     Finding::new("metrics", &m.label, Severity::Warn)
                         .value("unreadable")
-                        .detail(format!("cannot read its metrics: {e}")),
+                        .detail(format!("cannot read its metrics: {}", line(e))),
                 );
                 continue;
             }
@@ -606,24 +612,24 @@ pub fn latency(g: &Gathered) -> Vec<Finding> {
 
 pub fn probes(g: &Gathered) -> Vec<Finding> {
     let mut out = Vec::new();
-    let probe =
-        |check: &str, what: &str, m: &MemberFacts, r: &std::result::Result<Duration, String>| {
-            let f = Finding::new(check, &m.label, Severity::Ok)
-                .threshold(format!("< {} (kubectl-etcd)", human_duration(PROBE_SLOW)));
-            match r {
-                Ok(d) if *d >= PROBE_SLOW => Finding {
-                    severity: Severity::Warn,
-                    ..f.value(human_duration(*d))
-                        .detail(format!("{what} is slow"))
-                        .next("kubectl etcd doctor --check latency")
-                },
-                Ok(d) => f.value(human_duration(*d)).detail(what.to_string()),
-                Err(e) => Finding {
-                    severity: Severity::Fail,
-                    ..f.value("failed").detail(format!("{what} failed: {e}"))
-                },
-            }
-        };
+    let probe = |check: &str, what: &str, m: &MemberFacts, r: &etcd::Result<Duration>| {
+        let f = Finding::new(check, &m.label, Severity::Ok)
+            .threshold(format!("< {} (kubectl-etcd)", human_duration(PROBE_SLOW)));
+        match r {
+            Ok(d) if *d >= PROBE_SLOW => Finding {
+                severity: Severity::Warn,
+                ..f.value(human_duration(*d))
+                    .detail(format!("{what} is slow"))
+                    .next("kubectl etcd doctor --check latency")
+            },
+            Ok(d) => f.value(human_duration(*d)).detail(what.to_string()),
+            Err(e) => Finding {
+                severity: Severity::Fail,
+                ..f.value("failed")
+                    .detail(format!("{what} failed: {}", line(e)))
+            },
+        }
+    };
     for m in answered(g) {
         if let Some(r) = &m.serializable_read {
             out.push(probe(
@@ -816,7 +822,7 @@ fn cert_finding(
         Err(e) => {
             return Finding::new(check, member, Severity::Warn)
                 .value("unreadable")
-                .detail(e)
+                .detail(line(&e))
         }
     };
     let days = (c.not_after - now).div_euclid(86_400);
@@ -872,7 +878,7 @@ pub fn certificates(g: &Gathered) -> Vec<Finding> {
             Some(Err(e)) => out.push(
                 Finding::new("server-cert", &m.label, Severity::Fail)
                     .value("handshake failed")
-                    .detail(format!("TLS handshake failed: {e}"))
+                    .detail(format!("TLS handshake failed: {}", line(e)))
                     .next("kubeadm certs check-expiration"),
             ),
             Some(Ok(chain)) => {
@@ -895,7 +901,10 @@ pub fn certificates(g: &Gathered) -> Vec<Finding> {
             Some(Err(e)) => out.push(
                 Finding::new("peer-cert", &m.label, Severity::Ok)
                     .value("not read")
-                    .detail(format!("its --peer-cert-file could not be read: {e}")),
+                    .detail(format!(
+                        "its --peer-cert-file could not be read: {}",
+                        line(e)
+                    )),
             ),
             Some(Ok(der)) => {
                 let names: Vec<String> = m.peer_host.iter().cloned().collect();
@@ -1107,7 +1116,7 @@ mod tests {
     fn an_unreachable_member_fails_and_the_others_are_still_checked() {
         let mut g = cluster(3);
         g.members[2].status = None;
-        g.members[2].error = Some("connection refused".into());
+        g.members[2].error = Some(etcd::Error::Connect(crate::connect::Error::Refused));
         g.members[2].hash = None;
         let all = run(&g, &Check::ALL);
         let fails: Vec<&Finding> = all
@@ -1116,7 +1125,35 @@ mod tests {
             .collect();
         assert_eq!(fails.len(), 1, "{fails:#?}");
         assert_eq!(fails[0].member, "m3");
+        assert_eq!(
+            fails[0].detail,
+            "cannot ask `http://m3`: connection refused"
+        );
         assert!(all.iter().any(|f| f.check == "health" && f.member == "m1"));
+    }
+
+    #[test]
+    fn a_kept_cause_is_worded_once_in_the_finding() {
+        let mut g = cluster(2);
+        g.members[0].health = Some(Err(etcd::Error::NoLeader));
+        g.members[1].serializable_read = Some(Err(etcd::Error::NoAnswer(Duration::from_secs(5))));
+        g.members[1].hash = Some(Err(etcd::Error::Compacted));
+        let f = health(&g);
+        assert_eq!(
+            f[0].detail,
+            "a linearizable read failed: the cluster has no leader (quorum lost)"
+        );
+        let f = probes(&g);
+        assert_eq!(
+            f[0].detail,
+            "serializable read (median of 5) failed: no answer within 5s"
+        );
+        let f = consistency(&g);
+        assert_eq!(
+            f[0].detail,
+            "HashKV at revision 50 failed: the revision read has been compacted: etcd no longer \
+             has it"
+        );
     }
 
     #[test]

@@ -7,17 +7,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
 
+use super::certs::CertError;
 use super::Check;
 use crate::connect::kube::{secrets, EtcdPod};
 use crate::connect::{PodInfo, Target};
 use crate::context::Cluster;
-use crate::error::Error;
 use crate::etcd::maintenance::{compacted_revision, current_revision};
 use crate::etcd::metrics::{self, Metrics, Source};
 use crate::etcd::probes::{self, Hash, View};
 use crate::etcd::{self, Alarm, EtcdClient, Member, Status, Survey};
 use crate::keyspace::plan::{count_pieces, Piece};
-use crate::ops::quota::{metrics_sources, scrape_any};
+use crate::ops::quota::{metrics_sources, scrape_any, ScrapeError};
 
 /// How many reads a latency probe takes the median of.
 pub const PROBE_READS: usize = 5;
@@ -48,7 +48,8 @@ pub struct PodFacts {
     pub flags: Vec<(String, String)>,
 }
 
-/// One target, as far as it answered. Errors are kept as their one line.
+/// One target, as far as it answered. Errors are kept with their cause;
+/// [`super::checks`] words them for the findings.
 #[derive(Debug, Clone, Default)]
 pub struct MemberFacts {
     /// The member's name when known, else the endpoint.
@@ -56,25 +57,25 @@ pub struct MemberFacts {
     pub endpoint: String,
     pub status: Option<Status>,
     /// Why the member could not be asked at all.
-    pub error: Option<String>,
-    pub health: Option<std::result::Result<Duration, String>>,
-    pub view: Option<std::result::Result<View, String>>,
-    pub hash: Option<std::result::Result<Hash, String>>,
+    pub error: Option<etcd::Error>,
+    pub health: Option<std::result::Result<Duration, etcd::Error>>,
+    pub view: Option<std::result::Result<View, etcd::Error>>,
+    pub hash: Option<std::result::Result<Hash, etcd::Error>>,
     /// Two scrapes a window apart, and where they came from.
-    pub metrics: Option<std::result::Result<(Metrics, Metrics), String>>,
+    pub metrics: Option<std::result::Result<(Metrics, Metrics), ScrapeError>>,
     pub metrics_source: Option<String>,
     /// `etcd_server_quota_backend_bytes` from the first scrape.
     pub metrics_quota: Option<f64>,
-    pub serializable_read: Option<std::result::Result<Duration, String>>,
-    pub linearizable_read: Option<std::result::Result<Duration, String>>,
-    pub write: Option<std::result::Result<Duration, String>>,
+    pub serializable_read: Option<std::result::Result<Duration, etcd::Error>>,
+    pub linearizable_read: Option<std::result::Result<Duration, etcd::Error>>,
+    pub write: Option<std::result::Result<Duration, etcd::Error>>,
     /// The server certificate chain presented on the client port (DER).
-    pub chain: Option<std::result::Result<Vec<Vec<u8>>, String>>,
+    pub chain: Option<std::result::Result<Vec<Vec<u8>>, metrics::Error>>,
     /// Names the server certificate must cover to be accepted.
     pub names: Vec<String>,
     /// Kubernetes mode: the pod's `--peer-cert-file` (DER of its first
     /// certificate) and the peer host it must name.
-    pub peer_cert: Option<std::result::Result<Vec<u8>, String>>,
+    pub peer_cert: Option<std::result::Result<Vec<u8>, CertError>>,
     pub peer_host: Option<String>,
     pub pod: Option<PodFacts>,
 }
@@ -123,25 +124,17 @@ impl Gathered {
     }
 }
 
-/// An error as its one line (the finding's detail).
-fn line(e: impl Into<Error>) -> String {
-    e.into().message
-}
-
 /// Scrape one source again (the one that answered first).
 async fn scrape_named(
     sources: &[Source],
     url: &str,
     timeout: Duration,
-) -> std::result::Result<Metrics, String> {
+) -> std::result::Result<Metrics, ScrapeError> {
     let s = sources
         .iter()
         .find(|s| s.url == url)
-        .ok_or_else(|| "metrics source vanished".to_string())?;
-    metrics::scrape(s, timeout)
-        .await
-        .map(|s| s.metrics)
-        .map_err(line)
+        .ok_or(ScrapeError::Vanished)?;
+    Ok(metrics::scrape(s, timeout).await?.metrics)
 }
 
 /// The member advertising `endpoint` as a client URL (direct mode: a
@@ -264,10 +257,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
                     })
                     .unwrap_or_else(|| v.target.endpoint.clone()),
                 status: v.status.clone(),
-                error: v
-                    .error
-                    .clone()
-                    .map(|e| crate::error::Error::from(e).message),
+                error: v.error.clone(),
                 names: names(&v.target, settings.server_name_override.as_ref()),
                 pod: cluster.pods.get(i).map(pod_facts),
                 ..Default::default()
@@ -281,12 +271,13 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
                     f.peer_cert = Some(
                         secrets::read_pod_file(kube, pod, path)
                             .await
-                            .map_err(line)
+                            .map_err(CertError::from)
                             .and_then(|pem| {
-                                pem_certs(Some(&pem))
-                                    .into_iter()
-                                    .next()
-                                    .ok_or_else(|| format!("`{path}` holds no PEM certificate"))
+                                pem_certs(Some(&pem)).into_iter().next().ok_or_else(|| {
+                                    CertError::NoPem {
+                                        path: path.to_string(),
+                                    }
+                                })
                             }),
                     );
                     f.peer_host = pod
@@ -298,11 +289,8 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
             }
             if v.target.tls && opts.wants(Check::Certificates) {
                 if let Some(s) = sources.iter().find(|s| s.tls.is_some()) {
-                    f.chain = Some(
-                        metrics::presented_chain(s, settings.dial_timeout.max(timeout))
-                            .await
-                            .map_err(line),
-                    );
+                    f.chain =
+                        Some(metrics::presented_chain(s, settings.dial_timeout.max(timeout)).await);
                 }
             }
             let (Some(client), Some(status)) = (&v.client, &v.status) else {
@@ -311,26 +299,19 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
             // A learner serves only serializable reads and Status.
             let learner = status.is_learner;
             if opts.wants(Check::Health) {
-                f.health = Some(etcd::health_check(client).await.map_err(line));
+                f.health = Some(etcd::health_check(client).await);
             }
             if opts.wants(Check::Agreement) {
-                f.view = Some(probes::view(client).await.map_err(line));
+                f.view = Some(probes::view(client).await);
             }
             if opts.wants(Check::Probes) {
-                f.serializable_read = Some(
-                    probes::read_latency(client, true, PROBE_READS)
-                        .await
-                        .map_err(line),
-                );
+                f.serializable_read = Some(probes::read_latency(client, true, PROBE_READS).await);
                 if !learner {
-                    f.linearizable_read = Some(
-                        probes::read_latency(client, false, PROBE_READS)
-                            .await
-                            .map_err(line),
-                    );
+                    f.linearizable_read =
+                        Some(probes::read_latency(client, false, PROBE_READS).await);
                 }
                 if opts.write_probe && !learner {
-                    f.write = Some(probes::write_latency(client).await.map_err(line));
+                    f.write = Some(probes::write_latency(client).await);
                 }
             }
             // Space needs the quota the metrics give (etcd < 3.6).
@@ -365,7 +346,8 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
         .filter(|(_, v)| v.status.as_ref().is_some_and(|s| !s.is_learner))
         .filter_map(|(i, v)| v.client.clone().map(|c| (i, c)))
         .collect();
-    let mut hashes: Vec<Option<std::result::Result<Hash, String>>> = vec![None; survey.views.len()];
+    let mut hashes: Vec<Option<std::result::Result<Hash, etcd::Error>>> =
+        vec![None; survey.views.len()];
     if opts.wants(Check::Consistency) {
         let (rev, taken) = hash_round(&voters, timeout).await;
         g.hash_revision = rev;
@@ -470,7 +452,10 @@ pub fn key_types(pieces: &[Piece]) -> Vec<(String, u64)> {
 async fn hash_round(
     voters: &[(usize, EtcdClient)],
     timeout: Duration,
-) -> (Option<i64>, Vec<(usize, std::result::Result<Hash, String>)>) {
+) -> (
+    Option<i64>,
+    Vec<(usize, std::result::Result<Hash, etcd::Error>)>,
+) {
     let mut last = (None, Vec::new());
     for _ in 0..3 {
         let revs = join_all(voters.iter().map(|(_, c)| current_revision(c, true))).await;
@@ -493,13 +478,7 @@ async fn hash_round(
             || taken
                 .iter()
                 .any(|(_, h)| matches!(h, Err(etcd::Error::Compacted)));
-        last = (
-            Some(rev),
-            taken
-                .into_iter()
-                .map(|(i, h)| (i, h.map_err(line)))
-                .collect(),
-        );
+        last = (Some(rev), taken);
         if !moved {
             break;
         }
