@@ -33,6 +33,9 @@ pub struct Survey {
     /// From the first member that answered; `None` when none did.
     pub members: Option<Vec<Member>>,
     pub alarms: Vec<Alarm>,
+    /// Why the alarm list could not be read (etcd answers it through raft,
+    /// so not without a quorum): then `alarms` is empty but says nothing.
+    pub alarms_error: Option<Error>,
 }
 
 impl Survey {
@@ -81,11 +84,15 @@ impl Survey {
 
         let mut members = None;
         let mut alarm_list = Vec::new();
+        let mut alarms_error = None;
         for v in views.iter().filter(|v| v.status.is_some()) {
             let client = v.client.as_ref().expect("a status implies a client");
             if let Ok(m) = member_list(client).await {
                 members = Some(m);
-                alarm_list = alarms(client).await.unwrap_or_default();
+                match alarms(client).await {
+                    Ok(a) => alarm_list = a,
+                    Err(e) => alarms_error = Some(e),
+                }
                 break;
             }
         }
@@ -93,6 +100,16 @@ impl Survey {
             views,
             members,
             alarms: alarm_list,
+            alarms_error,
+        }
+    }
+
+    /// The active alarms, or why they could not be read: an empty list
+    /// is only "no alarm" when etcd said so.
+    pub fn alarm_list(&self) -> Result<&[Alarm]> {
+        match &self.alarms_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(&self.alarms),
         }
     }
 

@@ -67,7 +67,7 @@ pub async fn survey(cluster: &Cluster, quota_bytes: Option<u64>) -> Result<Befor
     let survey = super::quota::survey(cluster).await;
     let state = ClusterState::from_survey(&survey);
     let rows = space::picture(&survey, &state, quota_bytes);
-    let nospace = survey.alarms.iter().any(|a| a.alarm == "NOSPACE");
+    let nospace = survey.alarm_list()?.iter().any(|a| a.alarm == "NOSPACE");
     let client = survey.answering_client()?;
     let history = history(client).await?;
     Ok(Before {

@@ -242,6 +242,39 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
     }
 }
 
+/// etcd answers the alarm list through raft: without a quorum it cannot,
+/// and that is no "no active alarms" (exit 0) nor an `alarms: ok` finding.
+#[test]
+fn lost_quorum_leaves_the_alarms_unknown_not_empty() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let alive = c.member(0).client_url().to_string();
+    c.kill(1);
+    c.kill(2);
+    let base = ["--endpoints", alive.as_str(), "--command-timeout", "1s"];
+    for args in [&["alarm", "list"][..], &["alarm", "disarm", "--yes"][..]] {
+        let o = run(&[&base[..], args].concat());
+        assert_eq!(code(&o), 3, "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("cannot read the alarm list"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("no active alarms"), "{args:?}: {err}");
+        assert!(!err.contains("nothing to disarm"), "{args:?}: {err}");
+    }
+    let o = run(&[&base[..], &["doctor", "--check", "health", "-o", "json"]].concat());
+    let v = json(&o);
+    let alarms: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "alarms")
+        .collect();
+    assert_eq!(alarms.len(), 1, "{v:#}");
+    assert_eq!(alarms[0]["severity"], "warn", "{v:#}");
+    assert_eq!(alarms[0]["value"], "unknown", "{v:#}");
+}
+
 #[test]
 fn health_is_ok_on_a_healthy_cluster_and_reports_took() {
     let c = Cluster::start(ClusterOpts::members(3));

@@ -116,7 +116,14 @@ pub fn health(g: &Gathered) -> Vec<Finding> {
             None => {}
         }
     }
-    if g.alarms.is_empty() {
+    if let Some(e) = &g.alarms_error {
+        out.push(
+            Finding::new("alarms", "cluster", Severity::Warn)
+                .value("unknown")
+                .detail(format!("cannot read the alarm list: {}", line(e)))
+                .next("kubectl etcd status"),
+        );
+    } else if g.alarms.is_empty() {
         out.push(
             Finding::new("alarms", "cluster", Severity::Ok)
                 .value("none")
