@@ -1022,7 +1022,6 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::Unsafe { .. }
         | O::ClusterUnhealthy { .. }
         | O::QuotaUnknown
-        | O::FullAfterCompaction { .. }
         | O::StillOverQuota { .. }
         | O::NoLeader
         | O::LeaderNotListed { .. }
@@ -1128,10 +1127,6 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "fix that member first; `kubectl etcd status` shows every member"
         }
         O::QuotaUnknown => "pass --quota-bytes with the members' --quota-backend-bytes",
-        O::FullAfterCompaction { .. } => {
-            "raise --quota-backend-bytes on every member, or delete data, then run \
-             recover-space again"
-        }
         O::StillOverQuota { .. } => {
             "the live data itself fills the quota: raise --quota-backend-bytes on every \
              member, or delete data, then `kubectl etcd alarm disarm`"

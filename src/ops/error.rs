@@ -131,8 +131,6 @@ pub enum Error {
         crate::ops::space::QUOTA_UNKNOWN
     )]
     QuotaUnknown,
-    #[error("compacted at revision {revision}, and stopping before the defrag: {why}")]
-    FullAfterCompaction { revision: i64, why: String },
     #[error("compaction and defragmentation did not free enough space on `{member}`: {why}")]
     StillOverQuota { member: String, why: String },
     #[error("the cluster has no leader: there is no leadership to move")]
