@@ -71,10 +71,8 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = quota::survey(&cluster).await;
-    if survey.members.is_none() {
-        return Err(Error::new(Kind::Unavailable, "no member answered")
-            .with_hint("check --endpoints and that etcd is running"));
-    }
+    // Not one member answered: say why (refused, TLS, authentication).
+    survey.reached()?;
     // Without a quorum etcd cannot answer the list: that is no "no alarms".
     survey
         .alarm_list()

@@ -65,6 +65,8 @@ pub struct Before {
 /// Read the space picture and count the history: no write.
 pub async fn survey(cluster: &Cluster, quota_bytes: Option<u64>) -> Result<Before> {
     let survey = super::quota::survey(cluster).await;
+    // Not one member answered: say why (refused, TLS, authentication).
+    survey.reached()?;
     let state = ClusterState::from_survey(&survey);
     let rows = space::picture(&survey, &state, quota_bytes);
     let nospace = survey.alarm_list()?.iter().any(|a| a.alarm == "NOSPACE");

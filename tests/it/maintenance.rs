@@ -805,6 +805,43 @@ fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A handshake that fails on every member is named, with its help, by
+/// every maintenance command: not "no member answered" nor "no healthy
+/// member", which send an operator looking at a running etcd.
+#[test]
+fn maintenance_commands_name_the_failed_handshake() {
+    let c = Cluster::start(ClusterOpts {
+        tls: Some(support::TlsMode::ClientCertAuth),
+        ..ClusterOpts::members(1)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    let file = path_str(&file);
+    for args in [
+        &["alarm", "list"][..],
+        &["snapshot", "save", file][..],
+        &["recover-space", "--dry-run"][..],
+    ] {
+        let out = plugin()
+            .args(["--endpoints", &c.endpoints(), "--cacert"])
+            .arg(&c.tls().other_ca)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("not signed by the given CA") && err.contains("help: pass the CA"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn maintenance_works_over_tls_with_client_certificates_and_auth() {
     let c = Cluster::start(ClusterOpts {
