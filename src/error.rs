@@ -1078,6 +1078,7 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::LeaderNotConfirmed { .. }
         | O::Unhealthy { .. }
         | O::SomeUnreachable { .. }
+        | O::PhysicalUnconfirmed { .. }
         | O::Member(_) => Kind::Partial,
         O::LearnerGone { .. } | O::NoProcess { .. } | O::NotInSnapshot { .. } | O::NoMatch => {
             Kind::NotFound
@@ -1127,6 +1128,10 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "fix that member first; `kubectl etcd status` shows every member"
         }
         O::QuotaUnknown => "pass --quota-bytes with the members' --quota-backend-bytes",
+        O::PhysicalUnconfirmed { .. } => {
+            "a member removes them once it is back; `kubectl etcd status` shows it, and a \
+             defrag of it reclaims the space after that"
+        }
         O::StillOverQuota { .. } => {
             "the live data itself fills the quota: raise --quota-backend-bytes on every \
              member, or delete data, then `kubectl etcd alarm disarm`"

@@ -306,6 +306,13 @@ pub enum Error {
     Unhealthy { unhealthy: usize, total: usize },
     #[error("{failed} of {total} members could not be reached")]
     SomeUnreachable { failed: usize, total: usize },
+    #[error(
+        "compacted, but {} did not answer while --physical waited: {} database file may \
+         still hold the old revisions",
+        members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+        if members.len() == 1 { "its" } else { "their" }
+    )]
+    PhysicalUnconfirmed { members: Vec<String> },
     /// Several contexts ran; `worst` is the highest exit code among them.
     #[error("{} of {total} contexts failed: {}", failed.len(), failed.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))]
     ContextsFailed {

@@ -287,6 +287,39 @@ fn rolling_defrag_shrinks_every_member_leader_last_and_loses_no_write() {
         .contains("interrupted"));
 }
 
+/// `--physical` waits for every member's file; a member that answers
+/// nothing meanwhile (here SIGSTOPped) cannot be said to be done: it is
+/// named and the exit code is 1, though the compaction itself went through.
+#[test]
+fn compact_physical_names_a_member_that_did_not_answer() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    seed(&c, "/registry/junk/", 50, 1024);
+    c.ctl().ok(&["del", "/registry/junk/", "--prefix"]);
+    // A follower, not the first endpoint (the one the request goes to).
+    let leader = c.leader_index();
+    let victim = (1..3).rev().find(|&i| i != leader).unwrap();
+    c.pause(victim);
+    let out = ke(
+        &c,
+        &["--command-timeout", "1s", "compact", "--yes", "--physical"],
+    );
+    c.resume(victim);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "`m{victim}` did not answer while --physical waited"
+        )),
+        "{err}"
+    );
+    // The compaction itself went through.
+    let compact = ok_json(&ke(&c, &["compact", "--dry-run", "-o", "json"]));
+    assert!(
+        compact["previouslyCompacted"].as_i64().unwrap() > 1,
+        "{compact}"
+    );
+}
+
 #[test]
 fn defrag_refuses_and_names_the_member_that_is_down() {
     let mut c = Cluster::start(ClusterOpts::members(3));
