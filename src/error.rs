@@ -1079,6 +1079,7 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::Unhealthy { .. }
         | O::SomeUnreachable { .. }
         | O::PhysicalUnconfirmed { .. }
+        | O::ForeignMembers { .. }
         | O::Member(_) => Kind::Partial,
         O::LearnerGone { .. } | O::NoProcess { .. } | O::NotInSnapshot { .. } | O::NoMatch => {
             Kind::NotFound
@@ -1128,6 +1129,10 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "fix that member first; `kubectl etcd status` shows every member"
         }
         O::QuotaUnknown => "pass --quota-bytes with the members' --quota-backend-bytes",
+        O::ForeignMembers { .. } => {
+            "check --endpoints: each must be a member of the same cluster (`kubectl etcd \
+             members` lists this one's)"
+        }
         O::PhysicalUnconfirmed { .. } => {
             "a member removes them once it is back; `kubectl etcd status` shows it, and a \
              defrag of it reclaims the space after that"

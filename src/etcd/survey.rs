@@ -135,14 +135,39 @@ impl Survey {
     }
 
     pub fn max_raft_term(&self) -> u64 {
-        self.statuses().map(|s| s.raft_term).max().unwrap_or(0)
+        self.own_statuses().map(|s| s.raft_term).max().unwrap_or(0)
     }
 
     pub fn max_applied_index(&self) -> u64 {
-        self.statuses()
+        self.own_statuses()
             .map(|s| s.raft_applied_index)
             .max()
             .unwrap_or(0)
+    }
+
+    /// The cluster id most members that answered report (the first such
+    /// on a tie); `None` when none said.
+    pub fn cluster_id(&self) -> Option<u64> {
+        let ids: Vec<u64> = self
+            .statuses()
+            .map(|s| s.cluster_id)
+            .filter(|&id| id != 0)
+            .collect();
+        ids.iter().copied().max_by_key(|id| {
+            let first = ids.iter().position(|x| x == id).unwrap_or(0);
+            (ids.iter().filter(|x| *x == id).count(), usize::MAX - first)
+        })
+    }
+
+    /// Whether this member answered for another cluster than the others
+    /// (an endpoint of the wrong cluster, or an address reused).
+    pub fn foreign(&self, s: &Status) -> bool {
+        s.cluster_id != 0 && self.cluster_id().is_some_and(|id| id != s.cluster_id)
+    }
+
+    /// The statuses of the members of the cluster most answered for.
+    fn own_statuses(&self) -> impl Iterator<Item = &Status> {
+        self.statuses().filter(|s| !self.foreign(s))
     }
 
     pub fn statuses(&self) -> impl Iterator<Item = &Status> {
@@ -194,7 +219,7 @@ impl Survey {
 
     pub fn leader_id(&self) -> Option<u64> {
         // The highest term's view of the leader is the current one.
-        self.statuses()
+        self.own_statuses()
             .filter(|s| s.leader != 0)
             .max_by_key(|s| s.raft_term)
             .map(|s| s.leader)

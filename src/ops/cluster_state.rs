@@ -381,6 +381,7 @@ mod tests {
                 revision: 9,
                 is_learner: false,
                 errors: vec![],
+                cluster_id: 0,
             }
         }
 

@@ -313,6 +313,11 @@ pub enum Error {
         if members.len() == 1 { "its" } else { "their" }
     )]
     PhysicalUnconfirmed { members: Vec<String> },
+    #[error(
+        "{} answered for another cluster than the other members",
+        endpoints.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+    )]
+    ForeignMembers { endpoints: Vec<String> },
     /// Several contexts ran; `worst` is the highest exit code among them.
     #[error("{} of {total} contexts failed: {}", failed.len(), failed.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))]
     ContextsFailed {

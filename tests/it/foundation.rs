@@ -275,6 +275,44 @@ fn lost_quorum_leaves_the_alarms_unknown_not_empty() {
     assert_eq!(alarms[0]["value"], "unknown", "{v:#}");
 }
 
+/// An endpoint of another cluster among --endpoints (a copy-paste from the
+/// wrong environment, an address reused) is said as such, not shown as a
+/// lagging follower, and it makes no member of the real cluster lag.
+#[test]
+fn status_names_an_endpoint_of_another_cluster() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    let other = Cluster::single();
+    // The other cluster ahead in term and index, so it would make the
+    // real members look behind if it were counted as one of them.
+    for i in 0..30 {
+        other.put(&format!("k{i}"), "v");
+    }
+    let endpoints = format!("{},{}", c.endpoints(), other.endpoints());
+    let o = run(&["--endpoints", &endpoints, "status", "-o", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("answered for another cluster"),
+        "{}",
+        stderr(&o)
+    );
+    let v = json(&o);
+    let rows = v["members"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in &rows[..3] {
+        assert_eq!(r["lagging"], false, "{r:#}");
+        assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r:#}");
+    }
+    let foreign = &rows[3];
+    assert_eq!(foreign["lagging"], false, "{foreign:#}");
+    assert!(
+        foreign["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("another cluster's member"),
+        "{foreign:#}"
+    );
+}
+
 #[test]
 fn health_is_ok_on_a_healthy_cluster_and_reports_took() {
     let c = Cluster::start(ClusterOpts::members(3));

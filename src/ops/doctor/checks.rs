@@ -1059,6 +1059,7 @@ mod tests {
             revision: 50,
             is_learner: false,
             errors: vec![],
+            cluster_id: 0,
         }
     }
 
