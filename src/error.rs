@@ -1046,6 +1046,7 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::NoEtcdHere { .. } => Kind::Usage,
         O::NoMemberAnswered
         | O::NoneHealthy { .. }
+        | O::QuorumLost
         | O::NoMemberToAsk { .. }
         | O::NoMemberToSnapshot
         | O::MemberUnreachable { .. }
@@ -1165,6 +1166,10 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
         O::NoDataDirFlag { .. } => "pass --data-dir DIR",
         O::NoEtcdHere { .. } => {
             "run this on the survivor's node; pass --pid PID or --data-dir DIR for a plain process"
+        }
+        O::QuorumLost => {
+            "a majority of voting members must be running: `kubectl etcd members` checks each \
+             one; when they are gone for good, `kubectl etcd recover`"
         }
         O::NoneHealthy { .. } => {
             "the rows above say why for each member (unreachable, TLS, authentication or no quorum)"

@@ -30,6 +30,10 @@ impl PerContext for Args {
 
     fn finish(&self, report: &MembersReport, _: OutputFormat, _: &mut Shell) -> Result<()> {
         let bad = report.members.iter().filter(|m| !m.healthy).count();
+        if bad > 0 && bad == report.members.len() {
+            // Not one answered a health read: unreachable or no quorum (3).
+            return Err(crate::ops::Error::NoneHealthy { total: bad }.into());
+        }
         if bad > 0 {
             return Err(Error::partial(format!(
                 "{bad} of {} members are not healthy",

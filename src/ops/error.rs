@@ -199,6 +199,8 @@ pub enum Error {
     },
     #[error("none of the {total} members answered a health read")]
     NoneHealthy { total: usize },
+    #[error("no member reports a leader: the cluster has lost quorum")]
+    QuorumLost,
     #[error("no {}healthy member to ask", if *other { "other " } else { "" })]
     NoMemberToAsk { other: bool },
     #[error("no healthy member to take a snapshot from")]

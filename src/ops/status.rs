@@ -181,14 +181,13 @@ impl Problems {
     /// Warnings for the whole cluster and each cause on `shell`, then the
     /// exit status.
     pub fn finish(&self, shell: &mut Shell) -> Result<()> {
-        if self.no_leader {
-            shell.warn("no member reports a leader: the cluster has lost quorum");
-        }
         for e in &self.causes {
             shell.error(e);
         }
         let total = self.total;
         let e = match self.failures {
+            // README: quorum lost is exit 3, whoever else answered.
+            _ if self.no_leader => crate::ops::Error::QuorumLost,
             0 if !self.foreign.is_empty() => crate::ops::Error::ForeignMembers {
                 endpoints: self.foreign.clone(),
             },

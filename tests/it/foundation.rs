@@ -231,6 +231,10 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
     loop {
         let o = run(&["--endpoints", &alive, "status"]);
         if stderr(&o).contains("no member reports a leader") {
+            // Its row is shown, and the exit code is README's for a lost
+            // quorum (3), not 0.
+            assert_eq!(code(&o), 3, "{}", stderr(&o));
+            assert!(stdout(&o).contains(&alive), "{}", stdout(&o));
             break;
         }
         assert!(
@@ -240,6 +244,9 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
+    // members: not one member answers a health read, as health says (3).
+    let o = run(&["--endpoints", &alive, "--command-timeout", "2s", "members"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
 }
 
 /// etcd answers the alarm list through raft: without a quorum it cannot,
