@@ -384,7 +384,7 @@ impl From<crate::ops::doctor::certs::CertError> for Error {
 impl From<crate::keyspace::Error> for Error {
     fn from(err: crate::keyspace::Error) -> Self {
         use crate::keyspace::Error as K;
-        if let K::ReadDenied { range } = &err {
+        if let K::ReadDenied { range } | K::TypeLookupDenied { range, .. } = &err {
             return Error {
                 kind: Kind::Auth,
                 message: err.to_string(),
@@ -456,7 +456,10 @@ impl From<crate::keyspace::Error> for Error {
                 err.to_string(),
                 Some("something compacts the keyspace faster than the scan advances: try again, or narrow the range"),
             ),
-            K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
+            K::ValueTooLarge { .. }
+            | K::ReaderStopped
+            | K::ReadDenied { .. }
+            | K::TypeLookupDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
             K::Visitor(inner) => return (**inner).clone(),

@@ -265,7 +265,7 @@ async fn count_at(
     }
     // Types the plugin does not know go by the group their stored values
     // name, so the name printed is one `ls` and `get` take.
-    let resolver = Resolver::new(client, prefix);
+    let mut resolver = Resolver::new(client, prefix);
     let unknown: Vec<String> = counters
         .iter()
         .filter(|(_, c)| c.kind == Some(TypeKind::Unknown))

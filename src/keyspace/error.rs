@@ -56,6 +56,10 @@ pub enum Error {
         /// custom types there.
         offline: bool,
     },
+    /// A type name not built in, not found where this user may read, and
+    /// `range` (the CRDs, or where its keys would be) refused to this user.
+    #[error("cannot tell what `{name}` is: permission denied reading {range}")]
+    TypeLookupDenied { name: String, range: String },
     /// An object reference that is neither TYPE/NAME, TYPE/NAMESPACE/NAME
     /// nor a key.
     #[error("`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key")]
