@@ -988,6 +988,12 @@ impl From<crate::ops::recover::ChoiceError> for Error {
     }
 }
 
+impl From<crate::keyspace::edit::Misplaced> for Error {
+    fn from(m: crate::keyspace::edit::Misplaced) -> Self {
+        crate::ops::Error::Misplaced(m).into()
+    }
+}
+
 impl From<crate::ops::put::Conflict> for Error {
     fn from(c: crate::ops::put::Conflict) -> Self {
         crate::ops::Error::Conflict(c).into()
@@ -1022,6 +1028,7 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::NoneReached { .. }
         | O::ContextsFailed { .. } => return None,
         O::Conflict(_)
+        | O::Misplaced(_)
         | O::Unsafe { .. }
         | O::ClusterUnhealthy { .. }
         | O::QuotaUnknown
@@ -1097,6 +1104,9 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
         "a majority of voting members must be running; `kubectl etcd status` shows them";
     let hint = match err {
         O::Conflict(c) => return Some(c.hint()),
+        O::Misplaced(_) => {
+            "name the object's own key as REF (TYPE/NAMESPACE/NAME), or get the object at this key and edit that"
+        }
         O::Interrupted { resume, .. } => return resume.clone(),
         O::NoSuchMember { members, .. } if !members.is_empty() => {
             return Some(format!(

@@ -52,7 +52,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             Kind::Data,
         )
     })?;
-    let mut object: Value = serde_saphyr::from_str(&text).map_err(|e| {
+    // Without the source snippet: the cause is one line.
+    let yaml = serde_saphyr::options! { with_snippet: false };
+    let mut object: Value = serde_saphyr::from_str_with_options(&text, yaml).map_err(|e| {
         Error::data(format!(
             "`{}` is not YAML or JSON: {e}",
             args.file.display()
@@ -93,6 +95,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let target = Resolver::new(&client, &prefix)
         .object(&args.reference, None, namespace.as_deref())
         .await?;
+
+    let expected_kind = target.resource_type.as_ref().map(|t| t.kind.as_ref());
+    edit::check_place(&object, &kind, &target.key, &prefix, expected_kind)?;
 
     // Built-in types are stored as protobuf, custom resources as JSON.
     let builtin = target.resource_type.as_ref().is_some_and(|t| t.builtin);
