@@ -21,7 +21,11 @@
 //! 1. a values scan at revision C (each key's version there, page by page),
 //! 2. a watch replayed from C+1 to the current revision R: every put and
 //!    delete since, which etcd reads from its backend in batches and sends
-//!    as it goes, so neither side holds the whole history,
+//!    as it goes, so neither side holds the whole history; each event with
+//!    the key's previous version, which that event made old (a deletion is
+//!    old itself): only those feed the top-keys sketch, so a key never
+//!    rewritten takes no counter, and the sketch is exact while fewer keys
+//!    than its capacity have history, however many keys there are,
 //! 3. a values scan at R: the current versions.
 //!
 //! A range read at one revision cannot list older revisions of a key, and
@@ -140,6 +144,20 @@ impl HistoryTally {
         self.sketch.add(key, bytes, tombstone);
     }
 
+    /// One retained revision of `key`, for the per-type totals only: live,
+    /// the top keys hear of old revisions through [`Self::old`].
+    pub fn retained_in_type(&mut self, key: &[u8], bytes: u64) {
+        let t = self.acc(key);
+        t.retained += 1;
+        t.retained_bytes += bytes;
+    }
+
+    /// One revision known to be old (a version a later one replaced, or a
+    /// deletion), for the top keys only.
+    pub fn old(&mut self, key: &[u8], bytes: u64) {
+        self.sketch.insert(key, bytes, None);
+    }
+
     /// One current version (each key once).
     pub fn current(&mut self, key: &[u8], bytes: u64) {
         let t = self.acc(key);
@@ -252,7 +270,13 @@ impl Sketch {
     }
 
     fn add(&mut self, key: &[u8], bytes: u64, tombstone: bool) {
-        let last = (!tombstone).then_some(bytes);
+        self.insert(key, bytes, (!tombstone).then_some(bytes));
+    }
+
+    /// One revision of `bytes`; `last`: the size it leaves as the key's
+    /// newest version (the current one unless a later revision comes),
+    /// `None` when it is a deletion or known to be old.
+    fn insert(&mut self, key: &[u8], bytes: u64, last: Option<u64>) {
         let i = match self.index.get(key) {
             Some(&i) => {
                 let c = &mut self.counters[i];
@@ -332,7 +356,7 @@ pub async fn measure(
         scan(readers, prefix, ALL, ALL, at(c), |page| match page {
             Page::Keys(kvs) => {
                 for kv in kvs {
-                    tally.retained(kv.key(), (kv.key().len() + kv.value().len()) as u64, false);
+                    tally.retained_in_type(kv.key(), (kv.key().len() + kv.value().len()) as u64);
                 }
                 Ok(())
             }
@@ -376,6 +400,7 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
     let opts = WatchOptions::new()
         .with_start_revision(from)
         .with_all_keys()
+        .with_prev_key()
         .with_fragment();
     let mut w = client.watch();
     let mut stream = client.call(w.watch(ALL, Some(opts))).await?;
@@ -402,12 +427,15 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
                 return Ok(());
             }
             reached |= kv.mod_revision() == until;
-            let tombstone = ev.event_type() == EventType::Delete;
-            tally.retained(
-                kv.key(),
-                (kv.key().len() + kv.value().len()) as u64,
-                tombstone,
-            );
+            let size = |kv: &etcd_client::KeyValue| (kv.key().len() + kv.value().len()) as u64;
+            tally.retained_in_type(kv.key(), size(kv));
+            // The version this event replaced is old now; so is a deletion.
+            if let Some(prev) = ev.prev_kv() {
+                tally.old(prev.key(), size(prev));
+            }
+            if ev.event_type() == EventType::Delete {
+                tally.old(kv.key(), size(kv));
+            }
         }
     }
 }
@@ -443,6 +471,30 @@ mod tests {
         assert_eq!(h.top[0].key, "/registry/configmaps/default/a");
         assert_eq!((h.top[0].old_revisions, h.top[0].old_bytes), (2, 300));
         assert_eq!(h.top[1].old_revisions, 2);
+        assert!(!h.top[0].approximate);
+    }
+
+    #[test]
+    fn live_only_old_revisions_take_counters_so_many_quiet_keys_leave_the_top_exact() {
+        let mut t = HistoryTally::new(P, 1);
+        // Far more keys than the sketch holds, each one version.
+        for i in 0..5000 {
+            let k = format!("/registry/pods/default/p{i}");
+            t.retained_in_type(k.as_bytes(), 10);
+            t.current(k.as_bytes(), 10);
+        }
+        let k = b"/registry/configmaps/default/hot";
+        for size in [100, 200, 300] {
+            t.retained_in_type(k, size);
+        }
+        t.old(k, 100);
+        t.old(k, 200);
+        t.current(k, 300);
+        let h = t.finish(9, Some(1));
+        assert_eq!((h.old_revisions, h.old_bytes), (2, 300));
+        assert_eq!(h.top.len(), 1);
+        assert_eq!(h.top[0].key, "/registry/configmaps/default/hot");
+        assert_eq!((h.top[0].old_revisions, h.top[0].old_bytes), (2, 300));
         assert!(!h.top[0].approximate);
     }
 
