@@ -150,7 +150,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
                 Error::usage(format!("revision {rev} is newer than the current revision"))
                     .with_hint("leave out --revision to read the current state")
             }
-            (_, e) => e.into(),
+            (_, e) => crate::keyspace::Error::from(e)
+                .naming_denied(|| format!("`{}`", object.key))
+                .into(),
         })?;
     let Some(kv) = resp.kvs().first() else {
         // Name the object as asked (`pods pod-0` is the object pod-0, not

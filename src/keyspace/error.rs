@@ -170,6 +170,20 @@ pub enum HistoryStop {
 
 /// A key range for messages: `keys under /registry/configmaps/`, `every
 /// key`, or `[start, end)`.
+impl Error {
+    /// etcd's refusal of a read, named with what was read (`range`, as
+    /// [`describe_range`] or a key in backticks); any other error as it is.
+    pub fn naming_denied(self, range: impl FnOnce() -> String) -> Error {
+        match self {
+            Error::Etcd(etcd::Error::PermissionDenied)
+            | Error::NoQuorumRead(etcd::Error::PermissionDenied) => {
+                Error::ReadDenied { range: range() }
+            }
+            e => e,
+        }
+    }
+}
+
 pub fn describe_range(start: &[u8], end: &[u8]) -> String {
     if start == [0] && end == [0] {
         return "every key".into();

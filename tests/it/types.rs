@@ -240,8 +240,9 @@ fn a_user_who_may_read_one_type_lists_it_and_is_told_what_else_is_denied() {
 }
 
 /// Regression: a user who may not read the CRDs was told a custom type is
-/// `unknown` (exit 2), and a watch etcd refused printed etcd's raw gRPC
-/// status; both are permission errors naming what to grant (exit 3).
+/// `unknown` (exit 2); `count`, `get` and `history` said only "permission
+/// denied for this user"; a watch etcd refused printed etcd's raw gRPC
+/// status. All are permission errors naming what to grant (exit 3).
 #[test]
 fn a_user_denied_the_crds_or_a_watch_is_told_it_is_a_permission() {
     let c = Cluster::start(ClusterOpts {
@@ -279,6 +280,27 @@ fn a_user_denied_the_crds_or_a_watch_is_told_it_is_a_permission() {
             "{args:?} names the CRDs: {e}"
         );
         assert!(e.contains("help: ") && e.contains("read permission"), "{e}");
+    }
+
+    // Reads of one key or a whole range name it, as `ls` does.
+    let p = objects::pod("default", "p0", 0, 0);
+    put_raw(&c, &p.key, &p.value);
+    for (args, range) in [
+        (&["count"][..], "every key"),
+        (&["count", "pods"], "keys under /registry/pods/"),
+        (&["get", "pods/default/p0"], "`/registry/pods/default/p0`"),
+        (
+            &["history", "pods/default/p0"],
+            "`/registry/pods/default/p0`",
+        ),
+    ] {
+        let o = as_reader(args);
+        let e = err(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {e}");
+        assert!(
+            e.contains(&format!("permission denied reading {range}")),
+            "{args:?} names {range}: {e}"
+        );
     }
 
     for args in [
