@@ -765,3 +765,29 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
         "later"
     );
 }
+
+/// Regression: `--prefix kube2` (kube-apiserver's `--etcd-prefix=kube2`,
+/// which it stores under `/kube2/`) matched no key's layout, so `count`
+/// showed the objects as `/kube2/...` of kind other and `ls` as no type.
+#[test]
+fn a_prefix_without_its_leading_slash_is_rooted_as_kube_apiserver_roots_it() {
+    let c = Cluster::single();
+    let cm = objects::configmap("default", "conf", 1, 0);
+    let key = cm.key.replacen("/registry/", "/kube2/", 1);
+    put_raw(&c, &key, &cm.value);
+    for prefix in ["kube2", "/kube2"] {
+        let o = run(&c, &["--prefix", prefix, "count", "-o", "json"]);
+        assert_eq!(code(&o), 0, "{}", err(&o));
+        let v: Value = serde_json::from_str(&out(&o)).unwrap();
+        let types = v["types"].as_array().unwrap();
+        assert_eq!(types.len(), 1, "{prefix}: {v}");
+        assert_eq!(types[0]["type"], "configmaps", "{prefix}: {v}");
+        assert_eq!(types[0]["kind"], "builtin", "{prefix}: {v}");
+        let o = run(
+            &c,
+            &["--prefix", prefix, "get", "cm/default/conf", "-o", "json"],
+        );
+        assert_eq!(code(&o), 0, "{prefix}: {}", err(&o));
+        assert!(out(&o).contains("\"name\": \"conf\""), "{}", out(&o));
+    }
+}
