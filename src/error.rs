@@ -528,6 +528,17 @@ impl From<crate::keyspace::Error> for Error {
                 err.to_string(),
                 Some("`kubectl etcd count` lists the types stored in this etcd"),
             ),
+            K::NotARange {
+                type_name, rest, ..
+            } => {
+                owned_hint = match rest.split_once('/') {
+                    None => format!("for one namespace pass `{type_name} -n {rest}`"),
+                    Some((ns, _)) => format!(
+                        "for one namespace pass `{type_name} -n {ns}`; for one object, `kubectl etcd get {type_name}/{rest}`"
+                    ),
+                };
+                (Kind::Usage, err.to_string(), Some(owned_hint.as_str()))
+            }
             K::BadReference { offline: true, .. } => (Kind::Usage, err.to_string(), None),
             K::BadReference { .. } => (
                 Kind::Usage,

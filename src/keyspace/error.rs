@@ -60,6 +60,14 @@ pub enum Error {
     /// `range` (the CRDs, or where its keys would be) refused to this user.
     #[error("cannot tell what `{name}` is: permission denied reading {range}")]
     TypeLookupDenied { name: String, range: String },
+    /// `TYPE/REST` where a TYPE or a key prefix goes (`ls pods/default`):
+    /// the type is known, the rest has no place there.
+    #[error("`{reference}` is not a TYPE or a key prefix")]
+    NotARange {
+        reference: String,
+        type_name: String,
+        rest: String,
+    },
     /// An object reference that is neither TYPE/NAME, TYPE/NAMESPACE/NAME
     /// nor a key.
     #[error("`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key")]

@@ -350,7 +350,22 @@ impl<'a> Resolver<'a> {
             Some(name) => {
                 let t = match self.resource_type(name).await {
                     Ok(t) => t,
-                    Err(e) => return self.foreign_range(name).await?.ok_or(e),
+                    Err(e) => {
+                        if let Some(range) = self.foreign_range(name).await? {
+                            return Ok(range);
+                        }
+                        // `pods/default`: a known type with more after it.
+                        if let Some((type_name, rest)) = name.split_once('/') {
+                            if self.resource_type(type_name).await.is_ok() {
+                                return Err(Error::NotARange {
+                                    reference: name.to_string(),
+                                    type_name: type_name.to_string(),
+                                    rest: rest.to_string(),
+                                });
+                            }
+                        }
+                        return Err(e);
+                    }
                 };
                 let start = if self.single_keys.contains(&t.storage.to_string()) {
                     format!("{}/{}", self.prefix, t.storage)

@@ -791,3 +791,40 @@ fn a_prefix_without_its_leading_slash_is_rooted_as_kube_apiserver_roots_it() {
         assert!(out(&o).contains("\"name\": \"conf\""), "{}", out(&o));
     }
 }
+
+/// Regression: `ls pods/default` (the TYPE/NS shape `watch` takes) said
+/// "unknown resource type `pods/default`" of a type every command knows.
+#[test]
+fn a_type_with_a_namespace_where_a_type_goes_says_to_use_n() {
+    let c = Cluster::single();
+    put_object(&c, &objects::pod("default", "web-0", 1, 0));
+    for args in [
+        &["ls", "pods/default"][..],
+        &["count", "pods/default"],
+        &["get", "--all", "pods/default"],
+        &["search", "web", "--type", "pods/default"],
+    ] {
+        let o = run(&c, args);
+        let e = err(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {e}");
+        assert!(
+            e.contains("`pods/default` is not a TYPE or a key prefix"),
+            "{args:?}: {e}"
+        );
+        assert!(
+            e.contains("help: for one namespace pass `pods -n default`"),
+            "{e}"
+        );
+        assert!(!e.contains("unknown resource type"), "{e}");
+    }
+    let o = run(&c, &["ls", "po/default/web-0"]);
+    assert!(
+        err(&o).contains("`kubectl etcd get po/default/web-0`"),
+        "{}",
+        err(&o)
+    );
+    // A type the cluster does not know is still unknown.
+    let o = run(&c, &["ls", "nosuch/default"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("unknown resource type"), "{}", err(&o));
+}
