@@ -307,7 +307,8 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
     let out = ke(&c, &["defrag", "--yes", "--member", &name, "-o", "json"]);
     assert_eq!(ok_json(&out)["members"].as_array().unwrap().len(), 1);
     // etcd reports freed pages as in use until the read transactions that
-    // hold them end, so the others' fragmentation may show a moment late.
+    // hold them end, and recomputes the figure only when it next commits:
+    // the others' fragmentation may show late, and only after a write.
     let settled = |plan: &Value| {
         let members = plan["members"].as_array().unwrap();
         members.len() == 3
@@ -324,6 +325,7 @@ fn defrag_refuses_and_names_the_member_that_is_down() {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let plan = loop {
+        c.put("/tick", "x");
         let plan = ok_json(&ke(
             &c,
             &["defrag", "--dry-run", "--if-fragmented", "45", "-o", "json"],
