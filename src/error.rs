@@ -431,9 +431,18 @@ impl From<crate::keyspace::Error> for Error {
             K::WatchUnconfirmed | K::WatchNoAnswer => (Kind::Unavailable, err.to_string(), None),
             K::NoEndpoint => (Kind::Usage, err.to_string(), None),
             K::WorkerStopped => (Kind::Other, err.to_string(), None),
-            K::NoQuorumRead(e) => {
-                let e = Error::from(e.clone());
-                if e.kind != Kind::Unavailable {
+            K::NoQuorumRead(cause) => {
+                let e = Error::from(cause.clone());
+                // Not reaching the member at all (refused, closed, a plain
+                // http endpoint on a TLS member) says nothing of quorum:
+                // its own hint stands.
+                let unreached = matches!(
+                    cause,
+                    crate::etcd::Error::Connect(_)
+                        | crate::etcd::Error::DialTimeout(_)
+                        | crate::etcd::Error::Unreached { .. }
+                );
+                if e.kind != Kind::Unavailable || unreached {
                     return e;
                 }
                 return e.with_hint(
