@@ -376,9 +376,19 @@ fn ls_at_a_future_revision_is_a_usage_error_naming_the_current_one() {
     );
     assert!(!e.contains("etcdserver"), "not etcd's raw words: {e}");
     assert!(e.contains("help: leave out --revision"), "{e}");
+    // `get` says it the same way, naming the current revision (README's
+    // exit code table), which it once left out.
+    let now = support::etcdctl::revision(&c);
     let o = run(&c, &["get", "configmaps", "a", "--revision", "999999"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     assert!(!err(&o).contains("etcdserver"), "{}", err(&o));
+    assert!(
+        err(&o).starts_with(&format!(
+            "error: revision 999999 is newer than the current revision {now}\n"
+        )),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
