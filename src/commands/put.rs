@@ -139,17 +139,18 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         _ => plain.clone(),
     };
 
+    // The key is stored bytes: shown escaped in notes and the prompt, so a
+    // newline in it cannot start a line of its own.
+    let shown = crate::output::text::escape(&target.key);
     let action = match existing {
         Some(kv) => format!(
-            "replace `{}` (revision {}) with {api_version} {kind}, {} bytes as {}",
-            target.key,
+            "replace `{shown}` (revision {}) with {api_version} {kind}, {} bytes as {}",
             kv.mod_revision(),
             stored.len(),
             if builtin { "protobuf" } else { "json" }
         ),
         None => format!(
-            "create `{}` as {api_version} {kind}, {} bytes",
-            target.key,
+            "create `{shown}` as {api_version} {kind}, {} bytes",
             stored.len()
         ),
     };
@@ -223,7 +224,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         return Err(refusal(refused, &target.key, &source(&args)).into());
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-    let wrote = format!("wrote `{}` at revision {revision}", target.key);
+    let wrote = format!("wrote `{shown}` at revision {revision}");
     if interrupt.fired() {
         return Err(Error::interrupted(format!(
             "interrupted (Ctrl-C) after the write: {wrote}; nothing is left to do"
