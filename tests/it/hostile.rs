@@ -131,9 +131,26 @@ fn history_and_put_notes_escape_control_characters_in_keys() {
 }
 
 /// Issue 13, defect 5: an encrypted value's provider and key names reached
-/// `get` errors and the ENCODING column unescaped.
+/// `get` errors and the ENCODING column unescaped (and, found later,
+/// `decode --type-only`'s note on stderr).
 #[test]
 fn encrypted_provider_and_key_names_are_escaped_in_errors_and_tables() {
+    let mut child = plugin()
+        .args(["decode", "--type-only", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let value = b"k8s:enc:aes\x1b[2Jcbc:v1:key\nerror\x1b[2J:\x01\x02";
+    child.stdin.take().unwrap().write_all(value).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let note = stderr(&out);
+    assert_no_raw_controls(&note);
+    assert!(note.contains("key `key\\nerror\\x1b[2J`"), "{note}");
+    assert_eq!(note.lines().count(), 1, "{note}");
+
     let c = Cluster::single();
     put_raw(
         &c,
