@@ -309,10 +309,11 @@ fn history_size_accounts_for_a_rewritten_keys_old_versions_live_and_offline() {
     assert_eq!(h["top"], json!([]), "{h}");
 }
 
-/// Regression: live `size --history` fed every key's version at the
-/// compacted revision (and, never compacted, every creation) to the top-keys
-/// sketch, so past its 1,024 counters every top key came out `approximate`
-/// and short of the versions evicted; only old revisions take counters now.
+/// Regression: `size --history` fed every key's version at the compacted
+/// revision (and, never compacted, every creation) to the top-keys sketch,
+/// so past its 1,024 counters every top key came out `approximate` and
+/// short of the versions evicted; `snapshot inspect --history-size` fed it
+/// every entry alike. Only old revisions take counters now, both ways.
 #[test]
 fn history_size_top_keys_are_exact_with_more_keys_than_the_sketch_holds() {
     let c = Cluster::single();
@@ -342,4 +343,14 @@ fn history_size_top_keys_are_exact_with_more_keys_than_the_sketch_holds() {
     assert_eq!(top["oldBytes"], old_bytes, "{h}");
     assert_eq!(top["approximate"], false, "{h}");
     assert_eq!(h["top"].as_array().unwrap().len(), 1, "{h}");
+
+    // Offline, from a snapshot of the same keyspace: the same, exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    save(&c, &file);
+    let out = offline(&c, &file, &["--history-size", "--top", "1", "-o", "json"]);
+    let off: Value = serde_json::from_str(&ok(&out)).unwrap();
+    for field in ["compactedRevision", "oldRevisions", "oldBytes", "top"] {
+        assert_eq!(off[field], h[field], "{field}: offline {off}\nlive {h}");
+    }
 }
