@@ -1052,7 +1052,6 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::Unsafe { .. }
         | O::ClusterUnhealthy { .. }
         | O::QuotaUnknown
-        | O::FullAfterCompaction { .. }
         | O::StillOverQuota { .. }
         | O::NoLeader
         | O::LeaderNotListed { .. }
@@ -1109,6 +1108,8 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::LeaderNotConfirmed { .. }
         | O::Unhealthy { .. }
         | O::SomeUnreachable { .. }
+        | O::PhysicalUnconfirmed { .. }
+        | O::ForeignMembers { .. }
         | O::Member(_) => Kind::Partial,
         O::LearnerGone { .. } | O::NoProcess { .. } | O::NotInSnapshot { .. } | O::NoMatch => {
             Kind::NotFound
@@ -1161,9 +1162,13 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "fix that member first; `kubectl etcd status` shows every member"
         }
         O::QuotaUnknown => "pass --quota-bytes with the members' --quota-backend-bytes",
-        O::FullAfterCompaction { .. } => {
-            "raise --quota-backend-bytes on every member, or delete data, then run \
-             recover-space again"
+        O::ForeignMembers { .. } => {
+            "check --endpoints: each must be a member of the same cluster (`kubectl etcd \
+             members` lists this one's)"
+        }
+        O::PhysicalUnconfirmed { .. } => {
+            "a member removes them once it is back; `kubectl etcd status` shows it, and a \
+             defrag of it reclaims the space after that"
         }
         O::StillOverQuota { .. } => {
             "the live data itself fills the quota: raise --quota-backend-bytes on every \

@@ -71,10 +71,12 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
 async fn list(args: ListArgs, session: &mut Session) -> Result<()> {
     let cluster = session.cluster().await?;
     let survey = quota::survey(&cluster).await;
-    if survey.members.is_none() {
-        return Err(Error::new(Kind::Unavailable, "no member answered")
-            .with_hint("check --endpoints and that etcd is running"));
-    }
+    // Not one member answered: say why (refused, TLS, authentication).
+    survey.reached()?;
+    // Without a quorum etcd cannot answer the list: that is no "no alarms".
+    survey
+        .alarm_list()
+        .map_err(|e| Error::from(e).context("cannot read the alarm list"))?;
     let state = ClusterState::from_survey(&survey);
     let rows = alarm_rows(&survey, &state, args.quota_bytes);
     let format = session.format_or(OutputFormat::Table);
@@ -97,6 +99,9 @@ async fn disarm(args: DisarmArgs, session: &mut Session) -> Result<()> {
     let survey = quota::survey(&cluster).await;
     // Not one member answered: that is no "nothing to disarm".
     survey.reached()?;
+    survey
+        .alarm_list()
+        .map_err(|e| Error::from(e).context("cannot read the alarm list"))?;
     let state = ClusterState::from_survey(&survey);
     let selected = match &args.member {
         None => None,

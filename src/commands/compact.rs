@@ -48,7 +48,14 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let interrupt = session.interrupt.clone();
     let report = compaction::compact(&cluster, &client, &request, &interrupt, session).await?;
     let format = session.format_or(OutputFormat::Table);
-    session.shell.emit(format, &report, |r| vec![table(r)])
+    session.shell.emit(format, &report, |r| vec![table(r)])?;
+    if !report.unanswered.is_empty() {
+        return Err(crate::ops::Error::PhysicalUnconfirmed {
+            members: report.unanswered,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 pub fn table(r: &CompactReport) -> Table {

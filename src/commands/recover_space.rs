@@ -62,6 +62,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             .shell
             .note("no NOSPACE alarm is active: the steps still free space, nothing to disarm");
     }
+    if let Some(w) = recover_space::unsettled(&before) {
+        session.shell.warn(w);
+    }
     let format = session.format_or(OutputFormat::Table);
     if args.dry_run {
         let steps: Vec<String> = STEPS

@@ -70,6 +70,9 @@ pub struct Status {
     pub revision: i64,
     pub is_learner: bool,
     pub errors: Vec<String>,
+    /// The cluster the member belongs to (0: not said).
+    #[serde(skip)]
+    pub cluster_id: u64,
 }
 
 fn hex_id<S: serde::Serializer>(id: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -94,6 +97,7 @@ pub async fn status(client: &EtcdClient) -> Result<Status> {
         revision: header.map(|h| h.revision()).unwrap_or_default(),
         is_learner: resp.is_learner(),
         errors: resp.errors().to_vec(),
+        cluster_id: header.map(|h| h.cluster_id()).unwrap_or_default(),
     })
 }
 

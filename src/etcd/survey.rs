@@ -33,6 +33,9 @@ pub struct Survey {
     /// From the first member that answered; `None` when none did.
     pub members: Option<Vec<Member>>,
     pub alarms: Vec<Alarm>,
+    /// Why the alarm list could not be read (etcd answers it through raft,
+    /// so not without a quorum): then `alarms` is empty but says nothing.
+    pub alarms_error: Option<Error>,
 }
 
 impl Survey {
@@ -81,11 +84,15 @@ impl Survey {
 
         let mut members = None;
         let mut alarm_list = Vec::new();
+        let mut alarms_error = None;
         for v in views.iter().filter(|v| v.status.is_some()) {
             let client = v.client.as_ref().expect("a status implies a client");
             if let Ok(m) = member_list(client).await {
                 members = Some(m);
-                alarm_list = alarms(client).await.unwrap_or_default();
+                match alarms(client).await {
+                    Ok(a) => alarm_list = a,
+                    Err(e) => alarms_error = Some(e),
+                }
                 break;
             }
         }
@@ -93,6 +100,16 @@ impl Survey {
             views,
             members,
             alarms: alarm_list,
+            alarms_error,
+        }
+    }
+
+    /// The active alarms, or why they could not be read: an empty list
+    /// is only "no alarm" when etcd said so.
+    pub fn alarm_list(&self) -> Result<&[Alarm]> {
+        match &self.alarms_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(&self.alarms),
         }
     }
 
@@ -118,14 +135,39 @@ impl Survey {
     }
 
     pub fn max_raft_term(&self) -> u64 {
-        self.statuses().map(|s| s.raft_term).max().unwrap_or(0)
+        self.own_statuses().map(|s| s.raft_term).max().unwrap_or(0)
     }
 
     pub fn max_applied_index(&self) -> u64 {
-        self.statuses()
+        self.own_statuses()
             .map(|s| s.raft_applied_index)
             .max()
             .unwrap_or(0)
+    }
+
+    /// The cluster id most members that answered report (the first such
+    /// on a tie); `None` when none said.
+    pub fn cluster_id(&self) -> Option<u64> {
+        let ids: Vec<u64> = self
+            .statuses()
+            .map(|s| s.cluster_id)
+            .filter(|&id| id != 0)
+            .collect();
+        ids.iter().copied().max_by_key(|id| {
+            let first = ids.iter().position(|x| x == id).unwrap_or(0);
+            (ids.iter().filter(|x| *x == id).count(), usize::MAX - first)
+        })
+    }
+
+    /// Whether this member answered for another cluster than the others
+    /// (an endpoint of the wrong cluster, or an address reused).
+    pub fn foreign(&self, s: &Status) -> bool {
+        s.cluster_id != 0 && self.cluster_id().is_some_and(|id| id != s.cluster_id)
+    }
+
+    /// The statuses of the members of the cluster most answered for.
+    fn own_statuses(&self) -> impl Iterator<Item = &Status> {
+        self.statuses().filter(|s| !self.foreign(s))
     }
 
     pub fn statuses(&self) -> impl Iterator<Item = &Status> {
@@ -177,7 +219,7 @@ impl Survey {
 
     pub fn leader_id(&self) -> Option<u64> {
         // The highest term's view of the leader is the current one.
-        self.statuses()
+        self.own_statuses()
             .filter(|s| s.leader != 0)
             .max_by_key(|s| s.raft_term)
             .map(|s| s.leader)

@@ -381,6 +381,7 @@ mod tests {
                 revision: 9,
                 is_learner: false,
                 errors: vec![],
+                cluster_id: 0,
             }
         }
 
@@ -408,6 +409,7 @@ mod tests {
                     member(3, "c", "http://10.0.0.3:2379"),
                 ]),
                 alarms: vec![],
+                alarms_error: None,
             };
             let s = ClusterState::from_survey(&survey);
             assert_eq!(s.leader, Some(1));
@@ -433,6 +435,7 @@ mod tests {
                     member(2, "b", "https://etcd-b:2379"),
                 ]),
                 alarms: vec![],
+                alarms_error: None,
             };
             let s = ClusterState::from_survey(&survey);
             assert_eq!(s.members.len(), 2, "no extra row for the failed target");
@@ -452,6 +455,7 @@ mod tests {
                     member(2, "b", "http://10.0.0.2:2379"),
                 ]),
                 alarms: vec![],
+                alarms_error: None,
             };
             let b = ClusterState::from_survey(&survey).blocker().unwrap();
             assert!(b.contains("not among the endpoints given"), "{b}");

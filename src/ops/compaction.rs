@@ -59,9 +59,25 @@ pub fn settled(before: &InUse, now: &InUse) -> bool {
     })
 }
 
+/// How waiting for a compaction to reach the members' files ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// Every member answered and holds still.
+    Settled,
+    /// The members that answered hold still; these (names) did not answer,
+    /// so nothing says their files are done.
+    Unanswered(Vec<String>),
+    /// Still shrinking at the time limit (a busy cluster may never look
+    /// settled).
+    Shrinking,
+}
+
 /// Poll until every member's in-use size holds still, for at most `limit`.
-/// Returns whether it settled (a busy cluster may never look settled).
-pub async fn wait_settled(targets: &[Target], settings: &ConnectSettings, limit: Duration) -> bool {
+pub async fn wait_settled(
+    targets: &[Target],
+    settings: &ConnectSettings,
+    limit: Duration,
+) -> Settle {
     let deadline = Instant::now() + limit;
     let mut clients: Vec<Option<EtcdClient>> = Vec::new();
     let mut before: Option<InUse> = None;
@@ -70,17 +86,27 @@ pub async fn wait_settled(targets: &[Target], settings: &ConnectSettings, limit:
     loop {
         let survey = Survey::take_reusing(targets, settings, &clients).await;
         clients = survey.live_clients();
-        let now = in_use(&ClusterState::from_survey(&survey));
+        let state = ClusterState::from_survey(&survey);
+        let now = in_use(&state);
         if before.as_ref().is_some_and(|b| settled(b, &now)) {
             still += 1;
             if still >= 2 {
-                return true;
+                let missing: Vec<String> = state
+                    .members
+                    .iter()
+                    .filter(|m| !m.reachable())
+                    .map(|m| m.label())
+                    .collect();
+                return match missing.is_empty() {
+                    true => Settle::Settled,
+                    false => Settle::Unanswered(missing),
+                };
             }
         } else {
             still = 0;
         }
         if Instant::now() >= deadline {
-            return false;
+            return Settle::Shrinking;
         }
         before = Some(now);
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -99,6 +125,10 @@ pub struct CompactReport {
     pub physical: bool,
     pub dry_run: bool,
     pub took_ms: Option<u64>,
+    /// With `--physical`: members that did not answer while it waited, so
+    /// their files may still hold the old revisions.
+    #[serde(skip)]
+    pub unanswered: Vec<String>,
 }
 
 impl CompactReport {
@@ -157,6 +187,7 @@ pub async fn compact(
         physical: args.physical,
         dry_run: args.dry_run,
         took_ms: None,
+        unanswered: Vec::new(),
     };
     if let Some(p) = previously.filter(|&p| p >= revision) {
         // Nothing to do: the history already starts at `p`, which is what
@@ -223,8 +254,9 @@ pub async fn compact(
         op.note("waiting for every member to finish removing the old revisions");
         let wait = wait_settled(&cluster.targets, &cluster.settings, args.timeout);
         match interrupt.unless(wait).await {
-            Some(true) => {}
-            Some(false) => op.warn(&format!(
+            Some(Settle::Settled) => {}
+            Some(Settle::Unanswered(members)) => report.unanswered = members,
+            Some(Settle::Shrinking) => op.warn(&format!(
                 "members still shrinking after {:?}: the compaction goes on in the background",
                 args.timeout
             )),

@@ -134,8 +134,6 @@ pub enum Error {
         crate::ops::space::QUOTA_UNKNOWN
     )]
     QuotaUnknown,
-    #[error("compacted at revision {revision}, and stopping before the defrag: {why}")]
-    FullAfterCompaction { revision: i64, why: String },
     #[error("compaction and defragmentation did not free enough space on `{member}`: {why}")]
     StillOverQuota { member: String, why: String },
     #[error("the cluster has no leader: there is no leadership to move")]
@@ -311,6 +309,18 @@ pub enum Error {
     Unhealthy { unhealthy: usize, total: usize },
     #[error("{failed} of {total} members could not be reached")]
     SomeUnreachable { failed: usize, total: usize },
+    #[error(
+        "compacted, but {} did not answer while --physical waited: {} database file may \
+         still hold the old revisions",
+        members.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+        if members.len() == 1 { "its" } else { "their" }
+    )]
+    PhysicalUnconfirmed { members: Vec<String> },
+    #[error(
+        "{} answered for another cluster than the other members",
+        endpoints.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+    )]
+    ForeignMembers { endpoints: Vec<String> },
     /// Several contexts ran; `worst` is the highest exit code among them.
     #[error("{} of {total} contexts failed: {}", failed.len(), failed.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))]
     ContextsFailed {

@@ -169,9 +169,12 @@ pub fn tag(revision: i64) -> String {
 }
 
 /// [`plan`] with the defaults filled in: the token derived from the
-/// snapshot's hash (the same on every node), the new data dir next to the
-/// old one, and `--skip-hash-check` for a file without a sha256 trailer (a
-/// member's db file).
+/// snapshot's hash (the same on every node; from its revision when it has
+/// none, a member's db file, never etcd's default `etcd-cluster`, which
+/// the old cluster most likely has: same token and peer URLs make the same
+/// member ids, and an old member could join the restored cluster), the new
+/// data dir next to the old one, and `--skip-hash-check` for a file without
+/// a sha256 trailer (a member's db file).
 pub fn plan_with_defaults(
     source: Source<'_>,
     sha256: Option<&str>,
@@ -183,7 +186,7 @@ pub fn plan_with_defaults(
     let token = choices.token.map(str::to_string).unwrap_or_else(|| {
         sha256
             .map(|h| format!("restored-{}", &h[..h.len().min(12)]))
-            .unwrap_or_else(|| "etcd-cluster".into())
+            .unwrap_or_else(|| format!("restored-{}", tag(source.revision)))
     });
     let template = choices.new_data_dir.map(str::to_string).unwrap_or_else(|| {
         format!(
@@ -1092,5 +1095,20 @@ mod tests {
         .unwrap();
         assert_eq!(p.initial_cluster_token, "t");
         assert!(!p.members[0].argv.iter().any(|a| a == "--skip-hash-check"));
+        // No hash (a member's db file): a new token all the same.
+        let p = plan_with_defaults(
+            src(None),
+            None,
+            true,
+            &members,
+            choices,
+            &tool("etcdutl", true),
+        )
+        .unwrap();
+        assert!(
+            p.initial_cluster_token.starts_with("restored-r"),
+            "{}",
+            p.initial_cluster_token
+        );
     }
 }

@@ -90,6 +90,8 @@ pub async fn save_from_cluster(
         });
     }
     let survey = Survey::take(targets, settings).await;
+    // Not one member answered: say why (refused, TLS, authentication).
+    survey.reached()?;
     let state = ClusterState::from_survey(&survey);
     let member = pick_member(&state, req.member.as_deref())?;
     let view = member.target.and_then(|i| survey.views.get(i));

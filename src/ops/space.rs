@@ -157,16 +157,6 @@ pub struct History {
 }
 
 impl History {
-    /// Right after a compaction: every entry left is live.
-    pub fn all_live() -> History {
-        History {
-            revision: 0,
-            compacted: 0,
-            live_keys: 0,
-            live_keys_since_compaction: 0,
-        }
-    }
-
     /// Entries a compaction at the current revision would remove: every
     /// revision since the last compaction that is not the latest write of
     /// a live key (older versions, deleted keys). One entry per revision,

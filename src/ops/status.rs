@@ -122,6 +122,18 @@ pub fn report(survey: &Survey, quota_bytes: Option<u64>, lag_threshold: u64) -> 
                     .map(|a| a.alarm.clone())
                     .collect();
                 row.errors = tidy_errors(&s.errors, s.member_id, &row.alarms);
+                if survey.foreign(s) {
+                    // Not behind: not of this cluster at all.
+                    row.lagging = Some(false);
+                    row.errors.insert(
+                        0,
+                        format!(
+                            "another cluster's member: cluster id {}, the other members' {}",
+                            format_id(s.cluster_id),
+                            survey.cluster_id().map(format_id).unwrap_or_default()
+                        ),
+                    );
+                }
             }
             row
         })
@@ -141,6 +153,8 @@ pub struct Problems {
     pub causes: Vec<Error>,
     pub failures: usize,
     pub total: usize,
+    /// Endpoints that answered for another cluster than the others.
+    pub foreign: Vec<String>,
 }
 
 impl Problems {
@@ -155,6 +169,12 @@ impl Problems {
             causes: group_causes(failed.iter().map(|(e, m)| (e, *m))),
             failures: survey.failures(),
             total: survey.views.len(),
+            foreign: survey
+                .views
+                .iter()
+                .filter(|v| v.status.as_ref().is_some_and(|s| survey.foreign(s)))
+                .map(|v| v.target.endpoint.clone())
+                .collect(),
         }
     }
 
@@ -169,6 +189,9 @@ impl Problems {
         }
         let total = self.total;
         let e = match self.failures {
+            0 if !self.foreign.is_empty() => crate::ops::Error::ForeignMembers {
+                endpoints: self.foreign.clone(),
+            },
             0 => return Ok(()),
             n if n == total => crate::ops::Error::NoneReached { total, first: None },
             failed => crate::ops::Error::SomeUnreachable { failed, total },

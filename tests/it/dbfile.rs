@@ -350,3 +350,39 @@ fn offline_reads_and_save_keep_memory_flat_in_the_file_size() {
     assert_eq!(seen["seen"], "offline", "{seen}");
     assert_eq!(seen["revision"].as_i64(), Some(revision), "{seen}");
 }
+
+/// A member's db file has no sha256 trailer to derive the restored
+/// cluster's token from; the plan still gives it a new one, never etcd's
+/// default `etcd-cluster`, which the old cluster most likely has (the same
+/// token and peer URLs make the same member ids, so an old member could
+/// join the restored cluster).
+#[test]
+fn restore_from_a_member_db_file_plans_a_new_cluster_token() {
+    let mut c = Cluster::single();
+    c.put("k", "v");
+    c.stop(0);
+    let db = c.member(0).data_dir().join("member/snap/db");
+    let out = offline(&[
+        "restore",
+        "--snapshot",
+        path_str(&db),
+        "--member",
+        "m0=http://127.0.0.1:2380",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let v = json(&out);
+    assert_eq!(v["snapshot"]["integrity"], "noHash", "{v:#}");
+    let token = v["plan"]["initialClusterToken"].as_str().unwrap();
+    assert!(
+        token.starts_with("restored-") && token != "etcd-cluster",
+        "{token}"
+    );
+    let shell = v["plan"]["members"][0]["shell"].as_str().unwrap();
+    assert!(
+        shell.contains(&format!("--initial-cluster-token={token}")),
+        "{shell}"
+    );
+}

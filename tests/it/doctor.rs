@@ -171,6 +171,16 @@ fn doctor_fails_a_killed_member_and_still_checks_the_others() {
         assert_eq!(one(&r, "health", m)["severity"], "ok");
         one(&r, "wal-fsync", m);
     }
+    // The agreement of those that answered, not of "2 members" as if the
+    // cluster had two.
+    let agreement = one(&r, "agreement", "cluster");
+    assert!(
+        agreement["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 3 members"),
+        "{agreement}"
+    );
     assert!(one(&r, "consistency", "cluster")["detail"]
         .as_str()
         .unwrap()

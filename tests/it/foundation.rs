@@ -242,6 +242,77 @@ fn lost_quorum_makes_health_fail_with_the_reason() {
     }
 }
 
+/// etcd answers the alarm list through raft: without a quorum it cannot,
+/// and that is no "no active alarms" (exit 0) nor an `alarms: ok` finding.
+#[test]
+fn lost_quorum_leaves_the_alarms_unknown_not_empty() {
+    let mut c = Cluster::start(ClusterOpts::members(3));
+    let alive = c.member(0).client_url().to_string();
+    c.kill(1);
+    c.kill(2);
+    let base = ["--endpoints", alive.as_str(), "--command-timeout", "1s"];
+    for args in [&["alarm", "list"][..], &["alarm", "disarm", "--yes"][..]] {
+        let o = run(&[&base[..], args].concat());
+        assert_eq!(code(&o), 3, "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("cannot read the alarm list"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("no active alarms"), "{args:?}: {err}");
+        assert!(!err.contains("nothing to disarm"), "{args:?}: {err}");
+    }
+    let o = run(&[&base[..], &["doctor", "--check", "health", "-o", "json"]].concat());
+    let v = json(&o);
+    let alarms: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "alarms")
+        .collect();
+    assert_eq!(alarms.len(), 1, "{v:#}");
+    assert_eq!(alarms[0]["severity"], "warn", "{v:#}");
+    assert_eq!(alarms[0]["value"], "unknown", "{v:#}");
+}
+
+/// An endpoint of another cluster among --endpoints (a copy-paste from the
+/// wrong environment, an address reused) is said as such, not shown as a
+/// lagging follower, and it makes no member of the real cluster lag.
+#[test]
+fn status_names_an_endpoint_of_another_cluster() {
+    let c = Cluster::start(ClusterOpts::members(3));
+    let other = Cluster::single();
+    // The other cluster ahead in term and index, so it would make the
+    // real members look behind if it were counted as one of them.
+    for i in 0..30 {
+        other.put(&format!("k{i}"), "v");
+    }
+    let endpoints = format!("{},{}", c.endpoints(), other.endpoints());
+    let o = run(&["--endpoints", &endpoints, "status", "-o", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("answered for another cluster"),
+        "{}",
+        stderr(&o)
+    );
+    let v = json(&o);
+    let rows = v["members"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in &rows[..3] {
+        assert_eq!(r["lagging"], false, "{r:#}");
+        assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r:#}");
+    }
+    let foreign = &rows[3];
+    assert_eq!(foreign["lagging"], false, "{foreign:#}");
+    assert!(
+        foreign["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("another cluster's member"),
+        "{foreign:#}"
+    );
+}
+
 #[test]
 fn health_is_ok_on_a_healthy_cluster_and_reports_took() {
     let c = Cluster::start(ClusterOpts::members(3));

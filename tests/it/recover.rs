@@ -96,6 +96,43 @@ fn recover_is_refused_while_two_of_three_members_answer() {
     c.put("still", "writable");
 }
 
+/// Members that are down are what recover expects (it says to pass the
+/// live ones or their data dirs); a wrong CA that reaches none is said as
+/// such, with its help, not as "none answered".
+#[test]
+fn recover_names_a_handshake_that_reaches_no_member() {
+    let c = Cluster::start(ClusterOpts {
+        tls: Some(support::TlsMode::ClientCertAuth),
+        ..ClusterOpts::members(1)
+    });
+    let out = plugin()
+        .args(["--endpoints", &c.endpoints(), "--cacert"])
+        .arg(&c.tls().other_ca)
+        .args(["recover", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not signed by the given CA") && err.contains("help: pass the CA"),
+        "{err}"
+    );
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let out = plugin()
+        .args(["--endpoints", &dead, "recover", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", output_text(&out));
+    assert!(
+        stderr(&out).contains("--data-dir NAME=PATH"),
+        "{}",
+        output_text(&out)
+    );
+}
+
 #[test]
 fn recover_dry_run_plans_from_the_survivor_and_changes_nothing() {
     let mut c = Cluster::start(ClusterOpts::members(3));

@@ -116,7 +116,14 @@ pub fn health(g: &Gathered) -> Vec<Finding> {
             None => {}
         }
     }
-    if g.alarms.is_empty() {
+    if let Some(e) = &g.alarms_error {
+        out.push(
+            Finding::new("alarms", "cluster", Severity::Warn)
+                .value("unknown")
+                .detail(format!("cannot read the alarm list: {}", line(e)))
+                .next("kubectl etcd status"),
+        );
+    } else if g.alarms.is_empty() {
         out.push(
             Finding::new("alarms", "cluster", Severity::Ok)
                 .value("none")
@@ -238,11 +245,20 @@ pub fn agreement(g: &Gathered) -> Vec<Finding> {
                     .unwrap_or_else(|| format_id(l))
             })
             .unwrap_or_default();
+        // Members that did not answer are in the list, not in the count.
+        let listed = common_list.as_ref().map_or(views.len(), Vec::len);
+        let (value, who) = match views.len() {
+            n if n < listed => (
+                format!("{n} of {listed} members"),
+                "every member that answered",
+            ),
+            n => (format!("{n} members"), "every member"),
+        };
         out.push(
             Finding::new("agreement", "cluster", Severity::Ok)
-                .value(format!("{} members, term {max_term}", views.len()))
+                .value(format!("{value}, term {max_term}"))
                 .detail(format!(
-                    "every member sees the same cluster, members and leader ({leader})"
+                    "{who} sees the same cluster, members and leader ({leader})"
                 )),
         );
     }
@@ -1052,6 +1068,7 @@ mod tests {
             revision: 50,
             is_learner: false,
             errors: vec![],
+            cluster_id: 0,
         }
     }
 

@@ -88,6 +88,9 @@ pub struct Gathered {
     /// The member list, from the first member that answered.
     pub member_list: Option<Vec<Member>>,
     pub alarms: Vec<Alarm>,
+    /// Why the alarm list could not be read (no quorum): `alarms` is then
+    /// unknown, not empty.
+    pub alarms_error: Option<crate::etcd::Error>,
     /// The revision HashKV compared at; `None` when no hash was taken.
     pub hash_revision: Option<i64>,
     /// The compacted revision before and after the window (`Some(0)`:
@@ -224,6 +227,7 @@ pub async fn gather(cluster: &Cluster, opts: &Options) -> crate::ops::Result<Gat
         window: opts.window,
         member_list: survey.members.clone(),
         alarms: survey.alarms.clone(),
+        alarms_error: survey.alarms_error.clone(),
         prefix: opts.prefix.clone(),
         client_cert: pem_certs(cluster.tls_material.cert.as_ref()),
         ca: pem_certs(cluster.tls_material.ca.as_ref()),

@@ -139,6 +139,9 @@ pub struct Surveyed {
     pub answering_voters: usize,
     /// Connections to the members that answered, by name.
     pub clients: Vec<(String, EtcdClient)>,
+    /// Why not one member answered when TLS or authentication stopped
+    /// them all; `None` when one did, or when they are down.
+    pub unreached: Option<etcd::Error>,
 }
 
 impl Surveyed {
@@ -151,6 +154,22 @@ impl Surveyed {
 /// the member list advertises) and read each `--data-dir NAME=PATH`.
 pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surveyed {
     let (live, _) = resize_exec::survey_all(cluster).await;
+    // A member that is down is what recover expects; settings that reach
+    // none (a wrong CA, no client certificate, bad credentials) are said.
+    let unreached = live.reached().err().filter(|e| match e {
+        etcd::Error::Unreached { first: Some(f), .. } => {
+            matches!(
+                f.as_ref(),
+                etcd::Error::Connect(c) if c.is_permanent()
+            ) || matches!(
+                f.as_ref(),
+                etcd::Error::ClientCertRejected
+                    | etcd::Error::AuthFailed
+                    | etcd::Error::AuthRequired
+            )
+        }
+        _ => false,
+    });
     let list = live.members.clone().unwrap_or_default();
     let mut candidates = Vec::new();
     let mut members: Vec<Lost> = Vec::new();
@@ -267,6 +286,7 @@ pub async fn survey(cluster: &Cluster, data_dirs: &[(String, PathBuf)]) -> Surve
         voters,
         answering_voters,
         clients,
+        unreached,
     }
 }
 
@@ -321,7 +341,11 @@ pub async fn assess(
             why,
         });
     }
-    let choice = choose(&surveyed.candidates, want)?;
+    let choice = match (choose(&surveyed.candidates, want), &surveyed.unreached) {
+        // Nothing to choose from because nothing was reached: say why.
+        (Err(super::ChoiceError::NoCandidate), Some(e)) => return Err(e.clone().into()),
+        (other, _) => other?,
+    };
     Ok((surveyed, choice))
 }
 
