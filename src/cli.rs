@@ -151,7 +151,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         default_value = "/registry",
-        value_name = "PREFIX"
+        value_name = "PREFIX",
+        value_parser = parse_prefix
     )]
     pub prefix: String,
 
@@ -339,6 +340,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("`{s}` is negative: a duration is like 5s or 2m"));
     }
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 2m: {e}"))
+}
+
+/// A key prefix as kube-apiserver reads its `--etcd-prefix`: rooted at `/`
+/// (`registry` stores under `/registry/`).
+pub fn parse_prefix(s: &str) -> Result<String, String> {
+    Ok(if s.starts_with('/') {
+        s.to_string()
+    } else {
+        format!("/{s}")
+    })
 }
 
 /// Parse a size like `100MB`, `1.5GiB` or `2048`.

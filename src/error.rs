@@ -384,7 +384,7 @@ impl From<crate::ops::doctor::certs::CertError> for Error {
 impl From<crate::keyspace::Error> for Error {
     fn from(err: crate::keyspace::Error) -> Self {
         use crate::keyspace::Error as K;
-        if let K::ReadDenied { range } = &err {
+        if let K::ReadDenied { range } | K::TypeLookupDenied { range, .. } = &err {
             return Error {
                 kind: Kind::Auth,
                 message: err.to_string(),
@@ -431,9 +431,18 @@ impl From<crate::keyspace::Error> for Error {
             K::WatchUnconfirmed | K::WatchNoAnswer => (Kind::Unavailable, err.to_string(), None),
             K::NoEndpoint => (Kind::Usage, err.to_string(), None),
             K::WorkerStopped => (Kind::Other, err.to_string(), None),
-            K::NoQuorumRead(e) => {
-                let e = Error::from(e.clone());
-                if e.kind != Kind::Unavailable {
+            K::NoQuorumRead(cause) => {
+                let e = Error::from(cause.clone());
+                // Not reaching the member at all (refused, closed, a plain
+                // http endpoint on a TLS member) says nothing of quorum:
+                // its own hint stands.
+                let unreached = matches!(
+                    cause,
+                    crate::etcd::Error::Connect(_)
+                        | crate::etcd::Error::DialTimeout(_)
+                        | crate::etcd::Error::Unreached { .. }
+                );
+                if e.kind != Kind::Unavailable || unreached {
                     return e;
                 }
                 return e.with_hint(
@@ -456,7 +465,10 @@ impl From<crate::keyspace::Error> for Error {
                 err.to_string(),
                 Some("something compacts the keyspace faster than the scan advances: try again, or narrow the range"),
             ),
-            K::ValueTooLarge { .. } | K::ReaderStopped | K::ReadDenied { .. } => {
+            K::ValueTooLarge { .. }
+            | K::ReaderStopped
+            | K::ReadDenied { .. }
+            | K::TypeLookupDenied { .. } => {
                 (Kind::Other, err.to_string(), None)
             }
             K::Visitor(inner) => return (**inner).clone(),
@@ -525,6 +537,17 @@ impl From<crate::keyspace::Error> for Error {
                 err.to_string(),
                 Some("`kubectl etcd count` lists the types stored in this etcd"),
             ),
+            K::NotARange {
+                type_name, rest, ..
+            } => {
+                owned_hint = match rest.split_once('/') {
+                    None => format!("for one namespace pass `{type_name} -n {rest}`"),
+                    Some((ns, _)) => format!(
+                        "for one namespace pass `{type_name} -n {ns}`; for one object, `kubectl etcd get {type_name}/{rest}`"
+                    ),
+                };
+                (Kind::Usage, err.to_string(), Some(owned_hint.as_str()))
+            }
             K::BadReference { offline: true, .. } => (Kind::Usage, err.to_string(), None),
             K::BadReference { .. } => (
                 Kind::Usage,
@@ -985,6 +1008,12 @@ impl From<crate::ops::recover::ChoiceError> for Error {
     }
 }
 
+impl From<crate::keyspace::edit::Misplaced> for Error {
+    fn from(m: crate::keyspace::edit::Misplaced) -> Self {
+        crate::ops::Error::Misplaced(m).into()
+    }
+}
+
 impl From<crate::ops::put::Conflict> for Error {
     fn from(c: crate::ops::put::Conflict) -> Self {
         crate::ops::Error::Conflict(c).into()
@@ -1019,6 +1048,7 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::NoneReached { .. }
         | O::ContextsFailed { .. } => return None,
         O::Conflict(_)
+        | O::Misplaced(_)
         | O::Unsafe { .. }
         | O::ClusterUnhealthy { .. }
         | O::QuotaUnknown
@@ -1096,6 +1126,9 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
         "a majority of voting members must be running; `kubectl etcd status` shows them";
     let hint = match err {
         O::Conflict(c) => return Some(c.hint()),
+        O::Misplaced(_) => {
+            "name the object's own key as REF (TYPE/NAMESPACE/NAME), or get the object at this key and edit that"
+        }
         O::Interrupted { resume, .. } => return resume.clone(),
         O::NoSuchMember { members, .. } if !members.is_empty() => {
             return Some(format!(

@@ -81,8 +81,10 @@ pub fn run(args: Args, session: &mut Session) -> Result<()> {
                 "the value is encrypted at rest ({}, key `{}`): its apiVersion and kind are \
                  unknown without decrypting it (pass --encryption-config with kube-apiserver's \
                  EncryptionConfiguration file)",
-                info.encryption_provider.as_deref().unwrap_or_default(),
-                info.encryption_key.as_deref().unwrap_or_default()
+                crate::output::text::escape(
+                    info.encryption_provider.as_deref().unwrap_or_default()
+                ),
+                crate::output::text::escape(info.encryption_key.as_deref().unwrap_or_default())
             ));
         }
         return Ok(());

@@ -137,21 +137,31 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     if let Some(rev) = args.revision {
         opts = opts.with_revision(rev);
     }
-    let resp = client
+    let read = client
         .call(kv_client.get(object.key.as_bytes(), Some(opts)))
-        .await
-        .map_err(|e| match (args.revision, e) {
-            (Some(rev), etcd::Error::Compacted) => Error::new(
+        .await;
+    let resp = match (args.revision, read) {
+        (_, Ok(resp)) => resp,
+        (Some(rev), Err(etcd::Error::Compacted)) => {
+            return Err(Error::new(
                 Kind::Data,
                 format!("revision {rev} has been compacted: etcd no longer has it"),
             )
-            .with_hint("read a newer --revision, or restore a snapshot taken before it"),
-            (Some(rev), etcd::Error::FutureRevision) => {
-                Error::usage(format!("revision {rev} is newer than the current revision"))
-                    .with_hint("leave out --revision to read the current state")
-            }
-            (_, e) => e.into(),
-        })?;
+            .with_hint("read a newer --revision, or restore a snapshot taken before it"))
+        }
+        // As `ls` says it: naming the current revision.
+        (Some(revision), Err(etcd::Error::FutureRevision)) => {
+            let serializable =
+                args.scan.consistency == crate::keyspace::scan::Consistency::Serializable;
+            let current = etcd::maintenance::current_revision(client, serializable).await?;
+            return Err(crate::keyspace::Error::FutureRevision { revision, current }.into());
+        }
+        (_, Err(e)) => {
+            return Err(crate::keyspace::Error::from(e)
+                .naming_denied(|| format!("`{}`", object.key))
+                .into())
+        }
+    };
     let Some(kv) = resp.kvs().first() else {
         // Name the object as asked (`pods pod-0` is the object pod-0, not
         // the type), and the revision it was looked for at.

@@ -52,7 +52,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             Kind::Data,
         )
     })?;
-    let mut object: Value = serde_saphyr::from_str(&text).map_err(|e| {
+    // Without the source snippet: the cause is one line.
+    let yaml = serde_saphyr::options! { with_snippet: false };
+    let mut object: Value = serde_saphyr::from_str_with_options(&text, yaml).map_err(|e| {
         Error::data(format!(
             "`{}` is not YAML or JSON: {e}",
             args.file.display()
@@ -94,6 +96,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         .object(&args.reference, None, namespace.as_deref())
         .await?;
 
+    let expected_kind = target.resource_type.as_ref().map(|t| t.kind.as_ref());
+    edit::check_place(&object, &kind, &target.key, &prefix, expected_kind)?;
+
     // Built-in types are stored as protobuf, custom resources as JSON.
     let builtin = target.resource_type.as_ref().is_some_and(|t| t.builtin);
     let plain = if builtin {
@@ -134,17 +139,18 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         _ => plain.clone(),
     };
 
+    // The key is stored bytes: shown escaped in notes and the prompt, so a
+    // newline in it cannot start a line of its own.
+    let shown = crate::output::text::escape(&target.key);
     let action = match existing {
         Some(kv) => format!(
-            "replace `{}` (revision {}) with {api_version} {kind}, {} bytes as {}",
-            target.key,
+            "replace `{shown}` (revision {}) with {api_version} {kind}, {} bytes as {}",
             kv.mod_revision(),
             stored.len(),
             if builtin { "protobuf" } else { "json" }
         ),
         None => format!(
-            "create `{}` as {api_version} {kind}, {} bytes",
-            target.key,
+            "create `{shown}` as {api_version} {kind}, {} bytes",
             stored.len()
         ),
     };
@@ -218,7 +224,7 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         return Err(refusal(refused, &target.key, &source(&args)).into());
     }
     let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-    let wrote = format!("wrote `{}` at revision {revision}", target.key);
+    let wrote = format!("wrote `{shown}` at revision {revision}");
     if interrupt.fired() {
         return Err(Error::interrupted(format!(
             "interrupted (Ctrl-C) after the write: {wrote}; nothing is left to do"

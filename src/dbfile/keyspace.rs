@@ -440,11 +440,20 @@ pub fn tally_history(
     let entries = each_entry(db, damage, |rev, kv| {
         newest = rev.main.max(newest);
         let size = (kv.key.len() + kv.value.len()) as u64;
-        tally.retained(kv.key, size, rev.tombstone);
+        tally.retained_in_type(kv.key, size);
         sorter.push(kv.key, rev, size)
     })?;
-    sorter.finish()?.for_each(|k, l| {
-        tally.current(k, l.size);
+    // Each key once, with its versions counted: only keys with old ones
+    // take a counter of the top-keys sketch, as live.
+    sorter.finish()?.each_key(|k, v| {
+        let (old, old_bytes) = match v.deleted {
+            true => (v.versions, v.bytes),
+            false => {
+                tally.current(k, v.latest.size);
+                (v.versions - 1, v.bytes - v.latest.size)
+            }
+        };
+        tally.old_many(k, old, old_bytes);
         Ok::<_, DbError>(())
     })?;
     Ok((newest, entries))

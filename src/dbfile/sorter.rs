@@ -29,6 +29,22 @@ struct Record {
     key: Vec<u8>,
     rev: Revision,
     size: u64,
+    /// Versions of the key seen up to this one, this one included, and
+    /// the bytes they hold (kept as versions are reduced to the newest).
+    versions: u64,
+    bytes: u64,
+}
+
+impl Record {
+    /// Reduce `older` and `newer` versions of one key to the newer,
+    /// counting both.
+    fn absorb(newer: Record, older: &Record) -> Record {
+        Record {
+            versions: newer.versions + older.versions,
+            bytes: newer.bytes + older.bytes,
+            ..newer
+        }
+    }
 }
 
 /// Collects versions; [`Sorter::finish`] gives the live keys.
@@ -66,6 +82,8 @@ impl Sorter {
             key: key.to_vec(),
             rev,
             size,
+            versions: 1,
+            bytes: size,
         });
         if self.bytes > self.budget {
             self.spill()?;
@@ -111,7 +129,7 @@ fn newest_per_key(run: &mut Vec<Record>) {
     // into the one kept first.
     run.dedup_by(|later, earlier| {
         if later.key == earlier.key {
-            std::mem::swap(later, earlier);
+            *earlier = Record::absorb(later.clone(), earlier);
             true
         } else {
             false
@@ -125,7 +143,9 @@ fn write_record(w: &mut impl Write, r: &Record) -> io::Result<()> {
     w.write_all(&r.rev.main.to_le_bytes())?;
     w.write_all(&r.rev.sub.to_le_bytes())?;
     w.write_all(&[u8::from(r.rev.tombstone)])?;
-    w.write_all(&r.size.to_le_bytes())
+    w.write_all(&r.size.to_le_bytes())?;
+    w.write_all(&r.versions.to_le_bytes())?;
+    w.write_all(&r.bytes.to_le_bytes())
 }
 
 fn read_record(r: &mut impl Read) -> io::Result<Option<Record>> {
@@ -136,9 +156,10 @@ fn read_record(r: &mut impl Read) -> io::Result<Option<Record>> {
     }
     let mut key = vec![0u8; u32::from_le_bytes(len) as usize];
     r.read_exact(&mut key)?;
-    let mut rest = [0u8; 25];
+    let mut rest = [0u8; 41];
     r.read_exact(&mut rest)?;
     let i64_at = |o: usize| i64::from_le_bytes(rest[o..o + 8].try_into().expect("8 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(rest[o..o + 8].try_into().expect("8 bytes"));
     Ok(Some(Record {
         key,
         rev: Revision {
@@ -146,7 +167,9 @@ fn read_record(r: &mut impl Read) -> io::Result<Option<Record>> {
             sub: i64_at(8),
             tombstone: rest[16] != 0,
         },
-        size: u64::from_le_bytes(rest[17..25].try_into().expect("8 bytes")),
+        size: u64_at(17),
+        versions: u64_at(25),
+        bytes: u64_at(33),
     }))
 }
 
@@ -158,21 +181,48 @@ enum Inner {
     Runs(Vec<File>),
 }
 
+/// One key's versions in the file, reduced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersions {
+    /// The newest version.
+    pub latest: Latest,
+    /// Whether the newest version is a deletion (the key is not live).
+    pub deleted: bool,
+    /// Every version of the key in the file (deletions too), and the key
+    /// plus value bytes they hold.
+    pub versions: u64,
+    pub bytes: u64,
+}
+
 impl LiveKeys {
     /// Every live key with its newest version, in key order.
     pub fn for_each<E: From<DbError>>(
         self,
         mut f: impl FnMut(&[u8], &Latest) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        self.each_key(|k, v| match v.deleted {
+            true => Ok(()),
+            false => f(k, &v.latest),
+        })
+    }
+
+    /// Every key with a version in the file, deleted ones too, in key
+    /// order, with how many versions it has.
+    pub fn each_key<E: From<DbError>>(
+        self,
+        mut f: impl FnMut(&[u8], &KeyVersions) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let mut emit = |r: &Record| {
-            if r.rev.tombstone {
-                return Ok(());
-            }
             f(
                 &r.key,
-                &Latest {
-                    revision: r.rev,
-                    size: r.size,
+                &KeyVersions {
+                    latest: Latest {
+                        revision: r.rev,
+                        size: r.size,
+                    },
+                    deleted: r.rev.tombstone,
+                    versions: r.versions,
+                    bytes: r.bytes,
                 },
             )
         };
@@ -199,7 +249,7 @@ impl LiveKeys {
                 heap.push(Reverse((next, i)));
             }
             match &mut current {
-                Some(cur) if cur.key == rec.key => *cur = rec,
+                Some(cur) if cur.key == rec.key => *cur = Record::absorb(rec, cur),
                 _ => {
                     if let Some(done) = current.replace(rec) {
                         emit(&done)?;
@@ -264,6 +314,41 @@ mod tests {
             .count();
         assert_eq!(a.len(), expected);
         assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn every_key_keeps_its_count_of_versions_across_runs() {
+        let count = |s: Sorter| {
+            let mut out = Vec::new();
+            s.finish()
+                .unwrap()
+                .each_key(|k, v| {
+                    out.push((k.to_vec(), v.versions, v.bytes, v.deleted));
+                    Ok::<_, DbError>(())
+                })
+                .unwrap();
+            out
+        };
+        let mut small = Sorter::with_budget(2_000);
+        feed(&mut small, 3_000, 500);
+        let mut big = Sorter::new();
+        feed(&mut big, 3_000, 500);
+        let (a, b) = (count(small), count(big));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 500);
+        assert!(
+            a.iter().all(|(_, v, bytes, _)| *v == 6 && *bytes == 60),
+            "{a:?}"
+        );
+        assert_eq!(
+            a.iter().filter(|(.., deleted)| *deleted).count(),
+            500 - live({
+                let mut s = Sorter::new();
+                feed(&mut s, 3_000, 500);
+                s
+            })
+            .len()
+        );
     }
 
     #[test]

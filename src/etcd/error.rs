@@ -201,8 +201,14 @@ pub fn classify_status(status: &tonic::Status) -> Error {
 }
 
 /// etcd's rpctypes messages (also a watch's cancel reason), or `None` when
-/// the text is none of those we act on.
+/// the text is none of those we act on. A watch's cancel reason is the
+/// whole gRPC status as text (`rpc error: code = PermissionDenied desc =
+/// etcdserver: permission denied`, etcd 3.4 and 3.5): its `desc` is read.
 pub fn from_reason(message: &str) -> Option<Error> {
+    let message = message
+        .strip_prefix("rpc error: code = ")
+        .and_then(|rest| rest.split_once(" desc = "))
+        .map_or(message, |(_, desc)| desc);
     let m = trimmed(message);
     let m = m.trim_start_matches("mvcc: ");
     Some(match m {
@@ -345,6 +351,10 @@ mod tests {
     fn a_watch_cancel_reason_is_classified_alike() {
         assert!(matches!(
             from_reason("etcdserver: permission denied"),
+            Some(Error::PermissionDenied)
+        ));
+        assert!(matches!(
+            from_reason("rpc error: code = PermissionDenied desc = etcdserver: permission denied"),
             Some(Error::PermissionDenied)
         ));
         assert!(from_reason("something else").is_none());

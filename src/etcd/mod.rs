@@ -203,20 +203,55 @@ pub async fn connect_any(targets: &[Target], settings: &ConnectSettings) -> Resu
 
 /// Like [`connect_any`], also saying which target answered. The first
 /// target's failure when none answers.
+///
+/// A member whose process is frozen (stopped, stuck in a write to a dead
+/// disk) still accepts connections, so a connection alone does not say it
+/// answers: while other targets are left, a member must also answer one
+/// serializable count-only read within `--dial-timeout`, else the next is
+/// tried. The last target is taken as it connects, so its own failure is
+/// what the command reports.
 pub async fn connect_any_index(
     targets: &[Target],
     settings: &ConnectSettings,
 ) -> Result<(usize, EtcdClient)> {
     let mut first_err: Option<Error> = None;
     for (i, t) in targets.iter().enumerate() {
+        let last = i + 1 == targets.len();
         match EtcdClient::connect(t, settings).await {
-            Ok(c) => return Ok((i, c)),
+            Ok(c) if last => return Ok((i, c)),
+            Ok(c) => match answers(&c, settings.dial_timeout).await {
+                Ok(()) => return Ok((i, c)),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            },
             Err(e) => {
                 first_err.get_or_insert(e);
             }
         }
     }
     Err(first_err.unwrap_or(Error::NoEndpoint))
+}
+
+/// Whether a connected member answers at all: any answer counts (a refusal
+/// of the read too), only silence or a broken connection does not.
+async fn answers(client: &EtcdClient, within: Duration) -> Result<()> {
+    let mut kv = client.kv();
+    let opts = etcd_client::GetOptions::new()
+        .with_serializable()
+        .with_count_only();
+    match client
+        .call_with_timeout(within, kv.get("health", Some(opts)))
+        .await
+    {
+        Err(
+            e @ (Error::NoAnswer(_)
+            | Error::DialTimeout(_)
+            | Error::Connect(_)
+            | Error::ConnectionDropped),
+        ) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -105,7 +105,8 @@ pub async fn count(
     mut warn: impl FnMut(String),
 ) -> Result<CountReport> {
     use crate::keyspace::Error as K;
-    match count_at(readers, range, opts_in, 0, &progress, &mut warn).await {
+    let denied = || super::error::describe_range(&range.start, &range.end);
+    let counted = match count_at(readers, range, opts_in, 0, &progress, &mut warn).await {
         Err(K::Compacted { .. }) => {
             let serializable = opts_in.scan.apply(ScanOptions::keys_only()).serializable;
             let now = current_revision(readers.primary(), serializable).await?;
@@ -118,7 +119,8 @@ pub async fn count(
             }
         }
         r => r,
-    }
+    };
+    counted.map_err(|e| e.naming_denied(denied))
 }
 
 /// [`count`] at revision `at` (0: the current one).
@@ -265,7 +267,7 @@ async fn count_at(
     }
     // Types the plugin does not know go by the group their stored values
     // name, so the name printed is one `ls` and `get` take.
-    let resolver = Resolver::new(client, prefix);
+    let mut resolver = Resolver::new(client, prefix);
     let unknown: Vec<String> = counters
         .iter()
         .filter(|(_, c)| c.kind == Some(TypeKind::Unknown))

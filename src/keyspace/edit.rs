@@ -38,6 +38,93 @@ pub fn take_resource_version(object: &mut Value) -> Result<Option<i64>, BadResou
     }
 }
 
+/// The object in a file does not belong at the key it would be written
+/// to: kube-apiserver would refuse it (its name and namespace must be the
+/// request's), and a wrong kind under a type's prefix breaks every read of
+/// that type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Misplaced {
+    #[error("the file holds a {found}, but `{key}` holds {expected} objects")]
+    Kind {
+        key: String,
+        found: String,
+        expected: String,
+    },
+    #[error("the file's metadata.name is {}, but the object at `{key}` is named `{expected}`", shown(.found))]
+    Name {
+        key: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "the file's metadata.namespace is `{found}`, but `{key}` is in namespace `{expected}`"
+    )]
+    Namespace {
+        key: String,
+        found: String,
+        expected: String,
+    },
+}
+
+fn shown(name: &str) -> String {
+    if name.is_empty() {
+        "missing".into()
+    } else {
+        format!("`{name}`")
+    }
+}
+
+/// Whether `object` (`kind` as the file says) may be written at `key`:
+/// the kind the key's type stores (`expected_kind`, when known), and for
+/// objects in the Kubernetes layout the name and namespace the key names.
+/// A file without a namespace is written to the key's namespace, as
+/// kube-apiserver fills it from the request.
+pub fn check_place(
+    object: &Value,
+    kind: &str,
+    key: &str,
+    prefix: &str,
+    expected_kind: Option<&str>,
+) -> Result<(), Misplaced> {
+    if let Some(expected) = expected_kind.filter(|k| !k.is_empty() && *k != kind) {
+        return Err(Misplaced::Kind {
+            key: key.to_string(),
+            found: kind.to_string(),
+            expected: expected.to_string(),
+        });
+    }
+    let info = registry::key::parse(key.as_bytes(), prefix);
+    use registry::key::KeyKind;
+    if !matches!(info.kind, KeyKind::Builtin | KeyKind::Custom) || info.name.is_empty() {
+        return Ok(());
+    }
+    let meta = |field: &str| {
+        object
+            .get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let name = meta("name");
+    if name != info.name {
+        return Err(Misplaced::Name {
+            key: key.to_string(),
+            found: name,
+            expected: info.name.to_string(),
+        });
+    }
+    let namespace = meta("namespace");
+    match info.namespace {
+        Some(ns) if !namespace.is_empty() && namespace != ns => Err(Misplaced::Namespace {
+            key: key.to_string(),
+            found: namespace,
+            expected: ns.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What a write based on revision `expected` meets in etcd now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precondition {
@@ -141,6 +228,59 @@ mod tests {
             let mut obj = json!({"metadata": {"resourceVersion": bad}});
             assert!(take_resource_version(&mut obj).is_err(), "{obj}");
         }
+    }
+
+    #[test]
+    fn an_object_is_written_only_at_its_own_key() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "web-0", "namespace": "shop"}});
+        let key = "/registry/pods/shop/web-0";
+        assert_eq!(
+            check_place(&pod, "Pod", key, "/registry", Some("Pod")),
+            Ok(())
+        );
+        let bare = json!({"kind": "Pod", "metadata": {"name": "web-0"}});
+        assert_eq!(
+            check_place(&bare, "Pod", key, "/registry", Some("Pod")),
+            Ok(())
+        );
+        assert!(matches!(
+            check_place(
+                &pod,
+                "Pod",
+                "/registry/deployments/shop/web-0",
+                "/registry",
+                Some("Deployment")
+            ),
+            Err(Misplaced::Kind { .. })
+        ));
+        assert!(matches!(
+            check_place(
+                &pod,
+                "Pod",
+                "/registry/pods/shop/web-1",
+                "/registry",
+                Some("Pod")
+            ),
+            Err(Misplaced::Name { .. })
+        ));
+        assert!(matches!(
+            check_place(
+                &pod,
+                "Pod",
+                "/registry/pods/default/web-0",
+                "/registry",
+                Some("Pod")
+            ),
+            Err(Misplaced::Namespace { .. })
+        ));
+        let nameless = json!({"kind": "Pod", "metadata": {}});
+        let e = check_place(&nameless, "Pod", key, "/registry", Some("Pod")).unwrap_err();
+        assert!(e.to_string().contains("metadata.name is missing"), "{e}");
+        // Outside the layout nothing names the object.
+        assert_eq!(
+            check_place(&pod, "Pod", "/elsewhere/x", "/registry", None),
+            Ok(())
+        );
     }
 
     #[test]

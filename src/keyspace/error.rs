@@ -56,6 +56,18 @@ pub enum Error {
         /// custom types there.
         offline: bool,
     },
+    /// A type name not built in, not found where this user may read, and
+    /// `range` (the CRDs, or where its keys would be) refused to this user.
+    #[error("cannot tell what `{name}` is: permission denied reading {range}")]
+    TypeLookupDenied { name: String, range: String },
+    /// `TYPE/REST` where a TYPE or a key prefix goes (`ls pods/default`):
+    /// the type is known, the rest has no place there.
+    #[error("`{reference}` is not a TYPE or a key prefix")]
+    NotARange {
+        reference: String,
+        type_name: String,
+        rest: String,
+    },
     /// An object reference that is neither TYPE/NAME, TYPE/NAMESPACE/NAME
     /// nor a key.
     #[error("`{reference}` is not TYPE/NAME, TYPE/NAMESPACE/NAME or a key")]
@@ -166,6 +178,20 @@ pub enum HistoryStop {
 
 /// A key range for messages: `keys under /registry/configmaps/`, `every
 /// key`, or `[start, end)`.
+impl Error {
+    /// etcd's refusal of a read, named with what was read (`range`, as
+    /// [`describe_range`] or a key in backticks); any other error as it is.
+    pub fn naming_denied(self, range: impl FnOnce() -> String) -> Error {
+        match self {
+            Error::Etcd(etcd::Error::PermissionDenied)
+            | Error::NoQuorumRead(etcd::Error::PermissionDenied) => {
+                Error::ReadDenied { range: range() }
+            }
+            e => e,
+        }
+    }
+}
+
 pub fn describe_range(start: &[u8], end: &[u8]) -> String {
     if start == [0] && end == [0] {
         return "every key".into();

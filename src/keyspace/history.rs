@@ -297,7 +297,11 @@ impl Walker<'_> {
     /// The key now (a linearizable read) and the revision it was read at.
     async fn head(&self) -> Result<(i64, Option<Stored>)> {
         let mut kv = self.client.kv();
-        let resp = self.client.call(kv.get(self.key.as_bytes(), None)).await?;
+        let resp = self
+            .client
+            .call(kv.get(self.key.as_bytes(), None))
+            .await
+            .map_err(|e| Error::from(e).naming_denied(|| format!("`{}`", self.key)))?;
         let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
         Ok((revision, resp.kvs().first().map(|kv| self.stored(kv))))
     }

@@ -12,16 +12,22 @@
 //!
 //! Memory: one tally per type, and for the top keys a Space-Saving sketch
 //! of [`sketch_capacity`] counters (weighted by bytes). A map of every key
-//! would grow with the keyspace; the sketch is exact while fewer keys than
-//! its capacity have revisions, and past that a key's count is a lower
-//! bound, marked `approximate`.
+//! would grow with the keyspace; only old revisions feed the sketch, so it
+//! is exact while fewer keys than its capacity have old revisions, and past
+//! that a key's count is a lower bound, marked `approximate`. Offline, the
+//! file's versions are reduced per key as the live keys are sorted
+//! (`dbfile::sorter`), and each key with old versions is counted once.
 //!
 //! Live, the revisions retained are (etcd keeps, for each key, its newest
 //! version at or before the compacted revision C, and everything after C):
 //! 1. a values scan at revision C (each key's version there, page by page),
 //! 2. a watch replayed from C+1 to the current revision R: every put and
 //!    delete since, which etcd reads from its backend in batches and sends
-//!    as it goes, so neither side holds the whole history,
+//!    as it goes, so neither side holds the whole history; each event with
+//!    the key's previous version, which that event made old (a deletion is
+//!    old itself): only those feed the top-keys sketch, so a key never
+//!    rewritten takes no counter, and the sketch is exact while fewer keys
+//!    than its capacity have history, however many keys there are,
 //! 3. a values scan at R: the current versions.
 //!
 //! A range read at one revision cannot list older revisions of a key, and
@@ -131,13 +137,28 @@ impl HistoryTally {
         t
     }
 
-    /// One retained revision of `key` (a deletion when `tombstone`); a
-    /// key's revisions must come oldest first.
-    pub fn retained(&mut self, key: &[u8], bytes: u64, tombstone: bool) {
+    /// One retained revision of `key`, for the per-type totals only: the
+    /// top keys hear of old revisions through [`Self::old`] (live) or
+    /// [`Self::old_many`] (offline).
+    pub fn retained_in_type(&mut self, key: &[u8], bytes: u64) {
         let t = self.acc(key);
         t.retained += 1;
         t.retained_bytes += bytes;
-        self.sketch.add(key, bytes, tombstone);
+    }
+
+    /// One revision known to be old (a version a later one replaced, or a
+    /// deletion), for the top keys only.
+    pub fn old(&mut self, key: &[u8], bytes: u64) {
+        self.sketch.insert(key, bytes, None);
+    }
+
+    /// `revisions` old revisions of `key` holding `bytes`, counted
+    /// elsewhere (offline: each key once, its versions reduced), for the
+    /// top keys only; nothing when there are none.
+    pub fn old_many(&mut self, key: &[u8], revisions: u64, bytes: u64) {
+        if revisions > 0 {
+            self.sketch.insert_many(key, revisions, bytes);
+        }
     }
 
     /// One current version (each key once).
@@ -251,13 +272,24 @@ impl Sketch {
         }
     }
 
-    fn add(&mut self, key: &[u8], bytes: u64, tombstone: bool) {
-        let last = (!tombstone).then_some(bytes);
+    /// One revision of `bytes`; `last`: the size it leaves as the key's
+    /// newest version (the current one unless a later revision comes),
+    /// `None` when it is a deletion or known to be old.
+    fn insert(&mut self, key: &[u8], bytes: u64, last: Option<u64>) {
+        self.insert_counted(key, 1, bytes, last);
+    }
+
+    /// `revisions` old revisions holding `bytes` at once.
+    fn insert_many(&mut self, key: &[u8], revisions: u64, bytes: u64) {
+        self.insert_counted(key, revisions, bytes, None);
+    }
+
+    fn insert_counted(&mut self, key: &[u8], revisions: u64, bytes: u64, last: Option<u64>) {
         let i = match self.index.get(key) {
             Some(&i) => {
                 let c = &mut self.counters[i];
                 self.by_weight.remove(&(c.weight(), i));
-                c.revisions += 1;
+                c.revisions += revisions;
                 c.bytes += bytes;
                 c.last = last;
                 i
@@ -265,7 +297,7 @@ impl Sketch {
             None => {
                 let fresh = |inherited| Counter {
                     key: key.to_vec(),
-                    revisions: 1,
+                    revisions,
                     bytes,
                     inherited,
                     last,
@@ -332,7 +364,7 @@ pub async fn measure(
         scan(readers, prefix, ALL, ALL, at(c), |page| match page {
             Page::Keys(kvs) => {
                 for kv in kvs {
-                    tally.retained(kv.key(), (kv.key().len() + kv.value().len()) as u64, false);
+                    tally.retained_in_type(kv.key(), (kv.key().len() + kv.value().len()) as u64);
                 }
                 Ok(())
             }
@@ -376,6 +408,7 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
     let opts = WatchOptions::new()
         .with_start_revision(from)
         .with_all_keys()
+        .with_prev_key()
         .with_fragment();
     let mut w = client.watch();
     let mut stream = client.call(w.watch(ALL, Some(opts))).await?;
@@ -402,12 +435,15 @@ async fn replay(readers: &Readers, from: i64, until: i64, tally: &mut HistoryTal
                 return Ok(());
             }
             reached |= kv.mod_revision() == until;
-            let tombstone = ev.event_type() == EventType::Delete;
-            tally.retained(
-                kv.key(),
-                (kv.key().len() + kv.value().len()) as u64,
-                tombstone,
-            );
+            let size = |kv: &etcd_client::KeyValue| (kv.key().len() + kv.value().len()) as u64;
+            tally.retained_in_type(kv.key(), size(kv));
+            // The version this event replaced is old now; so is a deletion.
+            if let Some(prev) = ev.prev_kv() {
+                tally.old(prev.key(), size(prev));
+            }
+            if ev.event_type() == EventType::Delete {
+                tally.old(kv.key(), size(kv));
+            }
         }
     }
 }
@@ -426,12 +462,16 @@ mod tests {
         let mut t = HistoryTally::new(P, 10);
         let k = b"/registry/configmaps/default/a";
         for size in [100, 200, 300] {
-            t.retained(k, size, false);
+            t.retained_in_type(k, size);
         }
+        t.old(k, 100);
+        t.old(k, 200);
         t.current(k, 300);
         let d = b"/registry/secrets/default/gone";
-        t.retained(d, 50, false);
-        t.retained(d, d.len() as u64, true);
+        for size in [50, d.len() as u64] {
+            t.retained_in_type(d, size);
+            t.old(d, size);
+        }
         let h = t.finish(9, None);
         assert_eq!(
             (h.old_revisions, h.old_bytes),
@@ -447,16 +487,40 @@ mod tests {
     }
 
     #[test]
+    fn live_only_old_revisions_take_counters_so_many_quiet_keys_leave_the_top_exact() {
+        let mut t = HistoryTally::new(P, 1);
+        // Far more keys than the sketch holds, each one version.
+        for i in 0..5000 {
+            let k = format!("/registry/pods/default/p{i}");
+            t.retained_in_type(k.as_bytes(), 10);
+            t.current(k.as_bytes(), 10);
+        }
+        let k = b"/registry/configmaps/default/hot";
+        for size in [100, 200, 300] {
+            t.retained_in_type(k, size);
+        }
+        t.old(k, 100);
+        t.old(k, 200);
+        t.current(k, 300);
+        let h = t.finish(9, Some(1));
+        assert_eq!((h.old_revisions, h.old_bytes), (2, 300));
+        assert_eq!(h.top.len(), 1);
+        assert_eq!(h.top[0].key, "/registry/configmaps/default/hot");
+        assert_eq!((h.top[0].old_revisions, h.top[0].old_bytes), (2, 300));
+        assert!(!h.top[0].approximate);
+    }
+
+    #[test]
     fn the_sketch_keeps_the_heavy_key_within_its_capacity() {
         let mut s = Sketch::new(4);
         for i in 0..1000u32 {
-            s.add(format!("light-{i}").as_bytes(), 1, false);
-            s.add(b"heavy", 10, false);
+            s.insert(format!("light-{i}").as_bytes(), 1, None);
+            s.insert(b"heavy", 10, None);
         }
         assert_eq!(s.counters.len(), 4);
         let top = s.top(1);
         assert_eq!(top[0].key, b"heavy");
         assert_eq!(top[0].revisions, 1000);
-        assert_eq!(top[0].old_bytes(), 9990);
+        assert_eq!(top[0].old_bytes(), 10000);
     }
 }

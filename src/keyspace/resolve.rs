@@ -7,7 +7,7 @@
 
 use registry::resources::{self, ResourceType};
 
-use super::error::{Error, Result};
+use super::error::{describe_range, Error, Result};
 use super::scan::{prefix_end, scan, Page, ScanOptions};
 use crate::etcd::{EtcdClient, Readers};
 
@@ -36,6 +36,9 @@ pub struct Resolver<'a> {
     custom: Option<Vec<ResourceType>>,
     /// Types found as one key `<prefix>/<name>` (`health`), not a range.
     single_keys: Vec<String>,
+    /// The first place a type was looked for and this user may not read
+    /// (the CRDs, a probed prefix): why an unknown name may be unknown.
+    denied: Option<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -45,6 +48,7 @@ impl<'a> Resolver<'a> {
             prefix: registry::key::normalize_prefix(prefix).to_string(),
             custom: None,
             single_keys: Vec::new(),
+            denied: None,
         }
     }
 
@@ -84,7 +88,11 @@ impl<'a> Resolver<'a> {
                 Ok(_) => {}
                 // A user allowed only some types' keys may not read the
                 // CRDs: go on with the types found from keys alone.
-                Err(e) if denied(&e) => found.clear(),
+                Err(e) if denied(&e) => {
+                    found.clear();
+                    self.denied
+                        .get_or_insert(describe_range(start.as_bytes(), &end));
+                }
                 Err(e) => return Err(e),
             }
             self.custom = Some(found);
@@ -148,6 +156,14 @@ impl<'a> Resolver<'a> {
         if let Some(t) = self.stored_type(&arg).await? {
             return Ok(t);
         }
+        // Not found where this user may not read: that, not an unknown
+        // name, is what to say.
+        if let Some(range) = self.denied.clone() {
+            return Err(Error::TypeLookupDenied {
+                name: name.to_string(),
+                range,
+            });
+        }
         // A well-formed `plural.group` may be a custom type with no object
         // stored yet: nothing found (1). Any other unknown name is a usage
         // error (2).
@@ -160,13 +176,22 @@ impl<'a> Resolver<'a> {
 
     /// The first key (and its value) of `[start, end)`, or of the keys
     /// under `start` with no `end`.
-    async fn first_key_in(&self, start: &[u8], end: Vec<u8>) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    async fn first_key_in(
+        &mut self,
+        start: &[u8],
+        end: Vec<u8>,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let mut kv = self.client.kv();
-        let opts = etcd_client::GetOptions::new().with_range(end).with_limit(1);
+        let opts = etcd_client::GetOptions::new()
+            .with_range(end.clone())
+            .with_limit(1);
         let resp = match self.client.call(kv.get(start, Some(opts))).await {
             Ok(resp) => resp,
             // A probe where this user may not read: nothing to find there.
-            Err(crate::etcd::Error::PermissionDenied) => return Ok(None),
+            Err(crate::etcd::Error::PermissionDenied) => {
+                self.denied.get_or_insert(describe_range(start, &end));
+                return Ok(None);
+            }
             Err(e) => return Err(e.into()),
         };
         Ok(resp
@@ -175,7 +200,7 @@ impl<'a> Resolver<'a> {
             .map(|kv| (kv.key().to_vec(), kv.value().to_vec())))
     }
 
-    async fn first_key(&self, start: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    async fn first_key(&mut self, start: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         self.first_key_in(start.as_bytes(), prefix_end(start.as_bytes()))
             .await
     }
@@ -184,7 +209,7 @@ impl<'a> Resolver<'a> {
     /// `<prefix>/<resource>/`, with the group its stored apiVersion gives
     /// (`podgroups.scheduling.k8s.io`): one value read, only its envelope
     /// decoded. `None` when the value names no group.
-    pub async fn stored_name(&self, resource: &str) -> Result<Option<String>> {
+    pub async fn stored_name(&mut self, resource: &str) -> Result<Option<String>> {
         let start = format!("{}/{resource}/", self.prefix);
         let Some((_, value)) = self.first_key(&start).await? else {
             return Ok(None);
@@ -325,7 +350,22 @@ impl<'a> Resolver<'a> {
             Some(name) => {
                 let t = match self.resource_type(name).await {
                     Ok(t) => t,
-                    Err(e) => return self.foreign_range(name).await?.ok_or(e),
+                    Err(e) => {
+                        if let Some(range) = self.foreign_range(name).await? {
+                            return Ok(range);
+                        }
+                        // `pods/default`: a known type with more after it.
+                        if let Some((type_name, rest)) = name.split_once('/') {
+                            if self.resource_type(type_name).await.is_ok() {
+                                return Err(Error::NotARange {
+                                    reference: name.to_string(),
+                                    type_name: type_name.to_string(),
+                                    rest: rest.to_string(),
+                                });
+                            }
+                        }
+                        return Err(e);
+                    }
                 };
                 let start = if self.single_keys.contains(&t.storage.to_string()) {
                     format!("{}/{}", self.prefix, t.storage)
@@ -354,7 +394,7 @@ impl<'a> Resolver<'a> {
     /// A key outside the prefix that `count` lists by its first segment
     /// (`plainkey`, `compact_rev_key`): that key and the keys under
     /// `name/`.
-    async fn foreign_range(&self, name: &str) -> Result<Option<Range>> {
+    async fn foreign_range(&mut self, name: &str) -> Result<Option<Range>> {
         if name.is_empty() || name.contains('/') {
             return Ok(None);
         }

@@ -54,6 +54,9 @@ pub enum Error {
     /// `put`'s compare-and-swap did not hold: nothing written.
     #[error(transparent)]
     Conflict(#[from] super::put::Conflict),
+    /// `put`'s object does not belong at the key: nothing written.
+    #[error(transparent)]
+    Misplaced(#[from] crate::keyspace::edit::Misplaced),
 
     /// Where a cause happened: `defragment: ...`, `disarming NOSPACE on ...`.
     #[error("{what}")]
@@ -528,7 +531,7 @@ impl Error {
         match self {
             Error::Etcd(e) => crate::error::Error::from(e.clone()).kind == Kind::Refused,
             Error::Declined(d) => !d.is_interrupted(),
-            Error::Conflict(_) | Error::LocalPlan(_) => true,
+            Error::Conflict(_) | Error::Misplaced(_) | Error::LocalPlan(_) => true,
             Error::During { source, .. }
             | Error::LocalStepFailed { source, .. }
             | Error::RecoverStepFailed { source, .. }

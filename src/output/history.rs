@@ -61,6 +61,8 @@ impl HistoryPrinter {
 
 /// How far back the history goes, for stderr.
 pub fn end_note(summary: &Summary, key: &str, since: Option<i64>) -> String {
+    // A key is stored bytes: a newline in it must not start a line of its own.
+    let key = crate::output::text::escape(key);
     match summary.end {
         End::Complete => format!(
             "{} version(s) of `{}`: the whole retained history",

@@ -653,3 +653,46 @@ fn serializable_scans_work_without_quorum() {
     let listed = json_lines(&c, &["ls", s, PAGE, "-o", "json"]);
     assert_eq!(listed.len(), all.len());
 }
+
+/// Regression: with the first member in --endpoints frozen (SIGSTOP: the
+/// kernel still accepts its connections, as for a member stuck on a dead
+/// disk), every keyspace command waited out --command-timeout on it and
+/// failed saying the cluster may have lost quorum, while two members
+/// answered. A member must answer one read before it serves the command.
+#[test]
+fn keyspace_commands_go_on_past_a_frozen_first_member() {
+    let mut c = Cluster::start(support::ClusterOpts {
+        members: 3,
+        ..Default::default()
+    });
+    for i in 0..5 {
+        let cm = crate::objects::configmap("default", &format!("cm{i}"), i, 0);
+        crate::support::etcdctl::put_raw(&c, &cm.key, &cm.value);
+    }
+    // The frozen member is a follower: freezing the leader is an election,
+    // which a linearizable read rightly reports.
+    if c.leader_index() == 0 {
+        let to = format!("{:x}", c.member_id(1));
+        c.ctl().endpoint(0).ok(&["move-leader", &to]);
+        assert_ne!(c.leader_index(), 0, "leadership moved off member 0");
+    }
+    c.pause(0);
+    let count = json(&c, &["count", "-o", "json"]);
+    assert_eq!(count["total"], 5, "{count}");
+    for args in [
+        &["ls", "configmaps"][..],
+        &["get", "cm/default/cm3"],
+        &["history", "cm/default/cm3"],
+        &["search", "cm"],
+        &["lease", "list"],
+    ] {
+        let o = run(&c, args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            crate::support::output_text(&o)
+        );
+    }
+    c.resume(0);
+}

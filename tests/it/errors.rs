@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::support;
 use support::cli::{code, plugin, run_on as run, stderr as err, stdout as out};
-use support::Cluster;
+use support::{Cluster, ClusterOpts};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -332,6 +332,37 @@ fn an_https_endpoint_on_a_plain_http_member_says_it_speaks_http() {
     assert!(!e.contains("tls handshake eof"), "no raw rustls text: {e}");
 }
 
+/// Regression: the reverse for keyspace commands, an http:// endpoint on a
+/// TLS member, was told "the cluster may have lost quorum" (the hint of a
+/// linearizable read without an answer) instead of to use https.
+#[test]
+fn an_http_endpoint_on_a_tls_member_says_to_use_https_not_quorum() {
+    let c = Cluster::start(ClusterOpts {
+        tls: Some(support::TlsMode::ServerOnly),
+        ..Default::default()
+    });
+    let http = c.endpoints().replace("https://", "http://");
+    for args in [
+        &["count"][..],
+        &["ls"],
+        &["search", "x"],
+        &["get", "--all", "pods"],
+    ] {
+        let o = plugin()
+            .args(["--endpoints", &http])
+            .args(args)
+            .output()
+            .unwrap();
+        let e = err(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {}{e}", out(&o));
+        assert!(
+            e.contains("help: ") && e.contains("https://"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("quorum"), "{args:?}: {e}");
+    }
+}
+
 #[test]
 fn ls_at_a_future_revision_is_a_usage_error_naming_the_current_one() {
     let c = Cluster::single();
@@ -345,9 +376,19 @@ fn ls_at_a_future_revision_is_a_usage_error_naming_the_current_one() {
     );
     assert!(!e.contains("etcdserver"), "not etcd's raw words: {e}");
     assert!(e.contains("help: leave out --revision"), "{e}");
+    // `get` says it the same way, naming the current revision (README's
+    // exit code table), which it once left out.
+    let now = support::etcdctl::revision(&c);
     let o = run(&c, &["get", "configmaps", "a", "--revision", "999999"]);
     assert_eq!(code(&o), 2, "{}", err(&o));
     assert!(!err(&o).contains("etcdserver"), "{}", err(&o));
+    assert!(
+        err(&o).starts_with(&format!(
+            "error: revision 999999 is newer than the current revision {now}\n"
+        )),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]

@@ -308,3 +308,49 @@ fn history_size_accounts_for_a_rewritten_keys_old_versions_live_and_offline() {
     assert_eq!(configmaps(h)["currentKeys"], 1, "{h}");
     assert_eq!(h["top"], json!([]), "{h}");
 }
+
+/// Regression: `size --history` fed every key's version at the compacted
+/// revision (and, never compacted, every creation) to the top-keys sketch,
+/// so past its 1,024 counters every top key came out `approximate` and
+/// short of the versions evicted; `snapshot inspect --history-size` fed it
+/// every entry alike. Only old revisions take counters now, both ways.
+#[test]
+fn history_size_top_keys_are_exact_with_more_keys_than_the_sketch_holds() {
+    let c = Cluster::single();
+    support::etcdctl::seed_in_txns(&c, "/registry/configmaps/default/quiet-", 1500, 100);
+    let key = "/registry/configmaps/default/a-hot";
+    let sizes = [1usize, 40, 70];
+    let put = |size: usize| support::etcdctl::put_raw(&c, key, &vec![b'x'; size]);
+    // The version kept at the compaction is the lightest in the keyspace.
+    let rev = put(sizes[0]);
+    c.ctl().ok(&["compaction", &rev.to_string()]);
+    put(sizes[1]);
+    put(sizes[2]);
+    let old_bytes: u64 = sizes[..2].iter().map(|s| (s + key.len()) as u64).sum();
+
+    let out = run(&c, &["size", "--history", "--top", "1", "-o", "json"]);
+    let v: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let h = &v["history"];
+    assert_eq!(h["compactedRevision"], rev, "{h}");
+    assert_eq!(
+        (h["oldRevisions"].as_u64(), h["oldBytes"].as_u64()),
+        (Some(2), Some(old_bytes)),
+        "{h}"
+    );
+    let top = &h["top"][0];
+    assert_eq!(top["key"], key, "{h}");
+    assert_eq!(top["oldRevisions"], 2, "{h}");
+    assert_eq!(top["oldBytes"], old_bytes, "{h}");
+    assert_eq!(top["approximate"], false, "{h}");
+    assert_eq!(h["top"].as_array().unwrap().len(), 1, "{h}");
+
+    // Offline, from a snapshot of the same keyspace: the same, exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    save(&c, &file);
+    let out = offline(&c, &file, &["--history-size", "--top", "1", "-o", "json"]);
+    let off: Value = serde_json::from_str(&ok(&out)).unwrap();
+    for field in ["compactedRevision", "oldRevisions", "oldBytes", "top"] {
+        assert_eq!(off[field], h[field], "{field}: offline {off}\nlive {h}");
+    }
+}

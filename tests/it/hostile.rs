@@ -88,10 +88,69 @@ fn ls_table_escapes_control_characters_in_keys_and_json_keeps_them() {
     assert_eq!(line["key"], EVIL);
 }
 
+/// Regression: `history`'s summary on stderr and `put`'s plan, prompt and
+/// outcome lines carried a key's newline raw, so a stored key could forge
+/// an `error:` line after them.
+#[test]
+fn history_and_put_notes_escape_control_characters_in_keys() {
+    let c = Cluster::single();
+    let cm = crate::objects::configmap("default", "x", 1, 0);
+    put_raw(&c, EVIL, &cm.value);
+    let out = run(&c, &["history", EVIL]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let e = stderr(&out);
+    assert_no_raw_controls(&e);
+    assert!(e.contains("evil\\nerror: forged\\x1b[2J`"), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evil.yaml");
+    let name = EVIL.rsplit_once('/').unwrap().1;
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "default"},
+        "data": {"k": "v"},
+    });
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    let rev = crate::support::etcdctl::get_raw(&c, EVIL)
+        .unwrap()
+        .1
+        .to_string();
+    let f = file.to_str().unwrap();
+    let out = run(&c, &["put", EVIL, "-f", f, "--if-revision", &rev, "--yes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let e = stderr(&out);
+    assert_no_raw_controls(&e);
+    assert!(
+        e.contains("will replace `/registry/configmaps/default/evil\\n"),
+        "{e}"
+    );
+    assert!(
+        e.contains("wrote `/registry/configmaps/default/evil\\n"),
+        "{e}"
+    );
+}
+
 /// Issue 13, defect 5: an encrypted value's provider and key names reached
-/// `get` errors and the ENCODING column unescaped.
+/// `get` errors and the ENCODING column unescaped (and, found later,
+/// `decode --type-only`'s note on stderr).
 #[test]
 fn encrypted_provider_and_key_names_are_escaped_in_errors_and_tables() {
+    let mut child = plugin()
+        .args(["decode", "--type-only", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let value = b"k8s:enc:aes\x1b[2Jcbc:v1:key\nerror\x1b[2J:\x01\x02";
+    child.stdin.take().unwrap().write_all(value).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let note = stderr(&out);
+    assert_no_raw_controls(&note);
+    assert!(note.contains("key `key\\nerror\\x1b[2J`"), "{note}");
+    assert_eq!(note.lines().count(), 1, "{note}");
+
     let c = Cluster::single();
     put_raw(
         &c,

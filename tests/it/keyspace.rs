@@ -516,6 +516,92 @@ fn put_round_trips_an_edited_object_as_protobuf_and_refuses_unsafe_writes() {
     assert_eq!(stored, objects::secret("default", "db", 1, 0).value);
 }
 
+/// Regression: `put` wrote a Pod's manifest into a Deployment's key, and a
+/// manifest named `web-0` under `web-1`, with only a revision check in the
+/// way; kube-apiserver refuses both (the object must be the request's), and
+/// a Pod under `deployments/` breaks every read of that type.
+#[test]
+fn put_refuses_an_object_that_does_not_belong_at_the_key() {
+    let c = Cluster::single();
+    let web = objects::deployment("default", "web", 1, 3, 0);
+    put_object(&c, &web);
+    let pod = objects::pod("default", "web-0", 1, 0);
+    put_object(&c, &pod);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.yaml");
+    let o = run(&c, &["get", "pods/default/web-0"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    std::fs::write(&file, out(&o)).unwrap();
+    let file_arg = file.display().to_string();
+    let web_rev = etcdctl::get_raw(&c, &web.key).unwrap().1;
+    let web_rev = web_rev.to_string();
+
+    for (reference, says) in [
+        (
+            "deploy/default/web",
+            "the file holds a Pod, but `/registry/deployments/default/web` holds Deployment objects",
+        ),
+        (
+            "pods/default/web-1",
+            "metadata.name is `web-0`, but the object at `/registry/pods/default/web-1` is named `web-1`",
+        ),
+        (
+            "pods/other/web-0",
+            "metadata.namespace is `default`, but `/registry/pods/other/web-0` is in namespace `other`",
+        ),
+    ] {
+        let o = run(
+            &c,
+            &["put", reference, "-f", &file_arg, "--if-revision", &web_rev, "--yes"],
+        );
+        let e = err(&o);
+        assert_eq!(code(&o), 4, "{reference}: {e}");
+        assert!(e.contains(says), "{reference}: {e}");
+        assert!(e.contains("help: "), "{e}");
+    }
+    let (stored, _) = etcdctl::get_raw(&c, &web.key).unwrap();
+    assert_eq!(stored, web.value, "nothing was written");
+    for key in ["/registry/pods/default/web-1", "/registry/pods/other/web-0"] {
+        assert!(etcdctl::get_raw(&c, key).is_none(), "{key} not created");
+    }
+    // Its own key still takes it.
+    let o = run(&c, &["put", "pods/default/web-0", "-f", &file_arg, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+}
+
+/// Regression: a manifest that is not YAML was reported with the parser's
+/// multi-line source snippet squeezed into one escaped line (`\n --> <input>`).
+#[test]
+fn put_of_a_file_that_is_not_yaml_says_where_in_one_line() {
+    let c = Cluster::single();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "kind: Pod\nmetadata: [name\n").unwrap();
+    let o = run(
+        &c,
+        &[
+            "put",
+            "pods/default/web-0",
+            "-f",
+            file.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert_eq!(code(&o), 5, "{}", err(&o));
+    let e = err(&o);
+    let line = e.lines().next().unwrap_or_default();
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        line.starts_with("error: `") && line.contains("is not YAML or JSON: "),
+        "{e}"
+    );
+    assert!(line.contains("line 2"), "says where: {e}");
+    assert!(
+        !line.contains("\\n") && !line.contains("-->"),
+        "no snippet: {e}"
+    );
+}
+
 #[test]
 fn put_keeps_an_encrypted_secret_encrypted() {
     let c = Cluster::single();
@@ -678,4 +764,67 @@ fn snapshot_inspect_lists_and_shows_objects_offline() {
         serde_json::from_slice::<Value>(&o.stdout).unwrap()["metadata"]["name"],
         "later"
     );
+}
+
+/// Regression: `--prefix kube2` (kube-apiserver's `--etcd-prefix=kube2`,
+/// which it stores under `/kube2/`) matched no key's layout, so `count`
+/// showed the objects as `/kube2/...` of kind other and `ls` as no type.
+#[test]
+fn a_prefix_without_its_leading_slash_is_rooted_as_kube_apiserver_roots_it() {
+    let c = Cluster::single();
+    let cm = objects::configmap("default", "conf", 1, 0);
+    let key = cm.key.replacen("/registry/", "/kube2/", 1);
+    put_raw(&c, &key, &cm.value);
+    for prefix in ["kube2", "/kube2"] {
+        let o = run(&c, &["--prefix", prefix, "count", "-o", "json"]);
+        assert_eq!(code(&o), 0, "{}", err(&o));
+        let v: Value = serde_json::from_str(&out(&o)).unwrap();
+        let types = v["types"].as_array().unwrap();
+        assert_eq!(types.len(), 1, "{prefix}: {v}");
+        assert_eq!(types[0]["type"], "configmaps", "{prefix}: {v}");
+        assert_eq!(types[0]["kind"], "builtin", "{prefix}: {v}");
+        let o = run(
+            &c,
+            &["--prefix", prefix, "get", "cm/default/conf", "-o", "json"],
+        );
+        assert_eq!(code(&o), 0, "{prefix}: {}", err(&o));
+        assert!(out(&o).contains("\"name\": \"conf\""), "{}", out(&o));
+    }
+}
+
+/// Regression: `ls pods/default` (the TYPE/NS shape `watch` takes) said
+/// "unknown resource type `pods/default`" of a type every command knows.
+#[test]
+fn a_type_with_a_namespace_where_a_type_goes_says_to_use_n() {
+    let c = Cluster::single();
+    put_object(&c, &objects::pod("default", "web-0", 1, 0));
+    for args in [
+        &["ls", "pods/default"][..],
+        &["count", "pods/default"],
+        &["get", "--all", "pods/default"],
+        &["search", "web", "--type", "pods/default"],
+    ] {
+        let o = run(&c, args);
+        let e = err(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {e}");
+        assert!(
+            e.contains("`pods/default` is not a TYPE or a key prefix"),
+            "{args:?}: {e}"
+        );
+        assert!(
+            e.contains("help: for one namespace pass `pods -n default`"),
+            "{e}"
+        );
+        assert!(!e.contains("unknown resource type"), "{e}");
+    }
+    let o = run(&c, &["ls", "po/default/web-0"]);
+    assert!(
+        err(&o).contains("`kubectl etcd get po/default/web-0`"),
+        "{}",
+        err(&o)
+    );
+    // A type the cluster does not know is still unknown.
+    let o = run(&c, &["ls", "nosuch/default"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("unknown resource type"), "{}", err(&o));
 }

@@ -239,6 +239,85 @@ fn a_user_who_may_read_one_type_lists_it_and_is_told_what_else_is_denied() {
     assert!(!e.contains("use a user with the root role"), "{e}");
 }
 
+/// Regression: a user who may not read the CRDs was told a custom type is
+/// `unknown` (exit 2); `count`, `get` and `history` said only "permission
+/// denied for this user"; a watch etcd refused printed etcd's raw gRPC
+/// status. All are permission errors naming what to grant (exit 3).
+#[test]
+fn a_user_denied_the_crds_or_a_watch_is_told_it_is_a_permission() {
+    let c = Cluster::start(ClusterOpts {
+        auth: true,
+        ..Default::default()
+    });
+    for o in [
+        objects::widget_crd(),
+        objects::widget("default", "w1", 1, 0),
+    ] {
+        put_raw(&c, &o.key, &o.value);
+    }
+    let user = configmap_reader(&c);
+    let as_reader = |args: &[&str]| {
+        let mut all = vec!["--user", &user];
+        all.extend_from_slice(args);
+        run(&c, &all)
+    };
+    // The root user finds the type through its CRD.
+    let root = c.auth().expect("auth enabled").user_arg();
+    assert!(ok(&run(&c, &["--user", &root, "ls", "widgets"])).contains("w1"));
+
+    for args in [
+        &["ls", "widgets"][..],
+        &["get", "widgets/default/w1"],
+        &["count", "widgets"],
+        &["custom", "widgets"],
+    ] {
+        let o = as_reader(args);
+        let e = err(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {e}");
+        assert!(!e.contains("unknown resource type"), "{args:?}: {e}");
+        assert!(
+            e.contains("permission denied reading keys under /registry/apiextensions.k8s.io/customresourcedefinitions/"),
+            "{args:?} names the CRDs: {e}"
+        );
+        assert!(e.contains("help: ") && e.contains("read permission"), "{e}");
+    }
+
+    // Reads of one key or a whole range name it, as `ls` does.
+    let p = objects::pod("default", "p0", 0, 0);
+    put_raw(&c, &p.key, &p.value);
+    for (args, range) in [
+        (&["count"][..], "every key"),
+        (&["count", "pods"], "keys under /registry/pods/"),
+        (&["get", "pods/default/p0"], "`/registry/pods/default/p0`"),
+        (
+            &["history", "pods/default/p0"],
+            "`/registry/pods/default/p0`",
+        ),
+    ] {
+        let o = as_reader(args);
+        let e = err(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {e}");
+        assert!(
+            e.contains(&format!("permission denied reading {range}")),
+            "{args:?} names {range}: {e}"
+        );
+    }
+
+    for args in [
+        &["watch", "pods", "--timeout", "5s"][..],
+        &["top", "--count", "1", "--interval", "1s"],
+    ] {
+        let o = as_reader(args);
+        let e = err(&o);
+        assert_eq!(code(&o), 3, "{args:?}: {e}");
+        assert!(
+            e.contains("permission denied for this watch"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("rpc error"), "{args:?}: {e}");
+    }
+}
+
 /// Kubernetes' own keyspace table (`test/integration/etcd/data.go`,
 /// `GetEtcdStorageData`, the 1.36 development branch): group, version,
 /// resource and the key kube-apiserver stores the object under (`NS`: the
