@@ -1073,7 +1073,8 @@ pub fn ops_kind(err: &crate::ops::Error) -> Option<Kind> {
         | O::WhichMember
         | O::NothingToStop { .. }
         | O::NoDataDirFlag { .. }
-        | O::NoEtcdHere { .. } => Kind::Usage,
+        | O::NoEtcdHere { .. }
+        | O::NoSuchDir { .. } => Kind::Usage,
         O::NoMemberAnswered
         | O::NoneHealthy { .. }
         | O::QuorumLost
@@ -1190,6 +1191,7 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
         },
         O::LeadershipChanged { .. } => "run the command again to plan from the current leader",
         O::FileExists { .. } => "choose another name, or pass --overwrite to replace it",
+        O::NoSuchDir { .. } => "create the directory first, or choose another path",
         O::NoSnapshotSource => "pass --snapshot FILE, or --endpoints to take one now",
         O::NoMembersGiven => "pass --member NAME=PEER_URL for every member of the restored cluster",
         O::WhichMember => "pass --name NAME (one of the --member names)",

@@ -154,6 +154,8 @@ pub enum Error {
     LeadershipChanged { from: String },
     #[error("`{}` already exists", path.display())]
     FileExists { path: PathBuf },
+    #[error("cannot write `{}`: `{}` is not a directory", path.display(), dir.display())]
+    NoSuchDir { path: PathBuf, dir: PathBuf },
     #[error("etcd (pid {pid}) still runs on `{}`", data_dir.display())]
     StillRunning { pid: u32, data_dir: PathBuf },
     #[error("`{member}` came back at revision {found}, below the {expected} the survey saw")]

@@ -89,6 +89,17 @@ pub async fn save_from_cluster(
             path: req.file.clone(),
         });
     }
+    // Before asking any member: a typo in the path is no stream cut short.
+    let dir = match req.file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::NoSuchDir {
+            path: req.file.clone(),
+            dir: dir.to_path_buf(),
+        });
+    }
     let survey = Survey::take(targets, settings).await;
     // Not one member answered: say why (refused, TLS, authentication).
     survey.reached()?;

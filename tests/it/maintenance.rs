@@ -877,6 +877,32 @@ fn maintenance_commands_name_the_failed_handshake() {
     }
 }
 
+/// A FILE in a directory that does not exist is a usage error said before
+/// any member is asked (no stream started and then cut short), for
+/// `snapshot save` and for the snapshot `restore` takes.
+#[test]
+fn snapshot_save_into_a_missing_directory_is_a_usage_error() {
+    let c = Cluster::single();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("missing").join("s.db");
+    let file = path_str(&file);
+    for args in [
+        &["snapshot", "save", file][..],
+        &["restore", "--save-to", file, "--yes"][..],
+    ] {
+        let out = ke(&c, args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+        let err = stderr(&out);
+        assert!(err.contains("is not a directory"), "{args:?}: {err}");
+        assert!(!err.contains("streaming a snapshot"), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn maintenance_works_over_tls_with_client_certificates_and_auth() {
     let c = Cluster::start(ClusterOpts {
