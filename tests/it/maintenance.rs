@@ -701,9 +701,11 @@ fn recover_space_goes_on_after_a_compaction_it_did_not_do() {
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let out = ke(&c, &["recover-space", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    // Whether etcd's figure is still unsettled here depends on its version
+    // (3.4 counts the freed pages until a later commit, 3.5 may not): it
+    // may warn, never refuse.
     let err = stderr(&out);
     assert!(!err.contains("a real run would refuse"), "{err}");
-    assert!(err.contains("the defrag will show what is left"), "{err}");
     recovers_although_etcd_counts_freed_pages(&c);
 }
 
