@@ -119,8 +119,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
             ));
         }
         if failed > 0 {
+            let values = if failed == 1 { "value" } else { "values" };
             return Err(Error::partial(format!(
-                "{failed} values could not be decoded"
+                "{failed} {values} could not be decoded"
             )));
         }
         return Ok(());

@@ -43,6 +43,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let object = Resolver::new(&client, &prefix)
         .object(&args.reference, args.name.as_deref(), namespace.as_deref())
         .await?;
+    if let Some(since) = args.history.since_revision {
+        crate::keyspace::refuse_future_revision(&client, since, 0)
+            .await
+            .map_err(|e| {
+                crate::error::Error::from(e).with_hint(
+                    "give a revision up to the current one, or leave out --since-revision",
+                )
+            })?;
+    }
     let opts = args.history.options();
     let shell = &mut session.shell;
     let summary = history::walk(&client, &decoder, &object.key, &opts, |v| {

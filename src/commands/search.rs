@@ -153,8 +153,9 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
         ));
     }
     if undecodable > 0 {
+        let values = if undecodable == 1 { "value" } else { "values" };
         session.shell.warn(format!(
-            "{undecodable} values could not be decoded and were matched on their keys only"
+            "{undecodable} {values} could not be decoded and were matched on their keys only"
         ));
     }
     if hits == 0 {

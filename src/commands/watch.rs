@@ -72,13 +72,15 @@ pub async fn run(args: Args, session: &mut Session) -> Result<()> {
     let decoder = Decoder::new(&args.decode, &prefix)?;
     let cluster = session.cluster().await?;
     let namespace = session.global.namespace.as_deref();
-    let scope = resolve(
-        &cluster.connect_any().await?,
-        &prefix,
-        args.what.as_deref(),
-        namespace,
-    )
-    .await?;
+    let client = cluster.connect_any().await?;
+    let scope = resolve(&client, &prefix, args.what.as_deref(), namespace).await?;
+    if let Some(rev) = args.rev {
+        crate::keyspace::refuse_future_revision(&client, rev, 1)
+            .await
+            .map_err(|e| {
+                Error::from(e).with_hint("give a revision up to the current one + 1, or leave out --rev to watch from now")
+            })?;
+    }
     let spec = Spec {
         start: scope.start.clone(),
         end: scope.end.clone(),

@@ -28,3 +28,19 @@ pub mod top;
 pub mod watch;
 
 pub use error::Error;
+
+/// Refuses a start revision past the keyspace's: `revision` may be at most
+/// the current revision plus `ahead` (1 for a watch, which may start at the
+/// next write). A typo'd revision would otherwise wait for a write that
+/// may never come, or answer that nothing happened since.
+pub async fn refuse_future_revision(
+    client: &crate::etcd::EtcdClient,
+    revision: i64,
+    ahead: i64,
+) -> Result<(), Error> {
+    let current = crate::etcd::maintenance::current_revision(client, false).await?;
+    if revision > current + ahead {
+        return Err(Error::FutureRevision { revision, current });
+    }
+    Ok(())
+}

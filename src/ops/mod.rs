@@ -229,6 +229,15 @@ impl Interrupt {
     }
 }
 
+/// "s" after a count other than 1: `format!("{n} member{}", plural(n))`.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// "2 of 5 steps done (a, b); left: c, d, e" (`what`: "steps done"): for
 /// interrupted executors.
 pub fn progress(done: &[String], left: &[String], what: &str) -> String {

@@ -9,6 +9,7 @@
 
 pub mod executor;
 
+use super::plural;
 use serde::Serialize;
 
 use crate::etcd::format_id;
@@ -72,14 +73,6 @@ impl Quorum {
                 String::new()
             }
         )
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

@@ -485,3 +485,35 @@ fn doctor_in_kubernetes_mode_reads_metrics_through_the_pods_metrics_port_and_rep
     }
     assert_eq!(one(&r, "consistency", "cluster")["severity"], "ok");
 }
+
+#[test]
+fn doctor_on_one_member_counts_it_in_the_singular() {
+    let c = Cluster::single();
+    c.put("k", "v");
+    let out = doctor(
+        &c,
+        &[
+            "--window",
+            "1s",
+            "--check",
+            "agreement",
+            "--check",
+            "consistency",
+            "-o",
+            "json",
+        ],
+    );
+    let r = report(&out);
+    let value = one(&r, "agreement", "cluster")["value"].clone();
+    assert!(
+        value.as_str().is_some_and(|v| v.starts_with("1 member, ")),
+        "{r:#}"
+    );
+    let detail = one(&r, "consistency", "cluster")["detail"].clone();
+    assert!(
+        detail
+            .as_str()
+            .is_some_and(|d| d.starts_with("1 voting member hashes the same at revision ")),
+        "{r:#}"
+    );
+}

@@ -389,6 +389,40 @@ fn ls_at_a_future_revision_is_a_usage_error_naming_the_current_one() {
         "{}",
         err(&o)
     );
+    // `watch --rev` past the next revision would wait for a write that may
+    // never come; `history --since-revision` past now would say nothing
+    // happened. Both are refused the same way, with their own flag's help.
+    let o = run(&c, &["watch", "--rev", "999999", "--timeout", "20s"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(
+        err(&o).starts_with(&format!(
+            "error: revision 999999 is newer than the current revision {now}\n"
+        )),
+        "{}",
+        err(&o)
+    );
+    assert!(err(&o).contains("leave out --rev"), "{}", err(&o));
+    let o = run(
+        &c,
+        &[
+            "history",
+            "configmaps/default/a",
+            "--since-revision",
+            "999999",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(
+        err(&o).contains("leave out --since-revision"),
+        "{}",
+        err(&o)
+    );
+    // The next revision is where a watch of what comes next starts.
+    let o = run(
+        &c,
+        &["watch", "--rev", &(now + 1).to_string(), "--timeout", "1s"],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The verdicts: pure functions from [`Gathered`] to [`Finding`]s. Each
 //! threshold is a named constant with its source; README lists them all.
 
+use crate::ops::plural;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -188,7 +189,7 @@ pub fn agreement(g: &Gathered) -> Vec<Finding> {
             disagree = true;
             out.push(
                 Finding::new("agreement", label, Severity::Fail)
-                    .value(format!("{} members", ids.len()))
+                    .value(format!("{} member{}", ids.len(), plural(ids.len())))
                     .detail("its member list differs from the majority's")
                     .next("kubectl etcd members"),
             );
@@ -252,7 +253,7 @@ pub fn agreement(g: &Gathered) -> Vec<Finding> {
                 format!("{n} of {listed} members"),
                 "every member that answered",
             ),
-            n => (format!("{n} members"), "every member"),
+            n => (format!("{n} member{}", plural(n)), "every member"),
         };
         out.push(
             Finding::new("agreement", "cluster", Severity::Ok)
@@ -402,8 +403,10 @@ pub fn consistency(g: &Gathered) -> Vec<Finding> {
                     Finding::new("consistency", "cluster", Severity::Ok)
                         .value(format!("{common:08x}"))
                         .detail(format!(
-                            "{} voting members hash the same at revision {rev}",
-                            hashed.len()
+                            "{} voting member{} hash{} the same at revision {rev}",
+                            hashed.len(),
+                            plural(hashed.len()),
+                            if hashed.len() == 1 { "es" } else { "" }
                         )),
                 );
             }
