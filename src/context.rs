@@ -172,13 +172,17 @@ impl Session {
             self.global.key.as_deref(),
         )?;
         let tls_default = !material.is_empty() || self.global.insecure_skip_tls_verify;
-        let targets = self
+        let mut targets = self
             .global
             .endpoints
             .iter()
             .filter(|e| !e.trim().is_empty())
             .map(|e| Endpoint::parse(e.trim(), tls_default).map(|e| e.target()))
             .collect::<Result<Vec<_>, _>>()?;
+        // An endpoint named twice (`A,A`, or a list pasted together) is one
+        // member: shown once, asked once.
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|t| seen.insert(t.endpoint.clone()));
         let settings = self.settings(&targets, &material)?;
         Ok(Cluster {
             targets,

@@ -60,6 +60,9 @@ pub struct Before {
     pub rows: Vec<SpaceRow>,
     pub nospace: bool,
     pub history: History,
+    /// What stops the rolling defrag now (a voting member unreachable, no
+    /// leader, one lagging): the compaction is not started either.
+    pub blocker: Option<String>,
 }
 
 /// Read the space picture and count the history: no write.
@@ -76,6 +79,7 @@ pub async fn survey(cluster: &Cluster, quota_bytes: Option<u64>) -> Result<Befor
         rows,
         nospace,
         history,
+        blocker: state.blocker(),
     })
 }
 
@@ -119,6 +123,12 @@ pub fn unsettled(before: &Before) -> Option<String> {
 /// Why a real run would refuse before writing anything; `None` when it
 /// may go ahead. Pure.
 pub fn refusal(before: &Before) -> Option<Error> {
+    // The defrag would refuse after the compaction was written.
+    if let Some(blocker) = &before.blocker {
+        return Some(Error::ClusterUnhealthy {
+            blocker: blocker.clone(),
+        });
+    }
     if before.nospace
         && before
             .rows
@@ -300,6 +310,7 @@ mod tests {
             }],
             nospace: true,
             history,
+            blocker: None,
         }
     }
 
@@ -341,6 +352,12 @@ mod tests {
         assert!(w.contains("compaction at revision 11"), "{w}");
         assert!(unsettled(&before(990, false, once)).is_none());
         assert!(unsettled(&before(300, false, just_compacted)).is_none());
+        // A member the defrag would stop at: refused before the compaction.
+        let mut blocked = before(300, false, once);
+        blocked.blocker = Some("member `m2` (0000000000000002) is not reachable".into());
+        let e = crate::error::Error::from(refusal(&blocked).unwrap());
+        assert_eq!(e.kind, Kind::Refused);
+        assert!(e.message.contains("`m2`"), "{e}");
     }
 
     #[test]

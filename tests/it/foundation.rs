@@ -728,3 +728,16 @@ fn version_help_and_usage_errors() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn an_endpoint_given_twice_is_one_member() {
+    let c = Cluster::single();
+    let ep = c.member(0).client_url().to_owned();
+    let o = support::cli::run_at(&format!("{ep},{ep}"), &["status", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["members"].as_array().unwrap().len(), 1, "{v}");
+    let o = support::cli::run_at(&format!("{ep},{ep}"), &["health"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o).matches(&ep).count(), 1, "{}", stdout(&o));
+}

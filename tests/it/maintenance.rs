@@ -1134,3 +1134,24 @@ fn recover_space_refuses_before_writing_when_the_live_data_fills_the_quota() {
         output_text(&out)
     );
 }
+
+/// A voting member down would stop the defrag after the compaction was
+/// written: recover-space refuses before it, naming the member, and
+/// compacts nothing.
+#[test]
+fn recover_space_refuses_before_compacting_when_a_member_is_down() {
+    let mut c = nospace_cluster();
+    let victim = (c.leader_index() + 1) % 3;
+    c.kill(victim);
+    let out = ke(&c, &["recover-space", "--yes", "--pause", "0s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", output_text(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("`m{victim}`")), "{err}");
+    assert!(!err.contains("step 1 of 3"), "nothing started: {err}");
+    // Not compacted: the first revision is still there for etcdctl.
+    let old = c
+        .ctl()
+        .run(&["get", "", "--prefix", "--rev=2", "--limit=1", "--keys-only"]);
+    assert!(old.status.success(), "{}", output_text(&old));
+    assert!(c.alarm_list().contains("NOSPACE"));
+}
