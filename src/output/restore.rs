@@ -30,10 +30,16 @@ pub struct Report {
 /// node's steps with it (and the cluster after, once restored), with the
 /// keys per type.
 pub fn report_tables(r: &Report) -> Vec<Table> {
+    // No counts without a snapshot read (a dry run that takes none): no
+    // table rather than a header over nothing.
+    let counts = (!r.counts.is_empty()).then(|| counts_table(&r.counts));
     let Some(local) = &r.local else {
-        return vec![plan_table(&r.plan), counts_table(&r.counts)];
+        return [plan_table(&r.plan)].into_iter().chain(counts).collect();
     };
-    let mut tables = vec![local_table(local, r.dry_run), counts_table(&r.counts)];
+    let mut tables: Vec<Table> = [local_table(local, r.dry_run)]
+        .into_iter()
+        .chain(counts)
+        .collect();
     if let Some(a) = &r.after {
         tables.push(after_table(a));
     }

@@ -342,19 +342,28 @@ fn an_http_endpoint_on_a_tls_member_says_to_use_https_not_quorum() {
         ..Default::default()
     });
     let http = c.endpoints().replace("https://", "http://");
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("x.db").display().to_string();
     for args in [
         &["count"][..],
         &["ls"],
         &["search", "x"],
         &["get", "--all", "pods"],
+        &["status"],
+        &["members"],
+        &["alarm", "list"],
+        &["compact", "--dry-run"],
+        &["defrag", "--dry-run"],
+        &["move-leader", "--dry-run"],
+        &["snapshot", "save", &snap],
     ] {
         let o = plugin()
             .args(["--endpoints", &http])
             .args(args)
             .output()
             .unwrap();
-        let e = err(&o);
-        assert_eq!(code(&o), 3, "{args:?}: {}{e}", out(&o));
+        let e = format!("{}{}", out(&o), err(&o));
+        assert_eq!(code(&o), 3, "{args:?}: {e}");
         assert!(
             e.contains("help: ") && e.contains("https://"),
             "{args:?}: {e}"

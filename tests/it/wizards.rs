@@ -957,6 +957,13 @@ fn restore_dry_run_without_a_snapshot_writes_nothing_and_says_where_a_run_saves(
     // The plan's commands restore the file a real run would save.
     let argv = report["plan"]["members"][0]["argv"].to_string();
     assert!(argv.contains(save_to), "{argv}");
+    // The table: the plan, and no counts table over no snapshot.
+    let mut cmd = command(&c.endpoints(), &["restore", "--dry-run"]);
+    cmd.args(&tool).current_dir(cwd.path());
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    let table = ok(&out);
+    assert!(table.contains("MEMBER"), "{table}");
+    assert!(!table.contains("SNAPSHOT KEYS"), "{table}");
 }
 
 #[test]
