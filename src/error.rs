@@ -1206,7 +1206,8 @@ fn ops_hint(err: &crate::ops::Error) -> Option<String> {
             "a majority of voting members must be running: `kubectl etcd members` checks each \
              one; when they are gone for good, `kubectl etcd recover`"
         }
-        O::NoneHealthy { .. } => {
+        O::NoneHealthy { hint: Some(h), .. } => return Some(h.clone()),
+        O::NoneHealthy { hint: None, .. } => {
             "the rows above say why for each member (unreachable, TLS, authentication or no quorum)"
         }
         O::NoMemberToSnapshot => "check `kubectl etcd status`",

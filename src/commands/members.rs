@@ -32,7 +32,11 @@ impl PerContext for Args {
         let bad = report.members.iter().filter(|m| !m.healthy).count();
         if bad > 0 && bad == report.members.len() {
             // Not one answered a health read: unreachable or no quorum (3).
-            return Err(crate::ops::Error::NoneHealthy { total: bad }.into());
+            return Err(crate::ops::Error::NoneHealthy {
+                total: bad,
+                hint: None,
+            }
+            .into());
         }
         if bad > 0 {
             return Err(Error::partial(format!(

@@ -203,7 +203,8 @@ pub enum Error {
         first: Option<etcd::Error>,
     },
     #[error("none of the {total} members answered a health read")]
-    NoneHealthy { total: usize },
+    /// `hint`: the help every member's failure shares, when they do.
+    NoneHealthy { total: usize, hint: Option<String> },
     #[error("no member reports a leader: the cluster has lost quorum")]
     QuorumLost,
     #[error("no {}healthy member to ask", if *other { "other " } else { "" })]

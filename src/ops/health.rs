@@ -27,6 +27,10 @@ pub struct HealthReport {
     /// Members that could not be reached at all (or refused TLS/auth).
     #[serde(skip)]
     pub unreachable: usize,
+    /// The `help:` line every failed member shares (an http:// endpoint
+    /// on a TLS member, a wrong CA), for the verdict when none answered.
+    #[serde(skip)]
+    pub hint: Option<String>,
 }
 
 /// Ask every member of `cluster`; a member that fails is a row, not an error.
@@ -45,6 +49,14 @@ pub async fn gather(cluster: &Cluster) -> crate::ops::Result<HealthReport> {
         .iter()
         .filter(|c| matches!(c, Err(e) if e.exit_code() == ExitCode::Unavailable))
         .count();
+    let hints: Vec<Option<&String>> = checks
+        .iter()
+        .filter_map(|c| c.as_ref().err().map(|e| e.hint.as_ref()))
+        .collect();
+    let hint = match hints.first() {
+        Some(Some(h)) if hints.iter().all(|o| *o == Some(*h)) => Some((*h).clone()),
+        _ => None,
+    };
     let endpoints: Vec<EndpointHealth> = cluster
         .targets
         .iter()
@@ -68,6 +80,7 @@ pub async fn gather(cluster: &Cluster) -> crate::ops::Result<HealthReport> {
     Ok(HealthReport {
         endpoints,
         unreachable,
+        hint,
     })
 }
 
@@ -76,7 +89,10 @@ pub fn verdict(report: &HealthReport) -> crate::ops::Result<()> {
     let unreachable = report.unreachable;
     let unhealthy = report.endpoints.iter().filter(|e| !e.health).count();
     if unreachable > 0 && unreachable == report.endpoints.len() {
-        return Err(crate::ops::Error::NoneHealthy { total: unreachable });
+        return Err(crate::ops::Error::NoneHealthy {
+            total: unreachable,
+            hint: report.hint.clone(),
+        });
     }
     if unhealthy > 0 {
         return Err(crate::ops::Error::Unhealthy {

@@ -351,6 +351,7 @@ fn an_http_endpoint_on_a_tls_member_says_to_use_https_not_quorum() {
         &["get", "--all", "pods"],
         &["status"],
         &["members"],
+        &["health"],
         &["alarm", "list"],
         &["compact", "--dry-run"],
         &["defrag", "--dry-run"],
