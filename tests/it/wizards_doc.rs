@@ -139,6 +139,8 @@ fn every_command_in_the_wizards_doc_is_accepted_by_the_cli() {
 fn the_wizards_doc_shows_the_headings_the_renderer_prints() {
     let doc = doc();
     let c = Cluster::start(ClusterOpts::members(3));
+    // An object, so the snapshot has keys per type to count, as the doc's.
+    c.put("/registry/pods/default/web-0", "x");
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("snap.db");
     let o = plugin()
