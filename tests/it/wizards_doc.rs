@@ -793,6 +793,23 @@ struct Captured {
 }
 
 impl Captured {
+    /// What a finished command showed, with `(exit N)` after a failure.
+    fn ended(
+        args: &[String],
+        comment: &str,
+        mut output: Vec<String>,
+        status: std::process::ExitStatus,
+    ) -> Captured {
+        if let Some(code) = status.code().filter(|c| *c != 0) {
+            output.push(format!("(exit {code})"));
+        }
+        Captured {
+            args: args.to_vec(),
+            comment: comment.to_owned(),
+            output,
+        }
+    }
+
     fn block(&self) -> String {
         let shown: Vec<String> = self
             .args
@@ -852,14 +869,7 @@ fn capture(
         output.push(line);
     }
     let status = child.wait().unwrap();
-    if let Some(code) = status.code().filter(|c| *c != 0) {
-        output.push(format!("(exit {code})"));
-    }
-    Captured {
-        args: args.to_vec(),
-        comment: comment.to_owned(),
-        output,
-    }
+    Captured::ended(args, comment, output, status)
 }
 
 /// Cuts, in order, each stretch of output from the line starting with
@@ -990,15 +1000,7 @@ fn capture_on_terminal(endpoints: &str, args: &[String], comment: &str) -> Captu
     drop(stdin);
     reader.join().unwrap();
     let raw = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
-    let mut output = screen(&raw);
-    if let Some(code) = status.code().filter(|c| *c != 0) {
-        output.push(format!("(exit {code})"));
-    }
-    Captured {
-        args: args.to_vec(),
-        comment: comment.to_owned(),
-        output,
-    }
+    Captured::ended(args, comment, screen(&raw), status)
 }
 
 /// The lines a terminal shows for `raw`: a carriage return goes back to
